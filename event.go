@@ -1,0 +1,92 @@
+package herald
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// Event is what an ingress makes of one incoming request: a follow from
+// Twitch, a Ko-fi donation, a hit on the trigger URL. It is built once by the
+// ingress and never mutated after Publish.
+type Event struct {
+	// ID is unique per event. Ingresses set it (a platform's own message id
+	// when there is one, which makes retries recognisable); the router fills
+	// it with NewID when it is empty.
+	ID string
+	// Source is the ingress instance name, e.g. "trigger", "twitch", "kofi".
+	Source string
+	// Type is the event type as the source names it: "FOLLOW" for the
+	// trigger URL, "channel.follow" for Twitch, "Donation" for Ko-fi.
+	Type string
+	// Code is the target code when the source names one (the trigger URL's
+	// code parameter); empty otherwise.
+	Code string
+	// Data is the event's payload as decoded JSON values (string, float64,
+	// bool, nil, []any, map[string]any).
+	Data map[string]any
+	// Headers holds transport metadata: canonical header names, first value.
+	Headers map[string]string
+	// Received is when the ingress accepted the request.
+	Received time.Time
+}
+
+// Delivery is one message for one room: what the router hands to egress
+// after the rules have been applied to an Event.
+type Delivery struct {
+	// EventID is the ID of the Event this delivery came from. Pages receive
+	// it, so one event fanned out to several rooms shares one id.
+	EventID string
+	// Source is the Event's Source, passed through for the page's metadata.
+	Source string
+	// Room is the code of the pages to reach.
+	Room string
+	// Name is the Socket.IO event name the pages receive, e.g. "FOLLOW".
+	Name string
+	// Payload is the event's data object, the first emit argument.
+	Payload map[string]any
+	// Time is the Event's Received time.
+	Time time.Time
+	// Rule names the rule that produced the delivery ("" for a default route).
+	Rule string
+}
+
+// Meta is the second emit argument every page receives beside the payload:
+// pages written for the original service read only the first argument and
+// keep working, newer pages use the id to acknowledge or de-duplicate.
+func (d Delivery) Meta() map[string]any {
+	return map[string]any{"id": d.EventID, "source": d.Source, "ts": d.Time.UnixMilli()}
+}
+
+// Receipt tells an ingress what became of a published event.
+type Receipt struct {
+	// EventID is the id the event was routed under.
+	EventID string
+	// Deliveries is the number of deliveries the rules produced.
+	Deliveries int
+	// Pages is the number of pages reached, summed over deliveries.
+	Pages int
+}
+
+// Publisher is the router as an ingress sees it.
+type Publisher interface {
+	// Publish routes ev through exactly one rule set and hands every
+	// resulting delivery to egress before returning. It is safe for
+	// concurrent use. An error means the event could not be routed at all
+	// (the context ended); a dropped or unrouted event is not an error.
+	Publish(ctx context.Context, ev Event) (Receipt, error)
+}
+
+// PublisherFunc adapts a function to Publisher; handy in tests.
+type PublisherFunc func(ctx context.Context, ev Event) (Receipt, error)
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, ev Event) (Receipt, error) { return f(ctx, ev) }
+
+// NewID returns a random 128-bit id in hex, for events whose source has none.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,72 @@
+package ingress
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Error is a refusal with the HTTP status to answer and a short reason
+// safe to show the sender (never a secret).
+type Error struct {
+	Status int
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Reason) }
+
+// Errorf builds an *Error.
+func Errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Reason: fmt.Sprintf(format, args...)}
+}
+
+// WriteError answers err as JSON {"error": reason} with its status: an
+// *Error keeps its own, anything else is a 500 with a generic reason.
+func WriteError(w http.ResponseWriter, err error) {
+	var he *Error
+	if !errors.As(err, &he) {
+		he = &Error{Status: http.StatusInternalServerError, Reason: "internal error"}
+	}
+	WriteJSON(w, he.Status, map[string]string{"error": he.Reason})
+}
+
+// WriteJSON answers v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+// ReadBody reads the whole request body, refusing more than limit bytes
+// with a 413 *Error. A limit <= 0 means 1 MiB.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if r.ContentLength > limit {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", limit)
+		}
+		return nil, Errorf(http.StatusBadRequest, "reading body: %v", err)
+	}
+	return body, nil
+}
+
+// Headers flattens request headers to canonical name → first value, the
+// shape herald.Event carries.
+func Headers(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}

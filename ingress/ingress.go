@@ -1,0 +1,112 @@
+package ingress
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald"
+)
+
+// Adapter serves the path its instance is mounted at: it decodes and
+// verifies each request, publishes the resulting events and answers the
+// sender. ServeHTTP is called concurrently.
+type Adapter interface {
+	http.Handler
+}
+
+// Params is everything a Factory gets to build one adapter instance.
+type Params struct {
+	// Name is the instance name from the rules file ("twitch"); it becomes
+	// the Source of every event the instance publishes.
+	Name string
+	// Type is the registered type name ("twitch").
+	Type string
+	// Path is the URL path the instance is mounted at.
+	Path string
+	// Options is the instance's own block of the rules file, with ${ENV}
+	// references already expanded and positions intact. It may be nil.
+	Options *yaml.Node
+	// File is the rules file name, for positioned errors.
+	File string
+	// Publish hands events to the router.
+	Publish herald.Publisher
+	// Log is already scoped to the instance.
+	Log *slog.Logger
+	// State holds what survives a reload (dedupe windows), per instance name.
+	State *State
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+	// MaxBody is the request body limit in bytes.
+	MaxBody int64
+}
+
+// Factory decodes and validates an instance's options and builds its
+// adapter. It must do no I/O and start no goroutines, so that `herald check`
+// can build every adapter of a file without side effects. Errors should be
+// positioned (see internal/yamlpos).
+type Factory func(Params) (Adapter, error)
+
+// Registry maps type names to factories. The zero value is not usable; call
+// NewRegistry.
+type Registry struct {
+	mu        sync.RWMutex
+	factories map[string]Factory
+}
+
+// NewRegistry returns an empty registry; tests use one to register fakes
+// without touching Default.
+func NewRegistry() *Registry { return &Registry{factories: map[string]Factory{}} }
+
+// Default is the registry plugins add themselves to from init(). It is
+// written only during init and read-only afterwards.
+var Default = NewRegistry()
+
+// Register adds a factory to Default. Call it only from init().
+func Register(typ string, f Factory) { Default.Register(typ, f) }
+
+// Register adds a factory under typ. It panics on an empty name, a nil
+// factory or a duplicate, which are programming errors caught at start-up.
+func (r *Registry) Register(typ string, f Factory) {
+	if typ == "" || f == nil {
+		panic("ingress: Register with empty type or nil factory")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.factories[typ]; dup {
+		panic("ingress: Register called twice for type " + typ)
+	}
+	r.factories[typ] = f
+}
+
+// Lookup returns the factory for typ, or an error that lists the known types.
+func (r *Registry) Lookup(typ string) (Factory, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if f, ok := r.factories[typ]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("unknown ingress type %q (known: %s)", typ, strings.Join(r.typesLocked(), ", "))
+}
+
+// Types lists the registered type names, sorted.
+func (r *Registry) Types() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.typesLocked()
+}
+
+func (r *Registry) typesLocked() []string {
+	names := make([]string, 0, len(r.factories))
+	for n := range r.factories {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,85 @@
+package ingress
+
+import (
+	"sync"
+	"time"
+)
+
+// State is the per-instance memory that must survive a rules reload, such
+// as the ids already seen for de-duplication. The router owns one State per
+// instance name and hands the same one to every rebuild of that instance,
+// so adapters themselves stay stateless and never need closing.
+type State struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+	// order keeps insertion order so the oldest ids are evicted first.
+	order []string
+}
+
+// NewState returns an empty State.
+func NewState() *State { return &State{seen: map[string]time.Time{}} }
+
+// maxSeen bounds the memory one instance may use for de-duplication.
+const maxSeen = 10000
+
+// Seen records id at now and reports whether it was already recorded within
+// ttl. The set is bounded: past maxSeen ids the oldest are forgotten.
+func (s *State) Seen(id string, now time.Time, ttl time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.seen[id]; ok && now.Sub(at) < ttl {
+		return true
+	}
+	s.evict(now, ttl)
+	if _, ok := s.seen[id]; !ok {
+		s.order = append(s.order, id)
+	}
+	s.seen[id] = now
+	return false
+}
+
+// Forget removes id, so a request that failed after Seen can be retried.
+func (s *State) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.seen, id)
+}
+
+func (s *State) evict(now time.Time, ttl time.Duration) {
+	drop := 0
+	for ; drop < len(s.order); drop++ {
+		id := s.order[drop]
+		at, ok := s.seen[id]
+		full := len(s.order)-drop >= maxSeen
+		if ok && now.Sub(at) < ttl && !full {
+			break
+		}
+		if ok {
+			delete(s.seen, id)
+		}
+	}
+	if drop > 0 {
+		s.order = append(s.order[:0:0], s.order[drop:]...)
+	}
+}
+
+// States hands out one State per instance name. Safe for concurrent use.
+type States struct {
+	mu sync.Mutex
+	m  map[string]*State
+}
+
+// Get returns the State for name, creating it on first use.
+func (ss *States) Get(name string) *State {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.m == nil {
+		ss.m = map[string]*State{}
+	}
+	st, ok := ss.m[name]
+	if !ok {
+		st = NewState()
+		ss.m[name] = st
+	}
+	return st
+}

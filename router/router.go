@@ -1,0 +1,268 @@
+// Package router is the middle of herald: it owns the live rule set and
+// the ingress instances the rules file declares, routes every published
+// event through exactly one rule set, and hands the deliveries to egress.
+//
+// A reload builds a complete new snapshot (compiled rules plus a fresh
+// ServeMux of ingress adapters) off to the side and swaps it in with one
+// atomic store; a file that fails to load leaves the running snapshot in
+// place.
+package router
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/rules"
+)
+
+// Options configures a Router.
+type Options struct {
+	// Sinks receive every delivery.
+	Sinks []egress.Sink
+	// Registry builds declared ingress instances; nil means ingress.Default.
+	Registry *ingress.Registry
+	// Log is the parent logger; nil discards.
+	Log *slog.Logger
+	// Getenv resolves ${VAR} in the rules file; nil means the process env.
+	Getenv func(string) (string, bool)
+	// Now is the clock handed to adapters; nil means time.Now.
+	Now func() time.Time
+	// MaxBody is the request body limit handed to adapters.
+	MaxBody int64
+	// Reserved lists paths the static server owns; a declared ingress may
+	// not take them.
+	Reserved []string
+}
+
+// Router routes events. Create it with New.
+type Router struct {
+	opts   Options
+	log    *slog.Logger
+	cur    atomic.Pointer[snapshot]
+	mu     sync.Mutex // serialises reloads; readers never take it
+	states ingress.States
+
+	lastErr  atomic.Pointer[loadError]
+	unrouted atomic.Uint64
+	dropped  atomic.Uint64
+	routed   atomic.Uint64
+	exprErrs atomic.Uint64
+}
+
+type snapshot struct {
+	set    *rules.Set
+	mux    *http.ServeMux
+	paths  []string
+	gen    uint64
+	hash   [32]byte
+	loaded time.Time
+	file   string
+}
+
+type loadError struct {
+	at  time.Time
+	err error
+}
+
+// New returns a Router running the default rules (no file): trigger events
+// go to their own code, everything else is unrouted.
+func New(opts Options) *Router {
+	if opts.Registry == nil {
+		opts.Registry = ingress.Default
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Router{opts: opts, log: opts.Log.With("component", "router")}
+	r.cur.Store(&snapshot{set: rules.Empty(), mux: http.NewServeMux(), loaded: opts.Now()})
+	return r
+}
+
+// Publish implements herald.Publisher.
+func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, error) {
+	if err := ctx.Err(); err != nil {
+		return herald.Receipt{}, err
+	}
+	if ev.ID == "" {
+		ev.ID = herald.NewID()
+	}
+	if ev.Received.IsZero() {
+		ev.Received = r.opts.Now()
+	}
+	snap := r.cur.Load() // exactly one rule set per event
+	res := snap.set.Route(ev)
+	r.account(ev, res)
+	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries)}
+	for _, d := range res.Deliveries {
+		for _, s := range r.opts.Sinks {
+			n, err := s.Deliver(ctx, d)
+			if err != nil {
+				r.log.Warn("delivery failed", "event_id", ev.ID, "rule", d.Rule, "err", err)
+				continue
+			}
+			rc.Pages += n
+		}
+	}
+	return rc, nil
+}
+
+func (r *Router) account(ev herald.Event, res rules.Result) {
+	for _, e := range res.Errors {
+		r.exprErrs.Add(1)
+		r.log.Warn("rule skipped", "rule", e.Rule, "pos", e.Pos.String(), "event_id", ev.ID, "err", e.Err)
+	}
+	switch {
+	case res.Dropped:
+		r.dropped.Add(1)
+		r.log.Debug("event dropped", "event_id", ev.ID, "source", ev.Source, "type", ev.Type, "rules", res.Matched)
+	case res.Unrouted:
+		r.unrouted.Add(1)
+		r.log.Info("event unrouted", "event_id", ev.ID, "source", ev.Source, "type", ev.Type)
+	default:
+		r.routed.Add(1)
+		if r.log.Enabled(context.Background(), slog.LevelDebug) {
+			r.log.Debug("event routed", "event_id", ev.ID, "source", ev.Source, "type", ev.Type,
+				"rules", res.Matched, "deliveries", len(res.Deliveries))
+		}
+	}
+}
+
+// Route runs ev through the current rules without delivering: the dry run
+// behind `herald route` and POST /api/route?dry_run=1.
+func (r *Router) Route(ev herald.Event) rules.Result {
+	if ev.ID == "" {
+		ev.ID = herald.NewID()
+	}
+	if ev.Received.IsZero() {
+		ev.Received = r.opts.Now()
+	}
+	return r.cur.Load().set.Route(ev)
+}
+
+// ServeHTTP dispatches to the ingress instances the current rules file
+// declares; paths it does not know get 404.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.cur.Load().mux.ServeHTTP(w, req)
+}
+
+// Handles reports whether the current rules file declares an ingress at path.
+func (r *Router) Handles(path string) bool {
+	_, pattern := r.cur.Load().mux.Handler(&http.Request{Method: http.MethodPost, URL: mustURL(path)})
+	return pattern != ""
+}
+
+// ErrUnchanged is returned by Reload when the bytes equal the running file.
+var ErrUnchanged = errors.New("rules unchanged")
+
+// Reload parses and compiles data, builds every declared ingress, and swaps
+// the result in atomically. On error the running snapshot stays in place,
+// the error is kept for Status, and a yamlpos.List is returned.
+func (r *Router) Reload(file string, data []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.cur.Load()
+	hash := sha256.Sum256(data)
+	if old.file == file && old.hash == hash && old.gen > 0 {
+		return ErrUnchanged
+	}
+	start := time.Now()
+	next, err := r.build(file, data)
+	if err != nil {
+		r.lastErr.Store(&loadError{at: r.opts.Now(), err: err})
+		return err
+	}
+	next.gen = old.gen + 1
+	next.hash = hash
+	r.cur.Store(next)
+	r.lastErr.Store(nil)
+	r.log.Info("rules loaded", "file", file, "gen", next.gen, "rules", next.set.Len(),
+		"ingress", len(next.paths), "took", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// Check builds a snapshot from data exactly as Reload would, without
+// swapping it in: `herald check` uses it.
+func (r *Router) Check(file string, data []byte) (*rules.Set, error) {
+	snap, err := r.build(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return snap.set, nil
+}
+
+func (r *Router) build(file string, data []byte) (*snapshot, error) {
+	set, err := rules.Parse(file, data, rules.Options{Getenv: r.opts.Getenv})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	var errs yamlpos.List
+	var paths []string
+	seen := map[string]yamlpos.Pos{}
+	for _, p := range r.opts.Reserved {
+		seen[p] = yamlpos.Pos{File: "herald (built in)"}
+	}
+	for _, spec := range set.Ingress() {
+		if first, dup := seen[spec.Path]; dup {
+			errs.Add(spec.Pos, "ingress %q: path %s is already taken (at %s)", spec.Name, spec.Path, first)
+			continue
+		}
+		seen[spec.Path] = spec.Pos
+		a, err := r.buildAdapter(file, spec)
+		if err != nil {
+			errs.Append(spec.Pos, err)
+			continue
+		}
+		if err := handle(mux, spec.Path, a); err != nil {
+			errs.Add(spec.Pos, "ingress %q: %v", spec.Name, err)
+			continue
+		}
+		paths = append(paths, spec.Path)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return &snapshot{set: set, mux: mux, paths: paths, loaded: r.opts.Now(), file: file}, nil
+}
+
+func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adapter, error) {
+	factory, err := r.opts.Registry.Lookup(spec.Type)
+	if err != nil {
+		return nil, yamlpos.List{yamlpos.Errorf(spec.Pos, "ingress %q: %v", spec.Name, err)}
+	}
+	return factory(ingress.Params{
+		Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file,
+		Publish: r, Log: r.opts.Log.With("ingress", spec.Name, "type", spec.Type),
+		State: r.states.Get(spec.Name), Now: r.opts.Now, MaxBody: r.opts.MaxBody,
+	})
+}
+
+// handle registers h at path, turning ServeMux's panic on a bad or
+// conflicting pattern into an error.
+func handle(mux *http.ServeMux, path string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("bad path %q: %v", path, p)
+		}
+	}()
+	if len(path) == 0 || path[0] != '/' || bytes.ContainsAny([]byte(path), " {}") {
+		return fmt.Errorf("path %q must start with / and hold no spaces or braces", path)
+	}
+	mux.Handle(path, h)
+	return nil
+}
