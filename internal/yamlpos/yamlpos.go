@@ -61,7 +61,9 @@ type List []*Error
 const maxListed = 20
 
 // Add appends a positioned error.
-func (l *List) Add(pos Pos, format string, args ...any) { *l = append(*l, Errorf(pos, format, args...)) }
+func (l *List) Add(pos Pos, format string, args ...any) {
+	*l = append(*l, Errorf(pos, format, args...))
+}
 
 // Append adds err: a List is flattened, an *Error kept, anything else
 // wrapped at pos.
