@@ -37,19 +37,19 @@ type Event struct {
 type Delivery struct {
 	// EventID is the ID of the Event this delivery came from. Pages receive
 	// it, so one event fanned out to several rooms shares one id.
-	EventID string
+	EventID string `json:"event_id"`
 	// Source is the Event's Source, passed through for the page's metadata.
-	Source string
+	Source string `json:"source"`
 	// Room is the code of the pages to reach.
-	Room string
+	Room string `json:"room"`
 	// Name is the Socket.IO event name the pages receive, e.g. "FOLLOW".
-	Name string
+	Name string `json:"name"`
 	// Payload is the event's data object, the first emit argument.
-	Payload map[string]any
+	Payload map[string]any `json:"payload"`
 	// Time is the Event's Received time.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// Rule names the rule that produced the delivery ("" for a default route).
-	Rule string
+	Rule string `json:"rule,omitempty"`
 }
 
 // Meta is the second emit argument every page receives beside the payload:
