@@ -1,0 +1,144 @@
+package socketio
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"strconv"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// Event names of the page protocol.
+const (
+	eventWelcome  = "WELCOME"
+	eventRegister = "REGISTER"
+	eventError    = "ERROR"
+)
+
+// welcome is the WELCOME payload, byte for byte the seed's.
+var welcome = map[string]any{"message": "Please register your code"}
+
+// onConnection runs on the socket's own task queue, which the library also
+// uses for the socket's incoming events: a REGISTER is never handled before
+// this returns.
+func (s *Sink) onConnection(args ...any) {
+	sock, ok := args[0].(*socket.Socket)
+	if !ok {
+		return
+	}
+	p := &page{
+		sock:      sock,
+		id:        string(sock.Id()),
+		connected: s.now(),
+		address:   sock.Handshake().Address,
+	}
+	// Listen before adding, and check Connected after: a disconnect racing
+	// this handler then removes the page either way.
+	_ = sock.On("disconnect", func(reason ...any) {
+		s.rooms.remove(p)
+		s.log.Debug("page disconnected", "sid", p.id, "reason", first(reason))
+	})
+	_ = sock.On(eventRegister, func(args ...any) { s.onRegister(p, args) })
+	if !s.rooms.add(p) || !sock.Connected() {
+		s.rooms.remove(p)
+		return
+	}
+	if code := handshakeCode(sock.Handshake()); code != "" {
+		s.join(p, code, "handshake")
+	}
+	// WELCOME goes out after a handshake join, so a page that sees it is
+	// already in its room. Seed pages answer it with REGISTER; that is
+	// harmless for a page that registered in the handshake.
+	_ = sock.Emit(eventWelcome, welcome)
+	s.log.Debug("page connected", "sid", p.id, "transport", transportName(sock))
+}
+
+// onRegister handles REGISTER {code}. If the page asked for an
+// acknowledgement (herald's extension; seed pages do not) it gets
+// {"ok":true,"code":C} once it is in the room, or {"ok":false,"error":…}.
+func (s *Sink) onRegister(p *page, args []any) {
+	var ack socket.Ack
+	if n := len(args); n > 0 {
+		if fn, ok := args[n-1].(socket.Ack); ok {
+			ack, args = fn, args[:n-1]
+		}
+	}
+	var data any
+	if len(args) > 0 {
+		data = args[0]
+	}
+	code := registerCode(data)
+	if code == "" {
+		s.log.Debug("REGISTER without a code ignored", "sid", p.id)
+		const reason = "REGISTER needs a code: emit REGISTER {code: \"…\"}"
+		_ = p.sock.Emit(eventError, map[string]any{"message": reason})
+		if ack != nil {
+			ack([]any{map[string]any{"ok": false, "error": reason}}, nil)
+		}
+		return
+	}
+	s.join(p, code, "register")
+	if ack != nil {
+		ack([]any{map[string]any{"ok": true, "code": code}}, nil)
+	}
+}
+
+func (s *Sink) join(p *page, code, via string) {
+	old, ok := s.rooms.join(p, code)
+	if !ok || !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	s.log.Debug("page registered", "sid", p.id, "code", logCode(code), "previous", logCode(old), "via", via)
+}
+
+// registerCode extracts the code from a REGISTER argument. The seed's pages
+// send {code: "…"}; a bare string is accepted too, and so is an integral
+// number (a page that wrote {code: 1234}), as its decimal text. Anything
+// else yields "".
+func registerCode(data any) string {
+	if m, ok := data.(map[string]any); ok {
+		data = m["code"]
+	}
+	return codeString(data)
+}
+
+func codeString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	case []any: // a query parameter given twice: the first one wins
+		if len(v) > 0 {
+			return codeString(v[0])
+		}
+	case []string:
+		if len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// handshakeCode is the code a page passed when connecting: auth.code
+// (io(url, {auth: {code}})) first, then the code query parameter
+// (io(url, {query: {code}})).
+func handshakeCode(h *socket.Handshake) string {
+	if h == nil {
+		return ""
+	}
+	if code := codeString(h.Auth["code"]); code != "" {
+		return code
+	}
+	return codeString(h.Query["code"])
+}
+
+func first(v []any) any {
+	if len(v) == 0 {
+		return nil
+	}
+	return v[0]
+}

@@ -1,0 +1,132 @@
+package socketio
+
+import (
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+)
+
+// page is one connected Socket.IO socket in the default namespace.
+type page struct {
+	sock      *socket.Socket
+	id        string
+	connected time.Time
+	address   string
+
+	// code and gone are guarded by rooms.mu.
+	code string
+	gone bool
+}
+
+// rooms is the code → pages membership. It is kept here rather than read
+// from the library's adapter because Deliver needs the exact set it writes to
+// (its count is what /notify answers), Clients needs each page's code, and a
+// plain map under one RWMutex is cheaper than the adapter's nested
+// concurrent maps.
+//
+// A page that disconnected is marked gone, so a REGISTER processed after the
+// disconnect (the library runs them on different goroutines) cannot put it
+// back.
+type rooms struct {
+	mu     sync.RWMutex
+	byCode map[string]map[*page]struct{}
+	pages  map[*page]struct{}
+}
+
+func newRooms() *rooms {
+	return &rooms{byCode: map[string]map[*page]struct{}{}, pages: map[*page]struct{}{}}
+}
+
+// add tracks p as connected. It reports false if p already left.
+func (r *rooms) add(p *page) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.gone {
+		return false
+	}
+	r.pages[p] = struct{}{}
+	return true
+}
+
+// join moves p into room code, leaving the room it was in. It returns the
+// previous code and false if p already left.
+func (r *rooms) join(p *page, code string) (old string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.gone {
+		return "", false
+	}
+	old = p.code
+	if old == code {
+		return old, true
+	}
+	r.leaveLocked(p)
+	members := r.byCode[code]
+	if members == nil {
+		members = map[*page]struct{}{}
+		r.byCode[code] = members
+	}
+	members[p] = struct{}{}
+	p.code = code
+	return old, true
+}
+
+// remove forgets p for good. It is idempotent.
+func (r *rooms) remove(p *page) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.gone = true
+	r.leaveLocked(p)
+	delete(r.pages, p)
+}
+
+func (r *rooms) leaveLocked(p *page) {
+	if p.code == "" {
+		return
+	}
+	if members := r.byCode[p.code]; members != nil {
+		delete(members, p)
+		if len(members) == 0 {
+			delete(r.byCode, p.code)
+		}
+	}
+	p.code = ""
+}
+
+// members appends the pages of room code to buf and returns it.
+func (r *rooms) members(code string, buf []*page) []*page {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for p := range r.byCode[code] {
+		buf = append(buf, p)
+	}
+	return buf
+}
+
+// count is the number of pages in room code.
+func (r *rooms) count(code string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.byCode[code])
+}
+
+// each calls fn for every connected page with its current code.
+func (r *rooms) each(fn func(p *page, code string)) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for p := range r.pages {
+		fn(p, p.code)
+	}
+}
+
+// all returns every connected page.
+func (r *rooms) all() []*page {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*page, 0, len(r.pages))
+	for p := range r.pages {
+		out = append(out, p)
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/egress"
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// ErrClosed is returned by Deliver once Close has been called.
+var ErrClosed = errors.New("socketio: sink closed")
+
+// defaultMaxBody is the seed's limit (python-engineio's max_http_buffer_size).
+const defaultMaxBody = 1 << 20
+
+// Options configures a Sink. The zero value is the seed's behaviour.
+type Options struct {
+	// Log receives connection-level debug lines and failures; nil discards.
+	Log *slog.Logger
+	// CORSOrigin is the Access-Control-Allow-Origin for long-polling and the
+	// handshake. "" or "*" allows any origin by reflecting the request's
+	// Origin with credentials allowed, as python-engineio did with
+	// cors_allowed_origins="*"; anything else is the one allowed origin.
+	CORSOrigin string
+	// MaxBody caps a long-polling POST body and a WebSocket message
+	// (engine.io's maxHttpBufferSize); 0 means 1 MiB.
+	MaxBody int64
+	// PingInterval and PingTimeout are the engine.io heartbeat; 0 keeps the
+	// library defaults (25s and 20s).
+	PingInterval, PingTimeout time.Duration
+}
+
+// Client describes one connected page, for the admin listing.
+type Client struct {
+	// ID is the Socket.IO socket id (not the engine.io session id).
+	ID string `json:"id"`
+	// Code is the room the page registered under, "" before REGISTER. It is
+	// the full code: whoever serves this listing must protect it.
+	Code string `json:"code"`
+	// Transport is "polling" or "websocket" (it changes after an upgrade).
+	Transport string `json:"transport"`
+	// Connected is when the page connected.
+	Connected time.Time `json:"connected_at"`
+	// Address is the remote address of the underlying connection.
+	Address string `json:"address"`
+}
+
+// Sink is the Socket.IO egress. Create it with New, mount Handler at
+// "/socket.io/", and call Close on shutdown.
+type Sink struct {
+	log     *slog.Logger
+	io      *socket.Server
+	engine  http.Handler
+	enc     parser.Encoder
+	rooms   *rooms
+	closed  atomic.Bool
+	closing sync.Once
+	done    chan struct{}
+	now     func() time.Time
+}
+
+var _ egress.Sink = (*Sink)(nil)
+
+// New builds a Sink. It starts no goroutine and opens no socket: pages are
+// served once Handler is mounted on a running server.
+func New(opts Options) *Sink {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Sink{
+		log:   log,
+		rooms: newRooms(),
+		done:  make(chan struct{}),
+		now:   time.Now,
+	}
+	s.io = socket.NewServer(nil, serverOptions(opts))
+	s.engine = s.io.ServeHandler(nil)
+	s.enc = s.io.Encoder()
+	_ = s.io.On("connection", s.onConnection)
+	return s
+}
+
+func serverOptions(opts Options) *socket.ServerOptions {
+	o := socket.DefaultServerOptions()
+	// cmd/herald serves our pinned client bundle itself.
+	o.SetServeClient(false)
+	origin := opts.CORSOrigin
+	if origin == "" {
+		origin = "*"
+	}
+	// With credentials on, the library reflects the request Origin for "*",
+	// which is what python-engineio did.
+	o.SetCors(&types.Cors{Origin: origin, Credentials: true})
+	maxBody := opts.MaxBody
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
+	o.SetMaxHttpBufferSize(maxBody)
+	if opts.PingInterval > 0 {
+		o.SetPingInterval(opts.PingInterval)
+	}
+	if opts.PingTimeout > 0 {
+		o.SetPingTimeout(opts.PingTimeout)
+	}
+	return o
+}
+
+// Handler serves the Socket.IO endpoint (engine.io long-polling and
+// WebSocket). Mount it at "/socket.io/". After Close it answers 503, so a
+// page reconnecting during shutdown backs off instead of joining a sink that
+// will never deliver.
+func (s *Sink) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.closed.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		s.engine.ServeHTTP(w, r)
+	})
+}
+
+// Close disconnects every page and stops the engine. Pages see a transport
+// close, not a server-side disconnect, so the official client reconnects on
+// its own once the server is back. Close returns when done or when ctx ends;
+// later calls wait for the first.
+func (s *Sink) Close(ctx context.Context) error {
+	s.closing.Do(func() {
+		s.closed.Store(true)
+		go func() {
+			defer close(s.done)
+			s.io.Close(nil)
+			// Every socket emits "disconnect" on the way, which removes it;
+			// this catches one still inside its connection handler.
+			for _, p := range s.rooms.all() {
+				s.rooms.remove(p)
+			}
+			s.log.Debug("socket.io sink closed")
+		}()
+	})
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Clients lists the connected pages, oldest first.
+func (s *Sink) Clients() []Client {
+	var out []Client
+	s.rooms.each(func(p *page, code string) {
+		out = append(out, Client{
+			ID:        p.id,
+			Code:      code,
+			Transport: transportName(p.sock),
+			Connected: p.connected,
+			Address:   p.address,
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Connected.Equal(out[j].Connected) {
+			return out[i].Connected.Before(out[j].Connected)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func transportName(sock *socket.Socket) string {
+	if t := sock.Conn().Transport(); t != nil {
+		return t.Name()
+	}
+	return ""
+}
