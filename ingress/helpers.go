@@ -1,0 +1,87 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/heraldhq/herald"
+)
+
+// Stats is a snapshot of what one adapter instance did.
+type Stats struct {
+	// Published counts events handed to the router.
+	Published uint64
+	// Duplicates counts retries recognised by id and answered without publishing.
+	Duplicates uint64
+	// Refused counts requests answered with a 4xx or 5xx.
+	Refused uint64
+}
+
+// StatsReporter is the optional capability of an adapter that counts its
+// traffic; the admin API finds it by type assertion.
+type StatsReporter interface {
+	Stats() Stats
+}
+
+// Counters is the concurrency-safe tally behind Stats. Adapters embed one
+// and call Refuse, Duplicate and Published.
+type Counters struct {
+	published, duplicates, refused atomic.Uint64
+}
+
+// Stats returns the current counts.
+func (c *Counters) Stats() Stats {
+	return Stats{Published: c.published.Load(), Duplicates: c.duplicates.Load(), Refused: c.refused.Load()}
+}
+
+// Refuse answers err (see WriteError), counts it, and logs it: at Warn
+// for an *Error (a refused request is the sender's problem, not ours) and
+// at Error otherwise. The reason is logged, never a secret.
+func (c *Counters) Refuse(w http.ResponseWriter, log *slog.Logger, err error) {
+	c.refused.Add(1)
+	var he *Error
+	if errors.As(err, &he) {
+		log.LogAttrs(context.Background(), slog.LevelWarn, "webhook refused",
+			slog.Int("status", he.Status), slog.String("reason", he.Reason))
+	} else {
+		log.LogAttrs(context.Background(), slog.LevelError, "webhook failed", slog.String("err", err.Error()))
+	}
+	WriteError(w, err)
+}
+
+// Duplicate counts a recognised retry and answers it with 200 so the sender
+// stops retrying.
+func (c *Counters) Duplicate(w http.ResponseWriter, log *slog.Logger, id string) {
+	c.duplicates.Add(1)
+	log.LogAttrs(context.Background(), slog.LevelDebug, "duplicate ignored", slog.String("event_id", id))
+	WriteJSON(w, http.StatusOK, map[string]any{"success": 1, "duplicate": true, "event_id": id})
+}
+
+// Publish hands ev to p and answers the sender: 200 with the receipt, or
+// 503 if the event could not be routed (the server is shutting down), so
+// the sender retries later. It reports whether the event was published.
+func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Logger, p herald.Publisher, ev herald.Event) bool {
+	rc, err := p.Publish(r.Context(), ev)
+	if err != nil {
+		c.Refuse(w, log, Errorf(http.StatusServiceUnavailable, "not accepting events"))
+		return false
+	}
+	c.published.Add(1)
+	WriteJSON(w, http.StatusOK, map[string]any{
+		"success": 1, "event_id": rc.EventID, "deliveries": rc.Deliveries, "count": rc.Pages,
+	})
+	return true
+}
+
+// CheckMethod returns a 405 *Error, after setting Allow, unless r uses
+// method.
+func CheckMethod(w http.ResponseWriter, r *http.Request, method string) error {
+	if r.Method == method {
+		return nil
+	}
+	w.Header().Set("Allow", method)
+	return Errorf(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
+}

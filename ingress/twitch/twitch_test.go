@@ -1,0 +1,254 @@
+package twitch_test
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/ingress/internal/adaptertest"
+	"github.com/heraldhq/herald/ingress/twitch"
+	"github.com/heraldhq/herald/internal/yamlpos"
+)
+
+const secret = "fixture-secret-0123456789"
+
+// TestCases runs testdata/<case>/: every recorded Twitch CLI request plus
+// forged, stale and malformed variants.
+func TestCases(t *testing.T) {
+	adaptertest.RunCases(t, twitch.New, "twitch")
+}
+
+// fixture loads a case's request and the clock its want.json names.
+func fixture(t *testing.T, name string) (raw []byte, now time.Time) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name, "request.http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := mustParse(t, adaptertest.RawRequest(b))
+	ts, err := time.Parse(time.RFC3339Nano, req.Header.Get("Twitch-Eventsub-Message-Timestamp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return adaptertest.RawRequest(b), ts.Add(time.Second)
+}
+
+func mustParse(t testing.TB, raw []byte) *http.Request {
+	t.Helper()
+	req, err := adaptertest.ParseRequest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func serve(t testing.TB, a http.Handler, raw []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, mustParse(t, raw))
+	return w
+}
+
+// TestRetryIsAnsweredButNotPublished: Twitch resends a message with the
+// same id until it gets a 2xx; only the first may reach the pages.
+func TestRetryIsAnsweredButNotPublished(t *testing.T) {
+	raw, now := fixture(t, "channel.raid.notification")
+	a, rec := adaptertest.Build(t, twitch.New, "twitch", "secret: "+secret, now)
+	for i := range 3 {
+		if w := serve(t, a, raw); w.Code != http.StatusOK {
+			t.Fatalf("attempt %d: status = %d, want 200 (%s)", i, w.Code, w.Body)
+		}
+	}
+	if n := len(rec.Events()); n != 1 {
+		t.Fatalf("published %d events for 3 deliveries of one message, want 1", n)
+	}
+	if got := a.(ingress.StatsReporter).Stats(); got != (ingress.Stats{Published: 1, Duplicates: 2}) {
+		t.Errorf("Stats() = %+v, want 1 published, 2 duplicates", got)
+	}
+	other, _ := fixture(t, "channel.cheer.notification")
+	serve(t, a, other)
+	if n := len(rec.Events()); n != 2 {
+		t.Errorf("a different message id published %d events in all, want 2", n)
+	}
+}
+
+// TestForgeryDoesNotPoisonDedupe: a forged request carrying a real message
+// id must not make herald drop the genuine one as a duplicate.
+func TestForgeryDoesNotPoisonDedupe(t *testing.T) {
+	raw, now := fixture(t, "channel.follow.notification")
+	forged, _ := fixture(t, "refuse-tampered-body")
+	a, rec := adaptertest.Build(t, twitch.New, "twitch", "secret: "+secret, now)
+	if w := serve(t, a, forged); w.Code != http.StatusForbidden {
+		t.Fatalf("forged: status = %d, want 403", w.Code)
+	}
+	if w := serve(t, a, raw); w.Code != http.StatusOK {
+		t.Fatalf("genuine: status = %d, want 200", w.Code)
+	}
+	if n := len(rec.Events()); n != 1 {
+		t.Errorf("published %d events, want 1 (the genuine one)", n)
+	}
+}
+
+// TestPublishFailureLetsRetryThrough: when the router cannot take the event
+// (shutting down), Twitch gets a 503 and its retry must not be mistaken
+// for a duplicate.
+func TestPublishFailureLetsRetryThrough(t *testing.T) {
+	raw, now := fixture(t, "stream.online.notification")
+	p, rec := adaptertest.Params(t, "twitch", "secret: "+secret, now, nil)
+	a, err := twitch.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Fail = errors.New("router closed")
+	if w := serve(t, a, raw); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("while failing: status = %d, want 503", w.Code)
+	}
+	rec.Fail = nil
+	if w := serve(t, a, raw); w.Code != http.StatusOK {
+		t.Fatalf("retry: status = %d, want 200", w.Code)
+	}
+	if n := len(rec.Events()); n != 1 {
+		t.Errorf("published %d events, want 1", n)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		options string
+		want    string // exact error text; "" means success
+	}{
+		{name: "ten chars", options: "secret: '0123456789'"},
+		{name: "hundred chars", options: "secret: " + strings.Repeat("x", 100)},
+		{name: "nine chars", options: "secret: '012345678'", want: `rules.yaml:1:9: ingress "twitch": secret must be 10 to 100 characters, got 9`},
+		{name: "too long", options: "\nsecret: " + strings.Repeat("x", 101), want: `rules.yaml:2:9: ingress "twitch": secret must be 10 to 100 characters, got 101`},
+		{name: "missing", options: "", want: `rules.yaml: ingress "twitch": secret must be 10 to 100 characters, got 0`},
+		{name: "unknown key", options: "secret: " + secret + "\nsecrte: x", want: `rules.yaml:2:1: unknown key "secrte" (known: secret)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := adaptertest.Params(t, "twitch", tc.options, time.Now(), nil)
+			_, err := twitch.New(p)
+			got := ""
+			if err != nil {
+				got = err.Error()
+				var list yamlpos.List
+				if !errors.As(err, &list) {
+					t.Errorf("error %T is not a yamlpos.List", err)
+				}
+			}
+			if got != tc.want {
+				t.Errorf("New(%q) error = %q, want %q", tc.options, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSecretNeverLogged drives every log path (refusals, verification,
+// revocation) and checks the secret never appears, while the revocation is
+// logged at ERROR.
+func TestSecretNeverLogged(t *testing.T) {
+	var logs bytes.Buffer
+	_, now := fixture(t, "channel.follow.revocation")
+	p, _ := adaptertest.Params(t, "twitch", "secret: "+secret, now, &logs)
+	a, err := twitch.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Log.Info("config", "adapter", a)
+	for _, c := range []string{"channel.follow.revocation", "channel.follow.webhook_callback_verification", "refuse-wrong-secret", "refuse-tampered-body", "refuse-unsigned"} {
+		raw, _ := fixture(t, c)
+		serve(t, a, raw)
+	}
+	out := logs.String()
+	if strings.Contains(out, secret) {
+		t.Errorf("logs contain the secret:\n%s", out)
+	}
+	if !strings.Contains(out, `level=ERROR msg="subscription revoked"`) {
+		t.Errorf("revocation not logged at ERROR:\n%s", out)
+	}
+	if got := strings.Count(out, `level=WARN msg="webhook refused"`); got != 3 {
+		t.Errorf("logged %d refusals, want 3:\n%s", got, out)
+	}
+}
+
+func TestOversizedBody(t *testing.T) {
+	raw, now := fixture(t, "channel.follow.notification")
+	p, rec := adaptertest.Params(t, "twitch", "secret: "+secret, now, nil)
+	p.MaxBody = 100
+	a, err := twitch.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(t, a, raw); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("status = %d, want 413", w.Code)
+	}
+	if n := len(rec.Events()); n != 0 {
+		t.Errorf("published %d events, want 0", n)
+	}
+}
+
+// TestOverRealHTTP sends the verification handshake and a notification
+// through a real listening server, as Twitch would.
+func TestOverRealHTTP(t *testing.T) {
+	_, now := fixture(t, "channel.follow.webhook_callback_verification")
+	a, rec := adaptertest.Build(t, twitch.New, "twitch", "secret: "+secret, now)
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+
+	challenge, _ := fixture(t, "channel.follow.webhook_callback_verification")
+	resp := post(t, srv.URL, mustParse(t, challenge))
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "4bd10894-bd0d-3c90-d94d-546fee5ae253" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("challenge answer = %d %q %q, want 200 text/plain with the raw challenge", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
+	// Sign a fresh notification with the clock's time, as Twitch would now.
+	ts := now.Format(time.RFC3339Nano)
+	payload := `{"subscription":{"id":"s-1","type":"channel.follow","version":"2","status":"enabled","condition":{},"transport":{"method":"webhook","callback":"x"},"created_at":"x","cost":0},"event":{"user_name":"Ann"}}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(payload))
+	req.Header.Set("Twitch-Eventsub-Message-Id", "m-1")
+	req.Header.Set("Twitch-Eventsub-Message-Timestamp", ts)
+	req.Header.Set("Twitch-Eventsub-Message-Type", "notification")
+	req.Header.Set("Twitch-Eventsub-Message-Signature", "sha256="+mac("m-1"+ts+payload))
+	resp = post(t, srv.URL, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("notification: status = %d, want 200", resp.StatusCode)
+	}
+	evs := rec.Events()
+	if len(evs) != 1 || evs[0].Type != "channel.follow" || evs[0].Data["user_name"] != "Ann" || evs[0].Source != "twitch" {
+		t.Errorf("published %+v, want one channel.follow from Ann", evs)
+	}
+}
+
+func post(t *testing.T, url string, req *http.Request) *http.Response {
+	t.Helper()
+	out, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, req.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header = req.Header
+	resp, err := http.DefaultClient.Do(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func mac(s string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(s))
+	return hex.EncodeToString(m.Sum(nil))
+}
