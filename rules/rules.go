@@ -1,13 +1,8 @@
-// Package rules loads rules.yaml and routes events with it: which rules
-// match an event (expr filters), and the deliveries they produce (renames,
-// fan-out, computed fields, drops).
-//
-// PLACEHOLDER: this is the pass-through the core issue ships; the rules
-// issue replaces the body but keeps this API, which the router calls.
 package rules
 
 import (
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -25,25 +20,37 @@ type Options struct {
 // concurrent use.
 type Set struct {
 	file    string
+	rules   []*rule
 	ingress []IngressSpec
+	tests   []testCase
+	pool    sync.Pool // of *state
 }
 
 // IngressSpec is one instance of the file's ingress: section.
 type IngressSpec struct {
-	Name, Type, Path string
-	// Options is the instance's whole block, ${ENV} expanded.
+	// Name is the instance name (the mapping key); it becomes Event.Source.
+	Name string
+	// Type is the registered ingress type.
+	Type string
+	// Path is the URL path the instance is mounted at.
+	Path string
+	// Options is a copy of the instance's block without the type and path
+	// keys, ${ENV} expanded, positions intact. It is never nil: an instance
+	// with no options of its own has an empty mapping.
 	Options *yaml.Node
-	Pos     yamlpos.Pos
+	// Pos is the position of the instance's name.
+	Pos yamlpos.Pos
 }
 
 // Result is what routing one event produced.
 type Result struct {
+	// Deliveries are the messages to hand to egress, in rule order.
 	Deliveries []herald.Delivery
-	// Matched names the rules that matched, in order.
+	// Matched names the rules that matched and acted, in order.
 	Matched []string
 	// Dropped is true when a drop rule matched.
 	Dropped bool
-	// Unrouted is true when no rule matched and no default route applied.
+	// Unrouted is true when no rule acted and no default route applied.
 	Unrouted bool
 	// Errors lists rules skipped because their expressions failed on this event.
 	Errors []RuntimeError
@@ -51,37 +58,40 @@ type Result struct {
 
 // RuntimeError is a rule skipped for one event.
 type RuntimeError struct {
+	// Rule is the rule's name.
 	Rule string
-	Pos  yamlpos.Pos
-	Err  error
+	// Pos points at the failing expression (or the rule, when the failure
+	// is not an expression's, e.g. no code to send to).
+	Pos yamlpos.Pos
+	Err error
+}
+
+func (e RuntimeError) Error() string {
+	return e.Pos.String() + `: rule "` + e.Rule + `": ` + e.Err.Error()
 }
 
 // Empty returns a Set with no rules: only the default route applies.
 func Empty() *Set { return &Set{} }
 
-// Parse loads a rules file. Every error is a yamlpos.List.
-func Parse(file string, data []byte, opts Options) (*Set, error) {
-	return &Set{file: file}, nil
-}
-
 // File is the name the set was loaded from.
 func (s *Set) File() string { return s.file }
 
 // Len is the number of rules.
-func (s *Set) Len() int { return 0 }
+func (s *Set) Len() int { return len(s.rules) }
 
-// Ingress lists the declared ingress instances.
-func (s *Set) Ingress() []IngressSpec { return s.ingress }
-
-// Route applies the rules to ev.
-func (s *Set) Route(ev herald.Event) Result {
-	if ev.Code == "" {
-		return Result{Unrouted: true}
+// Rules lists the rule names in file order.
+func (s *Set) Rules() []string {
+	names := make([]string, len(s.rules))
+	for i, r := range s.rules {
+		names[i] = r.name
 	}
-	return Result{Deliveries: []herald.Delivery{DefaultDelivery(ev)}}
+	return names
 }
 
-// DefaultDelivery is the route of an event no rule matched that names its
+// Ingress lists the declared ingress instances in file order.
+func (s *Set) Ingress() []IngressSpec { return s.ingress }
+
+// DefaultDelivery is the route of an event no rule acted on that names its
 // own code (the trigger URL): the seed's behaviour.
 func DefaultDelivery(ev herald.Event) herald.Delivery {
 	return herald.Delivery{

@@ -1,0 +1,82 @@
+// Package rules loads rules.yaml and routes events with it: which rules
+// match an event (expr filters), and the deliveries they produce (renames,
+// fan-out, computed fields, drops). It also runs the tests a rules file
+// carries and watches the file for changes.
+//
+// # File format
+//
+//	version: 1                    # required; the only version so far
+//	ingress:                      # optional: instance name -> block
+//	  kofi:                       # name: [a-z0-9_-]+, becomes Event.Source
+//	    type: kofi                # required: registered ingress type
+//	    path: /kofi               # required: URL path, starts with /
+//	    verification_token: ${KOFI_TOKEN}   # adapter's own keys
+//	rules:                        # optional: tried in order
+//	  - name: big-donation        # required, unique
+//	    when: type == "Donation" && data.amount >= 10   # expr, boolean
+//	    emit: BIG_DONATION        # event name; literal, or !expr <expr>
+//	    to: [alerts, chat]        # room(s); literals and/or !expr items
+//	    set:                      # payload fields; every value is an expr
+//	      text: data.from_name + " sent " + string(data.amount)
+//	    continue: true            # let later rules act too
+//	  - name: no-tests
+//	    when: data.is_test == true
+//	    drop: true                # stop here, deliver nothing more
+//	tests:                        # optional: run by herald check and go test
+//	  - name: ten pounds is big
+//	    event: {source: kofi, type: Donation, data: {amount: 10}}
+//	    expect:                   # [] means dropped or unrouted
+//	      - {room: alerts, name: BIG_DONATION, payload: {amount: 10}}
+//
+// # Semantics
+//
+// Rules are tried in file order and the first match wins: a matching rule
+// acts and routing stops, unless the rule says continue: true. First match
+// wins is the default because it is what users expect from a list of
+// "if this, do that" lines (and from firewalls and mail filters); fan-out
+// within one rule is what `to` is for, and continue chains are explicit.
+//
+// A rule without when matches every event. emit defaults to the event's
+// own type normalised by EventName; to defaults to the event's own code
+// (an event without one makes that rule fail for that event). The payload
+// is the event's data, or a copy of it with the set fields added.
+//
+// drop: true ends routing; deliveries already made by earlier continue
+// rules stand. A catch-all rule at the end (no when, drop: true) turns the
+// default route off.
+//
+// When no rule acted on an event (none matched, or the ones that matched
+// failed), the default route applies: an event with a code goes to the
+// room named by its code under EventName(type) with its data as payload,
+// which is what the seed's trigger URL does; any other event is unrouted.
+//
+// A runtime expression error (a missing field compared with a number, say)
+// skips that rule for that event only, is reported in Result.Errors, and
+// routing carries on with the next rule, so the event is never lost.
+//
+// # Literals and expressions
+//
+// when and set values are always expressions. emit and to are literals
+// unless tagged !expr, so the common case needs no quoting:
+//
+//	emit: FOLLOW                  # the name FOLLOW
+//	emit: !expr upper(type)       # computed
+//	to: [alerts, !expr data.room] # a literal room and a computed one
+//
+// An emit expression must yield a string; a to expression a string or a
+// list of strings.
+//
+// # Environment
+//
+// ${VAR} and ${VAR:-default} are replaced in every string value of the
+// file (not keys) before anything else reads it, so codes and secrets stay
+// out of the file. An unset variable without a default is a load error.
+// Write $${ for a literal ${.
+//
+// # Expression environment
+//
+// Expressions see source, type, code, id (strings), data (map), headers
+// (map of strings) and time (time.Time), and the expr standard library
+// (https://expr-lang.org). Names are checked when the file loads, so a
+// typo such as dta.amount is a load error, not a silent false.
+package rules

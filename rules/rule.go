@@ -1,0 +1,194 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald/internal/yamlpos"
+)
+
+// rule is one compiled entry of the rules: list.
+type rule struct {
+	name    string
+	pos     yamlpos.Pos
+	when    *program // nil: matches everything
+	pre     []eqCheck
+	preOnly bool // when is fully decided by pre
+	emit    target
+	to      []target // nil: the event's own code
+	set     []setField
+	drop    bool
+	cont    bool
+}
+
+// target is a literal string or an expression yielding one (or, for to,
+// a list of them).
+type target struct {
+	lit  string
+	prog *program
+}
+
+type setField struct {
+	key  string
+	prog *program
+}
+
+var ruleKeys = []string{"name", "when", "emit", "to", "set", "drop", "continue"}
+
+func (p *parser) rulesSection(n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "rules: expected a list of rules, got %s", describe(n))
+		return
+	}
+	names := map[string]yamlpos.Pos{}
+	for i, item := range n.Content {
+		r := p.rule(deref(item), i)
+		if r == nil {
+			continue
+		}
+		if first, dup := names[r.name]; dup {
+			p.errs.Add(r.pos, "duplicate rule name %q (first at %s)", r.name, first)
+			continue
+		}
+		names[r.name] = r.pos
+		p.set.rules = append(p.set.rules, r)
+	}
+}
+
+func (p *parser) rule(n *yaml.Node, i int) *rule {
+	f := p.fields(n, fmt.Sprintf("rule %d", i+1), ruleKeys, "name")
+	if f == nil || f["name"] == nil {
+		return nil
+	}
+	name, ok := p.str(f["name"], fmt.Sprintf("rule %d: name", i+1))
+	if !ok {
+		return nil
+	}
+	if name == "" {
+		p.errorf(f["name"], "rule %d: name must not be empty", i+1)
+		return nil
+	}
+	r := &rule{name: name, pos: yamlpos.At(p.file, f["name"])}
+	what := fmt.Sprintf("rule %q", name)
+	if w := f["when"]; w != nil {
+		if src, ok := p.str(w, what+": when"); ok {
+			r.when = p.compile(w, src, what+": when", true)
+		}
+		if r.when != nil {
+			r.pre, r.preOnly = preChecks(r.when.prog.Node())
+		}
+	}
+	if d := f["drop"]; d != nil {
+		r.drop = p.boolean(d, what+": drop")
+	}
+	if c := f["continue"]; c != nil {
+		r.cont = p.boolean(c, what+": continue")
+	}
+	if r.drop {
+		for _, k := range []string{"emit", "to", "set", "continue"} {
+			if f[k] != nil {
+				p.errorf(f[k], "%s: %s has no effect with drop: true (a dropping rule delivers nothing and ends routing)", what, k)
+			}
+		}
+		return r
+	}
+	if e := f["emit"]; e != nil {
+		r.emit = p.target(e, what+": emit")
+	}
+	if t := f["to"]; t != nil {
+		r.to = p.targets(t, what+": to")
+	}
+	if s := f["set"]; s != nil {
+		r.set = p.setFields(s, what+": set")
+	}
+	return r
+}
+
+// compile compiles the expression held by scalar n (src is its value).
+func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
+	sp := p.span(n)
+	if src == "" {
+		p.errs.Add(sp.start, "%s: empty expression", what)
+		return nil
+	}
+	prog, err := compile(src, what, sp, asBool)
+	if err != nil {
+		p.errs = append(p.errs, err.(*yamlpos.Error))
+		return nil
+	}
+	return prog
+}
+
+// target reads an emit value or one to item: a literal, or !expr.
+func (p *parser) target(n *yaml.Node, what string) target {
+	src, ok := p.str(n, what)
+	if !ok {
+		return target{}
+	}
+	if n.Tag != exprTag {
+		if src == "" {
+			p.errorf(n, "%s: must not be empty", what)
+		}
+		return target{lit: src}
+	}
+	prog := p.compile(n, src, what, false)
+	if prog != nil {
+		switch k := prog.resultKind(); k {
+		case reflect.String, reflect.Interface, reflect.Slice:
+		default:
+			p.errs.Add(prog.span.start, "%s: expression yields %s, want a string", what, k)
+		}
+	}
+	return target{prog: prog}
+}
+
+func (p *parser) targets(n *yaml.Node, what string) []target {
+	if n.Kind == yaml.ScalarNode {
+		return []target{p.target(n, what)}
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "%s: expected a room or a list of rooms, got %s", what, describe(n))
+		return nil
+	}
+	if len(n.Content) == 0 {
+		p.errorf(n, "%s: empty list (leave to out to use the event's own code, or use drop: true)", what)
+		return nil
+	}
+	out := make([]target, 0, len(n.Content))
+	for _, item := range n.Content {
+		out = append(out, p.target(deref(item), what))
+	}
+	return out
+}
+
+func (p *parser) setFields(n *yaml.Node, what string) []setField {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "%s: expected a mapping of field: expression, got %s", what, describe(n))
+		return nil
+	}
+	var out []setField
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if first := seen[k.Value]; first != nil {
+			p.errorf(k, "%s: duplicate field %q (first at %s)", what, k.Value, yamlpos.At(p.file, first))
+			continue
+		}
+		seen[k.Value] = k
+		fw := what + "." + k.Value
+		src, ok := p.str(v, fw)
+		if !ok {
+			continue
+		}
+		n := len(p.errs)
+		prog := p.compile(v, src, fw, false)
+		if prog == nil && len(p.errs) > n && (v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle) {
+			e := p.errs[len(p.errs)-1]
+			e.Msg += ` (set values are expressions: write '"text"' for a literal string)`
+		}
+		out = append(out, setField{key: k.Value, prog: prog})
+	}
+	return out
+}
