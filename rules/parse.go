@@ -57,7 +57,7 @@ func (p *parser) parse(data []byte) {
 		if errors.Is(err, io.EOF) {
 			p.errs.Add(yamlpos.Pos{File: p.file, Line: 1}, "empty rules file (start with version: %d)", Version)
 		} else {
-			p.errs = append(p.errs, yamlpos.SyntaxError(p.file, err))
+			p.errs = append(p.errs, yamlpos.SyntaxErrorIn(p.file, data, err))
 		}
 		return
 	}
@@ -65,7 +65,7 @@ func (p *parser) parse(data []byte) {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.errs = append(p.errs, yamlpos.SyntaxError(p.file, err))
+		p.errs = append(p.errs, yamlpos.SyntaxErrorIn(p.file, data, err))
 		return
 	default:
 		p.errorf(&extra, "only one YAML document is allowed in a rules file")
@@ -85,7 +85,7 @@ func (p *parser) root(n *yaml.Node) {
 	}
 	if v := f["version"]; v != nil {
 		if v.Kind != yaml.ScalarNode || v.Value != strconv.Itoa(Version) {
-			p.errorf(v, "unsupported version %s (this herald reads version %d)", describe(v), Version)
+			p.errorf(v, "unsupported version %q (this herald reads version %d)", v.Value, Version)
 		}
 	}
 	if n := f["ingress"]; n != nil {

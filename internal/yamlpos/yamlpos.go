@@ -4,8 +4,10 @@
 package yamlpos
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"slices"
@@ -232,4 +234,45 @@ func sortedKeys(m map[string]struct{}) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// SyntaxErrorIn is SyntaxError for an error from decoding data, with a
+// better line. yaml.v3 reports a parser error at the start of the
+// enclosing block, 0-based (a misindented key under a list is reported
+// at the line before the list), so the line is refined to the first line
+// at which a prefix of data stops parsing: where the user must look.
+func SyntaxErrorIn(file string, data []byte, err error) *Error {
+	e := SyntaxError(file, err)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	prefixFails := func(k int) bool {
+		return decodeAll(bytes.Join(lines[:k], nil)) != nil
+	}
+	lo, hi := max(e.Pos.Line, 1), len(lines)
+	if lo > hi || !prefixFails(hi) {
+		return e
+	}
+	for lo < hi { // smallest k in [lo, hi] whose prefix fails
+		mid := (lo + hi) / 2
+		if prefixFails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	e.Pos.Line = lo
+	return e
+}
+
+// decodeAll parses every document of data.
+func decodeAll(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
