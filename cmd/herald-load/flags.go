@@ -30,6 +30,7 @@ type config struct {
 	dialers     int
 	out         string
 	cpuprofile  string
+	warmup      int
 }
 
 const usageHead = `herald-load: load generator for herald and the Node reference server.
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.pid, "pid", 0, "server `PID`: report its RSS (VmRSS) per connected page")
 	fs.IntVar(&c.dialers, "dialers", 64, "websocket handshakes in flight while connecting")
 	fs.StringVar(&c.out, "out", "", "also append the JSON line to this `file`")
+	fs.IntVar(&c.warmup, "warmup", 0, "send `W` unmeasured triggers (event "+warmupEvent+", ignored by pages) before the measured ones")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write herald-load's own CPU profile to `file` (to keep the loader light)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -101,11 +103,11 @@ func (c *config) validate() error {
 	if c.register != "event" && c.register != "handshake" {
 		errs = append(errs, fmt.Errorf("-register %q: want event or handshake", c.register))
 	}
-	if c.triggers < 0 || c.concurrency < 1 || c.dialers < 1 || c.rate < 0 {
-		errs = append(errs, errors.New("-triggers, -rate must be >= 0; -concurrency, -dialers >= 1"))
+	if c.triggers < 0 || c.warmup < 0 || c.concurrency < 1 || c.dialers < 1 || c.rate < 0 {
+		errs = append(errs, errors.New("-triggers, -warmup, -rate must be >= 0; -concurrency, -dialers >= 1"))
 	}
-	if c.event == "" || c.event == probeEvent {
-		errs = append(errs, fmt.Errorf("-event must be set and differ from %s", probeEvent))
+	if c.event == "" || c.event == probeEvent || c.event == warmupEvent || url.QueryEscape(c.event) != c.event {
+		errs = append(errs, fmt.Errorf("-event must be a plain name other than %s and %s", probeEvent, warmupEvent))
 	}
 	return errors.Join(errs...)
 }

@@ -49,6 +49,8 @@ func TestParseFlagsRejects(t *testing.T) {
 		{name: "more codes than pages", args: []string{"-pages", "2", "-codes", "3"}, want: "-codes"},
 		{name: "unknown register mode", args: []string{"-register", "query"}, want: "-register"},
 		{name: "probe event name", args: []string{"-event", "PROBE"}, want: "-event"},
+		{name: "warmup event name", args: []string{"-event", "WARMUP"}, want: "-event"},
+		{name: "event needing escapes", args: []string{"-event", "A&B"}, want: "-event"},
 		{name: "zero concurrency", args: []string{"-concurrency", "0"}, want: "-concurrency"},
 		{name: "remote target", args: []string{"-url", "http://192.168.1.1:8080"}, want: "loopback"},
 		{name: "stray argument", args: []string{"now"}, want: "unexpected"},

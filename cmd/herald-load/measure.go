@@ -16,7 +16,7 @@ func measure(parent context.Context, cfg *config, logw io.Writer) *report {
 	rep := &report{
 		Label: cfg.label, Target: cfg.target.String(), Mode: "trigger",
 		Pages: cfg.pages, Codes: cfg.codes, Register: cfg.register,
-		Triggers: cfg.triggers, Concurrency: cfg.concurrency, Rate: cfg.rate,
+		Triggers: cfg.triggers, Concurrency: cfg.concurrency, Rate: cfg.rate, Warmup: cfg.warmup,
 	}
 	if cfg.hold > 0 {
 		rep.Mode = "hold"
@@ -27,6 +27,7 @@ func measure(parent context.Context, cfg *config, logw io.Writer) *report {
 		}
 	}
 	rep.RSSBeforeKB = rss(cfg.pid, fail)
+	rep.LoadAvg = loadAvg()
 
 	r := newRunner(cfg, logw)
 	pagesCtx, stopPages := context.WithCancel(ctx)
@@ -80,9 +81,18 @@ func measure(parent context.Context, cfg *config, logw io.Writer) *report {
 
 // trigger is the trigger phase: fire, then wait for the deliveries.
 func trigger(ctx context.Context, cfg *config, r *runner, rep *report, fail func(error)) {
+	if cfg.warmup > 0 {
+		// Pages ignore this event; the server does all the work of a trigger,
+		// which warms Node's JIT and Go's heap before the measured run.
+		w := r.fire(ctx, warmupEvent, cfg.warmup)
+		if w.errors > 0 {
+			fail(fmt.Errorf("warmup: %s", w.firstErr))
+		}
+		fmt.Fprintf(r.log, "herald-load: %d warmup triggers in %.2fs\n", cfg.warmup, seconds(w.end.Sub(w.start)))
+	}
 	cpu0, _ := readCPU(cfg.pid)
 	r.triggerStart = time.Now()
-	st := r.fire(ctx)
+	st := r.fire(ctx, cfg.event, cfg.triggers)
 	rep.TriggersOK, rep.TriggerErrors = st.ok, st.errors
 	rep.TriggersPerS = round1(float64(st.ok+st.errors) / seconds(st.end.Sub(st.start)))
 	rep.HTTPP50Ms, rep.HTTPP99Ms, _ = latencies(st.httpLat)

@@ -19,6 +19,10 @@ import (
 // it as a delivery.
 const probeEvent = "PROBE"
 
+// warmupEvent is the event name of unmeasured warmup triggers; pages
+// ignore it.
+const warmupEvent = "WARMUP"
+
 // Page states, in order.
 const (
 	stateConnecting int32 = iota

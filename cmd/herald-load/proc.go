@@ -89,3 +89,17 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// loadAvg returns the 1, 5 and 15 minute load averages, so a report shows
+// whether something else was competing for the CPU.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := bytes.Fields(b)
+	if len(f) < 3 {
+		return ""
+	}
+	return string(bytes.Join(f[:3], []byte(" ")))
+}

@@ -21,6 +21,8 @@ type report struct {
 	Triggers    int     `json:"triggers"`
 	Concurrency int     `json:"concurrency"`
 	Rate        float64 `json:"rate"`
+	Warmup      int     `json:"warmup"`
+	LoadAvg     string  `json:"loadavg"` // /proc/loadavg at start: other work on the machine
 
 	ConnectS   float64 `json:"connect_s"`  // first dial to every page ready
 	RegisterS  float64 `json:"register_s"` // first dial to every page probed
@@ -76,6 +78,7 @@ func (r *report) writeTable(w io.Writer) {
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	row("target", "%s (%s)", r.Target, r.Label)
 	row("pages / codes", "%d over %d codes, register=%s", r.Pages, r.Codes, r.Register)
+	row("machine load", "%s", r.LoadAvg)
 	row("connect", "%.2fs ready, %.2fs registered, %d registered, %d dial errors", r.ConnectS, r.RegisterS, r.Connected, r.DialErrors)
 	if r.Mode == "hold" {
 		row("hold", "%.0fs: %d alive, %d received a probe after it", r.HoldS, r.AliveAfterHold, r.ProbedAfterHold)

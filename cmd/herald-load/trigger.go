@@ -22,22 +22,22 @@ type triggerStats struct {
 	firstErr string
 }
 
-// fire sends cfg.triggers triggers, trigger j to code j%K, with at most
+// fire sends n triggers of event, trigger j to code j%K, with at most
 // cfg.concurrency in flight; paced at cfg.rate per second when set.
-func (r *runner) fire(ctx context.Context) *triggerStats {
+func (r *runner) fire(ctx context.Context, event string, n int) *triggerStats {
 	st := &triggerStats{start: time.Now()}
-	for j := range r.cfg.triggers {
+	for j := range n {
 		st.expected += int64(r.perCode[j%len(r.codes)])
 	}
-	take := r.unpaced()
+	take := unpaced(n)
 	if r.cfg.rate > 0 {
-		take = r.paced(ctx, st.start)
+		take = paced(ctx, st.start, n, r.cfg.rate)
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range r.cfg.concurrency {
 		wg.Go(func() {
-			w := r.work(ctx, take)
+			w := r.work(ctx, event, take)
 			mu.Lock()
 			defer mu.Unlock()
 			st.merge(w)
@@ -49,25 +49,25 @@ func (r *runner) fire(ctx context.Context) *triggerStats {
 }
 
 // unpaced hands out trigger numbers as fast as workers ask.
-func (r *runner) unpaced() func() (int, bool) {
+func unpaced(n int) func() (int, bool) {
 	var next atomic.Int64
 	return func() (int, bool) {
 		j := int(next.Add(1) - 1)
-		return j, j < r.cfg.triggers
+		return j, j < n
 	}
 }
 
 // paced releases trigger j at start + j/rate; a late worker pool shows up as
 // a lower achieved triggers/s, not as hidden queueing (each trigger's t is
 // stamped when it is really sent).
-func (r *runner) paced(ctx context.Context, start time.Time) func() (int, bool) {
+func paced(ctx context.Context, start time.Time, n int, rate float64) func() (int, bool) {
 	jobs := make(chan int)
 	go func() {
 		defer close(jobs)
 		timer := time.NewTimer(0)
 		defer timer.Stop()
-		for j := range r.cfg.triggers {
-			due := start.Add(time.Duration(float64(j) * float64(time.Second) / r.cfg.rate))
+		for j := range n {
+			due := start.Add(time.Duration(float64(j) * float64(time.Second) / rate))
 			if d := time.Until(due); d > 0 {
 				timer.Reset(d)
 				select {
@@ -90,9 +90,9 @@ func (r *runner) paced(ctx context.Context, start time.Time) func() (int, bool) 
 }
 
 // work is one in-flight slot: it keeps its own stats to avoid sharing.
-func (r *runner) work(ctx context.Context, take func() (int, bool)) *triggerStats {
+func (r *runner) work(ctx context.Context, event string, take func() (int, bool)) *triggerStats {
 	w := &triggerStats{}
-	base := r.cfg.target.String() + "/notify?event=" + r.cfg.event + "&code="
+	base := r.cfg.target.String() + "/notify?event=" + event + "&code="
 	buf := make([]byte, 0, 256)
 	for {
 		j, ok := take()
