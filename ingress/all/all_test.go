@@ -1,0 +1,92 @@
+package all_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/ingress"
+	_ "github.com/heraldhq/herald/ingress/all"
+	"github.com/heraldhq/herald/router"
+)
+
+// plugins lists the adapter folders under ingress/: everything but the
+// shared internal/ and this all/.
+func plugins(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "internal" && e.Name() != "all" && e.Name() != "testdata" {
+			out = append(out, e.Name())
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no plugin folders under ingress/")
+	}
+	return out
+}
+
+// TestEveryPluginIsComplete: each plugin folder has its README, sample and
+// tests, registers its folder name, and is imported here.
+func TestEveryPluginIsComplete(t *testing.T) {
+	src, err := os.ReadFile("all.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := ingress.Default.Types()
+	for _, name := range plugins(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("..", name)
+			for _, f := range []string{"README.md", "sample.yaml"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("missing %s", f)
+				}
+			}
+			if tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go")); len(tests) == 0 {
+				t.Error("no _test.go file")
+			}
+			if !slices.Contains(types, name) {
+				t.Errorf("type %q not registered (registered: %v)", name, types)
+			}
+			if !strings.Contains(string(src), `"github.com/heraldhq/herald/ingress/`+name+`"`) {
+				t.Errorf("all.go does not import ingress/%s", name)
+			}
+		})
+	}
+}
+
+// noEnv leaves every variable unset, so ${VAR:-default} takes its default.
+func noEnv(string) (string, bool) { return "", false }
+
+// TestSamplesLoad builds every plugin's sample.yaml exactly as a reload
+// would, adapters included, so the samples cannot rot.
+func TestSamplesLoad(t *testing.T) {
+	for _, name := range plugins(t) {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join("..", name, "sample.yaml")
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := router.New(router.Options{Getenv: noEnv}).Check(file, data)
+			if err != nil {
+				t.Fatalf("sample does not load:\n%v", err)
+			}
+			n := 0
+			for _, spec := range set.Ingress() {
+				if spec.Type == name {
+					n++
+				}
+			}
+			if n == 0 {
+				t.Errorf("sample declares no %q instance", name)
+			}
+		})
+	}
+}
