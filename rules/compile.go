@@ -4,11 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	exprparser "github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/heraldhq/herald"
@@ -18,38 +24,138 @@ import (
 // exprTag marks an emit or to value as an expression rather than a literal.
 const exprTag = "!expr"
 
-// exprEnv declares the names an expression may use and their types. It is
-// a map rather than a struct on purpose: expr checks names and types the
-// same way for both, but loads map entries with one map lookup and no
-// reflection, which keeps a rule that does not match free of allocations.
-var exprEnv = map[string]any{
-	"source":  "",
-	"type":    "",
-	"code":    "",
-	"id":      "",
-	"data":    map[string]any{},
-	"headers": map[string]string{},
-	"time":    time.Time{},
+// envTypes declares the names an expression may use and their types, so
+// a typo such as dta.amount is a load error. It is a map type, not a
+// struct: expr loads map entries with one map lookup (OpLoadFast) where
+// struct fields go through reflection and allocate, and a rule that does
+// not match must cost next to nothing.
+var envTypes = types.Map{
+	"source":  types.String,
+	"type":    types.String,
+	"code":    types.String,
+	"id":      types.String,
+	"data":    types.TypeOf(map[string]any{}),
+	"headers": types.TypeOf(map[string]string{}),
+	"time":    types.TypeOf(time.Time{}),
 }
+
+// dataPrefix names the flattened data fields: data.amount is compiled as
+// the environment entry "data.amount", filled once per event, because
+// expr reads a map field through reflection and allocates every time.
+const dataPrefix = "data."
 
 // program is one compiled expression and where it came from.
 type program struct {
-	prog *vm.Program
-	what string // "when", "emit", "set.text": for messages
-	span span
+	prog  *vm.Program
+	what  string // "when", "emit", "set.text": for messages
+	span  span
+	names []string // environment entries it reads
 }
 
-// compile compiles src, reporting errors at their own position in the file.
-func compile(src string, what string, sp span, asBool bool) (*program, error) {
-	opts := []expr.Option{expr.Env(exprEnv)}
-	if asBool {
-		opts = append(opts, expr.AsBool())
-	}
-	prog, err := expr.Compile(src, opts...)
+// exprCompiler compiles the expressions of one file with one expr
+// configuration: building a configuration copies expr's builtin table,
+// which would otherwise dominate loading a large file. Not safe for
+// concurrent use; Parse makes one per call.
+type exprCompiler struct {
+	cfg *conf.Config
+}
+
+func newExprCompiler() *exprCompiler {
+	cfg := conf.CreateNew()
+	cfg.WithEnv(envTypes) // a fresh nature: data fields are added to it below
+	return &exprCompiler{cfg: cfg}
+}
+
+// compile compiles src, reporting errors at their own position in the
+// file. It is expr.Compile split open so the configuration is reused and
+// data fields are flattened (see dataPrefix) with one parse.
+func (c *exprCompiler) compile(src string, what string, sp span, asBool bool) (*program, error) {
+	tree, err := exprparser.ParseWithConfig(src, c.cfg)
 	if err != nil {
 		return nil, sp.wrap(what, err)
 	}
-	return &program{prog: prog, what: what, span: sp}, nil
+	names, fields := envNames(tree.Node)
+	for _, f := range fields {
+		c.cfg.Env.Fields[dataPrefix+f] = types.Any.Nature()
+		names = append(names, dataPrefix+f)
+	}
+	if len(fields) > 0 {
+		ast.Walk(&tree.Node, flattenData{})
+	}
+	c.cfg.Expect, c.cfg.ExpectAny = reflect.Invalid, false
+	if asBool {
+		c.cfg.Expect, c.cfg.ExpectAny = reflect.Bool, true
+	}
+	if _, err := checker.Check(tree, c.cfg); err != nil {
+		return nil, sp.wrap(what, err)
+	}
+	if err := optimizer.Optimize(&tree.Node, c.cfg); err != nil {
+		return nil, sp.wrap(what, err)
+	}
+	prog, err := compiler.Compile(tree, c.cfg)
+	if err != nil {
+		return nil, sp.wrap(what, err)
+	}
+	return &program{prog: prog, what: what, span: sp, names: names}, nil
+}
+
+// envNames lists the environment names an expression reads and the data
+// fields it reads as data.<field> or data["<field>"]. A file that
+// declares its own variable named data gets no flattening.
+func envNames(n ast.Node) (names, fields []string) {
+	v := &nameCollector{}
+	ast.Walk(&n, v)
+	if v.shadowed {
+		v.fields = nil
+		if !slices.Contains(v.names, "data") {
+			v.names = append(v.names, "data")
+		}
+	}
+	return v.names, v.fields
+}
+
+type nameCollector struct {
+	names, fields []string
+	shadowed      bool
+}
+
+func (c *nameCollector) Visit(n *ast.Node) {
+	switch n := (*n).(type) {
+	case *ast.IdentifierNode:
+		if _, ok := envTypes[n.Value]; ok && !slices.Contains(c.names, n.Value) {
+			c.names = append(c.names, n.Value)
+		}
+	case *ast.MemberNode:
+		if f, ok := dataField(n); ok && !slices.Contains(c.fields, f) {
+			c.fields = append(c.fields, f)
+		}
+	case *ast.VariableDeclaratorNode:
+		c.shadowed = c.shadowed || n.Name == "data"
+	}
+}
+
+// dataField reports whether n reads a field of the event's data.
+func dataField(n *ast.MemberNode) (string, bool) {
+	id, ok := n.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != "data" {
+		return "", false
+	}
+	s, ok := n.Property.(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
+
+// flattenData rewrites data.<field> to the identifier "data.<field>".
+type flattenData struct{}
+
+func (flattenData) Visit(n *ast.Node) {
+	if m, ok := (*n).(*ast.MemberNode); ok {
+		if f, ok := dataField(m); ok {
+			ast.Patch(n, &ast.IdentifierNode{Value: dataPrefix + f})
+		}
+	}
 }
 
 // wrap positions an expr error: expr counts in runes from the start of the

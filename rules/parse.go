@@ -26,7 +26,7 @@ func Parse(file string, data []byte, opts Options) (*Set, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{file: file}}
+	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{file: file}, names: map[string]bool{}, exprs: newExprCompiler()}
 	p.parse(data)
 	if len(p.errs) > 0 {
 		p.clamp()
@@ -42,6 +42,8 @@ type parser struct {
 	lines    []string
 	getenv   func(string) (string, bool)
 	expanded map[*yaml.Node]bool
+	names    map[string]bool // of set.names
+	exprs    *exprCompiler
 	errs     yamlpos.List
 	set      *Set
 }

@@ -13,27 +13,40 @@ import (
 
 // state is what running expressions for one event needs: a VM whose stack
 // is reused and the event as the expression environment. Sets pool them,
-// so routing allocates the environment once per event at most and nothing
-// per rule.
+// so routing fills the environment once per event at most and allocates
+// nothing per rule.
 type state struct {
 	vm  vm.VM
 	env map[string]any
-	ev  *herald.Event // the event env was filled from
 }
 
 func (s *Set) state(ev *herald.Event) *state {
 	st, _ := s.pool.Get().(*state)
 	if st == nil {
-		st = &state{env: make(map[string]any, len(exprEnv))}
+		st = &state{env: make(map[string]any, len(s.names))}
 	}
-	st.ev = ev
-	st.env["source"] = ev.Source
-	st.env["type"] = ev.Type
-	st.env["code"] = ev.Code
-	st.env["id"] = ev.ID
-	st.env["data"] = ev.Data
-	st.env["headers"] = ev.Headers
-	st.env["time"] = ev.Received
+	for _, name := range s.names {
+		var v any
+		switch name {
+		case "source":
+			v = ev.Source
+		case "type":
+			v = ev.Type
+		case "code":
+			v = ev.Code
+		case "id":
+			v = ev.ID
+		case "data":
+			v = ev.Data
+		case "headers":
+			v = ev.Headers
+		case "time":
+			v = ev.Received
+		default: // a flattened data.<field>
+			v = ev.Data[name[len(dataPrefix):]]
+		}
+		st.env[name] = v
+	}
 	return st
 }
 
@@ -41,7 +54,6 @@ func (s *Set) release(st *state) {
 	if st == nil {
 		return
 	}
-	st.ev = nil
 	clear(st.env) // do not keep the event's data alive in the pool
 	s.pool.Put(st)
 }

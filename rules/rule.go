@@ -113,10 +113,16 @@ func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
 		p.errs.Add(sp.start, "%s: empty expression", what)
 		return nil
 	}
-	prog, err := compile(src, what, sp, asBool)
+	prog, err := p.exprs.compile(src, what, sp, asBool)
 	if err != nil {
 		p.errs = append(p.errs, err.(*yamlpos.Error))
 		return nil
+	}
+	for _, name := range prog.names {
+		if !p.names[name] {
+			p.names[name] = true
+			p.set.names = append(p.set.names, name)
+		}
 	}
 	return prog
 }

@@ -1,0 +1,54 @@
+package rules_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/rules"
+)
+
+// FuzzParse checks more than "no panic": every reported position lies
+// inside the file, and a file that loads routes an event without panicking
+// (so every rule holds a compiled program) and runs its own tests.
+func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"testdata/errors/*.yaml", "testdata/ok/*.yaml", "../examples/rules.yaml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := rules.Parse("rules.yaml", data, rules.Options{Getenv: testEnv})
+		if err != nil {
+			var list yamlpos.List
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("Parse error %T %v is not a non-empty yamlpos.List", err, err)
+			}
+			lines := strings.Split(string(data), "\n")
+			for _, e := range list {
+				if e.Pos.File != "rules.yaml" || e.Pos.Line < 1 || e.Pos.Line > len(lines) {
+					t.Fatalf("error %q: line outside the file (%d lines)", e, len(lines))
+				}
+				if max := utf8.RuneCountInString(lines[e.Pos.Line-1]) + 1; e.Pos.Col < 0 || e.Pos.Col > max {
+					t.Fatalf("error %q: column outside line %d (%d runes)", e, e.Pos.Line, max-1)
+				}
+			}
+			return
+		}
+		if set.Len() != len(set.Rules()) {
+			t.Fatalf("Len %d != %d rule names", set.Len(), len(set.Rules()))
+		}
+		set.Route(event("kofi", "Donation", "abc", map[string]any{"amount": 10.0}))
+		set.Route(event("", "", "", nil))
+		set.RunTests()
+	})
+}
