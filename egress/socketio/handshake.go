@@ -111,14 +111,6 @@ func codeString(v any) string {
 		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
 			return strconv.FormatFloat(v, 'f', -1, 64)
 		}
-	case []any: // a query parameter given twice: the first one wins
-		if len(v) > 0 {
-			return codeString(v[0])
-		}
-	case []string:
-		if len(v) > 0 {
-			return v[0]
-		}
 	}
 	return ""
 }
@@ -132,6 +124,10 @@ func handshakeCode(h *socket.Handshake) string {
 	}
 	if code := codeString(h.Auth["code"]); code != "" {
 		return code
+	}
+	// Query values are lists; with ?code=a&code=b the first one wins.
+	if vs, ok := h.Query["code"].([]string); ok && len(vs) > 0 {
+		return vs[0]
 	}
 	return codeString(h.Query["code"])
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // transports are the official client's three ways to connect.
-var transports = []struct {
+var jsTransports = []struct {
 	name       string
 	transports []string
 }{
@@ -17,7 +17,7 @@ var transports = []struct {
 }
 
 func TestJSPageRegistersAndReceives(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range jsTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
 			p := pagetest.Start(t, srv.URL, pagetest.Options{Code: "alpha", Transports: tr.transports})
@@ -48,7 +48,7 @@ func TestJSPageRegistersAndReceives(t *testing.T) {
 }
 
 func TestJSPageSecondRegisterMovesRoom(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range jsTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
 			p := pagetest.Start(t, srv.URL, pagetest.Options{Code: "old", Transports: tr.transports})
@@ -95,7 +95,7 @@ func TestJSPageHandshakeCode(t *testing.T) {
 }
 
 func TestJSPageDisconnectLeaves(t *testing.T) {
-	for _, tr := range transports {
+	for _, tr := range jsTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
 			stay := pagetest.Start(t, srv.URL, pagetest.Options{Code: "room", Transports: tr.transports})

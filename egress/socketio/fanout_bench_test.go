@@ -1,0 +1,159 @@
+package socketio
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/heraldhq/herald"
+)
+
+// rawPage is the cheapest page that still speaks the real protocol over a
+// real WebSocket: it answers pings and counts deliveries without decoding
+// them, so the benchmark measures the server rather than a client.
+type rawPage struct {
+	conn *websocket.Conn
+	got  *atomic.Int64
+}
+
+func dialRaw(tb testing.TB, srvURL, code string, got *atomic.Int64) *rawPage {
+	tb.Helper()
+	u := "ws" + strings.TrimPrefix(srvURL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	if _, open, err := conn.ReadMessage(); err != nil || open[0] != '0' {
+		tb.Fatalf("open packet = %q, %v", open, err)
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `40{"code":%q}`, code)); err != nil {
+		tb.Fatal(err)
+	}
+	for _, want := range []string{"40", `42["WELCOME"`} {
+		_, msg, err := conn.ReadMessage()
+		if err != nil || !bytes.HasPrefix(msg, []byte(want)) {
+			tb.Fatalf("got %q, %v; want %s…", msg, err, want)
+		}
+	}
+	p := &rawPage{conn: conn, got: got}
+	go p.read()
+	tb.Cleanup(func() { conn.Close() })
+	return p
+}
+
+func (p *rawPage) read() {
+	for {
+		_, r, err := p.conn.NextReader()
+		if err != nil {
+			return
+		}
+		var head [2]byte
+		// ReadFull: a plain Read may stop at a buffer boundary after one
+		// byte. A ping ("2") is a one-byte message.
+		if n, _ := io.ReadFull(r, head[:]); n >= 1 && head[0] == '2' {
+			_ = p.conn.WriteMessage(websocket.TextMessage, []byte("3"))
+			continue
+		}
+		if head == [2]byte{'4', '2'} {
+			p.got.Add(1)
+		}
+	}
+}
+
+// BenchmarkDeliverFanout measures one delivery to a room of N WebSocket
+// pages, end to end: the clock runs until every page has received every
+// delivery, so queued but unsent work is not counted as done.
+func BenchmarkDeliverFanout(b *testing.B) {
+	for _, pages := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
+			s := New(Options{})
+			mux := http.NewServeMux()
+			mux.Handle("/socket.io/", s.Handler())
+			srv := httptest.NewServer(mux)
+			b.Cleanup(srv.Close)
+			b.Cleanup(func() { _ = s.Close(b.Context()) })
+			var got atomic.Int64
+			for range pages {
+				dialRaw(b, srv.URL, "bench", &got)
+			}
+			d := herald.Delivery{
+				EventID: "0123456789abcdef0123456789abcdef", Source: "twitch", Room: "bench", Name: "FOLLOW",
+				Payload: map[string]any{"user_name": "ada", "user_id": "1234567", "text": "ada just followed!"},
+				Time:    time.Now(),
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				n, err := s.Deliver(b.Context(), d)
+				if err != nil || n != pages {
+					b.Fatalf("Deliver = %d, %v; want %d", n, err, pages)
+				}
+			}
+			want := int64(b.N * pages)
+			deadline := time.Now().Add(time.Minute)
+			for got.Load() < want {
+				if time.Now().After(deadline) {
+					b.Fatalf("pages received %d of %d deliveries", got.Load(), want)
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "page-msgs/s")
+		})
+	}
+}
+
+// BenchmarkDeliverParallel is many ingress requests delivering to one room
+// of 10 pages at once: it shows lock contention in the fan-out path.
+func BenchmarkDeliverParallel(b *testing.B) {
+	s := New(Options{})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", s.Handler())
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	b.Cleanup(func() { _ = s.Close(b.Context()) })
+	var got atomic.Int64
+	const pages = 10
+	for range pages {
+		dialRaw(b, srv.URL, "bench", &got)
+	}
+	d := herald.Delivery{EventID: "id", Source: "trigger", Room: "bench", Name: "FOLLOW", Payload: map[string]any{"text": "hi"}, Time: time.Now()}
+	var sent atomic.Int64
+	var once sync.Once
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if n, err := s.Deliver(b.Context(), d); err != nil || n != pages {
+				once.Do(func() { b.Errorf("Deliver = %d, %v", n, err) })
+			}
+			sent.Add(pages)
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for got.Load() < sent.Load() {
+		if time.Now().After(deadline) {
+			b.Fatalf("pages received %d of %d", got.Load(), sent.Load())
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// BenchmarkEncode is the per-delivery part of Deliver that does not depend
+// on the room's size.
+func BenchmarkEncode(b *testing.B) {
+	s := New(Options{})
+	d := herald.Delivery{EventID: "id", Source: "trigger", Room: "r", Name: "FOLLOW", Payload: map[string]any{"text": "hi", "user": "ada"}, Time: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.encode(d)
+	}
+}
