@@ -6,7 +6,10 @@
 #
 #   bench/compare.sh                 scenarios A, B, C on both servers (~1 min)
 #   bench/compare.sh --full          also D: 10,000 pages idle for 60 s (~3 min more)
-#   bench/compare.sh --only node     one server only (herald or node)
+#   bench/compare.sh --only node     some servers only: herald, node, egress
+#                                    (comma list; egress is bench/profile, the
+#                                    Socket.IO sink without router: see
+#                                    BENCHMARKS.md)
 #   bench/compare.sh --scenarios A,C a subset
 #   bench/compare.sh --repeat 3      each scenario 3 times per server,
 #                                    alternating; the table shows medians
@@ -27,20 +30,21 @@ while (($#)); do
 	--only) only="$2"; shift ;;
 	--scenarios) scenarios="$2"; shift ;;
 	--repeat) repeat="$2"; shift ;;
-	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
 ((full)) && scenarios="$scenarios,D"
 servers="herald node"
-[[ -n "$only" ]] && servers="$only"
+[[ -n "$only" ]] && servers="${only//,/ }"
 for tool in go node curl jq; do
 	command -v "$tool" >/dev/null || { echo "compare.sh: $tool is required" >&2; exit 2; }
 done
 
 HERALD_PORT=${HERALD_PORT:-18080}
 NODE_PORT=${NODE_PORT:-18090}
+EGRESS_PORT=${EGRESS_PORT:-18070}
 HOLD=${HOLD:-60s}
 bin=$(mktemp -d)
 results="bench/results/$(date +%Y%m%d-%H%M%S)"
@@ -57,6 +61,7 @@ trap 'exit 130' INT TERM
 
 echo "building herald and herald-load…"
 [[ " $servers " == *" herald "* ]] && go build -o "$bin/herald" ./cmd/herald
+[[ " $servers " == *" egress "* ]] && go build -o "$bin/egress" ./bench/profile
 go build -o "$bin/herald-load" ./cmd/herald-load
 
 # start_server NAME: starts a fresh server, sets server_pid and port.
@@ -71,6 +76,11 @@ start_server() {
 		port=$NODE_PORT
 		node bench/reference/server.js "$port" >>"$results/node.log" 2>&1 &
 		;;
+	egress)
+		port=$EGRESS_PORT
+		"$bin/egress" -p "$port" >>"$results/egress.log" 2>&1 &
+		;;
+	*) echo "compare.sh: unknown server $1 (herald, node, egress)" >&2; exit 2 ;;
 	esac
 	server_pid=$!
 	for _ in $(seq 100); do
@@ -128,30 +138,5 @@ for s in "${list[@]}"; do
 done
 
 echo
-echo "== results ($raw)"
-jq -rs '
-  def med(f): map(f) | map(select(. != null)) | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
-  def side(s): map(select(.label | endswith("/" + s))) | if length == 0 then null else {
-      n: length, ok: all(.ok), deliveries_per_s: med(.deliveries_per_s), triggers_per_s: med(.triggers_per_s),
-      lat_p99_ms: med(.lat_p99_ms), rss_per_page_kb: med(.rss_per_page_kb), trigger_errors: med(.trigger_errors),
-      alive_after_hold: med(.alive_after_hold)} end;
-  def r(a; b): if (a|type) == "number" and (b|type) == "number" and b != 0 then (a / b * 100 | round / 100 | tostring) + "x" else "-" end;
-  def v(x): if x == null then "-" else (x | tostring) end;
-  group_by(.label | split("/")[0]) | .[] |
-  side("herald") as $h | side("node") as $n |
-  (.[0].label | split("/")[0]) as $s |
-  if .[0].mode == "hold" then
-    [$s, "idle " + v(.[0].pages) + " pages " + v(.[0].hold_s) + "s",
-     "alive " + v($h.alive_after_hold) + " / " + v($n.alive_after_hold),
-     "KB/page " + v($h.rss_per_page_kb) + " / " + v($n.rss_per_page_kb) + " = " + r($h.rss_per_page_kb; $n.rss_per_page_kb),
-     "ok " + v($h.ok) + " / " + v($n.ok)]
-  else
-    [$s, v(.[0].pages) + "p/" + v(.[0].codes) + "c",
-     "deliv/s " + v($h.deliveries_per_s) + " / " + v($n.deliveries_per_s) + " = " + r($h.deliveries_per_s; $n.deliveries_per_s),
-     "trig/s " + v($h.triggers_per_s) + " / " + v($n.triggers_per_s) + " = " + r($h.triggers_per_s; $n.triggers_per_s),
-     "p99 ms " + v($h.lat_p99_ms) + " / " + v($n.lat_p99_ms) + " = " + r($h.lat_p99_ms; $n.lat_p99_ms),
-     "KB/page " + v($h.rss_per_page_kb) + " / " + v($n.rss_per_page_kb) + " = " + r($h.rss_per_page_kb; $n.rss_per_page_kb),
-     "errors " + v($h.trigger_errors) + " / " + v($n.trigger_errors),
-     "ok " + v($h.ok) + " / " + v($n.ok)]
-  end | join("  |  ")' "$raw"
-echo "(each cell: herald / node = ratio; medians over --repeat runs; ok = every run passed)"
+echo "== results ($raw): medians over $repeat run(s); ok = every run passed"
+jq -rs -f bench/table.jq "$raw" | column -t -s $'\t'
