@@ -1,0 +1,119 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// DefaultDebounce is how long Watch waits after the last change to the
+// file before reading it: editors write a file in several steps (truncate,
+// write, rename, chmod) and only the end result is worth loading.
+const DefaultDebounce = 150 * time.Millisecond
+
+// Watch calls reload with the content of the file at path each time it
+// changes, once per burst of changes (debounce; <= 0 means
+// DefaultDebounce). It watches the file's directory, not the file, so
+// that an editor saving by writing a temporary file and renaming it over
+// the old one is seen. It does not load the file at start: the caller
+// has done that.
+//
+// A file that is missing when the timer fires (deleted, or caught between
+// the two steps of a rename) is not an empty rule set: reload is not
+// called, so the running rules stay, and a warning is logged once until
+// the file is back. reload runs on Watch's goroutine and should not block
+// for long; errors it meets are its own to log.
+//
+// Watch returns nil when ctx ends, or an error if the directory cannot be
+// watched.
+func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.Logger, reload func(data []byte)) error {
+	w, name, err := watchDir(path)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := watchLoop{
+		name: name, events: w.Events, errors: w.Errors, debounce: debounce,
+		read: func() ([]byte, error) { return os.ReadFile(name) },
+		log:  log.With("component", "rules-watch", "file", name), reload: reload,
+	}
+	return l.run(ctx)
+}
+
+// watchDir starts an fsnotify watch on the directory of path; events are
+// queued from the moment it returns.
+func watchDir(path string) (*fsnotify.Watcher, string, error) {
+	name := filepath.Clean(path)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, "", fmt.Errorf("watch %s: %w", name, err)
+	}
+	if err := w.Add(filepath.Dir(name)); err != nil {
+		w.Close()
+		return nil, "", fmt.Errorf("watch %s: %w", name, err)
+	}
+	return w, name, nil
+}
+
+// watchLoop is Watch without fsnotify, so tests can feed it events.
+type watchLoop struct {
+	name     string // cleaned path of the file
+	events   <-chan fsnotify.Event
+	errors   <-chan error
+	debounce time.Duration
+	read     func() ([]byte, error)
+	log      *slog.Logger
+	reload   func([]byte)
+}
+
+func (l watchLoop) run(ctx context.Context) error {
+	if l.debounce <= 0 {
+		l.debounce = DefaultDebounce
+	}
+	timer := time.NewTimer(l.debounce)
+	timer.Stop()
+	defer timer.Stop()
+	missing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-l.events:
+			if !ok {
+				return errors.New("rules watcher closed")
+			}
+			if filepath.Clean(ev.Name) == l.name && ev.Op != fsnotify.Chmod {
+				timer.Reset(l.debounce) // Go 1.23 timers: no stale tick after Reset
+			}
+		case err, ok := <-l.errors:
+			if !ok {
+				return errors.New("rules watcher closed")
+			}
+			l.log.Warn("rules watcher error", "err", err)
+		case <-timer.C:
+			data, err := l.read()
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				if !missing {
+					l.log.Warn("rules file missing; keeping the running rules")
+				}
+				missing = true
+			case err != nil:
+				l.log.Warn("rules file unreadable; keeping the running rules", "err", err)
+			default:
+				missing = false
+				l.reload(data)
+			}
+		}
+	}
+}
