@@ -1,0 +1,204 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/router"
+)
+
+// recorder is an egress.Sink that remembers every delivery.
+type recorder struct {
+	mu         sync.Mutex
+	deliveries []herald.Delivery
+}
+
+func (r *recorder) Deliver(_ context.Context, d herald.Delivery) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, d)
+	return 1, nil
+}
+
+func (r *recorder) Close(context.Context) error { return nil }
+
+func (r *recorder) all() []herald.Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]herald.Delivery(nil), r.deliveries...)
+}
+
+// echoAdapter answers with its instance name and the option keys it got.
+type echoAdapter struct {
+	name string
+	keys []string
+}
+
+func (a echoAdapter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	io.WriteString(w, a.name+":"+strings.Join(a.keys, ","))
+}
+
+func echoRegistry() *ingress.Registry {
+	reg := ingress.NewRegistry()
+	reg.Register("echo", func(p ingress.Params) (ingress.Adapter, error) {
+		var keys []string
+		for i := 0; p.Options != nil && i < len(p.Options.Content); i += 2 {
+			keys = append(keys, p.Options.Content[i].Value)
+		}
+		if p.Options != nil && p.Options.Kind != yaml.MappingNode {
+			return nil, errors.New("options are not a mapping")
+		}
+		return echoAdapter{name: p.Name, keys: keys}, nil
+	})
+	return reg
+}
+
+func newRouter(t *testing.T) (*router.Router, *recorder) {
+	t.Helper()
+	sink := &recorder{}
+	return router.New(router.Options{Sinks: []egress.Sink{sink}, Registry: echoRegistry()}), sink
+}
+
+func TestDefaultRoutes(t *testing.T) {
+	r, sink := newRouter(t)
+	rc, err := r.Publish(t.Context(), herald.Event{Source: "trigger", Type: "new follow", Code: "abc", Data: map[string]any{"user": "ann"}})
+	if err != nil || rc.Deliveries != 1 || rc.Pages != 1 {
+		t.Fatalf("Publish(trigger event) = %+v, %v, want one delivery", rc, err)
+	}
+	got := sink.all()
+	if len(got) != 1 || got[0].Room != "abc" || got[0].Name != "NEW_FOLLOW" || got[0].Payload["user"] != "ann" || got[0].EventID == "" {
+		t.Errorf("delivered %+v, want NEW_FOLLOW to abc with the data and an event id", got)
+	}
+	if rc, _ := r.Publish(t.Context(), herald.Event{Source: "kofi", Type: "Donation"}); rc.Deliveries != 0 {
+		t.Errorf("Publish(event without code) = %+v, want no deliveries", rc)
+	}
+	if st := r.Status(); st.Counters.Routed != 1 || st.Counters.Unrouted != 1 {
+		t.Errorf("counters = %+v, want 1 routed and 1 unrouted", st.Counters)
+	}
+}
+
+func TestReloadRoutesWithNewRules(t *testing.T) {
+	r, sink := newRouter(t)
+	err := r.Reload("rules.yaml", []byte(`version: 1
+rules:
+  - name: big
+    when: source == "kofi" && data.amount >= 10
+    emit: BIG_DONATION
+    to: [alerts, chat, deck]
+    set: {text: 'data.from_name + " sent " + string(data.amount)'}
+  - name: drop-kofi
+    when: source == "kofi"
+    drop: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(t.Context(), herald.Event{ID: "e1", Source: "kofi", Type: "Donation", Data: map[string]any{"amount": 12.0, "from_name": "Ann"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(t.Context(), herald.Event{ID: "e2", Source: "kofi", Type: "Donation", Data: map[string]any{"amount": 2.0}}); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.all()
+	if len(got) != 3 {
+		t.Fatalf("delivered %d, want 3 (fan-out of e1; e2 dropped)", len(got))
+	}
+	for i, room := range []string{"alerts", "chat", "deck"} {
+		d := got[i]
+		if d.Room != room || d.Name != "BIG_DONATION" || d.Rule != "big" || d.EventID != "e1" || d.Payload["text"] != "Ann sent 12" {
+			t.Errorf("delivery %d = %+v", i, d)
+		}
+	}
+	st := r.Status()
+	if st.Generation != 1 || st.Rules != 2 || st.Counters.Dropped != 1 || st.LastError != nil {
+		t.Errorf("Status = %+v", st)
+	}
+}
+
+func TestBadReloadKeepsRunningRules(t *testing.T) {
+	r, sink := newRouter(t)
+	good := []byte("version: 1\nrules:\n  - name: r\n    to: room\n")
+	if err := r.Reload("rules.yaml", good); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: r\n    when: dta.x\n    to: other\n"))
+	var list yamlpos.List
+	if !errors.As(err, &list) || !strings.HasPrefix(err.Error(), "rules.yaml:4:11: ") {
+		t.Fatalf("Reload(bad expr) = %v, want a positioned yamlpos.List", err)
+	}
+	st := r.Status()
+	if st.Generation != 1 || st.LastError == nil || !strings.Contains(st.LastError.Message, "unknown name dta") {
+		t.Errorf("Status after bad reload = %+v", st)
+	}
+	r.Publish(t.Context(), herald.Event{Source: "s", Type: "x"})
+	if got := sink.all(); len(got) != 1 || got[0].Room != "room" {
+		t.Errorf("delivered %+v, want the old rules' room", got)
+	}
+	if err := r.Reload("rules.yaml", good); !errors.Is(err, router.ErrUnchanged) {
+		t.Errorf("Reload(same bytes) = %v, want ErrUnchanged", err)
+	}
+}
+
+func TestReloadMountsIngress(t *testing.T) {
+	r, _ := newRouter(t)
+	err := r.Reload("rules.yaml", []byte(`version: 1
+ingress:
+  one:
+    type: echo
+    path: /hooks/one
+    token: ${HOME:-x}
+    other: 1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Handles("/hooks/one") || r.Handles("/hooks/two") {
+		t.Fatal("Handles does not match the declared paths")
+	}
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/hooks/one", nil))
+	if got := rec.Body.String(); got != "one:token,other" {
+		t.Errorf("ingress answered %q, want its name and its own keys only (no type, path)", got)
+	}
+	err = r.Reload("rules.yaml", []byte("version: 1\ningress:\n  two:\n    type: ehco\n    path: /two\n"))
+	if err == nil || !strings.Contains(err.Error(), `rules.yaml:3:3: ingress "two": unknown ingress type "ehco" (known: echo)`) {
+		t.Errorf("Reload(unknown type) = %v", err)
+	}
+}
+
+func TestCheckDoesNotSwap(t *testing.T) {
+	r, _ := newRouter(t)
+	set, err := r.Check("rules.yaml", []byte("version: 1\nrules:\n  - name: r\n    to: x\n"))
+	if err != nil || set.Len() != 1 {
+		t.Fatalf("Check = %v, %v", set, err)
+	}
+	if st := r.Status(); st.Generation != 0 || st.Rules != 0 {
+		t.Errorf("Check changed the running rules: %+v", st)
+	}
+}
+
+func TestRuntimeErrorsAreCountedAndEventKept(t *testing.T) {
+	r, sink := newRouter(t)
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: big\n    when: data.amount >= 10\n    to: big\n")); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := r.Publish(t.Context(), herald.Event{Source: "trigger", Type: "x", Code: "abc"})
+	if err != nil || rc.Deliveries != 1 || sink.all()[0].Room != "abc" {
+		t.Fatalf("Publish = %+v, %v, want the default route after the rule failed", rc, err)
+	}
+	if n := r.Status().Counters.ExprErrors; n != 1 {
+		t.Errorf("expr errors = %d, want 1", n)
+	}
+}
