@@ -10,6 +10,7 @@ package webhook
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -45,7 +46,8 @@ type Config struct {
 
 // SignatureConfig is the signature block.
 type SignatureConfig struct {
-	// Scheme is "hmac" (default) or "standard_webhooks".
+	// Scheme is "hmac" (default) or "standard_webhooks" (also spelt
+	// "standard", "standard-webhooks").
 	Scheme string `yaml:"scheme"`
 	// Secret is the shared secret; for standard_webhooks, whsec_<base64>.
 	Secret sig.Secret `yaml:"secret"`
@@ -126,8 +128,8 @@ func signature(file string, n *yaml.Node) (verifier, bool, error) {
 	if sc.Secret.Value() == "" {
 		return nil, false, yamlpos.Errorf(at("secret"), "signature: secret is required")
 	}
-	switch sc.Scheme {
-	case SchemeStandard:
+	switch strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(sc.Scheme)) {
+	case "standardwebhooks", "standard":
 		s, err := sig.NewStandard(sc.Secret, sc.Tolerance)
 		if err != nil {
 			return nil, false, yamlpos.Errorf(at("secret"), "signature: %v", err)

@@ -93,9 +93,11 @@ const (
 // Algorithms lists the names ParseAlgorithm accepts.
 var Algorithms = []string{string(SHA256), string(SHA1), string(SHA512), string(MD5)}
 
-// ParseAlgorithm accepts an algorithm name in any case ("SHA256", "sha-256").
+// ParseAlgorithm accepts an algorithm name in any case, with or without
+// dashes and an "hmac" prefix ("SHA256", "sha-256", "hmac-sha256").
 func ParseAlgorithm(s string) (Algorithm, error) {
-	a := Algorithm(strings.ReplaceAll(strings.ToLower(s), "-", ""))
+	name := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(s))
+	a := Algorithm(strings.TrimPrefix(name, "hmac"))
 	if a.hash() == nil {
 		return "", fmt.Errorf("unknown algorithm %q (known: %s)", s, strings.Join(Algorithms, ", "))
 	}
@@ -170,7 +172,11 @@ func (h HMAC) Verify(header string, parts ...[]byte) error {
 	if header == "" {
 		return ErrMissing
 	}
-	if h.Prefix != "" {
+	if h.Prefix == "" && len(header) > len(h.Algorithm)+1 && strings.EqualFold(header[:len(h.Algorithm)+1], string(h.Algorithm)+"=") {
+		// No prefix configured, but the sender names the algorithm the
+		// GitHub way ("sha256=…"): the name is not part of the MAC.
+		header = header[len(h.Algorithm)+1:]
+	} else if h.Prefix != "" {
 		// The prefix names the algorithm; compare it case-insensitively
 		// because some senders upper-case it.
 		if len(header) < len(h.Prefix) || !strings.EqualFold(header[:len(h.Prefix)], h.Prefix) {

@@ -32,6 +32,8 @@ func TestHMACVerify(t *testing.T) {
 		{name: "upper-case hex", h: github, header: "sha256=" + strings.ToUpper(good[7:])},
 		{name: "missing", h: github, header: "", want: sig.ErrMissing},
 		{name: "no prefix", h: github, header: good[7:], want: sig.ErrMalformed},
+		{name: "prefix not configured but sent", h: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Key: key}, header: good},
+		{name: "prefix not configured, wrong one sent", h: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Key: key}, header: "sha1=" + good[7:], want: sig.ErrMalformed},
 		{name: "not hex", h: github, header: "sha256=zz", want: sig.ErrMalformed},
 		{name: "flipped", h: github, header: good[:len(good)-1] + "0", want: sig.ErrMismatch},
 		{name: "truncated", h: github, header: good[:len(good)-2], want: sig.ErrMismatch},
@@ -141,5 +143,22 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if !holder.Key.Equal("hunter2-hunter2") || holder.Key.Equal("hunter2") {
 		t.Error("Equal does not compare the value")
+	}
+}
+
+func TestParseAlgorithm(t *testing.T) {
+	tests := []struct {
+		in   string
+		want sig.Algorithm
+	}{
+		{in: "sha256", want: sig.SHA256}, {in: "SHA-256", want: sig.SHA256}, {in: "hmac-sha256", want: sig.SHA256},
+		{in: "HMAC_SHA1", want: sig.SHA1}, {in: "md5", want: sig.MD5}, {in: "sha512", want: sig.SHA512},
+		{in: "crc32"}, {in: ""}, {in: "hmac"},
+	}
+	for _, tc := range tests {
+		got, err := sig.ParseAlgorithm(tc.in)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("ParseAlgorithm(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
 	}
 }
