@@ -11,6 +11,7 @@ package kofi
 
 import (
 	"encoding/json"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -75,6 +76,9 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Adapter{p: p, cfg: cfg}, nil
 }

@@ -10,6 +10,7 @@ package twitch
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -85,6 +86,9 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Adapter{p: p, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
 }

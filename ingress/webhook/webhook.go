@@ -9,6 +9,7 @@
 package webhook
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -87,6 +88,9 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
 	}
 	a := &Adapter{p: p, window: cfg.DedupeWindow}
 	if a.window <= 0 {
