@@ -2,12 +2,113 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/router"
 )
 
-// runCheck implements `herald check [FILE]`. PLACEHOLDER: the rules issue fills it.
+// maxShown caps how many errors check prints with their source line.
+const maxShown = 50
+
+// runCheck implements `herald check [FILE]`: it loads FILE exactly as a
+// reload would (rules compiled, every ingress built by its real factory,
+// reserved paths refused), prints each error with its source line, runs
+// the file's tests, and exits 0 only if all is well.
 func runCheck(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "herald check: not implemented yet")
-	return exitUsage
+	fs := flag.NewFlagSet("herald check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: herald check [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	file := "rules.yaml"
+	if fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald check: %v\n", err)
+		return exitFailure
+	}
+	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths})
+	set, err := r.Check(file, data)
+	if err != nil {
+		n := printErrors(stderr, data, err)
+		fmt.Fprintf(stderr, "%s: %d error(s); the running rules would stay in place\n", file, n)
+		return exitFailure
+	}
+	failed := 0
+	for _, res := range set.RunTests() {
+		if res.Passed() {
+			continue
+		}
+		failed++
+		printErrors(stderr, data, res.Failures)
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "%s: %d of %d tests failed\n", file, failed, set.Tests())
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d rules, %d ingress, %d tests passed)\n", file, set.Len(), len(set.Ingress()), set.Tests())
+	return exitOK
+}
+
+// printErrors prints each positioned error of err followed by its source
+// line and a caret under the column, and returns how many there were.
+func printErrors(w io.Writer, src []byte, err error) int {
+	var list yamlpos.List
+	if !errors.As(err, &list) {
+		fmt.Fprintln(w, err)
+		return 1
+	}
+	lines := strings.Split(string(src), "\n")
+	for i, e := range list {
+		if i == maxShown {
+			fmt.Fprintf(w, "(and %d more)\n", len(list)-maxShown)
+			break
+		}
+		fmt.Fprintln(w, e.Error())
+		if e.Pos.Line < 1 || e.Pos.Line > len(lines) {
+			continue
+		}
+		line := strings.TrimRight(lines[e.Pos.Line-1], "\r")
+		fmt.Fprintf(w, "    %s\n", line)
+		if e.Pos.Col > 0 {
+			fmt.Fprintf(w, "    %s^\n", caretPad(line, e.Pos.Col))
+		}
+	}
+	return len(list)
+}
+
+// caretPad is the whitespace that puts a caret under rune column col of
+// line, keeping tabs so it lines up however the terminal shows them.
+func caretPad(line string, col int) string {
+	var b strings.Builder
+	for i, r := range []rune(line) {
+		if i >= col-1 {
+			break
+		}
+		if r == '\t' {
+			b.WriteByte('\t')
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
 }

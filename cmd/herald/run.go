@@ -2,7 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/egress/socketio"
+	"github.com/heraldhq/herald/examples"
+	"github.com/heraldhq/herald/ingress"
+	_ "github.com/heraldhq/herald/ingress/all" // every ingress plugin
+	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/rules"
+	"github.com/heraldhq/herald/sources"
 )
 
 // Exit codes.
@@ -11,6 +32,9 @@ const (
 	exitFailure = 1
 	exitUsage   = 2
 )
+
+// embeddedRulesName names the built-in rules file in logs and errors.
+const embeddedRulesName = "rules.yaml (embedded default)"
 
 // run is the whole program with its environment injected, so tests can run
 // the real server in-process.
@@ -23,9 +47,193 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			return runRoute(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
-	return runServer(ctx, args, getenv, stdout, stderr)
+	cfg, err := parseFlags(args, getenv, stdout)
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "herald: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, stop, cfg, getenv, stderr, nil); err != nil {
+		fmt.Fprintf(stderr, "herald: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
 }
 
-func runServer(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
-	return exitOK // PLACEHOLDER
+// serve runs the server until ctx ends. ready, when not nil, receives the
+// listening address once the server accepts connections (tests use it).
+// stopSignals restores default signal handling once shutdown has begun, so
+// a second Ctrl-C kills a shutdown that hangs.
+func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(string) (string, bool), stderr io.Writer, ready chan<- string) error {
+	log, closeLog, err := newLogger(cfg.logLevel, cfg.logFile, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+	files, closeFiles, err := sourcesFS(cfg.sourcesDir, sources.FS())
+	if err != nil {
+		return err
+	}
+	defer closeFiles()
+
+	sink := socketio.New(socketio.Options{Log: log, CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
+	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
+		MaxBody: cfg.maxBody, Reserved: reservedPaths})
+	if err := loadRules(rt, cfg.rulesFile); err != nil {
+		return err
+	}
+	trigger, err := ingress.Default.Lookup("trigger")
+	if err != nil {
+		return err
+	}
+	notify, err := trigger(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: rt,
+		Log: log.With("ingress", "trigger"), State: ingress.NewState(), MaxBody: cfg.maxBody})
+	if err != nil {
+		return err
+	}
+	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files})
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: they would cut Socket.IO long-polls
+		// and websockets. Bodies are bounded by size (--max-body) and the
+		// header timeout; idle keep-alive connections are reaped.
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	var wg sync.WaitGroup
+	if cfg.rulesFile != "" {
+		wg.Go(func() { watchRules(ctx, rt, cfg.rulesFile, log) })
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	scheme := map[bool]string{false: "http", true: "https"}[tlsConfig != nil]
+	log.Info("herald listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "rules", rulesName(cfg.rulesFile))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	if stopSignals != nil {
+		stopSignals()
+	}
+	log.Info("shutting down", "timeout", cfg.shutdown)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdown)
+	defer cancel()
+	// Shutdown does not wait for hijacked websockets, so close the pages in
+	// parallel with draining the HTTP requests in flight.
+	wg.Go(func() {
+		if err := sink.Close(shutdownCtx); err != nil {
+			log.Warn("closing pages", "err", err)
+		}
+	})
+	err = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func rulesName(file string) string {
+	if file == "" {
+		return embeddedRulesName
+	}
+	return file
+}
+
+// loadRules loads the starting rules. At start-up there is nothing to fall
+// back to, so a broken file stops the server with every positioned error.
+func loadRules(rt *router.Router, file string) error {
+	if file == "" {
+		if err := rt.Reload(embeddedRulesName, examples.DefaultRules); err != nil {
+			return fmt.Errorf("embedded rules: %w", err)
+		}
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	if err := rt.Reload(file, data); err != nil {
+		return fmt.Errorf("rules file has errors, not starting:\n%w", err)
+	}
+	return nil
+}
+
+// watchRules reloads the rules on every save of the file and on SIGHUP. A
+// file that fails to load is logged with its positioned errors and the
+// running rules stay in place.
+func watchRules(ctx context.Context, rt *router.Router, file string, log *slog.Logger) {
+	log = log.With("component", "rules")
+	reload := func(data []byte) {
+		err := rt.Reload(file, data)
+		switch {
+		case err == nil, errors.Is(err, router.ErrUnchanged):
+		default:
+			logLoadErrors(log, file, err)
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				data, err := os.ReadFile(file)
+				if err != nil {
+					log.Error("rules not reloaded", "file", file, "err", err)
+					continue
+				}
+				log.Info("SIGHUP: reloading rules", "file", file)
+				reload(data)
+			}
+		}
+	}()
+	if err := rules.Watch(ctx, file, 0, log, reload); err != nil {
+		log.Error("watching the rules file failed; reload with SIGHUP", "file", file, "err", err)
+		<-ctx.Done()
+	}
+}
+
+// logLoadErrors logs a failed reload: one line per positioned error, so
+// each reads rules.yaml:LINE:COL: message.
+func logLoadErrors(log *slog.Logger, file string, err error) {
+	log.Error("rules not reloaded; the previous rules stay in force", "file", file)
+	var list yamlpos.List
+	if !errors.As(err, &list) {
+		log.Error("rules error", "err", err)
+		return
+	}
+	for _, e := range list {
+		log.Error("rules error", "err", e.Error())
+	}
 }

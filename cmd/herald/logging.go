@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// levelCritical is the seed's CRITICAL, above slog's Error.
+const levelCritical = slog.LevelError + 4
+
+// parseLevel maps the seed's level names (Python logging's) to slog levels.
+func parseLevel(name string) (slog.Level, error) {
+	switch strings.ToUpper(name) {
+	case "DEBUG":
+		return slog.LevelDebug, nil
+	case "INFO":
+		return slog.LevelInfo, nil
+	case "WARNING", "WARN":
+		return slog.LevelWarn, nil
+	case "ERROR":
+		return slog.LevelError, nil
+	case "CRITICAL":
+		return levelCritical, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)", name)
+}
+
+// newLogger builds the one root logger: text to stderr, and appended to
+// logfile when one is given. The returned close func closes the file.
+func newLogger(level, logfile string, stderr io.Writer) (*slog.Logger, func() error, error) {
+	lvl, err := parseLevel(level)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, closeFn := stderr, func() error { return nil }
+	if logfile != "" {
+		f, err := os.OpenFile(logfile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log file: %w", err)
+		}
+		out, closeFn = io.MultiWriter(stderr, f), f.Close
+	}
+	h := slog.NewTextHandler(out, &slog.HandlerOptions{Level: lvl, ReplaceAttr: levelNames})
+	return slog.New(h), closeFn, nil
+}
+
+// levelNames prints the seed's level names.
+func levelNames(_ []string, a slog.Attr) slog.Attr {
+	if a.Key != slog.LevelKey {
+		return a
+	}
+	switch lvl, _ := a.Value.Any().(slog.Level); {
+	case lvl >= levelCritical:
+		a.Value = slog.StringValue("CRITICAL")
+	case lvl == slog.LevelWarn:
+		a.Value = slog.StringValue("WARNING")
+	}
+	return a
+}

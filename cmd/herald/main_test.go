@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"flag"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// syncBuffer is an io.Writer safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestHelpMatchesGolden(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), []string{arg}, noEnv, &stdout, &stderr); code != exitOK {
+			t.Fatalf("herald %s exited %d, want 0", arg, code)
+		}
+		golden := filepath.Join("testdata", "help.golden")
+		if *update {
+			if err := os.WriteFile(golden, stdout.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stdout.String() != string(want) || stderr.Len() != 0 {
+			t.Errorf("herald %s printed:\n%s\nwant (testdata/help.golden):\n%s\nand nothing on stderr (got %q)", arg, stdout.String(), want, stderr.String())
+		}
+	}
+}
+
+func TestBadStartIsAClearError(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cert, key := selfSigned(t, dir)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{name: "unknown log level", args: []string{"-l", "LOUD"}, wantCode: exitUsage,
+			wantErr: `unknown log level "LOUD" (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)`},
+		{name: "unknown flag", args: []string{"--prot", "1"}, wantCode: exitUsage, wantErr: "flag provided but not defined: -prot"},
+		{name: "port not a number", args: []string{"-p", "http"}, wantCode: exitUsage, wantErr: `invalid value "http" for flag -p`},
+		{name: "port out of range", args: []string{"--port", "70000"}, wantCode: exitUsage, wantErr: "port 70000 out of range"},
+		{name: "stray argument", args: []string{"serve"}, wantCode: exitUsage, wantErr: `unexpected argument "serve"`},
+		{name: "bad max body", args: []string{"--max-body", "lots"}, wantCode: exitUsage, wantErr: `invalid size "lots"`},
+		{name: "cert without key", args: []string{"--tls-cert", cert}, wantCode: exitUsage, wantErr: "--tls-cert and --tls-key go together"},
+		{name: "sslcontext missing", args: []string{"-p", "0", "--sslcontext", filepath.Join(dir, "nope.json")},
+			wantCode: exitFailure, wantErr: "--sslcontext: open"},
+		{name: "sslcontext not JSON", args: []string{"-p", "0", "--sslcontext", write("bad.json", "cert: x")},
+			wantCode: exitFailure, wantErr: `not a JSON object {"cert":…,"key":…}`},
+		{name: "sslcontext without key", args: []string{"-p", "0", "--sslcontext", write("half.json", `{"cert":"`+cert+`"}`)},
+			wantCode: exitFailure, wantErr: `both "cert" and "key" are required`},
+		{name: "sslcontext files missing", args: []string{"-p", "0", "--sslcontext", write("gone.json", `{"cert":"/nonexistent/c.pem","key":"/nonexistent/k.pem"}`)},
+			wantCode: exitFailure, wantErr: "TLS: open /nonexistent/c.pem"},
+		{name: "key does not match format", args: []string{"-p", "0", "--tls-cert", cert, "--tls-key", cert},
+			wantCode: exitFailure, wantErr: "TLS: certificate"},
+		{name: "rules file missing", args: []string{"-p", "0", "--rules", filepath.Join(dir, "none.yaml")},
+			wantCode: exitFailure, wantErr: "rules: open"},
+		{name: "logfile unwritable", args: []string{"-p", "0", "-f", filepath.Join(dir, "no", "such", "dir.log")},
+			wantCode: exitFailure, wantErr: "log file: open"},
+		{name: "sources dir missing", args: []string{"-p", "0", "--sources", filepath.Join(dir, "nosources")},
+			wantCode: exitFailure, wantErr: "--sources:"},
+	}
+	_ = key
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			var stdout, stderr syncBuffer
+			code := run(ctx, tc.args, noEnv, &stdout, &stderr)
+			if code != tc.wantCode {
+				t.Errorf("herald %v exited %d, want %d; stderr:\n%s", tc.args, code, tc.wantCode, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.wantErr) {
+				t.Errorf("herald %v stderr:\n%s\nwant it to contain %q", tc.args, stderr.String(), tc.wantErr)
+			}
+			if strings.Contains(stderr.String(), "panic") {
+				t.Errorf("herald %v panicked:\n%s", tc.args, stderr.String())
+			}
+		})
+	}
+}
+
+// selfSigned writes a throwaway certificate and key for 127.0.0.1.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: nil,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress/socketio"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/rules"
+	"github.com/heraldhq/herald/sources"
+)
+
+// reservedPaths are served by the fixed mux; the rules file cannot declare
+// an ingress on them.
+var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/"}
+
+// handlerDeps is what the fixed routes need.
+type handlerDeps struct {
+	cfg     config
+	log     *slog.Logger
+	router  *router.Router
+	sink    *socketio.Sink
+	trigger ingress.Adapter
+	sources fs.FS
+}
+
+// newHandler builds the fixed routes; paths it does not know go to the
+// router, which serves the ingress instances the rules file declares.
+func newHandler(d handlerDeps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/notify", d.trigger)
+	mux.Handle("/heartbeat", only("GET", http.HandlerFunc(heartbeat)))
+	mux.Handle("/clients", only("GET", d.admin(http.HandlerFunc(d.clients))))
+	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
+	mux.Handle("/api/route", only("POST", d.admin(http.HandlerFunc(d.route))))
+	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
+	client := only("GET", staticFile("socket.io.js", sources.SocketIOClient()))
+	mux.Handle("/socket.io/socket.io.js", client)
+	mux.Handle("/socket.io/socket.io.min.js", client)
+	mux.Handle("/socket.io/", d.sink.Handler())
+	mux.Handle("/", d.router)
+	return d.cors(mux)
+}
+
+func heartbeat(w http.ResponseWriter, _ *http.Request) {
+	ingress.WriteJSON(w, http.StatusOK, map[string]string{"heartbeat": "OK"})
+}
+
+// only refuses every method but method (and HEAD with GET) with a 405, so
+// a fixed path never falls through to the rules file's ingress routes.
+func only(method string, next http.Handler) http.Handler {
+	allow := method
+	if method == http.MethodGet {
+		allow += ", HEAD"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && (method != http.MethodGet || r.Method != http.MethodHead) {
+			w.Header().Set("Allow", allow)
+			ingress.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors adds the seed's permissive CORS headers (configurable) to every
+// answer but Socket.IO's, which sets its own from the same origin.
+func (d handlerDeps) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", d.cfg.corsOrigin)
+			if d.cfg.corsOrigin != "*" {
+				h.Add("Vary", "Origin")
+			}
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// socketIOProtocol reports whether path is Socket.IO's own endpoint (not
+// the client bundle), which answers CORS itself.
+func socketIOProtocol(path string) bool {
+	return strings.HasPrefix(path, "/socket.io/") && !strings.HasSuffix(path, ".js")
+}
+
+// admin guards next with the admin bearer token. With no token configured
+// the admin endpoints are disabled, not open: codes are secrets.
+func (d handlerDeps) admin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.cfg.adminToken == "" {
+			ingress.WriteJSON(w, http.StatusUnauthorized, map[string]string{
+				"error": "admin endpoints are disabled: start herald with --admin-token or HERALD_ADMIN_TOKEN"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.cfg.adminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+			ingress.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})
+			d.log.Warn("admin request refused", "path", r.URL.Path, "remote", r.RemoteAddr)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clients lists registered pages, grouped by code as the seed did.
+func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
+	list := d.sink.Clients()
+	byCode := map[string][]socketio.Client{}
+	for _, c := range list {
+		byCode[c.Code] = append(byCode[c.Code], c)
+	}
+	ingress.WriteJSON(w, http.StatusOK, map[string]any{"count": len(list), "codes": byCode, "clients": list})
+}
+
+func (d handlerDeps) rulesStatus(w http.ResponseWriter, r *http.Request) {
+	ingress.WriteJSON(w, http.StatusOK, d.router.Status())
+}
+
+// routeRequest is the event POST /api/route takes.
+type routeRequest struct {
+	ID      string            `json:"id"`
+	Source  string            `json:"source"`
+	Type    string            `json:"type"`
+	Code    string            `json:"code"`
+	Data    map[string]any    `json:"data"`
+	Headers map[string]string `json:"headers"`
+}
+
+// route runs an event through the live rules. With ?dry_run=1 it only
+// reports the matches and the deliveries; without, it publishes for real,
+// which makes it a handy way to test an overlay.
+func (d handlerDeps) route(w http.ResponseWriter, r *http.Request) {
+	body, err := ingress.ReadBody(w, r, d.cfg.maxBody)
+	if err != nil {
+		ingress.WriteError(w, err)
+		return
+	}
+	ev, err := decodeEvent(body)
+	if err != nil {
+		ingress.WriteError(w, ingress.Errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	res := d.router.Route(ev)
+	out := map[string]any{"matched": nonNil(res.Matched), "deliveries": nonNil(res.Deliveries),
+		"dropped": res.Dropped, "unrouted": res.Unrouted, "errors": runtimeErrors(res)}
+	if dry := r.URL.Query().Get("dry_run"); dry == "1" || dry == "true" {
+		out["dry_run"] = true
+		ingress.WriteJSON(w, http.StatusOK, out)
+		return
+	}
+	rc, err := d.router.Publish(r.Context(), ev)
+	if err != nil {
+		ingress.WriteError(w, ingress.Errorf(http.StatusServiceUnavailable, "%v", err))
+		return
+	}
+	out["dry_run"], out["event_id"], out["pages"] = false, rc.EventID, rc.Pages
+	ingress.WriteJSON(w, http.StatusOK, out)
+}
+
+func decodeEvent(body []byte) (herald.Event, error) {
+	var req routeRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return herald.Event{}, fmt.Errorf("body must be a JSON event {source, type, code, data, headers}: %w", err)
+	}
+	if req.Type == "" {
+		return herald.Event{}, errors.New(`event needs a "type"`)
+	}
+	if req.Source == "" {
+		req.Source = "api"
+	}
+	if req.Data == nil {
+		req.Data = map[string]any{}
+	}
+	return herald.Event{ID: req.ID, Source: req.Source, Type: req.Type, Code: req.Code,
+		Data: req.Data, Headers: req.Headers, Received: time.Now()}, nil
+}
+
+func runtimeErrors(res rules.Result) []map[string]string {
+	out := []map[string]string{}
+	for _, e := range res.Errors {
+		out = append(out, map[string]string{"rule": e.Rule, "pos": e.Pos.String(), "error": e.Err.Error()})
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

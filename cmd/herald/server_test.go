@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/pagetest"
+)
+
+const testToken = "admin-token-for-tests"
+
+// startServer runs the real server on a free loopback port until the test
+// ends, and returns its base URL.
+func startServer(t *testing.T, mutate func(*config)) string {
+	t.Helper()
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--admin-token", testToken}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("server did not start: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	scheme := "http://"
+	if cfg.tlsCert != "" || cfg.sslContext != "" {
+		scheme = "https://"
+	}
+	return scheme + addr
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, method, url string, body io.Reader, header map[string]string) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func TestHTTPSurface(t *testing.T) {
+	base := startServer(t, nil)
+	bearer := map[string]string{"Authorization": "Bearer " + testToken}
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		header     map[string]string
+		wantStatus int
+		wantBody   string // exact, after trimming
+		wantIn     string // substring
+		wantType   string // Content-Type prefix
+	}{
+		{name: "heartbeat", method: "GET", path: "/heartbeat", wantStatus: 200, wantBody: `{"heartbeat":"OK"}`, wantType: "application/json"},
+		{name: "heartbeat wrong method", method: "DELETE", path: "/heartbeat", wantStatus: 405},
+		{name: "notify with nobody registered", method: "GET", path: "/notify?code=nobody&event=x", wantStatus: 200,
+			wantBody: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients"}`},
+		{name: "notify missing code", method: "GET", path: "/notify?event=x", wantStatus: 400, wantIn: `missing required parameter \"code\"`},
+		{name: "notify missing event", method: "GET", path: "/notify?code=x", wantStatus: 400, wantIn: `missing required parameter \"event\"`},
+		{name: "notify wrong method", method: "PUT", path: "/notify?code=x&event=y", wantStatus: 405},
+		{name: "notify oversized body", method: "POST", path: "/notify", body: "code=a&event=b&x=" + strings.Repeat("y", 2<<20),
+			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, wantStatus: 413},
+		{name: "clients without token", method: "GET", path: "/clients", wantStatus: 401},
+		{name: "clients with wrong token", method: "GET", path: "/clients", header: map[string]string{"Authorization": "Bearer nope"}, wantStatus: 401},
+		{name: "clients with token", method: "GET", path: "/clients", header: bearer, wantStatus: 200, wantIn: `"count":0`},
+		{name: "rules status needs token", method: "GET", path: "/api/rules", wantStatus: 401},
+		{name: "rules status", method: "GET", path: "/api/rules", header: bearer, wantStatus: 200, wantIn: `"generation":1`},
+		{name: "dry-run route", method: "POST", path: "/api/route?dry_run=1", header: bearer,
+			body: `{"source":"trigger","type":"follow","code":"abc","data":{"user":"ada"}}`, wantStatus: 200, wantIn: `"name":"FOLLOW"`},
+		{name: "route with a bad body", method: "POST", path: "/api/route?dry_run=1", header: bearer, body: `{`, wantStatus: 400},
+		{name: "page helper", method: "GET", path: "/sources/notificationservice.js", wantStatus: 200, wantType: "text/javascript"},
+		{name: "example page", method: "GET", path: "/sources/example.html", wantStatus: 200, wantType: "text/html"},
+		{name: "socket.io browser client", method: "GET", path: "/socket.io/socket.io.js", wantStatus: 200,
+			wantType: "text/javascript", wantIn: "Socket.IO v4.8"},
+		{name: "no directory listing", method: "GET", path: "/sources/", wantStatus: 404},
+		{name: "missing source", method: "GET", path: "/sources/nope.js", wantStatus: 404},
+		{name: "traversal", method: "GET", path: "/sources/../go.mod", wantStatus: 404},
+		{name: "encoded traversal", method: "GET", path: "/sources/%2e%2e/%2e%2e/go.mod", wantStatus: 404},
+		{name: "unknown path", method: "GET", path: "/webhooks/nothing", wantStatus: 404},
+		{name: "CORS preflight", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "https://x.example", "Access-Control-Request-Method": "GET"},
+			wantStatus: 204},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, tc.method, base+tc.path, strings.NewReader(tc.body), tc.header)
+			if a.status != tc.wantStatus {
+				t.Fatalf("%s %s = %d %s, want %d", tc.method, tc.path, a.status, a.body, tc.wantStatus)
+			}
+			if tc.wantBody != "" && strings.TrimSpace(a.body) != tc.wantBody {
+				t.Errorf("%s %s body = %s, want %s", tc.method, tc.path, a.body, tc.wantBody)
+			}
+			if tc.wantIn != "" && !strings.Contains(a.body, tc.wantIn) {
+				t.Errorf("%s %s body = %.300s, want it to contain %s", tc.method, tc.path, a.body, tc.wantIn)
+			}
+			if ct := a.header.Get("Content-Type"); tc.wantType != "" && !strings.HasPrefix(ct, tc.wantType) {
+				t.Errorf("%s %s Content-Type = %q, want %q", tc.method, tc.path, ct, tc.wantType)
+			}
+			if got := a.header.Get("Access-Control-Allow-Origin"); got != "*" {
+				t.Errorf("%s %s Access-Control-Allow-Origin = %q, want *", tc.method, tc.path, got)
+			}
+		})
+	}
+}
+
+func TestAdminDisabledWithoutToken(t *testing.T) {
+	base := startServer(t, func(c *config) { c.adminToken = "" })
+	a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer "})
+	if a.status != 401 || !strings.Contains(a.body, "disabled") {
+		t.Fatalf("GET /clients with no token configured = %d %s, want 401 disabled", a.status, a.body)
+	}
+}
+
+func TestSourcesDirIsConfined(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret.txt")
+	if err := os.WriteFile(secret, []byte("codes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "page.css"), []byte("body{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "escape.txt")); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, func(c *config) { c.sourcesDir = dir })
+	if a := do(t, "GET", base+"/sources/page.css", nil, nil); a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/css") {
+		t.Errorf("GET page.css = %d %q", a.status, a.header.Get("Content-Type"))
+	}
+	if a := do(t, "GET", base+"/sources/escape.txt", nil, nil); a.status == 200 {
+		t.Errorf("a symlink out of --sources was served: %s", a.body)
+	}
+}
+
+// TestNotifyReachesPages is the seed's contract end to end: a real page
+// running the official JavaScript client registers, /notify reaches it with
+// the data and the event metadata, on every transport.
+func TestNotifyReachesPages(t *testing.T) {
+	base := startServer(t, nil)
+	for _, tc := range []struct {
+		name       string
+		transports []string
+		handshake  bool
+	}{
+		{name: "default transports"},
+		{name: "polling only", transports: []string{"polling"}},
+		{name: "websocket only", transports: []string{"websocket"}},
+		{name: "code in handshake", handshake: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := "code-" + strings.ReplaceAll(tc.name, " ", "-")
+			page := pagetest.Start(t, base, pagetest.Options{Code: code, Transports: tc.transports, Handshake: tc.handshake})
+			page.WaitRegistered(t)
+			other := pagetest.Start(t, base, pagetest.Options{Code: code + "-other", Transports: tc.transports})
+			other.WaitRegistered(t)
+
+			a := do(t, "GET", base+"/notify?code="+code+"&event=new%20follower&user=ada", nil, nil)
+			if want := `{"success":1,"count":1,"msg":"Broadcast event to 1 clients"}`; strings.TrimSpace(a.body) != want {
+				t.Fatalf("notify = %d %s, want %s", a.status, a.body, want)
+			}
+			msg := page.Next(t, 10*time.Second)
+			if msg.Event != "NEW_FOLLOWER" || len(msg.Args) < 2 {
+				t.Fatalf("page got %s with %d args, want NEW_FOLLOWER with data and meta", msg.Event, len(msg.Args))
+			}
+			var data map[string]string
+			var meta struct {
+				ID, Source string
+				TS         int64
+			}
+			if err := json.Unmarshal(msg.Args[0], &data); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(msg.Args[1], &meta); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"code": code, "event": "new follower", "user": "ada"}
+			for k, v := range want {
+				if data[k] != v {
+					t.Errorf("data[%q] = %q, want %q (data %v)", k, data[k], v, data)
+				}
+			}
+			if meta.ID == "" || meta.Source != "trigger" || meta.TS == 0 {
+				t.Errorf("meta = %+v, want an id, source trigger and a timestamp", meta)
+			}
+			other.Close()
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	ctxFile := filepath.Join(dir, "ssl.json")
+	if err := os.WriteFile(ctxFile, []byte(`{"cert":"cert.pem","key":"key.pem"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = cert
+	_ = key
+	base := startServer(t, func(c *config) { c.sslContext = ctxFile })
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(base + "/heartbeat")
+	if err != nil {
+		t.Fatalf("GET over TLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("GET /heartbeat over TLS = %d (tls %v)", resp.StatusCode, resp.TLS != nil)
+	}
+	plain := strings.Replace(base, "https://", "http://", 1)
+	if resp, err := http.Get(plain + "/heartbeat"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("the TLS server also answered plain HTTP")
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"time"
+)
+
+// sourcesFS returns the files /sources/ serves: dir confined with os.Root
+// (no escape through .. or symlinks), or the embedded defaults.
+func sourcesFS(dir string, embedded fs.FS) (fs.FS, func() error, error) {
+	if dir == "" {
+		return embedded, func() error { return nil }, nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--sources: %w", err)
+	}
+	return root.FS(), root.Close, nil
+}
+
+// noDirs hides directories, so http.FileServer never lists one.
+type noDirs struct{ fs.FS }
+
+func (n noDirs) Open(name string) (fs.File, error) {
+	f, err := n.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
+}
+
+// staticFile serves fixed bytes under name, with its type from the
+// extension (mime, via ServeContent) and conditional-request support.
+func staticFile(name string, content []byte) http.Handler {
+	started := time.Now()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		http.ServeContent(w, r, name, started, bytes.NewReader(content))
+	})
+}
