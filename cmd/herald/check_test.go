@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeRules(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// emptyEnv is an environment with no variables set.
+func emptyEnv(string) (string, bool) { return "", false }
+
+func TestCheckCommand(t *testing.T) {
+	good := "version: 1\nrules:\n  - name: r\n    emit: FOLLOW\ntests:\n  - name: t\n    event: {type: follow, code: abc}\n    expect: [{room: abc, name: FOLLOW}]\n"
+	tests := []struct {
+		name    string
+		args    func(t *testing.T) []string
+		code    int
+		wantOut string
+		wantErr []string
+	}{
+		{name: "the default example", args: func(*testing.T) []string { return []string{"../../examples/rules.yaml"} },
+			code: exitOK, wantOut: "../../examples/rules.yaml: ok (3 rules, 0 ingress, 5 tests passed)\n"},
+		{name: "a good file", args: func(t *testing.T) []string { return []string{writeRules(t, good)} },
+			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed)"},
+		{name: "an expr typo, with caret",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\nrules:\n  - name: big\n    when: dta.amount > 1\n")}
+			},
+			code: exitFailure, wantErr: []string{"rules.yaml:4:11: rule \"big\": when: unknown name dta\n        when: dta.amount > 1\n              ^\n", "1 error(s)"}},
+		{name: "a failing test, at its line",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, strings.Replace(good, "name: FOLLOW}", "name: FOLOW}", 1))}
+			},
+			code: exitFailure, wantErr: []string{`rules.yaml:8:14: test "t": delivery 1: name = "FOLLOW", want "FOLOW"`, "1 of 1 tests failed"}},
+		{name: "ingress built by the real factories",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  x:\n    type: nope\n    path: /x\n  y:\n    type: trigger\n    path: /notify\n")}
+			},
+			code: exitFailure, wantErr: []string{`rules.yaml:3:3: ingress "x": unknown ingress type "nope" (known: `, `rules.yaml:6:3: ingress "y": path /notify is already taken`}},
+		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
+			code: exitFailure, wantErr: []string{"no such file"}},
+		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "b"} },
+			code: exitUsage, wantErr: []string{"usage: herald check"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), append([]string{"check"}, tc.args(t)...), emptyEnv, &out, &errb)
+			if code != tc.code {
+				t.Errorf("herald check exit = %d, want %d\nstderr:\n%s", code, tc.code, errb.String())
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Errorf("stdout = %q, want it to contain %q", out.String(), tc.wantOut)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr = %q, want it to contain %q", errb.String(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestRouteCommand(t *testing.T) {
+	rulesFile := writeRules(t, "version: 1\nrules:\n  - name: big\n    when: source == \"kofi\" && float(data.amount) >= 10\n    emit: BIG\n    to: [a, b, c]\n    set: {text: 'data.from_name + \" sent \" + data.amount'}\n")
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"route", "--rules", rulesFile, "--event",
+		`{"id":"e1","source":"kofi","type":"Donation","data":{"amount":"12.00","from_name":"Ann"}}`}, emptyEnv, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("herald route exit = %d, stderr:\n%s", code, errb.String())
+	}
+	var got struct {
+		Matched    []string `json:"matched"`
+		Deliveries []struct {
+			EventID string         `json:"event_id"`
+			Room    string         `json:"room"`
+			Name    string         `json:"name"`
+			Rule    string         `json:"rule"`
+			Payload map[string]any `json:"payload"`
+		} `json:"deliveries"`
+		Unrouted bool `json:"unrouted"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(got.Matched) != 1 || got.Matched[0] != "big" || len(got.Deliveries) != 3 {
+		t.Fatalf("route output = %+v", got)
+	}
+	for i, room := range []string{"a", "b", "c"} {
+		d := got.Deliveries[i]
+		if d.Room != room || d.Name != "BIG" || d.EventID != "e1" || d.Rule != "big" || d.Payload["text"] != "Ann sent 12.00" {
+			t.Errorf("delivery %d = %+v", i, d)
+		}
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{name: "default rules, unrouted", args: []string{"--event", `{"source":"kofi","type":"Donation"}`}, code: exitOK, want: `"unrouted": true`},
+		{name: "bad event JSON", args: []string{"--event", `{"sorce":"x"}`}, code: exitUsage, want: `unknown field "sorce"`},
+		{name: "no event", args: nil, code: exitUsage, want: "usage: herald route"},
+		{name: "broken rules", args: []string{"--rules", writeRules(t, "version: 1\nrules: [\n"), "--event", `{}`}, code: exitFailure, want: "rules.yaml:2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), append([]string{"route"}, tc.args...), emptyEnv, &out, &errb)
+			if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.want) {
+				t.Errorf("herald route %q = %d\nstdout: %s\nstderr: %s\nwant %d and %q", tc.args, code, out.String(), errb.String(), tc.code, tc.want)
+			}
+		})
+	}
+}
