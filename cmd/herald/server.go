@@ -3,15 +3,11 @@ package main
 import (
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress/socketio"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
@@ -134,16 +130,6 @@ func (d handlerDeps) rulesStatus(w http.ResponseWriter, r *http.Request) {
 	ingress.WriteJSON(w, http.StatusOK, d.router.Status())
 }
 
-// routeRequest is the event POST /api/route takes.
-type routeRequest struct {
-	ID      string            `json:"id"`
-	Source  string            `json:"source"`
-	Type    string            `json:"type"`
-	Code    string            `json:"code"`
-	Data    map[string]any    `json:"data"`
-	Headers map[string]string `json:"headers"`
-}
-
 // route runs an event through the live rules. With ?dry_run=1 it only
 // reports the matches and the deliveries; without, it publishes for real,
 // which makes it a handy way to test an overlay.
@@ -153,14 +139,20 @@ func (d handlerDeps) route(w http.ResponseWriter, r *http.Request) {
 		ingress.WriteError(w, err)
 		return
 	}
-	ev, err := decodeEvent(body)
+	ev, err := rules.DecodeEvent(body)
 	if err != nil {
 		ingress.WriteError(w, ingress.Errorf(http.StatusBadRequest, "%v", err))
 		return
 	}
+	if ev.Source == "" {
+		ev.Source = "api"
+	}
 	res := d.router.Route(ev)
-	out := map[string]any{"matched": nonNil(res.Matched), "deliveries": nonNil(res.Deliveries),
-		"dropped": res.Dropped, "unrouted": res.Unrouted, "errors": runtimeErrors(res)}
+	out, err := asObject(res)
+	if err != nil {
+		ingress.WriteError(w, err)
+		return
+	}
 	if dry := r.URL.Query().Get("dry_run"); dry == "1" || dry == "true" {
 		out["dry_run"] = true
 		ingress.WriteJSON(w, http.StatusOK, out)
@@ -175,35 +167,13 @@ func (d handlerDeps) route(w http.ResponseWriter, r *http.Request) {
 	ingress.WriteJSON(w, http.StatusOK, out)
 }
 
-func decodeEvent(body []byte) (herald.Event, error) {
-	var req routeRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return herald.Event{}, fmt.Errorf("body must be a JSON event {source, type, code, data, headers}: %w", err)
+// asObject turns a routing result into a JSON object with the same keys
+// `herald route` prints, so the answer can carry a few more.
+func asObject(res rules.Result) (map[string]any, error) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
 	}
-	if req.Type == "" {
-		return herald.Event{}, errors.New(`event needs a "type"`)
-	}
-	if req.Source == "" {
-		req.Source = "api"
-	}
-	if req.Data == nil {
-		req.Data = map[string]any{}
-	}
-	return herald.Event{ID: req.ID, Source: req.Source, Type: req.Type, Code: req.Code,
-		Data: req.Data, Headers: req.Headers, Received: time.Now()}, nil
-}
-
-func runtimeErrors(res rules.Result) []map[string]string {
-	out := []map[string]string{}
-	for _, e := range res.Errors {
-		out = append(out, map[string]string{"rule": e.Rule, "pos": e.Pos.String(), "error": e.Err.Error()})
-	}
-	return out
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
 }

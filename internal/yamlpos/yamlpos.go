@@ -129,7 +129,9 @@ func (l List) Unwrap() []error {
 	return out
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+// yaml.v3 prefixes syntax errors with "yaml: " and type errors (one per
+// line of a *yaml.TypeError) with nothing; both may carry "line N: ".
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?`)
 
 // SyntaxError turns an error from yaml.Unmarshal into a positioned one:
 // yaml.v3 reports syntax errors as "yaml: line N: msg" with no column.

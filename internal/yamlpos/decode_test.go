@@ -1,0 +1,43 @@
+package yamlpos
+
+import (
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestDecodeStrict(t *testing.T) {
+	type opts struct {
+		Secret string `yaml:"secret"`
+		Window int    `yaml:"window"`
+	}
+	tests := []struct {
+		name    string
+		src     string
+		wantErr string
+	}{
+		{name: "ok", src: "x:\n  secret: s\n  window: 3\n"},
+		{name: "unknown key at its position", src: "x:\n  secret: s\n  windw: 3\n",
+			wantErr: `rules.yaml:3:3: unknown key "windw" (known: secret, window)`},
+		{name: "wrong type at its line", src: "x:\n  secret: s\n  window: soon\n",
+			wantErr: "rules.yaml:3: cannot unmarshal !!str `soon` into int"},
+		{name: "not a mapping", src: "x: [1]\n", wantErr: `rules.yaml:1:4: expected a mapping, got a list`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(tc.src), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var o opts
+			err := DecodeStrict("rules.yaml", doc.Content[0].Content[1], &o)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.wantErr {
+				t.Errorf("DecodeStrict(%q) = %q, want %q", tc.src, got, tc.wantErr)
+			}
+		})
+	}
+}
