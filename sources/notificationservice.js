@@ -1,0 +1,264 @@
+/*!
+ * herald NotificationService: the page-side helper for herald alert pages.
+ * Plain ES2017, no build step. Needs the Socket.IO client loaded first:
+ *   <script src="/socket.io/socket.io.js"></script>
+ *   <script src="/sources/notificationservice.js" data-code="YOUR_CODE"></script>
+ *
+ *   const ns = new NotificationService({ code: 'YOUR_CODE' });
+ *   ns.on('FOLLOW', (data, meta) => show(data.user_name + ' followed'));
+ *
+ * Full documentation: sources/README.md.
+ */
+(function (root) {
+  'use strict';
+
+  // The <script> element that loaded this file, read while it is running:
+  // its data-* attributes are one place a page can put its options.
+  var currentScript = typeof document !== 'undefined' ? document.currentScript : null;
+
+  // Events of the page protocol that are not alerts.
+  var PROTOCOL_EVENTS = { WELCOME: true, ERROR: true };
+
+  var DEFAULTS = {
+    code: '',          // the page's code; see resolveOptions for other sources
+    url: undefined,    // server URL; undefined = the page's own origin
+    path: '/socket.io/',
+    transports: undefined, // e.g. ['websocket']; undefined = client default
+    debug: false,      // log to the console
+    dedupe: 200,       // how many recent event ids to remember (0 = off)
+    autoConnect: true, // connect in the constructor
+    io: undefined      // the Socket.IO client function; default: the global io
+  };
+
+  function queryParam(name) {
+    if (typeof location === 'undefined' || !location.search) return null;
+    try {
+      return new URLSearchParams(location.search).get(name);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function dataAttr(name) {
+    if (!currentScript || !currentScript.getAttribute) return null;
+    return currentScript.getAttribute('data-' + name);
+  }
+
+  function truthy(v) {
+    return v === true || v === '1' || v === 'true' || v === 'yes' || v === 'on';
+  }
+
+  // resolveOptions merges, in order of precedence: the options object, the
+  // page URL (?code=, ?debug=, ?server=), then the script tag's data-code,
+  // data-debug and data-url attributes.
+  function resolveOptions(options) {
+    var o = Object.assign({}, DEFAULTS, options || {});
+    if (!o.code) o.code = queryParam('code') || dataAttr('code') || '';
+    o.code = String(o.code);
+    if (!(options && 'debug' in options)) {
+      var d = queryParam('debug');
+      if (d === null) d = dataAttr('debug');
+      o.debug = truthy(d);
+    }
+    if (o.url === undefined) o.url = queryParam('server') || dataAttr('url') || undefined;
+    return o;
+  }
+
+  // mask shows enough of a code to recognise it in a console, not to use it.
+  function mask(code) {
+    if (!code) return '(none)';
+    return code.length <= 4 ? '****' : code.slice(0, 2) + '…' + code.slice(-1);
+  }
+
+  /**
+   * NotificationService connects a page to herald (or the original Python
+   * service), registers its code and hands every alert to the handlers
+   * registered with on().
+   *
+   * Status values, reported to onStatus handlers and in ns.status:
+   * 'idle', 'connecting', 'connected', 'registered', 'disconnected', 'error'.
+   */
+  function NotificationService(options) {
+    if (!(this instanceof NotificationService)) return new NotificationService(options);
+    this.options = resolveOptions(options);
+    this.code = this.options.code;
+    this.status = 'idle';
+    this.socket = null;
+    this._handlers = {};    // event name -> [fn]
+    this._any = [];         // fn(event, data, meta)
+    this._status = [];      // fn(status, detail)
+    this._seen = new Set(); // recent meta.id values
+    this._seenOrder = [];
+    this._registeredWaiters = [];
+    if (this.options.autoConnect) this.connect();
+  }
+
+  var proto = NotificationService.prototype;
+
+  /** on(event, fn): fn(data, meta, event) for every alert named event. Returns this. */
+  proto.on = function (event, fn) {
+    (this._handlers[event] = this._handlers[event] || []).push(fn);
+    return this;
+  };
+
+  /** off(event, fn): removes a handler added with on(); without fn, all of them. */
+  proto.off = function (event, fn) {
+    if (!fn) {
+      delete this._handlers[event];
+    } else if (this._handlers[event]) {
+      this._handlers[event] = this._handlers[event].filter(function (h) { return h !== fn; });
+    }
+    return this;
+  };
+
+  /** onAny(fn): fn(event, data, meta) for every alert, whatever its name. */
+  proto.onAny = function (fn) {
+    this._any.push(fn);
+    return this;
+  };
+
+  /** onStatus(fn): fn(status, detail) on every status change; called at once with the current one. */
+  proto.onStatus = function (fn) {
+    this._status.push(fn);
+    this._call(fn, [this.status, null]);
+    return this;
+  };
+
+  /** whenRegistered(): a Promise resolved the next time (or now, if) the page is registered. */
+  proto.whenRegistered = function () {
+    var self = this;
+    if (this.status === 'registered') return Promise.resolve(this.code);
+    return new Promise(function (resolve) { self._registeredWaiters.push(resolve); });
+  };
+
+  /** setCode(code): registers under another code (leaves the old room). */
+  proto.setCode = function (code) {
+    this.code = String(code || '');
+    if (this.socket) {
+      this.socket.auth = { code: this.code }; // used by the next reconnection
+      if (this.socket.connected) this._register();
+    }
+    return this;
+  };
+
+  /** connect(): opens the connection (done by the constructor unless autoConnect is false). */
+  proto.connect = function () {
+    if (this.socket) return this;
+    var io = this.options.io || root.io;
+    if (typeof io !== 'function') {
+      this._setStatus('error', 'the Socket.IO client is not loaded: add <script src="/socket.io/socket.io.js"></script> first');
+      return this;
+    }
+    if (!this.code) {
+      this._setStatus('error', 'no code: pass {code}, add ?code=… to the page URL, or data-code to the script tag');
+      return this;
+    }
+    var opts = {
+      path: this.options.path,
+      // herald registers a code given in the handshake without a round trip;
+      // servers that ignore it still get REGISTER on WELCOME.
+      auth: { code: this.code }
+    };
+    if (this.options.transports) opts.transports = this.options.transports;
+    this.socket = this.options.url ? io(this.options.url, opts) : io(opts);
+    this._wire(this.socket);
+    this._setStatus('connecting', null);
+    return this;
+  };
+
+  /** disconnect(): closes the connection for good (no reconnection). */
+  proto.disconnect = function () {
+    if (this.socket) {
+      this.socket.close();
+      this.socket = null;
+    }
+    this._setStatus('disconnected', 'closed by the page');
+    return this;
+  };
+
+  proto._wire = function (socket) {
+    var self = this;
+    socket.on('connect', function () {
+      self._setStatus('connected', socket.io && socket.io.engine ? socket.io.engine.transport.name : null);
+    });
+    socket.on('disconnect', function (reason) {
+      self._setStatus('disconnected', reason);
+      // The client does not reconnect after a server-side disconnect; a
+      // browser source must come back on its own.
+      if (reason === 'io server disconnect') socket.connect();
+    });
+    socket.on('connect_error', function (err) {
+      self._setStatus('disconnected', err && err.message);
+    });
+    socket.on('WELCOME', function () {
+      // Every connection (first or reconnect) gets WELCOME: answer it.
+      self._register();
+    });
+    socket.on('ERROR', function (data) {
+      self._log('server error', data);
+    });
+    socket.onAny(function (event, data, meta) {
+      if (PROTOCOL_EVENTS[event]) return;
+      self._dispatch(event, data, meta);
+    });
+  };
+
+  proto._register = function () {
+    var self = this;
+    var code = this.code;
+    this._log('REGISTER', mask(code));
+    this.socket.emit('REGISTER', { code: code }, function (reply) {
+      // herald acks {ok, code|error}; the original service acks nothing.
+      if (reply && reply.ok === false) {
+        self._setStatus('error', reply.error || 'registration refused');
+        return;
+      }
+      if (code !== self.code) return; // superseded by setCode()
+      self._setStatus('registered', mask(code));
+      var waiters = self._registeredWaiters;
+      self._registeredWaiters = [];
+      waiters.forEach(function (resolve) { resolve(code); });
+    });
+  };
+
+  proto._dispatch = function (event, data, meta) {
+    if (meta && meta.id !== undefined && this.options.dedupe > 0) {
+      if (this._seen.has(meta.id)) {
+        this._log('duplicate dropped', event, meta.id);
+        return;
+      }
+      this._seen.add(meta.id);
+      this._seenOrder.push(meta.id);
+      while (this._seenOrder.length > this.options.dedupe) this._seen.delete(this._seenOrder.shift());
+    }
+    this._log('alert', event, data, meta);
+    var self = this;
+    (this._handlers[event] || []).slice().forEach(function (fn) { self._call(fn, [data, meta, event]); });
+    this._any.slice().forEach(function (fn) { self._call(fn, [event, data, meta]); });
+  };
+
+  proto._setStatus = function (status, detail) {
+    this.status = status;
+    this._log('status', status, detail === null || detail === undefined ? '' : detail);
+    var self = this;
+    this._status.slice().forEach(function (fn) { self._call(fn, [status, detail]); });
+  };
+
+  // _call runs a handler so that one failing handler cannot stop the others.
+  proto._call = function (fn, args) {
+    try {
+      fn.apply(null, args);
+    } catch (e) {
+      if (typeof console !== 'undefined') console.error('[herald] handler failed:', e);
+    }
+  };
+
+  proto._log = function () {
+    if (!this.options.debug || typeof console === 'undefined') return;
+    console.log.apply(console, ['[herald]'].concat(Array.prototype.slice.call(arguments)));
+  };
+
+  NotificationService.version = '1';
+  root.NotificationService = NotificationService;
+  if (typeof module === 'object' && module.exports) module.exports = NotificationService;
+})(typeof window !== 'undefined' ? window : globalThis);

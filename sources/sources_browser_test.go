@@ -1,0 +1,177 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress/socketio"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestExamplePageInChromium opens example.html in headless Chromium, served
+// the way cmd/herald serves it, delivers alerts through the real Socket.IO
+// sink and checks what the page shows: the helper registers the code from
+// ?code=, alerts appear with their text or fields, the code itself is never
+// shown, and a redelivered event id is dropped.
+func TestExamplePageInChromium(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
+	}
+	const code = "browser-code-7f3a"
+	sink, base := serve(t)
+	ctx, consoleLog := browser(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	}()
+
+	url := base + "/sources/example.html?code=" + code + "&duration=3&debug=1"
+	run(t, ctx, "open the page and wait until it is registered",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
+		// Record every alert the page shows, however briefly.
+		chromedp.Evaluate(`window.__shown = []; window.__seen = [];
+			herald.onAny(function (e) { __seen.push(e); });
+			new MutationObserver(function (ms) { ms.forEach(function (m) { m.addedNodes.forEach(function (n) {
+				__shown.push({event: n.dataset.event, text: n.innerText}); }); }); })
+			.observe(document.getElementById('stage'), {childList: true});`, nil),
+	)
+
+	follow := herald.Delivery{EventID: "e1", Source: "trigger", Room: code, Name: "FOLLOW",
+		Payload: map[string]any{"text": "Ada followed!", "code": code, "event": "follow"}, Time: time.Now()}
+	if n, err := sink.Deliver(t.Context(), follow); err != nil || n != 1 {
+		t.Fatalf("Deliver(FOLLOW) = %d, %v; want 1 page", n, err)
+	}
+	var text string
+	run(t, ctx, "see the FOLLOW alert",
+		chromedp.WaitVisible(`.alert[data-event="FOLLOW"] .text`, chromedp.ByQuery),
+		chromedp.Text(`.alert[data-event="FOLLOW"] .text`, &text, chromedp.ByQuery),
+	)
+	if text != "Ada followed!" {
+		t.Errorf("FOLLOW alert text = %q, want %q", text, "Ada followed!")
+	}
+
+	// The same event id again (a retried webhook) must not show twice.
+	if _, err := sink.Deliver(t.Context(), follow); err != nil {
+		t.Fatal(err)
+	}
+	tip := herald.Delivery{EventID: "e2", Source: "kofi", Room: code, Name: "TIP",
+		Payload: map[string]any{"user": "bob", "amount": 5, "code": code}, Time: time.Now()}
+	if _, err := sink.Deliver(t.Context(), tip); err != nil {
+		t.Fatal(err)
+	}
+	var shown []struct{ Event, Text string }
+	var seen []string
+	run(t, ctx, "see the TIP alert after the FOLLOW one",
+		chromedp.Poll(`__shown.length >= 2`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`__shown`, &shown),
+		chromedp.Evaluate(`__seen`, &seen),
+	)
+	if strings.Join(seen, ",") != "FOLLOW,TIP" {
+		t.Errorf("helper passed on events %q, want FOLLOW,TIP (the repeated id dropped)", seen)
+	}
+	if len(shown) != 2 || shown[1].Event != "TIP" {
+		t.Fatalf("page showed %+v, want FOLLOW then TIP", shown)
+	}
+	for _, want := range []string{"TIP", "user", "bob", "amount", "5"} {
+		if !strings.Contains(shown[1].Text, want) {
+			t.Errorf("TIP alert %q lacks %q", shown[1].Text, want)
+		}
+	}
+	for _, a := range shown {
+		if strings.Contains(a.Text, code) {
+			t.Errorf("alert %s shows the page's code: %q", a.Event, a.Text)
+		}
+	}
+}
+
+// serve runs what cmd/herald serves for pages: /sources/, the client bundle
+// and the Socket.IO endpoint.
+func serve(t *testing.T) (*socketio.Sink, string) {
+	t.Helper()
+	sink := socketio.New(socketio.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /socket.io/socket.io.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(SocketIOClient())
+	})
+	mux.Handle("/socket.io/", sink.Handler())
+	mux.Handle("GET /sources/", http.StripPrefix("/sources/", http.FileServerFS(FS())))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sink.Close(ctx)
+	})
+	return sink, srv.URL
+}
+
+// browser starts a fresh headless Chromium and returns its context and a
+// function returning what the page wrote to the console.
+func browser(t *testing.T) (context.Context, func() string) {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+
+	var mu sync.Mutex
+	var console strings.Builder
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(&console, "%s:", ev.Type)
+			for _, a := range ev.Args {
+				fmt.Fprintf(&console, " %s", a.Value)
+			}
+			console.WriteString("\n")
+		case *runtime.EventExceptionThrown:
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(&console, "exception: %s\n", ev.ExceptionDetails.Error())
+		}
+	})
+	return ctx, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return console.String()
+	}
+}
+
+func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+}
