@@ -13,11 +13,11 @@ import (
 // Stats is a snapshot of what one adapter instance did.
 type Stats struct {
 	// Published counts events handed to the router.
-	Published uint64
+	Published uint64 `json:"published"`
 	// Duplicates counts retries recognised by id and answered without publishing.
-	Duplicates uint64
+	Duplicates uint64 `json:"duplicates"`
 	// Refused counts requests answered with a 4xx or 5xx.
-	Refused uint64
+	Refused uint64 `json:"refused"`
 }
 
 // StatsReporter is the optional capability of an adapter that counts its
@@ -35,6 +35,16 @@ type Counters struct {
 // Stats returns the current counts.
 func (c *Counters) Stats() Stats {
 	return Stats{Published: c.published.Load(), Duplicates: c.duplicates.Load(), Refused: c.refused.Load()}
+}
+
+// Count tallies a request an adapter answered in its own format (the
+// trigger URL keeps the seed's): published or refused.
+func (c *Counters) Count(published bool) {
+	if published {
+		c.published.Add(1)
+	} else {
+		c.refused.Add(1)
+	}
 }
 
 // Refuse answers err (see WriteError), counts it, and logs it: at Warn

@@ -110,3 +110,12 @@ func (r *Registry) typesLocked() []string {
 	slices.Sort(names)
 	return names
 }
+
+// Counters returns the counters that survive reloads for this instance
+// (fresh ones when Params has no State, as in unit tests).
+func (p Params) Counters() *Counters {
+	if p.State == nil {
+		return new(Counters)
+	}
+	return p.State.Counters()
+}

@@ -10,11 +10,18 @@ import (
 // instance name and hands the same one to every rebuild of that instance,
 // so adapters themselves stay stateless and never need closing.
 type State struct {
+	// counters outlive a reload too, so the admin API's figures are since
+	// start, not since the last save of the rules file.
+	counters Counters
+
 	mu   sync.Mutex
 	seen map[string]time.Time
 	// order keeps insertion order so the oldest ids are evicted first.
 	order []string
 }
+
+// Counters returns the instance's traffic counters.
+func (s *State) Counters() *Counters { return &s.counters }
 
 // NewState returns an empty State.
 func NewState() *State { return &State{seen: map[string]time.Time{}} }
@@ -67,6 +74,17 @@ func (s *State) evict(now time.Time, ttl time.Duration) {
 type States struct {
 	mu sync.Mutex
 	m  map[string]*State
+}
+
+// Stats returns every instance's counters, by name.
+func (ss *States) Stats() map[string]Stats {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	out := make(map[string]Stats, len(ss.m))
+	for name, st := range ss.m {
+		out[name] = st.counters.Stats()
+	}
+	return out
 }
 
 // Get returns the State for name, creating it on first use.

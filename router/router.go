@@ -166,6 +166,10 @@ func (r *Router) Handles(path string) bool {
 	return pattern != ""
 }
 
+// State returns the reload-proof state of the ingress instance name; the
+// built-in /notify trigger uses it so its counters show in Status.
+func (r *Router) State(name string) *ingress.State { return r.states.Get(name) }
+
 // ErrUnchanged is returned by Reload when the bytes equal the running file.
 var ErrUnchanged = errors.New("rules unchanged")
 

@@ -3,6 +3,8 @@ package router
 import (
 	"net/url"
 	"time"
+
+	"github.com/heraldhq/herald/ingress"
 )
 
 // Status is what GET /api/rules shows.
@@ -14,6 +16,8 @@ type Status struct {
 	Ingress    []string   `json:"ingress"`
 	LastError  *ErrorInfo `json:"last_error"`
 	Counters   Counters   `json:"counters"`
+	// Traffic counts each ingress instance's requests since start, by name.
+	Traffic map[string]ingress.Stats `json:"traffic"`
 }
 
 // ErrorInfo is the last failed load.
@@ -37,6 +41,7 @@ func (r *Router) Status() Status {
 	st := Status{
 		File: s.file, Generation: s.gen, LoadedAt: s.loaded, Rules: s.set.Len(),
 		Ingress: append([]string{}, s.paths...),
+		Traffic: r.states.Stats(),
 		Counters: Counters{
 			Routed: r.routed.Load(), Dropped: r.dropped.Load(),
 			Unrouted: r.unrouted.Load(), ExprErrors: r.exprErrs.Load(),

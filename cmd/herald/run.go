@@ -95,7 +95,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		return err
 	}
 	notify, err := trigger(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: rt,
-		Log: log.With("ingress", "trigger"), State: ingress.NewState(), MaxBody: cfg.maxBody})
+		Log: log.With("ingress", "trigger"), State: rt.State("trigger"), MaxBody: cfg.maxBody})
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ type Config struct {
 
 // Adapter serves one Ko-fi webhook URL.
 type Adapter struct {
-	ingress.Counters
+	*ingress.Counters
 	p   ingress.Params
 	cfg Config
 }
@@ -80,7 +80,7 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{p: p, cfg: cfg}, nil
+	return &Adapter{Counters: p.Counters(), p: p, cfg: cfg}, nil
 }
 
 func valuePos(p ingress.Params, key string) yamlpos.Pos {

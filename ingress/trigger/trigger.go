@@ -38,6 +38,7 @@ type Config struct {
 
 // Adapter serves one trigger URL.
 type Adapter struct {
+	*ingress.Counters
 	p     ingress.Params
 	token string
 }
@@ -53,7 +54,7 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{p: p, token: cfg.Token}, nil
+	return &Adapter{Counters: p.Counters(), p: p, token: cfg.Token}, nil
 }
 
 // response is the seed's answer, field order included.
@@ -88,12 +89,14 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, ingress.Errorf(http.StatusServiceUnavailable, "not delivered: %v", err))
 		return
 	}
+	a.Count(true)
 	ingress.WriteJSON(w, http.StatusOK, response{
 		Success: 1, Count: rc.Pages, Msg: fmt.Sprintf("Broadcast event to %d clients", rc.Pages),
 	})
 }
 
 func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	a.Count(false)
 	a.p.Log.Debug("trigger refused", "err", err, "remote", r.RemoteAddr)
 	if he, ok := err.(*ingress.Error); ok {
 		if he.Status == http.StatusMethodNotAllowed {

@@ -65,7 +65,7 @@ type Config struct {
 
 // Adapter serves one Twitch EventSub callback URL.
 type Adapter struct {
-	ingress.Counters
+	*ingress.Counters
 	p   ingress.Params
 	mac sig.HMAC
 }
@@ -90,7 +90,7 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{p: p, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
+	return &Adapter{Counters: p.Counters(), p: p, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
 }
 
 // secretPos points at the secret's value, or at the block when it is missing.

@@ -67,7 +67,7 @@ type verifier func(h http.Header, body []byte, now time.Time) error
 
 // Adapter serves one generic webhook URL.
 type Adapter struct {
-	ingress.Counters
+	*ingress.Counters
 	p               ingress.Params
 	verify          verifier
 	standard        bool
@@ -92,7 +92,7 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &Adapter{p: p, window: cfg.DedupeWindow}
+	a := &Adapter{Counters: p.Counters(), p: p, window: cfg.DedupeWindow}
 	if a.window <= 0 {
 		a.window = 24 * time.Hour
 	}
