@@ -15,9 +15,13 @@ def summary: {
   (.[0].label | split("/")[0]) as $s |
   (group_by(.label | split("/")[1]) | map({key: (.[0].label | split("/")[1]), value: summary}) | from_entries) as $by |
   ($by | to_entries[] | .value as $v |
-    [$s, .key, "\($v.pages)/\($v.codes)",
-     fmt($v.deliveries_per_s), fmt($v.triggers_per_s), fmt($v.p50), fmt($v.p99), fmt($v.errors),
-     fmt($v.cpu), fmt($v.kb), (if $v.mode == "hold" then fmt($v.alive) else "-" end), fmt($v.runs), fmt($v.ok)] | @tsv),
+    if $v.mode == "hold" then
+      [$s, .key, "\($v.pages)/\($v.codes)", "-", "-", "-", "-", "-", "-", fmt($v.kb), fmt($v.alive), fmt($v.runs), fmt($v.ok)]
+    else
+      [$s, .key, "\($v.pages)/\($v.codes)",
+       fmt($v.deliveries_per_s), fmt($v.triggers_per_s), fmt($v.p50), fmt($v.p99), fmt($v.errors),
+       fmt($v.cpu), fmt($v.kb), "-", fmt($v.runs), fmt($v.ok)]
+    end | @tsv),
   (if $by.herald != null and $by.node != null then
     [$s, "herald/node", "",
      ratio($by.herald.deliveries_per_s; $by.node.deliveries_per_s), ratio($by.herald.triggers_per_s; $by.node.triggers_per_s),
