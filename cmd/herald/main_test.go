@@ -153,3 +153,44 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// TestRunLogsToFileAndStopsCleanly runs the real binary's entry point:
+// it listens, appends its log to --logfile (keeping what was there), and a
+// cancelled context (SIGINT/SIGTERM) shuts it down with exit code 0.
+func TestRunLogsToFileAndStopsCleanly(t *testing.T) {
+	logfile := filepath.Join(t.TempDir(), "herald.log")
+	if err := os.WriteFile(logfile, []byte("earlier line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-p", "0", "-l", "INFO", "--logfile", logfile}, noEnv, &stdout, &stderr) }()
+	waitForText(t, &stderr, "herald listening")
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit code after shutdown = %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	b, err := os.ReadFile(logfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"earlier line\n", "herald listening", "msg=stopped"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("log file lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// waitForText waits until w holds text; the deadline bounds a hung test,
+// it asserts nothing about speed.
+func waitForText(t *testing.T, w *syncBuffer, text string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(w.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %q in:\n%s", text, w.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/pagetest"
+)
+
+func rulesWithEmit(name string) string {
+	return `version: 1
+rules:
+  - name: rename-ping
+    when: type == "ping"
+    emit: ` + name + `
+`
+}
+
+// writeAtomically saves the way editors do: a temporary file renamed over
+// the old one.
+func writeAtomically(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRulesHotReload edits the rules file under a running server: a valid
+// save takes effect without a restart, a broken one is refused with a
+// positioned error while the previous rules keep routing.
+func TestRulesHotReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomically(t, path, rulesWithEmit("PONG_V1"))
+	base := startServer(t, func(c *config) { c.rulesFile = path })
+	page := pagetest.Start(t, base, pagetest.Options{Code: "reload"})
+	page.WaitRegistered(t)
+
+	ping := func() string {
+		t.Helper()
+		if a := do(t, "GET", base+"/notify?code=reload&event=ping", nil, nil); a.status != 200 {
+			t.Fatalf("notify = %d %s", a.status, a.body)
+		}
+		return page.Next(t, 10*time.Second).Event
+	}
+	if got := ping(); got != "PONG_V1" {
+		t.Fatalf("before the edit the page got %s, want PONG_V1", got)
+	}
+
+	writeAtomically(t, path, rulesWithEmit("PONG_V2"))
+	waitFor(t, "the edited rules to load", func() bool { return rulesStatus(t, base).Generation == 2 })
+	if got := ping(); got != "PONG_V2" {
+		t.Fatalf("after the edit the page got %s, want PONG_V2", got)
+	}
+
+	writeAtomically(t, path, "version: 1\nrules:\n  - name: broken\n    when: dta.amount > 3\n")
+	waitFor(t, "the broken file to be refused", func() bool { return rulesStatus(t, base).LastError != nil })
+	st := rulesStatus(t, base)
+	if !strings.Contains(st.LastError.Message, "rules.yaml:4:11:") || !strings.Contains(st.LastError.Message, "dta") {
+		t.Errorf("last error = %q, want it at rules.yaml:4:11 naming dta", st.LastError.Message)
+	}
+	if st.Generation != 2 {
+		t.Errorf("generation after a broken save = %d, want 2 (unchanged)", st.Generation)
+	}
+	if got := ping(); got != "PONG_V2" {
+		t.Fatalf("after a broken save the page got %s, want PONG_V2 from the previous rules", got)
+	}
+}
+
+type statusAnswer struct {
+	Generation uint64 `json:"generation"`
+	LastError  *struct {
+		Message string `json:"message"`
+	} `json:"last_error"`
+}
+
+func rulesStatus(t *testing.T, base string) statusAnswer {
+	t.Helper()
+	a := do(t, "GET", base+"/api/rules", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	var st statusAnswer
+	if err := json.Unmarshal([]byte(a.body), &st); err != nil {
+		t.Fatalf("GET /api/rules = %d %s: %v", a.status, a.body, err)
+	}
+	return st
+}
+
+// waitFor polls cond until it holds; the deadline only bounds a hung test,
+// it asserts nothing about speed.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
