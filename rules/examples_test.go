@@ -50,20 +50,26 @@ func TestExamples(t *testing.T) {
 }
 
 func TestDefaultRulesEmbedded(t *testing.T) {
-	data, err := os.ReadFile("../examples/rules.yaml")
+	data, err := os.ReadFile("../examples/default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(examples.DefaultRules, data) {
-		t.Fatal("examples.DefaultRules differs from examples/rules.yaml")
+		t.Fatal("examples.DefaultRules differs from examples/default.yaml")
 	}
 	set, err := rules.Parse("rules.yaml", examples.DefaultRules, rules.Options{Getenv: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatalf("the default rules need no environment, got:\n%v", err)
 	}
 	// The seed's trigger URL: /notify?code=abc&event=new follow&user=ann.
-	res := set.Route(event("trigger", "new follow", "abc", map[string]any{"code": "abc", "event": "new follow", "user": "ann"}))
-	if len(res.Deliveries) != 1 || res.Deliveries[0].Room != "abc" || res.Deliveries[0].Name != "NEW_FOLLOW" || res.Deliveries[0].Payload["user"] != "ann" {
-		t.Errorf("default rules route a trigger event as %+v, want NEW_FOLLOW to abc with its data", res)
+	// Whatever the event and its parameters, the default changes nothing.
+	for _, typ := range []string{"new follow", "raid", "follow", "donation"} {
+		data := map[string]any{"code": "abc", "event": typ, "user": "ann", "test": "1"}
+		res := set.Route(event("trigger", typ, "abc", data))
+		want := rules.EventName(typ)
+		if len(res.Deliveries) != 1 || res.Deliveries[0].Room != "abc" || res.Deliveries[0].Name != want ||
+			len(res.Deliveries[0].Payload) != len(data) || res.Deliveries[0].Payload["user"] != "ann" {
+			t.Errorf("default rules route trigger %q as %+v, want %s to abc with exactly its data", typ, res, want)
+		}
 	}
 }

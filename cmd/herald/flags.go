@@ -143,7 +143,7 @@ options:
                         serve HTTPS with this certificate and key
   -r RULES, --rules RULES
                         rules file, hot-reloaded on save and on SIGHUP
-                        (default: the embedded examples/rules.yaml)
+                        (default: the embedded examples/default.yaml)
   --sources DIR         serve /sources/ from DIR (default: the embedded sources/)
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
                         without one those endpoints are disabled

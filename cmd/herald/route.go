@@ -23,7 +23,7 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 	fs := flag.NewFlagSet("herald route", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var file, event string
-	fs.StringVar(&file, "rules", "", "rules file (default: the embedded examples/rules.yaml)")
+	fs.StringVar(&file, "rules", "", "rules file (default: the embedded examples/default.yaml)")
 	fs.StringVar(&file, "r", "", "shorthand for --rules")
 	fs.StringVar(&event, "event", "", `the event as JSON, e.g. {"source":"kofi","type":"Donation","data":{"amount":"12"}}, or @FILE`)
 	fs.StringVar(&event, "e", "", "shorthand for --event")
