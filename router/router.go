@@ -63,6 +63,7 @@ type Router struct {
 
 type snapshot struct {
 	set    *rules.Set
+	tests  TestSummary
 	mux    *http.ServeMux
 	paths  []string
 	gen    uint64
@@ -192,11 +193,40 @@ func (r *Router) Reload(file string, data []byte) error {
 	}
 	next.gen = old.gen + 1
 	next.hash = hash
+	// The file's own tests run before the swap but do not veto it: a save
+	// that breaks a test is usually the user mid-edit, and refusing it
+	// would hide the rule they are working on. `herald check` is strict.
+	next.tests = runTests(next.set)
 	r.cur.Store(next)
 	r.lastErr.Store(nil)
 	r.log.Info("rules loaded", "file", file, "gen", next.gen, "rules", next.set.Len(),
-		"ingress", len(next.paths), "took", time.Since(start).Round(time.Microsecond))
+		"ingress", len(next.paths), "tests", next.tests.Run, "took", time.Since(start).Round(time.Microsecond))
+	for _, f := range next.tests.Failures {
+		r.log.Warn("rules test failed", "file", file, "err", f)
+	}
 	return nil
+}
+
+// TestSummary is the outcome of the tests inside the rules file.
+type TestSummary struct {
+	Run      int      `json:"run"`
+	Failed   int      `json:"failed"`
+	Failures []string `json:"failures,omitempty"`
+}
+
+func runTests(set *rules.Set) TestSummary {
+	var sum TestSummary
+	for _, tr := range set.RunTests() {
+		sum.Run++
+		if tr.Passed() {
+			continue
+		}
+		sum.Failed++
+		for _, f := range tr.Failures {
+			sum.Failures = append(sum.Failures, f.Error())
+		}
+	}
+	return sum
 }
 
 // Check builds a snapshot from data exactly as Reload would, without

@@ -202,3 +202,26 @@ func TestRuntimeErrorsAreCountedAndEventKept(t *testing.T) {
 		t.Errorf("expr errors = %d, want 1", n)
 	}
 }
+
+func TestFailingFileTestsAreReportedNotFatal(t *testing.T) {
+	rt, _ := newRouter(t)
+	file := `version: 1
+rules:
+  - {name: rename, when: 'type == "a"', emit: B}
+tests:
+  - name: passes
+    event: {source: s, type: a, code: c}
+    expect: [{room: c, name: B}]
+  - name: fails
+    event: {source: s, type: a, code: c}
+    expect: [{room: c, name: WRONG}]
+`
+	if err := rt.Reload("rules.yaml", []byte(file)); err != nil {
+		t.Fatalf("a file whose own tests fail must still load: %v", err)
+	}
+	st := rt.Status()
+	if st.Tests.Run != 2 || st.Tests.Failed != 1 || len(st.Tests.Failures) == 0 ||
+		!strings.Contains(st.Tests.Failures[0], "rules.yaml:") {
+		t.Fatalf("Status().Tests = %+v, want 2 run, 1 failed with a positioned failure", st.Tests)
+	}
+}

@@ -15,7 +15,9 @@ type Status struct {
 	Rules      int        `json:"rules"`
 	Ingress    []string   `json:"ingress"`
 	LastError  *ErrorInfo `json:"last_error"`
-	Counters   Counters   `json:"counters"`
+	// Tests is how the file's own tests fared when it was loaded.
+	Tests    TestSummary `json:"tests"`
+	Counters Counters    `json:"counters"`
 	// Traffic counts each ingress instance's requests since start, by name.
 	Traffic map[string]ingress.Stats `json:"traffic"`
 }
@@ -39,7 +41,7 @@ type Counters struct {
 func (r *Router) Status() Status {
 	s := r.cur.Load()
 	st := Status{
-		File: s.file, Generation: s.gen, LoadedAt: s.loaded, Rules: s.set.Len(),
+		File: s.file, Generation: s.gen, LoadedAt: s.loaded, Rules: s.set.Len(), Tests: s.tests,
 		Ingress: append([]string{}, s.paths...),
 		Traffic: r.states.Stats(),
 		Counters: Counters{
