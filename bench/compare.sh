@@ -66,6 +66,14 @@ go build -o "$bin/herald-load" ./cmd/herald-load
 
 # start_server NAME: starts a fresh server, sets server_pid and port.
 start_server() {
+	local want_port
+	case "$1" in herald) want_port=$HERALD_PORT ;; node) want_port=$NODE_PORT ;; *) want_port=$EGRESS_PORT ;; esac
+	# A leftover server on the port would answer the readiness probe and be
+	# measured in place of the fresh one.
+	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$want_port/"; then
+		echo "compare.sh: something already listens on 127.0.0.1:$want_port; stop it or set the *_PORT variables" >&2
+		exit 1
+	fi
 	case "$1" in
 	herald)
 		port=$HERALD_PORT
@@ -84,7 +92,7 @@ start_server() {
 	esac
 	server_pid=$!
 	for _ in $(seq 100); do
-		if curl -sf -o /dev/null "http://127.0.0.1:$port/heartbeat"; then return 0; fi
+		if curl -sf -o /dev/null "http://127.0.0.1:$port/heartbeat" && kill -0 "$server_pid" 2>/dev/null; then return 0; fi
 		kill -0 "$server_pid" 2>/dev/null || break
 		sleep 0.1
 	done

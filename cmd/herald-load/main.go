@@ -42,6 +42,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "herald-load: %v\n", err)
 		return exitUsage
 	}
+	if cfg.pid > 0 {
+		if _, err := readRSS(cfg.pid); err != nil {
+			fmt.Fprintf(stderr, "herald-load: -pid %d: %v\n", cfg.pid, err)
+			return exitUsage
+		}
+	}
 	cur, hard, err := raiseNoFile()
 	if err != nil {
 		fmt.Fprintf(stderr, "herald-load: %v\n", err)
