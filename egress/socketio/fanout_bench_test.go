@@ -22,6 +22,13 @@ import (
 type rawPage struct {
 	conn *websocket.Conn
 	got  *atomic.Int64
+	wmu  sync.Mutex // gorilla allows one writer at a time
+}
+
+func (p *rawPage) send(msg string) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	return p.conn.WriteMessage(websocket.TextMessage, []byte(msg))
 }
 
 func dialRaw(tb testing.TB, srvURL, code string, got *atomic.Int64) *rawPage {
@@ -59,7 +66,7 @@ func (p *rawPage) read() {
 		// ReadFull: a plain Read may stop at a buffer boundary after one
 		// byte. A ping ("2") is a one-byte message.
 		if n, _ := io.ReadFull(r, head[:]); n >= 1 && head[0] == '2' {
-			_ = p.conn.WriteMessage(websocket.TextMessage, []byte("3"))
+			_ = p.send("3")
 			continue
 		}
 		if head == [2]byte{'4', '2'} {

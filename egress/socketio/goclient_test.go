@@ -31,9 +31,12 @@ func dialGo(t testing.TB, url string, auth map[string]any, ts ...transports.Tran
 	opts := client.DefaultOptions()
 	opts.SetForceNew(true)
 	opts.SetReconnection(false)
-	if len(ts) > 0 {
-		opts.SetTransports(types.NewSet(ts...))
+	if len(ts) == 0 {
+		// The Go client's default set includes WebTransport, and it tries
+		// the set in random order: without HTTP/3 that attempt times out.
+		ts = []transports.TransportCtor{client.Polling, client.WebSocket}
 	}
+	opts.SetTransports(types.NewSet(ts...))
 	if auth != nil {
 		opts.SetAuth(auth)
 	}
@@ -41,8 +44,15 @@ func dialGo(t testing.TB, url string, auth map[string]any, ts ...transports.Tran
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	p := &goPage{sock: sock, events: make(chan []any, 256), closed: make(chan string, 1)}
-	sock.OnAny(func(args ...any) { p.events <- args })
+	p := &goPage{sock: sock, events: make(chan []any, 1024), closed: make(chan string, 1)}
+	sock.OnAny(func(args ...any) {
+		// Never block the client's reader (acks arrive on it too); a test
+		// that leaves 1024 events unread does not look at them.
+		select {
+		case p.events <- args:
+		default:
+		}
+	})
 	_ = sock.On("disconnect", func(args ...any) {
 		select {
 		case p.closed <- fmt.Sprint(first(args)):

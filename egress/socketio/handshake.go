@@ -44,13 +44,16 @@ func (s *Sink) onConnection(args ...any) {
 		s.rooms.remove(p)
 		return
 	}
+	// WELCOME is always the page's first event, as with the seed. With a
+	// handshake code it is queued under the room lock right after the join:
+	// no delivery can overtake it, and a page that sees it is already in its
+	// room. Seed-style pages answer it with REGISTER, which is then a no-op.
+	emitWelcome := func() { _ = sock.Emit(eventWelcome, welcome) }
 	if code := handshakeCode(sock.Handshake()); code != "" {
-		s.join(p, code, "handshake")
+		s.join(p, code, "handshake", emitWelcome)
+	} else {
+		emitWelcome()
 	}
-	// WELCOME goes out after a handshake join, so a page that sees it is
-	// already in its room. Seed pages answer it with REGISTER; that is
-	// harmless for a page that registered in the handshake.
-	_ = sock.Emit(eventWelcome, welcome)
 	s.log.Debug("page connected", "sid", p.id, "transport", transportName(sock))
 }
 
@@ -78,14 +81,14 @@ func (s *Sink) onRegister(p *page, args []any) {
 		}
 		return
 	}
-	s.join(p, code, "register")
+	s.join(p, code, "register", nil)
 	if ack != nil {
 		ack([]any{map[string]any{"ok": true, "code": code}}, nil)
 	}
 }
 
-func (s *Sink) join(p *page, code, via string) {
-	old, ok := s.rooms.join(p, code)
+func (s *Sink) join(p *page, code, via string, then func()) {
+	old, ok := s.rooms.join(p, code, then)
 	if !ok || !s.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}

@@ -110,3 +110,5 @@ func jsonEqual(t testing.TB, raw json.RawMessage, want any) bool {
 	}
 	return reflect.DeepEqual(got, exp)
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

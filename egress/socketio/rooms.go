@@ -51,11 +51,18 @@ func (r *rooms) add(p *page) bool {
 
 // join moves p into room code, leaving the room it was in. It returns the
 // previous code and false if p already left.
-func (r *rooms) join(p *page, code string) (old string, ok bool) {
+//
+// If then is not nil it runs under the lock after the join: whatever it
+// queues to the page is queued before any delivery to the new room (Deliver
+// snapshots the members under the read lock). It must not block.
+func (r *rooms) join(p *page, code string, then func()) (old string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p.gone {
 		return "", false
+	}
+	if then != nil {
+		defer then()
 	}
 	old = p.code
 	if old == code {
