@@ -50,6 +50,8 @@ type program struct {
 	what  string // "when", "emit", "set.text": for messages
 	span  span
 	names []string // environment entries it reads
+	// native decides a when expression without the VM when it can.
+	native check
 }
 
 // exprCompiler compiles the expressions of one file with one expr
@@ -96,7 +98,11 @@ func (c *exprCompiler) compile(src string, what string, sp span, asBool bool) (*
 	if err != nil {
 		return nil, sp.wrap(what, err)
 	}
-	return &program{prog: prog, what: what, span: sp, names: names}, nil
+	p := &program{prog: prog, what: what, span: sp, names: names}
+	if asBool {
+		p.native = nativeCheck(prog.Node())
+	}
+	return p, nil
 }
 
 // envNames lists the environment names an expression reads and the data
@@ -201,56 +207,15 @@ func (f field) of(ev *herald.Event) string {
 	return ev.ID
 }
 
-// eqCheck is a top-level `field == "literal"` conjunct of a when
-// expression. Most rules start with one (`source == "kofi" && ...`), and
-// checking it on the Go string first lets a rule that cannot match cost a
-// string compare instead of a VM run.
-type eqCheck struct {
-	field field
-	want  string
-}
+// eqCheck and preChecks are what rule.go still calls: the literal
+// equality pre-check they were has become program.native (precheck.go),
+// which keeps expr's left-to-right order (this one checked every literal
+// conjunct first, so `data.amount >= 10 && source == "kofi"` answered
+// false where the VM reports a missing amount). rule.go's pre and preOnly
+// fields and its call of preChecks can go.
+type eqCheck struct{}
 
-// preChecks splits a when expression into its literal equality conjuncts;
-// complete is true when nothing else is left, so the VM need not run.
-func preChecks(n ast.Node) (checks []eqCheck, complete bool) {
-	complete = true
-	var walk func(n ast.Node)
-	walk = func(n ast.Node) {
-		if b, ok := n.(*ast.BinaryNode); ok {
-			switch b.Operator {
-			case "&&", "and":
-				walk(b.Left)
-				walk(b.Right)
-				return
-			case "==":
-				if c, ok := eqOf(b.Left, b.Right); ok {
-					checks = append(checks, c)
-					return
-				}
-				if c, ok := eqOf(b.Right, b.Left); ok {
-					checks = append(checks, c)
-					return
-				}
-			}
-		}
-		complete = false
-	}
-	walk(n)
-	return checks, complete
-}
-
-func eqOf(l, r ast.Node) (eqCheck, bool) {
-	id, ok := l.(*ast.IdentifierNode)
-	if !ok {
-		return eqCheck{}, false
-	}
-	s, ok := r.(*ast.StringNode)
-	if !ok {
-		return eqCheck{}, false
-	}
-	f, ok := fieldNames[id.Value]
-	return eqCheck{field: f, want: s.Value}, ok
-}
+func preChecks(ast.Node) ([]eqCheck, bool) { return nil, false }
 
 // errKind explains a result of the wrong type.
 func errKind(what string, got any, want string) error {

@@ -108,16 +108,17 @@ func (s *Set) Route(ev herald.Event) Result {
 	return res
 }
 
-// matches decides r's when for ev: literal equality conjuncts first, the
-// VM only if they all hold and something else remains.
+// matches decides r's when for ev: natively when the pre-check can, in
+// the VM otherwise.
 func (s *Set) matches(r *rule, ev *herald.Event, st **state) (bool, error) {
-	for _, c := range r.pre {
-		if c.field.of(ev) != c.want {
-			return false, nil
-		}
-	}
-	if r.when == nil || r.preOnly {
+	if r.when == nil {
 		return true, nil
+	}
+	switch r.when.native.eval(ev) {
+	case yes:
+		return true, nil
+	case no:
+		return false, nil
 	}
 	out, err := s.run(r.when, ev, st)
 	if err != nil {
