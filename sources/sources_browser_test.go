@@ -3,13 +3,13 @@ package sources
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +34,8 @@ func TestExamplePageInChromium(t *testing.T) {
 		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
 	}
 	const code = "browser-code-7f3a"
-	sink, base := serve(t)
+	srv := serve(t)
+	sink := srv.sink()
 	ctx, consoleLog := browser(t)
 	defer func() {
 		if t.Failed() {
@@ -42,7 +43,7 @@ func TestExamplePageInChromium(t *testing.T) {
 		}
 	}()
 
-	url := base + "/sources/example.html?code=" + code + "&duration=3&debug=1"
+	url := srv.URL + "/sources/example.html?code=" + code + "&duration=3&debug=1"
 	run(t, ctx, "open the page and wait until it is registered",
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
@@ -102,32 +103,76 @@ func TestExamplePageInChromium(t *testing.T) {
 	}
 }
 
-// serve runs what cmd/herald serves for pages: /sources/, the client bundle
-// and the Socket.IO endpoint.
-func serve(t *testing.T) (*socketio.Sink, string) {
+// testServer serves what cmd/herald serves for pages: /sources/, the client
+// bundle and the Socket.IO endpoint of the current sink. restart replaces
+// the sink, as a herald restart would.
+type testServer struct {
+	URL string
+	cur atomic.Pointer[socketio.Sink]
+	mu  sync.Mutex
+	all []*socketio.Sink
+}
+
+func (s *testServer) sink() *socketio.Sink { return s.cur.Load() }
+
+func (s *testServer) restart(t *testing.T) {
 	t.Helper()
-	sink := socketio.New(socketio.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	old := s.cur.Load()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := old.Close(ctx); err != nil {
+		t.Fatalf("close sink: %v", err)
+	}
+	s.install()
+}
+
+func (s *testServer) install() {
+	sink := socketio.New(socketio.Options{Log: slog.New(slog.DiscardHandler)})
+	s.mu.Lock()
+	s.all = append(s.all, sink)
+	s.mu.Unlock()
+	s.cur.Store(sink)
+}
+
+func serve(t *testing.T) *testServer {
+	t.Helper()
+	ts := &testServer{}
+	ts.install()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /socket.io/socket.io.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		_, _ = w.Write(SocketIOClient())
 	})
-	mux.Handle("/socket.io/", sink.Handler())
+	mux.HandleFunc("/socket.io/", func(w http.ResponseWriter, r *http.Request) {
+		ts.sink().Handler().ServeHTTP(w, r)
+	})
 	mux.Handle("GET /sources/", http.StripPrefix("/sources/", http.FileServerFS(FS())))
 	srv := httptest.NewServer(mux)
+	ts.URL = srv.URL
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = sink.Close(ctx)
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		for _, s := range ts.all {
+			_ = s.Close(ctx)
+		}
 	})
-	return sink, srv.URL
+	return ts
 }
 
 // browser starts a fresh headless Chromium and returns its context and a
 // function returning what the page wrote to the console.
 func browser(t *testing.T) (context.Context, func() string) {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile for a moment after the browser is gone, which fails
+	// TempDir's cleanup; remove it with retries instead.
+	profile, err := os.MkdirTemp("", "herald-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -137,12 +182,22 @@ func browser(t *testing.T) (context.Context, func() string) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		for range 40 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 
 	var mu sync.Mutex
 	var console strings.Builder
@@ -173,5 +228,48 @@ func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Act
 	t.Helper()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", step, err)
+	}
+}
+
+// TestExamplePageSurvivesServerRestart: a browser source runs unattended
+// for hours, so after herald restarts the page must reconnect and register
+// again by itself.
+func TestExamplePageSurvivesServerRestart(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
+	}
+	const code = "restart-code-19"
+	srv := serve(t)
+	ctx, consoleLog := browser(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	}()
+	run(t, ctx, "open the page and wait until it is registered",
+		chromedp.Navigate(srv.URL+"/sources/example.html?code="+code+"&duration=2&debug=1"),
+		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.__statuses = []; herald.onStatus(function (s) { __statuses.push(s); }); 0`, nil),
+	)
+	srv.restart(t)
+	run(t, ctx, "see the page go down and come back registered",
+		chromedp.Poll(`__statuses.indexOf('disconnected') >= 0 && __statuses[__statuses.length - 1] === 'registered'`,
+			nil, chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	d := herald.Delivery{EventID: "r1", Source: "trigger", Room: code, Name: "RAID",
+		Payload: map[string]any{"text": "back after the restart"}, Time: time.Now()}
+	if n, err := srv.sink().Deliver(t.Context(), d); err != nil || n != 1 {
+		t.Fatalf("Deliver after restart = %d, %v; want 1 page", n, err)
+	}
+	var text string
+	run(t, ctx, "see the alert from the new server",
+		chromedp.WaitVisible(`.alert[data-event="RAID"] .text`, chromedp.ByQuery),
+		chromedp.Text(`.alert[data-event="RAID"] .text`, &text, chromedp.ByQuery),
+	)
+	if text != "back after the restart" {
+		t.Errorf("RAID alert text = %q", text)
 	}
 }
