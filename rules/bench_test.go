@@ -8,18 +8,28 @@ import (
 	"github.com/heraldhq/herald/rules"
 )
 
-// ruleFile writes a rules file of n rules, each a realistic filter that
-// the benchmark event does not match. vm selects rules the literal
-// pre-check cannot decide, so every one runs the expr VM.
-func ruleFile(n int, vm bool) string {
+// Kinds of benchmark rule, by how the router decides them for an event
+// they do not match.
+const (
+	literalRules = "literal" // an event field == a literal first: the pre-check
+	dataRules    = "data"    // data fields compared with literals: the pre-check
+	vmRules      = "vm"      // a call the pre-check cannot read: the expr VM
+)
+
+// ruleFile writes a rules file of n rules of one kind, each a realistic
+// filter that the benchmark event does not match.
+func ruleFile(n int, kind string) string {
 	var b strings.Builder
 	b.WriteString("version: 1\nrules:\n")
 	for i := range n {
 		fmt.Fprintf(&b, "  - name: rule-%d\n", i)
-		if vm {
-			fmt.Fprintf(&b, "    when: data.amount >= %d && data.kind == \"k%d\"\n", 1000+i, i)
-		} else {
+		switch kind {
+		case literalRules:
 			fmt.Fprintf(&b, "    when: source == \"kofi\" && type == \"T%d\" && data.amount >= 10\n", i)
+		case dataRules:
+			fmt.Fprintf(&b, "    when: data.amount >= %d && data.kind == \"k%d\"\n", 1000+i, i)
+		case vmRules:
+			fmt.Fprintf(&b, "    when: len(data.kind) == %d && data.amount >= %d\n", 100+i, 1000+i)
 		}
 		fmt.Fprintf(&b, "    emit: EVENT_%d\n    to: [a%d, b%d]\n", i, i, i)
 		fmt.Fprintf(&b, "    set:\n      text: data.from + \" sent \" + string(data.amount)\n")
@@ -30,20 +40,16 @@ func ruleFile(n int, vm bool) string {
 // BenchmarkRouteNoMatch routes one event through n rules none of which
 // match; ns/op divided by n is the cost of a non-matching rule.
 func BenchmarkRouteNoMatch(b *testing.B) {
-	for _, vm := range []bool{false, true} {
+	for _, kind := range []string{literalRules, dataRules, vmRules} {
 		for _, n := range []int{10, 100, 1000} {
-			name := fmt.Sprintf("precheck/rules=%d", n)
-			if vm {
-				name = fmt.Sprintf("vm/rules=%d", n)
-			}
-			b.Run(name, func(b *testing.B) {
-				set := mustParse(b, ruleFile(n, vm))
-				ev := event("twitch", "channel.follow", "", map[string]any{"amount": 5.0, "from": "ann"})
+			b.Run(fmt.Sprintf("%s/rules=%d", kind, n), func(b *testing.B) {
+				set := mustParse(b, ruleFile(n, kind))
+				ev := event("twitch", "channel.follow", "", map[string]any{"amount": 5.0, "from": "ann", "kind": "x"})
 				b.ReportAllocs()
 				for b.Loop() {
 					res := set.Route(ev)
-					if !res.Unrouted {
-						b.Fatal("matched")
+					if !res.Unrouted || len(res.Errors) > 0 {
+						b.Fatal(res)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/rule")
@@ -52,10 +58,37 @@ func BenchmarkRouteNoMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkRouteNoMatchMixed routes a Twitch follow through 100 rules of
+// the shapes users write (see examples/), none of which match it.
+func BenchmarkRouteNoMatchMixed(b *testing.B) {
+	whens := []string{
+		`source == "kofi" && type == "Donation" && float(data.amount) >= %d`,
+		`data.bits >= %d`,
+		`data.is_public == true && data.n == %d`,
+		`data.tier_name == "Gold%d"`,
+		`type in ["channel.cheer", "channel.subscribe"] && data.n == %d`,
+		`type startsWith "stream." && data.n == %d`,
+	}
+	var src strings.Builder
+	src.WriteString("version: 1\nrules:\n")
+	for i := range 100 {
+		fmt.Fprintf(&src, "  - name: rule-%d\n    when: '%s'\n    emit: E%d\n", i, fmt.Sprintf(whens[i%len(whens)], 100+i), i)
+	}
+	set := mustParse(b, src.String())
+	ev := event("twitch", "channel.follow", "", map[string]any{"bits": 5.0, "is_public": false, "tier_name": "1000", "n": 0.0})
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := set.Route(ev); !res.Unrouted || len(res.Errors) > 0 {
+			b.Fatal(res)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100, "ns/rule")
+}
+
 // BenchmarkRouteMatch routes an event that the last of 100 rules matches,
 // with a computed field and a fan-out to two rooms.
 func BenchmarkRouteMatch(b *testing.B) {
-	src := ruleFile(99, true) + "  - name: last\n    when: data.amount >= 1\n    emit: LAST\n    to: [a, b]\n    set:\n      text: data.from + \" sent \" + string(data.amount)\n"
+	src := ruleFile(99, dataRules) + "  - name: last\n    when: data.amount >= 1\n    emit: LAST\n    to: [a, b]\n    set:\n      text: data.from + \" sent \" + string(data.amount)\n"
 	set := mustParse(b, src)
 	ev := event("twitch", "x", "", map[string]any{"amount": 5.0, "from": "ann"})
 	b.ReportAllocs()
@@ -68,7 +101,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 
 // BenchmarkParse1000 loads and compiles a 1,000-rule file.
 func BenchmarkParse1000(b *testing.B) {
-	src := []byte(ruleFile(1000, true))
+	src := []byte(ruleFile(1000, dataRules))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
