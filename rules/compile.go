@@ -59,13 +59,14 @@ type program struct {
 // which would otherwise dominate loading a large file. Not safe for
 // concurrent use; Parse makes one per call.
 type exprCompiler struct {
-	cfg *conf.Config
+	cfg   *conf.Config
+	slots map[string]int8 // data field -> its slot in a dataCache
 }
 
 func newExprCompiler() *exprCompiler {
 	cfg := conf.CreateNew()
 	cfg.WithEnv(envTypes) // a fresh nature: data fields are added to it below
-	return &exprCompiler{cfg: cfg}
+	return &exprCompiler{cfg: cfg, slots: map[string]int8{}}
 }
 
 // compile compiles src, reporting errors at their own position in the
@@ -101,8 +102,23 @@ func (c *exprCompiler) compile(src string, what string, sp span, asBool bool) (*
 	p := &program{prog: prog, what: what, span: sp, names: names}
 	if asBool {
 		p.native = nativeCheck(prog.Node())
+		p.native.setSlots(c.slot)
 	}
 	return p, nil
+}
+
+// slot numbers the data fields pre-checks read, in the order first read;
+// -1 once a dataCache is full.
+func (c *exprCompiler) slot(key string) int8 {
+	if n, ok := c.slots[key]; ok {
+		return n
+	}
+	n := int8(-1)
+	if len(c.slots) < cacheSlots {
+		n = int8(len(c.slots))
+	}
+	c.slots[key] = n
+	return n
 }
 
 // envNames lists the environment names an expression reads and the data

@@ -148,7 +148,7 @@ func opOf(operator string) checkOp {
 // eval decides the check for ev. And and or chains loop here and an
 // event field compared with a string is tested in place: that is the path
 // most rules take, and each call saved is a nanosecond per rule.
-func (c *check) eval(ev *herald.Event) verdict {
+func (c *check) eval(ev *herald.Event, d *dataCache) verdict {
 	switch c.op {
 	case opFieldIs:
 		return verdictOf(c.src.field.of(ev) == c.lit.s)
@@ -160,7 +160,7 @@ func (c *check) eval(ev *herald.Event) verdict {
 			if p.op == opFieldIs {
 				v = verdictOf(p.src.field.of(ev) == p.lit.s)
 			} else {
-				v = p.eval(ev)
+				v = p.eval(ev, d)
 			}
 			if v != goOn {
 				return v
@@ -168,7 +168,7 @@ func (c *check) eval(ev *herald.Event) verdict {
 		}
 		return goOn
 	case opNot:
-		switch c.parts[0].eval(ev) {
+		switch c.parts[0].eval(ev, d) {
 		case yes:
 			return no
 		case no:
@@ -178,15 +178,15 @@ func (c *check) eval(ev *herald.Event) verdict {
 	case opNone:
 		return unsure
 	}
-	return c.leaf(ev)
+	return c.leaf(ev, d)
 }
 
 // leaf decides a comparison.
-func (c *check) leaf(ev *herald.Event) verdict {
+func (c *check) leaf(ev *herald.Event, d *dataCache) verdict {
 	if !c.src.isData {
 		return c.onString(c.src.field.of(ev))
 	}
-	x := ev.Data[c.src.key]
+	x := d.get(ev, &c.src)
 	switch c.src.conv {
 	case convFloat:
 		if f, ok := toFloat(x); ok {
@@ -200,6 +200,39 @@ func (c *check) leaf(ev *herald.Event) verdict {
 		return unsure
 	}
 	return c.onData(x)
+}
+
+// setSlots numbers the data fields c reads.
+func (c *check) setSlots(slot func(key string) int8) {
+	for i := range c.parts {
+		c.parts[i].setSlots(slot)
+	}
+	if c.src.isData {
+		c.src.slot = slot(c.src.key)
+	}
+}
+
+// cacheSlots is how many data fields a dataCache holds; a file whose
+// rules read more reads the rest from the map each time.
+const cacheSlots = 16
+
+// dataCache holds the data fields one event's pre-checks have read: a
+// data map lookup hashes the key, and a thousand rules that all test
+// data.amount need it hashed once. It lives on Route's stack.
+type dataCache struct {
+	have uint16 // bit n: vals[n] is filled
+	vals [cacheSlots]any
+}
+
+func (d *dataCache) get(ev *herald.Event, o *operand) any {
+	if o.slot < 0 {
+		return ev.Data[o.key]
+	}
+	if d.have&(1<<o.slot) == 0 {
+		d.vals[o.slot] = ev.Data[o.key]
+		d.have |= 1 << o.slot
+	}
+	return d.vals[o.slot]
 }
 
 // onData decides a leaf for the types data holds; any other type, and
@@ -509,6 +542,7 @@ func (v *value) isInt(n int) bool {
 type operand struct {
 	field  field
 	isData bool
+	slot   int8 // in the dataCache; -1: none, read the map each time
 	conv   conv
 	key    string // the data field's name
 }

@@ -1,9 +1,12 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +37,7 @@ func vmRun(p *program, ev herald.Event) (any, error) {
 // the VM makes of it: the same bool, and no error.
 func agree(t *testing.T, p *program, src string, ev herald.Event) verdict {
 	t.Helper()
-	v := p.native.eval(&ev)
+	v := p.native.eval(&ev, &dataCache{})
 	if v == unsure {
 		return v
 	}
@@ -254,5 +257,33 @@ rules:
 		}
 	}); allocs != 0 {
 		t.Errorf("Route allocates %v times per event, want 0", allocs)
+	}
+}
+
+// TestDataCacheSlots routes through more data fields than a dataCache
+// holds: each rule must see its own field, cached or not.
+func TestDataCacheSlots(t *testing.T) {
+	var src strings.Builder
+	src.WriteString("version: 1\nrules:\n")
+	const n = cacheSlots + 4
+	for i := range n {
+		fmt.Fprintf(&src, "  - name: r%d\n    when: data.f%d == %d && data.g >= 0\n    to: room\n", i, i, i)
+	}
+	s, err := Parse("rules.yaml", []byte(src.String()), Options{Getenv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 3, cacheSlots - 1, cacheSlots, n - 1} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			data := map[string]any{"g": 1.0}
+			for j := range n {
+				data[fmt.Sprintf("f%d", j)] = float64(j + 100) // matches no rule
+			}
+			data[fmt.Sprintf("f%d", i)] = float64(i)
+			res := s.Route(dataEvent("x", "y", data))
+			if want := []string{fmt.Sprintf("r%d", i)}; !slices.Equal(res.Matched, want) || len(res.Errors) > 0 {
+				t.Errorf("Matched %v, errors %v; want %v", res.Matched, res.Errors, want)
+			}
+		})
 	}
 }

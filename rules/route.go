@@ -76,8 +76,9 @@ func (s *Set) run(p *program, ev *herald.Event, st **state) (any, error) {
 func (s *Set) Route(ev herald.Event) Result {
 	var res Result
 	var st *state
+	var cache dataCache
 	for _, r := range s.rules {
-		ok, err := s.matches(r, &ev, &st)
+		ok, err := s.matches(r, &ev, &st, &cache)
 		if err == nil && ok && !r.drop {
 			err = s.act(r, &ev, &st, &res)
 		}
@@ -110,11 +111,11 @@ func (s *Set) Route(ev herald.Event) Result {
 
 // matches decides r's when for ev: natively when the pre-check can, in
 // the VM otherwise.
-func (s *Set) matches(r *rule, ev *herald.Event, st **state) (bool, error) {
+func (s *Set) matches(r *rule, ev *herald.Event, st **state, d *dataCache) (bool, error) {
 	if r.when == nil {
 		return true, nil
 	}
-	switch r.when.native.eval(ev) {
+	switch r.when.native.eval(ev, d) {
 	case yes:
 		return true, nil
 	case no:
