@@ -52,6 +52,12 @@ type program struct {
 	names []string // environment entries it reads
 	// native decides a when expression without the VM when it can.
 	native check
+	// lead is native's first test when that is `field == "literal"`: most
+	// rules start with one and fail on it, so matches tries it before
+	// anything else.
+	lead    field
+	leadIs  string
+	hasLead bool
 }
 
 // exprCompiler compiles the expressions of one file with one expr
@@ -103,8 +109,19 @@ func (c *exprCompiler) compile(src string, what string, sp span, asBool bool) (*
 	if asBool {
 		p.native = nativeCheck(prog.Node())
 		p.native.setSlots(c.slot)
+		p.setLead()
 	}
 	return p, nil
+}
+
+func (p *program) setLead() {
+	c := &p.native
+	if c.op == opAnd {
+		c = &c.parts[0]
+	}
+	if c.op == opFieldIs {
+		p.lead, p.leadIs, p.hasLead = c.src.field, c.lit.s, true
+	}
 }
 
 // slot numbers the data fields pre-checks read, in the order first read;

@@ -115,6 +115,9 @@ func (s *Set) matches(r *rule, ev *herald.Event, st **state, d *dataCache) (bool
 	if r.when == nil {
 		return true, nil
 	}
+	if w := r.when; w.hasLead && w.lead.of(ev) != w.leadIs {
+		return false, nil
+	}
 	switch r.when.native.eval(ev, d) {
 	case yes:
 		return true, nil
