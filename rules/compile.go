@@ -240,16 +240,6 @@ func (f field) of(ev *herald.Event) string {
 	return ev.ID
 }
 
-// eqCheck and preChecks are what rule.go still calls: the literal
-// equality pre-check they were has become program.native (precheck.go),
-// which keeps expr's left-to-right order (this one checked every literal
-// conjunct first, so `data.amount >= 10 && source == "kofi"` answered
-// false where the VM reports a missing amount). rule.go's pre and preOnly
-// fields and its call of preChecks can go.
-type eqCheck struct{}
-
-func preChecks(ast.Node) ([]eqCheck, bool) { return nil, false }
-
 // errKind explains a result of the wrong type.
 func errKind(what string, got any, want string) error {
 	return fmt.Errorf("%s: expression yields %T, want %s", what, got, want)

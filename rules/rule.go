@@ -11,16 +11,14 @@ import (
 
 // rule is one compiled entry of the rules: list.
 type rule struct {
-	name    string
-	pos     yamlpos.Pos
-	when    *program // nil: matches everything
-	pre     []eqCheck
-	preOnly bool // when is fully decided by pre
-	emit    target
-	to      []target // nil: the event's own code
-	set     []setField
-	drop    bool
-	cont    bool
+	name string
+	pos  yamlpos.Pos
+	when *program // nil: matches everything
+	emit target
+	to   []target // nil: the event's own code
+	set  []setField
+	drop bool
+	cont bool
 }
 
 // target is a literal string or an expression yielding one (or, for to,
@@ -75,9 +73,6 @@ func (p *parser) rule(n *yaml.Node, i int) *rule {
 	if w := f["when"]; w != nil {
 		if src, ok := p.str(w, what+": when"); ok {
 			r.when = p.compile(w, src, what+": when", true)
-		}
-		if r.when != nil {
-			r.pre, r.preOnly = preChecks(r.when.prog.Node())
 		}
 	}
 	if d := f["drop"]; d != nil {
