@@ -3,7 +3,6 @@ package socketio
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/heraldhq/herald"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -17,10 +16,6 @@ var reserved = map[string]bool{
 	"connect": true, "connect_error": true, "disconnect": true,
 	"disconnecting": true, "newListener": true, "removeListener": true,
 }
-
-// pagePool recycles the member snapshots Deliver takes, so a delivery to a
-// busy room does not allocate one slice per call.
-var pagePool = sync.Pool{New: func() any { s := make([]*page, 0, 64); return &s }}
 
 // Deliver emits d.Name with d.Payload and d.Meta() to every page registered
 // under d.Room and returns how many pages it wrote to.
@@ -40,11 +35,13 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("socketio: deliver: %w", err)
 	}
-	bufp := pagePool.Get().(*[]*page)
+	// The member snapshot comes from a per-Sink pool, so a delivery to a
+	// busy room does not allocate a slice per call.
+	bufp := s.snapshots.Get().(*[]*page)
 	defer func() {
 		clear(*bufp)
 		*bufp = (*bufp)[:0]
-		pagePool.Put(bufp)
+		s.snapshots.Put(bufp)
 	}()
 	pages := s.rooms.members(d.Room, *bufp)
 	*bufp = pages

@@ -1,79 +1,16 @@
 package socketio
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/heraldhq/herald"
 )
-
-// rawPage is the cheapest page that still speaks the real protocol over a
-// real WebSocket: it answers pings and counts deliveries without decoding
-// them, so the benchmark measures the server rather than a client.
-type rawPage struct {
-	conn *websocket.Conn
-	got  *atomic.Int64
-	wmu  sync.Mutex // gorilla allows one writer at a time
-}
-
-func (p *rawPage) send(msg string) error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return p.conn.WriteMessage(websocket.TextMessage, []byte(msg))
-}
-
-func dialRaw(tb testing.TB, srvURL, code string, got *atomic.Int64) *rawPage {
-	tb.Helper()
-	u := "ws" + strings.TrimPrefix(srvURL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		tb.Fatalf("dial: %v", err)
-	}
-	if _, open, err := conn.ReadMessage(); err != nil || open[0] != '0' {
-		tb.Fatalf("open packet = %q, %v", open, err)
-	}
-	if err := conn.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `40{"code":%q}`, code)); err != nil {
-		tb.Fatal(err)
-	}
-	for _, want := range []string{"40", `42["WELCOME"`} {
-		_, msg, err := conn.ReadMessage()
-		if err != nil || !bytes.HasPrefix(msg, []byte(want)) {
-			tb.Fatalf("got %q, %v; want %s…", msg, err, want)
-		}
-	}
-	p := &rawPage{conn: conn, got: got}
-	go p.read()
-	tb.Cleanup(func() { conn.Close() })
-	return p
-}
-
-func (p *rawPage) read() {
-	for {
-		_, r, err := p.conn.NextReader()
-		if err != nil {
-			return
-		}
-		var head [2]byte
-		// ReadFull: a plain Read may stop at a buffer boundary after one
-		// byte. A ping ("2") is a one-byte message.
-		if n, _ := io.ReadFull(r, head[:]); n >= 1 && head[0] == '2' {
-			_ = p.send("3")
-			continue
-		}
-		if head == [2]byte{'4', '2'} {
-			p.got.Add(1)
-		}
-	}
-}
 
 // BenchmarkDeliverFanout measures one delivery to a room of N WebSocket
 // pages, end to end: the clock runs until every page has received every

@@ -26,7 +26,32 @@ type goPage struct {
 	closed chan string
 }
 
+// dialGo connects a Go client page and returns once it has its WELCOME.
+//
+// The Go client (v3.0.6) sometimes misses its engine's "open" event when
+// the handshake is quick, and then never sends CONNECT (its debug log shows
+// the engine open before the manager listens). That is the client's race,
+// not the server's, so a page without WELCOME after a few seconds is
+// replaced, up to three times.
 func dialGo(t testing.TB, url string, auth map[string]any, ts ...transports.TransportCtor) *goPage {
+	t.Helper()
+	for range 3 {
+		p := dialGoOnce(t, url, auth, ts...)
+		select {
+		case ev := <-p.events:
+			if name, _ := ev[0].(string); name != "WELCOME" {
+				t.Fatalf("first event = %v, want WELCOME", ev)
+			}
+			return p
+		case <-time.After(3 * time.Second):
+			p.sock.Disconnect()
+		}
+	}
+	t.Fatal("Go client page never got WELCOME")
+	return nil
+}
+
+func dialGoOnce(t testing.TB, url string, auth map[string]any, ts ...transports.TransportCtor) *goPage {
 	t.Helper()
 	opts := client.DefaultOptions()
 	opts.SetForceNew(true)
@@ -66,13 +91,19 @@ func dialGo(t testing.TB, url string, auth map[string]any, ts ...transports.Tran
 // next returns the next event as name and args.
 func (p *goPage) next(t testing.TB) (string, []any) {
 	t.Helper()
-	select {
-	case ev := <-p.events:
-		name, _ := ev[0].(string)
-		return name, ev[1:]
-	case <-time.After(timeout):
-		t.Fatal("no event from the Go page")
-		return "", nil
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev := <-p.events:
+			name, _ := ev[0].(string)
+			if name == "WELCOME" {
+				continue // dialGo saw the first; a retried connect may bring more
+			}
+			return name, ev[1:]
+		case <-deadline:
+			t.Fatal("no event from the Go page")
+			return "", nil
+		}
 	}
 }
 
@@ -88,13 +119,23 @@ func (p *goPage) expect(t testing.TB, want string) []any {
 // register emits REGISTER arg with an ack and returns the ack's argument.
 func (p *goPage) register(t testing.TB, arg any) map[string]any {
 	t.Helper()
-	reply := make(chan []any, 1)
-	if err := p.sock.Emit("REGISTER", arg, func(args []any, err error) { reply <- args }); err != nil {
+	type result struct {
+		args []any
+		err  error
+	}
+	reply := make(chan result, 1)
+	if err := p.sock.Emit("REGISTER", arg, func(args []any, err error) { reply <- result{args, err} }); err != nil {
 		t.Fatalf("emit REGISTER: %v", err)
 	}
 	select {
-	case args := <-reply:
-		m, _ := first(args).(map[string]any)
+	case r := <-reply:
+		if r.err != nil {
+			t.Fatalf("REGISTER ack error: %v", r.err)
+		}
+		m, ok := first(r.args).(map[string]any)
+		if !ok {
+			t.Fatalf("REGISTER ack = %v, want one object", r.args)
+		}
 		return m
 	case <-time.After(timeout):
 		t.Fatal("REGISTER was not acked")
@@ -102,45 +143,33 @@ func (p *goPage) register(t testing.TB, arg any) map[string]any {
 	}
 }
 
-func TestRegisterForms(t *testing.T) {
-	tests := []struct {
-		name     string
-		arg      any
-		wantCode string // "" means refused
+// TestGoClientRegisterAndDeliver is the page protocol through the Go client
+// library. Not polling-only: that client (v3.0.6) queues the REGISTER POST
+// and never sends it (its debug log shows "flushing 1 packets" and no
+// request); the official JS client covers polling in jsclient_test.go.
+func TestGoClientRegisterAndDeliver(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ts   []transports.TransportCtor
 	}{
-		{name: "object", arg: map[string]any{"code": "c-obj"}, wantCode: "c-obj"},
-		{name: "bare string", arg: "c-str", wantCode: "c-str"},
-		{name: "integral number", arg: map[string]any{"code": 1234}, wantCode: "1234"},
-		{name: "object without code", arg: map[string]any{"room": "x"}},
-		{name: "empty code", arg: map[string]any{"code": ""}},
-		{name: "fractional number", arg: map[string]any{"code": 1.5}},
-		{name: "boolean", arg: true},
-		{name: "list", arg: []any{"c"}},
-	}
-	for _, tc := range tests {
+		{name: "default"},
+		{name: "websocket", ts: []transports.TransportCtor{client.WebSocket}},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
-			p := dialGo(t, srv.URL, nil)
-			p.expect(t, "WELCOME")
-			reply := p.register(t, tc.arg)
-			if tc.wantCode == "" {
-				if reply["ok"] != false {
-					t.Errorf("REGISTER %v ack = %v, want ok:false", tc.arg, reply)
-				}
-				args := p.expect(t, "ERROR")
-				if msg, _ := first(args).(map[string]any)["message"].(string); !strings.Contains(msg, "REGISTER needs a code") {
-					t.Errorf("ERROR payload = %v, want a message explaining REGISTER", args)
-				}
-				if got := codes(s); len(got) != 1 || got[0] != "" {
-					t.Errorf("Clients codes = %q, want one unregistered page", got)
-				}
-				return
+			p := dialGo(t, srv.URL, nil, tc.ts...)
+			if reply := p.register(t, map[string]any{"code": "go"}); reply["ok"] != true || reply["code"] != "go" {
+				t.Fatalf("REGISTER ack = %v, want ok:true code:go", reply)
 			}
-			if reply["ok"] != true || reply["code"] != tc.wantCode {
-				t.Errorf("REGISTER %v ack = %v, want ok:true code:%s", tc.arg, reply, tc.wantCode)
+			deliver(t, s, delivery("go", "FOLLOW", map[string]any{"user": "ada"}), 1)
+			args := p.expect(t, "FOLLOW")
+			if len(args) != 2 || fmt.Sprint(args[0]) != "map[user:ada]" {
+				t.Errorf("FOLLOW args = %v, want the payload then meta", args)
 			}
-			deliver(t, s, delivery(tc.wantCode, "HELLO", nil), 1)
-			p.expect(t, "HELLO")
+			meta, _ := args[1].(map[string]any)
+			if meta["id"] != "ev-go-FOLLOW" || meta["source"] != "trigger" {
+				t.Errorf("FOLLOW meta = %v", meta)
+			}
 		})
 	}
 }
@@ -151,10 +180,8 @@ func TestClientsListing(t *testing.T) {
 		t.Fatalf("Clients() before any page = %v, want none", got)
 	}
 	before := time.Now()
-	ws := dialGo(t, srv.URL, map[string]any{"code": "listed"}, client.WebSocket)
-	ws.expect(t, "WELCOME")
-	poll := dialGo(t, srv.URL, nil, client.Polling)
-	poll.expect(t, "WELCOME")
+	dialGo(t, srv.URL, map[string]any{"code": "listed"}, client.WebSocket)
+	dialGo(t, srv.URL, nil, client.Polling)
 	after := time.Now()
 
 	got := s.Clients()
@@ -181,8 +208,7 @@ func TestClientsListing(t *testing.T) {
 
 func TestDeliverRefusesReservedNames(t *testing.T) {
 	s, srv := startSink(t, Options{})
-	p := dialGo(t, srv.URL, map[string]any{"code": "r"})
-	p.expect(t, "WELCOME")
+	p := dialRaw(t, srv.URL, "r", nil)
 	for _, name := range []string{"connect", "disconnect", "connect_error", ""} {
 		if n, err := s.Deliver(t.Context(), delivery("r", name, nil)); err == nil {
 			t.Errorf("Deliver(%q) = %d, nil; want an error", name, n)
@@ -190,8 +216,8 @@ func TestDeliverRefusesReservedNames(t *testing.T) {
 	}
 	// A payload-less delivery still gives seed pages an object to read.
 	deliver(t, s, delivery("r", "EMPTY", nil), 1)
-	if args := p.expect(t, "EMPTY"); len(args) != 2 || fmt.Sprint(args[0]) != "map[]" {
-		t.Errorf("EMPTY args = %v, want an empty object then meta", args)
+	if f := p.next(t); !strings.HasPrefix(f, `42["EMPTY",{},{"id":`) {
+		t.Errorf("EMPTY frame = %s, want an empty object then meta", f)
 	}
 }
 
@@ -203,9 +229,6 @@ func TestCloseDisconnectsPagesSoTheyReconnect(t *testing.T) {
 	pages := []*goPage{
 		dialGo(t, srv.URL, map[string]any{"code": "c"}, client.WebSocket),
 		dialGo(t, srv.URL, map[string]any{"code": "c"}, client.Polling),
-	}
-	for _, p := range pages {
-		p.expect(t, "WELCOME")
 	}
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -283,11 +306,13 @@ func TestLogsNeverShowCode(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&lockedBuffer{mu: &mu, buf: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, srv := startSink(t, Options{Log: log})
-	p := dialGo(t, srv.URL, map[string]any{"code": secret})
-	p.expect(t, "WELCOME")
-	p.register(t, map[string]any{"code": secret + "-moved"})
+	p := dialRaw(t, srv.URL, secret, nil)
+	if err := p.send(`421["REGISTER",{"code":"` + secret + `-moved"}]`); err != nil {
+		t.Fatal(err)
+	}
+	p.next(t) // the ack
 	deliver(t, s, delivery(secret+"-moved", "X", nil), 1)
-	p.sock.Disconnect()
+	p.conn.Close()
 	waitFor(t, "the page to leave", func() bool { return len(s.Clients()) == 0 })
 
 	mu.Lock()

@@ -7,26 +7,57 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestMaxBodyRefusesLargePolls(t *testing.T) {
-	_, srv := startSink(t, Options{MaxBody: 1000})
-	resp, err := http.Get(srv.URL + "/socket.io/?EIO=4&transport=polling")
+func TestOptionsReachTheHandshake(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want openPacket
+	}{
+		{name: "defaults", opts: Options{}, want: openPacket{MaxPayload: 1 << 20, PingInterval: 25000, PingTimeout: 20000}},
+		{name: "set", opts: Options{MaxBody: 4096, PingInterval: 7 * time.Second, PingTimeout: 3 * time.Second},
+			want: openPacket{MaxPayload: 4096, PingInterval: 7000, PingTimeout: 3000}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv := startSink(t, tc.opts)
+			got := handshake(t, srv.URL)
+			got.SID = ""
+			if got != tc.want {
+				t.Errorf("open packet = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+type openPacket struct {
+	SID          string `json:"sid"`
+	MaxPayload   int    `json:"maxPayload"`
+	PingInterval int    `json:"pingInterval"`
+	PingTimeout  int    `json:"pingTimeout"`
+}
+
+// handshake opens a long-polling session by hand and returns the open packet.
+func handshake(t *testing.T, base string) openPacket {
+	t.Helper()
+	resp, err := http.Get(base + "/socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var open struct {
-		SID        string `json:"sid"`
-		MaxPayload int    `json:"maxPayload"`
-	}
+	var open openPacket
 	if err := json.Unmarshal(bytes.TrimPrefix(body, []byte("0")), &open); err != nil || open.SID == "" {
 		t.Fatalf("handshake %q: %v", body, err)
 	}
-	if open.MaxPayload != 1000 {
-		t.Errorf("maxPayload = %d, want 1000 (the client sizes its batches by it)", open.MaxPayload)
-	}
+	return open
+}
+
+func TestMaxBodyRefusesLargePolls(t *testing.T) {
+	_, srv := startSink(t, Options{MaxBody: 1000})
+	open := handshake(t, srv.URL)
 	url := srv.URL + "/socket.io/?EIO=4&transport=polling&sid=" + open.SID
 	for _, tc := range []struct {
 		name string

@@ -67,6 +67,8 @@ type Sink struct {
 	closing sync.Once
 	done    chan struct{}
 	now     func() time.Time
+
+	snapshots sync.Pool // *[]*page, see Deliver
 }
 
 var _ egress.Sink = (*Sink)(nil)
@@ -84,6 +86,7 @@ func New(opts Options) *Sink {
 		done:  make(chan struct{}),
 		now:   time.Now,
 	}
+	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
 	s.io = socket.NewServer(nil, serverOptions(opts))
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
