@@ -3,10 +3,12 @@ package sources
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,12 +29,7 @@ const chromiumPath = "/usr/bin/chromium"
 // ?code=, alerts appear with their text or fields, the code itself is never
 // shown, and a redelivered event id is dropped.
 func TestExamplePageInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
-	}
+	needChromium(t)
 	const code = "browser-code-7f3a"
 	srv := serve(t)
 	sink := srv.sink()
@@ -103,6 +100,18 @@ func TestExamplePageInChromium(t *testing.T) {
 	}
 }
 
+// needChromium skips t without Chromium, except in CI, where the browser
+// tests must run (.ci/run installs the Debian package chromium).
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
+	}
+}
+
 // testServer serves what cmd/herald serves for pages: /sources/, the client
 // bundle and the Socket.IO endpoint of the current sink. restart replaces
 // the sink, as a herald restart would.
@@ -147,6 +156,16 @@ func serve(t *testing.T) *testServer {
 		ts.sink().Handler().ServeHTTP(w, r)
 	})
 	mux.Handle("GET /sources/", http.StripPrefix("/sources/", http.FileServerFS(FS())))
+	// A bare page configured only through the script tag, for the helper's
+	// own tests.
+	mux.HandleFunc("GET /test/datacode.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!doctype html><meta charset="utf-8">
+<script src="/socket.io/socket.io.js"></script>
+<script src="/sources/notificationservice.js" data-code="tag-code-1"></script>
+<script>window.got = []; window.ns = new NotificationService();
+ns.onAny(function (e, data, meta) { got.push([e, data, meta]); });</script>`)
+	})
 	srv := httptest.NewServer(mux)
 	ts.URL = srv.URL
 	t.Cleanup(srv.Close)
@@ -235,12 +254,7 @@ func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Act
 // for hours, so after herald restarts the page must reconnect and register
 // again by itself.
 func TestExamplePageSurvivesServerRestart(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
-	}
+	needChromium(t)
 	const code = "restart-code-19"
 	srv := serve(t)
 	ctx, consoleLog := browser(t)
@@ -272,4 +286,63 @@ func TestExamplePageSurvivesServerRestart(t *testing.T) {
 	if text != "back after the restart" {
 		t.Errorf("RAID alert text = %q", text)
 	}
+}
+
+// TestHelperTakesCodeFromScriptTagAndMoves: a page with no script of its
+// own beyond new NotificationService() registers the script tag's
+// data-code, and setCode moves it to another room.
+func TestHelperTakesCodeFromScriptTagAndMoves(t *testing.T) {
+	needChromium(t)
+	srv := serve(t)
+	ctx, consoleLog := browser(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	}()
+	var code string
+	run(t, ctx, "open the page and wait until it is registered",
+		chromedp.Navigate(srv.URL+"/test/datacode.html"),
+		chromedp.Poll(`ns.status === 'registered'`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`ns.code`, &code),
+	)
+	if code != "tag-code-1" {
+		t.Errorf("ns.code = %q, want the data-code tag-code-1", code)
+	}
+	if got := clientCodes(srv.sink()); !slices.Equal(got, []string{"tag-code-1"}) {
+		t.Errorf("server sees codes %q, want [tag-code-1]", got)
+	}
+
+	run(t, ctx, "move to another code",
+		chromedp.Evaluate(`ns.setCode('tag-code-2'); 0`, nil),
+		chromedp.Poll(`ns.status === 'registered' && ns.code === 'tag-code-2'`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	deadline := time.Now().Add(20 * time.Second)
+	for !slices.Equal(clientCodes(srv.sink()), []string{"tag-code-2"}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server sees codes %q, want [tag-code-2]", clientCodes(srv.sink()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d := herald.Delivery{EventID: "m1", Source: "trigger", Room: "tag-code-2", Name: "HOST",
+		Payload: map[string]any{"viewers": 12}, Time: time.UnixMilli(1_700_000_000_000)}
+	if n, err := srv.sink().Deliver(t.Context(), d); err != nil || n != 1 {
+		t.Fatalf("Deliver = %d, %v; want 1 page", n, err)
+	}
+	var got [][]any
+	run(t, ctx, "receive the delivery with its meta",
+		chromedp.Poll(`got.length >= 1`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`got`, &got),
+	)
+	if want := `[[HOST map[viewers:12] map[id:m1 source:trigger ts:1.7e+12]]]`; fmt.Sprint(got) != want {
+		t.Errorf("handler calls = %v, want %s", got, want)
+	}
+}
+
+func clientCodes(s *socketio.Sink) []string {
+	var out []string
+	for _, c := range s.Clients() {
+		out = append(out, c.Code)
+	}
+	return out
 }
