@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -20,11 +21,11 @@ var reserved = map[string]bool{
 // Deliver emits d.Name with d.Payload and d.Meta() to every page registered
 // under d.Room and returns how many pages it wrote to.
 //
-// It does what the library's adapter broadcast does, without the adapter:
-// the packet is encoded once, the WebSocket frame is prepared once, and each
-// page gets the same bytes through its client's write queue. Writing only
-// appends to that queue (the engine flushes it on its own goroutines), so a
-// slow page never blocks Deliver. Deliver is safe for concurrent use.
+// The delivery is encoded once per transport, and only for the transports
+// the room's pages use: native WebSocket pages share one pre-built frame,
+// library sockets share one encoded packet. Writing only queues (each
+// transport flushes on its own goroutines), so a slow page never blocks
+// Deliver. Deliver is safe for concurrent use.
 func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
@@ -48,42 +49,68 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if len(pages) == 0 {
 		return 0, nil
 	}
-	encoded, opts := s.encode(d)
+	var enc encoded
 	n := 0
 	for _, p := range pages {
+		if p.conn != nil {
+			f, err := enc.frame(d)
+			if err != nil {
+				return n, err
+			}
+			if p.conn.Send(f) {
+				n++
+			}
+			continue
+		}
 		if !p.sock.Connected() {
 			continue
 		}
-		p.sock.Client().WriteToEngine(encoded, opts)
+		packets, opts := enc.library(s, d)
+		p.sock.Client().WriteToEngine(packets, opts)
 		n++
 	}
 	return n, nil
 }
 
-// encode turns d into the engine.io payload every page receives:
-// 42["NAME",payload,meta] in the default namespace.
-func (s *Sink) encode(d herald.Delivery) ([]types.BufferInterface, *socket.WriteOptions) {
-	payload := d.Payload
-	if payload == nil {
-		// Seed pages read fields of the first argument; never send null.
-		payload = map[string]any{}
+// encoded holds one delivery's encodings, each made on first use.
+type encoded struct {
+	f       *eio.Frame
+	packets []types.BufferInterface
+	opts    *socket.WriteOptions
+}
+
+func (e *encoded) frame(d herald.Delivery) (*eio.Frame, error) {
+	if e.f != nil {
+		return e.f, nil
 	}
-	packet := &parser.Packet{
-		Type: parser.EVENT,
-		Nsp:  "/",
-		Data: []any{d.Name, payload, d.Meta()},
+	f, err := eio.EventFrame(d.Name, payloadOf(d), d.Meta())
+	if err != nil {
+		return nil, fmt.Errorf("socketio: encoding %s: %w", d.Name, err)
 	}
-	encoded := s.enc.Encode(packet)
-	opts := &socket.WriteOptions{PreEncoded: true}
-	if len(encoded) == 1 {
-		if str, ok := encoded[0].(*types.StringBuffer); ok {
-			// "4" is the engine.io message type; the library's WebSocket
-			// transport sends this frame as is instead of re-encoding it per
-			// page (the same trick as the adapter's broadcast).
-			frame := types.NewStringBufferString("4")
-			_, _ = frame.Write(str.Bytes())
-			opts.WsPreEncodedFrame = frame
-		}
+	e.f = f
+	return f, nil
+}
+
+// library encodes d as the library's sockets take it:
+// 42["NAME",payload,meta] in the default namespace, pre-encoded so the
+// library does not encode it again per socket. (The library's
+// WsPreEncodedFrame option is not used: it builds a new prepared WebSocket
+// message per socket, which cost more than it saved.)
+func (e *encoded) library(s *Sink, d herald.Delivery) ([]types.BufferInterface, *socket.WriteOptions) {
+	if e.opts == nil {
+		e.packets = s.enc.Encode(&parser.Packet{
+			Type: parser.EVENT, Nsp: "/", Data: []any{d.Name, payloadOf(d), d.Meta()},
+		})
+		e.opts = &socket.WriteOptions{PreEncoded: true}
 	}
-	return encoded, opts
+	return e.packets, e.opts
+}
+
+// payloadOf is the first emit argument: seed pages read fields of it, so
+// it is never null.
+func payloadOf(d herald.Delivery) map[string]any {
+	if d.Payload == nil {
+		return map[string]any{}
+	}
+	return d.Payload
 }

@@ -92,12 +92,24 @@ func BenchmarkDeliverParallel(b *testing.B) {
 }
 
 // BenchmarkEncode is the per-delivery part of Deliver that does not depend
-// on the room's size.
+// on the room's size, for each transport.
 func BenchmarkEncode(b *testing.B) {
 	s := New(Options{})
 	d := herald.Delivery{EventID: "id", Source: "trigger", Room: "r", Name: "FOLLOW", Payload: map[string]any{"text": "hi", "user": "ada"}, Time: time.Now()}
-	b.ReportAllocs()
-	for b.Loop() {
-		s.encode(d)
-	}
+	b.Run("websocket-frame", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e encoded
+			if _, err := e.frame(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("library-packet", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e encoded
+			e.library(s, d)
+		}
+	})
 }

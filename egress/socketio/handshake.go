@@ -44,22 +44,26 @@ func (s *Sink) onConnection(args ...any) {
 		s.rooms.remove(p)
 		return
 	}
-	// WELCOME is always the page's first event, as with the seed. With a
-	// handshake code it is queued under the room lock right after the join:
-	// no delivery can overtake it, and a page that sees it is already in its
-	// room. Seed-style pages answer it with REGISTER, which is then a no-op.
-	emitWelcome := func() { _ = sock.Emit(eventWelcome, welcome) }
-	if code := handshakeCode(sock.Handshake()); code != "" {
+	s.greet(p, handshakeCode(sock.Handshake()))
+}
+
+// greet sends WELCOME, always the page's first event, as with the seed.
+// With a handshake code it is queued under the room lock right after the
+// join: no delivery can overtake it, and a page that sees it is already in
+// its room. Seed-style pages answer it with REGISTER, which is then a no-op.
+func (s *Sink) greet(p *page, code string) {
+	emitWelcome := func() { p.emit(eventWelcome, welcome) }
+	if code != "" {
 		s.join(p, code, "handshake", emitWelcome)
 	} else {
 		emitWelcome()
 	}
-	s.log.Debug("page connected", "sid", p.id, "transport", transportName(sock))
+	s.log.Debug("page connected", "sid", p.id, "transport", p.transport())
 }
 
-// onRegister handles REGISTER {code}. If the page asked for an
-// acknowledgement (herald's extension; seed pages do not) it gets
-// {"ok":true,"code":C} once it is in the room, or {"ok":false,"error":…}.
+// onRegister handles REGISTER {code} from a library socket. If the page
+// asked for an acknowledgement (herald's extension; seed pages do not) it
+// gets {"ok":true,"code":C} once it is in the room, or {"ok":false,"error":…}.
 func (s *Sink) onRegister(p *page, args []any) {
 	var ack socket.Ack
 	if n := len(args); n > 0 {
@@ -71,20 +75,25 @@ func (s *Sink) onRegister(p *page, args []any) {
 	if len(args) > 0 {
 		data = args[0]
 	}
+	reply := s.register(p, data)
+	if ack != nil {
+		ack([]any{reply}, nil)
+	}
+}
+
+// register joins p to the room its REGISTER names and returns the
+// acknowledgement to send if the page asked for one. A REGISTER without a
+// code is ignored, and the page is told why with an ERROR event.
+func (s *Sink) register(p *page, data any) map[string]any {
 	code := registerCode(data)
 	if code == "" {
 		s.log.Debug("REGISTER without a code ignored", "sid", p.id)
 		const reason = "REGISTER needs a code: emit REGISTER {code: \"…\"}"
-		_ = p.sock.Emit(eventError, map[string]any{"message": reason})
-		if ack != nil {
-			ack([]any{map[string]any{"ok": false, "error": reason}}, nil)
-		}
-		return
+		p.emit(eventError, map[string]any{"message": reason})
+		return map[string]any{"ok": false, "error": reason}
 	}
 	s.join(p, code, "register", nil)
-	if ack != nil {
-		ack([]any{map[string]any{"ok": true, "code": code}}, nil)
-	}
+	return map[string]any{"ok": true, "code": code}
 }
 
 func (s *Sink) join(p *page, code, via string, then func()) {

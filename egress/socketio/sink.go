@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -61,6 +62,7 @@ type Sink struct {
 	log     *slog.Logger
 	io      *socket.Server
 	engine  http.Handler
+	native  *eio.Server
 	enc     parser.Encoder
 	rooms   *rooms
 	closed  atomic.Bool
@@ -87,6 +89,7 @@ func New(opts Options) *Sink {
 		now:   time.Now,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
+	s.native = eio.NewServer(nativeOptions(opts, log), nativeHandler{s})
 	s.io = socket.NewServer(nil, serverOptions(opts))
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
@@ -119,14 +122,19 @@ func serverOptions(opts Options) *socket.ServerOptions {
 	return o
 }
 
-// Handler serves the Socket.IO endpoint (engine.io long-polling and
-// WebSocket). Mount it at "/socket.io/". After Close it answers 503, so a
+// Handler serves the Socket.IO endpoint: a page that opens a WebSocket
+// straight away is served by the native fan-out path (internal/eio), every
+// other request (long-polling, an upgrade from it) by the library. Mount it at "/socket.io/". After Close it answers 503, so a
 // page reconnecting during shutdown backs off instead of joining a sink that
 // will never deliver.
 func (s *Sink) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.closed.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		if eio.Accepts(r) {
+			s.native.ServeHTTP(w, r)
 			return
 		}
 		s.engine.ServeHTTP(w, r)
@@ -142,6 +150,9 @@ func (s *Sink) Close(ctx context.Context) error {
 		s.closed.Store(true)
 		go func() {
 			defer close(s.done)
+			if err := s.native.Close(ctx); err != nil {
+				s.log.Warn("closing websocket pages", "err", err)
+			}
 			s.io.Close(nil)
 			// Every socket emits "disconnect" on the way, which removes it;
 			// this catches one still inside its connection handler.
@@ -166,7 +177,7 @@ func (s *Sink) Clients() []Client {
 		out = append(out, Client{
 			ID:        p.id,
 			Code:      code,
-			Transport: transportName(p.sock),
+			Transport: p.transport(),
 			Connected: p.connected,
 			Address:   p.address,
 		})
@@ -178,11 +189,4 @@ func (s *Sink) Clients() []Client {
 		return out[i].ID < out[j].ID
 	})
 	return out
-}
-
-func transportName(sock *socket.Socket) string {
-	if t := sock.Conn().Transport(); t != nil {
-		return t.Name()
-	}
-	return ""
 }

@@ -1,0 +1,151 @@
+package eio
+
+import (
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Conn is one page connected over WebSocket.
+type Conn struct {
+	srv    *Server
+	ws     *websocket.Conn
+	nc     net.Conn
+	id     string // the Socket.IO socket id pages see
+	query  url.Values
+	remote string
+	start  time.Time
+
+	// Value is the handler's own per-connection data. Handler methods run
+	// on the connection's goroutine, so setting it in Connect and reading
+	// it in Event and Disconnect needs no lock.
+	Value any
+
+	mu      sync.Mutex
+	queue   net.Buffers // frames waiting for the writer
+	spare   net.Buffers // the writer's last batch, reused
+	queued  int         // bytes in queue
+	writing bool        // a writer goroutine owns the connection's writes
+	closed  bool
+	reason  string
+
+	connected atomic.Bool  // Socket.IO CONNECT done
+	nextPing  atomic.Int64 // unix nanos
+	pongBy    atomic.Int64 // unix nanos; 0 when no ping is outstanding
+}
+
+// ID is the Socket.IO socket id.
+func (c *Conn) ID() string { return c.id }
+
+// Query is the handshake URL's query.
+func (c *Conn) Query() url.Values { return c.query }
+
+// RemoteAddr is the peer's address as the HTTP server saw it.
+func (c *Conn) RemoteAddr() string { return c.remote }
+
+// Connected is when the WebSocket was accepted.
+func (c *Conn) Connected() time.Time { return c.start }
+
+// Send queues f to the page and returns at once; the bytes go out on the
+// connection's writer. It reports false if the connection is closed, or
+// if f overflows the page's queue: a page that cannot keep up is cut off
+// (it reconnects and registers again) rather than slowing anyone else.
+func (c *Conn) Send(f *Frame) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	if c.queued+len(f.b) > c.srv.opts.QueueBytes && c.queued > 0 {
+		c.mu.Unlock()
+		c.abort("send queue full")
+		return false
+	}
+	c.queue = append(c.queue, f.b)
+	c.queued += len(f.b)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+	return true
+}
+
+// flush writes queued frames until the queue is empty, each batch in one
+// writev. It runs only while there is something to write, so an idle page
+// costs no goroutine.
+func (c *Conn) flush() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writing = false
+			if c.closed {
+				c.nc.Close()
+			}
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.queued = 0
+		c.mu.Unlock()
+
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+		out := batch
+		_, err := out.WriteTo(c.nc)
+		clear(batch)
+
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+		if err != nil {
+			c.abort("transport error")
+		}
+	}
+}
+
+// Close ends the connection: queued frames are still written (bounded by
+// the write timeout), then the socket closes and the handler's Disconnect
+// runs. It is idempotent; the first reason wins.
+func (c *Conn) Close(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(reason)
+}
+
+func (c *Conn) closeLocked(reason string) {
+	if c.closed {
+		return
+	}
+	c.closed, c.reason = true, reason
+	if !c.writing {
+		c.nc.Close()
+	}
+}
+
+// abort closes the socket at once, dropping whatever is queued.
+func (c *Conn) abort(reason string) {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed, c.reason = true, reason
+	}
+	c.queue, c.queued = nil, 0
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// closeReason is why the connection ended.
+func (c *Conn) closeReason(fallback string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != "" {
+		return c.reason
+	}
+	c.closed, c.reason = true, fallback
+	return fallback
+}

@@ -1,0 +1,18 @@
+// Package eio is a small Engine.IO v4 / Socket.IO v5 server for pages that
+// connect straight over WebSocket (transport=websocket, no polling first):
+// the official client with transports: ["websocket"], and raw Engine.IO
+// pages such as load generators.
+//
+// It exists for the fan-out path. A delivery is framed once (Frame) and the
+// same bytes are queued to every page; each page's queue is flushed by a
+// short-lived writer that sends everything queued in one writev, so a burst
+// of alerts costs one system call per page, not one per alert. One
+// goroutine runs the heartbeat of every connection instead of two timers
+// per page. Everything else (long-polling, upgrades from polling, other
+// namespaces' clients) stays with the Socket.IO library.
+//
+// Only what herald's pages use is implemented: the default namespace,
+// text packets, events with JSON arguments and acknowledgements of client
+// events. A binary packet or a connect to another namespace is refused the
+// way the protocol says.
+package eio

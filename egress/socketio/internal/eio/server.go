@@ -1,0 +1,378 @@
+package eio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Handler is what the Socket.IO layer above does with a connection. Its
+// methods are called from the connection's reader goroutine, one at a time
+// per connection, concurrently across connections.
+type Handler interface {
+	// Connect runs when the page joined the default namespace; auth is the
+	// CONNECT packet's payload (nil if none).
+	Connect(c *Conn, auth map[string]any)
+	// Event runs for every event the page emits. If the page asked for an
+	// acknowledgement, the returned arguments are sent back as its ack.
+	Event(c *Conn, name string, args []json.RawMessage) (ack []any)
+	// Disconnect runs once, after Connect, when the connection ended.
+	Disconnect(c *Conn, reason string)
+}
+
+// Options tunes a Server. Zero values take the defaults in parentheses.
+type Options struct {
+	PingInterval time.Duration // (25s) as the Socket.IO server's default
+	PingTimeout  time.Duration // (20s)
+	MaxPayload   int64         // largest message a page may send (1 MB)
+	QueueBytes   int           // per-page send queue before it is cut off (4 MiB)
+	WriteTimeout time.Duration // a write that takes longer closes the page (10s)
+	// CheckOrigin vets the handshake's Origin; nil accepts every origin,
+	// as browser sources often have none or file://.
+	CheckOrigin func(r *http.Request) bool
+	Log         *slog.Logger
+}
+
+// Server accepts WebSocket pages. Create it with NewServer.
+type Server struct {
+	opts     Options
+	handler  Handler
+	upgrader websocket.Upgrader
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	closing bool
+	readers sync.WaitGroup
+	beating sync.Once
+	stop    chan struct{}
+}
+
+// NewServer returns a server that hands connections to h. It starts
+// nothing: the heartbeat goroutine starts with the first connection, and
+// Close stops it.
+func NewServer(opts Options, h Handler) *Server {
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 25 * time.Second
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 20 * time.Second
+	}
+	if opts.MaxPayload <= 0 {
+		opts.MaxPayload = 1e6
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = 4 << 20
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	check := opts.CheckOrigin
+	if check == nil {
+		check = func(*http.Request) bool { return true }
+	}
+	s := &Server{
+		opts: opts, handler: h, log: opts.Log,
+		conns: map[*Conn]struct{}{}, stop: make(chan struct{}),
+		// A small read buffer (pages send little: pongs and REGISTER) and
+		// a write-buffer pool that is never drawn from (frames are written
+		// straight to the socket) keep an idle page's memory small: the
+		// HTTP server's 4 KiB buffers are released after the upgrade.
+		upgrader: websocket.Upgrader{ReadBufferSize: 512, WriteBufferPool: unusedPool{}, CheckOrigin: check},
+	}
+	return s
+}
+
+// unusedPool satisfies websocket.BufferPool; herald never writes through
+// the websocket library, so it is never asked for a buffer.
+type unusedPool struct{}
+
+func (unusedPool) Get() any { return nil }
+func (unusedPool) Put(any)  {}
+
+// Accepts reports whether r is a direct WebSocket handshake this server
+// takes: Engine.IO v4, transport=websocket and no session id (an upgrade
+// of a polling session belongs to the session's owner).
+func Accepts(r *http.Request) bool {
+	q := r.URL.Query()
+	return q.Get("transport") == "websocket" && q.Get("sid") == "" && q.Get("EIO") == "4" &&
+		websocket.IsWebSocketUpgrade(r)
+}
+
+// ServeHTTP upgrades the request and serves the page until it leaves. It
+// blocks for the life of the connection (the HTTP server's goroutine
+// becomes the page's reader).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	if !closing {
+		s.readers.Add(1)
+	}
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, `{"code":3,"message":"Server shutting down"}`, http.StatusServiceUnavailable)
+		return
+	}
+	defer s.readers.Done()
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("websocket handshake refused", "err", err, "remote", r.RemoteAddr)
+		return // the upgrader has answered
+	}
+	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.Query(),
+		remote: r.RemoteAddr, start: time.Now()}
+	ws.SetReadLimit(s.opts.MaxPayload)
+	ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
+	ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
+	s.track(c)
+	defer s.untrack(c)
+	open, _ := json.Marshal(map[string]any{
+		"sid": c.id, "upgrades": []string{},
+		"pingInterval": s.opts.PingInterval.Milliseconds(), "pingTimeout": s.opts.PingTimeout.Milliseconds(),
+		"maxPayload": s.opts.MaxPayload,
+	})
+	c.nextPing.Store(time.Now().Add(s.opts.PingInterval).UnixNano())
+	c.Send(NewFrame(eioOpen, open))
+	reason := s.read(c)
+	reason = c.closeReason(reason)
+	c.abort(reason)
+	if c.connected.Load() {
+		s.handler.Disconnect(c, reason)
+	}
+}
+
+// read handles the page's packets until the connection ends and returns
+// why it ended.
+func (s *Server) read(c *Conn) string {
+	for {
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return "transport close"
+			}
+			return "transport error"
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return "transport error"
+		}
+		if typ != websocket.TextMessage || len(data) == 0 {
+			continue // binary attachments are not part of herald's protocol
+		}
+		if reason := s.packet(c, data); reason != "" {
+			return reason
+		}
+	}
+}
+
+// packet handles one Engine.IO packet; a non-empty result ends the connection.
+func (s *Server) packet(c *Conn, p []byte) string {
+	switch p[0] {
+	case eioPong:
+		c.pongBy.Store(0)
+	case eioPing: // Engine.IO v3 clients ping the server themselves
+		c.Send(NewFrame(eioPong, p[1:]))
+	case eioClose:
+		return "client close"
+	case eioMessage:
+		if len(p) > 1 {
+			return s.socketPacket(c, p[1:])
+		}
+	}
+	return ""
+}
+
+// socketPacket handles a Socket.IO packet.
+func (s *Server) socketPacket(c *Conn, p []byte) string {
+	nsp, rest := namespace(p[1:])
+	if nsp != "/" {
+		if p[0] == sioConnect {
+			msg, _ := json.Marshal(map[string]string{"message": "Invalid namespace"})
+			c.Send(messageFrame(sioConnectError, append([]byte(nsp+","), msg...)))
+		}
+		return ""
+	}
+	switch p[0] {
+	case sioConnect:
+		if c.connected.Load() {
+			return ""
+		}
+		var auth map[string]any
+		if len(rest) > 0 && json.Unmarshal(rest, &auth) != nil {
+			auth = nil
+		}
+		ack, _ := json.Marshal(map[string]string{"sid": c.id})
+		c.Send(messageFrame(sioConnect, ack))
+		c.connected.Store(true)
+		s.handler.Connect(c, auth)
+	case sioDisconnect:
+		return "client namespace disconnect"
+	case sioEvent:
+		if c.connected.Load() {
+			s.event(c, rest)
+		}
+	}
+	return ""
+}
+
+// event decodes [id]["name",args…] and calls the handler.
+func (s *Server) event(c *Conn, p []byte) {
+	i := 0
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		i++
+	}
+	ackID := string(p[:i])
+	var list []json.RawMessage
+	if err := json.Unmarshal(p[i:], &list); err != nil || len(list) == 0 {
+		s.log.Debug("malformed event", "sid", c.id)
+		return
+	}
+	var name string
+	if err := json.Unmarshal(list[0], &name); err != nil {
+		s.log.Debug("malformed event name", "sid", c.id)
+		return
+	}
+	ack := s.handler.Event(c, name, list[1:])
+	if ackID == "" {
+		return
+	}
+	if ack == nil {
+		ack = []any{}
+	}
+	if data, err := json.Marshal(ack); err == nil {
+		c.Send(messageFrame(sioAck, append([]byte(ackID), data...)))
+	}
+}
+
+// namespace splits "/nsp,rest" into its namespace and the rest; packets of
+// the default namespace carry none.
+func namespace(p []byte) (string, []byte) {
+	if len(p) == 0 || p[0] != '/' {
+		return "/", p
+	}
+	for i, b := range p {
+		if b == ',' {
+			return string(p[:i]), p[i+1:]
+		}
+	}
+	return string(p), nil
+}
+
+func (s *Server) track(c *Conn) {
+	s.beating.Do(func() { go s.heartbeat() })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = struct{}{}
+}
+
+func (s *Server) untrack(c *Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+// Len is the number of open connections.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Close stops accepting pages, closes every connection (the pages'
+// clients see a transport close and reconnect to the next server) and
+// waits for their handlers to finish, or for ctx to end.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	close(s.stop)
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Send(closeFrame)
+		c.Close("server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.readers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.abort("server shutting down")
+		}
+		return fmt.Errorf("eio: closing pages: %w", ctx.Err())
+	}
+}
+
+// heartbeat pings every connection each PingInterval and closes those that
+// do not answer within PingTimeout: one goroutine for all pages.
+func (s *Server) heartbeat() {
+	tick := min(s.opts.PingInterval, s.opts.PingTimeout) / 5
+	tick = max(tick, 10*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var batch []*Conn
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			batch = s.snapshot(batch[:0])
+			s.beat(batch, now.UnixNano())
+			clear(batch)
+		}
+	}
+}
+
+func (s *Server) snapshot(buf []*Conn) []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		buf = append(buf, c)
+	}
+	return buf
+}
+
+func (s *Server) beat(conns []*Conn, now int64) {
+	for _, c := range conns {
+		if by := c.pongBy.Load(); by != 0 {
+			if now > by {
+				c.abort("ping timeout")
+			}
+			continue
+		}
+		if now >= c.nextPing.Load() {
+			c.pongBy.Store(now + s.opts.PingTimeout.Nanoseconds())
+			c.nextPing.Store(now + s.opts.PingInterval.Nanoseconds())
+			c.Send(pingFrame)
+		}
+	}
+}
+
+// newID returns a 20-character URL-safe random id, like Engine.IO's.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
