@@ -112,9 +112,10 @@ func Accepts(r *http.Request) bool {
 		websocket.IsWebSocketUpgrade(r)
 }
 
-// ServeHTTP upgrades the request and serves the page until it leaves. It
-// blocks for the life of the connection (the HTTP server's goroutine
-// becomes the page's reader).
+// ServeHTTP upgrades the request and returns; the page is served on a
+// goroutine of its own until it leaves. Returning lets the HTTP server
+// release what it kept for the request (its 4 KiB read and write buffers
+// and a grown stack), which is most of an idle page's memory otherwise.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	closing := s.closing
@@ -126,17 +127,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"code":3,"message":"Server shutting down"}`, http.StatusServiceUnavailable)
 		return
 	}
-	defer s.readers.Done()
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.readers.Done()
 		s.log.Debug("websocket handshake refused", "err", err, "remote", r.RemoteAddr)
 		return // the upgrader has answered
 	}
 	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.Query(),
 		remote: r.RemoteAddr, start: time.Now()}
-	ws.SetReadLimit(s.opts.MaxPayload)
-	ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
-	ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
+	go s.serve(c)
+}
+
+// serve runs one page: the open packet, then its packets until it leaves.
+func (s *Server) serve(c *Conn) {
+	defer s.readers.Done()
+	c.ws.SetReadLimit(s.opts.MaxPayload)
+	c.ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
+	c.ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
 	s.track(c)
 	defer s.untrack(c)
 	open, _ := json.Marshal(map[string]any{
@@ -146,8 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	c.nextPing.Store(time.Now().Add(s.opts.PingInterval).UnixNano())
 	c.Send(NewFrame(eioOpen, open))
-	reason := s.read(c)
-	reason = c.closeReason(reason)
+	reason := c.closeReason(s.read(c))
 	c.abort(reason)
 	if c.connected.Load() {
 		s.handler.Disconnect(c, reason)
