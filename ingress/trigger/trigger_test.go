@@ -40,12 +40,17 @@ func newAdapter(t *testing.T, options string, pub herald.Publisher) ingress.Adap
 		}
 		node = doc.Content[0]
 	}
-	a, err := New(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Options: node,
-		File: "rules.yaml", Publish: pub, MaxBody: 64})
+	p := paramsFor(pub)
+	p.Options = node
+	a, err := New(p)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return a
+}
+
+func paramsFor(pub herald.Publisher) ingress.Params {
+	return ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", File: "rules.yaml", Publish: pub, MaxBody: 64}
 }
 
 func TestTrigger(t *testing.T) {
