@@ -1,13 +1,19 @@
 // Package egress defines where routed deliveries go: the Sink a plugin
-// implements. The first and main sink is egress/socketio, which keeps one
-// Socket.IO room per code; later sinks (Redis fan-out, chat bots) plug in
-// beside it.
+// implements, the Factory that builds one, and the Registry that maps a
+// type name to its Factory. The first and main sink is egress/socketio,
+// which keeps one Socket.IO room per code; later sinks (Redis fan-out,
+// chat bots) plug in beside it, each in its own folder, registered from
+// init() and imported by egress/all.
 package egress
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/registry"
 )
 
 // Sink delivers to pages.
@@ -20,4 +26,65 @@ type Sink interface {
 	// Close disconnects pages and releases resources. It returns when done
 	// or when ctx ends.
 	Close(ctx context.Context) error
+}
+
+// Params is what a Factory gets to build a sink.
+type Params struct {
+	// Log is already scoped to the sink.
+	Log *slog.Logger
+	// CORSOrigin is the server's Access-Control-Allow-Origin ("*" for any).
+	CORSOrigin string
+	// MaxBody is the largest message a page may send, in bytes.
+	MaxBody int64
+}
+
+// Factory builds a sink. Like ingress factories it starts nothing: pages
+// are served once the sink's Handler is mounted on a running server.
+type Factory func(Params) (Sink, error)
+
+// Registry maps type names to factories.
+type Registry = registry.Of[Factory]
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return registry.New[Factory]("egress") }
+
+// Default is the registry sinks add themselves to from init(). It is
+// written only during init and read-only afterwards.
+var Default = NewRegistry()
+
+// Register adds a factory to Default. Call it only from init().
+func Register(typ string, f Factory) {
+	if f == nil {
+		panic("egress: Register with a nil factory")
+	}
+	Default.Register(typ, f)
+}
+
+// Mounter is the optional capability of a sink that pages connect to over
+// HTTP: the server mounts Handler at Path.
+type Mounter interface {
+	// Path is the URL path prefix the sink serves, e.g. "/socket.io/".
+	Path() string
+	Handler() http.Handler
+}
+
+// Lister is the optional capability of a sink that knows its pages, for
+// the admin listing (GET /clients).
+type Lister interface {
+	Clients() []Client
+}
+
+// Client describes one connected page.
+type Client struct {
+	// ID is the page's connection id.
+	ID string `json:"id"`
+	// Code is the room the page registered under, "" before it did. It is
+	// the full code: whoever serves this listing must protect it.
+	Code string `json:"code"`
+	// Transport is how the page is connected ("polling", "websocket").
+	Transport string `json:"transport"`
+	// Connected is when the page connected.
+	Connected time.Time `json:"connected_at"`
+	// Address is the remote address of the page's connection.
+	Address string `json:"address"`
 }

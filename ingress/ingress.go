@@ -1,17 +1,14 @@
 package ingress
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/registry"
 )
 
 // Adapter serves the path its instance is mounted at: it decodes and
@@ -53,62 +50,24 @@ type Params struct {
 // positioned (see internal/yamlpos).
 type Factory func(Params) (Adapter, error)
 
-// Registry maps type names to factories. The zero value is not usable; call
-// NewRegistry.
-type Registry struct {
-	mu        sync.RWMutex
-	factories map[string]Factory
-}
+// Registry maps type names to factories.
+type Registry = registry.Of[Factory]
 
 // NewRegistry returns an empty registry; tests use one to register fakes
 // without touching Default.
-func NewRegistry() *Registry { return &Registry{factories: map[string]Factory{}} }
+func NewRegistry() *Registry { return registry.New[Factory]("ingress") }
 
 // Default is the registry plugins add themselves to from init(). It is
 // written only during init and read-only afterwards.
 var Default = NewRegistry()
 
-// Register adds a factory to Default. Call it only from init().
-func Register(typ string, f Factory) { Default.Register(typ, f) }
-
-// Register adds a factory under typ. It panics on an empty name, a nil
-// factory or a duplicate, which are programming errors caught at start-up.
-func (r *Registry) Register(typ string, f Factory) {
-	if typ == "" || f == nil {
-		panic("ingress: Register with empty type or nil factory")
+// Register adds a factory to Default. Call it only from init(). It panics
+// on an empty name or a duplicate.
+func Register(typ string, f Factory) {
+	if f == nil {
+		panic("ingress: Register with a nil factory")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.factories[typ]; dup {
-		panic("ingress: Register called twice for type " + typ)
-	}
-	r.factories[typ] = f
-}
-
-// Lookup returns the factory for typ, or an error that lists the known types.
-func (r *Registry) Lookup(typ string) (Factory, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if f, ok := r.factories[typ]; ok {
-		return f, nil
-	}
-	return nil, fmt.Errorf("unknown ingress type %q (known: %s)", typ, strings.Join(r.typesLocked(), ", "))
-}
-
-// Types lists the registered type names, sorted.
-func (r *Registry) Types() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.typesLocked()
-}
-
-func (r *Registry) typesLocked() []string {
-	names := make([]string, 0, len(r.factories))
-	for n := range r.factories {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	Default.Register(typ, f)
 }
 
 // Counters returns the counters that survive reloads for this instance

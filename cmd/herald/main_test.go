@@ -165,7 +165,9 @@ func TestRunLogsToFileAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-p", "0", "-l", "INFO", "--logfile", logfile}, noEnv, &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"-p", "0", "-l", "INFO", "--logfile", logfile}, noEnv, &stdout, &stderr)
+	}()
 	waitForText(t, &stderr, "herald listening")
 	cancel()
 	if code := <-done; code != exitOK {

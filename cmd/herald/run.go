@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/egress"
-	"github.com/heraldhq/herald/egress/socketio"
+	_ "github.com/heraldhq/herald/egress/all" // every egress plugin
 	"github.com/heraldhq/herald/examples"
 	"github.com/heraldhq/herald/ingress"
 	_ "github.com/heraldhq/herald/ingress/all" // every ingress plugin
@@ -84,7 +84,10 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	}
 	defer closeFiles()
 
-	sink := socketio.New(socketio.Options{Log: log, CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
+	sink, err := newSink("socketio", cfg, log)
+	if err != nil {
+		return err
+	}
 	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: reservedPaths})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
@@ -158,6 +161,15 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newSink builds the egress plugin typ from the registry.
+func newSink(typ string, cfg config, log *slog.Logger) (egress.Sink, error) {
+	factory, err := egress.Default.Lookup(typ)
+	if err != nil {
+		return nil, err
+	}
+	return factory(egress.Params{Log: log.With("egress", typ), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
 }
 
 func rulesName(file string) string {

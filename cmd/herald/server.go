@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/heraldhq/herald/egress/socketio"
+	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
@@ -24,7 +24,7 @@ type handlerDeps struct {
 	cfg     config
 	log     *slog.Logger
 	router  *router.Router
-	sink    *socketio.Sink
+	sink    egress.Sink
 	trigger ingress.Adapter
 	sources fs.FS
 }
@@ -42,7 +42,9 @@ func newHandler(d handlerDeps) http.Handler {
 	client := only("GET", staticFile("socket.io.js", sources.SocketIOClient()))
 	mux.Handle("/socket.io/socket.io.js", client)
 	mux.Handle("/socket.io/socket.io.min.js", client)
-	mux.Handle("/socket.io/", d.sink.Handler())
+	if m, ok := d.sink.(egress.Mounter); ok {
+		mux.Handle(m.Path(), m.Handler())
+	}
 	mux.Handle("/", d.router)
 	return d.cors(mux)
 }
@@ -118,12 +120,15 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 
 // clients lists registered pages, grouped by code as the seed did.
 func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
-	list := d.sink.Clients()
-	byCode := map[string][]socketio.Client{}
+	var list []egress.Client
+	if l, ok := d.sink.(egress.Lister); ok {
+		list = l.Clients()
+	}
+	byCode := map[string][]egress.Client{}
 	for _, c := range list {
 		byCode[c.Code] = append(byCode[c.Code], c)
 	}
-	ingress.WriteJSON(w, http.StatusOK, map[string]any{"count": len(list), "codes": byCode, "clients": list})
+	ingress.WriteJSON(w, http.StatusOK, map[string]any{"count": len(list), "codes": byCode, "clients": nonNil(list)})
 }
 
 func (d handlerDeps) rulesStatus(w http.ResponseWriter, r *http.Request) {
@@ -176,4 +181,11 @@ func asObject(res rules.Result) (map[string]any, error) {
 	}
 	var out map[string]any
 	return out, json.Unmarshal(b, &out)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -42,19 +42,7 @@ type Options struct {
 }
 
 // Client describes one connected page, for the admin listing.
-type Client struct {
-	// ID is the Socket.IO socket id (not the engine.io session id).
-	ID string `json:"id"`
-	// Code is the room the page registered under, "" before REGISTER. It is
-	// the full code: whoever serves this listing must protect it.
-	Code string `json:"code"`
-	// Transport is "polling" or "websocket" (it changes after an upgrade).
-	Transport string `json:"transport"`
-	// Connected is when the page connected.
-	Connected time.Time `json:"connected_at"`
-	// Address is the remote address of the underlying connection.
-	Address string `json:"address"`
-}
+type Client = egress.Client
 
 // Sink is the Socket.IO egress. Create it with New, mount Handler at
 // "/socket.io/", and call Close on shutdown.
@@ -73,7 +61,20 @@ type Sink struct {
 	snapshots sync.Pool // *[]*page, see Deliver
 }
 
-var _ egress.Sink = (*Sink)(nil)
+var (
+	_ egress.Sink    = (*Sink)(nil)
+	_ egress.Mounter = (*Sink)(nil)
+	_ egress.Lister  = (*Sink)(nil)
+)
+
+func init() {
+	egress.Register("socketio", func(p egress.Params) (egress.Sink, error) {
+		return New(Options{Log: p.Log, CORSOrigin: p.CORSOrigin, MaxBody: p.MaxBody}), nil
+	})
+}
+
+// Path is where Handler is mounted: the Socket.IO clients' default path.
+func (s *Sink) Path() string { return "/socket.io/" }
 
 // New builds a Sink. It starts no goroutine and opens no socket: pages are
 // served once Handler is mounted on a running server.
