@@ -3,6 +3,7 @@ package eio
 import (
 	"net"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,10 @@ func (c *Conn) Send(f *Frame) bool {
 // writev. It runs only while there is something to write, so an idle page
 // costs no goroutine.
 func (c *Conn) flush() {
+	// Let the deliveries already running queue their frames too: under
+	// load that folds several alerts into one write; when the machine is
+	// idle it returns at once.
+	runtime.Gosched()
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
