@@ -23,7 +23,10 @@
     code: '',          // the page's code; see resolveOptions for other sources
     url: undefined,    // server URL; undefined = the page's own origin
     path: '/socket.io/',
-    transports: undefined, // e.g. ['websocket']; undefined = client default
+    // WebSocket first: one connection, no polling round trips, and herald's
+    // fastest delivery path; polling is the fallback behind proxies that
+    // refuse WebSockets. Pass ['polling', 'websocket'] for the client default.
+    transports: ['websocket', 'polling'],
     debug: false,      // log to the console
     dedupe: 200,       // how many recent event ids to remember (0 = off)
     autoConnect: true, // connect in the constructor
@@ -159,7 +162,11 @@
       // servers that ignore it still get REGISTER on WELCOME.
       auth: { code: this.code }
     };
-    if (this.options.transports) opts.transports = this.options.transports;
+    if (this.options.transports) {
+      opts.transports = this.options.transports;
+      // Without it the client gives up after the first transport fails.
+      opts.tryAllTransports = true;
+    }
     this.socket = this.options.url ? io(this.options.url, opts) : io(opts);
     this._wire(this.socket);
     this._setStatus('connecting', null);
