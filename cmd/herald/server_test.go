@@ -21,6 +21,12 @@ const testToken = "admin-token-for-tests"
 // ends, and returns its base URL.
 func startServer(t *testing.T, mutate func(*config)) string {
 	t.Helper()
+	return startServerEnv(t, noEnv, mutate)
+}
+
+// startServerEnv is startServer with an environment for ${VAR} in rules.
+func startServerEnv(t *testing.T, getenv func(string) (string, bool), mutate func(*config)) string {
+	t.Helper()
 	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--admin-token", testToken}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +38,7 @@ func startServer(t *testing.T, mutate func(*config)) string {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
-	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
+	go func() { done <- serve(ctx, nil, cfg, getenv, logs, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
