@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -30,33 +29,24 @@ func DecodeEvent(data []byte) (herald.Event, error) {
 // MarshalJSON writes a Result with lower-case keys, deliveries included:
 // the output of `herald route` and /api/route.
 func (r Result) MarshalJSON() ([]byte, error) {
-	type delivery struct {
-		EventID string         `json:"event_id"`
-		Source  string         `json:"source"`
-		Room    string         `json:"room"`
-		Name    string         `json:"name"`
-		Payload map[string]any `json:"payload"`
-		Time    time.Time      `json:"time"`
-		Rule    string         `json:"rule"`
-	}
 	type rterr struct {
 		Rule  string `json:"rule"`
 		Pos   string `json:"pos"`
 		Error string `json:"error"`
 	}
 	out := struct {
-		Matched    []string   `json:"matched"`
-		Deliveries []delivery `json:"deliveries"`
-		Dropped    bool       `json:"dropped"`
-		Unrouted   bool       `json:"unrouted"`
-		Errors     []rterr    `json:"errors"`
+		Matched    []string          `json:"matched"`
+		Deliveries []herald.Delivery `json:"deliveries"`
+		Dropped    bool              `json:"dropped"`
+		Unrouted   bool              `json:"unrouted"`
+		Errors     []rterr           `json:"errors"`
 	}{Matched: r.Matched, Dropped: r.Dropped, Unrouted: r.Unrouted,
-		Deliveries: make([]delivery, 0, len(r.Deliveries)), Errors: make([]rterr, 0, len(r.Errors))}
+		Deliveries: r.Deliveries, Errors: make([]rterr, 0, len(r.Errors))}
 	if out.Matched == nil {
 		out.Matched = []string{}
 	}
-	for _, d := range r.Deliveries {
-		out.Deliveries = append(out.Deliveries, delivery(d))
+	if out.Deliveries == nil {
+		out.Deliveries = []herald.Delivery{}
 	}
 	for _, e := range r.Errors {
 		out.Errors = append(out.Errors, rterr{Rule: e.Rule, Pos: e.Pos.String(), Error: e.Err.Error()})
