@@ -17,7 +17,7 @@ type Conn struct {
 	ws     *websocket.Conn
 	nc     net.Conn
 	id     string // the Socket.IO socket id pages see
-	query  url.Values
+	query  string // raw: parsed on demand, idle pages keep no map
 	remote string
 	start  time.Time
 
@@ -42,8 +42,12 @@ type Conn struct {
 // ID is the Socket.IO socket id.
 func (c *Conn) ID() string { return c.id }
 
-// Query is the handshake URL's query.
-func (c *Conn) Query() url.Values { return c.query }
+// Query is the handshake URL's query, parsed anew on each call (the
+// Socket.IO layer reads it once, at connect).
+func (c *Conn) Query() url.Values {
+	q, _ := url.ParseQuery(c.query)
+	return q
+}
 
 // RemoteAddr is the peer's address as the HTTP server saw it.
 func (c *Conn) RemoteAddr() string { return c.remote }

@@ -133,7 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket handshake refused", "err", err, "remote", r.RemoteAddr)
 		return // the upgrader has answered
 	}
-	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.Query(),
+	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.RawQuery,
 		remote: r.RemoteAddr, start: time.Now()}
 	go s.serve(c)
 }
