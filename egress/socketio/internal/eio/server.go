@@ -144,7 +144,10 @@ func (s *Server) serve(c *Conn) {
 	c.ws.SetReadLimit(s.opts.MaxPayload)
 	c.ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
 	c.ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
-	s.track(c)
+	if !s.track(c) {
+		c.abort("server shutting down")
+		return
+	}
 	defer s.untrack(c)
 	open, _ := json.Marshal(map[string]any{
 		"sid": c.id, "upgrades": []string{},
@@ -278,11 +281,17 @@ func namespace(p []byte) (string, []byte) {
 	return string(p), nil
 }
 
-func (s *Server) track(c *Conn) {
+// track adds c to the open connections; false means Close has begun (it
+// may have taken its snapshot already, so c must not start).
+func (s *Server) track(c *Conn) bool {
 	s.beating.Do(func() { go s.heartbeat() })
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
 	s.conns[c] = struct{}{}
+	return true
 }
 
 func (s *Server) untrack(c *Conn) {
@@ -334,8 +343,11 @@ func (s *Server) Close(ctx context.Context) error {
 // heartbeat pings every connection each PingInterval and closes those that
 // do not answer within PingTimeout: one goroutine for all pages.
 func (s *Server) heartbeat() {
-	tick := min(s.opts.PingInterval, s.opts.PingTimeout) / 5
-	tick = max(tick, 10*time.Millisecond)
+	// Fine enough that a ping is never more than a second late (the
+	// client gives the server PingInterval+PingTimeout), cheap enough: a
+	// tick walks every connection once.
+	tick := min(s.opts.PingInterval, s.opts.PingTimeout) / 20
+	tick = min(max(tick, 10*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var batch []*Conn
