@@ -69,6 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 // stopSignals restores default signal handling once shutdown has begun, so
 // a second Ctrl-C kills a shutdown that hangs.
 func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(string) (string, bool), stderr io.Writer, ready chan<- string) error {
+	// Catch SIGHUP first: its default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log, closeLog, err := newLogger(cfg.logLevel, cfg.logFile, stderr)
 	if err != nil {
 		return err
@@ -119,8 +123,10 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	var wg sync.WaitGroup
+	rl := reloader{rt: rt, file: cfg.rulesFile, log: log.With("component", "rules")}
+	wg.Go(func() { rl.onHangup(ctx, hup) })
 	if cfg.rulesFile != "" {
-		wg.Go(func() { watchRules(ctx, rt, cfg.rulesFile, log) })
+		wg.Go(func() { rl.watch(ctx) })
 	}
 	serveErr := make(chan error, 1)
 	go func() {
@@ -198,41 +204,48 @@ func loadRules(rt *router.Router, file string) error {
 	return nil
 }
 
-// watchRules reloads the rules on every save of the file and on SIGHUP. A
-// file that fails to load is logged with its positioned errors and the
-// running rules stay in place.
-func watchRules(ctx context.Context, rt *router.Router, file string, log *slog.Logger) {
-	log = log.With("component", "rules")
-	reload := func(data []byte) {
-		err := rt.Reload(file, data)
-		switch {
-		case err == nil, errors.Is(err, router.ErrUnchanged):
-		default:
-			logLoadErrors(log, file, err)
+// reloader re-reads the rules file into the router; a file that fails to
+// load is logged with its positioned errors and the running rules stay.
+type reloader struct {
+	rt   *router.Router
+	file string // "" when running the embedded default
+	log  *slog.Logger
+}
+
+func (r reloader) load(data []byte) {
+	err := r.rt.Reload(r.file, data)
+	if err != nil && !errors.Is(err, router.ErrUnchanged) {
+		logLoadErrors(r.log, r.file, err)
+	}
+}
+
+// onHangup reloads on every SIGHUP (systemctl reload) until ctx ends. It is
+// installed whatever the flags, so a hangup never kills the server.
+func (r reloader) onHangup(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if r.file == "" {
+				r.log.Info("SIGHUP: no rules file to reload (start herald with --rules FILE)")
+				continue
+			}
+			data, err := os.ReadFile(r.file)
+			if err != nil {
+				r.log.Error("rules not reloaded", "file", r.file, "err", err)
+				continue
+			}
+			r.log.Info("SIGHUP: reloading rules", "file", r.file)
+			r.load(data)
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				data, err := os.ReadFile(file)
-				if err != nil {
-					log.Error("rules not reloaded", "file", file, "err", err)
-					continue
-				}
-				log.Info("SIGHUP: reloading rules", "file", file)
-				reload(data)
-			}
-		}
-	}()
-	if err := rules.Watch(ctx, file, 0, log, reload); err != nil {
-		log.Error("watching the rules file failed; reload with SIGHUP", "file", file, "err", err)
-		<-ctx.Done()
+}
+
+// watch reloads the rules on every save of the file.
+func (r reloader) watch(ctx context.Context) {
+	if err := rules.Watch(ctx, r.file, 0, r.log, r.load); err != nil {
+		r.log.Error("watching the rules file failed; reload with SIGHUP", "file", r.file, "err", err)
 	}
 }
 
