@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,8 +44,12 @@ type Options struct {
 	// MaxBody is the request body limit handed to adapters.
 	MaxBody int64
 	// Reserved lists paths the static server owns; a declared ingress may
-	// not take them.
+	// not take them, nor anything below one that ends in "/".
 	Reserved []string
+	// ReservedNames lists ingress instance names the server uses itself
+	// ("trigger" for the built-in /notify): a declared instance may not
+	// take them, or its events would be indistinguishable.
+	ReservedNames []string
 }
 
 // Router routes events. Create it with New.
@@ -183,6 +189,9 @@ func (r *Router) Reload(file string, data []byte) error {
 	old := r.cur.Load()
 	hash := sha256.Sum256(data)
 	if old.file == file && old.hash == hash && old.gen > 0 {
+		// Back to the running file (a broken save undone): nothing to
+		// load, and the error of the attempt in between is history.
+		r.lastErr.Store(nil)
 		return ErrUnchanged
 	}
 	start := time.Now()
@@ -248,10 +257,15 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 	var errs yamlpos.List
 	var paths []string
 	seen := map[string]yamlpos.Pos{}
-	for _, p := range r.opts.Reserved {
-		seen[p] = yamlpos.Pos{File: "herald (built in)"}
-	}
 	for _, spec := range set.Ingress() {
+		if slices.Contains(r.opts.ReservedNames, spec.Name) {
+			errs.Add(spec.Pos, "ingress %q: the name is herald's own (built-in); choose another", spec.Name)
+			continue
+		}
+		if reserved, ok := r.reserved(spec.Path); ok {
+			errs.Add(spec.Pos, "ingress %q: path %s is herald's own (%s is built in)", spec.Name, spec.Path, reserved)
+			continue
+		}
 		if first, dup := seen[spec.Path]; dup {
 			errs.Add(spec.Pos, "ingress %q: path %s is already taken (at %s)", spec.Name, spec.Path, first)
 			continue
@@ -272,6 +286,17 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 		return nil, err
 	}
 	return &snapshot{set: set, mux: mux, paths: paths, loaded: r.opts.Now(), file: file}, nil
+}
+
+// reserved reports the built-in path that path collides with: the same
+// path, or one below a built-in subtree such as /sources/.
+func (r *Router) reserved(path string) (string, bool) {
+	for _, p := range r.opts.Reserved {
+		if path == p || strings.HasSuffix(p, "/") && strings.HasPrefix(path, p) || path+"/" == p {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adapter, error) {

@@ -225,3 +225,44 @@ tests:
 		t.Fatalf("Status().Tests = %+v, want 2 run, 1 failed with a positioned failure", st.Tests)
 	}
 }
+
+func TestBuiltInPathsAndNamesAreRefused(t *testing.T) {
+	reg := echoRegistry()
+	rt := router.New(router.Options{Registry: reg, Reserved: []string{"/notify", "/sources/"}, ReservedNames: []string{"trigger"}})
+	tests := []struct {
+		name, block, want string
+	}{
+		{name: "a built-in path", block: "hook: {type: echo, path: /notify}", want: "path /notify is herald's own"},
+		{name: "below a built-in subtree", block: "hook: {type: echo, path: /sources/hook}", want: "path /sources/hook is herald's own (/sources/ is built in)"},
+		{name: "a built-in subtree without its slash", block: "hook: {type: echo, path: /sources}", want: "is herald's own"},
+		{name: "a built-in name", block: "trigger: {type: echo, path: /t}", want: `ingress "trigger": the name is herald's own`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := rt.Reload("rules.yaml", []byte("version: 1\ningress:\n  "+tc.block+"\n"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Reload = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRevertingABrokenSaveClearsTheError(t *testing.T) {
+	rt, _ := newRouter(t)
+	good := []byte("version: 1\nrules: []\n")
+	if err := rt.Reload("rules.yaml", good); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload("rules.yaml", []byte("version: 1\nrules: [\n")); err == nil {
+		t.Fatal("a broken file loaded")
+	}
+	if rt.Status().LastError == nil {
+		t.Fatal("Status shows no error after a broken save")
+	}
+	if err := rt.Reload("rules.yaml", good); err != router.ErrUnchanged {
+		t.Fatalf("reverting = %v, want ErrUnchanged", err)
+	}
+	if le := rt.Status().LastError; le != nil {
+		t.Errorf("after reverting, Status still shows %q", le.Message)
+	}
+}

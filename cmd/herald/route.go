@@ -63,7 +63,7 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 		}
 		name = file
 	}
-	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths})
+	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths, ReservedNames: reservedNames})
 	if err := r.Reload(name, data); err != nil {
 		printErrors(stderr, data, err)
 		return exitFailure

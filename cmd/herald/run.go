@@ -93,7 +93,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		return err
 	}
 	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
-		MaxBody: cfg.maxBody, Reserved: reservedPaths})
+		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
 	}

@@ -19,6 +19,10 @@ import (
 // an ingress on them.
 var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/"}
 
+// reservedNames are ingress instance names herald uses itself: "trigger" is
+// the Source of the built-in /notify.
+var reservedNames = []string{"trigger"}
+
 // handlerDeps is what the fixed routes need.
 type handlerDeps struct {
 	cfg     config
