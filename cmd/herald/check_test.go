@@ -48,7 +48,7 @@ func TestCheckCommand(t *testing.T) {
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\ningress:\n  x:\n    type: nope\n    path: /x\n  y:\n    type: trigger\n    path: /notify\n")}
 			},
-			code: exitFailure, wantErr: []string{`rules.yaml:3:3: ingress "x": unknown ingress type "nope" (known: `, `rules.yaml:6:3: ingress "y": path /notify is already taken`}},
+			code: exitFailure, wantErr: []string{`rules.yaml:3:3: ingress "x": unknown ingress type "nope" (known: `, `rules.yaml:6:3: ingress "y": path /notify is herald's own`}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
 		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "b"} },
