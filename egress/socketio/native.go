@@ -29,16 +29,16 @@ func (h nativeHandler) Connect(c *eio.Conn, auth map[string]any) {
 	h.s.greet(p, code)
 }
 
-func (h nativeHandler) Event(c *eio.Conn, name string, args []json.RawMessage) []any {
+func (h nativeHandler) Event(c *eio.Conn, name string, args []json.RawMessage) ([]any, bool) {
 	p := pageOf(c)
 	if p == nil || name != eventRegister {
-		return nil
+		return nil, false
 	}
 	var data any
 	if len(args) > 0 {
 		_ = json.Unmarshal(args[0], &data)
 	}
-	return []any{h.s.register(p, data)}
+	return []any{h.s.register(p, data)}, true
 }
 
 func (h nativeHandler) Disconnect(c *eio.Conn, reason string) {

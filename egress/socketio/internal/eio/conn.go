@@ -85,6 +85,12 @@ func (c *Conn) Send(f *Frame) bool {
 // writev. It runs only while there is something to write, so an idle page
 // costs no goroutine.
 func (c *Conn) flush() {
+	closeNow := false
+	defer func() {
+		if closeNow {
+			c.nc.Close()
+		}
+	}()
 	// Let the deliveries already running queue their frames too: under
 	// load that folds several alerts into one write; when the machine is
 	// idle it returns at once.
@@ -93,9 +99,7 @@ func (c *Conn) flush() {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
 			c.writing = false
-			if c.closed {
-				c.nc.Close()
-			}
+			closeNow = c.closed
 			c.mu.Unlock()
 			return
 		}
@@ -123,16 +127,17 @@ func (c *Conn) flush() {
 // runs. It is idempotent; the first reason wins.
 func (c *Conn) Close(reason string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closeLocked(reason)
-}
-
-func (c *Conn) closeLocked(reason string) {
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
 	c.closed, c.reason = true, reason
-	if !c.writing {
+	// With a writer running, it closes the socket once the queue is out.
+	// Closing happens outside the lock: a TLS close may block on a page
+	// that does not read, and Send must not wait for that.
+	closeNow := !c.writing
+	c.mu.Unlock()
+	if closeNow {
 		c.nc.Close()
 	}
 }

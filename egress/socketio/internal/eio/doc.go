@@ -13,6 +13,6 @@
 //
 // Only what herald's pages use is implemented: the default namespace,
 // text packets, events with JSON arguments and acknowledgements of client
-// events. A binary packet or a connect to another namespace is refused the
-// way the protocol says.
+// events. A connect to another namespace gets the protocol's CONNECT_ERROR;
+// binary packets and frames are ignored.
 package eio

@@ -33,15 +33,15 @@ func (r *rooms) Connect(c *Conn, auth map[string]any) {
 	}
 }
 
-func (r *rooms) Event(c *Conn, name string, args []json.RawMessage) []any {
+func (r *rooms) Event(c *Conn, name string, args []json.RawMessage) ([]any, bool) {
 	if name != "REGISTER" || len(args) == 0 {
-		return nil
+		return nil, false
 	}
 	var reg struct{ Code string }
 	if json.Unmarshal(args[0], &reg) == nil && reg.Code != "" {
 		r.join(c, reg.Code)
 	}
-	return []any{map[string]any{"code": reg.Code}}
+	return []any{map[string]any{"code": reg.Code}}, true
 }
 
 func (r *rooms) Disconnect(c *Conn, reason string) {
@@ -177,9 +177,10 @@ func TestRawProtocol(t *testing.T) {
 	if got := read(t, ws); got != `42["WELCOME",{"message":"Please register your code"}]` {
 		t.Fatalf("welcome = %s", got)
 	}
+	write(t, ws, `4216["UNKNOWN",1]`) // nobody handles it: no ack
 	write(t, ws, `4217["REGISTER",{"code":"y"}]`)
 	if got := read(t, ws); got != `4317[{"code":"y"}]` {
-		t.Fatalf("ack = %s", got)
+		t.Fatalf("ack = %s, want only REGISTER's", got)
 	}
 	if got := read(t, ws); got != "2" {
 		t.Fatalf("after the interval the server sent %q, want a ping", got)
@@ -246,5 +247,20 @@ func TestEventFrameSizes(t *testing.T) {
 		if hdr != want {
 			t.Errorf("payload %d: header %d bytes, want %d", payload, hdr, want)
 		}
+	}
+}
+
+// TestClientCloseIsAnswered: a page that closes its WebSocket gets the
+// close frame back (a clean 1000 close, not an abrupt 1006).
+func TestClientCloseIsAnswered(t *testing.T) {
+	_, _, url := startServer(t, Options{})
+	ws := dial(t, url)
+	read(t, ws)
+	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after closing, the page read %v, want the server's normal close", err)
 	}
 }

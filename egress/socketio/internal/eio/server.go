@@ -24,8 +24,10 @@ type Handler interface {
 	// CONNECT packet's payload (nil if none).
 	Connect(c *Conn, auth map[string]any)
 	// Event runs for every event the page emits. If the page asked for an
-	// acknowledgement, the returned arguments are sent back as its ack.
-	Event(c *Conn, name string, args []json.RawMessage) (ack []any)
+	// acknowledgement and the handler knows the event (ok), ack is sent
+	// back as its arguments; an unknown event is not acknowledged, as the
+	// Socket.IO library does with an event nobody listens to.
+	Event(c *Conn, name string, args []json.RawMessage) (ack []any, ok bool)
 	// Disconnect runs once, after Connect, when the connection ended.
 	Disconnect(c *Conn, reason string)
 }
@@ -157,7 +159,11 @@ func (s *Server) serve(c *Conn) {
 	c.nextPing.Store(time.Now().Add(s.opts.PingInterval).UnixNano())
 	c.Send(NewFrame(eioOpen, open))
 	reason := c.closeReason(s.read(c))
-	c.abort(reason)
+	if reason == "transport close" {
+		c.Close(reason) // the close frame queued in reply still goes out
+	} else {
+		c.abort(reason)
+	}
 	if c.connected.Load() {
 		s.handler.Disconnect(c, reason)
 	}
@@ -255,8 +261,8 @@ func (s *Server) event(c *Conn, p []byte) {
 		s.log.Debug("malformed event name", "sid", c.id)
 		return
 	}
-	ack := s.handler.Event(c, name, list[1:])
-	if ackID == "" {
+	ack, ok := s.handler.Event(c, name, list[1:])
+	if ackID == "" || !ok {
 		return
 	}
 	if ack == nil {
@@ -374,6 +380,10 @@ func (s *Server) snapshot(buf []*Conn) []*Conn {
 
 func (s *Server) beat(conns []*Conn, now int64) {
 	for _, c := range conns {
+		if !c.connected.Load() && now-c.start.UnixNano() > connectTimeout.Nanoseconds() {
+			c.abort("connect timeout")
+			continue
+		}
 		if by := c.pongBy.Load(); by != 0 {
 			if now > by {
 				c.abort("ping timeout")
@@ -387,6 +397,10 @@ func (s *Server) beat(conns []*Conn, now int64) {
 		}
 	}
 }
+
+// connectTimeout is how long a WebSocket may stay open without joining the
+// namespace, as the Socket.IO server's connectTimeout default.
+const connectTimeout = 45 * time.Second
 
 // newID returns a 20-character URL-safe random id, like Engine.IO's.
 func newID() string {
