@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -50,6 +51,12 @@ func (s *State) Forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.seen, id)
+	// Its place in the eviction order goes too, or a later Seen of the same
+	// id would leave a stale entry there; forgetting is rare (a failed
+	// publish), so the scan is cheap enough.
+	if i := slices.Index(s.order, id); i >= 0 {
+		s.order = slices.Delete(s.order, i, i+1)
+	}
 }
 
 func (s *State) evict(now time.Time, ttl time.Duration) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
@@ -155,6 +156,9 @@ func (d handlerDeps) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if ev.Source == "" {
 		ev.Source = "api"
+	}
+	if ev.ID == "" {
+		ev.ID = herald.NewID() // one id for the reported result and the real publish
 	}
 	res := d.router.Route(ev)
 	out, err := asObject(res)

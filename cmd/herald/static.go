@@ -28,7 +28,9 @@ type noDirs struct{ fs.FS }
 func (n noDirs) Open(name string) (fs.File, error) {
 	f, err := n.FS.Open(name)
 	if err != nil {
-		return nil, err
+		// os.Root refuses a symlink out of the directory with its own
+		// error; to a visitor that is simply not there (404, not 500).
+		return nil, fs.ErrNotExist
 	}
 	if st, err := f.Stat(); err != nil || st.IsDir() {
 		f.Close()

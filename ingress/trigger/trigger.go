@@ -14,9 +14,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,8 +73,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, err)
 		return
 	}
-	code, _ := params["code"].(string)
-	event, _ := params["event"].(string)
+	code, event := text(params["code"]), text(params["event"])
 	switch {
 	case code == "":
 		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, `missing required parameter "code"`))
@@ -179,6 +180,21 @@ func (a *Adapter) now() time.Time {
 		return a.p.Now()
 	}
 	return time.Now()
+}
+
+// text is a parameter as a string: query and form values are strings
+// already; a JSON body may carry a number ({"code": 1234}), taken as its
+// decimal text like REGISTER does. Anything else is "".
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ""
 }
 
 // flatten keeps the first value of each parameter, as the seed's handler did.

@@ -101,6 +101,11 @@ func TestTrigger(t *testing.T) {
 			wantData: map[string]any{"code": "q", "event": "cheer", "bits": float64(100)},
 		},
 		{
+			name: "POST JSON with a numeric code", method: "POST", target: "/notify", contentType: "application/json",
+			body: `{"code":1234,"event":"x"}`, wantStatus: 200, wantType: "x", wantCode: "1234",
+			wantData: map[string]any{"code": float64(1234), "event": "x"},
+		},
+		{
 			name: "POST JSON not an object", method: "POST", target: "/notify", contentType: "application/json",
 			body: `[1,2]`, wantStatus: 400,
 		},
