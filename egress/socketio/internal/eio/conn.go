@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -16,8 +17,9 @@ type Conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	nc     net.Conn
-	id     string // the Socket.IO socket id pages see
-	query  string // raw: parsed on demand, idle pages keep no map
+	raw    syscall.RawConn // nil unless nc is a plain TCP socket
+	id     string          // the Socket.IO socket id pages see
+	query  string          // raw: parsed on demand, idle pages keep no map
 	remote string
 	start  time.Time
 
@@ -55,10 +57,15 @@ func (c *Conn) RemoteAddr() string { return c.remote }
 // Connected is when the WebSocket was accepted.
 func (c *Conn) Connected() time.Time { return c.start }
 
-// Send queues f to the page and returns at once; the bytes go out on the
-// connection's writer. It reports false if the connection is closed, or
-// if f overflows the page's queue: a page that cannot keep up is cut off
-// (it reconnects and registers again) rather than slowing anyone else.
+// Send queues f to the page and returns at once. It reports false if the
+// connection is closed, or if f overflows the page's queue: a page that
+// cannot keep up is cut off (it reconnects and registers again) rather
+// than slowing anyone else.
+//
+// When nothing is queued and the socket is plain TCP, Send first tries to
+// write f itself with one non-blocking write: the common case, a page
+// whose socket has room, then costs no goroutine and no hand-off. Whatever
+// does not fit goes to the writer goroutine, as everything does otherwise.
 func (c *Conn) Send(f *Frame) bool {
 	c.mu.Lock()
 	if c.closed {
@@ -70,6 +77,11 @@ func (c *Conn) Send(f *Frame) bool {
 		c.abort("send queue full")
 		return false
 	}
+	if !c.writing && c.raw != nil {
+		c.writing = true // the socket is ours until we hand it back
+		c.mu.Unlock()
+		return c.sendInline(f.b)
+	}
 	c.queue = append(c.queue, f.b)
 	c.queued += len(f.b)
 	start := !c.writing
@@ -79,6 +91,63 @@ func (c *Conn) Send(f *Frame) bool {
 		go c.flush()
 	}
 	return true
+}
+
+// sendInline writes b without blocking, then hands the socket back: to
+// nobody if everything went out and nothing was queued meanwhile, to a
+// writer goroutine otherwise. The caller holds the writing flag.
+func (c *Conn) sendInline(b []byte) bool {
+	n, err := c.tryWrite(b)
+	if err != nil {
+		c.abort("transport error")
+		return false
+	}
+	c.mu.Lock()
+	if n < len(b) {
+		// The rest goes first: frames queued meanwhile come after it.
+		c.queue = append(c.queue, nil)
+		copy(c.queue[1:], c.queue)
+		c.queue[0] = b[n:]
+		c.queued += len(b) - n
+	}
+	if len(c.queue) == 0 {
+		c.writing = false
+		closeNow := c.closed
+		c.mu.Unlock()
+		if closeNow {
+			c.nc.Close()
+		}
+		return true
+	}
+	c.mu.Unlock()
+	go c.flush()
+	return true
+}
+
+// tryWrite makes one non-blocking write; a full socket is 0 bytes, not an
+// error.
+func (c *Conn) tryWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		if werr == syscall.EAGAIN {
+			n, werr = 0, nil
+		}
+		return true // never wait for the socket: the writer goroutine does
+	})
+	if err == nil {
+		err = werr
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, err
 }
 
 // flush writes queued frames until the queue is empty, each batch in one
