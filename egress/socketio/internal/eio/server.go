@@ -350,62 +350,6 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 }
 
-// heartbeat pings every connection each PingInterval and closes those that
-// do not answer within PingTimeout: one goroutine for all pages.
-func (s *Server) heartbeat() {
-	// Fine enough that a ping is never more than a second late (the
-	// client gives the server PingInterval+PingTimeout), cheap enough: a
-	// tick walks every connection once.
-	tick := min(s.opts.PingInterval, s.opts.PingTimeout) / 20
-	tick = min(max(tick, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	var batch []*Conn
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			batch = s.snapshot(batch[:0])
-			s.beat(batch, now.UnixNano())
-			clear(batch)
-		}
-	}
-}
-
-func (s *Server) snapshot(buf []*Conn) []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		buf = append(buf, c)
-	}
-	return buf
-}
-
-func (s *Server) beat(conns []*Conn, now int64) {
-	for _, c := range conns {
-		if !c.connected.Load() && now-c.start.UnixNano() > connectTimeout.Nanoseconds() {
-			c.abort("connect timeout")
-			continue
-		}
-		if by := c.pongBy.Load(); by != 0 {
-			if now > by {
-				c.abort("ping timeout")
-			}
-			continue
-		}
-		if now >= c.nextPing.Load() {
-			c.pongBy.Store(now + s.opts.PingTimeout.Nanoseconds())
-			c.nextPing.Store(now + s.opts.PingInterval.Nanoseconds())
-			c.Send(pingFrame)
-		}
-	}
-}
-
-// connectTimeout is how long a WebSocket may stay open without joining the
-// namespace, as the Socket.IO server's connectTimeout default.
-const connectTimeout = 45 * time.Second
-
 // newID returns a 20-character URL-safe random id, like Engine.IO's.
 func newID() string {
 	var b [15]byte
