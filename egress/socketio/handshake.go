@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"log/slog"
 	"math"
 	"strconv"
@@ -18,6 +19,15 @@ const (
 
 // welcome is the WELCOME payload, byte for byte the seed's.
 var welcome = map[string]any{"message": "Please register your code"}
+
+// welcomeFrame is WELCOME as native pages receive it; immutable.
+var welcomeFrame = func() *eio.Frame {
+	f, err := eio.EventFrame(eventWelcome, welcome)
+	if err != nil {
+		panic(err) // a constant map always encodes
+	}
+	return f
+}()
 
 // onConnection runs on the socket's own task queue, which the library also
 // uses for the socket's incoming events: a REGISTER is never handled before
@@ -52,7 +62,13 @@ func (s *Sink) onConnection(args ...any) {
 // join: no delivery can overtake it, and a page that sees it is already in
 // its room. Seed-style pages answer it with REGISTER, which is then a no-op.
 func (s *Sink) greet(p *page, code string) {
-	emitWelcome := func() { p.emit(eventWelcome, welcome) }
+	emitWelcome := func() {
+		if p.conn != nil {
+			p.conn.Send(welcomeFrame) // framed once for every native page
+			return
+		}
+		p.emit(eventWelcome, welcome)
+	}
 	if code != "" {
 		s.join(p, code, "handshake", emitWelcome)
 	} else {
