@@ -2,12 +2,13 @@ package socketio
 
 import (
 	"context"
-	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"log/slog"
 	"math"
 	"strconv"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 )
 
 // Event names of the page protocol.
