@@ -86,6 +86,15 @@ func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Log
 	return true
 }
 
+// ReadPost is the prologue every webhook shares: a 405 unless r is a POST,
+// then the body, size-limited as ReadBody does.
+func ReadPost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if err := CheckMethod(w, r, http.MethodPost); err != nil {
+		return nil, err
+	}
+	return ReadBody(w, r, limit)
+}
+
 // CheckMethod returns a 405 *Error, after setting Allow, unless r uses
 // method.
 func CheckMethod(w http.ResponseWriter, r *http.Request, method string) error {

@@ -102,10 +102,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
-	if err := ingress.CheckMethod(w, r, http.MethodPost); err != nil {
-		return err
-	}
-	body, err := ingress.ReadBody(w, r, a.p.MaxBody)
+	body, err := ingress.ReadPost(w, r, a.p.MaxBody)
 	if err != nil {
 		return err
 	}
