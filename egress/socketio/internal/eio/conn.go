@@ -167,6 +167,12 @@ func (c *Conn) flush() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
+			// The deadline bounds this writer's batches only. Left set, it
+			// would expire while the page idles and fail the next inline
+			// write (which honours it too), dropping a healthy page. It is
+			// cleared before the socket is handed back, while no other
+			// writer can run.
+			_ = c.nc.SetWriteDeadline(time.Time{})
 			c.writing = false
 			closeNow = c.closed
 			c.mu.Unlock()
