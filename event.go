@@ -50,6 +50,14 @@ type Delivery struct {
 	Time time.Time `json:"time"`
 	// Rule names the rule that produced the delivery ("" for a default route).
 	Rule string `json:"rule,omitempty"`
+	// Offset is the delivery's place in its room's journal, 0 when it was
+	// not journaled. Pages receive it (with the journal's epoch) as the last
+	// argument of the event, which is what Socket.IO recovery sends back.
+	Offset uint64 `json:"offset,omitempty"`
+	// Replayed is set on a delivery sent again from the journal (pending
+	// delivery to a page that came late, or an admin replay); pages see it
+	// in meta as replayed: true.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // Meta is the second emit argument every page receives beside the payload:

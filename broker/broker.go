@@ -1,0 +1,36 @@
+// Package broker is the seam between the router and the page-facing sinks:
+// the router publishes a delivery to the broker, and the broker hands it to
+// the subscribed sinks of every node. The in-process broker (this
+// package's Local) is the default and calls the local sinks directly; the
+// Redis broker (broker/redis) carries deliveries to every node of a
+// cluster. Sinks do not know which one they are under.
+package broker
+
+import (
+	"context"
+
+	"github.com/heraldhq/herald"
+)
+
+// Subscriber is a node's page-facing side, as the broker sees it: every
+// egress.Sink is one.
+type Subscriber interface {
+	// Deliver sends d to the subscriber's pages in room d.Room and reports
+	// how many it reached. It never blocks on a slow page.
+	Deliver(ctx context.Context, d herald.Delivery) (pages int, err error)
+}
+
+// Broker carries deliveries to every node's subscribers.
+type Broker interface {
+	// Publish hands d to the subscribers of every node and reports the
+	// pages reached where the broker can know it (the local count for the
+	// in-process broker, the presence count across nodes for Redis). An
+	// error means d could not be handed over at all (closed, no
+	// connection): the caller must tell the sender so it can retry.
+	Publish(ctx context.Context, d herald.Delivery) (pages int, err error)
+	// Subscribe adds a node-local subscriber. It is called during start-up,
+	// before the first Publish.
+	Subscribe(s Subscriber)
+	// Close stops carrying deliveries; Publish returns an error after it.
+	Close(ctx context.Context) error
+}
