@@ -65,7 +65,7 @@ func (s *Source) Token(ctx context.Context) (Token, error) {
 func (s *Source) Renew(ctx context.Context, stale Token) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loaded && s.tok.Access != stale.Access {
+	if s.loaded && !s.tok.Access.Equal(stale.Access) {
 		return s.tok, nil
 	}
 	if err := s.renew(ctx); err != nil {
@@ -158,7 +158,7 @@ func (s *Source) Validate(ctx context.Context) (Token, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok.Access != tok.Access { // renewed meanwhile; validate that one next time
+	if !s.tok.Access.Equal(tok.Access) { // renewed meanwhile; validate that one next time
 		return s.tok, nil
 	}
 	s.tok.UserID, s.tok.Login, s.tok.Scopes = v.UserID, v.Login, v.Scopes
