@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/internal/sig"
+	"github.com/heraldhq/herald/ingress/twitch/auth"
 	"github.com/heraldhq/herald/ingress/twitch/eventsub"
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
@@ -145,4 +146,33 @@ func keyPos(p ingress.Params, key string) yamlpos.Pos {
 		}
 	}
 	return yamlpos.At(p.File, p.Options)
+}
+
+// Preflight is `herald check`'s look beyond the file: when the instance
+// uses the login in p.DataDir and one exists, every declared subscription
+// whose scope the login lacks is a positioned error. It reads one local
+// file and nothing else.
+func Preflight(p ingress.Params) error {
+	cfg, err := DecodeConfig(p)
+	if err != nil {
+		return err
+	}
+	if cfg.AccessToken.Value() != "" || !cfg.Managed() {
+		return nil
+	}
+	tok, err := auth.Store{Dir: dataDirOr(p.DataDir)}.Load()
+	if err != nil {
+		return nil // no login yet: nothing to compare with
+	}
+	missing := map[string]eventsub.MissingScope{}
+	for _, m := range eventsub.Missing(cfg.Declared(), tok.Scopes) {
+		missing[m.Type] = m
+	}
+	var errs yamlpos.List
+	for _, s := range cfg.Subscriptions {
+		if m, ok := missing[s.Type]; ok {
+			errs.Add(yamlpos.At(p.File, s.pos), "ingress %q: %s, which the Twitch login of %s lacks; run `herald twitch login` again", p.Name, m, tok.Login)
+		}
+	}
+	return errs.Err()
 }
