@@ -27,6 +27,9 @@ const (
 	welcomeTimeout = 15 * time.Second
 	// defaultKeepalive applies until a welcome says otherwise.
 	defaultKeepalive = 10 * time.Second
+	// drainGrace is how long the old connection of a session_reconnect is
+	// read after the new welcome, unless Twitch closes it first.
+	drainGrace = 5 * time.Second
 	// maxFrame bounds one message; notifications are a few KiB.
 	maxFrame = 1 << 20
 )
@@ -224,7 +227,11 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 				resetTimer(keepalive, window)
 				if f.from == next { // the move is complete: subscriptions came along
 					c.Log.Info("EventSub session moved", "session_id", f.msg.Session.ID)
-					closeCleanly(cur.conn)
+					// Twitch closes the old connection itself once the new
+					// one is welcomed; reading it until then loses nothing
+					// that was already on its way. Close it after a grace.
+					old := cur.conn
+					time.AfterFunc(drainGrace, func() { closeCleanly(old) })
 					cur, next = next, nil
 					continue
 				}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/ingress/twitch/auth"
+	"github.com/heraldhq/herald/internal/faketwitch"
+	"github.com/heraldhq/herald/internal/pagetest"
+)
+
+const wsRulesTemplate = `version: 1
+ingress:
+  twitch:
+    type: twitch
+    transport: websocket
+    client_id: test-client
+    eventsub_url: %s
+    helix_url: %s
+    auth_url: %s
+    subscriptions: [%s]
+rules:
+  - name: follow
+    when: source == "twitch" && type == "channel.follow"
+    emit: FOLLOW
+    to: alerts-ws
+    set:
+      text: data.user_name + " just followed!"
+  - name: cheer
+    when: source == "twitch" && type == "channel.cheer"
+    emit: CHEER
+    to: alerts-ws
+    set:
+      text: data.user_name + " cheered " + string(data.bits) + " bits!"
+  - name: subscribe
+    when: source == "twitch" && type == "channel.subscribe"
+    emit: SUB
+    to: alerts-ws
+    set:
+      text: data.user_name + " just subscribed!"
+  - name: raid
+    when: source == "twitch" && type == "channel.raid"
+    emit: RAID
+    to: alerts-ws
+    set:
+      text: data.from_broadcaster_user_name + " is raiding with " + string(data.viewers) + " viewers!"
+  - name: revoked
+    when: source == "twitch" && type == "revocation"
+    emit: EVENTSUB_REVOKED
+    to: alerts-ws
+    set:
+      text: '"Twitch stopped sending " + data.type + " (" + data.status + ")"'
+`
+
+const allSubs = "channel.follow, channel.cheer, channel.subscribe, channel.raid"
+
+// twitchHarness is a real herald (run in-process on 127.0.0.1:0) reading
+// Twitch over the EventSub WebSocket from a fake Twitch, with a real page.
+type twitchHarness struct {
+	fake  *faketwitch.Server
+	rules string
+	data  string
+	base  string
+	logs  *syncBuffer
+	stop  func() // shuts herald down and waits
+	page  *pagetest.Page
+}
+
+func startTwitch(t *testing.T, subs string, setup func(*faketwitch.Server)) *twitchHarness {
+	t.Helper()
+	h := &twitchHarness{fake: faketwitch.New(t), data: t.TempDir(), logs: &syncBuffer{}}
+	h.fake.Keepalive = 1 // herald then gives up on a silent session after 2 s
+	if setup != nil {
+		setup(h.fake)
+	}
+	h.fake.Grant("access-1", "refresh-1", "access-2")
+	err := auth.Store{Dir: h.data}.Save(auth.Token{ClientID: "test-client", Access: auth.NewSecret("access-1"),
+		Refresh: auth.NewSecret("refresh-1"), Scopes: h.fake.Scopes, UserID: "4242", Login: "ada", Expires: time.Now().Add(4 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rules = filepath.Join(t.TempDir(), "rules.yaml")
+	h.writeRules(t, subs, "")
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--data", h.data, "--rules", h.rules}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, nil, cfg, noEnv, h.logs, ready) }()
+	select {
+	case addr := <-ready:
+		h.base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("herald did not start: %v\n%s", err, h.logs.String())
+	}
+	stopped := false
+	h.stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			t.Logf("herald log:\n%s", h.logs.String())
+		}
+		h.checkNoSecretLogged(t)
+	})
+	h.page = pagetest.Start(t, h.base, pagetest.Options{Code: "alerts-ws"})
+	h.page.WaitRegistered(t)
+	return h
+}
+
+func (h *twitchHarness) writeRules(t *testing.T, subs, extra string) {
+	t.Helper()
+	body := fmt.Sprintf(wsRulesTemplate, h.fake.EventSubURL(), h.fake.HelixURL(), h.fake.AuthURL(), subs) + extra
+	tmp := h.rules + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, h.rules); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkNoSecretLogged: no token herald ever held reaches its log.
+func (h *twitchHarness) checkNoSecretLogged(t *testing.T) {
+	logs := h.logs.String()
+	for _, secret := range []string{"access-1", "access-2", "refresh-1", "refresh-1+"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains the token %q", secret)
+		}
+	}
+}
+
+// waitLog waits until the log holds want.
+func (h *twitchHarness) waitLog(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(h.logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never said %q", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func follow(user string) map[string]any {
+	return map[string]any{"user_id": "42", "user_login": strings.ToLower(user), "user_name": user,
+		"broadcaster_user_id": "4242", "broadcaster_user_login": "ada", "broadcaster_user_name": "Ada", "followed_at": "2026-11-28T00:00:00Z"}
+}
+
+func cheer(user string, bits int) map[string]any {
+	return map[string]any{"is_anonymous": false, "user_id": "43", "user_login": strings.ToLower(user), "user_name": user,
+		"broadcaster_user_id": "4242", "broadcaster_user_login": "ada", "broadcaster_user_name": "Ada", "message": "pog", "bits": bits}
+}
+
+func sub(user string) map[string]any {
+	return map[string]any{"user_id": "44", "user_login": strings.ToLower(user), "user_name": user,
+		"broadcaster_user_id": "4242", "broadcaster_user_login": "ada", "broadcaster_user_name": "Ada", "tier": "1000", "is_gift": false}
+}
+
+func raid(from string, viewers int) map[string]any {
+	return map[string]any{"from_broadcaster_user_id": "45", "from_broadcaster_user_login": strings.ToLower(from), "from_broadcaster_user_name": from,
+		"to_broadcaster_user_id": "4242", "to_broadcaster_user_login": "ada", "to_broadcaster_user_name": "Ada", "viewers": viewers}
+}
+
+// alerts reads n alerts from the page and returns their texts, sorted
+// (events on two connections have no order between them).
+func alerts(t *testing.T, page *pagetest.Page, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		m := page.Next(t, 15*time.Second)
+		var data map[string]any
+		if err := m.Decode(0, &data); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m.Event+": "+fmt.Sprint(data["text"]))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func wantAlerts(t *testing.T, page *pagetest.Page, want ...string) {
+	t.Helper()
+	got := alerts(t, page, len(want))
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("page received %q, want %q", got, want)
+	}
+}
+
+// TestTwitchWebSocketEndToEnd is the no-public-server path: herald dials
+// EventSub, subscribes with the login's user id, and notifications reach
+// a real page through the rules; a redelivered message id does not; a
+// session_reconnect moves the session without losing what the old
+// connection still delivered; a revocation is published and not
+// resubscribed; shutdown closes the connection cleanly.
+func TestTwitchWebSocketEndToEnd(t *testing.T) {
+	h := startTwitch(t, allSubs, nil)
+	c1 := h.fake.NextConn(t)
+	subs := h.fake.WaitSubs(t, c1.Session, 4)
+	conditions := map[string]string{}
+	for _, s := range subs {
+		b, _ := json.Marshal(s.Condition)
+		conditions[s.Type+" v"+s.Version] = string(b)
+	}
+	wantConditions := map[string]string{
+		"channel.follow v2":    `{"broadcaster_user_id":"4242","moderator_user_id":"4242"}`,
+		"channel.cheer v1":     `{"broadcaster_user_id":"4242"}`,
+		"channel.subscribe v1": `{"broadcaster_user_id":"4242"}`,
+		"channel.raid v1":      `{"to_broadcaster_user_id":"4242"}`,
+	}
+	if fmt.Sprint(conditions) != fmt.Sprint(wantConditions) {
+		t.Errorf("subscriptions created = %v, want %v", conditions, wantConditions)
+	}
+
+	id := c1.Notify("channel.follow", follow("Grace"))
+	wantAlerts(t, h.page, "FOLLOW: Grace just followed!")
+	c1.NotifyID(id, "channel.follow", follow("Grace")) // Twitch redelivers
+	c1.Notify("channel.cheer", cheer("Linus", 100))
+	wantAlerts(t, h.page, "CHEER: Linus cheered 100 bits!") // and not a second FOLLOW
+
+	h.fake.HoldReconnects()
+	c1.Reconnect()
+	// Until the new connection is welcomed, the old one still delivers.
+	c1.Notify("channel.raid", raid("Hopper", 12))
+	wantAlerts(t, h.page, "RAID: Hopper is raiding with 12 viewers!")
+	h.fake.ReleaseReconnects()
+	c2 := h.fake.NextConn(t)
+	if !c2.Reconnected || c2.Session != c1.Session {
+		t.Fatalf("after session_reconnect herald opened a new session %s, want the reconnect URL of %s", c2.Session, c1.Session)
+	}
+	select {
+	case <-c1.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the old connection did not end after the new welcome")
+	}
+	c2.Notify("channel.subscribe", sub("Ada"))
+	wantAlerts(t, h.page, "SUB: Ada just subscribed!")
+	if n := len(h.fake.Subs()); n != 4 {
+		t.Errorf("after the move Twitch holds %d subscriptions, want the same 4", n)
+	}
+
+	c2.Revoke("channel.cheer", "authorization_revoked")
+	wantAlerts(t, h.page, "EVENTSUB_REVOKED: Twitch stopped sending channel.cheer (authorization_revoked)")
+	h.waitLog(t, "subscription revoked")
+	c2.CloseWith(4000)
+	c3 := h.fake.NextConn(t)
+	got := h.fake.WaitSubs(t, c3.Session, 3)
+	time.Sleep(500 * time.Millisecond) // a fourth (cheer) would have been asked for by now
+	for _, s := range h.fake.Subs() {
+		if s.Session == c3.Session && s.Type == "channel.cheer" {
+			t.Errorf("herald subscribed again to the revoked channel.cheer: %v", got)
+		}
+	}
+	h.waitLog(t, "meaning=\"internal server error\"")
+
+	h.stop()
+	select {
+	case <-c3.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown left the EventSub connection open")
+	}
+	if code := c3.CloseCode(); code != 1000 {
+		t.Errorf("shutdown closed EventSub with %d, want 1000 (normal closure)", code)
+	}
+	for _, c := range []*faketwitch.Conn{c1, c2, c3} {
+		if n := c.Inbound(); n != 0 {
+			t.Errorf("herald sent %d frames to EventSub, which forbids any (4001)", n)
+		}
+	}
+}
