@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/ingress/twitch/auth"
+	"github.com/heraldhq/herald/ingress/twitch/eventsub"
 	"github.com/heraldhq/herald/internal/faketwitch"
 	"github.com/heraldhq/herald/internal/pagetest"
 )
@@ -283,5 +284,97 @@ func TestTwitchWebSocketEndToEnd(t *testing.T) {
 		if n := c.Inbound(); n != 0 {
 			t.Errorf("herald sent %d frames to EventSub, which forbids any (4001)", n)
 		}
+	}
+}
+
+// TestTwitchWebSocketRecovers: a session whose keepalives stop is
+// replaced by a new one (subscribed again); a token Twitch stopped
+// accepting is refreshed after the 401 and the new pair saved; every close
+// code 4000-4007 is logged with its meaning and followed by a new session.
+func TestTwitchWebSocketRecovers(t *testing.T) {
+	h := startTwitch(t, "channel.follow", nil)
+	c := h.fake.NextConn(t)
+	h.fake.WaitSubs(t, c.Session, 1)
+
+	h.fake.Expire("access-1") // the next Helix call gets 401
+	c.StopKeepalives()
+	c = h.fake.NextConn(t)
+	if c.Reconnected {
+		t.Fatal("a silent session was followed by a reconnect, want a new session")
+	}
+	h.fake.WaitSubs(t, c.Session, 1)
+	h.waitLog(t, "no EventSub message within the keepalive timeout")
+	tok, err := auth.Store{Dir: h.data}.Load()
+	if err != nil || tok.Access.Value() != "access-2" || tok.Refresh.Value() != "refresh-1+" {
+		t.Fatalf("after the 401 the saved login holds %v %v (err %v), want the refreshed pair", tok.Access.Value() != "", tok.Refresh.Value(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(h.data, auth.TokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
+	}
+	c.Notify("channel.follow", follow("Grace"))
+	wantAlerts(t, h.page, "FOLLOW: Grace just followed!")
+
+	for code := 4000; code <= 4007; code++ {
+		c.CloseWith(code)
+		c = h.fake.NextConn(t)
+		h.fake.WaitSubs(t, c.Session, 1)
+		h.waitLog(t, fmt.Sprintf("close_code=%d meaning=%q", code, eventsub.CloseMeaning(code)))
+	}
+	c.Notify("channel.follow", follow("Linus"))
+	wantAlerts(t, h.page, "FOLLOW: Linus just followed!")
+}
+
+// TestTwitchWebSocketSlowHelix: subscription answers that take longer
+// than the keepalive window neither stall the session (keepalives are
+// still read) nor push any subscription past Twitch's 10 s window.
+func TestTwitchWebSocketSlowHelix(t *testing.T) {
+	h := startTwitch(t, allSubs, func(f *faketwitch.Server) { f.CreateDelay.Store(int64(3 * time.Second)) })
+	c := h.fake.NextConn(t)
+	h.fake.WaitSubs(t, c.Session, 4)
+	c.Notify("channel.cheer", cheer("Ada", 5))
+	wantAlerts(t, h.page, "CHEER: Ada cheered 5 bits!")
+	if strings.Contains(h.logs.String(), "keepalive timeout") {
+		t.Error("herald dropped the session while the subscriptions were being created")
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the session was closed (code %d)", c.CloseCode())
+	default:
+	}
+}
+
+// TestTwitchWebSocketAcrossReloads: a save that leaves the twitch block
+// alone keeps the connection; one that changes the subscriptions replaces
+// it with a session subscribed to the new list.
+func TestTwitchWebSocketAcrossReloads(t *testing.T) {
+	h := startTwitch(t, allSubs, nil)
+	c := h.fake.NextConn(t)
+	h.fake.WaitSubs(t, c.Session, 4)
+
+	h.writeRules(t, allSubs, `  - name: extra
+    when: type == "nothing"
+    drop: true
+`)
+	h.waitLog(t, "gen=2")
+	c.Notify("channel.follow", follow("Grace"))
+	wantAlerts(t, h.page, "FOLLOW: Grace just followed!")
+	select {
+	case <-c.Done():
+		t.Fatal("a reload that did not touch the twitch block closed the EventSub connection")
+	default:
+	}
+
+	h.writeRules(t, "channel.follow, channel.cheer", "")
+	select {
+	case <-c.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("changing the subscriptions did not replace the session")
+	}
+	c2 := h.fake.NextConn(t)
+	got := h.fake.WaitSubs(t, c2.Session, 2)
+	c2.Notify("channel.cheer", cheer("Linus", 1))
+	wantAlerts(t, h.page, "CHEER: Linus cheered 1 bits!")
+	if len(got) != 2 {
+		t.Errorf("new session subscribed %d, want 2", len(got))
 	}
 }
