@@ -237,13 +237,25 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 				}
 				welcomed = true
 				c.Log.Info("EventSub session started", "session_id", f.msg.Session.ID, "keepalive", window)
-				go func() { subscribed <- c.subscribe(ctx, f.msg.Session.ID) }()
+				go func(id string) {
+					err := c.subscribe(ctx, id)
+					select {
+					case subscribed <- err:
+					case <-ctx.Done():
+					}
+				}(f.msg.Session.ID)
 			case TypeKeepalive:
 			case TypeReconnect:
 				c.Log.Info("EventSub asked to reconnect; moving the session")
 				go func(u string) {
 					l, err := c.dial(ctx, u, frames)
-					redialed <- dialResult{l, err}
+					select {
+					case redialed <- dialResult{l, err}:
+					case <-ctx.Done():
+						if l != nil {
+							l.conn.Close() // the session ended meanwhile
+						}
+					}
 				}(f.msg.Session.ReconnectURL)
 			case TypeNotification, TypeRevocation:
 				c.deliver(ctx, f.msg)

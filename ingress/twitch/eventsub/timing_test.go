@@ -168,4 +168,3 @@ func TestBackoffGrowsWithJitter(t *testing.T) {
 		}
 	}
 }
-
