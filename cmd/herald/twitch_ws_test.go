@@ -378,3 +378,101 @@ func TestTwitchWebSocketAcrossReloads(t *testing.T) {
 		t.Errorf("new session subscribed %d, want 2", len(got))
 	}
 }
+
+// TestTwitchWebSocketMissingScope: a declared subscription whose scope
+// the login lacks is named in the log (which scope, what to do) and left
+// out; the others run.
+func TestTwitchWebSocketMissingScope(t *testing.T) {
+	h := startTwitch(t, allSubs, func(f *faketwitch.Server) { f.Scopes = []string{"moderator:read:followers"} })
+	c := h.fake.NextConn(t)
+	subs := h.fake.WaitSubs(t, c.Session, 2)
+	h.waitLog(t, `needs="channel.cheer needs scope bits:read"`)
+	h.waitLog(t, `needs="channel.subscribe needs scope channel:read:subscriptions"`)
+	var types []string
+	for _, s := range subs {
+		types = append(types, s.Type)
+	}
+	slices.Sort(types)
+	if strings.Join(types, ",") != "channel.follow,channel.raid" {
+		t.Errorf("subscribed to %v, want channel.follow and channel.raid only", types)
+	}
+	c.Notify("channel.raid", raid("Hopper", 3))
+	wantAlerts(t, h.page, "RAID: Hopper is raiding with 3 viewers!")
+}
+
+// TestTwitchWebSocketStaticToken: access_token + broadcaster_user_id work
+// against a server without /validate (the Twitch CLI's mock), and a
+// token Twitch refuses stops the instance with one clear line instead of
+// a loop of retries.
+func TestTwitchWebSocketStaticToken(t *testing.T) {
+	fake := faketwitch.New(t)
+	fake.Keepalive = 1
+	fake.Grant("static-token", "", "")
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	write := func(token string) {
+		body := fmt.Sprintf(`version: 1
+ingress:
+  twitch:
+    type: twitch
+    transport: websocket
+    client_id: test-client
+    access_token: %s
+    broadcaster_user_id: "777"
+    eventsub_url: %s
+    helix_url: %s
+    auth_url: %s/no-such-auth-server
+    subscriptions: [channel.raid]
+rules:
+  - name: raid
+    when: source == "twitch" && type == "channel.raid"
+    emit: RAID
+    to: alerts-ws
+    set:
+      text: data.from_broadcaster_user_name + " is raiding with " + string(data.viewers) + " viewers!"
+`, token, fake.EventSubURL(), fake.HelixURL(), strings.TrimSuffix(fake.AuthURL(), "/oauth2"))
+		if err := os.WriteFile(rules+".tmp", []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(rules+".tmp", rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("static-token")
+	cfg, err := parseFlags([]string{"-p", "0", "--data", t.TempDir(), "--rules", rules}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := &syncBuffer{}
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("herald log:\n%s", logs.String())
+		}
+		if strings.Contains(logs.String(), "static-token") || strings.Contains(logs.String(), "revoked-token") {
+			t.Error("the log contains the access token")
+		}
+	})
+	base := "http://" + <-ready
+	page := pagetest.Start(t, base, pagetest.Options{Code: "alerts-ws"})
+	page.WaitRegistered(t)
+	c := fake.NextConn(t)
+	subs := fake.WaitSubs(t, c.Session, 1)
+	if subs[0].Condition["to_broadcaster_user_id"] != "777" {
+		t.Errorf("raid condition = %v, want the broadcaster_user_id of the file", subs[0].Condition)
+	}
+	c.Notify("channel.raid", raid("Hopper", 7))
+	wantAlerts(t, page, "RAID: Hopper is raiding with 7 viewers!")
+
+	write("revoked-token") // not granted: Helix answers 401
+	h := &twitchHarness{logs: logs}
+	h.waitLog(t, "ingress stopped; fix the cause")
+	h.waitLog(t, "the access_token in the rules file cannot be refreshed")
+	time.Sleep(300 * time.Millisecond) // a retry loop would show by now
+	if n := strings.Count(logs.String(), "cannot be refreshed"); n != 1 {
+		t.Errorf("the refused token was reported %d times, want once", n)
+	}
+}
