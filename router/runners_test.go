@@ -22,7 +22,9 @@ type connAdapter struct {
 	fail      bool
 }
 
-func (connAdapter) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
+func (connAdapter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
+}
 
 func (a connAdapter) Run(ctx context.Context) error {
 	a.log.add("start " + a.name + " " + a.opt)
