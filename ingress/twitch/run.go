@@ -126,7 +126,32 @@ func (a *Adapter) runWebSocket(ctx context.Context, tok auth.Token) error {
 	}
 	c := &eventsub.Client{URL: a.cfg.EventSubURL, Helix: a.helix(), Subs: subs, Log: a.p.Log,
 		Handle: a.publishMessage, Seen: a.seen}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go a.keepFresh(ctx)
 	return c.Run(ctx)
+}
+
+// freshEvery is how often a running instance checks its token. A session
+// needs no token once subscribed, but the login must stay refreshable (a
+// public client's refresh token lapses when unused) and the next
+// reconnect should not wait on a refresh.
+const freshEvery = 10 * time.Minute
+
+// keepFresh renews the token ahead of its expiry while the session runs.
+func (a *Adapter) keepFresh(ctx context.Context) {
+	t := time.NewTicker(freshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.src.Token(ctx); err != nil && ctx.Err() == nil {
+				a.p.Log.Warn("Twitch token not refreshed; the running session is unaffected", "err", err)
+			}
+		}
+	}
 }
 
 func (a *Adapter) seen(id string) bool {
