@@ -144,3 +144,33 @@ func TestResolveAndScopes(t *testing.T) {
 		t.Errorf("Missing = %v", got)
 	}
 }
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	msg := []byte(notification)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, err := eventsub.DecodeMessage(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestBuiltInTable: every type the issue names is built in, with the
+// condition keys Twitch documents.
+func TestBuiltInTable(t *testing.T) {
+	want := map[string]string{
+		"channel.follow": "broadcaster_user_id,moderator_user_id", "channel.subscribe": "broadcaster_user_id",
+		"channel.subscription.gift": "broadcaster_user_id", "channel.subscription.message": "broadcaster_user_id",
+		"channel.cheer": "broadcaster_user_id", "channel.raid": "to_broadcaster_user_id",
+		"channel.channel_points_custom_reward_redemption.add": "broadcaster_user_id",
+		"stream.online": "broadcaster_user_id", "stream.offline": "broadcaster_user_id",
+		"channel.hype_train.begin": "broadcaster_user_id", "channel.hype_train.end": "broadcaster_user_id",
+	}
+	for typ, keys := range want {
+		k, ok := eventsub.Lookup(typ)
+		if !ok || k.Version == "" || strings.Join(k.UserKeys, ",") != keys {
+			t.Errorf("Lookup(%q) = %+v, %v; want condition keys %s", typ, k, ok, keys)
+		}
+	}
+}
