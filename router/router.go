@@ -71,16 +71,17 @@ type Router struct {
 }
 
 type snapshot struct {
-	set   *rules.Set
-	tests TestSummary
-	mux   *http.ServeMux
-	paths []string
+	set    *rules.Set
+	tests  TestSummary
+	mux    *http.ServeMux
+	paths  []string
+	gen    uint64
+	hash   [32]byte
+	loaded time.Time
+	file   string
+
 	// runners are the adapters with a connection of their own (runners.go).
 	runners []runnerSpec
-	gen     uint64
-	hash    [32]byte
-	loaded  time.Time
-	file    string
 }
 
 type loadError struct {
