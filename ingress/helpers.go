@@ -47,6 +47,10 @@ func (c *Counters) Count(published bool) {
 	}
 }
 
+// CountDuplicate tallies a retry recognised by id that an adapter with
+// no HTTP answer to give (a WebSocket transport) skipped.
+func (c *Counters) CountDuplicate() { c.duplicates.Add(1) }
+
 // Refuse answers err (see WriteError), counts it, and logs it: at Warn
 // for an *Error (a refused request is the sender's problem, not ours) and
 // at Error otherwise. The reason is logged, never a secret.

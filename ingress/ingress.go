@@ -42,6 +42,9 @@ type Params struct {
 	Now func() time.Time
 	// MaxBody is the request body limit in bytes.
 	MaxBody int64
+	// DataDir is where instances keep files across restarts (a login);
+	// "" means the current directory.
+	DataDir string
 }
 
 // Factory decodes and validates an instance's options and builds its

@@ -46,6 +46,8 @@ type Options struct {
 	// Reserved lists paths the static server owns; a declared ingress may
 	// not take them, nor anything below one that ends in "/".
 	Reserved []string
+	// DataDir is handed to adapters that keep files (a Twitch login).
+	DataDir string
 	// ReservedNames lists ingress instance names the server uses itself
 	// ("trigger" for the built-in /notify): a declared instance may not
 	// take them, or its events would be indistinguishable.
@@ -59,6 +61,7 @@ type Router struct {
 	cur    atomic.Pointer[snapshot]
 	mu     sync.Mutex // serialises reloads; readers never take it
 	states ingress.States
+	run    runners
 
 	lastErr  atomic.Pointer[loadError]
 	unrouted atomic.Uint64
@@ -76,6 +79,9 @@ type snapshot struct {
 	hash   [32]byte
 	loaded time.Time
 	file   string
+
+	// runners are the adapters with a connection of their own (runners.go).
+	runners []runnerSpec
 }
 
 type loadError struct {
@@ -207,6 +213,7 @@ func (r *Router) Reload(file string, data []byte) error {
 	// would hide the rule they are working on. `herald check` is strict.
 	next.tests = runTests(next.set)
 	r.cur.Store(next)
+	r.startRunners(next)
 	r.lastErr.Store(nil)
 	r.log.Info("rules loaded", "file", file, "gen", next.gen, "rules", next.set.Len(),
 		"ingress", len(next.paths), "tests", next.tests.Run, "took", time.Since(start).Round(time.Microsecond))
@@ -256,17 +263,18 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 	mux := http.NewServeMux()
 	var errs yamlpos.List
 	var paths []string
+	var runners []runnerSpec
 	seen := map[string]yamlpos.Pos{}
 	for _, spec := range set.Ingress() {
 		if slices.Contains(r.opts.ReservedNames, spec.Name) {
 			errs.Add(spec.Pos, "ingress %q: the name is herald's own (built-in); choose another", spec.Name)
 			continue
 		}
-		if reserved, ok := r.reserved(spec.Path); ok {
+		if reserved, ok := r.reserved(spec.Path); ok && spec.Path != "" {
 			errs.Add(spec.Pos, "ingress %q: path %s is herald's own (%s is built in)", spec.Name, spec.Path, reserved)
 			continue
 		}
-		if first, dup := seen[spec.Path]; dup {
+		if first, dup := seen[spec.Path]; dup && spec.Path != "" {
 			errs.Add(spec.Pos, "ingress %q: path %s is already taken (at %s)", spec.Name, spec.Path, first)
 			continue
 		}
@@ -276,16 +284,18 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 			errs.Append(spec.Pos, err)
 			continue
 		}
-		if err := handle(mux, spec.Path, a); err != nil {
+		if err := mount(mux, &runners, spec, a); err != nil {
 			errs.Add(spec.Pos, "ingress %q: %v", spec.Name, err)
 			continue
 		}
-		paths = append(paths, spec.Path)
+		if spec.Path != "" {
+			paths = append(paths, spec.Path)
+		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return &snapshot{set: set, mux: mux, paths: paths, loaded: r.opts.Now(), file: file}, nil
+	return &snapshot{set: set, mux: mux, paths: paths, runners: runners, loaded: r.opts.Now(), file: file}, nil
 }
 
 // reserved reports the built-in path that path collides with: the same
@@ -307,7 +317,7 @@ func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adap
 	return factory(ingress.Params{
 		Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file,
 		Publish: r, Log: r.opts.Log.With("ingress", spec.Name, "type", spec.Type),
-		State: r.states.Get(spec.Name), Now: r.opts.Now, MaxBody: r.opts.MaxBody,
+		State: r.states.Get(spec.Name), Now: r.opts.Now, MaxBody: r.opts.MaxBody, DataDir: r.opts.DataDir,
 	})
 }
 

@@ -78,9 +78,11 @@ func (p *parser) ingressInstance(k, v *yaml.Node) (IngressSpec, bool) {
 		p.errorf(typ, "%s: type must not be empty", what)
 		ok = false
 	}
+	spec.Options = opts
 	if path == nil {
-		p.errorf(k, "%s: missing required key \"path\"", what)
-		return spec, false
+		// Only adapters that serve no path (a connection of their own)
+		// may leave it out; the router checks once it has built one.
+		return spec, ok
 	}
 	var pathOK bool
 	if spec.Path, pathOK = p.str(path, what+": path"); pathOK && !strings.HasPrefix(spec.Path, "/") {

@@ -33,7 +33,8 @@ type IngressSpec struct {
 	Name string
 	// Type is the registered ingress type.
 	Type string
-	// Path is the URL path the instance is mounted at.
+	// Path is the URL path the instance is mounted at; "" when the file
+	// gives none (allowed only for adapters that serve no path).
 	Path string
 	// Options is a copy of the instance's block without the type and path
 	// keys, ${ENV} expanded, positions intact. It is never nil: an instance

@@ -10,8 +10,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/ingress/twitch"
 	"github.com/heraldhq/herald/internal/yamlpos"
 	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/rules"
 )
 
 // maxShown caps how many errors check prints with their source line.
@@ -24,8 +27,10 @@ const maxShown = 50
 func runCheck(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("herald check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	dataDir := defaultDataDir
+	fs.StringVar(&dataDir, "data", dataDir, "")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald check [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.")
+		fmt.Fprintln(stderr, "usage: herald check [--data DIR] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR, also check it has the scopes the subscriptions need.")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -46,8 +51,11 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintf(stderr, "herald check: %v\n", err)
 		return exitFailure
 	}
-	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths, ReservedNames: reservedNames})
+	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths, ReservedNames: reservedNames, DataDir: dataDir})
 	set, err := r.Check(file, data)
+	if err == nil {
+		err = preflight(set, file, dataDir)
+	}
 	if err != nil {
 		n := printErrors(stderr, data, err)
 		fmt.Fprintf(stderr, "%s: %d error(s); the running rules would stay in place\n", file, n)
@@ -111,4 +119,20 @@ func caretPad(line string, col int) string {
 		}
 	}
 	return b.String()
+}
+
+// preflight runs the checks that look beyond the file (a Twitch login's
+// scopes) for every instance that offers them.
+func preflight(set *rules.Set, file, dataDir string) error {
+	var errs yamlpos.List
+	for _, spec := range set.Ingress() {
+		if spec.Type != "twitch" {
+			continue
+		}
+		err := twitch.Preflight(ingress.Params{Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file, DataDir: dataDir})
+		if err != nil {
+			errs.Append(spec.Pos, err)
+		}
+	}
+	return errs.Err()
 }

@@ -25,7 +25,11 @@ type config struct {
 	corsOrigin string
 	maxBody    int64
 	shutdown   time.Duration
+	dataDir    string
 }
+
+// defaultDataDir holds herald's files (the Twitch login) when --data is not given.
+const defaultDataDir = "./herald-data"
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
 // to stdout and the program exits 0, as the seed's argparse did.
@@ -35,7 +39,7 @@ var errHelp = flag.ErrHelp
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, dataDir: defaultDataDir}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
@@ -59,6 +63,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	str(&cfg.sourcesDir, "sources", "", "")
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
+	str(&cfg.dataDir, "data", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -121,9 +126,10 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION]
-       herald check [RULES]
+              [--shutdown-timeout DURATION] [--data DIR]
+       herald check [--data DIR] [RULES]
        herald route --rules RULES --event JSON
+       herald twitch login|status|logout [--rules RULES] [--data DIR]
 `
 
 const usage = shortUsage + `
@@ -151,9 +157,14 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --data DIR            where herald keeps its files, such as the Twitch login
+                        twitch-token.json (default: ./herald-data)
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)
   route --rules RULES --event JSON
                         show which rules match an event and what they would deliver
+  twitch login|status|logout [--rules RULES] [--data DIR]
+                        log in to Twitch (device code; scopes from the subscriptions the
+                        rules declare), show the login and each subscription, or log out
 `

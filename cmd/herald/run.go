@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			return runCheck(ctx, args[1:], getenv, stdout, stderr)
 		case "route":
 			return runRoute(ctx, args[1:], getenv, stdout, stderr)
+		case "twitch":
+			return runTwitch(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, getenv, stdout)
@@ -93,7 +95,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		return err
 	}
 	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
-		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames})
+		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames, DataDir: cfg.dataDir})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
 	}
@@ -138,6 +140,10 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	}()
 	scheme := map[bool]string{false: "http", true: "https"}[tlsConfig != nil]
 	log.Info("herald listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "rules", rulesName(cfg.rulesFile))
+	// Adapters with a connection of their own (Twitch over WebSocket,
+	// managed webhook subscriptions) start once herald answers requests,
+	// so a webhook subscription's verification finds it listening.
+	wg.Go(func() { rt.RunIngress(ctx) })
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

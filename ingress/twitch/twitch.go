@@ -1,5 +1,12 @@
-// Package twitch receives Twitch EventSub notifications over the webhook
-// transport and publishes them as herald events.
+// Package twitch receives Twitch EventSub notifications, over the webhook
+// transport or the EventSub WebSocket, and publishes them as herald events.
+//
+// With transport: websocket (run.go) herald needs no public address: it
+// dials Twitch, creates the declared subscriptions itself with the login
+// from `herald twitch login` (package auth), and publishes each
+// notification exactly as a webhook would. With transport: webhook and an
+// app's client_secret it also keeps Twitch's webhook subscriptions for its
+// callback in step with the file.
 //
 // Every request is checked before its body is parsed: the
 // Twitch-Eventsub-Message-Signature must be the HMAC-SHA256 of message id +
@@ -13,12 +20,11 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/internal/sig"
-	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/ingress/twitch/auth"
 )
 
 func init() { ingress.Register("twitch", New) }
@@ -56,33 +62,28 @@ const (
 	dedupeTTL = maxAge + maxAhead
 )
 
-// Config is the instance's block in the rules file.
-type Config struct {
-	// Secret is the EventSub subscription's transport secret, 10 to 100
-	// characters.
-	Secret sig.Secret `yaml:"secret"`
-}
-
-// Adapter serves one Twitch EventSub callback URL.
+// Adapter serves one Twitch EventSub callback URL, or holds an EventSub
+// WebSocket session (Run), or both keeps webhook subscriptions in step
+// and serves their callback.
 type Adapter struct {
 	*ingress.Counters
 	p   ingress.Params
+	cfg *Config
 	mac sig.HMAC
+	src *auth.Source // set by Run
 }
 
 var (
 	_ ingress.Adapter       = (*Adapter)(nil)
 	_ ingress.StatsReporter = (*Adapter)(nil)
+	_ ingress.Runner        = (*Adapter)(nil)
 )
 
 // New builds an adapter from p.Options; it is the registered Factory.
 func New(p ingress.Params) (ingress.Adapter, error) {
-	var cfg Config
-	if err := yamlpos.DecodeStrict(p.File, p.Options, &cfg); err != nil {
+	cfg, err := DecodeConfig(p)
+	if err != nil {
 		return nil, err
-	}
-	if n := utf8.RuneCountInString(cfg.Secret.Value()); n < 10 || n > 100 {
-		return nil, yamlpos.List{yamlpos.Errorf(secretPos(p), "ingress %q: secret must be 10 to 100 characters, got %d", p.Name, n)}
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -90,23 +91,15 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{Counters: p.Counters(), p: p, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
-}
-
-// secretPos points at the secret's value, or at the block when it is missing.
-func secretPos(p ingress.Params) yamlpos.Pos {
-	if p.Options != nil {
-		for i := 0; i+1 < len(p.Options.Content); i += 2 {
-			if p.Options.Content[i].Value == "secret" {
-				return yamlpos.At(p.File, p.Options.Content[i+1])
-			}
-		}
-	}
-	return yamlpos.At(p.File, p.Options)
+	return &Adapter{Counters: p.Counters(), p: p, cfg: cfg, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
 }
 
 // ServeHTTP handles one EventSub request.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Transport != Webhook {
+		a.Refuse(w, a.p.Log, ingress.Errorf(http.StatusNotFound, "this instance receives Twitch over the websocket transport"))
+		return
+	}
 	if err := a.serve(w, r); err != nil {
 		a.Refuse(w, a.p.Log, err)
 	}

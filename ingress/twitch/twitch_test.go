@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/internal/adaptertest"
 	"github.com/heraldhq/herald/ingress/twitch"
+	"github.com/heraldhq/herald/ingress/twitch/eventsub"
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
 
@@ -134,7 +135,15 @@ func TestConfigErrors(t *testing.T) {
 		{name: "nine chars", options: "secret: '012345678'", want: `rules.yaml:1:9: ingress "twitch": secret must be 10 to 100 characters, got 9`},
 		{name: "too long", options: "\nsecret: " + strings.Repeat("x", 101), want: `rules.yaml:2:9: ingress "twitch": secret must be 10 to 100 characters, got 101`},
 		{name: "missing", options: "", want: `rules.yaml: ingress "twitch": secret must be 10 to 100 characters, got 0`},
-		{name: "unknown key", options: "secret: " + secret + "\nsecrte: x", want: `rules.yaml:2:1: unknown key "secrte" (known: secret)`},
+		{name: "unknown key", options: "secret: " + secret + "\nsecrte: x", want: `rules.yaml:2:1: unknown key "secrte" (known: access_token, auth_url, broadcaster_user_id, callback, client_id, client_secret, eventsub_url, helix_url, secret, subscriptions, transport)`},
+		{name: "unknown transport", options: "transport: carrier-pigeon", want: `rules.yaml:1:12: ingress "twitch": transport must be webhook or websocket, got "carrier-pigeon"`},
+		{name: "websocket", options: "transport: websocket\nclient_id: abc\nsubscriptions: [channel.follow, channel.cheer, {type: channel.ban, version: '1', condition: {broadcaster_user_id: '1'}, scope: 'moderator:read:banned_users'}]"},
+		{name: "websocket without client id", options: "transport: websocket\nsubscriptions: [channel.follow]", want: `rules.yaml:1:1: ingress "twitch": the websocket transport needs client_id (your Twitch application's)`},
+		{name: "websocket without subscriptions", options: "transport: websocket\nclient_id: abc", want: `rules.yaml:1:1: ingress "twitch": the websocket transport needs subscriptions (e.g. [channel.follow, channel.cheer])`},
+		{name: "unknown subscription type", options: "transport: websocket\nclient_id: abc\nsubscriptions:\n  - channel.folow", want: `rules.yaml:4:5: ingress "twitch": subscription type "channel.folow" is not built in: give its version and condition (built in: ` + strings.Join(eventsub.KnownTypes(), ", ") + `)`},
+		{name: "subscription twice", options: "transport: websocket\nclient_id: abc\nsubscriptions: [channel.cheer, channel.cheer]", want: `rules.yaml:3:32: ingress "twitch": subscription channel.cheer declared twice`},
+		{name: "managed webhook without callback", options: "secret: " + secret + "\nclient_id: a\nclient_secret: b\nsubscriptions: [channel.follow]", want: `rules.yaml:4:16: ingress "twitch": managed webhook subscriptions need callback: the public https URL of /webhooks/twitch`},
+		{name: "managed webhook without client secret", options: "secret: " + secret + "\ncallback: https://x.example/webhooks/twitch\nsubscriptions: [channel.follow]", want: `rules.yaml:3:16: ingress "twitch": managed webhook subscriptions need client_id and client_secret (an app access token)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/ingress/twitch"
+	"github.com/heraldhq/herald/ingress/twitch/auth"
+	"github.com/heraldhq/herald/ingress/twitch/eventsub"
+	"github.com/heraldhq/herald/rules"
+)
+
+const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [--data DIR] [--instance NAME]
+
+  login    log in to Twitch with a device code: open the printed URL, enter the
+           code; the scopes are those the rules file's subscriptions need
+  status   who is logged in, the scopes, the expiry, and each declared
+           subscription's state at Twitch
+  logout   revoke the login at Twitch and delete it
+
+The login is kept in DIR/twitch-token.json (mode 0600). The client id and the
+subscriptions come from the rules file's twitch ingress (transport: websocket).
+`
+
+// twitchCmd is what the three subcommands share.
+type twitchCmd struct {
+	ctx    context.Context
+	stdout io.Writer
+	cfg    *twitch.Config
+	name   string
+	store  auth.Store
+}
+
+// runTwitch implements `herald twitch login|status|logout`.
+func runTwitch(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, twitchUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return exitOK
+		}
+		return exitUsage
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("herald twitch "+verb, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	file, dataDir, instance := "rules.yaml", defaultDataDir, ""
+	fs.StringVar(&file, "rules", file, "")
+	fs.StringVar(&file, "r", file, "")
+	fs.StringVar(&dataDir, "data", dataDir, "")
+	fs.StringVar(&instance, "instance", "", "")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, twitchUsage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, twitchUsage)
+		return exitUsage
+	}
+	cfg, name, err := twitchDeclaration(file, instance, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
+		return exitFailure
+	}
+	c := twitchCmd{ctx: ctx, stdout: stdout, cfg: cfg, name: name, store: auth.Store{Dir: dataDir}}
+	switch verb {
+	case "login":
+		err = c.login()
+	case "status":
+		err = c.status()
+	case "logout":
+		err = c.logout()
+	default:
+		fmt.Fprint(stderr, twitchUsage)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// twitchDeclaration reads the twitch ingress instance from the rules file:
+// the one named instance, or the only one of type twitch.
+func twitchDeclaration(file, instance string, getenv func(string) (string, bool)) (*twitch.Config, string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (give the rules file that declares the twitch ingress with --rules)", err)
+	}
+	set, err := rules.Parse(file, data, rules.Options{Getenv: getenv})
+	if err != nil {
+		return nil, "", err
+	}
+	var found []rules.IngressSpec
+	for _, spec := range set.Ingress() {
+		if spec.Type == "twitch" && (instance == "" || spec.Name == instance) {
+			found = append(found, spec)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return nil, "", fmt.Errorf("%s declares no twitch ingress%s", file, map[bool]string{true: " named " + instance}[instance != ""])
+	case len(found) > 1:
+		return nil, "", fmt.Errorf("%s declares several twitch ingress instances; choose one with --instance", file)
+	}
+	spec := found[0]
+	cfg, err := twitch.DecodeConfig(ingress.Params{Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file})
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.ClientID == "" {
+		return nil, "", fmt.Errorf("ingress %q has no client_id: create an application at dev.twitch.tv (a public client) and put its client id there", spec.Name)
+	}
+	return cfg, spec.Name, nil
+}
+
+func (c twitchCmd) client() *auth.Client {
+	return &auth.Client{BaseURL: c.cfg.AuthURL, ClientID: c.cfg.ClientID}
+}
+
+func (c twitchCmd) login() error {
+	scopes := eventsub.LoginScopes(c.cfg.Declared())
+	cl := c.client()
+	d, err := cl.StartDevice(c.ctx, scopes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Open %s\nand enter the code %s (valid until %s).\nScopes asked for: %s\nWaiting for approval…\n",
+		d.VerificationURI, d.UserCode, d.Expires.Local().Format("15:04"), scopeList(scopes))
+	tok, err := cl.Poll(c.ctx, d, nil)
+	if err != nil {
+		return err
+	}
+	v, err := cl.Validate(c.ctx, tok.Access)
+	if err != nil {
+		return fmt.Errorf("checking the new token: %w", err)
+	}
+	tok.UserID, tok.Login, tok.Scopes = v.UserID, v.Login, v.Scopes
+	if v.ExpiresIn > 0 {
+		tok.Expires = time.Now().Add(time.Duration(v.ExpiresIn) * time.Second)
+	}
+	if err := c.store.Save(tok); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Logged in as %s (user id %s). Login saved to %s.\n", tok.Login, tok.UserID, c.store.Path())
+	c.printMissing(tok.Scopes)
+	return nil
+}
+
+func (c twitchCmd) printMissing(scopes []string) {
+	for _, m := range eventsub.Missing(c.cfg.Declared(), scopes) {
+		fmt.Fprintf(c.stdout, "  missing scope: %s\n", m)
+	}
+}
+
+func scopeList(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, " ")
+}
+
+func (c twitchCmd) status() error {
+	src := &auth.Source{Client: c.client(), Kind: auth.User, Store: c.store}
+	tok, err := src.Validate(c.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "logged in as %s (user id %s)\nscopes:  %s\nexpires: %s\n", tok.Login, tok.UserID, scopeList(tok.Scopes), tok.Expires.Local().Format(time.RFC1123))
+	helix := &eventsub.Helix{BaseURL: c.cfg.HelixURL, ClientID: c.cfg.ClientID, Tokens: src}
+	subs, listErr := helix.List(c.ctx)
+	missing := map[string]eventsub.MissingScope{}
+	for _, m := range eventsub.Missing(c.cfg.Declared(), tok.Scopes) {
+		missing[m.Type] = m
+	}
+	fmt.Fprintf(c.stdout, "subscriptions of ingress %q (transport %s):\n", c.name, c.cfg.Transport)
+	for _, d := range c.cfg.Declared() {
+		state := "not subscribed (herald is not running, or could not subscribe)"
+		if m, ok := missing[d.Type]; ok {
+			state = "cannot subscribe: " + m.String() + "; run `herald twitch login` again"
+		} else if listErr != nil {
+			state = "unknown: " + listErr.Error()
+		} else if i := slices.IndexFunc(subs, func(s eventsub.Subscription) bool {
+			return s.Type == d.Type && s.Transport.Method == c.cfg.Transport
+		}); i >= 0 {
+			state = subs[i].Status
+		}
+		fmt.Fprintf(c.stdout, "  %-52s %s\n", d.Type, state)
+	}
+	return nil
+}
+
+func (c twitchCmd) logout() error {
+	tok, err := c.store.Load()
+	if errors.Is(err, auth.ErrNoLogin) {
+		fmt.Fprintln(c.stdout, "Not logged in.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.client().Revoke(c.ctx, tok.Access); err != nil && !errors.Is(err, auth.ErrInvalidToken) {
+		fmt.Fprintf(c.stdout, "Twitch did not confirm the revocation (%v); deleting the login anyway.\n", err)
+	}
+	if err := c.store.Delete(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Logged out %s; %s deleted.\n", tok.Login, c.store.Path())
+	return nil
+}

@@ -1,0 +1,137 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/ingress/twitch/auth"
+	"github.com/heraldhq/herald/internal/faketwitch"
+)
+
+// TestPollFollowsTwitch: pending keeps the interval, slow_down lengthens
+// it by 5 s (RFC 8628), success returns the token with its scopes.
+func TestPollFollowsTwitch(t *testing.T) {
+	tests := []struct {
+		name      string
+		polls     []string
+		wantWaits []time.Duration
+		wantErr   error
+	}{
+		{name: "pending then slow_down then success", polls: []string{"authorization_pending", "slow_down", "authorization_pending", "ok:a1:r1"},
+			wantWaits: []time.Duration{1 * time.Second, 1 * time.Second, 6 * time.Second, 6 * time.Second}},
+		{name: "expired", polls: []string{"authorization_pending", "expired_token"}, wantWaits: []time.Duration{time.Second, time.Second}, wantErr: auth.ErrExpired},
+		{name: "denied", polls: []string{"access_denied"}, wantWaits: []time.Duration{time.Second}, wantErr: auth.ErrDenied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := faketwitch.New(t)
+			fake.DevicePolls(tc.polls...)
+			c := &auth.Client{BaseURL: fake.AuthURL(), ClientID: "test-client"}
+			d, err := c.StartDevice(t.Context(), []string{"bits:read", "moderator:read:followers"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var waits []time.Duration
+			tok, err := c.Poll(t.Context(), d, func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil })
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Poll error = %v, want %v", err, tc.wantErr)
+			}
+			if !slices.Equal(waits, tc.wantWaits) {
+				t.Errorf("Poll waited %v, want %v", waits, tc.wantWaits)
+			}
+			if tc.wantErr == nil && (tok.Access.Value() != "a1" || tok.Refresh.Value() != "r1" || !tok.HasScope("bits:read")) {
+				t.Errorf("token = %v %v %v", tok.Access.Value(), tok.Refresh.Value(), tok.Scopes)
+			}
+		})
+	}
+}
+
+// TestSourceRenews: a 401 refreshes the login once and saves the new
+// pair; a static token cannot be renewed and says so.
+func TestSourceRenews(t *testing.T) {
+	fake := faketwitch.New(t)
+	dir := t.TempDir()
+	fake.Grant("old", "r", "new")
+	store := auth.Store{Dir: dir}
+	if err := store.Save(auth.Token{ClientID: "cid", Access: auth.NewSecret("old"), Refresh: auth.NewSecret("r")}); err != nil {
+		t.Fatal(err)
+	}
+	src := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "cid"}, Kind: auth.User, Store: store}
+	tok, err := src.Validate(t.Context())
+	if err != nil || tok.UserID != "4242" || tok.Login != "ada" {
+		t.Fatalf("Validate = %+v, %v", tok, err)
+	}
+	fake.Expire("old")
+	tok, err = src.Validate(t.Context())
+	if err != nil || tok.Access.Value() != "new" {
+		t.Fatalf("Validate after expiry: access renewed = %v, err %v", tok.Access.Value() == "new", err)
+	}
+	saved, _ := store.Load()
+	if saved.Access.Value() != "new" || saved.UserID != "4242" {
+		t.Errorf("the renewed login was not saved")
+	}
+
+	static := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "cid"}, Kind: auth.Static, Static: auth.NewSecret("bogus")}
+	_, err = static.Validate(t.Context())
+	if !errors.Is(err, auth.ErrInvalidToken) || !strings.Contains(err.Error(), "cannot be refreshed") {
+		t.Errorf("static token refused: err = %v", err)
+	}
+}
+
+// TestSourceRefreshesBeforeExpiry: a token within 5 minutes of its expiry
+// is refreshed before it is handed out.
+func TestSourceRefreshesBeforeExpiry(t *testing.T) {
+	fake := faketwitch.New(t)
+	fake.Grant("old", "r", "new")
+	store := auth.Store{Dir: t.TempDir()}
+	_ = store.Save(auth.Token{ClientID: "cid", Access: auth.NewSecret("old"), Refresh: auth.NewSecret("r"), Expires: time.Now().Add(time.Minute)})
+	src := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "cid"}, Kind: auth.User, Store: store}
+	tok, err := src.Token(t.Context())
+	if err != nil || tok.Access.Value() != "new" {
+		t.Fatalf("Token = renewed %v, err %v", tok.Access.Value() == "new", err)
+	}
+	if !slices.Contains(fake.Requests(), "POST /oauth2/token") {
+		t.Error("no refresh request was made")
+	}
+}
+
+// TestSecretNeverShows: every way a token could be printed shows
+// [redacted]; only the file holds it, mode 0600.
+func TestSecretNeverShows(t *testing.T) {
+	const value = "tok-very-secret-123"
+	tok := auth.Token{Access: auth.NewSecret(value), Refresh: auth.NewSecret(value)}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "token", tok.Access, "tok", tok)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "token", tok.Access, "tok", tok)
+	js, _ := json.Marshal(tok)
+	dev := auth.Device{UserCode: "ABC"}
+	for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%+v %#v %v %s", tok, tok, tok.Access, tok.Access), logs.String(), string(js), fmt.Sprintf("%+v", dev)} {
+		if strings.Contains(s, value) {
+			t.Errorf("token printed: %s", s)
+		}
+	}
+	dir := t.TempDir()
+	if err := (auth.Store{Dir: dir}).Save(tok); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, auth.TokenFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode %v, err %v", fi.Mode().Perm(), err)
+	}
+	// Errors from Twitch carry its message, never the token sent.
+	c := &auth.Client{BaseURL: "http://127.0.0.1:1", ClientID: "cid", HTTP: &http.Client{Timeout: time.Second}}
+	if _, err := c.Validate(t.Context(), tok.Access); err == nil || strings.Contains(err.Error(), value) {
+		t.Errorf("Validate error = %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Kind says where a Source's token comes from and how it is renewed.
+type Kind int
+
+const (
+	// User is a login from `herald twitch login`, kept in a Store and
+	// renewed with its refresh token.
+	User Kind = iota
+	// App is an app access token (client credentials), renewed by asking
+	// for a new one.
+	App
+	// Static is a token given in the rules file; it cannot be renewed.
+	Static
+)
+
+// refreshBefore renews a token this long before Twitch says it expires,
+// so a request never races the expiry.
+const refreshBefore = 5 * time.Minute
+
+// Source hands out a valid access token, renewing it before expiry and
+// after a 401. Safe for concurrent use; renewals are serialised.
+type Source struct {
+	Client *Client
+	Kind   Kind
+	// Store keeps a User login; renewed tokens are saved back.
+	Store Store
+	// ClientSecret is the application's secret (App).
+	ClientSecret Secret
+	// Static is the token from the rules file (Static).
+	Static Secret
+
+	mu     sync.Mutex
+	tok    Token
+	loaded bool
+}
+
+// Token returns the current token, loading or renewing it as needed.
+func (s *Source) Token(ctx context.Context) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		if err := s.load(ctx); err != nil {
+			return Token{}, err
+		}
+	}
+	if !s.tok.Expires.IsZero() && !s.Client.now().Before(s.tok.Expires.Add(-refreshBefore)) {
+		if err := s.renew(ctx); err != nil {
+			return Token{}, err
+		}
+	}
+	return s.tok, nil
+}
+
+// Renew is called after Twitch answered 401 to stale: it renews the token
+// unless another caller already did, and returns the fresh one.
+func (s *Source) Renew(ctx context.Context, stale Token) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded && !s.tok.Access.Equal(stale.Access) {
+		return s.tok, nil
+	}
+	if err := s.renew(ctx); err != nil {
+		return Token{}, err
+	}
+	return s.tok, nil
+}
+
+func (s *Source) load(ctx context.Context) error {
+	switch s.Kind {
+	case User:
+		t, err := s.Store.Load()
+		if err != nil {
+			return err
+		}
+		if t.ClientID != "" && t.ClientID != s.Client.ClientID {
+			return fmt.Errorf("the Twitch login belongs to client id %s, not %s; run `herald twitch login` again", t.ClientID, s.Client.ClientID)
+		}
+		s.tok = t
+	case Static:
+		if s.Static.IsZero() {
+			return errors.New("access_token is empty")
+		}
+		s.tok = Token{ClientID: s.Client.ClientID, Access: s.Static}
+	case App:
+		t, err := s.Client.AppToken(ctx, s.ClientSecret)
+		if err != nil {
+			return fmt.Errorf("getting an app access token: %w", err)
+		}
+		s.tok = t
+	}
+	s.loaded = true
+	return nil
+}
+
+func (s *Source) renew(ctx context.Context) error {
+	switch s.Kind {
+	case Static:
+		return fmt.Errorf("%w; the access_token in the rules file cannot be refreshed, give a new one", ErrInvalidToken)
+	case App:
+		t, err := s.Client.AppToken(ctx, s.ClientSecret)
+		if err != nil {
+			return fmt.Errorf("renewing the app access token: %w", err)
+		}
+		s.tok, s.loaded = t, true
+		return nil
+	}
+	if !s.loaded {
+		if err := s.load(ctx); err != nil {
+			return err
+		}
+	}
+	if s.tok.Refresh.IsZero() {
+		return fmt.Errorf("%w; run `herald twitch login` again", ErrInvalidToken)
+	}
+	t, err := s.Client.Refresh(ctx, s.tok.Refresh, Secret{})
+	if err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			return fmt.Errorf("the Twitch login could not be refreshed (%w); run `herald twitch login` again", err)
+		}
+		return fmt.Errorf("refreshing the Twitch login: %w", err)
+	}
+	t.UserID, t.Login = s.tok.UserID, s.tok.Login
+	if len(t.Scopes) == 0 {
+		t.Scopes = s.tok.Scopes
+	}
+	if t.Refresh.IsZero() {
+		t.Refresh = s.tok.Refresh
+	}
+	s.tok = t
+	return s.Store.Save(t)
+}
+
+// Validate checks the token with Twitch (renewing it once on a 401) and
+// records whose it is, its scopes and its expiry.
+func (s *Source) Validate(ctx context.Context) (Token, error) {
+	tok, err := s.Token(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	v, err := s.Client.Validate(ctx, tok.Access)
+	if errors.Is(err, ErrInvalidToken) {
+		if tok, err = s.Renew(ctx, tok); err != nil {
+			return Token{}, err
+		}
+		v, err = s.Client.Validate(ctx, tok.Access)
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tok.Access.Equal(tok.Access) { // renewed meanwhile; validate that one next time
+		return s.tok, nil
+	}
+	s.tok.UserID, s.tok.Login, s.tok.Scopes = v.UserID, v.Login, v.Scopes
+	if v.ExpiresIn > 0 {
+		s.tok.Expires = s.Client.now().Add(time.Duration(v.ExpiresIn) * time.Second)
+	}
+	if s.Kind == User {
+		if err := s.Store.Save(s.tok); err != nil {
+			return Token{}, err
+		}
+	}
+	return s.tok, nil
+}

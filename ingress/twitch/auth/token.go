@@ -1,0 +1,110 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// TokenFile is the name of the login file in the data directory.
+const TokenFile = "twitch-token.json"
+
+// Token is an access token and what herald knows about it.
+type Token struct {
+	ClientID string
+	Access   Secret
+	// Refresh is empty for app and static tokens.
+	Refresh Secret
+	Scopes  []string
+	UserID  string
+	Login   string
+	// Expires is zero when unknown.
+	Expires time.Time
+}
+
+// HasScope reports whether the token carries scope.
+func (t Token) HasScope(scope string) bool { return slices.Contains(t.Scopes, scope) }
+
+// file is Token as stored on disk: the only place its secrets are spelled
+// out, in a file only its owner can read.
+type file struct {
+	ClientID     string    `json:"client_id"`
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	Scopes       []string  `json:"scopes"`
+	UserID       string    `json:"user_id,omitempty"`
+	Login        string    `json:"login,omitempty"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+}
+
+// ErrNoLogin means the data directory holds no login.
+var ErrNoLogin = errors.New("no Twitch login: run `herald twitch login`")
+
+// Store keeps the login in DIR/twitch-token.json, mode 0600.
+type Store struct{ Dir string }
+
+// Path is the token file's path.
+func (s Store) Path() string { return filepath.Join(s.Dir, TokenFile) }
+
+// Load reads the login; ErrNoLogin when there is none.
+func (s Store) Load() (Token, error) {
+	b, err := os.ReadFile(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return Token{}, ErrNoLogin
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("reading the Twitch login: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil || f.AccessToken == "" {
+		return Token{}, fmt.Errorf("the Twitch login in %s is damaged; run `herald twitch login` again", s.Path())
+	}
+	return Token{ClientID: f.ClientID, Access: NewSecret(f.AccessToken), Refresh: NewSecret(f.RefreshToken),
+		Scopes: f.Scopes, UserID: f.UserID, Login: f.Login, Expires: f.ExpiresAt}, nil
+}
+
+// Save writes t atomically (temporary file, then rename) with mode 0600,
+// creating the directory (0700) if needed.
+func (s Store) Save(t Token) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	b, err := json.MarshalIndent(file{ClientID: t.ClientID, AccessToken: t.Access.Value(), RefreshToken: t.Refresh.Value(),
+		Scopes: t.Scopes, UserID: t.UserID, Login: t.Login, ExpiresAt: t.Expires.UTC()}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.Dir, TokenFile+".*")
+	if err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := tmp.Chmod(0o600); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		tmp.Close()
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the login; no login is not an error.
+func (s Store) Delete() error {
+	if err := os.Remove(s.Path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the Twitch login: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,314 @@
+package eventsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/heraldhq/herald/ingress/twitch/auth"
+)
+
+// DefaultURL is Twitch's EventSub WebSocket.
+const DefaultURL = "wss://eventsub.wss.twitch.tv/ws"
+
+// Timing Twitch imposes or herald chooses.
+const (
+	// SubscribeWindow is how long Twitch waits, after the welcome, for the
+	// first subscription before closing with 4003.
+	SubscribeWindow = 10 * time.Second
+	// welcomeTimeout bounds the wait for a welcome after dialling.
+	welcomeTimeout = 15 * time.Second
+	// defaultKeepalive applies until a welcome says otherwise.
+	defaultKeepalive = 10 * time.Second
+	// drainGrace is how long the old connection of a session_reconnect is
+	// read after the new welcome, unless Twitch closes it first.
+	drainGrace = 5 * time.Second
+	// maxFrame bounds one message; notifications are a few KiB.
+	maxFrame = 1 << 20
+)
+
+// Client keeps one EventSub WebSocket session alive and subscribed. Run
+// it once; it is not safe to Run twice at the same time.
+type Client struct {
+	// URL is the eventsub_url ("" means DefaultURL).
+	URL string
+	// Helix creates the subscriptions for each new session.
+	Helix *Helix
+	// Subs are the subscriptions to create on every new session.
+	Subs []Request
+	// Handle receives every notification and revocation once: messages
+	// whose id Seen reports are skipped. It is called from Run's goroutine.
+	Handle func(context.Context, Message)
+	// Seen records a message id and reports whether it was already
+	// handled (across reconnects); nil handles everything.
+	Seen func(id string) bool
+	// Log is the instance's logger; nil discards.
+	Log *slog.Logger
+	// Backoff is the wait before reconnect attempt n (0-based); nil means
+	// DefaultBackoff.
+	Backoff func(n int) time.Duration
+	// Dialer dials the WebSocket; nil means websocket.DefaultDialer.
+	Dialer *websocket.Dialer
+
+	mu      sync.Mutex
+	revoked map[string]bool // types Twitch revoked: not resubscribed
+	refused map[string]bool // types Helix refused for good (403): not retried
+}
+
+// DefaultBackoff doubles from 1 s to 2 min, each wait jittered down by
+// up to half, so many herald instances do not reconnect in step.
+func DefaultBackoff(n int) time.Duration {
+	d := time.Second << min(n, 7)
+	d = min(d, 2*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+// ErrKeepalive means nothing arrived within the keepalive timeout.
+var ErrKeepalive = errors.New("no EventSub message within the keepalive timeout")
+
+// Run connects, subscribes and delivers until ctx ends (then it closes the
+// connection cleanly and returns nil) or the token is refused for good.
+func (c *Client) Run(ctx context.Context) error {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Backoff == nil {
+		c.Backoff = DefaultBackoff
+	}
+	url := c.URL
+	if url == "" {
+		url = DefaultURL
+	}
+	for attempt := 0; ; attempt++ {
+		welcomed, err := c.session(ctx, url)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoLogin) {
+			return err
+		}
+		if welcomed {
+			attempt = 0
+		}
+		wait := c.Backoff(attempt)
+		attrs := []any{"err", err, "retry_in", wait.Round(time.Millisecond)}
+		var ce *ClosedError
+		if errors.As(err, &ce) {
+			attrs = append(attrs, "close_code", ce.Code, "meaning", CloseMeaning(ce.Code))
+		}
+		c.Log.Warn("EventSub connection lost; reconnecting", attrs...)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// link is one WebSocket connection and the frames read from it.
+type link struct {
+	conn *websocket.Conn
+	url  string
+}
+
+type frame struct {
+	from *link
+	msg  Message
+	err  error
+}
+
+func (c *Client) dial(ctx context.Context, url string, frames chan<- frame) (*link, error) {
+	d := c.Dialer
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	dctx, cancel := context.WithTimeout(ctx, welcomeTimeout)
+	defer cancel()
+	conn, resp, err := d.DialContext(dctx, url, http.Header{})
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dialling EventSub: %w", err)
+	}
+	conn.SetReadLimit(maxFrame)
+	l := &link{conn: conn, url: url}
+	go func() {
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				select {
+				case frames <- frame{from: l, err: closed(err)}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			m, err := DecodeMessage(b)
+			if err != nil {
+				c.Log.Warn("EventSub message ignored", "err", err)
+				continue
+			}
+			select {
+			case frames <- frame{from: l, msg: m}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return l, nil
+}
+
+// session runs one session from dial to loss. It reports whether a
+// welcome arrived (so the backoff starts over) and why it ended.
+func (c *Client) session(ctx context.Context, url string) (welcomed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames := make(chan frame)
+	cur, err := c.dial(ctx, url, frames)
+	if err != nil {
+		return false, err
+	}
+	links := []*link{cur}
+	defer func() {
+		for _, l := range links {
+			l.conn.Close()
+		}
+	}()
+	var next *link // the connection a session_reconnect asked for, until its welcome
+	keepalive := time.NewTimer(welcomeTimeout)
+	defer keepalive.Stop()
+	window := defaultKeepalive
+	subscribed := make(chan error, 1)
+	redialed := make(chan dialResult, 1)
+	for {
+		select {
+		case <-ctx.Done():
+			for _, l := range links {
+				closeCleanly(l.conn)
+			}
+			return welcomed, nil
+		case <-keepalive.C:
+			return welcomed, ErrKeepalive
+		case err := <-subscribed:
+			if err != nil {
+				return welcomed, err
+			}
+		case r := <-redialed:
+			if r.err != nil {
+				return welcomed, fmt.Errorf("following session_reconnect: %w", r.err)
+			}
+			next = r.link
+			links = append(links, next)
+		case f := <-frames:
+			if f.err != nil {
+				if f.from != cur {
+					continue // an old connection ending after the move
+				}
+				if next != nil {
+					// Twitch closes the old connection once the new one
+					// is up; wait for the new welcome.
+					continue
+				}
+				return welcomed, f.err
+			}
+			resetTimer(keepalive, window)
+			switch f.msg.Type {
+			case TypeWelcome:
+				window = keepaliveWindow(f.msg.Session.Keepalive)
+				resetTimer(keepalive, window)
+				if f.from == next { // the move is complete: subscriptions came along
+					c.Log.Info("EventSub session moved", "session_id", f.msg.Session.ID)
+					// Twitch closes the old connection itself once the new
+					// one is welcomed; reading it until then loses nothing
+					// that was already on its way. Close it after a grace.
+					old := cur.conn
+					time.AfterFunc(drainGrace, func() { closeCleanly(old) })
+					cur, next = next, nil
+					continue
+				}
+				welcomed = true
+				c.Log.Info("EventSub session started", "session_id", f.msg.Session.ID, "keepalive", window)
+				go func(id string) {
+					err := c.subscribe(ctx, id)
+					select {
+					case subscribed <- err:
+					case <-ctx.Done():
+					}
+				}(f.msg.Session.ID)
+			case TypeKeepalive:
+			case TypeReconnect:
+				c.Log.Info("EventSub asked to reconnect; moving the session")
+				go func(u string) {
+					l, err := c.dial(ctx, u, frames)
+					select {
+					case redialed <- dialResult{l, err}:
+					case <-ctx.Done():
+						if l != nil {
+							l.conn.Close() // the session ended meanwhile
+						}
+					}
+				}(f.msg.Session.ReconnectURL)
+			case TypeNotification, TypeRevocation:
+				c.deliver(ctx, f.msg)
+			default:
+				c.Log.Debug("EventSub message of unknown type ignored", "message_type", f.msg.Type)
+			}
+		}
+	}
+}
+
+type dialResult struct {
+	link *link
+	err  error
+}
+
+// keepaliveWindow is how long to wait for any message: the session's
+// keepalive plus a grace for the network, as Twitch only promises a
+// message within the timeout.
+func keepaliveWindow(seconds int) time.Duration {
+	d := defaultKeepalive
+	if seconds > 0 {
+		d = time.Duration(seconds) * time.Second
+	}
+	return d + max(time.Second, d/5)
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	t.Reset(d)
+}
+
+func closeCleanly(conn *websocket.Conn) {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	conn.Close()
+}
+
+func (c *Client) deliver(ctx context.Context, m Message) {
+	if c.Seen != nil && c.Seen(m.ID) {
+		c.Log.Debug("duplicate EventSub message ignored", "event_id", m.ID)
+		return
+	}
+	if m.Type == TypeRevocation {
+		c.mu.Lock()
+		if c.revoked == nil {
+			c.revoked = map[string]bool{}
+		}
+		c.revoked[m.SubscriptionType] = true
+		c.mu.Unlock()
+		c.Log.Error("subscription revoked; herald will not resubscribe until the rules change or it restarts",
+			"subscription_type", m.SubscriptionType, "subscription_id", m.SubscriptionID, "status", m.Subscription["status"])
+	}
+	if c.Handle != nil {
+		c.Handle(ctx, m)
+	}
+}

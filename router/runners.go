@@ -1,0 +1,148 @@
+package router
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/rules"
+)
+
+// runnerSpec is an adapter of a snapshot that has a life of its own
+// (ingress.Runner), with the fingerprint of the block that declared it.
+type runnerSpec struct {
+	name string
+	key  [32]byte
+	run  ingress.Runner
+}
+
+// liveRunner is a Runner the router has started.
+type liveRunner struct {
+	key    [32]byte
+	cancel context.CancelFunc
+	done   chan struct{}
+	failed bool // Run gave up; guarded by runners.mu
+}
+
+// runners starts and stops the snapshot's Runners: a reload keeps an
+// instance whose block did not change (its connection survives), stops
+// one whose block changed or went away, and starts the new ones.
+type runners struct {
+	mu   sync.Mutex
+	ctx  context.Context // nil until RunIngress: check and route start nothing
+	wg   sync.WaitGroup
+	live map[string]*liveRunner
+}
+
+// mount puts an adapter of spec into the snapshot being built: on the
+// mux when the block gives a path, and among the runners when it is one.
+// A block without a path must be a Runner.
+func mount(mux *http.ServeMux, list *[]runnerSpec, spec rules.IngressSpec, a ingress.Adapter) error {
+	run, isRunner := a.(ingress.Runner)
+	if spec.Path == "" && !isRunner {
+		return errNoPath
+	}
+	if spec.Path != "" {
+		if err := handle(mux, spec.Path, a); err != nil {
+			return err
+		}
+	}
+	if isRunner {
+		*list = append(*list, runnerSpec{name: spec.Name, key: fingerprint(spec), run: run})
+	}
+	return nil
+}
+
+type noPathError struct{}
+
+func (noPathError) Error() string { return `missing required key "path"` }
+
+var errNoPath error = noPathError{}
+
+// fingerprint identifies a declaration: type, path and the options after
+// ${ENV} expansion, so a changed secret in the environment counts too.
+func fingerprint(spec rules.IngressSpec) [32]byte {
+	opts, _ := yaml.Marshal(spec.Options)
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(spec.Type), {0}, []byte(spec.Path), {0}, opts} {
+		h.Write(part)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// RunIngress runs the Runners of the current rules and of every later
+// reload until ctx ends, then stops them all and returns once they have
+// returned. Call it once, after the server listens.
+func (r *Router) RunIngress(ctx context.Context) {
+	r.run.mu.Lock()
+	r.run.ctx = ctx
+	r.applyRunners(r.cur.Load())
+	r.run.mu.Unlock()
+	<-ctx.Done()
+	r.run.wg.Wait()
+}
+
+// startRunners is called by Reload after the swap.
+func (r *Router) startRunners(s *snapshot) {
+	r.run.mu.Lock()
+	defer r.run.mu.Unlock()
+	if r.run.ctx != nil {
+		r.applyRunners(s)
+	}
+}
+
+// applyRunners brings the live runners in line with s; r.run.mu is held.
+func (r *Router) applyRunners(s *snapshot) {
+	if r.run.live == nil {
+		r.run.live = map[string]*liveRunner{}
+	}
+	want := map[string]runnerSpec{}
+	for _, rs := range s.runners {
+		want[rs.name] = rs
+	}
+	for name, lr := range r.run.live {
+		if rs, ok := want[name]; ok && rs.key == lr.key && !lr.failed {
+			delete(want, name) // unchanged: keep the running one
+			continue
+		}
+		lr.cancel()
+		delete(r.run.live, name)
+		if rs, ok := want[name]; ok {
+			delete(want, name)
+			r.start(rs, lr.done)
+		}
+	}
+	for _, rs := range want {
+		r.start(rs, nil)
+	}
+}
+
+// start runs rs once after (the replaced runner has returned); r.run.mu is held.
+func (r *Router) start(rs runnerSpec, after <-chan struct{}) {
+	ctx, cancel := context.WithCancel(r.run.ctx)
+	lr := &liveRunner{key: rs.key, cancel: cancel, done: make(chan struct{})}
+	r.run.live[rs.name] = lr
+	log := r.opts.Log.With("ingress", rs.name)
+	r.run.wg.Go(func() {
+		defer close(lr.done)
+		defer cancel()
+		if after != nil {
+			<-after // one connection per instance at a time
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err := rs.run.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("ingress stopped; fix the cause, then save the rules file or restart herald", "err", err)
+			r.run.mu.Lock()
+			lr.failed = true
+			r.run.mu.Unlock()
+		}
+	})
+}

@@ -1,0 +1,171 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/router"
+)
+
+// connAdapter is an ingress with a connection of its own: each Run is
+// recorded as a "session" that starts and ends.
+type connAdapter struct {
+	name, opt string
+	log       *sessionLog
+	fail      bool
+}
+
+func (connAdapter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a connAdapter) Run(ctx context.Context) error {
+	a.log.add("start " + a.name + " " + a.opt)
+	if a.fail {
+		return errors.New("gave up")
+	}
+	<-ctx.Done()
+	a.log.add("stop " + a.name + " " + a.opt)
+	return nil
+}
+
+type sessionLog struct {
+	mu     sync.Mutex
+	events []string
+	change chan struct{}
+}
+
+func (l *sessionLog) add(e string) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+	l.change <- struct{}{}
+}
+
+// wait returns the events once there are n of them.
+func (l *sessionLog) wait(t *testing.T, n int) []string {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		got := append([]string(nil), l.events...)
+		l.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-l.change:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("sessions = %q, want %d events", got, n)
+		}
+	}
+}
+
+func connRegistry(log *sessionLog) *ingress.Registry {
+	reg := echoRegistry()
+	reg.Register("conn", func(p ingress.Params) (ingress.Adapter, error) {
+		opt := ""
+		if p.Options != nil && len(p.Options.Content) >= 2 {
+			opt = p.Options.Content[1].Value
+		}
+		return connAdapter{name: p.Name, opt: opt, log: log, fail: opt == "fail"}, nil
+	})
+	return reg
+}
+
+// TestRunnersFollowReloads: runners start only once RunIngress runs
+// (check and route start nothing), survive a reload that leaves their block
+// alone, are replaced (old one stopped first) when it changes, are stopped
+// when it goes away, and all stop at shutdown. A block without a path is
+// fine for a runner and refused for anything else.
+func TestRunnersFollowReloads(t *testing.T) {
+	log := &sessionLog{change: make(chan struct{}, 100)}
+	r := router.New(router.Options{Registry: connRegistry(log)})
+	file := func(opt, extra string) []byte {
+		return []byte("version: 1\ningress:\n  live:\n    type: conn\n    opt: " + opt + "\n" + extra + "rules: []\n")
+	}
+	if err := r.Reload("rules.yaml", file("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Check("rules.yaml", file("b", "")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { r.RunIngress(ctx); close(done) }()
+	log.wait(t, 1)
+
+	// Another instance added: "live" keeps running.
+	if err := r.Reload("rules.yaml", file("a", "  hook:\n    type: echo\n    path: /hook\n")); err != nil {
+		t.Fatal(err)
+	}
+	// "live" changed: stopped, then started with the new block.
+	if err := r.Reload("rules.yaml", file("b", "")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 3)
+	// Removed.
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules: []\n")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 4)
+	if err := r.Reload("rules.yaml", file("c", "")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 5)
+	cancel()
+	<-done
+	got := strings.Join(log.wait(t, 6), "; ")
+	want := "start live a; stop live a; start live b; stop live b; start live c; stop live c"
+	if got != want {
+		t.Errorf("sessions = %s\nwant       %s", got, want)
+	}
+
+	err := r.Reload("rules.yaml", []byte("version: 1\ningress:\n  nopath:\n    type: echo\nrules: []\n"))
+	if err == nil || !strings.Contains(err.Error(), `ingress "nopath": missing required key "path"`) {
+		t.Errorf("an HTTP-only ingress without a path: err = %v", err)
+	}
+}
+
+// TestFailedRunnerRestartsOnChange: a runner that gave up is started again
+// by the next reload, even of an identical block (the user fixed what was
+// outside the file, e.g. logged in again, and saved).
+func TestFailedRunnerRestartsOnChange(t *testing.T) {
+	log := &sessionLog{change: make(chan struct{}, 100)}
+	r := router.New(router.Options{Registry: connRegistry(log)})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go r.RunIngress(ctx)
+	if err := r.Reload("rules.yaml", []byte("version: 1\ningress:\n  live:\n    type: conn\n    opt: fail\nrules: []\n")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 1)
+	// Save again until the router has seen the failure (Run returned
+	// after it logged its start) and so starts the instance anew.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		data := fmt.Sprintf("version: 1\n# saved again %d\ningress:\n  live:\n    type: conn\n    opt: fail\nrules: []\n", i)
+		if err := r.Reload("rules.yaml", []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		log.mu.Lock()
+		got := append([]string(nil), log.events...)
+		log.mu.Unlock()
+		if len(got) >= 2 {
+			if got[1] != "start live fail" {
+				t.Errorf("sessions = %q", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a runner that gave up was never started again")
+		}
+	}
+}
