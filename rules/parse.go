@@ -26,7 +26,7 @@ func Parse(file string, data []byte, opts Options) (*Set, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{file: file}, names: map[string]bool{}, exprs: newExprCompiler()}
+	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{}, names: map[string]bool{}}
 	p.parse(data)
 	if len(p.errs) > 0 {
 		p.clamp()
@@ -43,7 +43,6 @@ type parser struct {
 	getenv   func(string) (string, bool)
 	expanded map[*yaml.Node]bool
 	names    map[string]bool // of set.names
-	exprs    *exprCompiler
 	errs     yamlpos.List
 	set      *Set
 }

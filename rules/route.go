@@ -42,8 +42,6 @@ func (s *Set) state(ev *herald.Event) *state {
 			v = ev.Headers
 		case "time":
 			v = ev.Received
-		default: // a flattened data.<field>
-			v = ev.Data[name[len(dataPrefix):]]
 		}
 		st.env[name] = v
 	}
@@ -76,9 +74,8 @@ func (s *Set) run(p *program, ev *herald.Event, st **state) (any, error) {
 func (s *Set) Route(ev herald.Event) Result {
 	var res Result
 	var st *state
-	var cache dataCache
 	for _, r := range s.rules {
-		ok, err := s.matches(r, &ev, &st, &cache)
+		ok, err := s.matches(r, &ev, &st)
 		if err == nil && ok && !r.drop {
 			err = s.act(r, &ev, &st, &res)
 		}
@@ -109,20 +106,10 @@ func (s *Set) Route(ev herald.Event) Result {
 	return res
 }
 
-// matches decides r's when for ev: natively when the pre-check can, in
-// the VM otherwise.
-func (s *Set) matches(r *rule, ev *herald.Event, st **state, d *dataCache) (bool, error) {
+// matches decides r's when for ev.
+func (s *Set) matches(r *rule, ev *herald.Event, st **state) (bool, error) {
 	if r.when == nil {
 		return true, nil
-	}
-	if w := r.when; w.hasLead && w.lead.of(ev) != w.leadIs {
-		return false, nil
-	}
-	switch r.when.native.eval(ev, d) {
-	case yes:
-		return true, nil
-	case no:
-		return false, nil
 	}
 	out, err := s.run(r.when, ev, st)
 	if err != nil {

@@ -108,7 +108,7 @@ func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
 		p.errs.Add(sp.start, "%s: empty expression", what)
 		return nil
 	}
-	prog, err := p.exprs.compile(src, what, sp, asBool)
+	prog, err := compileExpr(src, what, sp, asBool)
 	if err != nil {
 		p.errs = append(p.errs, err.(*yamlpos.Error))
 		return nil

@@ -19,7 +19,6 @@ type Options struct {
 // Set is one loaded, compiled rules file. It is immutable and safe for
 // concurrent use.
 type Set struct {
-	file    string
 	rules   []*rule
 	ingress []IngressSpec
 	tests   []testCase
@@ -73,9 +72,6 @@ func (e RuntimeError) Error() string {
 
 // Empty returns a Set with no rules: only the default route applies.
 func Empty() *Set { return &Set{} }
-
-// File is the name the set was loaded from.
-func (s *Set) File() string { return s.file }
 
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }
