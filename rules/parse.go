@@ -134,6 +134,10 @@ func (p *parser) fields(n *yaml.Node, what string, known []string, required ...s
 
 // str returns scalar n's value, reporting anything else.
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
+	if unquotedTemplate(n) {
+		p.errorf(n, `%s: a value starting with {{ must be quoted, or YAML reads it as a mapping: write "{{ … }}" in double quotes`, what)
+		return "", false
+	}
 	if n.Kind != yaml.ScalarNode {
 		p.errorf(n, "%s: expected a string, got %s", what, describe(n))
 		return "", false
@@ -173,6 +177,13 @@ func (p *parser) clamp() {
 			e.Pos.Col = n
 		}
 	}
+}
+
+// unquotedTemplate reports whether n is what YAML makes of an unquoted
+// "{{ field }}": a flow mapping whose only key is a flow mapping.
+func unquotedTemplate(n *yaml.Node) bool {
+	return n.Kind == yaml.MappingNode && n.Style == yaml.FlowStyle && len(n.Content) == 2 &&
+		n.Content[0].Kind == yaml.MappingNode && n.Content[0].Style == yaml.FlowStyle
 }
 
 // deref follows an alias to the node it names.

@@ -21,15 +21,18 @@ type rule struct {
 	cont bool
 }
 
-// target is a literal string or an expression yielding one (or, for to,
-// a list of them).
+// target is a literal string, a template, or an expression yielding a
+// string (or, for to, a list of them).
 type target struct {
 	lit  string
+	tmpl *template
 	prog *program
 }
 
+// setField is one payload field: a template or an expression.
 type setField struct {
 	key  string
+	tmpl *template
 	prog *program
 }
 
@@ -122,6 +125,16 @@ func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
 	return prog
 }
 
+// template compiles the template held by scalar n (src is its value).
+func (p *parser) template(n *yaml.Node, src, what string) *template {
+	t, err := compileTemplate(src, what, p.span(n))
+	if err != nil {
+		p.errs = append(p.errs, err)
+		return nil
+	}
+	return t
+}
+
 // target reads an emit value or one to item: a literal, or !expr.
 func (p *parser) target(n *yaml.Node, what string) target {
 	src, ok := p.str(n, what)
@@ -131,6 +144,9 @@ func (p *parser) target(n *yaml.Node, what string) target {
 	if n.Tag != exprTag {
 		if src == "" {
 			p.errorf(n, "%s: must not be empty", what)
+		}
+		if isTemplate(src) {
+			return target{tmpl: p.template(n, src, what)}
 		}
 		return target{lit: src}
 	}
@@ -183,11 +199,15 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 		if !ok {
 			continue
 		}
+		if v.Tag != exprTag && isTemplate(src) {
+			out = append(out, setField{key: k.Value, tmpl: p.template(v, src, fw)})
+			continue
+		}
 		n := len(p.errs)
 		prog := p.compile(v, src, fw, false)
 		if prog == nil && len(p.errs) > n && (v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle) {
 			e := p.errs[len(p.errs)-1]
-			e.Msg += ` (set values are expressions: write '"text"' for a literal string)`
+			e.Msg += ` (set values are expressions or templates: write "text with {{ field }}" for text, or '"text"' for a fixed string)`
 		}
 		out = append(out, setField{key: k.Value, prog: prog})
 	}

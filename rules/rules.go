@@ -52,14 +52,19 @@ type Result struct {
 	Dropped bool
 	// Unrouted is true when no rule acted and no default route applied.
 	Unrouted bool
-	// Errors lists rules skipped because their expressions failed on this event.
+	// Errors lists what failed on this event: a rule skipped because its
+	// when failed (Field ""), or a part of a rule left out while its alert
+	// still went out (Field "emit", "to", "set.<key>").
 	Errors []RuntimeError
 }
 
-// RuntimeError is a rule skipped for one event.
+// RuntimeError is a rule, or a part of one, that failed on one event.
 type RuntimeError struct {
 	// Rule is the rule's name.
 	Rule string
+	// Field is the part left out ("emit", "to", "set.text"); "" when the
+	// whole rule was skipped.
+	Field string
 	// Pos points at the failing expression (or the rule, when the failure
 	// is not an expression's, e.g. no code to send to).
 	Pos yamlpos.Pos
@@ -69,6 +74,10 @@ type RuntimeError struct {
 func (e RuntimeError) Error() string {
 	return e.Pos.String() + `: rule "` + e.Rule + `": ` + e.Err.Error()
 }
+
+// Skipped reports whether the whole rule was skipped (its when failed, or
+// its alert had nowhere to go), not just a part left out.
+func (e RuntimeError) Skipped() bool { return e.Field == "" }
 
 // Empty returns a Set with no rules: only the default route applies.
 func Empty() *Set { return &Set{} }
