@@ -58,7 +58,7 @@ func (p *parser) parse(data []byte) {
 		if errors.Is(err, io.EOF) {
 			p.errs.Add(yamlpos.Pos{File: p.file, Line: 1}, "empty rules file (start with version: %d)", Version)
 		} else {
-			p.errs = append(p.errs, flowEnvHint(yamlpos.SyntaxErrorIn(p.file, data, err), data))
+			p.errs = append(p.errs, syntaxError(p.file, data, err))
 		}
 		return
 	}
@@ -66,7 +66,7 @@ func (p *parser) parse(data []byte) {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.errs = append(p.errs, yamlpos.SyntaxErrorIn(p.file, data, err))
+		p.errs = append(p.errs, syntaxError(p.file, data, err))
 		return
 	default:
 		p.errorf(&extra, "only one YAML document is allowed in a rules file")
@@ -200,22 +200,4 @@ func describe(n *yaml.Node) string {
 		return "nothing"
 	}
 	return yamlpos.KindName(n)
-}
-
-// flowEnvHint explains the one syntax error everybody meets: ${VAR} inside
-// a {…} flow mapping, where YAML reads the braces as the mapping's own.
-func flowEnvHint(e *yamlpos.Error, data []byte) *yamlpos.Error {
-	lines := bytes.Split(data, []byte("\n"))
-	if e.Pos.Line < 1 || e.Pos.Line > len(lines) {
-		return e
-	}
-	line := lines[e.Pos.Line-1]
-	open := bytes.IndexByte(line, '{')
-	env := bytes.Index(line, []byte("${"))
-	if open < 0 || env < 0 || open > env {
-		return e
-	}
-	hint := *e
-	hint.Msg += ` (inside {…} quote values that use ${VAR}: key: "${VAR}")`
-	return &hint
 }

@@ -59,7 +59,7 @@ func (p *parser) rulesSection(n *yaml.Node) {
 }
 
 func (p *parser) rule(n *yaml.Node, i int) *rule {
-	f := p.fields(n, fmt.Sprintf("rule %d", i+1), ruleKeys, "name")
+	f := p.fields(n, ruleLabel(n, i), ruleKeys, "name")
 	if f == nil || f["name"] == nil {
 		return nil
 	}
@@ -102,6 +102,19 @@ func (p *parser) rule(n *yaml.Node, i int) *rule {
 		r.set = p.setFields(s, what+": set")
 	}
 	return r
+}
+
+// ruleLabel names a rule in messages by its name when it has one, by its
+// place in the list otherwise.
+func ruleLabel(n *yaml.Node, i int) string {
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if v := deref(n.Content[j+1]); n.Content[j].Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+				return fmt.Sprintf("rule %q", v.Value)
+			}
+		}
+	}
+	return fmt.Sprintf("rule %d (it has no name)", i+1)
 }
 
 // compile compiles the expression held by scalar n (src is its value).
