@@ -65,6 +65,7 @@ type Router struct {
 	dropped  atomic.Uint64
 	routed   atomic.Uint64
 	exprErrs atomic.Uint64
+	ruleErrs ruleErrors
 }
 
 type snapshot struct {
@@ -114,7 +115,10 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	snap := r.cur.Load() // exactly one rule set per event
 	res := snap.set.Route(ev)
 	r.account(ev, res)
-	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries)}
+	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries), Unrouted: res.Unrouted}
+	if res.Dropped {
+		rc.Dropped = res.Matched[len(res.Matched)-1]
+	}
 	for _, d := range res.Deliveries {
 		for _, s := range r.opts.Sinks {
 			n, err := s.Deliver(ctx, d)
@@ -129,9 +133,9 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 }
 
 func (r *Router) account(ev herald.Event, res rules.Result) {
-	for _, e := range res.Errors {
-		r.exprErrs.Add(1)
-		r.log.Warn("rule skipped", "rule", e.Rule, "pos", e.Pos.String(), "event_id", ev.ID, "err", e.Err)
+	if len(res.Errors) > 0 {
+		r.exprErrs.Add(uint64(len(res.Errors)))
+		r.ruleErrs.record(r.log, r.opts.Now(), ev, res.Errors)
 	}
 	switch {
 	case res.Dropped:

@@ -27,18 +27,17 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 	fs.StringVar(&file, "r", "", "shorthand for --rules")
 	fs.StringVar(&event, "event", "", `the event as JSON, e.g. {"source":"kofi","type":"Donation","data":{"amount":"12"}}, or @FILE`)
 	fs.StringVar(&event, "e", "", "shorthand for --event")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald route [--rules RULES] --event JSON|@FILE\n\nShow which rules match an event and the deliveries they would make, as JSON.\nEvent keys: source, type, code, data, headers, id, time.")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {} // printed below: help to stdout, mistakes to stderr
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, routeUsage)
 			return exitOK
 		}
+		fmt.Fprint(stderr, routeUsage)
 		return exitUsage
 	}
 	if event == "" || fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprint(stderr, routeUsage)
 		return exitUsage
 	}
 	evJSON := []byte(event)
@@ -68,11 +67,30 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 		printErrors(stderr, data, err)
 		return exitFailure
 	}
-	out, err := json.MarshalIndent(r.Route(ev), "", "  ")
+	res := r.Route(ev)
+	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		fmt.Fprintf(stderr, "herald route: %v\n", err)
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
+	if len(res.Errors) > 0 {
+		fmt.Fprintf(stderr, "herald route: %d rule error(s) on this event; see \"errors\" above\n", len(res.Errors))
+		return exitFailure
+	}
 	return exitOK
 }
+
+const routeUsage = `usage: herald route [-h] [-r RULES] -e JSON|@FILE
+
+herald route: show which rules match an event and what they would deliver, as JSON.
+Nothing is delivered. Exits 1 when a rule failed on the event.
+
+options:
+  -h, --help            show this help message and exit
+  -r RULES, --rules RULES
+                        rules file (default: the embedded examples/default.yaml)
+  -e JSON, --event JSON the event as JSON, or @FILE to read it from a file, e.g.
+                        {"source":"kofi","type":"Donation","data":{"amount":"12"}}
+                        keys: source, type, code, data, headers, id, time
+`

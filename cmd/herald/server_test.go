@@ -265,3 +265,26 @@ func TestTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyTellsTheSender checks that /notify says when a rule dropped the
+// event, where the seed's answer alone reads like "no page connected".
+func TestNotifyTellsTheSender(t *testing.T) {
+	path := writeRules(t, "version: 1\nrules:\n  - name: no-tests\n    when: data.test == \"1\"\n    drop: true\n")
+	base := startServer(t, func(c *config) { c.rulesFile = path })
+	tests := []struct {
+		name, path, want string
+	}{
+		{name: "dropped by a rule", path: "/notify?code=abc&event=follow&test=1",
+			want: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients","dropped":"no-tests"}`},
+		{name: "routed, no page", path: "/notify?code=abc&event=follow",
+			want: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, "GET", base+tc.path, nil, nil)
+			if a.status != 200 || strings.TrimSpace(a.body) != tc.want {
+				t.Errorf("GET %s = %d %s, want 200 %s", tc.path, a.status, a.body, tc.want)
+			}
+		})
+	}
+}
