@@ -167,4 +167,3 @@ func signature(file string, n *yaml.Node) (verifier, bool, error) {
 		return h.Verify(hdr.Get(header), body)
 	}, false, nil
 }
-
