@@ -35,6 +35,9 @@ type Options struct {
 	Sinks []egress.Sink
 	// Registry builds declared ingress instances; nil means ingress.Default.
 	Registry *ingress.Registry
+	// Shapes are the event shapes rules are checked against; nil means
+	// ingress.DefaultShapes.
+	Shapes *ingress.ShapeRegistry
 	// Log is the parent logger; nil discards.
 	Log *slog.Logger
 	// Getenv resolves ${VAR} in the rules file; nil means the process env.
@@ -89,6 +92,9 @@ type loadError struct {
 func New(opts Options) *Router {
 	if opts.Registry == nil {
 		opts.Registry = ingress.Default
+	}
+	if opts.Shapes == nil {
+		opts.Shapes = ingress.DefaultShapes
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -217,7 +223,27 @@ func (r *Router) Reload(file string, data []byte) error {
 	for _, f := range next.tests.Failures {
 		r.log.Warn("rules test failed", "file", file, "err", f)
 	}
+	for _, w := range next.set.Warnings() {
+		r.log.Warn("rules warning", "file", file, "err", w.Error())
+	}
 	return nil
+}
+
+// parseOptions hands rules.Parse the event shapes of every ingress type;
+// the built-in instances (the /notify trigger) are named like their type.
+func (r *Router) parseOptions() rules.Options {
+	builtin := map[string]string{}
+	for _, name := range r.opts.ReservedNames {
+		builtin[name] = name
+	}
+	return rules.Options{
+		Getenv:  r.opts.Getenv,
+		Builtin: builtin,
+		Shapes: func(typ string) ([]herald.Shape, bool) {
+			shapes, err := r.opts.Shapes.Lookup(typ)
+			return shapes, err == nil
+		},
+	}
 }
 
 // TestSummary is the outcome of the tests inside the rules file.
@@ -253,7 +279,7 @@ func (r *Router) Check(file string, data []byte) (*rules.Set, error) {
 }
 
 func (r *Router) build(file string, data []byte) (*snapshot, error) {
-	set, err := rules.Parse(file, data, rules.Options{Getenv: r.opts.Getenv})
+	set, err := rules.Parse(file, data, r.parseOptions())
 	if err != nil {
 		return nil, err
 	}

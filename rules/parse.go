@@ -28,6 +28,9 @@ func Parse(file string, data []byte, opts Options) (*Set, error) {
 	}
 	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{}, names: map[string]bool{}}
 	p.parse(data)
+	if len(p.errs) == 0 {
+		p.checkShapes(opts)
+	}
 	if len(p.errs) > 0 {
 		p.clamp()
 		return nil, p.errs.Sort()

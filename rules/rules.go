@@ -14,6 +14,12 @@ import (
 type Options struct {
 	// Getenv resolves ${VAR} references; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
+	// Shapes returns the shapes of the events an ingress type produces;
+	// false means the type is dynamic (anything goes). nil checks nothing.
+	Shapes func(ingressType string) ([]herald.Shape, bool)
+	// Builtin lists the ingress instances the server runs without the
+	// file declaring them, by name: {"trigger": "trigger"} for /notify.
+	Builtin map[string]string
 }
 
 // Set is one loaded, compiled rules file. It is immutable and safe for
@@ -22,8 +28,10 @@ type Set struct {
 	rules   []*rule
 	ingress []IngressSpec
 	tests   []testCase
-	names   []string  // environment entries any expression reads
-	pool    sync.Pool // of *state
+	// warnings are what loading found probable but not certain.
+	warnings yamlpos.List
+	names    []string  // environment entries any expression reads
+	pool     sync.Pool // of *state
 }
 
 // IngressSpec is one instance of the file's ingress: section.
@@ -81,6 +89,10 @@ func (e RuntimeError) Skipped() bool { return e.Field == "" }
 
 // Empty returns a Set with no rules: only the default route applies.
 func Empty() *Set { return &Set{} }
+
+// Warnings lists what loading found suspicious but not certainly wrong
+// (a field the event type probably never has, say), sorted by position.
+func (s *Set) Warnings() yamlpos.List { return s.warnings.Sort() }
 
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }

@@ -31,6 +31,7 @@ import (
 type template struct {
 	src   string
 	parts []tmplPart
+	span  span // where the template sits in the file
 }
 
 // tmplPart is a literal run of text (path == nil) or a placeholder.
@@ -40,6 +41,7 @@ type tmplPart struct {
 	path    []string // a data field, nested
 	filters []tmplFilter
 	off     int // rune offset of the placeholder in the template
+	nameOff int // rune offset of the field name
 }
 
 type tmplFilter struct {
@@ -89,6 +91,7 @@ func parseTemplate(src string) (*template, error) {
 			return nil, &tmplError{off: runeOff(src, open), msg: err.Error()}
 		}
 		part.off = runeOff(src, open)
+		part.nameOff = runeOff(src, open+2+len(inner)-len(strings.TrimLeft(inner, " ")))
 		t.parts = append(t.parts, part)
 		base += i + 2 + end + 2
 		rest = rest[i+2+end+2:]
@@ -355,7 +358,7 @@ func (t *template) fields() []tmplRef {
 	var out []tmplRef
 	for _, p := range t.parts {
 		if p.path != nil {
-			out = append(out, tmplRef{path: strings.Join(p.path, "."), off: p.off})
+			out = append(out, tmplRef{path: strings.Join(p.path, "."), off: p.nameOff})
 		}
 	}
 	return out
@@ -374,6 +377,7 @@ func compileTemplate(src, what string, sp span) (*template, *yamlpos.Error) {
 		te := err.(*tmplError)
 		return nil, &yamlpos.Error{Pos: sp.at(te.off), Msg: what + ": " + te.msg}
 	}
+	t.span = sp
 	return t, nil
 }
 
