@@ -35,6 +35,7 @@ var envTypes = map[string]any{
 // program is one compiled expression and where it came from.
 type program struct {
 	prog  *vm.Program
+	src   string
 	what  string // "when", "emit", "set.text": for messages
 	span  span
 	names []string // environment entries it reads
@@ -53,7 +54,7 @@ func compileExpr(src, what string, sp span, asBool bool) (*program, error) {
 	if err != nil {
 		return nil, sp.wrap(what, err)
 	}
-	return &program{prog: prog, what: what, span: sp, names: envNames(prog.Node())}, nil
+	return &program{prog: prog, src: src, what: what, span: sp, names: envNames(prog.Node())}, nil
 }
 
 // envNames lists the environment names an expression reads, so routing

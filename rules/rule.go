@@ -24,6 +24,7 @@ type rule struct {
 // target is a literal string, a template, or an expression yielding a
 // string (or, for to, a list of them).
 type target struct {
+	pos  yamlpos.Pos
 	lit  string
 	tmpl *template
 	prog *program
@@ -154,14 +155,15 @@ func (p *parser) target(n *yaml.Node, what string) target {
 	if !ok {
 		return target{}
 	}
+	pos := yamlpos.At(p.file, n)
 	if n.Tag != exprTag {
 		if src == "" {
 			p.errorf(n, "%s: must not be empty", what)
 		}
 		if isTemplate(src) {
-			return target{tmpl: p.template(n, src, what)}
+			return target{pos: pos, tmpl: p.template(n, src, what)}
 		}
-		return target{lit: src}
+		return target{pos: pos, lit: src}
 	}
 	prog := p.compile(n, src, what, false)
 	if prog != nil {
@@ -171,7 +173,7 @@ func (p *parser) target(n *yaml.Node, what string) target {
 			p.errs.Add(prog.span.start, "%s: expression yields %s, want a string", what, k)
 		}
 	}
-	return target{prog: prog}
+	return target{pos: pos, prog: prog}
 }
 
 func (p *parser) targets(n *yaml.Node, what string) []target {

@@ -469,7 +469,7 @@ func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 				p.unknownField(r, sc, prog.span.at(n.Location().From), path)
 			}
 		case *ast.BinaryNode:
-			p.checkOperator(r, prog, sc, n)
+			p.checkOperator(prog, sc, n)
 		}
 	}
 	walk(root, visit)
@@ -517,7 +517,7 @@ func walk(n ast.Node, visit func(ast.Node)) {
 	}
 }
 
-func (p *parser) checkOperator(r *rule, prog *program, sc scope, b *ast.BinaryNode) {
+func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 	l, lf, lp := sc.kindOf(b.Left)
 	rk, rf, rp := sc.kindOf(b.Right)
 	if l == "" || rk == "" || l == rk {
@@ -536,7 +536,7 @@ func (p *parser) checkOperator(r *rule, prog *program, sc scope, b *ast.BinaryNo
 			if field != "" && fk == herald.KindNumber {
 				hint = fmt.Sprintf(`write the text as a template ("… {{ %s }} …") or use string(data.%s)`, field, field)
 			}
-			p.report(certain, pos, "rule %q: %s: text + number fails on every event: %s", r.name, prog.what, hint)
+			p.report(certain, pos, "%s: text + number fails on every event: %s", prog.what, hint)
 		}
 	case "==", "!=", "<", "<=", ">", ">=":
 		if field == "" {
@@ -557,7 +557,7 @@ func (p *parser) checkOperator(r *rule, prog *program, sc scope, b *ast.BinaryNo
 		} else if b.Operator != "==" {
 			effect = "fails on every event"
 		}
-		p.report(certain, pos, "rule %q: %s: data.%s is a %s, so %s with a %s %s: %s",
-			r.name, prog.what, field, fk, b.Operator, other, effect, fix)
+		p.report(certain, pos, "%s: data.%s is a %s, so %s with a %s %s: %s",
+			prog.what, field, fk, b.Operator, other, effect, fix)
 	}
 }

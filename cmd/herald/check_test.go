@@ -31,9 +31,9 @@ func TestCheckCommand(t *testing.T) {
 		wantErr []string
 	}{
 		{name: "the default example", args: func(*testing.T) []string { return []string{"../../examples/rules.yaml"} },
-			code: exitOK, wantOut: "../../examples/rules.yaml: ok (3 rules, 0 ingress, 5 tests passed)\n"},
+			code: exitOK, wantOut: "../../examples/rules.yaml: ok (3 rules, 0 ingress, 6 tests passed, 0 warnings)\n"},
 		{name: "a good file", args: func(t *testing.T) []string { return []string{writeRules(t, good)} },
-			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed)"},
+			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed, 0 warnings)"},
 		{name: "an expr typo, with caret",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\nrules:\n  - name: big\n    when: dta.amount > 1\n")}
@@ -49,6 +49,24 @@ func TestCheckCommand(t *testing.T) {
 				return []string{writeRules(t, "version: 1\ningress:\n  x:\n    type: nope\n    path: /x\n  y:\n    type: trigger\n    path: /notify\n")}
 			},
 			code: exitFailure, wantErr: []string{`rules.yaml:3:3: ingress "x": unknown ingress type "nope" (known: `, `rules.yaml:6:3: ingress "y": path /notify is herald's own`}},
+		{name: "the issue's raid line, against Twitch's real shape",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: 0123456789}\nrules:\n"+
+					"  - name: raid\n    when: source == \"twitch\" && type == \"channel.raid\" && data.viewer > 1\n    to: a\n    set:\n"+
+					"      text: data.from_broadcaster_user_name + \" is raiding with \" + data.viewers + \" viewers\"\n")}
+			},
+			code: exitFailure, wantErr: []string{`rules.yaml:6:64: rule "raid": data.viewer: "channel.raid" events have no field "viewer"; did you mean viewers?`,
+				`rules.yaml:9:67: rule "raid": set.text: text + number fails on every event: write the text as a template ("… {{ viewers }} …") or use string(data.viewers)`}},
+		{name: "warnings: no test, shadowed, odd emit name, trigger field vs number",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\nrules:\n  - name: tests\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n  - name: all\n    emit: new follower\n"+
+					"  - name: never\n    emit: X\ntests:\n  - name: t\n    event: {type: follow, code: abc}\n    expect: [{room: abc, name: new follower}]\n")}
+			},
+			code: exitOK, wantOut: "5 warnings", wantErr: []string{
+				`rules.yaml:4:44: warning: rule "tests": when: data.test is a string, so == with a number is never true`,
+				`rules.yaml:3:11: warning: rule "tests": no test of this file routes an event through it`,
+				`rules.yaml:7:11: warning: rule "all": emit name "new follower" has spaces or lower case; pages match names exactly, so write NEW_FOLLOWER`,
+				`rules.yaml:8:11: warning: rule "never" never fires: rule "all" (`, `rules.yaml:6:11) matches every event and has no continue: true`}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
 		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "b"} },
