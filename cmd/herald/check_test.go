@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/rules"
 )
 
 func writeRules(t *testing.T, src string) string {
@@ -146,4 +150,55 @@ func TestRouteCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRouteSample prints a sample of every declared event type and routes
+// it through the example rules of its ingress: the samples must be events
+// the examples handle without a single rule error.
+func TestRouteSample(t *testing.T) {
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"TWITCH_SECRET": "0123456789ab", "KOFI_TOKEN": "tok"}[k]
+		return v, ok
+	}
+	for _, in := range ingress.DefaultShapes.Types() {
+		shapes, _ := ingress.DefaultShapes.Lookup(in)
+		for _, sh := range shapes {
+			typ := sh.Type
+			if typ == "" {
+				typ = "follow"
+			}
+			t.Run(in+"/"+typ, func(t *testing.T) {
+				var out, errb bytes.Buffer
+				if code := run(t.Context(), []string{"route", "--sample", typ}, env, &out, &errb); code != exitOK {
+					t.Fatalf("herald route --sample %s = %d: %s", typ, code, errb.String())
+				}
+				ev, err := rules.DecodeEvent(out.Bytes())
+				if err != nil || ev.Type != typ {
+					t.Fatalf("sample %s does not decode as an event of its type: %v\n%s", typ, err, out.String())
+				}
+				rulesFile := "../../examples/rules.yaml"
+				if _, err := os.Stat("../../examples/" + in + "/rules.yaml"); err == nil {
+					rulesFile = "../../examples/" + in + "/rules.yaml"
+				}
+				out.Reset()
+				if code := run(t.Context(), []string{"route", "-r", rulesFile, "-e", "@" + writeEvent(t, ev)}, env, &out, &errb); code != exitOK {
+					t.Errorf("routing the %s sample through %s = %d\n%s%s", typ, rulesFile, code, out.String(), errb.String())
+				}
+			})
+		}
+	}
+}
+
+// writeEvent writes ev as JSON to a temporary file and returns its name.
+func writeEvent(t *testing.T, ev herald.Event) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"source": ev.Source, "type": ev.Type, "code": ev.Code, "data": ev.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
