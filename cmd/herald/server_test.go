@@ -182,6 +182,28 @@ func TestSourcesDirIsConfined(t *testing.T) {
 	}
 }
 
+// TestSourcesDirOverEmbedded: a --sources folder is served over the
+// embedded files, so a custom page still finds notificationservice.js,
+// and a file of the folder replaces the embedded one of the same name.
+func TestSourcesDirOverEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "example.html"), []byte("<p>mine</p>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, func(c *config) { c.sourcesDir = dir })
+	tests := []struct {
+		path, want string
+	}{
+		{path: "/sources/example.html", want: "<p>mine</p>"},
+		{path: "/sources/notificationservice.js", want: "REGISTER"},
+	}
+	for _, tc := range tests {
+		if a := do(t, "GET", base+tc.path, nil, nil); a.status != 200 || !strings.Contains(a.body, tc.want) {
+			t.Errorf("GET %s = %d %.80q, want 200 with %q", tc.path, a.status, a.body, tc.want)
+		}
+	}
+}
+
 // TestNotifyReachesPages is the seed's contract end to end: a real page
 // running the official JavaScript client registers, /notify reaches it with
 // the data and the event metadata, on every transport.
