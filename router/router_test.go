@@ -323,3 +323,16 @@ func TestRuleErrorsPerRule(t *testing.T) {
 		t.Errorf("logged %d times, want 2 (once per interval):\n%s", n, logs.String())
 	}
 }
+
+func TestStatusShowsWarnings(t *testing.T) {
+	shapes := ingress.NewShapeRegistry()
+	shapes.Register("trigger", []herald.Shape{{Rest: herald.KindString}})
+	r := router.New(router.Options{ReservedNames: []string{"trigger"}, Shapes: shapes})
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: t\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n")); err != nil {
+		t.Fatal(err)
+	}
+	w := r.Status().Warnings
+	if len(w) != 1 || !strings.Contains(w[0], `rules.yaml:4:44: warning: rule "t": when: data.test is a string`) {
+		t.Errorf("Status().Warnings = %q, want the positioned warning about data.test == 1", w)
+	}
+}

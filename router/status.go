@@ -20,6 +20,9 @@ type Status struct {
 	Counters Counters    `json:"counters"`
 	// Traffic counts each ingress instance's requests since start, by name.
 	Traffic map[string]ingress.Stats `json:"traffic"`
+	// Warnings are what loading the running file found probable but not
+	// certain (a field the event type probably lacks), positioned.
+	Warnings []string `json:"warnings"`
 	// RuleErrors counts each rule's runtime failures since start, by name.
 	RuleErrors map[string]RuleErrors `json:"rule_errors"`
 }
@@ -47,10 +50,14 @@ func (r *Router) Status() Status {
 		Ingress:    append([]string{}, s.paths...),
 		Traffic:    r.states.Stats(),
 		RuleErrors: r.ruleErrs.snapshot(),
+		Warnings:   []string{},
 		Counters: Counters{
 			Routed: r.routed.Load(), Dropped: r.dropped.Load(),
 			Unrouted: r.unrouted.Load(), ExprErrors: r.exprErrs.Load(),
 		},
+	}
+	for _, w := range s.set.Warnings() {
+		st.Warnings = append(st.Warnings, w.Error())
 	}
 	if le := r.lastErr.Load(); le != nil {
 		st.LastError = &ErrorInfo{At: le.at, Message: le.err.Error()}

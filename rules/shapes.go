@@ -31,8 +31,8 @@ type scope struct {
 // checkShapes checks every rule of the set; it runs after parsing, when
 // the ingress section is known.
 func (p *parser) checkShapes(opts Options) {
-	if opts.Shapes == nil {
-		return
+	if opts.Shapes == nil || len(opts.Builtin)+len(p.set.ingress) == 0 {
+		return // nothing known to check against
 	}
 	instances := map[string]string{}
 	for name, typ := range opts.Builtin {
@@ -313,6 +313,8 @@ func (p *parser) unknownField(r *rule, sc scope, pos yamlpos.Pos, path string) {
 	msg := fmt.Sprintf("rule %q: data.%s: %s have no field %q", r.name, path, what, path)
 	if near := closest(path, names); near != "" {
 		msg += fmt.Sprintf("; did you mean %s?", near)
+	} else if !strings.Contains(path, ".") {
+		msg += fmt.Sprintf(` (a field herald does not know of yet: get(data, %q))`, path)
 	}
 	p.report(sc.certain, pos, "%s", msg)
 }

@@ -26,6 +26,7 @@ func kofiShape(typ, doc string) herald.Shape {
 		"is_subscription_payment": herald.KindBool, "is_first_subscription_payment": herald.KindBool,
 		"kofi_transaction_id": herald.KindString, "shop_items": herald.KindAny, "tier_name": herald.KindAny,
 		"shipping": herald.KindAny, "email": herald.KindString,
+		"discord_username": herald.KindAny, "discord_userid": herald.KindAny,
 	}
 	return herald.Shape{Type: typ, Doc: doc, Fields: f}
 }
