@@ -59,7 +59,7 @@ func (p *parser) parse(data []byte) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errs.Add(yamlpos.Pos{File: p.file, Line: 1}, "empty rules file (start with version: %d)", Version)
+			p.errs.Add(yamlpos.Pos{File: p.file, Line: 1, Col: 1}, "empty rules file (start with version: %d)", Version)
 		} else {
 			p.errs = append(p.errs, syntaxError(p.file, data, err))
 		}
@@ -76,7 +76,7 @@ func (p *parser) parse(data []byte) {
 	}
 	p.expanded = expandTree(p.file, &doc, p.getenv, &p.errs)
 	if len(doc.Content) == 0 {
-		p.errs.Add(yamlpos.Pos{File: p.file, Line: 1}, "empty rules file (start with version: %d)", Version)
+		p.errs.Add(yamlpos.Pos{File: p.file, Line: 1, Col: 1}, "empty rules file (start with version: %d)", Version)
 		return
 	}
 	p.root(deref(doc.Content[0]))
