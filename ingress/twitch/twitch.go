@@ -82,7 +82,7 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 		return nil, err
 	}
 	if n := utf8.RuneCountInString(cfg.Secret.Value()); n < 10 || n > 100 {
-		return nil, yamlpos.List{yamlpos.Errorf(yamlpos.ValueAt(p.File, p.Options, "secret"), "ingress %q: secret must be 10 to 100 characters, got %d", p.Name, n)}
+		return nil, yamlpos.List{yamlpos.Errorf(secretPos(p), "ingress %q: secret must be 10 to 100 characters, got %d", p.Name, n)}
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -91,6 +91,18 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Adapter{Counters: p.Counters(), p: p, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
+}
+
+// secretPos points at the secret's value, or at the block when it is missing.
+func secretPos(p ingress.Params) yamlpos.Pos {
+	if p.Options != nil {
+		for i := 0; i+1 < len(p.Options.Content); i += 2 {
+			if p.Options.Content[i].Value == "secret" {
+				return yamlpos.At(p.File, p.Options.Content[i+1])
+			}
+		}
+	}
+	return yamlpos.At(p.File, p.Options)
 }
 
 // ServeHTTP handles one EventSub request.
