@@ -75,6 +75,10 @@ type Receipt struct {
 	Deliveries int
 	// Pages is the number of pages reached, summed over deliveries.
 	Pages int
+	// Dropped names the rule that dropped the event ("" if none did).
+	Dropped string
+	// Unrouted is true when no rule acted and no default route applied.
+	Unrouted bool
 }
 
 // Publisher is the router as an ingress sees it.

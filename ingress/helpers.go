@@ -84,9 +84,23 @@ func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Log
 		return false
 	}
 	c.published.Add(1)
-	WriteJSON(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"success": 1, "event_id": rc.EventID, "deliveries": rc.Deliveries, "count": rc.Pages,
-	})
+	}
+	switch {
+	case rc.Dropped != "":
+		answer["dropped"] = rc.Dropped
+		log.LogAttrs(r.Context(), slog.LevelInfo, "alert reached no page: dropped by a rule",
+			slog.String("event_id", rc.EventID), slog.String("type", ev.Type), slog.String("rule", rc.Dropped))
+	case rc.Unrouted:
+		answer["unrouted"] = true
+		log.LogAttrs(r.Context(), slog.LevelInfo, "alert reached no page: no rule routed it",
+			slog.String("event_id", rc.EventID), slog.String("type", ev.Type))
+	case rc.Pages == 0:
+		log.LogAttrs(r.Context(), slog.LevelInfo, "alert reached no page: none connected to its room",
+			slog.String("event_id", rc.EventID), slog.String("type", ev.Type))
+	}
+	WriteJSON(w, http.StatusOK, answer)
 	return true
 }
 

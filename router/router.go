@@ -35,6 +35,9 @@ type Options struct {
 	Sinks []egress.Sink
 	// Registry builds declared ingress instances; nil means ingress.Default.
 	Registry *ingress.Registry
+	// Shapes are the event shapes rules are checked against; nil means
+	// ingress.DefaultShapes.
+	Shapes *ingress.ShapeRegistry
 	// Log is the parent logger; nil discards.
 	Log *slog.Logger
 	// Getenv resolves ${VAR} in the rules file; nil means the process env.
@@ -68,6 +71,7 @@ type Router struct {
 	dropped  atomic.Uint64
 	routed   atomic.Uint64
 	exprErrs atomic.Uint64
+	ruleErrs ruleErrors
 }
 
 type snapshot struct {
@@ -95,6 +99,9 @@ func New(opts Options) *Router {
 	if opts.Registry == nil {
 		opts.Registry = ingress.Default
 	}
+	if opts.Shapes == nil {
+		opts.Shapes = ingress.DefaultShapes
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -120,7 +127,10 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	snap := r.cur.Load() // exactly one rule set per event
 	res := snap.set.Route(ev)
 	r.account(ev, res)
-	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries)}
+	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries), Unrouted: res.Unrouted}
+	if res.Dropped {
+		rc.Dropped = res.Matched[len(res.Matched)-1]
+	}
 	for _, d := range res.Deliveries {
 		for _, s := range r.opts.Sinks {
 			n, err := s.Deliver(ctx, d)
@@ -135,9 +145,9 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 }
 
 func (r *Router) account(ev herald.Event, res rules.Result) {
-	for _, e := range res.Errors {
-		r.exprErrs.Add(1)
-		r.log.Warn("rule skipped", "rule", e.Rule, "pos", e.Pos.String(), "event_id", ev.ID, "err", e.Err)
+	if len(res.Errors) > 0 {
+		r.exprErrs.Add(uint64(len(res.Errors)))
+		r.ruleErrs.record(r.log, r.opts.Now(), ev, res.Errors)
 	}
 	switch {
 	case res.Dropped:
@@ -220,7 +230,27 @@ func (r *Router) Reload(file string, data []byte) error {
 	for _, f := range next.tests.Failures {
 		r.log.Warn("rules test failed", "file", file, "err", f)
 	}
+	for _, w := range next.set.Warnings() {
+		r.log.Warn("rules warning", "file", file, "err", w.Error())
+	}
 	return nil
+}
+
+// parseOptions hands rules.Parse the event shapes of every ingress type;
+// the built-in instances (the /notify trigger) are named like their type.
+func (r *Router) parseOptions() rules.Options {
+	builtin := map[string]string{}
+	for _, name := range r.opts.ReservedNames {
+		builtin[name] = name
+	}
+	return rules.Options{
+		Getenv:  r.opts.Getenv,
+		Builtin: builtin,
+		Shapes: func(typ string) ([]herald.Shape, bool) {
+			shapes, err := r.opts.Shapes.Lookup(typ)
+			return shapes, err == nil
+		},
+	}
 }
 
 // TestSummary is the outcome of the tests inside the rules file.
@@ -256,7 +286,7 @@ func (r *Router) Check(file string, data []byte) (*rules.Set, error) {
 }
 
 func (r *Router) build(file string, data []byte) (*snapshot, error) {
-	set, err := rules.Parse(file, data, rules.Options{Getenv: r.opts.Getenv})
+	set, err := rules.Parse(file, data, r.parseOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -264,5 +266,73 @@ func TestRevertingABrokenSaveClearsTheError(t *testing.T) {
 	}
 	if le := rt.Status().LastError; le != nil {
 		t.Errorf("after reverting, Status still shows %q", le.Message)
+	}
+}
+
+func TestReceiptSaysDroppedOrUnrouted(t *testing.T) {
+	r, _ := newRouter(t)
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: quiet\n    when: type == \"x\"\n    drop: true\n")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		ev   herald.Event
+		want herald.Receipt
+	}{
+		{name: "dropped", ev: herald.Event{ID: "1", Source: "kofi", Type: "x"}, want: herald.Receipt{EventID: "1", Dropped: "quiet"}},
+		{name: "unrouted", ev: herald.Event{ID: "2", Source: "kofi", Type: "y"}, want: herald.Receipt{EventID: "2", Unrouted: true}},
+		{name: "default route", ev: herald.Event{ID: "3", Source: "trigger", Type: "y", Code: "abc"}, want: herald.Receipt{EventID: "3", Deliveries: 1, Pages: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := r.Publish(t.Context(), tc.ev)
+			if err != nil || rc != tc.want {
+				t.Errorf("Publish(%+v) = %+v, %v, want %+v", tc.ev, rc, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRuleErrorsPerRule checks that a failing set field is counted under
+// its rule in Status and logged once per interval, while the alert goes out.
+func TestRuleErrorsPerRule(t *testing.T) {
+	var logs strings.Builder
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sink := &recorder{}
+	r := router.New(router.Options{Sinks: []egress.Sink{sink}, Now: func() time.Time { return now },
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: raid\n    to: alerts\n    set:\n      text: data.from + \" brings \" + data.viewers\n")); err != nil {
+		t.Fatal(err)
+	}
+	ev := herald.Event{Source: "twitch", Type: "channel.raid", Data: map[string]any{"from": "ann", "viewers": 5.0}}
+	for range 3 {
+		if rc, err := r.Publish(t.Context(), ev); err != nil || rc.Deliveries != 1 {
+			t.Fatalf("Publish = %+v, %v, want the alert delivered despite the failing field", rc, err)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	r.Publish(t.Context(), ev)
+	if d := sink.all()[0]; d.Payload["text"] != nil || d.Payload["from"] != "ann" {
+		t.Errorf("payload = %v, want the data without the failed text field", d.Payload)
+	}
+	st := r.Status().RuleErrors["raid"]
+	if st.Count != 4 || st.Skipped != 0 || !strings.Contains(st.Last, "rules.yaml:6:") {
+		t.Errorf("RuleErrors[raid] = %+v, want 4 failures, none skipping the rule, positioned", st)
+	}
+	if n := strings.Count(logs.String(), "rule part left out"); n != 2 {
+		t.Errorf("logged %d times, want 2 (once per interval):\n%s", n, logs.String())
+	}
+}
+
+func TestStatusShowsWarnings(t *testing.T) {
+	shapes := ingress.NewShapeRegistry()
+	shapes.Register("trigger", []herald.Shape{{Rest: herald.KindString}})
+	r := router.New(router.Options{ReservedNames: []string{"trigger"}, Shapes: shapes})
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: t\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n")); err != nil {
+		t.Fatal(err)
+	}
+	w := r.Status().Warnings
+	if len(w) != 1 || !strings.Contains(w[0], `rules.yaml:4:44: warning: rule "t": when: data.test is a string`) {
+		t.Errorf("Status().Warnings = %q, want the positioned warning about data.test == 1", w)
 	}
 }

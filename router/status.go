@@ -20,6 +20,11 @@ type Status struct {
 	Counters Counters    `json:"counters"`
 	// Traffic counts each ingress instance's requests since start, by name.
 	Traffic map[string]ingress.Stats `json:"traffic"`
+	// Warnings are what loading the running file found probable but not
+	// certain (a field the event type probably lacks), positioned.
+	Warnings []string `json:"warnings"`
+	// RuleErrors counts each rule's runtime failures since start, by name.
+	RuleErrors map[string]RuleErrors `json:"rule_errors"`
 }
 
 // ErrorInfo is the last failed load.
@@ -42,12 +47,17 @@ func (r *Router) Status() Status {
 	s := r.cur.Load()
 	st := Status{
 		File: s.file, Generation: s.gen, LoadedAt: s.loaded, Rules: s.set.Len(), Tests: s.tests,
-		Ingress: append([]string{}, s.paths...),
-		Traffic: r.states.Stats(),
+		Ingress:    append([]string{}, s.paths...),
+		Traffic:    r.states.Stats(),
+		RuleErrors: r.ruleErrs.snapshot(),
+		Warnings:   []string{},
 		Counters: Counters{
 			Routed: r.routed.Load(), Dropped: r.dropped.Load(),
 			Unrouted: r.unrouted.Load(), ExprErrors: r.exprErrs.Load(),
 		},
+	}
+	for _, w := range s.set.Warnings() {
+		st.Warnings = append(st.Warnings, w.Error())
 	}
 	if le := r.lastErr.Load(); le != nil {
 		st.LastError = &ErrorInfo{At: le.at, Message: le.err.Error()}

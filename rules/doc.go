@@ -16,8 +16,9 @@
 //	    when: type == "Donation" && data.amount >= 10   # expr, boolean
 //	    emit: BIG_DONATION        # event name; literal, or !expr <expr>
 //	    to: [alerts, chat]        # room(s); literals and/or !expr items
-//	    set:                      # payload fields; every value is an expr
-//	      text: data.from_name + " sent " + string(data.amount)
+//	    set:                      # payload fields: templates or exprs
+//	      text: "{{ from_name }} sent {{ amount }}"
+//	      pounds: float(data.amount)
 //	    continue: true            # let later rules act too
 //	  - name: no-tests
 //	    when: data.is_test == true
@@ -50,18 +51,38 @@
 // room named by its code under EventName(type) with its data as payload,
 // which is what the seed's trigger URL does; any other event is unrouted.
 //
-// A runtime expression error (a missing field compared with a number, say)
-// skips that rule for that event only, is reported in Result.Errors, and
-// routing carries on with the next rule, so the event is never lost.
+// Rules fail safe. A runtime error in a when (a missing field compared
+// with a number, say) skips that rule for that event only, and routing
+// carries on with the next rule. A failing set field, to item or emit
+// expression is left out (emit falls back to the event's name) and the
+// alert still goes out. Every failure is reported in Result.Errors, with
+// RuntimeError.Field naming the part left out.
+//
+// # Templates
+//
+// A string value containing {{ in emit, to or set is a template (see
+// template.go): text with {{ field | filter }} placeholders that cannot
+// fail on an event. Numbers print without .0 or exponent, a missing
+// field prints as nothing. Everything else in set is an expression.
+//
+// # Checks at load
+//
+// With Options.Shapes, every rule is checked against the shapes of the
+// events its when names (see shapes.go): unknown fields, text + number,
+// strings compared with numbers, a when that can never be true. Certain
+// findings are errors, probable ones Set.Warnings; Set.Lint adds what
+// only `herald check` reports.
 //
 // # Literals and expressions
 //
-// when and set values are always expressions. emit and to are literals
-// unless tagged !expr, so the common case needs no quoting:
+// when values are expressions; set values are templates or expressions.
+// emit and to are literals (or templates) unless tagged !expr, so the
+// common case needs no quoting:
 //
 //	emit: FOLLOW                  # the name FOLLOW
 //	emit: !expr upper(type)       # computed
 //	to: [alerts, !expr data.room] # a literal room and a computed one
+//	to: "{{ event.code }}-chat"   # a template
 //
 // An emit expression must yield a string; a to expression a string or a
 // list of strings.

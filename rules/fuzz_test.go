@@ -27,7 +27,8 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		set, err := rules.Parse("rules.yaml", data, rules.Options{Getenv: testEnv})
+		set, err := rules.Parse("rules.yaml", data, rules.Options{Getenv: testEnv, Shapes: testShapes,
+			Builtin: map[string]string{"trigger": "trigger"}})
 		if err != nil {
 			var list yamlpos.List
 			if !errors.As(err, &list) || len(list) == 0 {
@@ -50,5 +51,39 @@ func FuzzParse(f *testing.F) {
 		set.Route(event("kofi", "Donation", "abc", map[string]any{"amount": 10.0}))
 		set.Route(event("", "", "", nil))
 		set.RunTests()
+		set.Lint()
+	})
+}
+
+// FuzzTemplate loads a rule whose text is the fuzzed template. A template
+// that loads renders to a string on any event without failing, and its
+// text outside {{ }} comes through unchanged.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"{{ user_name }} is raiding with {{ viewers }} viewers!", `{{ a | default "x|y" | upper }}`,
+		"{{ reward.title }}", "{{ choices.0.title | number 2 }}", "plain {{", "{{}}", `{{ a | default "\"" }}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tmpl string) {
+		if !utf8.ValidString(tmpl) || strings.ContainsAny(tmpl, "\r\n\x00") || !strings.Contains(tmpl, "{{") {
+			return
+		}
+		src := "version: 1\nrules:\n  - name: r\n    to: a\n    set:\n      text: '" + strings.ReplaceAll(tmpl, "'", "''") + "'\n"
+		set, err := rules.Parse("rules.yaml", []byte(src), rules.Options{Getenv: testEnv})
+		if err != nil {
+			return
+		}
+		for _, data := range []map[string]any{nil, {"user_name": "ann", "viewers": 5.0, "a": []any{1.0, map[string]any{"b": nil}}}} {
+			res := set.Route(event("twitch", "channel.raid", "abc", data))
+			if len(res.Errors) > 0 || len(res.Deliveries) != 1 {
+				t.Fatalf("template %q failed on an event: %+v", tmpl, res)
+			}
+			text, ok := res.Deliveries[0].Payload["text"].(string)
+			if !ok {
+				t.Fatalf("template %q rendered %T", tmpl, res.Deliveries[0].Payload["text"])
+			}
+			if lead, _, _ := strings.Cut(tmpl, "{{"); !strings.HasPrefix(text, lead) {
+				t.Fatalf("template %q rendered as %q, lost its leading text %q", tmpl, text, lead)
+			}
+		}
 	})
 }

@@ -31,6 +31,7 @@ func DecodeEvent(data []byte) (herald.Event, error) {
 func (r Result) MarshalJSON() ([]byte, error) {
 	type rterr struct {
 		Rule  string `json:"rule"`
+		Field string `json:"field,omitempty"`
 		Pos   string `json:"pos"`
 		Error string `json:"error"`
 	}
@@ -49,7 +50,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		out.Deliveries = []herald.Delivery{}
 	}
 	for _, e := range r.Errors {
-		out.Errors = append(out.Errors, rterr{Rule: e.Rule, Pos: e.Pos.String(), Error: e.Err.Error()})
+		out.Errors = append(out.Errors, rterr{Rule: e.Rule, Field: e.Field, Pos: e.Pos.String(), Error: e.Err.Error()})
 	}
 	return json.Marshal(out)
 }

@@ -26,8 +26,11 @@ func Parse(file string, data []byte, opts Options) (*Set, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{file: file}, names: map[string]bool{}, exprs: newExprCompiler()}
+	p := &parser{file: file, lines: splitLines(data), getenv: getenv, set: &Set{}, names: map[string]bool{}}
 	p.parse(data)
+	if len(p.errs) == 0 {
+		p.checkShapes(opts)
+	}
 	if len(p.errs) > 0 {
 		p.clamp()
 		return nil, p.errs.Sort()
@@ -43,7 +46,6 @@ type parser struct {
 	getenv   func(string) (string, bool)
 	expanded map[*yaml.Node]bool
 	names    map[string]bool // of set.names
-	exprs    *exprCompiler
 	errs     yamlpos.List
 	set      *Set
 }
@@ -57,9 +59,9 @@ func (p *parser) parse(data []byte) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errs.Add(yamlpos.Pos{File: p.file, Line: 1}, "empty rules file (start with version: %d)", Version)
+			p.errs.Add(yamlpos.Pos{File: p.file, Line: 1, Col: 1}, "empty rules file (start with version: %d)", Version)
 		} else {
-			p.errs = append(p.errs, flowEnvHint(yamlpos.SyntaxErrorIn(p.file, data, err), data))
+			p.errs = append(p.errs, syntaxError(p.file, data, err))
 		}
 		return
 	}
@@ -67,14 +69,14 @@ func (p *parser) parse(data []byte) {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.errs = append(p.errs, yamlpos.SyntaxErrorIn(p.file, data, err))
+		p.errs = append(p.errs, syntaxError(p.file, data, err))
 		return
 	default:
 		p.errorf(&extra, "only one YAML document is allowed in a rules file")
 	}
 	p.expanded = expandTree(p.file, &doc, p.getenv, &p.errs)
 	if len(doc.Content) == 0 {
-		p.errs.Add(yamlpos.Pos{File: p.file, Line: 1}, "empty rules file (start with version: %d)", Version)
+		p.errs.Add(yamlpos.Pos{File: p.file, Line: 1, Col: 1}, "empty rules file (start with version: %d)", Version)
 		return
 	}
 	p.root(deref(doc.Content[0]))
@@ -135,6 +137,10 @@ func (p *parser) fields(n *yaml.Node, what string, known []string, required ...s
 
 // str returns scalar n's value, reporting anything else.
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
+	if unquotedTemplate(n) {
+		p.errorf(n, `%s: a value starting with {{ must be quoted, or YAML reads it as a mapping: write "{{ … }}" in double quotes`, what)
+		return "", false
+	}
 	if n.Kind != yaml.ScalarNode {
 		p.errorf(n, "%s: expected a string, got %s", what, describe(n))
 		return "", false
@@ -176,6 +182,13 @@ func (p *parser) clamp() {
 	}
 }
 
+// unquotedTemplate reports whether n is what YAML makes of an unquoted
+// "{{ field }}": a flow mapping whose only key is a flow mapping.
+func unquotedTemplate(n *yaml.Node) bool {
+	return n.Kind == yaml.MappingNode && n.Style == yaml.FlowStyle && len(n.Content) == 2 &&
+		n.Content[0].Kind == yaml.MappingNode && n.Content[0].Style == yaml.FlowStyle
+}
+
 // deref follows an alias to the node it names.
 func deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -190,22 +203,4 @@ func describe(n *yaml.Node) string {
 		return "nothing"
 	}
 	return yamlpos.KindName(n)
-}
-
-// flowEnvHint explains the one syntax error everybody meets: ${VAR} inside
-// a {…} flow mapping, where YAML reads the braces as the mapping's own.
-func flowEnvHint(e *yamlpos.Error, data []byte) *yamlpos.Error {
-	lines := bytes.Split(data, []byte("\n"))
-	if e.Pos.Line < 1 || e.Pos.Line > len(lines) {
-		return e
-	}
-	line := lines[e.Pos.Line-1]
-	open := bytes.IndexByte(line, '{')
-	env := bytes.Index(line, []byte("${"))
-	if open < 0 || env < 0 || open > env {
-		return e
-	}
-	hint := *e
-	hint.Msg += ` (inside {…} quote values that use ${VAR}: key: "${VAR}")`
-	return &hint
 }

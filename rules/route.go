@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -42,8 +43,6 @@ func (s *Set) state(ev *herald.Event) *state {
 			v = ev.Headers
 		case "time":
 			v = ev.Received
-		default: // a flattened data.<field>
-			v = ev.Data[name[len(dataPrefix):]]
 		}
 		st.env[name] = v
 	}
@@ -71,23 +70,29 @@ func (s *Set) run(p *program, ev *herald.Event, st **state) (any, error) {
 }
 
 // Route applies the rules to ev. It is safe for concurrent use and never
-// modifies ev or its maps. A rule that fails on ev is skipped and listed
-// in Result.Errors; the event then goes on to the next rule.
+// modifies ev or its maps.
+//
+// Only a failing when skips a rule (listed in Result.Errors; the event
+// goes on to the next rule). A failing emit falls back to the event's own
+// name, a failing to item or set field is left out, and the alert still
+// goes out: each failure is listed in Result.Errors with its Field.
 func (s *Set) Route(ev herald.Event) Result {
 	var res Result
 	var st *state
-	var cache dataCache
 	for _, r := range s.rules {
-		ok, err := s.matches(r, &ev, &st, &cache)
-		if err == nil && ok && !r.drop {
-			err = s.act(r, &ev, &st, &res)
-		}
+		ok, err := s.matches(r, &ev, &st)
 		if err != nil {
-			res.Errors = append(res.Errors, runtimeError(r, err))
+			res.Errors = append(res.Errors, runtimeError(r, "", err))
 			continue
 		}
 		if !ok {
 			continue
+		}
+		if !r.drop {
+			if err := s.act(r, &ev, &st, &res); err != nil {
+				res.Errors = append(res.Errors, runtimeError(r, "", err))
+				continue
+			}
 		}
 		res.Matched = append(res.Matched, r.name)
 		if r.drop {
@@ -109,20 +114,10 @@ func (s *Set) Route(ev herald.Event) Result {
 	return res
 }
 
-// matches decides r's when for ev: natively when the pre-check can, in
-// the VM otherwise.
-func (s *Set) matches(r *rule, ev *herald.Event, st **state, d *dataCache) (bool, error) {
+// matches decides r's when for ev.
+func (s *Set) matches(r *rule, ev *herald.Event, st **state) (bool, error) {
 	if r.when == nil {
 		return true, nil
-	}
-	if w := r.when; w.hasLead && w.lead.of(ev) != w.leadIs {
-		return false, nil
-	}
-	switch r.when.native.eval(ev, d) {
-	case yes:
-		return true, nil
-	case no:
-		return false, nil
 	}
 	out, err := s.run(r.when, ev, st)
 	if err != nil {
@@ -135,43 +130,42 @@ func (s *Set) matches(r *rule, ev *herald.Event, st **state, d *dataCache) (bool
 	return b, nil
 }
 
-// act appends r's deliveries for ev to res, or nothing when any of its
-// expressions fails.
+// act appends r's deliveries for ev to res. Its parts fail safe (see
+// Route); it returns an error only when the alert has nowhere to go.
 func (s *Set) act(r *rule, ev *herald.Event, st **state, res *Result) error {
 	name := EventName(ev.Type)
-	if r.emit.prog != nil || r.emit.lit != "" {
+	if r.emit.prog != nil || r.emit.tmpl != nil || r.emit.lit != "" {
 		v, err := s.eval(r.emit, ev, st)
-		if err != nil {
-			return err
+		switch {
+		case err != nil:
+			res.Errors = append(res.Errors, runtimeError(r, "emit", err))
+		case len(v) != 1 || v[0] == "":
+			res.Errors = append(res.Errors, runtimeError(r, "emit", fmt.Errorf("emit: yields %q, want one name; sent as %s", v, name)))
+		default:
+			name = v[0]
 		}
-		if len(v) != 1 {
-			return fmt.Errorf("%s: expression yields %d names, want one", r.emit.prog.what, len(v))
-		}
-		name = v[0]
 	}
 	rooms := []string{ev.Code}
 	if r.to != nil {
 		rooms = rooms[:0]
 		for _, t := range r.to {
 			v, err := s.eval(t, ev, st)
+			if err == nil && slices.Contains(v, "") {
+				err = errors.New("to: empty room name")
+			}
 			if err != nil {
-				return err
+				res.Errors = append(res.Errors, runtimeError(r, "to", err))
+				continue
 			}
 			rooms = append(rooms, v...)
 		}
-	}
-	for _, room := range rooms {
-		if room == "" {
-			if r.to == nil {
-				return errNoCode
-			}
-			return errors.New("to: empty room name")
+		if len(rooms) == 0 {
+			return errors.New("to: no room to send to")
 		}
+	} else if ev.Code == "" {
+		return errNoCode
 	}
-	payload, err := s.payload(r, ev, st)
-	if err != nil {
-		return err
-	}
+	payload := s.payload(r, ev, st, res)
 	for _, room := range rooms {
 		res.Deliveries = append(res.Deliveries, herald.Delivery{
 			EventID: ev.ID, Source: ev.Source, Room: room, Name: name,
@@ -184,26 +178,38 @@ func (s *Set) act(r *rule, ev *herald.Event, st **state, res *Result) error {
 var errNoCode = errors.New("the event has no code and the rule has no to")
 
 // payload is ev.Data, or a copy of it with r's set fields: ev.Data is
-// shared with every other rule and delivery, so it is never written.
-func (s *Set) payload(r *rule, ev *herald.Event, st **state) (map[string]any, error) {
+// shared with every other rule and delivery, so it is never written. A
+// field whose expression fails is left out and listed in res.Errors.
+func (s *Set) payload(r *rule, ev *herald.Event, st **state, res *Result) map[string]any {
 	if len(r.set) == 0 {
-		return ev.Data, nil
+		return ev.Data
 	}
 	out := make(map[string]any, len(ev.Data)+len(r.set))
 	maps.Copy(out, ev.Data)
 	for _, f := range r.set {
+		if f.tmpl != nil {
+			out[f.key] = f.tmpl.render(ev)
+			continue
+		}
+		if f.prog == nil {
+			continue
+		}
 		v, err := s.run(f.prog, ev, st)
 		if err != nil {
-			return nil, err
+			res.Errors = append(res.Errors, runtimeError(r, "set."+f.key, err))
+			continue
 		}
 		out[f.key] = v
 	}
-	return out, nil
+	return out
 }
 
-// eval yields the string(s) of a literal or expression target.
+// eval yields the string(s) of a literal, template or expression target.
 func (s *Set) eval(t target, ev *herald.Event, st **state) ([]string, error) {
-	if t.prog == nil {
+	switch {
+	case t.tmpl != nil:
+		return []string{t.tmpl.render(ev)}, nil
+	case t.prog == nil:
 		return []string{t.lit}, nil
 	}
 	out, err := s.run(t.prog, ev, st)
@@ -229,8 +235,8 @@ func (s *Set) eval(t target, ev *herald.Event, st **state) ([]string, error) {
 	return nil, errKind(t.prog.what, out, "a string or a list of strings")
 }
 
-func runtimeError(r *rule, err error) RuntimeError {
-	re := RuntimeError{Rule: r.name, Pos: r.pos, Err: err}
+func runtimeError(r *rule, field string, err error) RuntimeError {
+	re := RuntimeError{Rule: r.name, Field: field, Pos: r.pos, Err: err}
 	var pe *yamlpos.Error
 	if errors.As(err, &pe) {
 		re.Pos, re.Err = pe.Pos, exprError{msg: pe.Msg, err: pe.Err}

@@ -21,15 +21,19 @@ type rule struct {
 	cont bool
 }
 
-// target is a literal string or an expression yielding one (or, for to,
-// a list of them).
+// target is a literal string, a template, or an expression yielding a
+// string (or, for to, a list of them).
 type target struct {
+	pos  yamlpos.Pos
 	lit  string
+	tmpl *template
 	prog *program
 }
 
+// setField is one payload field: a template or an expression.
 type setField struct {
 	key  string
+	tmpl *template
 	prog *program
 }
 
@@ -56,7 +60,7 @@ func (p *parser) rulesSection(n *yaml.Node) {
 }
 
 func (p *parser) rule(n *yaml.Node, i int) *rule {
-	f := p.fields(n, fmt.Sprintf("rule %d", i+1), ruleKeys, "name")
+	f := p.fields(n, ruleLabel(n, i), ruleKeys, "name")
 	if f == nil || f["name"] == nil {
 		return nil
 	}
@@ -101,6 +105,19 @@ func (p *parser) rule(n *yaml.Node, i int) *rule {
 	return r
 }
 
+// ruleLabel names a rule in messages by its name when it has one, by its
+// place in the list otherwise.
+func ruleLabel(n *yaml.Node, i int) string {
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if v := deref(n.Content[j+1]); n.Content[j].Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+				return fmt.Sprintf("rule %q", v.Value)
+			}
+		}
+	}
+	return fmt.Sprintf("rule %d (it has no name)", i+1)
+}
+
 // compile compiles the expression held by scalar n (src is its value).
 func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
 	sp := p.span(n)
@@ -108,7 +125,7 @@ func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
 		p.errs.Add(sp.start, "%s: empty expression", what)
 		return nil
 	}
-	prog, err := p.exprs.compile(src, what, sp, asBool)
+	prog, err := compileExpr(src, what, sp, asBool)
 	if err != nil {
 		p.errs = append(p.errs, err.(*yamlpos.Error))
 		return nil
@@ -122,17 +139,31 @@ func (p *parser) compile(n *yaml.Node, src, what string, asBool bool) *program {
 	return prog
 }
 
+// template compiles the template held by scalar n (src is its value).
+func (p *parser) template(n *yaml.Node, src, what string) *template {
+	t, err := compileTemplate(src, what, p.span(n))
+	if err != nil {
+		p.errs = append(p.errs, err)
+		return nil
+	}
+	return t
+}
+
 // target reads an emit value or one to item: a literal, or !expr.
 func (p *parser) target(n *yaml.Node, what string) target {
 	src, ok := p.str(n, what)
 	if !ok {
 		return target{}
 	}
+	pos := yamlpos.At(p.file, n)
 	if n.Tag != exprTag {
 		if src == "" {
 			p.errorf(n, "%s: must not be empty", what)
 		}
-		return target{lit: src}
+		if isTemplate(src) {
+			return target{pos: pos, tmpl: p.template(n, src, what)}
+		}
+		return target{pos: pos, lit: src}
 	}
 	prog := p.compile(n, src, what, false)
 	if prog != nil {
@@ -142,7 +173,7 @@ func (p *parser) target(n *yaml.Node, what string) target {
 			p.errs.Add(prog.span.start, "%s: expression yields %s, want a string", what, k)
 		}
 	}
-	return target{prog: prog}
+	return target{pos: pos, prog: prog}
 }
 
 func (p *parser) targets(n *yaml.Node, what string) []target {
@@ -183,11 +214,15 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 		if !ok {
 			continue
 		}
+		if v.Tag != exprTag && isTemplate(src) {
+			out = append(out, setField{key: k.Value, tmpl: p.template(v, src, fw)})
+			continue
+		}
 		n := len(p.errs)
 		prog := p.compile(v, src, fw, false)
 		if prog == nil && len(p.errs) > n && (v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle) {
 			e := p.errs[len(p.errs)-1]
-			e.Msg += ` (set values are expressions: write '"text"' for a literal string)`
+			e.Msg += ` (set values are expressions or templates: write "text with {{ field }}" for text, or '"text"' for a fixed string)`
 		}
 		out = append(out, setField{key: k.Value, prog: prog})
 	}

@@ -14,17 +14,24 @@ import (
 type Options struct {
 	// Getenv resolves ${VAR} references; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
+	// Shapes returns the shapes of the events an ingress type produces;
+	// false means the type is dynamic (anything goes). nil checks nothing.
+	Shapes func(ingressType string) ([]herald.Shape, bool)
+	// Builtin lists the ingress instances the server runs without the
+	// file declaring them, by name: {"trigger": "trigger"} for /notify.
+	Builtin map[string]string
 }
 
 // Set is one loaded, compiled rules file. It is immutable and safe for
 // concurrent use.
 type Set struct {
-	file    string
 	rules   []*rule
 	ingress []IngressSpec
 	tests   []testCase
-	names   []string  // environment entries any expression reads
-	pool    sync.Pool // of *state
+	// warnings are what loading found probable but not certain.
+	warnings yamlpos.List
+	names    []string  // environment entries any expression reads
+	pool     sync.Pool // of *state
 }
 
 // IngressSpec is one instance of the file's ingress: section.
@@ -54,14 +61,19 @@ type Result struct {
 	Dropped bool
 	// Unrouted is true when no rule acted and no default route applied.
 	Unrouted bool
-	// Errors lists rules skipped because their expressions failed on this event.
+	// Errors lists what failed on this event: a rule skipped because its
+	// when failed (Field ""), or a part of a rule left out while its alert
+	// still went out (Field "emit", "to", "set.<key>").
 	Errors []RuntimeError
 }
 
-// RuntimeError is a rule skipped for one event.
+// RuntimeError is a rule, or a part of one, that failed on one event.
 type RuntimeError struct {
 	// Rule is the rule's name.
 	Rule string
+	// Field is the part left out ("emit", "to", "set.text"); "" when the
+	// whole rule was skipped.
+	Field string
 	// Pos points at the failing expression (or the rule, when the failure
 	// is not an expression's, e.g. no code to send to).
 	Pos yamlpos.Pos
@@ -72,11 +84,16 @@ func (e RuntimeError) Error() string {
 	return e.Pos.String() + `: rule "` + e.Rule + `": ` + e.Err.Error()
 }
 
+// Skipped reports whether the whole rule was skipped (its when failed, or
+// its alert had nowhere to go), not just a part left out.
+func (e RuntimeError) Skipped() bool { return e.Field == "" }
+
 // Empty returns a Set with no rules: only the default route applies.
 func Empty() *Set { return &Set{} }
 
-// File is the name the set was loaded from.
-func (s *Set) File() string { return s.file }
+// Warnings lists what loading found suspicious but not certainly wrong
+// (a field the event type probably never has, say), sorted by position.
+func (s *Set) Warnings() yamlpos.List { return s.warnings.Sort() }
 
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }

@@ -13,10 +13,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// DefaultDebounce is how long Watch waits after the last change to the
-// file before reading it: editors write a file in several steps (truncate,
-// write, rename, chmod) and only the end result is worth loading.
-const DefaultDebounce = 150 * time.Millisecond
+// DefaultDebounce is how long the file must stay quiet before Watch reads
+// it: editors write a file in several steps (truncate, write, rename,
+// chmod), and a save written in two parts must never be loaded half-way.
+const DefaultDebounce = 250 * time.Millisecond
 
 // Watch calls reload with the content of the file at path each time it
 // changes, once per burst of changes (debounce; <= 0 means

@@ -188,3 +188,36 @@ func TestWatchMissingDirectory(t *testing.T) {
 		t.Fatal("Watch on a missing directory succeeded")
 	}
 }
+
+// TestWatchLoopDefaultQuiet checks the default debounce: a save written
+// in two parts 200 ms apart is loaded once, whole, 250 ms after the last.
+func TestWatchLoopDefaultQuiet(t *testing.T) {
+	const name = "/etc/herald/rules.yaml"
+	synctest.Test(t, func(t *testing.T) {
+		events := make(chan fsnotify.Event)
+		file := &fakeFile{content: "half"}
+		l := watchLoop{name: name, events: events, errors: make(chan error), read: file.read,
+			log: slog.New(slog.DiscardHandler), reload: func(b []byte) {
+				file.mu.Lock()
+				defer file.mu.Unlock()
+				file.reloaded = append(file.reloaded, string(b))
+			}}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go l.run(ctx)
+		events <- fsnotify.Event{Name: name, Op: fsnotify.Write}
+		time.Sleep(200 * time.Millisecond)
+		file.set("whole")
+		events <- fsnotify.Event{Name: name, Op: fsnotify.Write}
+		time.Sleep(249 * time.Millisecond)
+		synctest.Wait()
+		if got := file.reloads(); len(got) != 0 {
+			t.Fatalf("reloaded %q before 250 ms of quiet", got)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got, want := file.reloads(), []string{"whole"}; !slices.Equal(got, want) {
+			t.Fatalf("reloaded %q, want %q", got, want)
+		}
+	})
+}

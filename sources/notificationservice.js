@@ -79,13 +79,15 @@
    * registered with on().
    *
    * Status values, reported to onStatus handlers and in ns.status:
-   * 'idle', 'connecting', 'connected', 'registered', 'disconnected', 'error'.
+   * 'idle', 'connecting', 'connected', 'registered', 'disconnected', 'error';
+   * ns.statusDetail says why (the error, the disconnect reason).
    */
   function NotificationService(options) {
     if (!(this instanceof NotificationService)) return new NotificationService(options);
     this.options = resolveOptions(options);
     this.code = this.options.code;
     this.status = 'idle';
+    this.statusDetail = null; // why: the error, the disconnect reason, the transport
     this.socket = null;
     this._handlers = {};    // event name -> [fn]
     this._any = [];         // fn(event, data, meta)
@@ -123,7 +125,7 @@
   /** onStatus(fn): fn(status, detail) on every status change; called at once with the current one. */
   proto.onStatus = function (fn) {
     this._status.push(fn);
-    this._call(fn, [this.status, null]);
+    this._call(fn, [this.status, this.statusDetail]);
     return this;
   };
 
@@ -246,6 +248,7 @@
 
   proto._setStatus = function (status, detail) {
     this.status = status;
+    this.statusDetail = detail === undefined ? null : detail;
     this._log('status', status, detail === null || detail === undefined ? '' : detail);
     var self = this;
     this._status.slice().forEach(function (fn) { self._call(fn, [status, detail]); });

@@ -41,9 +41,11 @@ func TestExamplePageInChromium(t *testing.T) {
 	}()
 
 	url := srv.URL + "/sources/example.html?code=" + code + "&duration=3&debug=1"
+	var badgeShown bool
 	run(t, ctx, "open the page and wait until it is registered",
 		chromedp.Navigate(url),
-		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
+		chromedp.WaitReady(`#status[data-status="registered"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`getComputedStyle(document.getElementById('status')).display !== 'none'`, &badgeShown),
 		// Record every alert the page shows, however briefly.
 		chromedp.Evaluate(`window.__shown = []; window.__seen = [];
 			herald.onAny(function (e) { __seen.push(e); });
@@ -51,6 +53,10 @@ func TestExamplePageInChromium(t *testing.T) {
 				__shown.push({event: n.dataset.event, text: n.innerText}); }); }); })
 			.observe(document.getElementById('stage'), {childList: true});`, nil),
 	)
+
+	if badgeShown {
+		t.Errorf("the status badge stays on stream once the page is registered")
+	}
 
 	follow := herald.Delivery{EventID: "e1", Source: "trigger", Room: code, Name: "FOLLOW",
 		Payload: map[string]any{"text": "Ada followed!", "code": code, "event": "follow"}, Time: time.Now()}
@@ -88,9 +94,16 @@ func TestExamplePageInChromium(t *testing.T) {
 	if len(shown) != 2 || shown[1].Event != "TIP" {
 		t.Fatalf("page showed %+v, want FOLLOW then TIP", shown)
 	}
-	for _, want := range []string{"TIP", "user", "bob", "amount", "5"} {
+	// No text: a readable line of the person and the amount, never the
+	// raw field names.
+	for _, want := range []string{"TIP", "bob · 5"} {
 		if !strings.Contains(shown[1].Text, want) {
 			t.Errorf("TIP alert %q lacks %q", shown[1].Text, want)
+		}
+	}
+	for _, raw := range []string{"user", "amount"} {
+		if strings.Contains(shown[1].Text, raw) {
+			t.Errorf("TIP alert %q shows the field name %q", shown[1].Text, raw)
 		}
 	}
 	for _, a := range shown {
@@ -264,7 +277,7 @@ func TestExamplePageSurvivesServerRestart(t *testing.T) {
 		}
 	}()
 	run(t, ctx, "open the page and wait until it is registered",
-		chromedp.Navigate(srv.URL+"/sources/example.html?code="+code+"&duration=2&debug=1"),
+		chromedp.Navigate(srv.URL+"/sources/example.html?status=1&code="+code+"&duration=2&debug=1"),
 		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`window.__statuses = []; herald.onStatus(function (s) { __statuses.push(s); }); 0`, nil),
 	)
@@ -345,4 +358,47 @@ func clientCodes(s *socketio.Sink) []string {
 		out = append(out, c.Code)
 	}
 	return out
+}
+
+// TestExamplePageBadgeAndText: the badge says why a page is not connected
+// (the reason reaches it even though the helper failed before the page's
+// handler was attached), status=1 keeps it on screen, and a runaway text
+// is cut short.
+func TestExamplePageBadgeAndText(t *testing.T) {
+	needChromium(t)
+	srv := serve(t)
+	ctx, consoleLog := browser(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	}()
+	var badge string
+	run(t, ctx, "open the page without a code",
+		chromedp.Navigate(srv.URL+"/sources/example.html"),
+		chromedp.WaitVisible(`#status[data-status="error"]`, chromedp.ByQuery),
+		chromedp.Text(`#status`, &badge, chromedp.ByQuery),
+	)
+	if !strings.HasPrefix(badge, "error: no code") {
+		t.Errorf("badge without a code = %q, want the reason, error: no code…", badge)
+	}
+
+	const code = "badge-code-4"
+	run(t, ctx, "open the page with status=1",
+		chromedp.Navigate(srv.URL+"/sources/example.html?status=1&duration=3&code="+code),
+		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
+	)
+	long := strings.Repeat("spam ", 200)
+	if _, err := srv.sink().Deliver(t.Context(), herald.Delivery{EventID: "l1", Source: "trigger", Room: code, Name: "SAY",
+		Payload: map[string]any{"text": long}, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var shown string
+	run(t, ctx, "see the long alert",
+		chromedp.WaitVisible(`.alert[data-event="SAY"] .text`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('.alert[data-event="SAY"] .text').textContent`, &shown),
+	)
+	if n := len([]rune(shown)); n > 200 || !strings.HasSuffix(shown, "…") {
+		t.Errorf("a %d-character text shows as %d characters (%.40q…), want at most 200 ending in …", len(long), n, shown)
+	}
 }

@@ -61,6 +61,10 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintf(stderr, "%s: %d error(s); the running rules would stay in place\n", file, n)
 		return exitFailure
 	}
+	warnings := append(set.Warnings(), set.Lint()...).Sort()
+	if len(warnings) > 0 {
+		printErrors(stderr, data, warnings)
+	}
 	failed := 0
 	for _, res := range set.RunTests() {
 		if res.Passed() {
@@ -73,7 +77,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintf(stderr, "%s: %d of %d tests failed\n", file, failed, set.Tests())
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rules, %d ingress, %d tests passed)\n", file, set.Len(), len(set.Ingress()), set.Tests())
+	fmt.Fprintf(stdout, "%s: ok (%d rules, %d ingress, %d tests passed, %d warnings)\n", file, set.Len(), len(set.Ingress()), set.Tests(), len(warnings))
 	return exitOK
 }
 

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/rules"
 )
 
 func writeRules(t *testing.T, src string) string {
@@ -31,9 +35,9 @@ func TestCheckCommand(t *testing.T) {
 		wantErr []string
 	}{
 		{name: "the default example", args: func(*testing.T) []string { return []string{"../../examples/rules.yaml"} },
-			code: exitOK, wantOut: "../../examples/rules.yaml: ok (3 rules, 0 ingress, 5 tests passed)\n"},
+			code: exitOK, wantOut: "../../examples/rules.yaml: ok (3 rules, 0 ingress, 6 tests passed, 0 warnings)\n"},
 		{name: "a good file", args: func(t *testing.T) []string { return []string{writeRules(t, good)} },
-			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed)"},
+			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed, 0 warnings)"},
 		{name: "an expr typo, with caret",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\nrules:\n  - name: big\n    when: dta.amount > 1\n")}
@@ -49,6 +53,24 @@ func TestCheckCommand(t *testing.T) {
 				return []string{writeRules(t, "version: 1\ningress:\n  x:\n    type: nope\n    path: /x\n  y:\n    type: trigger\n    path: /notify\n")}
 			},
 			code: exitFailure, wantErr: []string{`rules.yaml:3:3: ingress "x": unknown ingress type "nope" (known: `, `rules.yaml:6:3: ingress "y": path /notify is herald's own`}},
+		{name: "the issue's raid line, against Twitch's real shape",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: 0123456789}\nrules:\n"+
+					"  - name: raid\n    when: source == \"twitch\" && type == \"channel.raid\" && data.viewer > 1\n    to: a\n    set:\n"+
+					"      text: data.from_broadcaster_user_name + \" is raiding with \" + data.viewers + \" viewers\"\n")}
+			},
+			code: exitFailure, wantErr: []string{`rules.yaml:6:64: rule "raid": data.viewer: "channel.raid" events have no field "viewer"; did you mean viewers?`,
+				`rules.yaml:9:67: rule "raid": set.text: text + number fails on every event: write the text as a template ("… {{ viewers }} …") or use string(data.viewers)`}},
+		{name: "warnings: no test, shadowed, odd emit name, trigger field vs number",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\nrules:\n  - name: tests\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n  - name: all\n    emit: new follower\n"+
+					"  - name: never\n    emit: X\ntests:\n  - name: t\n    event: {type: follow, code: abc}\n    expect: [{room: abc, name: new follower}]\n")}
+			},
+			code: exitOK, wantOut: "5 warnings", wantErr: []string{
+				`rules.yaml:4:44: warning: rule "tests": when: data.test is a string, so == with a number is never true`,
+				`rules.yaml:3:11: warning: rule "tests": no test of this file routes an event through it`,
+				`rules.yaml:7:11: warning: rule "all": emit name "new follower" has spaces or lower case; pages match names exactly, so write NEW_FOLLOWER`,
+				`rules.yaml:8:11: warning: rule "never" never fires: rule "all" (`, `rules.yaml:6:11) matches every event and has no continue: true`}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
 		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "b"} },
@@ -114,6 +136,9 @@ func TestRouteCommand(t *testing.T) {
 		{name: "default rules, unrouted", args: []string{"--event", `{"source":"kofi","type":"Donation"}`}, code: exitOK, want: `"unrouted": true`},
 		{name: "bad event JSON", args: []string{"--event", `{"sorce":"x"}`}, code: exitUsage, want: `unknown field "sorce"`},
 		{name: "no event", args: nil, code: exitUsage, want: "usage: herald route"},
+		{name: "help in herald -h style", args: []string{"-h"}, code: exitOK, want: "options:\n  -h, --help            show this help message and exit\n  -r RULES, --rules RULES"},
+		{name: "a rule error exits 1", args: []string{"--rules", writeRules(t, "version: 1\nrules:\n  - name: raid\n    to: a\n    set:\n      text: data.from + data.viewers\n"),
+			"--event", `{"source":"twitch","type":"channel.raid","data":{"from":"ann","viewers":5}}`}, code: exitFailure, want: `"field": "set.text"`},
 		{name: "broken rules", args: []string{"--rules", writeRules(t, "version: 1\nrules: [\n"), "--event", `{}`}, code: exitFailure, want: "rules.yaml:2"},
 	}
 	for _, tc := range tests {
@@ -125,4 +150,55 @@ func TestRouteCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRouteSample prints a sample of every declared event type and routes
+// it through the example rules of its ingress: the samples must be events
+// the examples handle without a single rule error.
+func TestRouteSample(t *testing.T) {
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"TWITCH_SECRET": "0123456789ab", "KOFI_TOKEN": "tok"}[k]
+		return v, ok
+	}
+	for _, in := range ingress.DefaultShapes.Types() {
+		shapes, _ := ingress.DefaultShapes.Lookup(in)
+		for _, sh := range shapes {
+			typ := sh.Type
+			if typ == "" {
+				typ = "follow"
+			}
+			t.Run(in+"/"+typ, func(t *testing.T) {
+				var out, errb bytes.Buffer
+				if code := run(t.Context(), []string{"route", "--sample", typ}, env, &out, &errb); code != exitOK {
+					t.Fatalf("herald route --sample %s = %d: %s", typ, code, errb.String())
+				}
+				ev, err := rules.DecodeEvent(out.Bytes())
+				if err != nil || ev.Type != typ {
+					t.Fatalf("sample %s does not decode as an event of its type: %v\n%s", typ, err, out.String())
+				}
+				rulesFile := "../../examples/rules.yaml"
+				if _, err := os.Stat("../../examples/" + in + "/rules.yaml"); err == nil {
+					rulesFile = "../../examples/" + in + "/rules.yaml"
+				}
+				out.Reset()
+				if code := run(t.Context(), []string{"route", "-r", rulesFile, "-e", "@" + writeEvent(t, ev)}, env, &out, &errb); code != exitOK {
+					t.Errorf("routing the %s sample through %s = %d\n%s%s", typ, rulesFile, code, out.String(), errb.String())
+				}
+			})
+		}
+	}
+}
+
+// writeEvent writes ev as JSON to a temporary file and returns its name.
+func writeEvent(t *testing.T, ev herald.Event) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"source": ev.Source, "type": ev.Type, "code": ev.Code, "data": ev.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

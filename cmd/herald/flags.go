@@ -150,7 +150,7 @@ options:
   -r RULES, --rules RULES
                         rules file, hot-reloaded on save and on SIGHUP
                         (default: the embedded examples/default.yaml)
-  --sources DIR         serve /sources/ from DIR (default: the embedded sources/)
+  --sources DIR         serve /sources/ from DIR, falling back to the embedded files
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
                         without one those endpoints are disabled
   --cors-origin ORIGIN  Access-Control-Allow-Origin (default: *)

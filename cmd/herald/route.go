@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald/examples"
+	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 )
@@ -22,23 +23,32 @@ import (
 func runRoute(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("herald route", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var file, event string
+	var file, event, sample string
 	fs.StringVar(&file, "rules", "", "rules file (default: the embedded examples/default.yaml)")
 	fs.StringVar(&file, "r", "", "shorthand for --rules")
 	fs.StringVar(&event, "event", "", `the event as JSON, e.g. {"source":"kofi","type":"Donation","data":{"amount":"12"}}, or @FILE`)
 	fs.StringVar(&event, "e", "", "shorthand for --event")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald route [--rules RULES] --event JSON|@FILE\n\nShow which rules match an event and the deliveries they would make, as JSON.\nEvent keys: source, type, code, data, headers, id, time.")
-		fs.PrintDefaults()
-	}
+	fs.StringVar(&sample, "sample", "", "print a sample event of this type")
+	fs.Usage = func() {} // printed below: help to stdout, mistakes to stderr
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, routeUsage)
 			return exitOK
 		}
+		fmt.Fprint(stderr, routeUsage)
 		return exitUsage
 	}
+	if sample != "" && event == "" && fs.NArg() == 0 {
+		out, err := sampleEvent(ingress.DefaultShapes, sample)
+		if err != nil {
+			fmt.Fprintf(stderr, "herald route: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(stdout, "%s\n", out)
+		return exitOK
+	}
 	if event == "" || fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprint(stderr, routeUsage)
 		return exitUsage
 	}
 	evJSON := []byte(event)
@@ -68,11 +78,33 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 		printErrors(stderr, data, err)
 		return exitFailure
 	}
-	out, err := json.MarshalIndent(r.Route(ev), "", "  ")
+	res := r.Route(ev)
+	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		fmt.Fprintf(stderr, "herald route: %v\n", err)
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
+	if len(res.Errors) > 0 {
+		fmt.Fprintf(stderr, "herald route: %d rule error(s) on this event; see \"errors\" above\n", len(res.Errors))
+		return exitFailure
+	}
 	return exitOK
 }
+
+const routeUsage = `usage: herald route [-h] [-r RULES] -e JSON|@FILE
+       herald route --sample TYPE
+
+herald route: show which rules match an event and what they would deliver, as JSON.
+Nothing is delivered. Exits 1 when a rule failed on the event.
+
+options:
+  -h, --help            show this help message and exit
+  -r RULES, --rules RULES
+                        rules file (default: the embedded examples/default.yaml)
+  -e JSON, --event JSON the event as JSON, or @FILE to read it from a file, e.g.
+                        {"source":"kofi","type":"Donation","data":{"amount":"12"}}
+                        keys: source, type, code, data, headers, id, time
+  --sample TYPE         print a sample event of TYPE (channel.raid, Donation, …)
+                        to start from: herald route --sample channel.raid > raid.json
+`

@@ -218,11 +218,12 @@ type reloader struct {
 	log  *slog.Logger
 }
 
-func (r reloader) load(data []byte) {
+func (r reloader) load(data []byte) error {
 	err := r.rt.Reload(r.file, data)
 	if err != nil && !errors.Is(err, router.ErrUnchanged) {
 		logLoadErrors(r.log, r.file, err)
 	}
+	return err
 }
 
 // onHangup reloads on every SIGHUP (systemctl reload) until ctx ends. It is
@@ -242,15 +243,19 @@ func (r reloader) onHangup(ctx context.Context, hup <-chan os.Signal) {
 				r.log.Error("rules not reloaded", "file", r.file, "err", err)
 				continue
 			}
-			r.log.Info("SIGHUP: reloading rules", "file", r.file)
-			r.load(data)
+			switch err := r.load(data); {
+			case errors.Is(err, router.ErrUnchanged):
+				r.log.Info("SIGHUP: rules file unchanged; nothing to reload", "file", r.file)
+			case err == nil:
+				r.log.Info("SIGHUP: rules reloaded", "file", r.file)
+			} // a refused file has been logged with its errors
 		}
 	}
 }
 
 // watch reloads the rules on every save of the file.
 func (r reloader) watch(ctx context.Context) {
-	if err := rules.Watch(ctx, r.file, 0, r.log, r.load); err != nil {
+	if err := rules.Watch(ctx, r.file, 0, r.log, func(b []byte) { r.load(b) }); err != nil {
 		r.log.Error("watching the rules file failed; reload with SIGHUP", "file", r.file, "err", err)
 	}
 }

@@ -50,6 +50,7 @@ func newHandler(d handlerDeps) http.Handler {
 	if m, ok := d.sink.(egress.Mounter); ok {
 		mux.Handle(m.Path(), m.Handler())
 	}
+	landing(mux)
 	mux.Handle("/", d.router)
 	return d.cors(mux)
 }

@@ -128,6 +128,9 @@ func TestHTTPSurface(t *testing.T) {
 		{name: "traversal", method: "GET", path: "/sources/../go.mod", wantStatus: 404},
 		{name: "encoded traversal", method: "GET", path: "/sources/%2e%2e/%2e%2e/go.mod", wantStatus: 404},
 		{name: "unknown path", method: "GET", path: "/webhooks/nothing", wantStatus: 404},
+		{name: "landing page", method: "GET", path: "/", wantStatus: 200, wantType: "text/html", wantIn: `href="/sources/example.html?code=alerts"`},
+		{name: "landing page links the dashboard and the docs", method: "GET", path: "/", wantStatus: 200, wantIn: `href="/admin/"`},
+		{name: "favicon", method: "GET", path: "/favicon.ico", wantStatus: 200, wantType: "image/x-icon", wantIn: "\x89PNG"},
 		{name: "CORS preflight", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "https://x.example", "Access-Control-Request-Method": "GET"},
 			wantStatus: 204},
 	}
@@ -179,6 +182,28 @@ func TestSourcesDirIsConfined(t *testing.T) {
 	}
 	if a := do(t, "GET", base+"/sources/escape.txt", nil, nil); a.status != 404 {
 		t.Errorf("a symlink out of --sources = %d %s, want 404", a.status, a.body)
+	}
+}
+
+// TestSourcesDirOverEmbedded: a --sources folder is served over the
+// embedded files, so a custom page still finds notificationservice.js,
+// and a file of the folder replaces the embedded one of the same name.
+func TestSourcesDirOverEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "example.html"), []byte("<p>mine</p>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, func(c *config) { c.sourcesDir = dir })
+	tests := []struct {
+		path, want string
+	}{
+		{path: "/sources/example.html", want: "<p>mine</p>"},
+		{path: "/sources/notificationservice.js", want: "REGISTER"},
+	}
+	for _, tc := range tests {
+		if a := do(t, "GET", base+tc.path, nil, nil); a.status != 200 || !strings.Contains(a.body, tc.want) {
+			t.Errorf("GET %s = %d %.80q, want 200 with %q", tc.path, a.status, a.body, tc.want)
+		}
 	}
 }
 
@@ -263,5 +288,28 @@ func TestTLS(t *testing.T) {
 		if resp.StatusCode == 200 {
 			t.Fatal("the TLS server also answered plain HTTP")
 		}
+	}
+}
+
+// TestNotifyTellsTheSender checks that /notify says when a rule dropped the
+// event, where the seed's answer alone reads like "no page connected".
+func TestNotifyTellsTheSender(t *testing.T) {
+	path := writeRules(t, "version: 1\nrules:\n  - name: no-tests\n    when: data.test == \"1\"\n    drop: true\n")
+	base := startServer(t, func(c *config) { c.rulesFile = path })
+	tests := []struct {
+		name, path, want string
+	}{
+		{name: "dropped by a rule", path: "/notify?code=abc&event=follow&test=1",
+			want: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients","dropped":"no-tests"}`},
+		{name: "routed, no page", path: "/notify?code=abc&event=follow",
+			want: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, "GET", base+tc.path, nil, nil)
+			if a.status != 200 || strings.TrimSpace(a.body) != tc.want {
+				t.Errorf("GET %s = %d %s, want 200 %s", tc.path, a.status, a.body, tc.want)
+			}
+		})
 	}
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // sourcesFS returns the files /sources/ serves: dir confined with os.Root
-// (no escape through .. or symlinks), or the embedded defaults.
+// (no escape through .. or symlinks) over the embedded defaults, or the
+// embedded defaults alone.
 func sourcesFS(dir string, embedded fs.FS) (fs.FS, func() error, error) {
 	if dir == "" {
 		return embedded, func() error { return nil }, nil
@@ -19,7 +20,7 @@ func sourcesFS(dir string, embedded fs.FS) (fs.FS, func() error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--sources: %w", err)
 	}
-	return root.FS(), root.Close, nil
+	return overlayFS{user: root.FS(), embedded: embedded}, root.Close, nil
 }
 
 // noDirs hides directories, so http.FileServer never lists one.

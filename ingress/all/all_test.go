@@ -90,3 +90,21 @@ func TestSamplesLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestShapesAreDocumented: every event type an ingress declares a shape
+// for is listed in its README, so the README cannot fall behind shapes.go.
+func TestShapesAreDocumented(t *testing.T) {
+	for _, typ := range ingress.DefaultShapes.Types() {
+		readme, err := os.ReadFile(filepath.Join("..", typ, "README.md"))
+		if err != nil {
+			t.Errorf("ingress %s declares shapes but has no README: %v", typ, err)
+			continue
+		}
+		shapes, _ := ingress.DefaultShapes.Lookup(typ)
+		for _, sh := range shapes {
+			if sh.Type != "" && !strings.Contains(string(readme), "`"+sh.Type+"`") {
+				t.Errorf("ingress/%s/README.md does not list event type %s", typ, sh.Type)
+			}
+		}
+	}
+}

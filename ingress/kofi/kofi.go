@@ -71,7 +71,7 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 		return nil, err
 	}
 	if cfg.VerificationToken.Value() == "" {
-		return nil, yamlpos.List{yamlpos.Errorf(valuePos(p, "verification_token"),
+		return nil, yamlpos.List{yamlpos.Errorf(yamlpos.ValueAt(p.File, p.Options, "verification_token"),
 			"ingress %q: verification_token is required (Ko-fi shows it under Settings → API → Webhooks)", p.Name)}
 	}
 	if p.Now == nil {
@@ -81,17 +81,6 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Adapter{Counters: p.Counters(), p: p, cfg: cfg}, nil
-}
-
-func valuePos(p ingress.Params, key string) yamlpos.Pos {
-	if p.Options != nil {
-		for i := 0; i+1 < len(p.Options.Content); i += 2 {
-			if p.Options.Content[i].Value == key {
-				return yamlpos.At(p.File, p.Options.Content[i+1])
-			}
-		}
-	}
-	return yamlpos.At(p.File, p.Options)
 }
 
 // ServeHTTP handles one Ko-fi request.

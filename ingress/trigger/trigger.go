@@ -59,11 +59,15 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	return &Adapter{Counters: p.Counters(), p: p, token: cfg.Token}, nil
 }
 
-// response is the seed's answer, field order included.
+// response is the seed's answer, field order included, plus what the
+// seed could not say: the rule that dropped the event, or that nothing
+// routed it (a count of 0 alone cannot tell those from "no page open").
 type response struct {
-	Success int    `json:"success"`
-	Count   int    `json:"count"`
-	Msg     string `json:"msg"`
+	Success  int    `json:"success"`
+	Count    int    `json:"count"`
+	Msg      string `json:"msg"`
+	Dropped  string `json:"dropped,omitempty"`
+	Unrouted bool   `json:"unrouted,omitempty"`
 }
 
 // ServeHTTP implements http.Handler.
@@ -93,6 +97,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.Count(true)
 	ingress.WriteJSON(w, http.StatusOK, response{
 		Success: 1, Count: rc.Pages, Msg: fmt.Sprintf("Broadcast event to %d clients", rc.Pages),
+		Dropped: rc.Dropped, Unrouted: rc.Unrouted,
 	})
 }
 

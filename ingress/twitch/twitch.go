@@ -123,6 +123,9 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id, ts := r.Header.Get(hdrID), r.Header.Get(hdrTimestamp)
+	if id == "" && ts == "" && r.Header.Get(hdrSignature) == "" {
+		return ingress.Errorf(http.StatusUnauthorized, "unsigned request: is the secret configured on the sender?")
+	}
 	if id == "" || ts == "" {
 		return ingress.Errorf(http.StatusUnauthorized, "missing %s or %s", hdrID, hdrTimestamp)
 	}

@@ -128,7 +128,7 @@ func signature(file string, n *yaml.Node) (verifier, bool, error) {
 	if err := yamlpos.DecodeStrict(file, n, &sc); err != nil {
 		return nil, false, err
 	}
-	at := func(key string) yamlpos.Pos { return valuePos(file, n, key) }
+	at := func(key string) yamlpos.Pos { return yamlpos.ValueAt(file, n, key) }
 	if sc.Secret.Value() == "" {
 		return nil, false, yamlpos.Errorf(at("secret"), "signature: secret is required")
 	}
@@ -166,14 +166,4 @@ func signature(file string, n *yaml.Node) (verifier, bool, error) {
 	return func(hdr http.Header, body []byte, _ time.Time) error {
 		return h.Verify(hdr.Get(header), body)
 	}, false, nil
-}
-
-// valuePos points at key's value in mapping n, or at n.
-func valuePos(file string, n *yaml.Node, key string) yamlpos.Pos {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return yamlpos.At(file, n.Content[i+1])
-		}
-	}
-	return yamlpos.At(file, n)
 }

@@ -41,3 +41,28 @@ func TestDecodeStrict(t *testing.T) {
 		})
 	}
 }
+
+func TestValueAt(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("x:\n  secret: s3cret\n  window: 3\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	block := doc.Content[0].Content[1]
+	tests := []struct {
+		name string
+		n    *yaml.Node
+		key  string
+		want string
+	}{
+		{name: "the value", n: block, key: "secret", want: "f:2:11"},
+		{name: "missing key points at the block", n: block, key: "other", want: "f:2:3"},
+		{name: "nil block", n: nil, key: "secret", want: "f"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ValueAt("f", tc.n, tc.key).String(); got != tc.want {
+				t.Errorf("ValueAt(%q) = %s, want %s", tc.key, got, tc.want)
+			}
+		})
+	}
+}

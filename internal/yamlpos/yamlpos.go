@@ -41,6 +41,20 @@ func At(file string, n *yaml.Node) Pos {
 	return Pos{File: file, Line: n.Line, Col: n.Column}
 }
 
+// ValueAt returns the position of key's value in mapping n, or of n itself
+// when n is nil, not a mapping, or lacks the key: where an error about that
+// setting should point.
+func ValueAt(file string, n *yaml.Node, key string) Pos {
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return At(file, n.Content[i+1])
+			}
+		}
+	}
+	return At(file, n)
+}
+
 // Error is one positioned error.
 type Error struct {
 	Pos Pos

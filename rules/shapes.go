@@ -1,0 +1,565 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/yamlpos"
+)
+
+// Checking rules against the shapes of events: each ingress type declares
+// the data fields of the events it produces (herald.Shape), and a rule's
+// when says which events it is about (source == "twitch" && type ==
+// "channel.raid"). Every data field the rule reads is then looked up in
+// those shapes, and every + and comparison is checked for text meeting a
+// number. A finding is an error when the when names both the source and
+// the type (certain), a warning when only one of them (probable).
+
+// scope is the set of event shapes a rule can see.
+type scope struct {
+	shapes  []herald.Shape
+	certain bool
+	types   []string // the types the when names, for messages
+}
+
+// checkShapes checks every rule of the set; it runs after parsing, when
+// the ingress section is known.
+func (p *parser) checkShapes(opts Options) {
+	if opts.Shapes == nil || len(opts.Builtin)+len(p.set.ingress) == 0 {
+		return // nothing known to check against
+	}
+	instances := map[string]string{}
+	for name, typ := range opts.Builtin {
+		instances[name] = typ
+	}
+	for _, in := range p.set.ingress {
+		instances[in.Name] = in.Type
+	}
+	for _, r := range p.set.rules {
+		sc, ok := p.scopeOf(r, instances, opts.Shapes)
+		if !ok {
+			continue
+		}
+		p.checkRule(r, sc)
+	}
+}
+
+// report adds a finding as an error when certain, a warning otherwise.
+func (p *parser) report(certain bool, pos yamlpos.Pos, format string, args ...any) {
+	if certain {
+		p.errs.Add(pos, format, args...)
+		return
+	}
+	p.set.warnings.Add(pos, "warning: "+format, args...)
+}
+
+// scopeOf works out which shapes r's events may have from its when; false
+// means there is nothing to check against (no when, or a dynamic ingress).
+func (p *parser) scopeOf(r *rule, instances map[string]string, shapesOf func(string) ([]herald.Shape, bool)) (scope, bool) {
+	if r.when == nil {
+		return scope{}, false
+	}
+	sources, types := constraints(r.when.prog.Node())
+	if sources == nil && types == nil {
+		return scope{}, false
+	}
+	names := sources
+	if names == nil {
+		for name := range instances {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+	}
+	var explicit, wildcard []herald.Shape
+	var sent []string
+	for _, name := range names {
+		typ, ok := instances[name]
+		if !ok {
+			known := make([]string, 0, len(instances))
+			for k := range instances {
+				known = append(known, k)
+			}
+			slices.Sort(known)
+			p.report(false, r.when.span.start, "rule %q: when: no ingress named %q in this file (known: %s), so source == %q is never true",
+				r.name, name, strings.Join(known, ", "), name)
+			return scope{}, false
+		}
+		shapes, ok := shapesOf(typ)
+		if !ok {
+			if sources == nil {
+				continue // a dynamic ingress could send anything; judge by the others
+			}
+			return scope{}, false // the rule is about a dynamic ingress: anything goes
+		}
+		for _, sh := range shapes {
+			switch {
+			case sh.Type == "":
+				wildcard = append(wildcard, sh)
+			case types == nil || slices.Contains(types, sh.Type):
+				explicit = append(explicit, sh)
+			}
+			if sh.Type != "" {
+				sent = append(sent, sh.Type)
+			}
+		}
+	}
+	sc := scope{types: types}
+	switch {
+	case len(explicit) > 0 && (sources == nil || len(wildcard) == 0):
+		sc.shapes = explicit
+	default:
+		sc.shapes = append(explicit, wildcard...)
+	}
+	sc.certain = sources != nil && (types != nil || len(explicit) == 0)
+	if len(sc.shapes) == 0 {
+		msg := fmt.Sprintf("rule %q: when can never be true: %s never sends type %s (it sends: %s)",
+			r.name, describeSources(sources, instances), quoteList(types), strings.Join(sent, ", "))
+		if len(types) == 1 {
+			if near := closest(types[0], sent); near != "" {
+				msg += fmt.Sprintf("; did you mean %q?", near)
+			}
+		}
+		p.report(sources != nil, r.when.span.start, "%s", msg)
+		return scope{}, false
+	}
+	return sc, true
+}
+
+func describeSources(sources []string, instances map[string]string) string {
+	if sources == nil {
+		return "no ingress of this file"
+	}
+	parts := make([]string, len(sources))
+	for i, s := range sources {
+		parts[i] = fmt.Sprintf("ingress %q (%s)", s, instances[s])
+	}
+	return strings.Join(parts, " or ")
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, " or ")
+}
+
+// constraints reads source == "x", type == "y" and `in` lists from the
+// top-level && chain of a when; nil means unconstrained.
+func constraints(n ast.Node) (sources, types []string) {
+	var walk func(n ast.Node)
+	walk = func(n ast.Node) {
+		b, ok := n.(*ast.BinaryNode)
+		if !ok {
+			return
+		}
+		switch b.Operator {
+		case "&&", "and":
+			walk(b.Left)
+			walk(b.Right)
+			return
+		}
+		name, vals := equality(b)
+		switch name {
+		case "source":
+			sources = intersect(sources, vals)
+		case "type":
+			types = intersect(types, vals)
+		}
+	}
+	walk(n)
+	return sources, types
+}
+
+// equality reads `ident == "lit"`, `"lit" == ident` and `ident in [...]`.
+func equality(b *ast.BinaryNode) (string, []string) {
+	ident := func(n ast.Node) string {
+		if id, ok := n.(*ast.IdentifierNode); ok {
+			return id.Value
+		}
+		return ""
+	}
+	switch b.Operator {
+	case "==":
+		if s, ok := b.Right.(*ast.StringNode); ok && ident(b.Left) != "" {
+			return ident(b.Left), []string{s.Value}
+		}
+		if s, ok := b.Left.(*ast.StringNode); ok && ident(b.Right) != "" {
+			return ident(b.Right), []string{s.Value}
+		}
+	case "in":
+		if ident(b.Left) == "" {
+			return "", nil
+		}
+		switch r := b.Right.(type) {
+		case *ast.ArrayNode:
+			var out []string
+			for _, e := range r.Nodes {
+				s, ok := e.(*ast.StringNode)
+				if !ok {
+					return "", nil
+				}
+				out = append(out, s.Value)
+			}
+			return ident(b.Left), out
+		case *ast.ConstantNode: // the optimiser's set of literals
+			var out []string
+			switch v := r.Value.(type) {
+			case map[string]struct{}:
+				for k := range v {
+					out = append(out, k)
+				}
+			case []any:
+				for _, x := range v {
+					if s, ok := x.(string); ok {
+						out = append(out, s)
+					}
+				}
+			}
+			slices.Sort(out)
+			return ident(b.Left), out
+		}
+	}
+	return "", nil
+}
+
+func intersect(have, add []string) []string {
+	if have == nil {
+		return add
+	}
+	var out []string
+	for _, s := range have {
+		if slices.Contains(add, s) {
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// checkRule checks every data field and operator of r against sc.
+func (p *parser) checkRule(r *rule, sc scope) {
+	for _, prog := range r.programs() {
+		p.checkProgram(r, prog, sc)
+	}
+	for _, t := range r.templates() {
+		for _, ref := range t.fields() {
+			if _, found, _ := sc.lookup(ref.path); !found {
+				p.unknownField(r, sc, t.span.at(ref.off), ref.path)
+			}
+		}
+	}
+}
+
+// programs lists r's compiled expressions.
+func (r *rule) programs() []*program {
+	var out []*program
+	add := func(p *program) {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	add(r.when)
+	add(r.emit.prog)
+	for _, t := range r.to {
+		add(t.prog)
+	}
+	for _, f := range r.set {
+		add(f.prog)
+	}
+	return out
+}
+
+// templates lists r's templates.
+func (r *rule) templates() []*template {
+	var out []*template
+	add := func(t *template) {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	add(r.emit.tmpl)
+	for _, t := range r.to {
+		add(t.tmpl)
+	}
+	for _, f := range r.set {
+		add(f.tmpl)
+	}
+	return out
+}
+
+func (p *parser) unknownField(r *rule, sc scope, pos yamlpos.Pos, path string) {
+	var names []string
+	for _, sh := range sc.shapes {
+		for f := range sh.Fields {
+			if !slices.Contains(names, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	slices.Sort(names)
+	what := "these events"
+	if len(sc.types) > 0 {
+		what = quoteList(sc.types) + " events"
+	}
+	msg := fmt.Sprintf("rule %q: data.%s: %s have no field %q", r.name, path, what, path)
+	if near := closest(path, names); near != "" {
+		msg += fmt.Sprintf("; did you mean %s?", near)
+	} else if !strings.Contains(path, ".") {
+		msg += fmt.Sprintf(` (a field herald does not know of yet: get(data, %q))`, path)
+	}
+	p.report(sc.certain, pos, "%s", msg)
+}
+
+// lookup finds a data field in the scope's shapes: its kind (KindAny when
+// shapes disagree), whether any shape has it, and whether the kind is
+// promised (a listed field) rather than the shape's Rest.
+func (sc scope) lookup(path string) (kind herald.Kind, found, listed bool) {
+	norm := normalisePath(path)
+	listed = true
+	for _, sh := range sc.shapes {
+		k, ok, fromList := shapeField(sh, norm)
+		if !ok {
+			continue
+		}
+		if !found {
+			kind = k
+		} else if kind != k {
+			kind = herald.KindAny
+		}
+		found = true
+		listed = listed && fromList
+	}
+	return kind, found, listed && found
+}
+
+// normalisePath writes list indexes as 0, the way shapes list them.
+func normalisePath(path string) string {
+	segs := strings.Split(path, ".")
+	for i, s := range segs {
+		if _, err := strconv.Atoi(s); err == nil {
+			segs[i] = "0"
+		}
+	}
+	return strings.Join(segs, ".")
+}
+
+func shapeField(sh herald.Shape, path string) (herald.Kind, bool, bool) {
+	if k, ok := sh.Fields[path]; ok {
+		return k, true, true
+	}
+	for f, k := range sh.Fields {
+		if strings.HasPrefix(f, path+".") {
+			return herald.KindObject, true, true // a parent of listed fields
+		}
+		if strings.HasPrefix(path, f+".") && (k == herald.KindObject || k == herald.KindAny) {
+			return herald.KindAny, true, true // inside an object not listed in full
+		}
+	}
+	if sh.Rest != "" {
+		return sh.Rest, true, false
+	}
+	return "", false, false
+}
+
+// kindOf infers the JSON kind of an expression node; "" when unknown.
+// promised is false when the kind came from a shape's Rest (probable).
+func (sc scope) kindOf(n ast.Node) (kind herald.Kind, field string, promised bool) {
+	switch n := n.(type) {
+	case *ast.StringNode:
+		return herald.KindString, "", true
+	case *ast.IntegerNode, *ast.FloatNode:
+		return herald.KindNumber, "", true
+	case *ast.BoolNode:
+		return herald.KindBool, "", true
+	case *ast.MemberNode, *ast.ChainNode:
+		path, ok := dataPath(n)
+		if !ok {
+			return "", "", false
+		}
+		k, found, listed := sc.lookup(path)
+		if !found || k == herald.KindAny || k == herald.KindObject {
+			return "", path, false
+		}
+		return k, path, listed
+	case *ast.BinaryNode:
+		if n.Operator == "+" {
+			l, _, lp := sc.kindOf(n.Left)
+			r, _, rp := sc.kindOf(n.Right)
+			if l == r && l != "" {
+				return l, "", lp && rp
+			}
+			if l == herald.KindString || r == herald.KindString {
+				return herald.KindString, "", lp && rp
+			}
+		}
+	case *ast.BuiltinNode:
+		switch n.Name {
+		case "string", "upper", "lower", "trim", "trimPrefix", "trimSuffix", "repeat", "join", "replace":
+			return herald.KindString, "", true
+		case "float", "int", "len", "abs", "round", "floor", "ceil":
+			return herald.KindNumber, "", true
+		}
+	}
+	if t := n.Type(); t != nil {
+		switch t.Kind() {
+		case reflect.String:
+			return herald.KindString, "", true
+		case reflect.Int, reflect.Int64, reflect.Float64:
+			return herald.KindNumber, "", true
+		}
+	}
+	return "", "", false
+}
+
+// dataPath reads data.a.b (or data["a"]["b"]) as "a.b".
+func dataPath(n ast.Node) (string, bool) {
+	var segs []string
+	for {
+		switch m := n.(type) {
+		case *ast.ChainNode:
+			n = m.Node
+			continue
+		case *ast.MemberNode:
+			switch prop := m.Property.(type) {
+			case *ast.StringNode:
+				segs = append(segs, prop.Value)
+			case *ast.IntegerNode:
+				segs = append(segs, strconv.Itoa(prop.Value))
+			default:
+				return "", false
+			}
+			n = m.Node
+			continue
+		case *ast.IdentifierNode:
+			if m.Value != "data" || len(segs) == 0 {
+				return "", false
+			}
+			slices.Reverse(segs)
+			return strings.Join(segs, "."), true
+		}
+		return "", false
+	}
+}
+
+// checkProgram reports unknown fields and text meeting numbers in prog.
+func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
+	root := prog.prog.Node()
+	var unknown []string
+	visit := func(n ast.Node) {
+		switch n := n.(type) {
+		case *ast.MemberNode:
+			path, ok := dataPath(n)
+			if !ok {
+				return
+			}
+			for _, u := range unknown {
+				if path == u || strings.HasPrefix(path, u+".") {
+					return
+				}
+			}
+			if _, found, _ := sc.lookup(path); !found {
+				unknown = append(unknown, path)
+				p.unknownField(r, sc, prog.span.at(n.Location().From), path)
+			}
+		case *ast.BinaryNode:
+			p.checkOperator(prog, sc, n)
+		}
+	}
+	walk(root, visit)
+}
+
+// walk calls visit on every node, parents before children.
+func walk(n ast.Node, visit func(ast.Node)) {
+	if n == nil {
+		return
+	}
+	visit(n)
+	switch n := n.(type) {
+	case *ast.BinaryNode:
+		walk(n.Left, visit)
+		walk(n.Right, visit)
+	case *ast.UnaryNode:
+		walk(n.Node, visit)
+	case *ast.MemberNode:
+		walk(n.Node, visit)
+	case *ast.ChainNode:
+		walk(n.Node, visit)
+	case *ast.BuiltinNode:
+		for _, a := range n.Arguments {
+			walk(a, visit)
+		}
+	case *ast.CallNode:
+		for _, a := range n.Arguments {
+			walk(a, visit)
+		}
+	case *ast.ConditionalNode:
+		walk(n.Cond, visit)
+		walk(n.Exp1, visit)
+		walk(n.Exp2, visit)
+	case *ast.ArrayNode:
+		for _, e := range n.Nodes {
+			walk(e, visit)
+		}
+	case *ast.MapNode:
+		for _, e := range n.Pairs {
+			walk(e, visit)
+		}
+	case *ast.PairNode:
+		walk(n.Key, visit)
+		walk(n.Value, visit)
+	}
+}
+
+func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
+	l, lf, lp := sc.kindOf(b.Left)
+	rk, rf, rp := sc.kindOf(b.Right)
+	if l == "" || rk == "" || l == rk {
+		return
+	}
+	pos := prog.span.at(b.Location().From)
+	certain := sc.certain && lp && rp
+	field, fk, other := lf, l, rk
+	if field == "" {
+		field, fk, other = rf, rk, l
+	}
+	switch b.Operator {
+	case "+":
+		if (l == herald.KindString && rk == herald.KindNumber) || (l == herald.KindNumber && rk == herald.KindString) {
+			hint := "write the text as a template instead"
+			if field != "" && fk == herald.KindNumber {
+				hint = fmt.Sprintf(`write the text as a template ("… {{ %s }} …") or use string(data.%s)`, field, field)
+			}
+			p.report(certain, pos, "%s: text + number fails on every event: %s", prog.what, hint)
+		}
+	case "==", "!=", "<", "<=", ">", ">=":
+		if field == "" {
+			return
+		}
+		fix := ""
+		switch {
+		case fk == herald.KindString && other == herald.KindNumber:
+			fix = fmt.Sprintf("compare float(data.%s) with the number, or data.%s with a quoted text", field, field)
+		case fk == herald.KindNumber && other == herald.KindString:
+			fix = fmt.Sprintf("compare data.%s with a number, without quotes", field)
+		default:
+			return
+		}
+		effect := "is never true"
+		if b.Operator == "!=" {
+			effect = "is always true"
+		} else if b.Operator != "==" {
+			effect = "fails on every event"
+		}
+		p.report(certain, pos, "%s: data.%s is a %s, so %s with a %s %s: %s",
+			prog.what, field, fk, b.Operator, other, effect, fix)
+	}
+}
