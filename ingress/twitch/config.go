@@ -86,7 +86,7 @@ func DecodeConfig(p ingress.Params) (*Config, error) {
 		return nil, err
 	}
 	var errs yamlpos.List
-	at := func(key string) yamlpos.Pos { return keyPos(p, key) }
+	at := func(key string) yamlpos.Pos { return yamlpos.ValueAt(p.File, p.Options, key) }
 	switch cfg.Transport {
 	case "":
 		cfg.Transport = Webhook
@@ -134,18 +134,6 @@ func DecodeConfig(p ingress.Params) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
-}
-
-// keyPos points at key's value, or at the block when it is missing.
-func keyPos(p ingress.Params, key string) yamlpos.Pos {
-	if p.Options != nil {
-		for i := 0; i+1 < len(p.Options.Content); i += 2 {
-			if p.Options.Content[i].Value == key {
-				return yamlpos.At(p.File, p.Options.Content[i+1])
-			}
-		}
-	}
-	return yamlpos.At(p.File, p.Options)
 }
 
 // Preflight is `herald check`'s look beyond the file: when the instance
