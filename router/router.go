@@ -50,6 +50,8 @@ type Options struct {
 	// ("trigger" for the built-in /notify): a declared instance may not
 	// take them, or its events would be indistinguishable.
 	ReservedNames []string
+	// Observer, when set, learns what became of every event (see observe.go).
+	Observer Observer
 }
 
 // Router routes events. Create it with New.
@@ -65,6 +67,8 @@ type Router struct {
 	dropped  atomic.Uint64
 	routed   atomic.Uint64
 	exprErrs atomic.Uint64
+
+	failedReloads atomic.Uint64
 }
 
 type snapshot struct {
@@ -79,8 +83,9 @@ type snapshot struct {
 }
 
 type loadError struct {
-	at  time.Time
-	err error
+	at   time.Time
+	err  error
+	data []byte // the file as it failed, to quote the offending lines
 }
 
 // New returns a Router running the default rules (no file): trigger events
@@ -115,7 +120,8 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	res := snap.set.Route(ev)
 	r.account(ev, res)
 	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries)}
-	for _, d := range res.Deliveries {
+	var pages PageCounts
+	for i, d := range res.Deliveries {
 		for _, s := range r.opts.Sinks {
 			n, err := s.Deliver(ctx, d)
 			if err != nil {
@@ -123,8 +129,10 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 				continue
 			}
 			rc.Pages += n
+			pages.Add(i, n)
 		}
 	}
+	r.observe(snap, ev, res, pages)
 	return rc, nil
 }
 
@@ -197,7 +205,8 @@ func (r *Router) Reload(file string, data []byte) error {
 	start := time.Now()
 	next, err := r.build(file, data)
 	if err != nil {
-		r.lastErr.Store(&loadError{at: r.opts.Now(), err: err})
+		r.failedReloads.Add(1)
+		r.lastErr.Store(&loadError{at: r.opts.Now(), err: err, data: data})
 		return err
 	}
 	next.gen = old.gen + 1
