@@ -25,6 +25,10 @@ type config struct {
 	corsOrigin string
 	maxBody    int64
 	shutdown   time.Duration
+	// metrics serves /metrics on the main listener; metricsListen serves
+	// it on a listener of its own instead.
+	metrics       bool
+	metricsListen string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
@@ -65,6 +69,8 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		return err
 	})
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", cfg.shutdown, "")
+	fs.BoolVar(&cfg.metrics, "metrics", false, "")
+	str(&cfg.metricsListen, "metrics-listen", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage) // argparse prints help to stdout
@@ -90,6 +96,9 @@ func (c config) validate() error {
 	}
 	if c.sslContext != "" && c.tlsCert != "" {
 		return errors.New("use either --sslcontext or --tls-cert/--tls-key, not both")
+	}
+	if c.metrics && c.metricsListen != "" {
+		return errors.New("use either --metrics or --metrics-listen, not both")
 	}
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
@@ -121,7 +130,7 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION]
+              [--shutdown-timeout DURATION] [--metrics | --metrics-listen ADDR]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -151,6 +160,10 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --metrics             serve Prometheus metrics at /metrics on the main listener
+  --metrics-listen ADDR serve /metrics on a listener of its own instead (e.g. 127.0.0.1:9090)
+
+The dashboard is at /admin/ once --admin-token (or HERALD_ADMIN_TOKEN) is set.
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)

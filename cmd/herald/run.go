@@ -92,8 +92,10 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err != nil {
 		return err
 	}
-	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
-		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames})
+	var rt *router.Router
+	mon := newMonitoring(cfg, sink, func() router.Status { return rt.Status() })
+	rt = router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
+		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames, Observer: mon.observer()})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
 	}
@@ -106,7 +108,11 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err != nil {
 		return err
 	}
-	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files})
+	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files, mon: mon})
+	stopMetrics, err := mon.serveMetrics(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
@@ -160,6 +166,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 			log.Warn("closing pages", "err", err)
 		}
 	})
+	wg.Go(func() { _ = stopMetrics(shutdownCtx) })
 	err = srv.Shutdown(shutdownCtx)
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

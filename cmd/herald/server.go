@@ -18,7 +18,7 @@ import (
 
 // reservedPaths are served by the fixed mux; the rules file cannot declare
 // an ingress on them.
-var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/"}
+var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/", "/metrics", "/admin/"}
 
 // reservedNames are ingress instance names herald uses itself: "trigger" is
 // the Source of the built-in /notify.
@@ -32,6 +32,7 @@ type handlerDeps struct {
 	sink    egress.Sink
 	trigger ingress.Adapter
 	sources fs.FS
+	mon     *monitoring
 }
 
 // newHandler builds the fixed routes; paths it does not know go to the
@@ -49,6 +50,9 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/socket.io/socket.io.min.js", client)
 	if m, ok := d.sink.(egress.Mounter); ok {
 		mux.Handle(m.Path(), m.Handler())
+	}
+	if d.mon != nil {
+		d.mon.mount(d.cfg, mux)
 	}
 	mux.Handle("/", d.router)
 	return d.cors(mux)
