@@ -39,7 +39,7 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 		do(t, "GET", base+"/notify?code="+code+"&event=follow&user=ada", nil, nil)
 		page.Expect(t, "FOLLOW", 10*time.Second)
 	}
-	do(t, "GET", base+"/notify?code=nobody-here&event=raid", nil, nil)       // reaches no page
+	do(t, "GET", base+"/notify?code=nobody-here&event=raid", nil, nil)         // reaches no page
 	do(t, "GET", base+"/notify?code="+code+"&event=follow&user=bot", nil, nil) // dropped
 	do(t, "GET", base+"/notify?event=follow", nil, nil)                        // refused: no code
 	admin := map[string]string{"Authorization": "Bearer " + testToken}
