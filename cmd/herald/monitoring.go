@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraldhq/herald/admin"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/router"
@@ -18,14 +19,20 @@ import (
 // nil when it is off, and then costs nothing on the alert path.
 type monitoring struct {
 	metrics *metrics.Metrics
+	// dash is always built: without a token it only explains how to turn
+	// itself on, and observes nothing.
+	dash *admin.Dashboard
 }
 
 // newMonitoring builds what the flags turn on. status reads the router,
 // which is built after the observers it is handed.
-func newMonitoring(cfg config, sink egress.Sink, status func() router.Status) *monitoring {
-	m := &monitoring{}
+func newMonitoring(cfg config, log *slog.Logger, sink egress.Sink, status func() router.Status) *monitoring {
+	lister, _ := sink.(egress.Lister)
+	m := &monitoring{dash: admin.New(admin.Options{
+		Token: cfg.adminToken, Status: status, Pages: lister, Log: log.With("component", "dashboard"),
+		SecureCookie: cfg.tlsCert != "" || cfg.sslContext != "",
+	})}
 	if cfg.metrics || cfg.metricsListen != "" {
-		lister, _ := sink.(egress.Lister)
 		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister})
 	}
 	return m
@@ -35,6 +42,9 @@ func newMonitoring(cfg config, sink egress.Sink, status func() router.Status) *m
 // watches.
 func (m *monitoring) observer() router.Observer {
 	var obs router.Observers
+	if m.dash.Enabled() {
+		obs = append(obs, m.dash)
+	}
 	if m.metrics != nil {
 		obs = append(obs, m.metrics)
 	}
@@ -46,6 +56,9 @@ func (m *monitoring) observer() router.Observer {
 
 // mount adds the monitoring routes the main listener serves.
 func (m *monitoring) mount(cfg config, mux *http.ServeMux) {
+	m.dash.SetAPI(mux)
+	mux.Handle("/admin/", m.dash.Handler())
+	mux.Handle("/admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	if m.metrics != nil && cfg.metrics {
 		mux.Handle("/metrics", only("GET", m.metrics.Handler()))
 	}

@@ -93,7 +93,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		return err
 	}
 	var rt *router.Router
-	mon := newMonitoring(cfg, sink, func() router.Status { return rt.Status() })
+	mon := newMonitoring(cfg, log, sink, func() router.Status { return rt.Status() })
 	rt = router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames, Observer: mon.observer()})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {

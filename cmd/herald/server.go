@@ -83,7 +83,8 @@ func only(method string, next http.Handler) http.Handler {
 // answer but Socket.IO's, which sets its own from the same origin.
 func (d handlerDeps) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) {
+		// The dashboard is same-origin only: no CORS headers for it.
+		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) && !strings.HasPrefix(r.URL.Path, "/admin") {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", d.cfg.corsOrigin)
 			if d.cfg.corsOrigin != "*" {
