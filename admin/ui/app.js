@@ -35,6 +35,15 @@
     return el;
   }
 
+  // fill replaces el's children, skipping null and false, flattening arrays.
+  function fill(el) {
+    var kids = [];
+    (function add(list) {
+      list.forEach(function (c) { if (Array.isArray(c)) add(c); else if (c != null && c !== false) kids.push(c); });
+    })(Array.prototype.slice.call(arguments, 1));
+    el.replaceChildren.apply(el, kids);
+  }
+
   function show(view) {
     ["view-loading", "view-off", "view-signin", "view-dash"].forEach(function (v) { $(v).hidden = v !== view; });
     $("top-actions").hidden = view !== "view-dash";
@@ -43,7 +52,9 @@
   // ---- codes: masked unless revealed --------------------------------------
   function revealed() { return $("reveal").checked; }
   function learn(code) { if (code) codes.add(String(code)); }
-  function hue(s) { var x = 0; for (var i = 0; i < s.length; i++) x = (x * 31 + s.charCodeAt(i)) >>> 0; return x % 360; }
+  // A colour per code (FNV-1a, spread by the golden angle) tells codes
+  // apart while they are masked, without showing any of their characters.
+  function hue(s) { var x = 2166136261; for (var i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 16777619) >>> 0; return Math.round((x % 1000) * 137.508) % 360; }
   function codeTag(code) {
     if (!code) return h("span", { class: "dim", text: "(not registered)" });
     learn(code);
@@ -193,7 +204,7 @@
     if (!ev) { box.hidden = true; return; }
     box.hidden = false;
     var replayResult = h("output", { class: "result", id: "detail-replay-result" });
-    box.replaceChildren(
+    fill(box,
       h("div", { class: "detail-head" },
         h("span", { class: "badge " + ev.outcome, text: outcomeLabel(ev) }),
         h("strong", { text: ev.source + " · " + ev.type }),
@@ -232,7 +243,7 @@
     pages.forEach(function (p) { learn(p.code); });
     var loadFailed = !!st.last_error;
     var testsFailed = st.tests && st.tests.failed;
-    $("pills").replaceChildren(
+    fill($("pills"),
       h("span", { class: "pill", id: "pill-pages" }, h("span", { class: "dot " + (status.total_pages ? "ok" : "warn") }),
         h("b", { text: String(status.total_pages) }), status.total_pages === 1 ? "page" : "pages"),
       h("span", { class: "pill" }, h("span", { class: "dot " + (loadFailed ? "bad" : testsFailed ? "warn" : "ok") }),
@@ -243,7 +254,7 @@
 
     // pages
     $("pages-total").textContent = plural(status.total_pages, "page") + " · " + plural(pages.filter(function (p) { return p.code; }).length, "code");
-    $("pages").replaceChildren.apply($("pages"), pages.length ? pages.map(function (p) {
+    fill($("pages"), pages.length ? pages.map(function (p) {
       var tr = Object.keys(p.transports).sort().map(function (t) { return h("span", { class: "chip", text: p.transports[t] + " " + t }); });
       return h("div", { class: "item page", "data-count": p.count },
         h("div", { class: "line" }, h("span", { class: "count", text: String(p.count) }), h("span", { class: "grow" }, codeTag(p.code)),
@@ -254,7 +265,7 @@
     // ingress: the declared instances plus the built-in trigger URL
     var inst = (st.instances || []).slice();
     if (!inst.some(function (i) { return i.name === "trigger"; })) inst.unshift({ name: "trigger", type: "trigger", path: "/notify", builtin: true });
-    $("ingress").replaceChildren.apply($("ingress"), inst.map(function (i) {
+    fill($("ingress"), inst.map(function (i) {
       var t = (st.traffic || {})[i.name] || {};
       var ref = (st.refusals || {})[i.name] || {};
       var by = ref.by || {};
@@ -272,8 +283,8 @@
     // rules
     var c = st.counters || {};
     var err = st.last_error;
-    $("rules-state").replaceChildren(err ? h("span", { class: "chip bad", text: "last save refused" }) : h("span", { class: "chip ok", text: "loaded" }));
-    $("rules").replaceChildren(
+    fill($("rules-state"),err ? h("span", { class: "chip bad", text: "last save refused" }) : h("span", { class: "chip ok", text: "loaded" }));
+    fill($("rules"),
       h("div", { class: "mono", style: "overflow-wrap:anywhere", text: st.file || "(none)" }),
       h("div", { class: "sub dim", text: "generation " + st.generation + " · loaded " + clock(st.loaded_at) + " (" + ago(st.loaded_at) + ") · " + plural(st.rules, "rule") +
         " · tests " + ((st.tests || {}).run || 0) + " run, " + ((st.tests || {}).failed || 0) + " failed" }),
@@ -338,17 +349,17 @@
   $("form-dryrun").addEventListener("submit", function (e) {
     e.preventDefault();
     var box = $("dryrun-result"), ev;
-    try { ev = JSON.parse($("dryrun-event").value); } catch (err) { box.replaceChildren(h("div", { class: "result bad", text: "not JSON: " + err.message })); return; }
+    try { ev = JSON.parse($("dryrun-event").value); } catch (err) { fill(box,h("div", { class: "result bad", text: "not JSON: " + err.message })); return; }
     api("POST", "/admin/api/route?dry_run=1", ev).then(function (r) {
       learn(ev.code);
       var head = r.dropped ? "dropped by " + r.matched.join(", ") : r.unrouted ? "unrouted: no rule acts and no code" :
         (r.matched.length ? "matched " + r.matched.join(", ") : "default route") + " → " + plural(r.deliveries.length, "delivery", "deliveries");
-      box.replaceChildren(h("div", { class: "result " + (r.unrouted ? "bad" : "ok"), id: "dryrun-summary", text: head }),
+      fill(box,h("div", { class: "result " + (r.unrouted ? "bad" : "ok"), id: "dryrun-summary", text: head }),
         (r.errors || []).map(function (x) { return h("div", { class: "lasterr", text: x.pos + ": " + x.rule + ": " + x.error }); }),
         r.deliveries.map(function (d) {
           return h("div", {}, h("div", { class: "dim" }, d.name + " → ", codeTag(d.room), d.rule ? " (rule " + d.rule + ")" : ""), h("pre", { class: "json", text: maskJSON(d.payload) }));
         }));
-    }).catch(function (err) { box.replaceChildren(h("div", { class: "result bad", text: err.message })); });
+    }).catch(function (err) { fill(box,h("div", { class: "result bad", text: err.message })); });
   });
 
   $("reveal").addEventListener("change", function () {
