@@ -97,6 +97,17 @@ func (f *Feed[T]) recent() []T {
 	return append(out, f.ring[:f.next]...)
 }
 
+// Missed sums the items the attached subscribers missed.
+func (f *Feed[T]) Missed() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n uint64
+	for s := range f.subs {
+		n += s.dropped.Load()
+	}
+	return n
+}
+
 // Subscribers reports how many subscribers are attached.
 func (f *Feed[T]) Subscribers() int { return int(f.count.Load()) }
 
