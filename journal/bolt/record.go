@@ -15,6 +15,10 @@ import (
 // records of a version it does not know instead of misreading them.
 const recordVersion = 1
 
+// maxUnix bounds a record's times (Unix seconds either way, about 34,000
+// years): beyond it time.Unix no longer round-trips.
+const maxUnix = 1 << 40
+
 var errShortRecord = errors.New("record truncated")
 
 // encodeRecord appends e's record to b. The form is small and fixed:
@@ -156,8 +160,8 @@ func (r *reader) time() time.Time {
 	if r.err != nil {
 		return time.Time{}
 	}
-	if nsec >= 1e9 {
-		r.fail("nanoseconds %d out of range", nsec)
+	if nsec >= 1e9 || sec > maxUnix || sec < -maxUnix {
+		r.fail("time %d.%09d out of range", sec, nsec)
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()

@@ -63,10 +63,11 @@ type Options struct {
 
 // Store is a journal.Journal in one bbolt file.
 type Store struct {
-	path  string
-	db    *bbolt.DB
-	epoch string
-	log   *slog.Logger
+	path      string
+	db        *bbolt.DB
+	softLimit int64 // appends need free pages past this file size
+	epoch     string
+	log       *slog.Logger
 
 	mu     sync.RWMutex // read-held around every use of db by callers
 	closed bool
@@ -128,6 +129,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{
 		path:      path,
 		db:        db,
+		softLimit: opts.MaxBytes - max(opts.MaxBytes/8, 256<<10),
 		epoch:     epoch,
 		log:       log,
 		ops:       make(chan *op, 4*maxBatch),
@@ -169,10 +171,12 @@ func openFile(path string, opts Options) (db *bbolt.DB, epoch string, err error)
 		}
 	}()
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout:        2 * time.Second,
-		FreelistType:   bbolt.FreelistMapType,
-		NoFreelistSync: true, // the freelist is rebuilt at open; commits write less
-		MaxSize:        int(opts.MaxBytes),
+		Timeout:      2 * time.Second,
+		FreelistType: bbolt.FreelistMapType,
+		// NoFreelistSync stays off: with it bbolt rebuilds the freelist
+		// at open in a goroutine of its own that panics on a damaged page,
+		// which no recover can catch.
+		MaxSize: int(opts.MaxBytes),
 	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) ||
@@ -185,10 +189,13 @@ func openFile(path string, opts Options) (db *bbolt.DB, epoch string, err error)
 		return nil, "", err
 	}
 	if err := db.View(func(tx *bbolt.Tx) error {
-		for cerr := range tx.Check() {
-			return cerr
+		var first error
+		for cerr := range tx.Check() { // drained to the end: the checker reads tx until it closes the channel
+			if first == nil {
+				first = cerr
+			}
 		}
-		return nil
+		return first
 	}); err != nil {
 		_ = db.Close()
 		return nil, "", &corruptError{err}

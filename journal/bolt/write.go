@@ -68,6 +68,9 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 		}
 		at := time.Now().UTC()
 		rec := append(encodeHead(make([]byte, 0, 32+len(body)), off, at, 0, 0), body...)
+		if err := s.roomFor(tx, len(rec)); err != nil {
+			return err
+		}
 		if err := rb.Put(u64(off), rec); err != nil {
 			return err
 		}
@@ -205,4 +208,24 @@ func entries(rb *bbolt.Bucket) int {
 	}
 	last, _ := c.Last()
 	return int(binary.BigEndian.Uint64(last) - binary.BigEndian.Uint64(first) + 1)
+}
+
+// ErrFull is returned by Append when the file is at its bound
+// (Options.MaxBytes) and has no free pages: until trimming frees some,
+// alerts are delivered live but not journaled.
+var ErrFull = errors.New("full: the file is at its size bound (max bytes) until trimming frees room")
+
+// roomFor refuses an append once the file is within its headroom of the
+// bound and its free pages would not hold the record. The headroom is what
+// trimming needs to commit (bbolt copies every page it changes), so a full
+// journal can always trim itself back to health.
+func (s *Store) roomFor(tx *bbolt.Tx, n int) error {
+	if tx.Size() < s.softLimit {
+		return nil
+	}
+	free := int64(s.db.Stats().FreePageN) * int64(s.db.Info().PageSize)
+	if free < int64(n)*2+64<<10 {
+		return ErrFull
+	}
+	return nil
 }
