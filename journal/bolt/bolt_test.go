@@ -9,7 +9,7 @@ import (
 	"github.com/heraldhq/herald/journal/journaltest"
 )
 
-func open(t *testing.T, dir string) *bolt.Store {
+func open(t testing.TB, dir string) *bolt.Store {
 	t.Helper()
 	s, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
