@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/rules"
 )
 
 // DefaultAppendTimeout bounds how long a delivery waits for its journal
@@ -73,6 +74,9 @@ func NewJournaled(next broker.Broker, j journal.Journal, log *slog.Logger) *Jour
 	go x.markLoop()
 	return x
 }
+
+// JournalSettings is the running rules file's journal: section.
+func (r *Router) JournalSettings() rules.JournalSettings { return r.cur.Load().set.Journal() }
 
 // Journal is the journal deliveries are written to.
 func (x *Journaled) Journal() journal.Journal { return x.j }
