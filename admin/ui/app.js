@@ -228,10 +228,14 @@
           h("pre", { class: "json", id: "detail-arrived", text: maskJSON(ev.arrived) }))));
   }
 
+  function replayed(r) {
+    return "replayed " + plural(r.replayed || 0, "alert") + (r.pages != null ? " to " + plural(r.pages, "page") : "");
+  }
+
   function replayOne(ev, out) {
     out.className = "result"; out.textContent = "replaying…";
     api("POST", "/admin/api/replay", { id: ev.id }).then(function (r) {
-      out.className = "result ok"; out.textContent = "replayed" + (r.replayed != null ? " " + plural(r.replayed, "alert") : "");
+      out.className = "result ok"; out.textContent = replayed(r);
     }).catch(function (e) { out.className = "result bad"; out.textContent = e.message; });
   }
 
@@ -342,7 +346,7 @@
     e.preventDefault();
     var out = $("replay-result");
     api("POST", "/admin/api/replay", { room: $("replay-code").value.trim(), last: Number($("replay-last").value) }).then(function (r) {
-      result(out, true, "replayed" + (r.replayed != null ? " " + plural(r.replayed, "alert") : ""));
+      result(out, true, replayed(r));
     }).catch(function (err) { result(out, false, err.message); });
   });
 

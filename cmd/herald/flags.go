@@ -29,6 +29,7 @@ type config struct {
 	// it on a listener of its own instead.
 	metrics       bool
 	metricsListen string
+	dataDir       string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
@@ -39,7 +40,7 @@ var errHelp = flag.ErrHelp
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, dataDir: "herald-data"}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
@@ -63,6 +64,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	str(&cfg.sourcesDir, "sources", "", "")
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
+	str(&cfg.dataDir, "data", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -100,6 +102,9 @@ func (c config) validate() error {
 	if c.metrics && c.metricsListen != "" {
 		return errors.New("use either --metrics or --metrics-listen, not both")
 	}
+	if c.dataDir == "" {
+		return errors.New("--data must name a directory (or :memory:)")
+	}
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
 	}
@@ -130,7 +135,8 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--metrics | --metrics-listen ADDR]
+              [--shutdown-timeout DURATION] [--data DIR|:memory:]
+              [--metrics | --metrics-listen ADDR]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -160,6 +166,9 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --data DIR            keep the alert journal (history, recovery, pending alerts) in
+                        DIR/herald.db, created on first run (default: ./herald-data);
+                        :memory: keeps it in memory only
   --metrics             serve Prometheus metrics at /metrics on the main listener
   --metrics-listen ADDR serve /metrics on a listener of its own instead (e.g. 127.0.0.1:9090)
 

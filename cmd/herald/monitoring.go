@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/admin"
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/router"
 )
@@ -26,14 +27,14 @@ type monitoring struct {
 
 // newMonitoring builds what the flags turn on. status reads the router,
 // which is built after the observers it is handed.
-func newMonitoring(cfg config, log *slog.Logger, sink egress.Sink, status func() router.Status) *monitoring {
+func newMonitoring(cfg config, log *slog.Logger, sink egress.Sink, status func() router.Status, journalStats func() journal.Stats) *monitoring {
 	lister, _ := sink.(egress.Lister)
 	m := &monitoring{dash: admin.New(admin.Options{
 		Token: cfg.adminToken, Status: status, Pages: lister, Log: log.With("component", "dashboard"),
 		SecureCookie: cfg.tlsCert != "" || cfg.sslContext != "",
 	})}
 	if cfg.metrics || cfg.metricsListen != "" {
-		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister})
+		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister, Journal: journalStats})
 	}
 	return m
 }
