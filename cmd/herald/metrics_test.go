@@ -87,6 +87,10 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 		{name: "herald_rules_reload_failures_total", want: 1},
 		{name: "herald_rules_last_load_failed", want: 1},
 		{name: "herald_ingress_to_page_seconds", want: 4}, // sample count
+		{name: "herald_journal_entries", want: 4},
+		{name: "herald_journal_rooms", want: 2},
+		{name: "herald_journal_append_errors_total", want: 0},
+		{name: "herald_journal_healthy", want: 1},
 	}
 	for _, tc := range tests {
 		got, ok := value(families[tc.name], tc.labels)
