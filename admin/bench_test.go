@@ -106,3 +106,14 @@ func stuckStream(b *testing.B, d *Dashboard) {
 		d.Observe(rec)
 	}
 }
+
+// BenchmarkObserve is the dashboard's whole share of an event when nobody
+// watches: one copy into the ring.
+func BenchmarkObserve(b *testing.B) {
+	d := New(Options{Token: "t"})
+	o := router.Observation{Event: herald.Event{ID: "e1", Source: "trigger", Type: "follow"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Observe(o)
+	}
+}
