@@ -33,6 +33,31 @@ type sessions struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[string]session
+
+	// Failed sign-ins in the current minute: past maxFailures the form is
+	// refused until the minute is over, which makes guessing the token
+	// over the network hopeless without locking anyone out for long.
+	failures    int
+	windowStart time.Time
+}
+
+// maxFailures is how many wrong tokens a minute may bring.
+const maxFailures = 10
+
+// allow reports whether a sign-in may be tried now.
+func (s *sessions) allow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := s.now(); now.Sub(s.windowStart) >= time.Minute {
+		s.windowStart, s.failures = now, 0
+	}
+	return s.failures < maxFailures
+}
+
+func (s *sessions) failed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures++
 }
 
 func newSessions(now func() time.Time, ttl time.Duration) *sessions {
@@ -122,7 +147,12 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "malformed sign-in"})
 		return
 	}
+	if !d.sessions.allow() {
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong tokens: wait a minute"})
+		return
+	}
 	if subtle.ConstantTimeCompare([]byte(body.Token), []byte(d.opts.Token)) != 1 {
+		d.sessions.failed()
 		d.opts.Log.Warn("dashboard sign-in refused", "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong token"})
 		return
