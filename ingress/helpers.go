@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -30,11 +31,22 @@ type StatsReporter interface {
 // and call Refuse, Duplicate and Published.
 type Counters struct {
 	published, duplicates, refused atomic.Uint64
+	refusals                       refusals
 }
 
 // Stats returns the current counts.
 func (c *Counters) Stats() Stats {
 	return Stats{Published: c.published.Load(), Duplicates: c.duplicates.Load(), Refused: c.refused.Load()}
+}
+
+// Refusals returns the refusals by reason and the last one.
+func (c *Counters) Refusals() Refusals { return c.refusals.snapshot() }
+
+// Refused counts a refusal the adapter answered in its own format, with
+// its reason.
+func (c *Counters) Refused(err error) {
+	c.refused.Add(1)
+	c.refusals.add(err, time.Now())
 }
 
 // Count tallies a request an adapter answered in its own format (the
@@ -55,7 +67,7 @@ func (c *Counters) CountDuplicate() { c.duplicates.Add(1) }
 // for an *Error (a refused request is the sender's problem, not ours) and
 // at Error otherwise. The reason is logged, never a secret.
 func (c *Counters) Refuse(w http.ResponseWriter, log *slog.Logger, err error) {
-	c.refused.Add(1)
+	c.Refused(err)
 	var he *Error
 	if errors.As(err, &he) {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "webhook refused",

@@ -94,6 +94,17 @@ func (ss *States) Stats() map[string]Stats {
 	return out
 }
 
+// Refusals returns every instance's refusals, by name.
+func (ss *States) Refusals() map[string]Refusals {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	out := make(map[string]Refusals, len(ss.m))
+	for name, st := range ss.m {
+		out[name] = st.counters.Refusals()
+	}
+	return out
+}
+
 // Get returns the State for name, creating it on first use.
 func (ss *States) Get(name string) *State {
 	ss.mu.Lock()

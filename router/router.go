@@ -55,6 +55,8 @@ type Options struct {
 	// ("trigger" for the built-in /notify): a declared instance may not
 	// take them, or its events would be indistinguishable.
 	ReservedNames []string
+	// Observer, when set, learns what became of every event (see observe.go).
+	Observer Observer
 }
 
 // Router routes events. Create it with New.
@@ -72,6 +74,8 @@ type Router struct {
 	routed   atomic.Uint64
 	exprErrs atomic.Uint64
 	ruleErrs ruleErrors
+
+	failedReloads atomic.Uint64
 }
 
 type snapshot struct {
@@ -89,8 +93,9 @@ type snapshot struct {
 }
 
 type loadError struct {
-	at  time.Time
-	err error
+	at   time.Time
+	err  error
+	data []byte // the file as it failed, to quote the offending lines
 }
 
 // New returns a Router running the default rules (no file): trigger events
@@ -131,7 +136,8 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	if res.Dropped {
 		rc.Dropped = res.Matched[len(res.Matched)-1]
 	}
-	for _, d := range res.Deliveries {
+	var pages PageCounts
+	for i, d := range res.Deliveries {
 		for _, s := range r.opts.Sinks {
 			n, err := s.Deliver(ctx, d)
 			if err != nil {
@@ -139,8 +145,10 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 				continue
 			}
 			rc.Pages += n
+			pages.Add(i, n)
 		}
 	}
+	r.observe(snap, ev, res, pages)
 	return rc, nil
 }
 
@@ -213,7 +221,8 @@ func (r *Router) Reload(file string, data []byte) error {
 	start := time.Now()
 	next, err := r.build(file, data)
 	if err != nil {
-		r.lastErr.Store(&loadError{at: r.opts.Now(), err: err})
+		r.failedReloads.Add(1)
+		r.lastErr.Store(&loadError{at: r.opts.Now(), err: err, data: data})
 		return err
 	}
 	next.gen = old.gen + 1

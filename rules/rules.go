@@ -30,6 +30,7 @@ type Set struct {
 	tests   []testCase
 	// warnings are what loading found probable but not certain.
 	warnings yamlpos.List
+	journal  JournalSettings
 	names    []string  // environment entries any expression reads
 	pool     sync.Pool // of *state
 }

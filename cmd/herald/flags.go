@@ -25,7 +25,11 @@ type config struct {
 	corsOrigin string
 	maxBody    int64
 	shutdown   time.Duration
-	dataDir    string
+	// metrics serves /metrics on the main listener; metricsListen serves
+	// it on a listener of its own instead.
+	metrics       bool
+	metricsListen string
+	dataDir       string
 }
 
 // defaultDataDir holds herald's files (the Twitch login) when --data is not given.
@@ -70,6 +74,8 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		return err
 	})
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", cfg.shutdown, "")
+	fs.BoolVar(&cfg.metrics, "metrics", false, "")
+	str(&cfg.metricsListen, "metrics-listen", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage) // argparse prints help to stdout
@@ -95,6 +101,12 @@ func (c config) validate() error {
 	}
 	if c.sslContext != "" && c.tlsCert != "" {
 		return errors.New("use either --sslcontext or --tls-cert/--tls-key, not both")
+	}
+	if c.metrics && c.metricsListen != "" {
+		return errors.New("use either --metrics or --metrics-listen, not both")
+	}
+	if c.dataDir == "" {
+		return errors.New("--data must name a directory (or :memory:)")
 	}
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
@@ -126,7 +138,8 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--data DIR]
+              [--shutdown-timeout DURATION] [--data DIR|:memory:]
+              [--metrics | --metrics-listen ADDR]
        herald check [--data DIR] [RULES]
        herald route --rules RULES --event JSON
        herald twitch login|status|logout [--rules RULES] [--data DIR]
@@ -157,8 +170,14 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
-  --data DIR            where herald keeps its files, such as the Twitch login
-                        twitch-token.json (default: ./herald-data)
+  --data DIR            where herald keeps its files, created on first run: the alert
+                        journal DIR/herald.db (history, recovery, pending alerts) and
+                        the Twitch login twitch-token.json (default: ./herald-data);
+                        :memory: keeps the journal in memory only
+  --metrics             serve Prometheus metrics at /metrics on the main listener
+  --metrics-listen ADDR serve /metrics on a listener of its own instead (e.g. 127.0.0.1:9090)
+
+The dashboard is at /admin/ once --admin-token (or HERALD_ADMIN_TOKEN) is set.
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)

@@ -18,7 +18,7 @@ import (
 
 // reservedPaths are served by the fixed mux; the rules file cannot declare
 // an ingress on them.
-var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/"}
+var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/", "/metrics", "/admin/"}
 
 // reservedNames are ingress instance names herald uses itself: "trigger" is
 // the Source of the built-in /notify.
@@ -32,6 +32,8 @@ type handlerDeps struct {
 	sink    egress.Sink
 	trigger ingress.Adapter
 	sources fs.FS
+	mon     *monitoring
+	journal *router.Journaled
 }
 
 // newHandler builds the fixed routes; paths it does not know go to the
@@ -43,6 +45,9 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/clients", only("GET", d.admin(http.HandlerFunc(d.clients))))
 	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
 	mux.Handle("/api/route", only("POST", d.admin(http.HandlerFunc(d.route))))
+	mux.Handle("/api/journal", only("GET", d.admin(journalStatusHandler(d.journal))))
+	mux.Handle("/api/history", only("GET", d.admin(historyHandler(d.journal))))
+	mux.Handle("/api/replay", only("POST", d.admin(replayHandler(d.journal))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
 	client := only("GET", staticFile("socket.io.js", sources.SocketIOClient()))
 	mux.Handle("/socket.io/socket.io.js", client)
@@ -51,6 +56,9 @@ func newHandler(d handlerDeps) http.Handler {
 		mux.Handle(m.Path(), m.Handler())
 	}
 	landing(mux)
+	if d.mon != nil {
+		d.mon.mount(d.cfg, mux)
+	}
 	mux.Handle("/", d.router)
 	return d.cors(mux)
 }
@@ -80,7 +88,8 @@ func only(method string, next http.Handler) http.Handler {
 // answer but Socket.IO's, which sets its own from the same origin.
 func (d handlerDeps) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) {
+		// The dashboard is same-origin only: no CORS headers for it.
+		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) && !strings.HasPrefix(r.URL.Path, "/admin") {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", d.cfg.corsOrigin)
 			if d.cfg.corsOrigin != "*" {

@@ -102,7 +102,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	a.Count(false)
+	a.Refused(err)
 	a.p.Log.Debug("trigger refused", "err", err, "remote", r.RemoteAddr)
 	if he, ok := err.(*ingress.Error); ok {
 		if he.Status == http.StatusMethodNotAllowed {

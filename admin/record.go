@@ -1,0 +1,175 @@
+package admin
+
+import (
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/router"
+)
+
+// record is one event in the dashboard's history: the observation as the
+// router made it, rendered only when a dashboard asks.
+type record struct {
+	seq  uint64
+	obs  router.Observation
+	acks []int // per delivery; nil until the first ack
+}
+
+// Observe implements router.Observer: one copy into the ring, offered to
+// the open dashboards without waiting.
+func (d *Dashboard) Observe(o router.Observation) {
+	d.feed.Add(record{seq: d.seq.Add(1), obs: o})
+}
+
+// Acked records that a page acknowledged (showed) the delivery of event
+// eventID to room. The page model calls it when a page acks; the
+// dashboard shows the count beside the delivery.
+func (d *Dashboard) Acked(eventID, room string) {
+	d.feed.Update(func(r *record) bool { return r.obs.Event.ID == eventID }, func(r *record) {
+		for i, dl := range r.obs.Result.Deliveries {
+			if dl.Room == room {
+				if r.acks == nil {
+					r.acks = make([]int, len(r.obs.Result.Deliveries))
+				}
+				r.acks[i]++
+				return
+			}
+		}
+	})
+}
+
+// eventView is a record as the page receives it.
+type eventView struct {
+	Seq        uint64         `json:"seq"`
+	ID         string         `json:"id"`
+	Time       time.Time      `json:"time"`
+	Source     string         `json:"source"`
+	Type       string         `json:"type"`
+	Code       string         `json:"code,omitempty"`
+	Outcome    string         `json:"outcome"` // "rule", "default", "dropped" or "unrouted"
+	Rules      []string       `json:"rules"`
+	Deliveries []deliveryView `json:"deliveries"`
+	Errors     []string       `json:"errors,omitempty"`
+	Generation uint64         `json:"generation"`
+	LatencyMS  float64        `json:"latency_ms"`
+	Arrived    arrivedView    `json:"arrived"`
+}
+
+type deliveryView struct {
+	Room    string         `json:"room"`
+	Name    string         `json:"name"`
+	Rule    string         `json:"rule,omitempty"`
+	Pages   int            `json:"pages"`
+	Acks    int            `json:"acks"`
+	Offset  uint64         `json:"offset,omitempty"`
+	Payload map[string]any `json:"payload"`
+}
+
+// arrivedView is the event as the ingress made it, secrets and personal
+// fields removed.
+type arrivedView struct {
+	Data    map[string]any    `json:"data"`
+	Headers map[string]string `json:"headers"`
+}
+
+func (r record) view() eventView {
+	ev, res := r.obs.Event, r.obs.Result
+	v := eventView{
+		Seq: r.seq, ID: ev.ID, Time: ev.Received, Source: ev.Source, Type: ev.Type, Code: ev.Code,
+		Rules: append([]string{}, res.Matched...), Deliveries: []deliveryView{}, Generation: r.obs.Generation,
+		Arrived: arrivedView{Data: cleanMap(ev.Data), Headers: cleanHeaders(ev.Headers)},
+	}
+	switch {
+	case res.Dropped:
+		v.Outcome = "dropped"
+	case res.Unrouted:
+		v.Outcome = "unrouted"
+	case len(res.Matched) == 0:
+		v.Outcome = "default"
+	default:
+		v.Outcome = "rule"
+	}
+	for i, dl := range res.Deliveries {
+		dv := deliveryView{Room: dl.Room, Name: dl.Name, Rule: dl.Rule, Pages: r.obs.Pages.At(i),
+			Offset: dl.Offset, Payload: cleanMap(dl.Payload)}
+		if i < len(r.acks) {
+			dv.Acks = r.acks[i]
+		}
+		v.Deliveries = append(v.Deliveries, dv)
+	}
+	for _, e := range res.Errors {
+		v.Errors = append(v.Errors, e.Error())
+	}
+	if !r.obs.Done.IsZero() && !ev.Received.IsZero() {
+		v.LatencyMS = float64(r.obs.Done.Sub(ev.Received).Microseconds()) / 1000
+	}
+	return v
+}
+
+// secretKeys are data fields never shown: credentials an ingress may have
+// left in (a trigger's ?token=) and personal data (Ko-fi drops these
+// already; a generic webhook may not).
+var secretKeys = []string{"token", "password", "passwd", "secret", "api_key", "apikey", "access_token",
+	"verification_token", "signature", "authorization", "email", "shipping", "phone", "address", "ip"}
+
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, s := range secretKeys {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanMap copies m without secret fields, at any depth.
+func cleanMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if secretKey(k) {
+			out[k] = "(hidden)"
+			continue
+		}
+		out[k] = cleanValue(v)
+	}
+	return out
+}
+
+func cleanValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cleanMap(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cleanValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// secretHeaderParts mark headers never shown: credentials, signatures,
+// where the sender is (IP addresses are personal data) and what Ko-fi's
+// private supporters asked to keep private.
+var secretHeaderParts = []string{"authorization", "cookie", "token", "secret", "signature", "api-key",
+	"forwarded", "real-ip", "client-ip", "private"}
+
+func cleanHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		hidden := false
+		for _, p := range secretHeaderParts {
+			if strings.Contains(lk, p) {
+				hidden = true
+				break
+			}
+		}
+		if hidden {
+			v = "(hidden)"
+		}
+		out[k] = v
+	}
+	return out
+}

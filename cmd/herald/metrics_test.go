@@ -1,0 +1,154 @@
+package main
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/heraldhq/herald/internal/pagetest"
+)
+
+const metricsRules = `version: 1
+ingress:
+  kofi:
+    type: kofi
+    path: /webhooks/kofi
+    verification_token: kofi-token-for-tests
+rules:
+  - name: no-bots
+    when: data.user == "bot"
+    drop: true
+`
+
+// TestMetricsAfterKnownTraffic drives known traffic through the real
+// server (a page, triggers, a drop, an unrouted event, Ko-fi refusals, a
+// broken rules save) and reads /metrics with the Prometheus text parser.
+func TestMetricsAfterKnownTraffic(t *testing.T) {
+	const code = "metrics-code-5b1"
+	rulesFile := writeRules(t, metricsRules)
+	base := startServer(t, func(c *config) { c.metrics = true; c.rulesFile = rulesFile })
+	page := pagetest.Start(t, base, pagetest.Options{Code: code})
+	page.WaitRegistered(t)
+
+	for range 3 {
+		do(t, "GET", base+"/notify?code="+code+"&event=follow&user=ada", nil, nil)
+		page.Expect(t, "FOLLOW", 10*time.Second)
+	}
+	do(t, "GET", base+"/notify?code=nobody-here&event=raid", nil, nil)         // reaches no page
+	do(t, "GET", base+"/notify?code="+code+"&event=follow&user=bot", nil, nil) // dropped
+	do(t, "GET", base+"/notify?event=follow", nil, nil)                        // refused: no code
+	admin := map[string]string{"Authorization": "Bearer " + testToken}
+	do(t, "POST", base+"/api/route", strings.NewReader(`{"source":"api","type":"ping"}`), admin) // unrouted
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for range 2 {
+		body := "data=" + url.QueryEscape(`{"verification_token":"wrong","type":"Donation"}`)
+		do(t, "POST", base+"/webhooks/kofi", strings.NewReader(body), form)
+	}
+	writeAtomically(t, rulesFile, metricsRules+"  - {name: broken, when: 'data.amount >>= 3', emit: X}\n")
+	waitFor(t, "the broken save to be refused", func() bool { return rulesStatus(t, base).LastError != nil })
+
+	a := do(t, "GET", base+"/metrics", nil, nil)
+	if a.status != 200 {
+		t.Fatalf("GET /metrics = %d %s", a.status, a.body)
+	}
+	if strings.Contains(a.body, code) || strings.Contains(a.body, "nobody-here") {
+		t.Fatalf("/metrics shows a code:\n%s", a.body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(a.body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{name: "herald_events_total", labels: map[string]string{"source": "trigger", "type": "follow"}, want: 4},
+		{name: "herald_events_total", labels: map[string]string{"source": "trigger", "type": "raid"}, want: 1},
+		{name: "herald_events_total", labels: map[string]string{"source": "api", "type": "ping"}, want: 1},
+		{name: "herald_deliveries_total", labels: map[string]string{"source": "trigger"}, want: 4},
+		{name: "herald_delivery_pages_total", labels: map[string]string{"source": "trigger"}, want: 3},
+		{name: "herald_deliveries_unreached_total", labels: map[string]string{"source": "trigger"}, want: 1},
+		{name: "herald_events_routed_total", want: 4},
+		{name: "herald_events_dropped_total", want: 1},
+		{name: "herald_events_unrouted_total", want: 1},
+		{name: "herald_pages_connected", labels: map[string]string{"transport": page.Transport()}, want: 1},
+		{name: "herald_codes_connected", want: 1},
+		{name: "herald_ingress_published_total", labels: map[string]string{"instance": "trigger"}, want: 5},
+		{name: "herald_ingress_refused_total", labels: map[string]string{"instance": "trigger", "reason": "bad_request"}, want: 1},
+		{name: "herald_ingress_refused_total", labels: map[string]string{"instance": "kofi", "reason": "forbidden"}, want: 2},
+		{name: "herald_rules_reloads_total", want: 1},
+		{name: "herald_rules_reload_failures_total", want: 1},
+		{name: "herald_rules_last_load_failed", want: 1},
+		{name: "herald_ingress_to_page_seconds", want: 4}, // sample count
+		{name: "herald_journal_entries", want: 4},
+		{name: "herald_journal_rooms", want: 2},
+		{name: "herald_journal_append_errors_total", want: 0},
+		{name: "herald_journal_healthy", want: 1},
+	}
+	for _, tc := range tests {
+		got, ok := value(families[tc.name], tc.labels)
+		if !ok {
+			t.Errorf("%s%v: missing from /metrics", tc.name, tc.labels)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", a.body)
+	}
+}
+
+// value finds the sample of mf whose labels include labels: a counter's or
+// gauge's value, a histogram's sample count.
+func value(mf *dto.MetricFamily, labels map[string]string) (float64, bool) {
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func TestMetricsOffByDefault(t *testing.T) {
+	base := startServer(t, nil)
+	if a := do(t, "GET", base+"/metrics", nil, nil); a.status != 404 {
+		t.Errorf("GET /metrics without --metrics = %d, want 404", a.status)
+	}
+}
+
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	cfg, err := parseFlags([]string{"--metrics-listen", "127.0.0.1:0"}, noEnv, nil)
+	if err != nil || cfg.metricsListen != "127.0.0.1:0" || cfg.metrics {
+		t.Fatalf("parseFlags(--metrics-listen) = %+v, %v", cfg, err)
+	}
+	if _, err := parseFlags([]string{"--metrics", "--metrics-listen", ":9"}, noEnv, nil); err == nil {
+		t.Error("--metrics with --metrics-listen was accepted")
+	}
+}

@@ -1,0 +1,69 @@
+package metrics
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/rules"
+)
+
+func TestEventTypeLabelsAreBounded(t *testing.T) {
+	m := New(Options{Status: router.New(router.Options{}).Status})
+	for i := range MaxTypes + 10 {
+		m.Observe(router.Observation{Event: herald.Event{Source: "webhook", Type: fmt.Sprintf("t%d", i)}})
+	}
+	for i := range MaxSources + 5 {
+		m.Observe(router.Observation{Event: herald.Event{Source: fmt.Sprintf("s%d", i), Type: "x"}})
+	}
+	if got := testutil.ToFloat64(m.events.WithLabelValues("webhook", Other)); got != 10 {
+		t.Errorf("webhook events past the type bound = %v, want 10 counted as %q", got, Other)
+	}
+	if got := testutil.ToFloat64(m.events.WithLabelValues(Other, Other)); got != 6 {
+		t.Errorf("events from sources past the bound = %v, want 6", got)
+	}
+	if n := testutil.CollectAndCount(m.events); n > MaxSources*MaxTypes {
+		t.Errorf("%d event series, want at most %d", n, MaxSources*MaxTypes)
+	}
+}
+
+func TestNoCodeInAnyLabel(t *testing.T) {
+	const code = "secret-code-91"
+	m := New(Options{Status: router.New(router.Options{}).Status})
+	now := time.Now()
+	m.Observe(router.Observation{
+		Event:  herald.Event{Source: "trigger", Type: "follow", Code: code, Received: now},
+		Result: rules.Result{Deliveries: []herald.Delivery{{Room: code, Name: "FOLLOW"}}},
+		Done:   now.Add(time.Millisecond),
+	})
+	out, err := testutil.CollectAndFormat(m.reg, expfmt.TypeTextPlain, "herald_events_total", "herald_deliveries_total",
+		"herald_delivery_pages_total", "herald_deliveries_unreached_total", "herald_ingress_to_page_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), code) || !strings.Contains(string(out), "herald_deliveries_unreached_total") {
+		t.Errorf("metrics:\n%s\nwant the unreached delivery counted and no code", out)
+	}
+}
+
+// BenchmarkObserve is the per-event cost of /metrics on the alert path.
+func BenchmarkObserve(b *testing.B) {
+	m := New(Options{Status: router.New(router.Options{}).Status})
+	now := time.Now()
+	o := router.Observation{
+		Event:  herald.Event{Source: "trigger", Type: "follow", Code: "c", Received: now},
+		Result: rules.Result{Deliveries: []herald.Delivery{{Room: "c", Name: "FOLLOW"}}},
+		Done:   now.Add(time.Millisecond),
+	}
+	o.Pages.Add(0, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Observe(o)
+	}
+}

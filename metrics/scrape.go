@@ -1,0 +1,110 @@
+package metrics
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// scraped reads the figures other parts already keep, at scrape time.
+type scraped struct{ opts Options }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	descRouted     = desc("herald_events_routed_total", "Events that produced at least one delivery.")
+	descDropped    = desc("herald_events_dropped_total", "Events a drop rule matched.")
+	descUnrouted   = desc("herald_events_unrouted_total", "Events no rule acted on and no default route applied to.")
+	descExprErrs   = desc("herald_rule_expression_errors_total", "Rules skipped because an expression failed on an event.")
+	descPublished  = desc("herald_ingress_published_total", "Requests an ingress instance turned into an event.", "instance")
+	descDuplicates = desc("herald_ingress_duplicates_total", "Retries an ingress instance recognised and did not publish again.", "instance")
+	descRefused    = desc("herald_ingress_refused_total", "Requests an ingress instance refused, by reason.", "instance", "reason")
+	descReloads    = desc("herald_rules_reloads_total", "Rules files loaded successfully since start (the generation).")
+	descFailed     = desc("herald_rules_reload_failures_total", "Rules loads refused since start.")
+	descLoadedAt   = desc("herald_rules_loaded_timestamp_seconds", "When the running rules were loaded.")
+	descLastFailed = desc("herald_rules_last_load_failed", "1 when the newest rules save failed to load and older rules are running.")
+	descRules      = desc("herald_rules", "Rules in the running file.")
+	descPages      = desc("herald_pages_connected", "Pages connected now, by transport.", "transport")
+	descCodes      = desc("herald_codes_connected", "Distinct codes with at least one registered page.")
+	descJEntries   = desc("herald_journal_entries", "Entries in the journal.")
+	descJRooms     = desc("herald_journal_rooms", "Rooms with journaled entries.")
+	descJBytes     = desc("herald_journal_bytes", "Size of the journal's store in bytes, where known.")
+	descJErrs      = desc("herald_journal_append_errors_total", "Journal appends that failed since start.")
+	descJHealthy   = desc("herald_journal_healthy", "0 when the journal's last operation failed.")
+)
+
+func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRouted, descDropped, descUnrouted, descExprErrs, descPublished,
+		descDuplicates, descRefused, descReloads, descFailed, descLoadedAt, descLastFailed, descRules} {
+		ch <- d
+	}
+	if s.opts.Pages != nil {
+		ch <- descPages
+		ch <- descCodes
+	}
+	if s.opts.Journal != nil {
+		for _, d := range []*prometheus.Desc{descJEntries, descJRooms, descJBytes, descJErrs, descJHealthy} {
+			ch <- d
+		}
+	}
+}
+
+func (s *scraped) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	st := s.opts.Status()
+	counter(descRouted, st.Counters.Routed)
+	counter(descDropped, st.Counters.Dropped)
+	counter(descUnrouted, st.Counters.Unrouted)
+	counter(descExprErrs, st.Counters.ExprErrors)
+	counter(descReloads, st.Generation)
+	counter(descFailed, st.Counters.FailedReloads)
+	gauge(descLoadedAt, float64(st.LoadedAt.UnixNano())/1e9)
+	gauge(descLastFailed, map[bool]float64{false: 0, true: 1}[st.LastError != nil])
+	gauge(descRules, float64(st.Rules))
+	for name, t := range st.Traffic {
+		counter(descPublished, t.Published, name)
+		counter(descDuplicates, t.Duplicates, name)
+		var split uint64
+		for reason, n := range st.Refusals[name].By {
+			counter(descRefused, n, name, reason)
+			split += n
+		}
+		if t.Refused > split { // refusals an adapter counted without a reason
+			counter(descRefused, t.Refused-split, name, "unspecified")
+		}
+	}
+	if s.opts.Pages != nil {
+		byTransport := map[string]int{}
+		codes := map[string]struct{}{}
+		for _, c := range s.opts.Pages.Clients() {
+			byTransport[c.Transport]++
+			if c.Code != "" {
+				codes[c.Code] = struct{}{}
+			}
+		}
+		names := make([]string, 0, len(byTransport))
+		for t := range byTransport {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		for _, t := range names {
+			gauge(descPages, float64(byTransport[t]), t)
+		}
+		gauge(descCodes, float64(len(codes)))
+	}
+	if s.opts.Journal != nil {
+		js := s.opts.Journal()
+		gauge(descJEntries, float64(js.Entries))
+		gauge(descJRooms, float64(js.Rooms))
+		gauge(descJBytes, float64(js.Bytes))
+		counter(descJErrs, js.AppendErrors)
+		gauge(descJHealthy, map[bool]float64{false: 1, true: 0}[js.LastError != ""])
+	}
+}
