@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -138,9 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.RawQuery,
 		remote: r.RemoteAddr, start: time.Now()}
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		c.raw, _ = tc.SyscallConn()
-	}
+	c.raw = rawConnOf(c.nc)
 	go s.serve(c)
 }
 
