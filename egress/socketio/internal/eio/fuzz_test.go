@@ -59,3 +59,4 @@ func (r *recordingHandler) Event(_ *Conn, name string, _ []json.RawMessage) ([]a
 	return nil, true
 }
 func (r *recordingHandler) Disconnect(*Conn, string) {}
+func (r *recordingHandler) Ack(*Conn, uint64, []json.RawMessage) {}
