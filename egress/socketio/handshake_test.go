@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
 )
 
 func TestRegisterCode(t *testing.T) {
@@ -46,7 +45,7 @@ func TestRegisterCode(t *testing.T) {
 
 func TestHandshakeCode(t *testing.T) {
 	tests := []struct {
-		name string
+		name    string
 		h       handshake
 		want    string
 		wantErr bool
