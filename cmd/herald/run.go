@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		}
 	}
 	cfg, err := parseFlags(args, getenv, stdout)
-	if errors.Is(err, errHelp) {
+	if errors.Is(err, errHelp) || errors.Is(err, errVersion) {
 		return exitOK
 	}
 	if err != nil {
@@ -71,7 +71,9 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(string) (string, bool), stderr io.Writer, ready chan<- string) error {
 	// Catch SIGHUP first: its default action would end the process.
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	if sigs := reloadSignals(); len(sigs) > 0 {
+		signal.Notify(hup, sigs...)
+	}
 	defer signal.Stop(hup)
 	log, closeLog, err := newLogger(cfg.logLevel, cfg.logFile, stderr)
 	if err != nil {

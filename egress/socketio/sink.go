@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -39,6 +40,26 @@ type Options struct {
 	// PingInterval and PingTimeout are the engine.io heartbeat; 0 keeps the
 	// library defaults (25s and 20s).
 	PingInterval, PingTimeout time.Duration
+	// QueueBytes is how much may wait for one page, on any transport,
+	// before it is cut off (0: 4 MiB). WriteTimeout is how long one write
+	// to a WebSocket page may take before it is closed (0: 10 s).
+	QueueBytes   int
+	WriteTimeout time.Duration
+	// Position renders a journaled delivery's position (herald.Delivery's
+	// Offset with the journal's epoch), which pages receive as the event's
+	// last argument and send back to recover. nil: no position argument.
+	Position func(herald.Delivery) string
+}
+
+func (o Options) limits() limits {
+	l := limits{queueBytes: o.QueueBytes, writeTimeout: o.WriteTimeout}
+	if l.queueBytes <= 0 {
+		l.queueBytes = defaultQueueBytes
+	}
+	if l.writeTimeout <= 0 {
+		l.writeTimeout = defaultWriteTimeout
+	}
+	return l
 }
 
 // Client describes one connected page, for the admin listing.
@@ -57,6 +78,9 @@ type Sink struct {
 	closing sync.Once
 	done    chan struct{}
 	now     func() time.Time
+	limits  limits
+
+	positionOf func(herald.Delivery) string
 
 	snapshots sync.Pool // *[]*page, see Deliver
 }
@@ -88,9 +112,12 @@ func New(opts Options) *Sink {
 		rooms: newRooms(),
 		done:  make(chan struct{}),
 		now:   time.Now,
+
+		limits:     opts.limits(),
+		positionOf: opts.Position,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
-	s.native = eio.NewServer(nativeOptions(opts, log), nativeHandler{s})
+	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
 	s.io = socket.NewServer(nil, serverOptions(opts))
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
@@ -178,7 +205,7 @@ func (s *Sink) Clients() []Client {
 		out = append(out, Client{
 			ID:        p.id,
 			Code:      code,
-			Transport: p.transport(),
+			Transport: p.c.transport(),
 			Connected: p.connected,
 			Address:   p.address,
 		})

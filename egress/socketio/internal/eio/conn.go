@@ -17,7 +17,7 @@ type Conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	nc     net.Conn
-	raw    syscall.RawConn // nil unless nc is a plain TCP socket
+	raw    syscall.RawConn // nil unless nc is a plain TCP socket on unix
 	id     string          // the Socket.IO socket id pages see
 	query  string          // raw: parsed on demand, idle pages keep no map
 	remote string
@@ -56,6 +56,13 @@ func (c *Conn) RemoteAddr() string { return c.remote }
 
 // Connected is when the WebSocket was accepted.
 func (c *Conn) Connected() time.Time { return c.start }
+
+// Queued is the number of bytes waiting for the page's writer.
+func (c *Conn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
+}
 
 // Send queues f to the page and returns at once. It reports false if the
 // connection is closed, or if f overflows the page's queue: a page that
@@ -122,32 +129,6 @@ func (c *Conn) sendInline(b []byte) bool {
 	c.mu.Unlock()
 	go c.flush()
 	return true
-}
-
-// tryWrite makes one non-blocking write; a full socket is 0 bytes, not an
-// error.
-func (c *Conn) tryWrite(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		if werr == syscall.EAGAIN {
-			n, werr = 0, nil
-		}
-		return true // never wait for the socket: the writer goroutine does
-	})
-	if err == nil {
-		err = werr
-	}
-	if n < 0 {
-		n = 0
-	}
-	return n, err
 }
 
 // flush writes queued frames until the queue is empty, each batch in one

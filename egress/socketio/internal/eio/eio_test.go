@@ -3,6 +3,7 @@ package eio
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,9 +22,17 @@ type rooms struct {
 	mu     sync.Mutex
 	byCode map[string]*Conn
 	gone   chan string
+	acks   chan string // "id args" of every ack a page sent
 }
 
-func newRooms() *rooms { return &rooms{byCode: map[string]*Conn{}, gone: make(chan string, 16)} }
+func newRooms() *rooms {
+	return &rooms{byCode: map[string]*Conn{}, gone: make(chan string, 16), acks: make(chan string, 16)}
+}
+
+func (r *rooms) Ack(c *Conn, id uint64, args []json.RawMessage) {
+	b, _ := json.Marshal(args)
+	r.acks <- fmt.Sprintf("%d %s", id, b)
+}
 
 func (r *rooms) Connect(c *Conn, auth map[string]any) {
 	welcome, _ := EventFrame("WELCOME", map[string]string{"message": "Please register your code"})

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,6 +29,9 @@ type Handler interface {
 	// back as its arguments; an unknown event is not acknowledged, as the
 	// Socket.IO library does with an event nobody listens to.
 	Event(c *Conn, name string, args []json.RawMessage) (ack []any, ok bool)
+	// Ack runs when the page acknowledged an event the server sent with
+	// ack id id.
+	Ack(c *Conn, id uint64, args []json.RawMessage)
 	// Disconnect runs once, after Connect, when the connection ended.
 	Disconnect(c *Conn, reason string)
 }
@@ -138,9 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.RawQuery,
 		remote: r.RemoteAddr, start: time.Now()}
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		c.raw, _ = tc.SyscallConn()
-	}
+	c.raw = rawConnOf(c.nc)
 	go s.serve(c)
 }
 
@@ -244,6 +245,10 @@ func (s *Server) socketPacket(c *Conn, p []byte) string {
 		if c.connected.Load() {
 			s.event(c, rest)
 		}
+	case sioAck:
+		if c.connected.Load() {
+			s.ack(c, rest)
+		}
 	}
 	return ""
 }
@@ -275,6 +280,21 @@ func (s *Server) event(c *Conn, p []byte) {
 	if data, err := json.Marshal(ack); err == nil {
 		c.Send(messageFrame(sioAck, append([]byte(ackID), data...)))
 	}
+}
+
+// ack decodes id[args…] and calls the handler; a malformed ack is ignored.
+func (s *Server) ack(c *Conn, p []byte) {
+	i := 0
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		i++
+	}
+	id, err := strconv.ParseUint(string(p[:i]), 10, 64)
+	var args []json.RawMessage
+	if err != nil || json.Unmarshal(p[i:], &args) != nil {
+		s.log.Debug("malformed ack", "sid", c.id)
+		return
+	}
+	s.handler.Ack(c, id, args)
 }
 
 // namespace splits "/nsp,rest" into its namespace and the rest; packets of
