@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
 	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 )
@@ -41,6 +42,11 @@ func openJournal(data string, log *slog.Logger) (journal.Journal, error) {
 // journalRetention is the retention the rules file asks for.
 func journalRetention(s rules.JournalSettings) journal.Retention {
 	return journal.Retention{MaxEntries: s.MaxEntries, MaxAge: s.MaxAge}.WithDefaults()
+}
+
+// recoveryOptions are the rules file's recovery and pending windows.
+func recoveryOptions(s rules.JournalSettings) recovery.Options {
+	return recovery.Options{Window: s.RecoveryWindow, PendingWindow: s.PendingWindow, PendingOff: s.PendingOff}
 }
 
 // historyEntry is one line of GET /api/history.

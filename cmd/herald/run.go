@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/ingress"
 	_ "github.com/heraldhq/herald/ingress/all" // every ingress plugin
 	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/sources"
@@ -90,10 +91,6 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	}
 	defer closeFiles()
 
-	sink, err := newSink("socketio", cfg, log)
-	if err != nil {
-		return err
-	}
 	// The router delivers through the journal: each delivery is appended
 	// (durable, with its offset) before it reaches the pages.
 	// The journal opens once the rules are known good (a broken file
@@ -113,7 +110,13 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 			log.Error("closing the journal", "err", err)
 		}
 	}()
-	jr.SetRetention(journalRetention(rt.JournalSettings()))
+	settings := rt.JournalSettings()
+	jr.SetRetention(journalRetention(settings))
+	keeper := recovery.New(jr, recoveryOptions(settings))
+	sink, err := newSink("socketio", cfg, log, keeper)
+	if err != nil {
+		return err
+	}
 	journaled := router.NewJournaled(sinkBroker{sink: sink}, jr, log)
 	toJournal.b = journaled
 	trigger, err := ingress.Default.Lookup("trigger")
@@ -193,12 +196,12 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 }
 
 // newSink builds the egress plugin typ from the registry.
-func newSink(typ string, cfg config, log *slog.Logger) (egress.Sink, error) {
+func newSink(typ string, cfg config, log *slog.Logger, keeper *recovery.Keeper) (egress.Sink, error) {
 	factory, err := egress.Default.Lookup(typ)
 	if err != nil {
 		return nil, err
 	}
-	return factory(egress.Params{Log: log.With("egress", typ), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
+	return factory(egress.Params{Log: log.With("egress", typ), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody, Recovery: keeper})
 }
 
 func rulesName(file string) string {

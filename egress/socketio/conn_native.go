@@ -71,9 +71,18 @@ type nativeHandler struct{ s *Sink }
 var _ eio.Handler = nativeHandler{}
 
 func (h nativeHandler) Connect(c *eio.Conn, auth map[string]any) {
+	p := pageOf(c)
+	if p == nil {
+		p = h.s.newNativePage(c)
+	}
+	h.s.connected(p, handshake{auth: auth, query: c.Query()})
+}
+
+// newNativePage makes the page of a native connection.
+func (s *Sink) newNativePage(c *eio.Conn) *page {
 	p := &page{c: nativeConn{c}, id: c.ID(), connected: c.Connected(), address: c.RemoteAddr()}
 	c.Value = p
-	h.s.connected(p, handshake{auth: auth, query: c.Query()})
+	return p
 }
 
 func (h nativeHandler) Event(c *eio.Conn, name string, raw []json.RawMessage) ([]any, bool) {

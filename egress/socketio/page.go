@@ -1,9 +1,11 @@
 package socketio
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal/recovery"
 )
 
 // page is one connected page, whatever carries it: the protocol (WELCOME,
@@ -21,7 +23,10 @@ type page struct {
 	// and the room offset of the last delivery it was sent. Both are set
 	// by the protocol only, under rooms.mu like code.
 	pid    string
-	offset uint64
+	offset atomic.Uint64
+	// resumed is what recovery decided before the CONNECT answer (native
+	// path), consumed by connected.
+	resumed *recovery.Result
 
 	// code and gone are guarded by rooms.mu.
 	code string
@@ -71,6 +76,14 @@ const (
 // (The native connection also checks the bound under its own lock, so
 // concurrent deliveries cannot overshoot it together.)
 func (p *page) deliver(e *outgoing, l limits) bool {
+	// A journaled delivery the page already got while catching up (the
+	// seam between history and live) is not sent twice.
+	if off := e.d.Offset; off != 0 {
+		if off <= p.offset.Load() {
+			return true
+		}
+		p.offset.Store(off)
+	}
 	if p.c.queued() > l.queueBytes {
 		p.c.close("send queue full")
 		return false

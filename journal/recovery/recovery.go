@@ -107,6 +107,9 @@ type Result struct {
 	// Pending is true when Missed are alerts that reached no page (sent
 	// with meta replayed: true); they are already marked as reached.
 	Pending bool
+	// From is the offset the page resumed after (0 when it did not):
+	// with Missed, where the page model's catch-up read starts.
+	From uint64
 }
 
 // Connect decides what a connecting page gets. A journal error is
@@ -131,7 +134,7 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{PID: fresh.PID, Code: code}, fmt.Errorf("recovery: %w", err)
 	}
-	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es)}
+	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es), From: *after}
 	if recovered {
 		res.PID = req.PID
 	}
@@ -238,6 +241,13 @@ func (k *Keeper) release(room string, c *claim) {
 		delete(k.rooms, room)
 	}
 	k.mu.Unlock()
+}
+
+// Catchup reads the entries of code after offset: the page model's second
+// read, under its room lock, for what was published between Connect and
+// the page joining its room.
+func (k *Keeper) Catchup(ctx context.Context, code string, after uint64) ([]journal.Entry, error) {
+	return k.j.After(ctx, code, after, k.opts.MaxMissed)
 }
 
 // Keep records (or extends) a page's session: call it when a page
