@@ -68,26 +68,40 @@ func freePort(t *testing.T) string {
 // once, in order, before the next live alert.
 func TestRecoveryAfterDrop(t *testing.T) {
 	h := startHerald(t, "--data", t.TempDir())
-	const code = "recover-drop"
-	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
-	if p.Connected(t, pageWait) {
-		t.Fatal("first connect reported recovered")
+	tests := []struct {
+		name       string
+		transports []string
+		handshake  bool
+	}{
+		{name: "websocket (native path), code in the handshake", transports: []string{"websocket"}, handshake: true},
+		{name: "websocket (native path), REGISTER", transports: []string{"websocket"}},
+		{name: "polling (library path)", transports: []string{"polling"}, handshake: true},
+		{name: "client default: polling upgraded to websocket", handshake: true},
 	}
-	p.WaitRegistered(t)
-	trigger(t, h.base, code, 0)
-	expectAlerts(t, p, 0, 0, false)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code := fmt.Sprintf("recover-drop-%d", i)
+			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: tc.handshake, Transports: tc.transports})
+			if p.Connected(t, pageWait) {
+				t.Fatal("first connect reported recovered")
+			}
+			p.WaitRegistered(t)
+			trigger(t, h.base, code, 0)
+			expectAlerts(t, p, 0, 0, false)
 
-	p.Leave()
-	for n := 1; n <= 20; n++ {
-		trigger(t, h.base, code, n)
+			p.Leave()
+			for n := 1; n <= 20; n++ {
+				trigger(t, h.base, code, n)
+			}
+			p.Return()
+			if !p.Connected(t, pageWait) {
+				t.Fatal("socket.recovered = false after coming back within the window")
+			}
+			expectAlerts(t, p, 1, 20, false)
+			trigger(t, h.base, code, 21)
+			expectAlerts(t, p, 21, 21, false)
+		})
 	}
-	p.Return()
-	if !p.Connected(t, pageWait) {
-		t.Fatal("socket.recovered = false after coming back within the window")
-	}
-	expectAlerts(t, p, 1, 20, false)
-	trigger(t, h.base, code, 21)
-	expectAlerts(t, p, 21, 21, false)
 }
 
 // TestRecoveryAcrossKill9: the page is away, 50 triggers are answered 200,

@@ -103,6 +103,7 @@ func (s *Sink) register(p *page, data any) map[string]any {
 	}
 	pending := s.pendingFor(code)
 	s.join(p, code, "register", func() { s.send(p, pending) })
+	s.keepSession(p)
 	return map[string]any{"ok": true, "code": code}
 }
 

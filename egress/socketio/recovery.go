@@ -59,6 +59,9 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	}
 	p.resumed = nil
 	p.pid = res.PID
+	if lc, ok := p.c.(*libConn); ok {
+		p.pid = libraryPID(lc.sock) // the one the library answered with
+	}
 	if res.Code == "" {
 		return false
 	}

@@ -130,7 +130,11 @@ func New(opts Options) *Sink {
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
 	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
-	s.io = socket.NewServer(nil, serverOptions(opts))
+	so := serverOptions(opts)
+	if s.recovery != nil {
+		s.libraryRecovery(so)
+	}
+	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
 	_ = s.io.On("connection", s.onConnection)

@@ -243,6 +243,13 @@ func (k *Keeper) release(room string, c *claim) {
 	k.mu.Unlock()
 }
 
+// Known reports whether pid is a live session (for a Socket.IO library
+// that asks before it restores one). A journal error is "no".
+func (k *Keeper) Known(ctx context.Context, pid string) bool {
+	_, ok, err := k.j.Session(ctx, pid)
+	return err == nil && ok
+}
+
 // Catchup reads the entries of code after offset: the page model's second
 // read, under its room lock, for what was published between Connect and
 // the page joining its room.
