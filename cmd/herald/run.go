@@ -146,7 +146,11 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	}
 	var wg sync.WaitGroup
 	rl := reloader{rt: rt, file: cfg.rulesFile, log: log.With("component", "rules"),
-		loaded: func() { jr.SetRetention(journalRetention(rt.JournalSettings())) }}
+		loaded: func() {
+			settings := rt.JournalSettings()
+			jr.SetRetention(journalRetention(settings))
+			keeper.SetOptions(recoveryOptions(settings))
+		}}
 	wg.Go(func() { rl.onHangup(ctx, hup) })
 	if cfg.rulesFile != "" {
 		wg.Go(func() { rl.watch(ctx) })
