@@ -50,8 +50,8 @@ type Options struct {
 // Keeper answers connecting pages from a journal. It is safe for
 // concurrent use.
 type Keeper struct {
-	j    journal.Journal
-	cur  atomic.Pointer[Options] // swapped whole by SetOptions
+	j   journal.Journal
+	cur atomic.Pointer[Options] // swapped whole by SetOptions
 
 	mu    sync.Mutex
 	rooms map[string]*claim // one pending claim at a time per room
