@@ -95,6 +95,27 @@ ns.onAny(function (e, data) { got.push(data.n); });</script>`)
 	if strings.Join(got, ",") != "2,3,4" {
 		t.Errorf("reloaded page showed %v, want 2,3,4 (what it missed, in order, then live; 1 not again)", got)
 	}
+	// The helper acknowledges every alert once its handlers ran; herald
+	// counts the acks in the journal (1 before the reload, 2, 3 and 4
+	// after it).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		es, err := j.After(t.Context(), code, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked := 0
+		for _, e := range es {
+			acked += e.Acked
+		}
+		if acked == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal counts %d acks, want 4 (one per alert shown)", acked)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	var stored string
 	run(t, ctx, "read the stored position", chromedp.Evaluate(`sessionStorage.getItem('herald.offset.`+code+`')`, &stored))
 	if p, err := journal.ParsePosition(stored); err != nil || p.Offset != 4 || p.Epoch != j.Epoch() {

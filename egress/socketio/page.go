@@ -27,6 +27,9 @@ type page struct {
 	// resumed is what recovery decided before the CONNECT answer (native
 	// path), consumed by connected.
 	resumed *recovery.Result
+	// acks is set for a page that asked (auth {acks: true}) to acknowledge
+	// journaled alerts once shown; set before the page joins a room.
+	acks bool
 
 	// code and gone are guarded by rooms.mu.
 	code string
@@ -38,9 +41,10 @@ type page struct {
 // for the native WebSocket connection (nativeConn). Methods are safe for
 // concurrent use and never block on the page.
 type conn interface {
+	// It reports false if the connection is closed.
 	// send queues one encoded delivery, shared by every page of a room;
-	// it reports false if the connection is closed.
-	send(e *outgoing) bool
+	// with ack, the page is asked to acknowledge it (ack id = offset).
+	send(e *outgoing, ack bool) bool
 	// emit sends one event to this page alone (WELCOME, ERROR).
 	emit(name string, args ...any) bool
 	// queued is the number of bytes handed to the connection and not yet
@@ -88,7 +92,7 @@ func (p *page) deliver(e *outgoing, l limits) bool {
 		p.c.close("send queue full")
 		return false
 	}
-	return p.c.send(e)
+	return p.c.send(e, p.acks && e.d.Offset != 0)
 }
 
 // outgoing is one delivery, encoded at most once per transport and shared

@@ -77,8 +77,26 @@ func (s *Sink) event(p *page, name string, args []any) (ack []any, ok bool) {
 }
 
 // acked runs when a page acknowledged a delivery it was sent with an ack
-// id. herald sends none yet; issue 10 counts acks in the journal here.
-func (s *Sink) acked(*page, uint64, []any) {}
+// id: the id is the delivery's offset in the page's room, and the journal
+// counts the ack.
+func (s *Sink) acked(p *page, id uint64, _ []any) {
+	if s.recovery == nil || id == 0 {
+		return
+	}
+	s.rooms.mu.RLock()
+	code := p.code
+	s.rooms.mu.RUnlock()
+	if code == "" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		if err := s.recovery.Acked(ctx, code, id); err != nil {
+			s.log.Warn("recovery: ack not counted", "err", err)
+		}
+	}()
+}
 
 // disconnected runs once when the page's connection ended.
 func (s *Sink) disconnected(p *page, reason string) {

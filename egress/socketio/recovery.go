@@ -58,6 +58,7 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		res = &r
 	}
 	p.resumed = nil
+	p.acks = h.auth["acks"] == true
 	p.pid = res.PID
 	if lc, ok := p.c.(*libConn); ok {
 		p.pid = libraryPID(lc.sock) // the one the library answered with

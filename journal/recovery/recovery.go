@@ -261,6 +261,11 @@ func (k *Keeper) Known(ctx context.Context, pid string) bool {
 	return err == nil && ok
 }
 
+// Acked counts a page's acknowledgement of the entry at offset in code.
+func (k *Keeper) Acked(ctx context.Context, code string, offset uint64) error {
+	return k.j.Mark(ctx, code, offset, 0, 1)
+}
+
 // Catchup reads the entries of code after offset: the page model's second
 // read, under its room lock, for what was published between Connect and
 // the page joining its room.
