@@ -56,6 +56,11 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if e.native.err != nil {
 		return n, e.native.err
 	}
+	if n < len(pages) && s.closed.Load() {
+		// Close ran during the fan-out: pages it closed first were not
+		// reached, and the sender must hear it rather than a short count.
+		return n, ErrClosed
+	}
 	return n, nil
 }
 
