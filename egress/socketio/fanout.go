@@ -24,6 +24,8 @@ var reserved = map[string]bool{
 // packet is buffered by the library; neither waits for a slow page.
 // Deliver is safe for concurrent use.
 func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
+	s.delivering.RLock()
+	defer s.delivering.RUnlock()
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -55,11 +57,6 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	}
 	if e.native.err != nil {
 		return n, e.native.err
-	}
-	if n < len(pages) && s.closed.Load() {
-		// Close ran during the fan-out: pages it closed first were not
-		// reached, and the sender must hear it rather than a short count.
-		return n, ErrClosed
 	}
 	return n, nil
 }

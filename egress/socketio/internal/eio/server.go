@@ -150,7 +150,7 @@ func (s *Server) serve(c *Conn) {
 	defer s.readers.Done()
 	c.ws.SetReadLimit(s.opts.MaxPayload)
 	c.ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
-	c.ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
+	c.ws.SetCloseHandler(func(int, string) error { c.closeAfter(closeFrame, "transport close"); return nil })
 	if !s.track(c) {
 		c.abort("server shutting down")
 		return
@@ -354,8 +354,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.Send(closeFrame)
-		c.Close("server shutting down")
+		c.closeAfter(closeFrame, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() { s.readers.Wait(); close(done) }()
