@@ -68,20 +68,20 @@ type Client = egress.Client
 // Sink is the Socket.IO egress. Create it with New, mount Handler at
 // "/socket.io/", and call Close on shutdown.
 type Sink struct {
-	log     *slog.Logger
-	io      *socket.Server
-	engine  http.Handler
-	native  *eio.Server
-	enc     parser.Encoder
-	rooms   *rooms
-	closed  atomic.Bool
+	log    *slog.Logger
+	io     *socket.Server
+	engine http.Handler
+	native *eio.Server
+	enc    parser.Encoder
+	rooms  *rooms
+	closed atomic.Bool
 	// delivering is held (read) by every Deliver: Close takes it to know
 	// that no Deliver still hands pages a frame after it.
 	delivering sync.RWMutex
 	closing    sync.Once
-	done    chan struct{}
-	now     func() time.Time
-	limits  limits
+	done       chan struct{}
+	now        func() time.Time
+	limits     limits
 
 	positionOf func(herald.Delivery) string
 
