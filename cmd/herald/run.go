@@ -180,13 +180,14 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	log.Info("shutting down", "timeout", cfg.shutdown)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdown)
 	defer cancel()
-	// Shutdown does not wait for hijacked websockets, so close the pages in
-	// parallel with draining the HTTP requests in flight.
-	wg.Go(func() {
-		if err := sink.Close(shutdownCtx); err != nil {
-			log.Warn("closing pages", "err", err)
-		}
-	})
+	// The pages go first, while the HTTP server still runs: from here on
+	// every trigger is refused (503), what was already delivered reaches
+	// the pages (polling pages may still poll to collect it), and only
+	// then does the listener close. Shutdown does not wait for hijacked
+	// websockets; the sink closes them itself.
+	if err := sink.Close(shutdownCtx); err != nil {
+		log.Warn("closing pages", "err", err)
+	}
 	err = srv.Shutdown(shutdownCtx)
 	wg.Wait()
 	if err := journaled.Close(shutdownCtx); err != nil {

@@ -76,6 +76,18 @@ func (l *libConn) queued() int { return int(l.pending.Load()) }
 // over its queue bound would otherwise be flushed first.
 func (l *libConn) close(string) { l.sock.Conn().Close(true) }
 
+// idle reports whether the page has collected everything handed to it:
+// nothing buffered, and the transport writable again. For long-polling
+// that means the page's next GET is waiting, so it has read the answer
+// that carried the last packets.
+func (l *libConn) idle() bool {
+	if l.queued() > 0 {
+		return false
+	}
+	t := l.sock.Conn().Transport()
+	return t == nil || t.Writable()
+}
+
 func (l *libConn) transport() string {
 	if t := l.sock.Conn().Transport(); t != nil {
 		return t.Name()

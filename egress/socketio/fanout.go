@@ -24,6 +24,8 @@ var reserved = map[string]bool{
 // packet is buffered by the library; neither waits for a slow page.
 // Deliver is safe for concurrent use.
 func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
+	s.delivering.RLock()
+	defer s.delivering.RUnlock()
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}

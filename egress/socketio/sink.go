@@ -74,17 +74,20 @@ type Client = egress.Client
 // Sink is the Socket.IO egress. Create it with New, mount Handler at
 // "/socket.io/", and call Close on shutdown.
 type Sink struct {
-	log     *slog.Logger
-	io      *socket.Server
-	engine  http.Handler
-	native  *eio.Server
-	enc     parser.Encoder
-	rooms   *rooms
-	closed  atomic.Bool
-	closing sync.Once
-	done    chan struct{}
-	now     func() time.Time
-	limits  limits
+	log    *slog.Logger
+	io     *socket.Server
+	engine http.Handler
+	native *eio.Server
+	enc    parser.Encoder
+	rooms  *rooms
+	closed atomic.Bool
+	// delivering is held (read) by every Deliver: Close takes it to know
+	// that no Deliver still hands pages a frame after it.
+	delivering sync.RWMutex
+	closing    sync.Once
+	done       chan struct{}
+	now        func() time.Time
+	limits     limits
 
 	positionOf func(herald.Delivery) string
 	recovery   *recovery.Keeper
@@ -168,12 +171,15 @@ func serverOptions(opts Options) *socket.ServerOptions {
 
 // Handler serves the Socket.IO endpoint: a page that opens a WebSocket
 // straight away is served by the native fan-out path (internal/eio), every
-// other request (long-polling, an upgrade from it) by the library. Mount it at "/socket.io/". After Close it answers 503, so a
-// page reconnecting during shutdown backs off instead of joining a sink that
-// will never deliver.
+// other request (long-polling, an upgrade from it) by the library. Mount it
+// at Path. After Close it answers a new page 503, so a page reconnecting
+// during shutdown backs off instead of joining a sink that will never
+// deliver.
 func (s *Sink) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.closed.Load() {
+		// After Close, a new page is refused; a polling page already
+		// connected may still poll, to collect what Close is draining.
+		if s.closed.Load() && r.URL.Query().Get("sid") == "" {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
@@ -191,9 +197,16 @@ func (s *Sink) Handler() http.Handler {
 // later calls wait for the first.
 func (s *Sink) Close(ctx context.Context) error {
 	s.closing.Do(func() {
+		s.delivering.Lock()
 		s.closed.Store(true)
+		s.delivering.Unlock()
 		go func() {
 			defer close(s.done)
+			// Every delivery a sender was told about is handed out
+			// before the pages go: native pages write their queues out
+			// in Close, library pages (long-polling) are given until
+			// their buffers are polled, or ctx ends.
+			s.drainLibraryPages(ctx)
 			if err := s.native.Close(ctx); err != nil {
 				s.log.Warn("closing websocket pages", "err", err)
 			}
@@ -213,6 +226,39 @@ func (s *Sink) Close(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 }
+
+// drainLibraryPages waits until every library page has collected what was
+// delivered to it (libConn.idle), or until ctx ends or drainTimeout passes:
+// a page that does not poll any more is not waited for.
+func (s *Sink) drainLibraryPages(ctx context.Context) {
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		busy := false
+		for _, p := range s.rooms.all() {
+			if l, lib := p.c.(*libConn); lib && !l.idle() {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// drainTimeout bounds how long Close waits for polling pages to collect
+// what was delivered to them: a page polls again within a round trip.
+const drainTimeout = 2 * time.Second
 
 // Clients lists the connected pages, oldest first.
 func (s *Sink) Clients() []Client {

@@ -181,19 +181,34 @@ func (c *Conn) flush() {
 // Close ends the connection: queued frames are still written (bounded by
 // the write timeout), then the socket closes and the handler's Disconnect
 // runs. It is idempotent; the first reason wins.
-func (c *Conn) Close(reason string) {
+func (c *Conn) Close(reason string) { c.closeAfter(nil, reason) }
+
+// closeAfter is Close with a last frame (a WebSocket close frame) queued in
+// the same step, so no frame a concurrent Send queues can follow it: a page
+// ignores whatever comes after a close frame.
+func (c *Conn) closeAfter(last *Frame, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
 	c.closed, c.reason = true, reason
+	start := false
+	if last != nil {
+		c.queue = append(c.queue, last.b)
+		c.queued += len(last.b)
+		start = !c.writing
+		c.writing = true
+	}
 	// With a writer running, it closes the socket once the queue is out.
 	// Closing happens outside the lock: a TLS close may block on a page
 	// that does not read, and Send must not wait for that.
 	closeNow := !c.writing
 	c.mu.Unlock()
-	if closeNow {
+	switch {
+	case start:
+		go c.flush()
+	case closeNow:
 		c.nc.Close()
 	}
 }

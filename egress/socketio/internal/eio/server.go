@@ -50,6 +50,9 @@ type Options struct {
 	MaxPayload   int64         // largest message a page may send (1 MB)
 	QueueBytes   int           // per-page send queue before it is cut off (4 MiB)
 	WriteTimeout time.Duration // a write that takes longer closes the page (10s)
+	// ConnectTimeout is how long a WebSocket may stay open without joining
+	// the namespace (45s, as the Socket.IO server's connectTimeout).
+	ConnectTimeout time.Duration
 	// CheckOrigin vets the handshake's Origin; nil accepts every origin,
 	// as browser sources often have none or file://.
 	CheckOrigin func(r *http.Request) bool
@@ -89,6 +92,9 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 45 * time.Second
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -140,15 +146,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"code":3,"message":"Server shutting down"}`, http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	gw := &guardedWriter{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(gw, r, nil)
 	if err != nil {
 		s.readers.Done()
 		s.log.Debug("websocket handshake refused", "err", err, "remote", r.RemoteAddr)
 		return // the upgrader has answered
 	}
-	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.RawQuery,
+	c := &Conn{srv: s, ws: ws, nc: gw.conn.Conn, id: newID(), query: r.URL.RawQuery,
 		remote: r.RemoteAddr, start: time.Now()}
 	c.raw = rawConnOf(c.nc)
+	gw.conn.owner.Store(c) // from here on the Conn is the socket's only writer
 	go s.serve(c)
 }
 
@@ -157,7 +165,7 @@ func (s *Server) serve(c *Conn) {
 	defer s.readers.Done()
 	c.ws.SetReadLimit(s.opts.MaxPayload)
 	c.ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
-	c.ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
+	c.ws.SetCloseHandler(func(int, string) error { c.closeAfter(closeFrame, "transport close"); return nil })
 	if !s.track(c) {
 		c.abort("server shutting down")
 		return
@@ -171,7 +179,7 @@ func (s *Server) serve(c *Conn) {
 	c.nextPing.Store(time.Now().Add(s.opts.PingInterval).UnixNano())
 	c.Send(NewFrame(eioOpen, open))
 	reason := c.closeReason(s.read(c))
-	if reason == "transport close" {
+	if reason == "transport close" || reason == "protocol error" {
 		c.Close(reason) // the close frame queued in reply still goes out
 	} else {
 		c.abort(reason)
@@ -343,8 +351,8 @@ func (s *Server) untrack(c *Conn) {
 	delete(s.conns, c)
 }
 
-// Len is the number of open connections.
-func (s *Server) Len() int {
+// open is the number of open connections.
+func (s *Server) open() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
@@ -367,8 +375,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.Send(closeFrame)
-		c.Close("server shutting down")
+		c.closeAfter(closeFrame, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() { s.readers.Wait(); close(done) }()
