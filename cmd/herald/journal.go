@@ -12,7 +12,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
-	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
@@ -161,24 +160,13 @@ func journalStatusHandler(x *router.Journaled) http.HandlerFunc {
 	}
 }
 
-// sinkBroker carries deliveries straight to this node's sink: the
-// in-process broker, until the broker package has its own.
-type sinkBroker struct{ sink egress.Sink }
+// deferredBroker is the router's broker before the journal is open (the
+// rules load first, so a broken file creates no data directory); b is set
+// once, before the server accepts its first request.
+type deferredBroker struct{ b broker.Broker }
 
-func (b sinkBroker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
-	return b.sink.Deliver(ctx, d)
+func (d *deferredBroker) Publish(ctx context.Context, dl herald.Delivery) (int, error) {
+	return d.b.Publish(ctx, dl)
 }
-func (sinkBroker) Subscribe(broker.Subscriber) {}
-
-// Close does nothing: the server closes the sink itself, in parallel with
-// draining HTTP requests.
-func (sinkBroker) Close(context.Context) error { return nil }
-
-// brokerSink is what the router delivers to: the journaled broker. b is
-// set once, before the server accepts its first request.
-type brokerSink struct{ b broker.Broker }
-
-func (s *brokerSink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
-	return s.b.Publish(ctx, d)
-}
-func (*brokerSink) Close(context.Context) error { return nil }
+func (d *deferredBroker) Subscribe(s broker.Subscriber)   { d.b.Subscribe(s) }
+func (d *deferredBroker) Close(ctx context.Context) error { return d.b.Close(ctx) }

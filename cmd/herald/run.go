@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	_ "github.com/heraldhq/herald/egress/all" // every egress plugin
 	"github.com/heraldhq/herald/examples"
@@ -95,8 +96,8 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	// (durable, with its offset) before it reaches the pages.
 	// The journal opens once the rules are known good (a broken file
 	// creates no data directory), before anything is served.
-	toJournal := &brokerSink{}
-	rt := router.New(router.Options{Sinks: []egress.Sink{toJournal}, Log: log, Getenv: getenv,
+	toJournal := &deferredBroker{}
+	rt := router.New(router.Options{Broker: toJournal, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
@@ -117,7 +118,9 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err != nil {
 		return err
 	}
-	journaled := router.NewJournaled(sinkBroker{sink: sink}, jr, log)
+	local := broker.NewLocal()
+	local.Subscribe(sink)
+	journaled := router.NewJournaled(local, jr, log)
 	toJournal.b = journaled
 	trigger, err := ingress.Default.Lookup("trigger")
 	if err != nil {
