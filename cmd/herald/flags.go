@@ -29,7 +29,7 @@ type config struct {
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
-// to stdout and the program exits 0, as the seed's argparse did.
+// to stdout and the program exits 0, as the original service's argparse did.
 var errHelp = flag.ErrHelp
 
 // errVersion is returned by parseFlags when --version was asked for: the

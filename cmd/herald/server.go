@@ -75,7 +75,7 @@ func only(method string, next http.Handler) http.Handler {
 	})
 }
 
-// cors adds the seed's permissive CORS headers (configurable) to every
+// cors adds the original service's permissive CORS headers (configurable) to every
 // answer but Socket.IO's, which sets its own from the same origin.
 func (d handlerDeps) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +123,7 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 	})
 }
 
-// clients lists registered pages, grouped by code as the seed did.
+// clients lists registered pages, grouped by code as the original service did.
 func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
 	var list []egress.Client
 	if l, ok := d.sink.(egress.Lister); ok {

@@ -22,10 +22,10 @@ import (
 // ErrClosed is returned by Deliver once Close has been called.
 var ErrClosed = errors.New("socketio: sink closed")
 
-// defaultMaxBody is the seed's limit (python-engineio's max_http_buffer_size).
+// defaultMaxBody is the original service's limit (python-engineio's max_http_buffer_size).
 const defaultMaxBody = 1 << 20
 
-// Options configures a Sink. The zero value is the seed's behaviour.
+// Options configures a Sink. The zero value is the original service's behaviour.
 type Options struct {
 	// Log receives connection-level debug lines and failures; nil discards.
 	Log *slog.Logger
