@@ -26,6 +26,7 @@ type config struct {
 	maxBody    int64
 	shutdown   time.Duration
 	version    bool
+	egress     string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
@@ -44,7 +45,7 @@ var version = "dev"
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, egress: defaultEgress}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
@@ -89,6 +90,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	str(&cfg.sourcesDir, "sources", "", "")
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
+	str(&cfg.egress, "egress", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -142,7 +144,7 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--version]
+              [--shutdown-timeout DURATION] [--egress SINKS] [--version]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -173,6 +175,8 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --egress SINKS        comma-separated sinks pages are reached through
+                        (default: socketio)
   --version             print the version and exit
 
 commands:
