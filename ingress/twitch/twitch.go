@@ -171,7 +171,6 @@ func parse(body []byte) (message, subscription, error) {
 	return msg, sub, nil
 }
 
-
 // verify answers the subscription handshake with the raw challenge.
 func (a *Adapter) verify(w http.ResponseWriter, msg message, sub subscription) error {
 	if msg.Challenge == nil {

@@ -47,7 +47,6 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // build evaluates the instance's expressions over a verified request.
 func (a *Adapter) build(r *http.Request, data map[string]any, body []byte) (herald.Event, error) {
 	env := newEnv(r, data, body)
