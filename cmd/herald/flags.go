@@ -27,10 +27,11 @@ type config struct {
 	shutdown   time.Duration
 	dataDir    string
 	version    bool
+	egress     string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
-// to stdout and the program exits 0, as the seed's argparse did.
+// to stdout and the program exits 0, as the original service's argparse did.
 var errHelp = flag.ErrHelp
 
 // errVersion is returned by parseFlags when --version was asked for: the
@@ -45,7 +46,7 @@ var version = "dev"
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, dataDir: "herald-data"}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, egress: defaultEgress, dataDir: "herald-data"}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
@@ -91,6 +92,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
 	str(&cfg.dataDir, "data", "", "")
+	str(&cfg.egress, "egress", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -147,7 +149,7 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--data DIR|:memory:] [--version]
+              [--shutdown-timeout DURATION] [--egress SINKS] [--data DIR|:memory:] [--version]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -178,6 +180,8 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --egress SINKS        comma-separated sinks pages are reached through
+                        (default: socketio)
   --data DIR            keep the alert journal (history, recovery, pending alerts) in
                         DIR/herald.db, created on first run (default: ./herald-data);
                         :memory: keeps it in memory only

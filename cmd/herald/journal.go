@@ -160,6 +160,10 @@ func journalStatusHandler(x *router.Journaled) http.HandlerFunc {
 	}
 }
 
+// heldJournal is the journal the sinks' recovery reads, filled in once the
+// journal is open and before anything is served.
+type heldJournal struct{ journal.Journal }
+
 // deferredBroker is the router's broker before the journal is open (the
 // rules load first, so a broken file creates no data directory); b is set
 // once, before the server accepts its first request.

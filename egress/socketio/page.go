@@ -115,7 +115,7 @@ func (e *outgoing) args() []any {
 	return []any{payloadOf(e.d), e.d.Meta()}
 }
 
-// payloadOf is the first emit argument: seed pages read fields of it, so
+// payloadOf is the first emit argument: pages of the original service read fields of it, so
 // it is never null.
 func payloadOf(d herald.Delivery) map[string]any {
 	if d.Payload == nil {

@@ -23,10 +23,10 @@ import (
 // ErrClosed is returned by Deliver once Close has been called.
 var ErrClosed = errors.New("socketio: sink closed")
 
-// defaultMaxBody is the seed's limit (python-engineio's max_http_buffer_size).
+// defaultMaxBody is the original service's limit (python-engineio's max_http_buffer_size).
 const defaultMaxBody = 1 << 20
 
-// Options configures a Sink. The zero value is the seed's behaviour.
+// Options configures a Sink. The zero value is the original service's behaviour.
 type Options struct {
 	// Log receives connection-level debug lines and failures; nil discards.
 	Log *slog.Logger
@@ -91,6 +91,9 @@ type Sink struct {
 
 	positionOf func(herald.Delivery) string
 	recovery   *recovery.Keeper
+	// corsOrigin and started are for the client bundle (bundle.go).
+	corsOrigin string
+	started    time.Time
 
 	snapshots sync.Pool // *[]*page, see Deliver
 }
@@ -112,6 +115,7 @@ func init() {
 }
 
 // Path is where Handler is mounted: the Socket.IO clients' default path.
+// Handler answers CORS for everything under it itself.
 func (s *Sink) Path() string { return "/socket.io/" }
 
 // New builds a Sink. It starts no goroutine and opens no socket: pages are
@@ -128,6 +132,8 @@ func New(opts Options) *Sink {
 		now:   time.Now,
 
 		limits:     opts.limits(),
+		corsOrigin: opts.CORSOrigin,
+		started:    time.Now(),
 		positionOf: opts.Position,
 		recovery:   opts.Recovery,
 	}
@@ -177,6 +183,9 @@ func serverOptions(opts Options) *socket.ServerOptions {
 // deliver.
 func (s *Sink) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.clientBundle(w, r) {
+			return
+		}
 		// After Close, a new page is refused; a polling page already
 		// connected may still poll, to collect what Close is draining.
 		if s.closed.Load() && r.URL.Query().Get("sid") == "" {
