@@ -51,7 +51,12 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintf(stderr, "herald check: %v\n", err)
 		return exitFailure
 	}
-	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths, ReservedNames: reservedNames, DataDir: dataDir})
+	reserved, err := defaultReserved(config{})
+	if err != nil {
+		fmt.Fprintf(stderr, "herald check: %v\n", err)
+		return exitFailure
+	}
+	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reserved, ReservedNames: reservedNames, DataDir: dataDir})
 	set, err := r.Check(file, data)
 	if err == nil {
 		err = preflight(set, file, dataDir)

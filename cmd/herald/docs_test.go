@@ -67,7 +67,7 @@ func TestReadmeRulesLoad(t *testing.T) {
 	}
 	env := func(k string) (string, bool) { return "x", k == "KOFI_TOKEN" || k == "TWITCH_SECRET" }
 	for i, m := range blocks {
-		r := router.New(router.Options{Getenv: env, Reserved: reservedPaths, ReservedNames: reservedNames})
+		r := router.New(router.Options{Getenv: env, Reserved: fixedPaths, ReservedNames: reservedNames})
 		set, err := r.Check("README.md", []byte(m[1]))
 		if err != nil {
 			t.Errorf("README rules block %d does not load:\n%v", i+1, err)

@@ -12,11 +12,11 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
-	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
 	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 )
@@ -41,6 +41,11 @@ func openJournal(data string, log *slog.Logger) (journal.Journal, error) {
 // journalRetention is the retention the rules file asks for.
 func journalRetention(s rules.JournalSettings) journal.Retention {
 	return journal.Retention{MaxEntries: s.MaxEntries, MaxAge: s.MaxAge}.WithDefaults()
+}
+
+// recoveryOptions are the rules file's recovery and pending windows.
+func recoveryOptions(s rules.JournalSettings) recovery.Options {
+	return recovery.Options{Window: s.RecoveryWindow, PendingWindow: s.PendingWindow, PendingOff: s.PendingOff}
 }
 
 // historyEntry is one line of GET /api/history.
@@ -155,24 +160,17 @@ func journalStatusHandler(x *router.Journaled) http.HandlerFunc {
 	}
 }
 
-// sinkBroker carries deliveries straight to this node's sink: the
-// in-process broker, until the broker package has its own.
-type sinkBroker struct{ sink egress.Sink }
+// heldJournal is the journal the sinks' recovery reads, filled in once the
+// journal is open and before anything is served.
+type heldJournal struct{ journal.Journal }
 
-func (b sinkBroker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
-	return b.sink.Deliver(ctx, d)
+// deferredBroker is the router's broker before the journal is open (the
+// rules load first, so a broken file creates no data directory); b is set
+// once, before the server accepts its first request.
+type deferredBroker struct{ b broker.Broker }
+
+func (d *deferredBroker) Publish(ctx context.Context, dl herald.Delivery) (int, error) {
+	return d.b.Publish(ctx, dl)
 }
-func (sinkBroker) Subscribe(broker.Subscriber) {}
-
-// Close does nothing: the server closes the sink itself, in parallel with
-// draining HTTP requests.
-func (sinkBroker) Close(context.Context) error { return nil }
-
-// brokerSink is what the router delivers to: the journaled broker. b is
-// set once, before the server accepts its first request.
-type brokerSink struct{ b broker.Broker }
-
-func (s *brokerSink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
-	return s.b.Publish(ctx, d)
-}
-func (*brokerSink) Close(context.Context) error { return nil }
+func (d *deferredBroker) Subscribe(s broker.Subscriber)   { d.b.Subscribe(s) }
+func (d *deferredBroker) Close(ctx context.Context) error { return d.b.Close(ctx) }

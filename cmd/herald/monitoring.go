@@ -27,8 +27,7 @@ type monitoring struct {
 
 // newMonitoring builds what the flags turn on. status reads the router,
 // which is built after the observers it is handed.
-func newMonitoring(cfg config, log *slog.Logger, sink egress.Sink, status func() router.Status, journalStats func() journal.Stats) *monitoring {
-	lister, _ := sink.(egress.Lister)
+func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status func() router.Status, journalStats func() journal.Stats) *monitoring {
 	m := &monitoring{dash: admin.New(admin.Options{
 		Token: cfg.adminToken, Status: status, Pages: lister, Log: log.With("component", "dashboard"),
 		SecureCookie: cfg.tlsCert != "" || cfg.sslContext != "",
@@ -66,8 +65,8 @@ func (m *monitoring) mount(cfg config, mux *http.ServeMux) {
 }
 
 // serveMetrics runs the separate metrics listener of --metrics-listen
-// until ctx ends.
-func (m *monitoring) serveMetrics(ctx context.Context, cfg config, log *slog.Logger) (stop func(context.Context) error, err error) {
+// until stop is called.
+func (m *monitoring) serveMetrics(cfg config, log *slog.Logger) (stop func(context.Context) error, err error) {
 	if cfg.metricsListen == "" {
 		return func(context.Context) error { return nil }, nil
 	}

@@ -18,6 +18,7 @@ const maxBatch = 1024
 // failed and the batch is retried without it); it writes its results to
 // variables its caller reads after done.
 type op struct {
+	ctx   context.Context
 	apply func(tx *bbolt.Tx) error
 	done  chan error
 }
@@ -29,7 +30,7 @@ func (s *Store) write(ctx context.Context, apply func(tx *bbolt.Tx) error) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{apply: apply, done: make(chan error, 1)}
+	o := &op{ctx: ctx, apply: apply, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -77,6 +78,20 @@ func (s *Store) commitLoop() {
 // gets its error and the rest is committed without it; when the commit
 // itself fails (the disk), every op gets the error.
 func (s *Store) commit(batch []*op) {
+	// A caller that gave up while queued is told so and its op dropped:
+	// an append it will never publish must not be journaled behind its
+	// back (it would come back as a pending alert).
+	live := batch[:0]
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.done <- err
+			continue
+		}
+		live = append(live, o)
+	}
+	if batch = live; len(batch) == 0 {
+		return
+	}
 	failed := -1
 	err := s.update(func(tx *bbolt.Tx) error {
 		for i, o := range batch {

@@ -15,6 +15,11 @@ import (
 // records of a version it does not know instead of misreading them.
 const recordVersion = 1
 
+// maxCount bounds a record's counters; marks saturate there.
+const maxCount = 1 << 31
+
+func clampCount(n int) int { return min(max(0, n), maxCount) }
+
 // maxUnix bounds a record's times (Unix seconds either way, about 34,000
 // years): beyond it time.Unix no longer round-trips.
 const maxUnix = 1 << 40
@@ -132,7 +137,7 @@ func (r *reader) varint() int64 {
 // count reads a counter that must fit an int.
 func (r *reader) count() int {
 	v := r.uvarint()
-	if v > 1<<31 {
+	if v > maxCount {
 		r.fail("counter %d out of range", v)
 		return 0
 	}
@@ -211,8 +216,8 @@ func encodeHead(b []byte, offset uint64, at time.Time, reached, acked int) []byt
 	b = append(b, recordVersion)
 	b = binary.AppendUvarint(b, offset)
 	b = appendTime(b, at)
-	b = binary.AppendUvarint(b, uint64(max(0, reached)))
-	return binary.AppendUvarint(b, uint64(max(0, acked)))
+	b = binary.AppendUvarint(b, uint64(clampCount(reached)))
+	return binary.AppendUvarint(b, uint64(clampCount(acked)))
 }
 
 // peekRecord reads what trimming needs (append time and event id) without
@@ -231,4 +236,22 @@ func peekRecord(b []byte) (at time.Time, eventID string, err error) {
 		return time.Time{}, "", fmt.Errorf("decode record: %w", r.err)
 	}
 	return at, eventID, nil
+}
+
+// addCounts returns record b with reached and acked added to its
+// counters, copying the rest of the record as it is: a mark does not
+// decode the payload.
+func addCounts(b []byte, reached, acked int) ([]byte, error) {
+	r := reader{b: b}
+	if v := r.byte(); r.err == nil && v != recordVersion {
+		return nil, fmt.Errorf("record version %d, want %d", v, recordVersion)
+	}
+	off := r.uvarint()
+	at := r.time()
+	was, wasAcked := r.count(), r.count()
+	if r.err != nil {
+		return nil, fmt.Errorf("decode record: %w", r.err)
+	}
+	head := encodeHead(make([]byte, 0, 32+len(r.b)), off, at, clampCount(was+reached), clampCount(wasAcked+acked))
+	return append(head, r.b...), nil
 }

@@ -50,6 +50,13 @@ func TestRecordRoundTrip(t *testing.T) {
 		if _, err := decodeRecord(append(b, 0)); err == nil {
 			t.Errorf("entry %d: a record with a trailing byte decoded without error", i)
 		}
+		marked, err := addCounts(b, 2, 1)
+		if err != nil {
+			t.Fatalf("entry %d: addCounts: %v", i, err)
+		}
+		if m, err := decodeRecord(marked); err != nil || m.Reached != e.Reached+2 || m.Acked != e.Acked+1 || !reflect.DeepEqual(m.Delivery, want.Delivery) {
+			t.Errorf("entry %d: addCounts(2, 1) decodes to %+v, %v; want the same entry with counts %d, %d", i, m, err, e.Reached+2, e.Acked+1)
+		}
 		at, id, err := peekRecord(b)
 		if err != nil || !at.Equal(e.At) || id != e.Delivery.EventID {
 			t.Errorf("entry %d: peekRecord = %v, %q, %v; want %v, %q", i, at, id, err, e.At, e.Delivery.EventID)
@@ -69,6 +76,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{recordVersion})
+	saturated, _ := encodeRecord(nil, journal.Entry{Reached: maxCount, Acked: maxCount})
+	f.Add(saturated)
 	f.Add([]byte{2, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := decodeRecord(b)
@@ -88,6 +97,14 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		if !reflect.DeepEqual(e2, e) {
 			t.Fatalf("round trip changed the entry:\n got %#v\nwant %#v", e2, e)
+		}
+		marked, err := addCounts(b, 1, 1)
+		if err != nil {
+			t.Fatalf("addCounts of a record that decodes: %v", err)
+		}
+		m, err := decodeRecord(marked)
+		if err != nil || m.Reached != min(e.Reached+1, maxCount) || m.Acked != min(e.Acked+1, maxCount) || !reflect.DeepEqual(m.Delivery, e.Delivery) {
+			t.Fatalf("addCounts(1, 1) = %+v, %v; want %+v with each count one more", m, err, e)
 		}
 		at, id, err := peekRecord(b)
 		if err != nil || !at.Equal(e.At) || id != e.Delivery.EventID {

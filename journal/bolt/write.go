@@ -142,15 +142,9 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 		if v == nil {
 			return nil
 		}
-		e, err := decodeRecord(v)
+		rec, err := addCounts(v, reached, acked)
 		if err != nil {
 			return fmt.Errorf("journal: mark %d: %w", offset, err)
-		}
-		e.Reached += reached
-		e.Acked += acked
-		rec, err := encodeRecord(nil, e)
-		if err != nil {
-			return err
 		}
 		return rb.Put(k, rec)
 	})

@@ -3,6 +3,7 @@ package eio
 import (
 	"encoding/binary"
 	"encoding/json"
+	"strconv"
 )
 
 // Frame is a complete, immutable WebSocket text frame holding one
@@ -11,9 +12,6 @@ import (
 type Frame struct {
 	b []byte
 }
-
-// Len is the frame's size on the wire.
-func (f *Frame) Len() int { return len(f.b) }
 
 // Bytes returns the frame as sent; callers must not modify it.
 func (f *Frame) Bytes() []byte { return f.b }
@@ -43,26 +41,24 @@ func NewFrame(packetType byte, data []byte) *Frame {
 	return &Frame{b: b}
 }
 
-// Engine.IO packet types.
+// Engine.IO packet types herald handles (upgrade and noop belong to
+// polling sessions, which the library serves).
 const (
 	eioOpen    = '0'
 	eioClose   = '1'
 	eioPing    = '2'
 	eioPong    = '3'
 	eioMessage = '4'
-	eioUpgrade = '5'
-	eioNoop    = '6'
 )
 
-// Socket.IO packet types (the first byte of an Engine.IO message).
+// Socket.IO packet types herald handles (the first byte of an Engine.IO
+// message); binary events and acks are not part of herald's protocol.
 const (
 	sioConnect      = '0'
 	sioDisconnect   = '1'
 	sioEvent        = '2'
 	sioAck          = '3'
 	sioConnectError = '4'
-	sioBinaryEvent  = '5'
-	sioBinaryAck    = '6'
 )
 
 // EventFrame frames a Socket.IO EVENT packet for the default namespace:
@@ -76,6 +72,19 @@ func EventFrame(name string, args ...any) (*Frame, error) {
 		return nil, err
 	}
 	return messageFrame(sioEvent, data), nil
+}
+
+// EventFrameAck is EventFrame asking for an acknowledgement with ack id
+// id: 42id["name",arg…]. The page's ACK comes back to Handler.Ack.
+func EventFrameAck(id uint64, name string, args ...any) (*Frame, error) {
+	list := make([]any, 0, 1+len(args))
+	list = append(list, name)
+	list = append(list, args...)
+	data, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	return messageFrame(sioEvent, append(strconv.AppendUint(nil, id, 10), data...)), nil
 }
 
 // messageFrame frames an Engine.IO message holding a Socket.IO packet of
