@@ -46,7 +46,7 @@ type Server struct {
 	requests []string // "METHOD path" of every HTTP request
 	newConn  chan *Conn
 	revoked  []string
-	gate     chan struct{} // holds reconnect welcomes (HoldReconnects)
+	gate     chan struct{}  // holds reconnect welcomes (HoldReconnects)
 	refuse   map[string]int // type → 403s still to answer (-1: always)
 	creates  map[string]int // type → create requests received
 }
