@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"strings"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
