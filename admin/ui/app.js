@@ -328,7 +328,8 @@
         c.last_keepalive ? h("span", { class: "keepalive", text: " · alive " + ago(c.last_keepalive) }) : null) : null,
       subs.length ? h("div", { class: "line wrap" }, subs) : null,
       (c.subscriptions || []).filter(function (s) { return s.status !== "enabled" && s.status !== "pending" && s.detail; }).map(function (s) {
-        return h("div", { class: "lasterr", text: s.type + ": " + s.detail + (s.retry_at ? " (asked again at " + clock(s.retry_at) + ")" : "") });
+        var who = s.detail.indexOf(s.type) >= 0 ? "" : s.type + ": ";
+        return h("div", { class: "lasterr", text: who + s.detail + (s.retry_at ? " (asked again at " + clock(s.retry_at) + ")" : "") });
       }),
       c.last_error && c.state !== "connected" ? h("div", { class: "lasterr", text: "last error " + clock(c.last_error_at) + ": " + c.last_error }) : null);
   }
@@ -360,7 +361,7 @@
       }));
   }
   // stripRule leaves out the rule's own name, shown above it.
-  function stripRule(s, name) { return (s || "").replace(': rule "' + name + '": ', ": "); }
+  function stripRule(s, name) { return (s || "").split('rule "' + name + '": ').join(""); }
 
   function warnings(st) {
     var w = st.warnings || [];

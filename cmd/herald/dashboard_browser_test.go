@@ -148,7 +148,7 @@ func TestDashboardInChromium(t *testing.T) {
 	second.WaitRegistered(t)
 	do(t, "GET", base+"/notify?code=second-overlay-77&event=raid&user=linus&viewers=42", nil, nil)
 	do(t, "GET", base+"/notify?code=offline-overlay&event=follow&user=joan", nil, nil)
-	do(t, "GET", base+"/notify?code="+code+"&event=subscribe&user=grace&tier=1000", nil, nil)
+	do(t, "GET", base+"/notify?code="+code+"&event=subscribe&user=grace&tier=1000&months=several", nil, nil)
 	do(t, "POST", base+"/api/route", strings.NewReader(`{"source":"twitch","type":"channel.ad_break.begin"}`),
 		map[string]string{"Authorization": "Bearer " + testToken})
 	do(t, "POST", base+"/webhooks/kofi", strings.NewReader("data=%7B%7D"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
@@ -203,6 +203,10 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Errorf("warnings = %q, want %q", warnText, want)
 		}
 	}
+	step(t, ctx, "scroll the ingress panel into view",
+		chromedp.Evaluate(`document.getElementById("ingress").closest(".panel").scrollIntoView({block: "start"})`, nil))
+	screenshot(t, ctx, "dashboard-twitch.png")
+	step(t, ctx, "scroll the side panels back", chromedp.Evaluate(`document.querySelector(".side").scrollTop = 0`, nil))
 	if summary != "unrouted: no rule acts and no code" {
 		t.Errorf("dry run of a Twitch follow = %q, want unrouted", summary)
 	}
