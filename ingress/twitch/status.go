@@ -42,6 +42,10 @@ func (a *Adapter) RunStatus() ingress.RunStatus {
 	st := ingress.RunStatus{State: ingress.StateConnecting, Subscriptions: []ingress.SubscriptionStatus{}}
 	if c != nil {
 		st = c.Status()
+	} else if missing == nil { // still checking the login: all declared are to come
+		for _, d := range a.cfg.Declared() {
+			st.Subscriptions = append(st.Subscriptions, ingress.SubscriptionStatus{Type: d.Type, Status: ingress.SubPending})
+		}
 	}
 	for _, m := range missing {
 		st.Subscriptions = append(st.Subscriptions, ingress.SubscriptionStatus{
