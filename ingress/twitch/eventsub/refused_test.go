@@ -154,3 +154,73 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionWithoutSubscriptionsBacksOff runs in fake time: when the only
+// declared subscription is refused, Twitch closes each session after 10 s
+// (4003, nothing subscribed); herald's reconnects then back off instead of
+// redialling every second, and Helix is not asked on every new session.
+func TestSessionWithoutSubscriptionsBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln := newPipeListener()
+		var dials, asks atomic.Int32
+		stop := make(chan struct{})
+		var handlers sync.WaitGroup
+		up := websocket.Upgrader{}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+			conn, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			handlers.Add(1)
+			defer handlers.Done()
+			defer conn.Close()
+			dials.Add(1)
+			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"w`+time.Now().String()+`","message_type":"session_welcome"},"payload":{"session":{"id":"s","status":"connected","keepalive_timeout_seconds":30}}}`))
+			select {
+			case <-stop:
+			case <-time.After(10 * time.Second): // nothing was subscribed: Twitch gives up on the session
+				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4003, ""), time.Now().Add(time.Second))
+			}
+		})
+		mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+			asks.Add(1)
+			w.WriteHeader(403)
+			_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
+		})
+		srv := &http.Server{Handler: mux}
+		go srv.Serve(ln)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		defer func() {
+			cancel()
+			close(stop)
+			srv.Close()
+			ln.Close()
+			handlers.Wait()
+		}()
+		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
+		c := &eventsub.Client{
+			URL:    "ws://herald.test/ws",
+			Dialer: &websocket.Dialer{NetDialContext: ln.dial},
+			Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
+			Subs:   []eventsub.Request{{Type: "channel.cheer", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}}},
+		}
+		go func() { done <- c.Run(ctx) }()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		// Backoff 0.5-1 s, 1-2 s, 2-4 s … 60-120 s after each 10 s session:
+		// 10 to 14 sessions in 10 minutes (a reset per welcome makes ~55).
+		if n := dials.Load(); n < 4 || n > 16 {
+			t.Errorf("%d sessions in 10 minutes, want the reconnects backing off (4 to 16)", n)
+		}
+		// Asked at 0, 30, 90, 210, 450 s, or at the first session after.
+		if n := asks.Load(); n < 3 || n > 6 {
+			t.Errorf("the refused subscription was asked for %d times in 10 minutes, want 3 to 6", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
