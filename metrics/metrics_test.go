@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 )
@@ -65,5 +66,40 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Observe(o)
+	}
+}
+
+// TestRuleErrorsAndSessionGauge: rule errors are counted by rule name, up
+// to MaxRules names (the rest summed as "other"); the session gauge is 1
+// only for an instance whose connection is up, and absent for instances
+// without one.
+func TestRuleErrorsAndSessionGauge(t *testing.T) {
+	st := router.Status{RuleErrors: map[string]router.RuleErrors{}, Instances: []router.Instance{
+		{Name: "twitch", Type: "twitch", Connection: &ingress.RunStatus{State: ingress.StateConnected}},
+		{Name: "twitch-alt", Type: "twitch", Connection: &ingress.RunStatus{State: ingress.StateReconnecting}},
+		{Name: "kofi", Type: "kofi", Path: "/kofi"},
+	}}
+	for i := range MaxRules + 3 {
+		st.RuleErrors[fmt.Sprintf("rule-%04d", i)] = router.RuleErrors{Count: 2}
+	}
+	m := New(Options{Status: func() router.Status { return st }})
+	out, err := testutil.CollectAndFormat(m.reg, expfmt.TypeTextPlain, "herald_rule_errors_total", "herald_ingress_session_connected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, want := range []string{
+		`herald_rule_errors_total{rule="rule-0000"} 2`,
+		fmt.Sprintf(`herald_rule_errors_total{rule="rule-%04d"} 2`, MaxRules-1),
+		`herald_rule_errors_total{rule="other"} 6`,
+		`herald_ingress_session_connected{instance="twitch"} 1`,
+		`herald_ingress_session_connected{instance="twitch-alt"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, fmt.Sprintf(`rule="rule-%04d"`, MaxRules)) || strings.Contains(text, `instance="kofi"`) {
+		t.Errorf("metrics have a rule past the bound or a gauge for an instance without a connection:\n%s", text)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/ingress"
 )
 
 // scraped reads the figures other parts already keep, at scrape time.
@@ -33,11 +35,19 @@ var (
 	descJBytes     = desc("herald_journal_bytes", "Size of the journal's store in bytes, where known.")
 	descJErrs      = desc("herald_journal_append_errors_total", "Journal appends that failed since start.")
 	descJHealthy   = desc("herald_journal_healthy", "0 when the journal's last operation failed.")
+	descRuleErrs   = desc("herald_rule_errors_total", "Runtime failures of each rule since start (a skipped rule or a part left out), by rule name.", "rule")
+	descConnected  = desc("herald_ingress_session_connected", "1 while an ingress instance with a connection of its own (the Twitch EventSub WebSocket) has a session up, else 0.", "instance")
 )
+
+// MaxRules bounds the rule label: rule names come from the streamer's own
+// file, but renames over a long uptime add up; past the bound the rest are
+// summed under "other".
+const MaxRules = 256
 
 func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRouted, descDropped, descUnrouted, descExprErrs, descPublished,
-		descDuplicates, descRefused, descReloads, descFailed, descLoadedAt, descLastFailed, descRules} {
+		descDuplicates, descRefused, descReloads, descFailed, descLoadedAt, descLastFailed, descRules,
+		descRuleErrs, descConnected} {
 		ch <- d
 	}
 	if s.opts.Pages != nil {
@@ -80,6 +90,27 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 			counter(descRefused, t.Refused-split, name, "unspecified")
 		}
 	}
+	names := make([]string, 0, len(st.RuleErrors))
+	for name := range st.RuleErrors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var other uint64
+	for i, name := range names {
+		if i >= MaxRules {
+			other += st.RuleErrors[name].Count
+			continue
+		}
+		counter(descRuleErrs, st.RuleErrors[name].Count, name)
+	}
+	if len(names) > MaxRules {
+		counter(descRuleErrs, other, Other)
+	}
+	for _, in := range st.Instances {
+		if in.Connection != nil {
+			gauge(descConnected, map[bool]float64{false: 0, true: 1}[in.Connection.State == ingress.StateConnected], in.Name)
+		}
+	}
 	if s.opts.Pages != nil {
 		byTransport := map[string]int{}
 		codes := map[string]struct{}{}
@@ -89,7 +120,7 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 				codes[c.Code] = struct{}{}
 			}
 		}
-		names := make([]string, 0, len(byTransport))
+		names = names[:0]
 		for t := range byTransport {
 			names = append(names, t)
 		}

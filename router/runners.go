@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -23,9 +24,12 @@ type runnerSpec struct {
 // liveRunner is a Runner the router has started.
 type liveRunner struct {
 	key    [32]byte
+	run    ingress.Runner
 	cancel context.CancelFunc
 	done   chan struct{}
 	failed bool // Run gave up; guarded by runners.mu
+	err    error
+	at     time.Time // when it gave up
 }
 
 // runners starts and stops the snapshot's Runners: a reload keeps an
@@ -126,7 +130,7 @@ func (r *Router) applyRunners(s *snapshot) {
 // start runs rs once after (the replaced runner has returned); r.run.mu is held.
 func (r *Router) start(rs runnerSpec, after <-chan struct{}) {
 	ctx, cancel := context.WithCancel(r.run.ctx)
-	lr := &liveRunner{key: rs.key, cancel: cancel, done: make(chan struct{})}
+	lr := &liveRunner{key: rs.key, run: rs.run, cancel: cancel, done: make(chan struct{})}
 	r.run.live[rs.name] = lr
 	log := r.opts.Log.With("ingress", rs.name)
 	r.run.wg.Go(func() {
@@ -141,8 +145,39 @@ func (r *Router) start(rs runnerSpec, after <-chan struct{}) {
 		if err := rs.run.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("ingress stopped; fix the cause, then save the rules file or restart herald", "err", err)
 			r.run.mu.Lock()
-			lr.failed = true
+			lr.failed, lr.err, lr.at = true, err, r.opts.Now()
 			r.run.mu.Unlock()
 		}
 	})
+}
+
+// runStatus reports the running instance name's connection: nil when it
+// has none to report (not a Runner, not a Statuser, or nothing started,
+// as in herald check). The instance that runs is the live one, which
+// survives reloads that leave its block alone, not the snapshot's copy.
+func (r *Router) runStatus(name string) *ingress.RunStatus {
+	r.run.mu.Lock()
+	lr := r.run.live[name]
+	var failed bool
+	var err error
+	var at time.Time
+	if lr != nil {
+		failed, err, at = lr.failed, lr.err, lr.at
+	}
+	r.run.mu.Unlock()
+	if lr == nil {
+		return nil
+	}
+	s, ok := lr.run.(ingress.Statuser)
+	if !ok {
+		return nil
+	}
+	st := s.RunStatus()
+	if failed {
+		st.State, st.LastError, st.LastErrorAt = ingress.StateStopped, err.Error(), at
+	}
+	if st.State == "" {
+		return nil
+	}
+	return &st
 }

@@ -169,3 +169,74 @@ func TestFailedRunnerRestartsOnChange(t *testing.T) {
 		}
 	}
 }
+
+// statusAdapter is a runner that reports which build of it is running.
+type statusAdapter struct {
+	connAdapter
+	build int
+}
+
+func (a statusAdapter) RunStatus() ingress.RunStatus {
+	return ingress.RunStatus{State: ingress.StateConnected, Session: fmt.Sprintf("build-%d", a.build)}
+}
+
+// TestStatusShowsTheRunningInstance: /api/rules reports the connection of
+// the instance that runs (a reload leaving its block alone builds a new,
+// idle copy: the running one must still be the one reported), nothing
+// before RunIngress, and "stopped" with the reason once Run gave up.
+func TestStatusShowsTheRunningInstance(t *testing.T) {
+	log := &sessionLog{change: make(chan struct{}, 100)}
+	reg := connRegistry(log)
+	var mu sync.Mutex
+	builds := 0
+	reg.Register("stat", func(p ingress.Params) (ingress.Adapter, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		builds++
+		opt := p.Options.Content[1].Value
+		return statusAdapter{connAdapter: connAdapter{name: p.Name, opt: opt, log: log, fail: opt == "fail"}, build: builds}, nil
+	})
+	r := router.New(router.Options{Registry: reg})
+	file := func(opt, extra string) []byte {
+		return []byte("version: 1\ningress:\n  live:\n    type: stat\n    opt: " + opt + "\n" + extra + "rules: []\n")
+	}
+	conn := func() *ingress.RunStatus {
+		for _, in := range r.Status().Instances {
+			if in.Name == "live" {
+				return in.Connection
+			}
+		}
+		t.Fatalf("no instance live in %+v", r.Status().Instances)
+		return nil
+	}
+	if err := r.Reload("rules.yaml", file("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	if c := conn(); c != nil {
+		t.Errorf("before RunIngress the connection is %+v, want none", c)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { r.RunIngress(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	log.wait(t, 1)
+	if err := r.Reload("rules.yaml", file("a", "  hook:\n    type: echo\n    path: /hook\n")); err != nil {
+		t.Fatal(err)
+	}
+	if c := conn(); c == nil || c.Session != "build-1" || c.State != ingress.StateConnected {
+		t.Errorf("after an unrelated reload the connection is %+v, want the running build-1, connected", c)
+	}
+	if err := r.Reload("rules.yaml", file("fail", "")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c := conn(); c == nil || c.State != ingress.StateStopped; c = conn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the connection of a runner that gave up is %+v, want stopped", c)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c := conn(); c.LastError != "gave up" || c.LastErrorAt.IsZero() {
+		t.Errorf("stopped connection = %+v, want the error Run returned and when", c)
+	}
+}

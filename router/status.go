@@ -39,6 +39,9 @@ type Instance struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 	Path string `json:"path"`
+	// Connection is the state of an instance with a connection of its
+	// own (the Twitch EventSub WebSocket), when it reports one.
+	Connection *ingress.RunStatus `json:"connection,omitempty"`
 }
 
 // ErrorInfo is the last failed load.
@@ -89,7 +92,8 @@ func (r *Router) Status() Status {
 		Instances: []Instance{},
 	}
 	for _, spec := range s.set.Ingress() {
-		st.Instances = append(st.Instances, Instance{Name: spec.Name, Type: spec.Type, Path: spec.Path})
+		st.Instances = append(st.Instances, Instance{Name: spec.Name, Type: spec.Type, Path: spec.Path,
+			Connection: r.runStatus(spec.Name)})
 	}
 	for _, w := range s.set.Warnings() {
 		st.Warnings = append(st.Warnings, w.Error())

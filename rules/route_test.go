@@ -172,8 +172,8 @@ func TestRuntimeErrorPosition(t *testing.T) {
 		t.Fatalf("Route errors = %v, want one", res.Errors)
 	}
 	got := res.Errors[0].Error()
-	if !strings.HasPrefix(got, `rules.yaml:4:`) || !strings.Contains(got, `rule "big": when: `) {
-		t.Errorf("runtime error = %q, want it at rules.yaml:4 naming the rule", got)
+	if !strings.HasPrefix(got, `rules.yaml:4:`) || !strings.Contains(got, `rule "big": when: `) || strings.Count(got, `rule "big"`) != 1 {
+		t.Errorf("runtime error = %q, want it at rules.yaml:4 naming the rule once", got)
 	}
 }
 

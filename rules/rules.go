@@ -82,7 +82,11 @@ type RuntimeError struct {
 }
 
 func (e RuntimeError) Error() string {
-	return e.Pos.String() + `: rule "` + e.Rule + `": ` + e.Err.Error()
+	msg, named := e.Err.Error(), `rule "`+e.Rule+`": `
+	if strings.HasPrefix(msg, named) { // an expression's message names its rule already
+		return e.Pos.String() + ": " + msg
+	}
+	return e.Pos.String() + ": " + named + msg
 }
 
 // Skipped reports whether the whole rule was skipped (its when failed, or

@@ -274,9 +274,12 @@
       var ref = (st.refusals || {})[i.name] || {};
       var by = ref.by || {};
       var reasons = Object.keys(by).sort().map(function (r) { return h("span", { class: "chip bad", text: by[r] + " " + r.replace("_", " ") }); });
-      return h("div", { class: "item ingress", "data-name": i.name },
+      var conn = i.connection;
+      return h("div", { class: "item ingress", "data-name": i.name, "data-state": conn ? conn.state : null },
         h("div", { class: "line" }, h("strong", { text: i.name }), h("span", { class: "chip", text: i.type }),
-          h("span", { class: "grow mono dim", text: i.path + (i.builtin ? " (built in)" : "") })),
+          h("span", { class: "grow mono dim", text: i.path ? i.path + (i.builtin ? " (built in)" : "") : (conn ? "EventSub WebSocket" : "") }),
+          conn ? h("span", { class: "chip state " + stateClass(conn.state), text: conn.state }) : null),
+        conn ? connectionLines(conn) : null,
         h("div", { class: "line" },
           h("span", { class: "chip ok", text: (t.published || 0) + " accepted" }),
           t.duplicates ? h("span", { class: "chip", text: t.duplicates + " duplicates" }) : null,
@@ -297,6 +300,8 @@
           return h("div", { class: "stat" }, h("span", { class: "n", text: String(x[1] || 0) }), h("span", { class: "l", text: x[0] }));
         })),
       (st.tests && st.tests.failures && st.tests.failures.length) ? h("ul", { class: "failures" }, st.tests.failures.map(function (f) { return h("li", { text: f }); })) : null,
+      ruleErrors(st),
+      warnings(st),
       err ? h("div", { class: "loaderr", id: "rules-error" },
         h("div", { class: "dim", text: "Save at " + clock(err.at) + " refused; generation " + st.generation + " keeps running." }),
         (err.errors && err.errors.length ? err.errors : [{ msg: err.message }]).map(function (e) {
@@ -304,6 +309,66 @@
           return h("div", { class: "poserr" }, h("div", {}, h("span", { class: "pos", title: e.file || "", text: pos }), pos ? " " : "", e.msg),
             e.source ? h("pre", {}, e.source + (e.col ? "\n" : ""), e.col ? h("span", { class: "caret", text: " ".repeat(e.col - 1) + "^" }) : null) : null);
         })) : null);
+  }
+
+  // ---- a connection of its own (Twitch EventSub) ---------------------------
+  function stateClass(state) { return state === "connected" ? "ok" : state === "stopped" ? "bad" : "warn"; }
+  var SUB_LABEL = { enabled: "", pending: "pending", missing_scope: "missing scope", refused: "refused", revoked: "revoked", failed: "failed" };
+  var SUB_CLASS = { enabled: "ok", pending: "", missing_scope: "bad", refused: "bad", revoked: "bad", failed: "bad" };
+  function connectionLines(c) {
+    var subs = (c.subscriptions || []).map(function (s) {
+      var label = s.type.replace(/^channel\./, "") + (SUB_LABEL[s.status] ? " · " + SUB_LABEL[s.status] : "");
+      var why = s.detail ? s.detail : s.status;
+      if (s.retry_at) why += " · asked again at " + clock(s.retry_at);
+      return h("span", { class: "chip sub-status " + (SUB_CLASS[s.status] || ""), "data-type": s.type, "data-status": s.status, title: s.type + ": " + why }, label);
+    });
+    return [].concat(
+      c.state === "connected" ? h("div", { class: "sub conn" },
+        "session since " + clock(c.connected_since) + " (" + ago(c.connected_since) + ")",
+        c.last_keepalive ? h("span", { class: "keepalive", text: " · alive " + ago(c.last_keepalive) }) : null) : null,
+      subs.length ? h("div", { class: "line wrap" }, subs) : null,
+      (c.subscriptions || []).filter(function (s) { return s.status !== "enabled" && s.status !== "pending" && s.detail; }).map(function (s) {
+        var who = s.detail.indexOf(s.type) >= 0 ? "" : s.type + ": ";
+        return h("div", { class: "lasterr", text: who + s.detail + (s.retry_at ? " (asked again at " + clock(s.retry_at) + ")" : "") });
+      }),
+      c.last_error && c.state !== "connected" ? h("div", { class: "lasterr", text: "last error " + clock(c.last_error_at) + ": " + c.last_error }) : null);
+  }
+
+  // splitPos cuts "file:line:col: message" into the position and the rest.
+  function splitPos(s) {
+    var m = /^(.+?):(\d+)(?::(\d+))?: ([\s\S]*)$/.exec(s || "");
+    if (!m) return { pos: "", msg: s || "" };
+    return { pos: m[1].split(/[\\/]/).pop() + ":" + m[2] + (m[3] ? ":" + m[3] : ""), file: m[1], msg: m[4] };
+  }
+  function posLine(s, cls) {
+    var p = splitPos(s);
+    return h("div", { class: "poserr " + (cls || "") }, p.pos ? h("span", { class: "pos", title: p.file, text: p.pos }) : null, p.pos ? " " : "", p.msg);
+  }
+
+  function ruleErrors(st) {
+    var byRule = st.rule_errors || {};
+    var names = Object.keys(byRule).sort(function (a, b) { return byRule[b].count - byRule[a].count || (a < b ? -1 : 1); });
+    if (!names.length) return null;
+    return h("div", { class: "rule-errors", id: "rule-errors" },
+      h("h3", { text: "Rule errors since start" }),
+      names.map(function (n) {
+        var e = byRule[n];
+        var what = e.skipped ? plural(e.skipped, "time") + " skipped" + (e.count > e.skipped ? ", " + (e.count - e.skipped) + " part left out" : "") : "part left out, alert sent";
+        return h("div", { class: "rule-error", "data-rule": n },
+          h("div", { class: "line" }, h("strong", { text: n }), h("span", { class: "chip bad", text: plural(e.count, "error") }),
+            h("span", { class: "grow dim", text: what }), h("span", { class: "dim", text: "last " + ago(e.last_at) })),
+          posLine(stripRule(e.last, n)));
+      }));
+  }
+  // stripRule leaves out the rule's own name, shown above it.
+  function stripRule(s, name) { return (s || "").split('rule "' + name + '": ').join(""); }
+
+  function warnings(st) {
+    var w = st.warnings || [];
+    if (!w.length) return null;
+    return h("div", { class: "warnings", id: "rules-warnings" },
+      h("h3", { text: plural(w.length, "warning") + " when loaded" }),
+      w.map(function (x) { return posLine(x.replace(/: warning: /, ": "), "warn"); }));
   }
 
   function useCode(code) { $("test-code").value = code; $("replay-code").value = code; }

@@ -17,17 +17,32 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/heraldhq/herald/internal/faketwitch"
 	"github.com/heraldhq/herald/internal/pagetest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
 
+// dashboardRules declares Ko-fi, a Twitch EventSub WebSocket instance
+// (a static token against the fake Twitch: %[1]s is its EventSub URL,
+// %[2]s its Helix URL), a rule that fails at run time and one that loads
+// with a warning.
 const dashboardRules = `version: 1
 ingress:
   kofi:
     type: kofi
     path: /webhooks/kofi
     verification_token: kofi-token-for-tests
+  twitch:
+    type: twitch
+    transport: websocket
+    client_id: test-client
+    access_token: dashboard-static-token
+    broadcaster_user_id: "4242"
+    eventsub_url: %[1]s
+    helix_url: %[2]s
+    auth_url: %[2]s/no-auth-here
+    subscriptions: [channel.follow, channel.raid, channel.cheer]
 rules:
   - name: no-bots
     when: data.user == "bot"
@@ -37,6 +52,14 @@ rules:
     emit: FOLLOW
     set:
       text: data.user + " just followed!"
+  - name: sub-months
+    when: type == "subscribe"
+    emit: SUBSCRIBE
+    set:
+      months: int(data.months) + 1
+  - name: test-flag
+    when: source == "trigger" && data.test == 1
+    drop: true
 tests:
   - name: a follow is announced
     event: {source: trigger, type: follow, code: c1, data: {user: ada}}
@@ -52,7 +75,11 @@ tests:
 func TestDashboardInChromium(t *testing.T) {
 	needChromium(t)
 	const code = "overlay-code-4e21"
-	rulesFile := writeRules(t, dashboardRules)
+	fake := faketwitch.New(t)
+	fake.Grant("dashboard-static-token", "", "")
+	fake.Refuse("channel.cheer", -1) // Twitch answers 403: shown as refused
+	rulesText := fmt.Sprintf(dashboardRules, fake.EventSubURL(), fake.HelixURL())
+	rulesFile := writeRules(t, rulesText)
 	base := startServer(t, func(c *config) { c.rulesFile = rulesFile })
 	page := pagetest.Start(t, base, pagetest.Options{Code: code})
 	page.WaitRegistered(t)
@@ -121,7 +148,7 @@ func TestDashboardInChromium(t *testing.T) {
 	second.WaitRegistered(t)
 	do(t, "GET", base+"/notify?code=second-overlay-77&event=raid&user=linus&viewers=42", nil, nil)
 	do(t, "GET", base+"/notify?code=offline-overlay&event=follow&user=joan", nil, nil)
-	do(t, "GET", base+"/notify?code="+code+"&event=subscribe&user=grace&tier=1000", nil, nil)
+	do(t, "GET", base+"/notify?code="+code+"&event=subscribe&user=grace&tier=1000&months=several", nil, nil)
 	do(t, "POST", base+"/api/route", strings.NewReader(`{"source":"twitch","type":"channel.ad_break.begin"}`),
 		map[string]string{"Authorization": "Bearer " + testToken})
 	do(t, "POST", base+"/webhooks/kofi", strings.NewReader("data=%7B%7D"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
@@ -136,6 +163,50 @@ func TestDashboardInChromium(t *testing.T) {
 	step(t, ctx, "see the unrouted event", chromedp.WaitVisible(`.ev[data-outcome="unrouted"]`, chromedp.ByQuery))
 	step(t, ctx, "see the second page", chromedp.WaitVisible(`.item.page:nth-child(2)`, chromedp.ByQuery))
 	step(t, ctx, "see the Ko-fi refusal", chromedp.WaitVisible(`.item.ingress[data-name="kofi"] .lasterr`, chromedp.ByQuery))
+	// The Twitch instance: connected, with each subscription's state.
+	conn := fake.NextConn(t)
+	fake.WaitSubs(t, conn.Session, 2)
+	var twitchText string
+	step(t, ctx, "see the Twitch session connected",
+		chromedp.WaitVisible(`.item.ingress[data-name="twitch"][data-state="connected"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.item.ingress[data-name="twitch"] .sub-status[data-type="channel.follow"][data-status="enabled"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.item.ingress[data-name="twitch"] .sub-status[data-type="channel.cheer"][data-status="refused"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.item.ingress[data-name="twitch"] .keepalive`, chromedp.ByQuery),
+		chromedp.Text(`.item.ingress[data-name="twitch"]`, &twitchText, chromedp.ByQuery),
+	)
+	for _, want := range []string{"CONNECTED", "session since", "alive", "cheer · refused", "403"} {
+		if !strings.Contains(twitchText, want) {
+			t.Errorf("Twitch ingress item = %q, want it to say %q", twitchText, want)
+		}
+	}
+	if strings.Contains(twitchText, "dashboard-static-token") {
+		t.Errorf("the dashboard shows the Twitch token: %q", twitchText)
+	}
+
+	// The rules panel: the rule that failed on the subscribe, and the
+	// load warning, each with file:line:col.
+	var ruleErrText, warnText string
+	step(t, ctx, "see the rule errors and warnings",
+		chromedp.WaitVisible(`#rule-errors .rule-error[data-rule="sub-months"]`, chromedp.ByQuery),
+		chromedp.Text(`#rule-errors`, &ruleErrText, chromedp.ByID),
+		chromedp.Text(`#rules-warnings`, &warnText, chromedp.ByID),
+	)
+	monthsLine := strings.Count(rulesText[:strings.Index(rulesText, "months: int(")], "\n") + 1
+	flagLine := strings.Count(rulesText[:strings.Index(rulesText, "data.test == 1")], "\n") + 1
+	for _, want := range []string{"sub-months", "1 error", fmt.Sprintf("rules.yaml:%d:", monthsLine), "part left out"} {
+		if !strings.Contains(ruleErrText, want) {
+			t.Errorf("rule errors = %q, want %q", ruleErrText, want)
+		}
+	}
+	for _, want := range []string{"1 warning", fmt.Sprintf("rules.yaml:%d:", flagLine), "data.test is a string"} {
+		if !strings.Contains(warnText, want) {
+			t.Errorf("warnings = %q, want %q", warnText, want)
+		}
+	}
+	step(t, ctx, "scroll the ingress panel into view",
+		chromedp.Evaluate(`document.getElementById("ingress").closest(".panel").scrollIntoView({block: "start"})`, nil))
+	screenshot(t, ctx, "dashboard-twitch.png")
+	step(t, ctx, "scroll the side panels back", chromedp.Evaluate(`document.querySelector(".side").scrollTop = 0`, nil))
 	if summary != "unrouted: no rule acts and no code" {
 		t.Errorf("dry run of a Twitch follow = %q, want unrouted", summary)
 	}
@@ -167,7 +238,8 @@ func TestDashboardInChromium(t *testing.T) {
 	screenshot(t, ctx, "dashboard.png")
 
 	// A broken save: the rules panel shows where, and the old rules stay.
-	broken := strings.Replace(dashboardRules, `when: data.user == "bot"`, `when: data.user === "bot"`, 1)
+	broken := strings.Replace(rulesText, `when: data.user == "bot"`, `when: data.user === "bot"`, 1)
+	brokenLine := strings.Count(broken[:strings.Index(broken, `when: data.user === "bot"`)], "\n") + 1
 	writeAtomically(t, rulesFile, broken)
 	var rulesErr string
 	step(t, ctx, "see the broken save in the rules panel",
@@ -175,8 +247,8 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.WaitVisible(`#rules-error`, chromedp.ByID),
 		chromedp.Text(`#rules-error`, &rulesErr, chromedp.ByID),
 	)
-	if !strings.Contains(rulesErr, "rules.yaml:9:") || !strings.Contains(rulesErr, `when: data.user === "bot"`) {
-		t.Errorf("rules panel error = %q, want rules.yaml:9:… and the offending line", rulesErr)
+	if want := fmt.Sprintf("rules.yaml:%d:", brokenLine); !strings.Contains(rulesErr, want) || !strings.Contains(rulesErr, `when: data.user === "bot"`) {
+		t.Errorf("rules panel error = %q, want %s… and the offending line", rulesErr, want)
 	}
 	step(t, ctx, "scroll the rules panel into view", chromedp.ScrollIntoView(`#rules-error`, chromedp.ByID))
 	screenshot(t, ctx, "dashboard-rules-error.png")

@@ -90,7 +90,8 @@ func startTwitch(t *testing.T, subs string, setup func(*faketwitch.Server)) *twi
 	}
 	h.rules = filepath.Join(t.TempDir(), "rules.yaml")
 	h.writeRules(t, subs, "")
-	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--data", h.data, "--rules", h.rules}, noEnv, io.Discard)
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--data", h.data, "--rules", h.rules,
+		"--admin-token", testToken, "--metrics"}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,9 @@ func (a *Adapter) requests(userID string, scopes []string, checkScopes bool) []e
 	decl := a.cfg.Declared()
 	skip := map[string]bool{}
 	if checkScopes {
-		for _, m := range eventsub.Missing(decl, scopes) {
+		missing := eventsub.Missing(decl, scopes)
+		a.run.setMissing(missing)
+		for _, m := range missing {
 			skip[m.Type] = true
 			a.p.Log.Error("subscription skipped: the login lacks its scope; run `herald twitch login` again",
 				"subscription_type", m.Type, "needs", m.String())
@@ -126,6 +128,7 @@ func (a *Adapter) runWebSocket(ctx context.Context, tok auth.Token) error {
 	}
 	c := &eventsub.Client{URL: a.cfg.EventSubURL, Helix: a.helix(), Subs: subs, Log: a.p.Log,
 		Handle: a.publishMessage, Seen: a.seen}
+	a.run.setClient(c)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go a.keepFresh(ctx)

@@ -71,12 +71,16 @@ type Adapter struct {
 	cfg *Config
 	mac sig.HMAC
 	src *auth.Source // set by Run
+
+	// run is what RunStatus reports (status.go).
+	run runState
 }
 
 var (
 	_ ingress.Adapter       = (*Adapter)(nil)
 	_ ingress.StatsReporter = (*Adapter)(nil)
 	_ ingress.Runner        = (*Adapter)(nil)
+	_ ingress.Statuser      = (*Adapter)(nil)
 )
 
 // New builds an adapter from p.Options; it is the registered Factory.

@@ -46,7 +46,9 @@ type Server struct {
 	requests []string // "METHOD path" of every HTTP request
 	newConn  chan *Conn
 	revoked  []string
-	gate     chan struct{} // holds reconnect welcomes (HoldReconnects)
+	gate     chan struct{}  // holds reconnect welcomes (HoldReconnects)
+	refuse   map[string]int // type → 403s still to answer (-1: always)
+	creates  map[string]int // type → create requests received
 }
 
 // Sub is a subscription the fake holds.
@@ -133,6 +135,25 @@ func (s *Server) Revoked() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.revoked...)
+}
+
+// Refuse makes Helix answer the next n creations of typ with 403, as
+// Twitch does when the token lacks the right; n < 0 refuses until Refuse
+// is called again (n = 0 stops refusing).
+func (s *Server) Refuse(typ string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse == nil {
+		s.refuse = map[string]int{}
+	}
+	s.refuse[typ] = max(n, -1)
+}
+
+// Creates counts the create requests for typ so far, refused ones too.
+func (s *Server) Creates(typ string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creates[typ]
 }
 
 // Subs returns the subscriptions the fake holds.
@@ -301,6 +322,17 @@ func (s *Server) subscriptions(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.creates == nil {
+			s.creates = map[string]int{}
+		}
+		s.creates[req.Type]++
+		if n := s.refuse[req.Type]; n != 0 {
+			if n > 0 {
+				s.refuse[req.Type] = n - 1
+			}
+			fail(w, 403, "subscription missing proper authorization")
+			return
+		}
 		if req.Transport.Method == "websocket" && !s.sessionOpen(req.Transport.SessionID) {
 			// Twitch closes a session with 4003 when no subscription came
 			// within 10 s of its welcome; creating one later fails.

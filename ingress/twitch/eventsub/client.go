@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/twitch/auth"
 )
 
@@ -56,10 +57,12 @@ type Client struct {
 	Backoff func(n int) time.Duration
 	// Dialer dials the WebSocket; nil means websocket.DefaultDialer.
 	Dialer *websocket.Dialer
+	// RefusedRetry is the wait before asking again for a subscription
+	// Helix refused n+1 times in a row; nil means DefaultRefusedRetry.
+	RefusedRetry func(n int) time.Duration
 
-	mu      sync.Mutex
-	revoked map[string]bool // types Twitch revoked: not resubscribed
-	refused map[string]bool // types Helix refused for good (403): not retried
+	mu sync.Mutex
+	st sessionState // what Status reports; revoked and refused types
 }
 
 // DefaultBackoff doubles from 1 s to 2 min, each wait jittered down by
@@ -82,19 +85,29 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.Backoff == nil {
 		c.Backoff = DefaultBackoff
 	}
+	if c.RefusedRetry == nil {
+		c.RefusedRetry = DefaultRefusedRetry
+	}
+	c.update(func(s *sessionState) { s.state = ingress.StateConnecting })
+	defer c.update(func(s *sessionState) { s.state = ingress.StateStopped })
 	url := c.URL
 	if url == "" {
 		url = DefaultURL
 	}
 	for attempt := 0; ; attempt++ {
-		welcomed, err := c.session(ctx, url)
+		healthy, err := c.session(ctx, url)
 		if ctx.Err() != nil {
 			return nil
 		}
+		c.setError(err)
 		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoLogin) {
 			return err
 		}
-		if welcomed {
+		c.update(func(s *sessionState) { s.state = ingress.StateReconnecting })
+		if healthy {
+			// A session that carried subscriptions starts the backoff
+			// over; one that created none (all refused or revoked) does
+			// not, so it cannot turn into a reconnect per second.
 			attempt = 0
 		}
 		wait := c.Backoff(attempt)
@@ -168,8 +181,9 @@ func (c *Client) dial(ctx context.Context, url string, frames chan<- frame) (*li
 }
 
 // session runs one session from dial to loss. It reports whether a
-// welcome arrived (so the backoff starts over) and why it ended.
-func (c *Client) session(ctx context.Context, url string) (welcomed bool, err error) {
+// welcome arrived and a subscription was created (so the backoff starts
+// over) and why it ended.
+func (c *Client) session(ctx context.Context, url string) (healthy bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	frames := make(chan frame)
@@ -187,24 +201,51 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 	keepalive := time.NewTimer(welcomeTimeout)
 	defer keepalive.Stop()
 	window := defaultKeepalive
-	subscribed := make(chan error, 1)
+	subscribed := make(chan subscribeResult, 1)
 	redialed := make(chan dialResult, 1)
+	// retry fires when a refused subscription is due again.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	var session string
+	subscribing := false
+	startSubscribe := func(retrying bool) {
+		subscribing = true
+		go func(id string) {
+			n, err := c.subscribe(ctx, id, retrying)
+			select {
+			case subscribed <- subscribeResult{n, err}:
+			case <-ctx.Done():
+			}
+		}(session)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			for _, l := range links {
 				closeCleanly(l.conn)
 			}
-			return welcomed, nil
+			return healthy, nil
 		case <-keepalive.C:
-			return welcomed, ErrKeepalive
-		case err := <-subscribed:
-			if err != nil {
-				return welcomed, err
+			return healthy, ErrKeepalive
+		case res := <-subscribed:
+			subscribing = false
+			if res.err != nil {
+				return healthy, res.err
+			}
+			if res.created > 0 {
+				healthy = true
+			}
+			if at := c.nextRetry(); !at.IsZero() {
+				resetTimer(retry, time.Until(at))
+			}
+		case <-retry.C:
+			if !subscribing {
+				startSubscribe(true)
 			}
 		case r := <-redialed:
 			if r.err != nil {
-				return welcomed, fmt.Errorf("following session_reconnect: %w", r.err)
+				return healthy, fmt.Errorf("following session_reconnect: %w", r.err)
 			}
 			next = r.link
 			links = append(links, next)
@@ -218,9 +259,10 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 					// is up; wait for the new welcome.
 					continue
 				}
-				return welcomed, f.err
+				return healthy, f.err
 			}
 			resetTimer(keepalive, window)
+			c.update(func(s *sessionState) { s.keepalive = time.Now() })
 			switch f.msg.Type {
 			case TypeWelcome:
 				window = keepaliveWindow(f.msg.Session.Keepalive)
@@ -235,15 +277,10 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 					cur, next = next, nil
 					continue
 				}
-				welcomed = true
-				c.Log.Info("EventSub session started", "session_id", f.msg.Session.ID, "keepalive", window)
-				go func(id string) {
-					err := c.subscribe(ctx, id)
-					select {
-					case subscribed <- err:
-					case <-ctx.Done():
-					}
-				}(f.msg.Session.ID)
+				session = f.msg.Session.ID
+				c.welcomed(session)
+				c.Log.Info("EventSub session started", "session_id", session, "keepalive", window)
+				startSubscribe(false)
 			case TypeKeepalive:
 			case TypeReconnect:
 				c.Log.Info("EventSub asked to reconnect; moving the session")
@@ -264,6 +301,26 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 			}
 		}
 	}
+}
+
+type subscribeResult struct {
+	created int
+	err     error
+}
+
+// welcomed records a new session: connected, and every subscription that
+// was enabled on the old one is pending again (revoked and refused ones
+// keep their state).
+func (c *Client) welcomed(id string) {
+	now := time.Now()
+	c.update(func(s *sessionState) {
+		s.state, s.session, s.since, s.keepalive = ingress.StateConnected, id, now, now
+		for _, ss := range s.subs {
+			if ss.status != ingress.SubRevoked && ss.status != ingress.SubRefused {
+				ss.status, ss.detail = ingress.SubPending, ""
+			}
+		}
+	})
 }
 
 type dialResult struct {
@@ -299,12 +356,10 @@ func (c *Client) deliver(ctx context.Context, m Message) {
 		return
 	}
 	if m.Type == TypeRevocation {
-		c.mu.Lock()
-		if c.revoked == nil {
-			c.revoked = map[string]bool{}
-		}
-		c.revoked[m.SubscriptionType] = true
-		c.mu.Unlock()
+		c.update(func(s *sessionState) {
+			ss := s.sub(m.SubscriptionType)
+			ss.status, ss.detail = ingress.SubRevoked, fmt.Sprint(m.Subscription["status"])
+		})
 		c.Log.Error("subscription revoked; herald will not resubscribe until the rules change or it restarts",
 			"subscription_type", m.SubscriptionType, "subscription_id", m.SubscriptionID, "status", m.Subscription["status"])
 	}

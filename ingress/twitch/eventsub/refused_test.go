@@ -1,0 +1,226 @@
+package eventsub_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/ingress/twitch/eventsub"
+)
+
+// TestRefusedSubscriptionRetried runs in fake time: a subscription Helix
+// refuses with 403 is asked for again after 30 s, then after waits that
+// double up to 10 minutes (never in a loop), on the same session, while
+// the others stay; once Helix accepts it, it is enabled and not asked for
+// again. Status shows each step.
+func TestRefusedSubscriptionRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln := newPipeListener()
+		var dials, cheerCreates atomic.Int32
+		var refusing atomic.Bool
+		refusing.Store(true)
+		stop := make(chan struct{})
+		var handlers sync.WaitGroup
+		up := websocket.Upgrader{}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+			conn, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			handlers.Add(1)
+			defer handlers.Done()
+			defer conn.Close()
+			dials.Add(1)
+			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"w`+time.Now().String()+`","message_type":"session_welcome"},"payload":{"session":{"id":"s1","status":"connected","keepalive_timeout_seconds":10}}}`))
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(9 * time.Second):
+				}
+				if conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"k`+time.Now().String()+`","message_type":"session_keepalive"},"payload":{}}`)) != nil {
+					return
+				}
+			}
+		})
+		mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if bytes.Contains(body, []byte(`"channel.cheer"`)) {
+				cheerCreates.Add(1)
+				if refusing.Load() {
+					w.WriteHeader(403)
+					_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
+					return
+				}
+			}
+			w.WriteHeader(202)
+			_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"t","version":"1"}]}`))
+		})
+		srv := &http.Server{Handler: mux}
+		go srv.Serve(ln)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		defer func() {
+			cancel()
+			close(stop)
+			srv.Close()
+			ln.Close()
+			handlers.Wait()
+		}()
+		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
+		c := &eventsub.Client{
+			URL:    "ws://herald.test/ws",
+			Dialer: &websocket.Dialer{NetDialContext: ln.dial},
+			Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
+			Subs: []eventsub.Request{
+				{Type: "stream.online", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}},
+				{Type: "channel.cheer", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}},
+			},
+		}
+		go func() { done <- c.Run(ctx) }()
+		status := func() map[string]ingress.SubscriptionStatus {
+			out := map[string]ingress.SubscriptionStatus{}
+			for _, s := range c.Status().Subscriptions {
+				out[s.Type] = s
+			}
+			return out
+		}
+
+		synctest.Wait()
+		start := time.Now()
+		if n := cheerCreates.Load(); n != 1 {
+			t.Fatalf("after the welcome channel.cheer was asked for %d times, want 1", n)
+		}
+		st := status()
+		if st["channel.cheer"].Status != ingress.SubRefused || !st["channel.cheer"].RetryAt.Equal(start.Add(30*time.Second)) {
+			t.Fatalf("cheer = %+v, want refused, retried at +30s", st["channel.cheer"])
+		}
+		if st["stream.online"].Status != ingress.SubEnabled || c.Status().State != ingress.StateConnected {
+			t.Fatalf("status = %+v, want connected with stream.online enabled", c.Status())
+		}
+
+		// 0, 30, 90, 210, 450, 930, then every 600 s: 10 asks in the first hour.
+		wantBy := []struct {
+			at   time.Duration
+			asks int32
+		}{
+			{at: 29 * time.Second, asks: 1}, {at: 31 * time.Second, asks: 2},
+			{at: 89 * time.Second, asks: 2}, {at: 91 * time.Second, asks: 3},
+			{at: 929 * time.Second, asks: 5}, {at: 931 * time.Second, asks: 6},
+			{at: 3599 * time.Second, asks: 10},
+		}
+		for _, w := range wantBy {
+			time.Sleep(start.Add(w.at).Sub(time.Now()))
+			synctest.Wait()
+			if n := cheerCreates.Load(); n != w.asks {
+				t.Fatalf("at +%v channel.cheer was asked for %d times, want %d", w.at, n, w.asks)
+			}
+		}
+		if st := status()["channel.cheer"]; st.RetryAt.Sub(time.Now()) > eventsub.MaxRefusedRetry {
+			t.Fatalf("next retry %v away, want at most %v", st.RetryAt.Sub(time.Now()), eventsub.MaxRefusedRetry)
+		}
+
+		refusing.Store(false) // the streamer logged in again with the scope
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if st := status()["channel.cheer"]; st.Status != ingress.SubEnabled || !st.RetryAt.IsZero() {
+			t.Fatalf("after Helix accepted it cheer = %+v, want enabled", st)
+		}
+		asked := cheerCreates.Load()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := cheerCreates.Load(); n != asked {
+			t.Fatalf("an enabled subscription was asked for %d more times", n-asked)
+		}
+		if n := dials.Load(); n != 1 {
+			t.Fatalf("%d connections, want the one session kept throughout", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+		if st := c.Status(); st.State != ingress.StateStopped {
+			t.Fatalf("after Run returned the state is %q, want stopped", st.State)
+		}
+	})
+}
+
+// TestSessionWithoutSubscriptionsBacksOff runs in fake time: when the only
+// declared subscription is refused, Twitch closes each session after 10 s
+// (4003, nothing subscribed); herald's reconnects then back off instead of
+// redialling every second, and Helix is not asked on every new session.
+func TestSessionWithoutSubscriptionsBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln := newPipeListener()
+		var dials, asks atomic.Int32
+		stop := make(chan struct{})
+		var handlers sync.WaitGroup
+		up := websocket.Upgrader{}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+			conn, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			handlers.Add(1)
+			defer handlers.Done()
+			defer conn.Close()
+			dials.Add(1)
+			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"w`+time.Now().String()+`","message_type":"session_welcome"},"payload":{"session":{"id":"s","status":"connected","keepalive_timeout_seconds":30}}}`))
+			select {
+			case <-stop:
+			case <-time.After(10 * time.Second): // nothing was subscribed: Twitch gives up on the session
+				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4003, ""), time.Now().Add(time.Second))
+			}
+		})
+		mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+			asks.Add(1)
+			w.WriteHeader(403)
+			_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
+		})
+		srv := &http.Server{Handler: mux}
+		go srv.Serve(ln)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		defer func() {
+			cancel()
+			close(stop)
+			srv.Close()
+			ln.Close()
+			handlers.Wait()
+		}()
+		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
+		c := &eventsub.Client{
+			URL:    "ws://herald.test/ws",
+			Dialer: &websocket.Dialer{NetDialContext: ln.dial},
+			Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
+			Subs:   []eventsub.Request{{Type: "channel.cheer", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}}},
+		}
+		go func() { done <- c.Run(ctx) }()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		// Backoff 0.5-1 s, 1-2 s, 2-4 s … 60-120 s after each 10 s session:
+		// 10 to 14 sessions in 10 minutes (a reset per welcome makes ~55).
+		if n := dials.Load(); n < 4 || n > 16 {
+			t.Errorf("%d sessions in 10 minutes, want the reconnects backing off (4 to 16)", n)
+		}
+		// Asked at 0, 30, 90, 210, 450 s, or at the first session after.
+		if n := asks.Load(); n < 3 || n > 6 {
+			t.Errorf("the refused subscription was asked for %d times in 10 minutes, want 3 to 6", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
