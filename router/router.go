@@ -59,6 +59,9 @@ type Router struct {
 	cur    atomic.Pointer[snapshot]
 	mu     sync.Mutex // serialises reloads; readers never take it
 	states ingress.States
+	// dedupe is shared by every instance and keyed by sender
+	// (ingress.DedupeKey), so a renamed instance keeps its window.
+	dedupe *ingress.State
 
 	lastErr  atomic.Pointer[loadError]
 	unrouted atomic.Uint64
@@ -95,7 +98,7 @@ func New(opts Options) *Router {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Router{opts: opts, log: opts.Log.With("component", "router")}
+	r := &Router{opts: opts, log: opts.Log.With("component", "router"), dedupe: ingress.NewState()}
 	r.cur.Store(&snapshot{set: rules.Empty(), mux: http.NewServeMux(), loaded: opts.Now()})
 	return r
 }
@@ -307,7 +310,7 @@ func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adap
 	return factory(ingress.Params{
 		Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file,
 		Publish: r, Log: r.opts.Log.With("ingress", spec.Name, "type", spec.Type),
-		State: r.states.Get(spec.Name), Now: r.opts.Now, MaxBody: r.opts.MaxBody,
+		State: r.states.Get(spec.Name), Dedupe: r.dedupe, Now: r.opts.Now, MaxBody: r.opts.MaxBody,
 	})
 }
 

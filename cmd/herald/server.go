@@ -112,7 +112,7 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 				"error": "admin endpoints are disabled: start herald with --admin-token or HERALD_ADMIN_TOKEN"})
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := ingress.BearerToken(r.Header)
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.cfg.adminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 			ingress.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -46,6 +45,16 @@ type Adapter struct {
 }
 
 var _ ingress.Adapter = (*Adapter)(nil)
+
+// Builtin builds the server's own /notify: the seed's trigger URL, open
+// when token is "" and otherwise guarded by it exactly as a rules-file
+// instance's token guards that instance (--trigger-key).
+func Builtin(p ingress.Params, token string) *Adapter {
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Adapter{Counters: p.Counters(), p: p, token: token}
+}
 
 // New builds a trigger adapter from its rules-file block.
 func New(p ingress.Params) (ingress.Adapter, error) {
@@ -116,7 +125,13 @@ func (a *Adapter) params(w http.ResponseWriter, r *http.Request) (map[string]any
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, ingress.Errorf(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 	}
-	params := flatten(r.URL.Query())
+	// Query() would drop a query it cannot parse (more than 10,000
+	// parameters, a bad escape) and the sender would hear "missing code".
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, ingress.Errorf(http.StatusBadRequest, "malformed query string: %v", err)
+	}
+	params := flatten(query)
 	if r.Method == http.MethodPost {
 		if err := a.mergeBody(w, r, params); err != nil {
 			return nil, err
@@ -166,7 +181,7 @@ func (a *Adapter) checkToken(r *http.Request, params map[string]any) error {
 	}
 	got, _ := params["token"].(string)
 	delete(params, "token")
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if bearer, ok := ingress.BearerToken(r.Header); ok {
 		got = bearer
 	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
