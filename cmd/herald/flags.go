@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/limit"
 )
 
 // config is everything the server's flags and environment decide.
@@ -25,7 +27,30 @@ type config struct {
 	corsOrigin string
 	maxBody    int64
 	shutdown   time.Duration
+
+	// Hardening (see SECURITY.md); zero rates and counts are off.
+	allowedHosts        []string
+	triggerKey          string
+	bodyTimeout         time.Duration
+	rateRequests        limit.Rate
+	rateMisses          limit.Rate
+	rateHandshakes      limit.Rate
+	rateHandshakesTotal limit.Rate
+	connsPerIP          int
+	connsTotal          int
+	logLimit            limit.Rate
 }
+
+// Defaults of the limits: far above what one streamer's overlays and bots
+// do (a scene collection reloading 30 browser sources at once, a bot
+// firing a few alerts a second), far below what exhausts the machine.
+var (
+	defaultRateRequests        = limit.Rate{PerSecond: 12, Burst: 120}     // 120/10s
+	defaultRateMisses          = limit.Rate{PerSecond: 1, Burst: 60}       // 60/1m
+	defaultRateHandshakes      = limit.Rate{PerSecond: 6, Burst: 60}       // 60/10s
+	defaultRateHandshakesTotal = limit.Rate{PerSecond: 30, Burst: 300}     // 300/10s
+	defaultLogLimit            = limit.Rate{PerSecond: 1.0 / 3, Burst: 20} // 20/1m
+)
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
 // to stdout and the program exits 0, as the seed's argparse did.
@@ -35,9 +60,15 @@ var errHelp = flag.ErrHelp
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", maxBody: 1 << 20, shutdown: 10 * time.Second,
+		bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
+		rateHandshakes: defaultRateHandshakes, rateHandshakesTotal: defaultRateHandshakesTotal,
+		connsPerIP: 256, connsTotal: 4096, logLimit: defaultLogLimit}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
+	}
+	if key, ok := getenv("HERALD_TRIGGER_KEY"); ok {
+		cfg.triggerKey = key
 	}
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -65,6 +96,22 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		return err
 	})
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", cfg.shutdown, "")
+	fs.Func("allowed-hosts", "", func(s string) error {
+		cfg.allowedHosts = append(cfg.allowedHosts, splitList(s)...)
+		return nil
+	})
+	str(&cfg.triggerKey, "trigger-key", "", "")
+	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", cfg.bodyTimeout, "")
+	rate := func(p *limit.Rate, name string) {
+		fs.Func(name, "", func(s string) (err error) { *p, err = parseRate(s); return err })
+	}
+	rate(&cfg.rateRequests, "rate-requests")
+	rate(&cfg.rateMisses, "rate-misses")
+	rate(&cfg.rateHandshakes, "rate-handshakes")
+	rate(&cfg.rateHandshakesTotal, "rate-handshakes-total")
+	rate(&cfg.logLimit, "log-limit")
+	fs.IntVar(&cfg.connsPerIP, "conns-per-ip", cfg.connsPerIP, "")
+	fs.IntVar(&cfg.connsTotal, "conns-total", cfg.connsTotal, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage) // argparse prints help to stdout
@@ -94,7 +141,47 @@ func (c config) validate() error {
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
 	}
+	if c.connsPerIP < 0 || c.connsTotal < 0 || c.bodyTimeout < 0 {
+		return errors.New("--conns-per-ip, --conns-total and --body-timeout cannot be negative")
+	}
 	return nil
+}
+
+// corsOrigins is --cors-origin as a list (it may name several, comma
+// separated).
+func (c config) corsOrigins() []string { return splitList(c.corsOrigin) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseRate reads a limit as COUNT/PERIOD, "120/10s" or "60/1m": COUNT at
+// once, refilled evenly over PERIOD ("s", "m" and "h" alone mean one of
+// them). "0" or "off" turns the limit off.
+func parseRate(s string) (limit.Rate, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "0" || s == "off" {
+		return limit.Rate{}, nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	count, err := strconv.Atoi(n)
+	if !ok || err != nil || count <= 0 {
+		return limit.Rate{}, fmt.Errorf("invalid rate %q (want COUNT/PERIOD, e.g. 120/10s or 60/1m, or off)", s)
+	}
+	if per == "s" || per == "m" || per == "h" {
+		per = "1" + per
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		return limit.Rate{}, fmt.Errorf("invalid rate %q: period %q (want e.g. 10s, 1m)", s, per)
+	}
+	return limit.Rate{PerSecond: float64(count) / d.Seconds(), Burst: count}, nil
 }
 
 // parseSize reads a byte count with an optional KiB/MiB suffix ("1MiB", "512k").
@@ -121,9 +208,13 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION]
+              [--shutdown-timeout DURATION] [--allowed-hosts NAMES] [--trigger-key KEY]
+              [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
+              [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
+              [--conns-total N] [--log-limit RATE]
        herald check [RULES]
        herald route --rules RULES --event JSON
+       herald code new
 `
 
 const usage = shortUsage + `
@@ -147,13 +238,34 @@ options:
   --sources DIR         serve /sources/ from DIR (default: the embedded sources/)
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
                         without one those endpoints are disabled
-  --cors-origin ORIGIN  Access-Control-Allow-Origin (default: *)
+  --cors-origin ORIGIN  let pages from ORIGIN (comma-separated list) use herald from a
+                        browser; herald's own origin, null (local files) and
+                        http://absolute (OBS local files) always may. '*' lets
+                        every web site in (see SECURITY.md)
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+
+hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
+  --allowed-hosts NAMES answer for these host names too (comma-separated; '*' for
+                        any); localhost, IP addresses and --host always work
+  --trigger-key KEY     /notify requires ?token=KEY or "Authorization: Bearer KEY"
+                        (env HERALD_TRIGGER_KEY)
+  --body-timeout DURATION
+                        time a client has to send a request body (default: 30s)
+  --rate-requests RATE  trigger and webhook requests (default: 120/10s)
+  --rate-misses RATE    /notify requests that reached no page (default: 60/1m)
+  --rate-handshakes RATE
+                        new Socket.IO connections (default: 60/10s)
+  --rate-handshakes-total RATE
+                        new Socket.IO connections from everyone (default: 300/10s)
+  --conns-per-ip N      open Socket.IO connections per address (default: 256)
+  --conns-total N       open Socket.IO connections in all (default: 4096)
+  --log-limit RATE      warnings logged per message (default: 20/1m)
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)
   route --rules RULES --event JSON
                         show which rules match an event and what they would deliver
+  code new              print a new random code for an overlay (128 bits)
 `

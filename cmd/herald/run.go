@@ -15,11 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	_ "github.com/heraldhq/herald/egress/all" // every egress plugin
 	"github.com/heraldhq/herald/examples"
 	"github.com/heraldhq/herald/ingress"
 	_ "github.com/heraldhq/herald/ingress/all" // every ingress plugin
+	"github.com/heraldhq/herald/ingress/trigger"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/yamlpos"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
@@ -45,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			return runCheck(ctx, args[1:], getenv, stdout, stderr)
 		case "route":
 			return runRoute(ctx, args[1:], getenv, stdout, stderr)
+		case "code":
+			return runCode(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, getenv, stdout)
@@ -78,6 +83,12 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		return err
 	}
 	defer closeLog()
+	if !cfg.logLimit.Off() {
+		// One client must not flood the log with refusals: so many lines
+		// per message per interval, then a count of those left out.
+		interval := time.Duration(float64(cfg.logLimit.Burst) / cfg.logLimit.PerSecond * float64(time.Second))
+		log = slog.New(limit.NewLogHandler(log.Handler(), slog.LevelWarn, cfg.logLimit.Burst, interval, nil))
+	}
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
 		return err
@@ -97,23 +108,27 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
 	}
-	trigger, err := ingress.Default.Lookup("trigger")
-	if err != nil {
-		return err
+	lim := newLimits(cfg)
+	var publish herald.Publisher = rt
+	if cfg.triggerKey == "" {
+		publish = missCounter{next: rt, misses: lim.misses}
 	}
-	notify, err := trigger(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: rt,
-		Log: log.With("ingress", "trigger"), State: rt.State("trigger"), MaxBody: cfg.maxBody})
-	if err != nil {
-		return err
-	}
-	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files})
+	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
+		Log: log.With("ingress", "trigger"), State: rt.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey)
+	policy := newOriginPolicy(cfg.host, cfg.allowedHosts, cfg.corsOrigins())
+	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files,
+		policy: policy, limits: lim})
 
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	tcp, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Connections are tracked to their close, hijacked ones included, so
+	// Socket.IO connections can be counted per client (--conns-per-ip).
+	ln := limit.Listener{Listener: tcp}
 	srv := &http.Server{
 		Handler:           handler,
+		ConnContext:       limit.WithConn,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No ReadTimeout or WriteTimeout: they would cut Socket.IO long-polls
@@ -175,7 +190,9 @@ func newSink(typ string, cfg config, log *slog.Logger) (egress.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return factory(egress.Params{Log: log.With("egress", typ), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
+	// Origins are vetted in front of the sink (guard.go), so it may answer
+	// every request that reaches it, reflecting the page's origin.
+	return factory(egress.Params{Log: log.With("egress", typ), CORSOrigin: "", MaxBody: cfg.maxBody})
 }
 
 func rulesName(file string) string {

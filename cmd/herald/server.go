@@ -32,13 +32,19 @@ type handlerDeps struct {
 	sink    egress.Sink
 	trigger ingress.Adapter
 	sources fs.FS
+	policy  originPolicy
+	limits  *limits
 }
 
 // newHandler builds the fixed routes; paths it does not know go to the
 // router, which serves the ingress instances the rules file declares.
 func newHandler(d handlerDeps) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/notify", d.trigger)
+	notify := http.Handler(d.trigger)
+	if d.cfg.triggerKey == "" {
+		notify = missLimited(d.limits, notify)
+	}
+	mux.Handle("/notify", notify)
 	mux.Handle("/heartbeat", only("GET", http.HandlerFunc(heartbeat)))
 	mux.Handle("/clients", only("GET", d.admin(http.HandlerFunc(d.clients))))
 	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
@@ -51,7 +57,7 @@ func newHandler(d handlerDeps) http.Handler {
 		mux.Handle(m.Path(), m.Handler())
 	}
 	mux.Handle("/", d.router)
-	return d.cors(mux)
+	return d.guard(d.apply(d.limits, mux))
 }
 
 func heartbeat(w http.ResponseWriter, _ *http.Request) {
@@ -70,28 +76,6 @@ func only(method string, next http.Handler) http.Handler {
 			w.Header().Set("Allow", allow)
 			ingress.WriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed"})
 			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// cors adds the seed's permissive CORS headers (configurable) to every
-// answer but Socket.IO's, which sets its own from the same origin.
-func (d handlerDeps) cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", d.cfg.corsOrigin)
-			if d.cfg.corsOrigin != "*" {
-				h.Add("Vary", "Origin")
-			}
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
 		}
 		next.ServeHTTP(w, r)
 	})
