@@ -121,12 +121,19 @@ func missLimited(l *limits, next http.Handler) http.Handler {
 		key, _ := r.Context().Value(clientKey{}).(string)
 		if ok, retry := l.misses.Peek(key); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-			ingress.WriteJSON(w, http.StatusTooManyRequests, map[string]any{
-				"success": 0, "count": 0, "msg": "too many triggers for codes with no page; retry later"})
+			ingress.WriteJSON(w, http.StatusTooManyRequests, seedAnswer{
+				Success: 0, Count: 0, Msg: "too many triggers for codes with no page; retry later"})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// seedAnswer is /notify's answer shape, field order included.
+type seedAnswer struct {
+	Success int    `json:"success"`
+	Count   int    `json:"count"`
+	Msg     string `json:"msg"`
 }
 
 // missCounter is the publisher behind the built-in /notify: it charges

@@ -2,8 +2,10 @@ package limit
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // Listener wraps a net.Listener so that every connection it accepts can
@@ -66,6 +68,17 @@ func (n *Conn) Close() error {
 		r()
 	}
 	return n.Conn.Close()
+}
+
+// SyscallConn exposes the socket underneath, for writers that make raw
+// non-blocking writes (egress/socketio's inline path); closing still goes
+// through Close.
+func (n *Conn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := n.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("limit: connection has no file descriptor")
+	}
+	return sc.SyscallConn()
 }
 
 type connKey struct{}
