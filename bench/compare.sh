@@ -82,7 +82,7 @@ start_server() {
 		# off for it, as they would be for any load test from one machine.
 		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
 		"$bin/herald" -p "$port" --rate-requests off --rate-misses off --rate-handshakes off \
-			--rate-handshakes-total off --conns-per-ip 0 --conns-total 0 ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
+			--rate-handshakes-total off --conns-per-ip 0 --conns-total 0 --bodies-per-ip 0 ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
 		;;
 	node)
 		port=$NODE_PORT

@@ -265,31 +265,32 @@ func slowBody(t *testing.T, addr, path string) (status chan string) {
 }
 
 // TestAbuseSlowBodies: bodies that never finish are cut with a 408 (not a
-// reset) on every path, Socket.IO long-polling included, and the server
-// keeps answering /heartbeat while they are held.
+// reset) on every path, Socket.IO long-polling included; past
+// --bodies-per-ip a client's further bodies are refused at once (503); and
+// the server keeps answering /heartbeat while 1,000 are held.
 func TestAbuseSlowBodies(t *testing.T) {
 	base := startServer(t, func(c *config) { c.bodyTimeout = 2 * time.Second; c.rateRequests = limit.Rate{} })
 	addr := hostOf(base)
 	var all []chan string
-	for i := range 300 {
-		path := "/notify"
-		if i%2 == 1 {
-			path = "/socket.io/?EIO=4&transport=polling&sid=someone"
-		}
-		all = append(all, slowBody(t, addr, path))
+	paths := []string{"/notify", "/socket.io/?EIO=4&transport=polling&sid=someone", "/heartbeat", "/nowhere"}
+	for i := range 1000 {
+		all = append(all, slowBody(t, addr, paths[i%len(paths)]))
 	}
 	if a := do(t, "GET", base+"/heartbeat", nil, nil); a.status != 200 {
-		t.Fatalf("/heartbeat while 300 bodies are held = %d", a.status)
+		t.Fatalf("/heartbeat while 1000 bodies are held = %d", a.status)
 	}
 	counts := map[string]int{}
 	for _, ch := range all {
 		counts[<-ch]++
 	}
-	t.Logf("answers to 300 slow bodies: %v", counts)
+	t.Logf("answers to 1000 slow bodies: %v", counts)
 	for got, n := range counts {
 		if !strings.Contains(got, " 408 ") && !strings.Contains(got, " 503 ") {
-			t.Errorf("%d slow bodies answered %q, want 408 (or 503 past the connection limit)", n, got)
+			t.Errorf("%d slow bodies answered %q, want 408 (or 503 past the limits)", n, got)
 		}
+	}
+	if n := counts["HTTP/1.1 408 Request Timeout"]; n == 0 || n > 128 {
+		t.Errorf("%d bodies held until the deadline, want 1 to --bodies-per-ip (128)", n)
 	}
 }
 

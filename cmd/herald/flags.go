@@ -38,6 +38,7 @@ type config struct {
 	rateHandshakesTotal limit.Rate
 	connsPerIP          int
 	connsTotal          int
+	bodiesPerIP         int
 	logLimit            limit.Rate
 }
 
@@ -63,7 +64,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", maxBody: 1 << 20, shutdown: 10 * time.Second,
 		bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
 		rateHandshakes: defaultRateHandshakes, rateHandshakesTotal: defaultRateHandshakesTotal,
-		connsPerIP: 256, connsTotal: 4096, logLimit: defaultLogLimit}
+		connsPerIP: 256, connsTotal: 4096, bodiesPerIP: 128, logLimit: defaultLogLimit}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
@@ -112,6 +113,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	rate(&cfg.logLimit, "log-limit")
 	fs.IntVar(&cfg.connsPerIP, "conns-per-ip", cfg.connsPerIP, "")
 	fs.IntVar(&cfg.connsTotal, "conns-total", cfg.connsTotal, "")
+	fs.IntVar(&cfg.bodiesPerIP, "bodies-per-ip", cfg.bodiesPerIP, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage) // argparse prints help to stdout
@@ -141,8 +143,8 @@ func (c config) validate() error {
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
 	}
-	if c.connsPerIP < 0 || c.connsTotal < 0 || c.bodyTimeout < 0 {
-		return errors.New("--conns-per-ip, --conns-total and --body-timeout cannot be negative")
+	if c.connsPerIP < 0 || c.connsTotal < 0 || c.bodiesPerIP < 0 || c.bodyTimeout < 0 {
+		return errors.New("--conns-per-ip, --conns-total, --bodies-per-ip and --body-timeout cannot be negative")
 	}
 	return nil
 }
@@ -211,7 +213,7 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--shutdown-timeout DURATION] [--allowed-hosts NAMES] [--trigger-key KEY]
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
-              [--conns-total N] [--log-limit RATE]
+              [--conns-total N] [--bodies-per-ip N] [--log-limit RATE]
        herald check [RULES]
        herald route --rules RULES --event JSON
        herald code new
@@ -261,6 +263,7 @@ hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
                         new Socket.IO connections from everyone (default: 300/10s)
   --conns-per-ip N      open Socket.IO connections per address (default: 256)
   --conns-total N       open Socket.IO connections in all (default: 4096)
+  --bodies-per-ip N     request bodies being received at once (default: 128)
   --log-limit RATE      warnings logged per message (default: 20/1m)
 
 commands:

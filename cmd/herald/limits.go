@@ -22,6 +22,8 @@ type limits struct {
 	handshakes      *limit.Buckets // new Socket.IO sessions, per client
 	handshakesTotal *limit.Buckets // new Socket.IO sessions, everyone
 	socketConns     *limit.Conns   // connections carrying Socket.IO
+	bodies          *limit.Conns   // request bodies being received, per client
+	bodiesPerIP     int
 	bodyTimeout     time.Duration
 	maxBody         int64
 }
@@ -33,6 +35,8 @@ func newLimits(cfg config) *limits {
 		handshakes:      limit.NewBuckets(cfg.rateHandshakes, nil),
 		handshakesTotal: limit.NewBuckets(cfg.rateHandshakesTotal, nil),
 		socketConns:     limit.NewConns(cfg.connsPerIP, cfg.connsTotal),
+		bodies:          limit.NewConns(cfg.bodiesPerIP, 0),
+		bodiesPerIP:     cfg.bodiesPerIP,
 		bodyTimeout:     cfg.bodyTimeout,
 		maxBody:         cfg.maxBody,
 	}
@@ -78,7 +82,7 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 				return
 			}
 		}
-		if !l.readBody(w, r) {
+		if !l.readBody(w, r, key) {
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -89,10 +93,21 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 // body deadline and the size limit, so that no handler (the Socket.IO
 // library's long-polling POSTs included) ever waits on a client trickling
 // bytes: 408 when the body does not arrive in time, 413 when it is too
-// large. It reports whether the request may go on.
-func (l *limits) readBody(w http.ResponseWriter, r *http.Request) bool {
+// large. One client may send only so many bodies at once (503 beyond), so
+// slow senders cannot hold connections without end. It reports whether
+// the request may go on.
+func (l *limits) readBody(w http.ResponseWriter, r *http.Request, key string) bool {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return true
+	}
+	if l.bodiesPerIP > 0 {
+		release, ok := l.bodies.Acquire(key)
+		if !ok {
+			w.Header().Set("Connection", "close")
+			tooMany(w, http.StatusServiceUnavailable, time.Second, "too many request bodies in progress")
+			return false
+		}
+		defer release()
 	}
 	rc := http.NewResponseController(w)
 	if l.bodyTimeout > 0 {
