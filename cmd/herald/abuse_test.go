@@ -289,8 +289,10 @@ func TestAbuseSlowBodies(t *testing.T) {
 			t.Errorf("%d slow bodies answered %q, want 408 (or 503 past the limits)", n, got)
 		}
 	}
-	if n := counts["HTTP/1.1 408 Request Timeout"]; n == 0 || n > 128 {
-		t.Errorf("%d bodies held until the deadline, want 1 to --bodies-per-ip (128)", n)
+	// At most --bodies-per-ip (128) are held at once; over the run more
+	// may be, as the first ones time out and free their places.
+	if counts["HTTP/1.1 408 Request Timeout"] == 0 || counts["HTTP/1.1 503 Service Unavailable"] == 0 {
+		t.Errorf("want some bodies held until the deadline (408) and the rest refused at once (503)")
 	}
 }
 
