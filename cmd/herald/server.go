@@ -54,7 +54,7 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/socket.io/socket.io.js", client)
 	mux.Handle("/socket.io/socket.io.min.js", client)
 	if m, ok := d.sink.(egress.Mounter); ok {
-		mux.Handle(m.Path(), m.Handler())
+		mux.Handle(m.Path(), newPollWatch(libraryGrace, nil).wrap(m.Handler()))
 	}
 	mux.Handle("/", d.router)
 	return d.guard(d.apply(d.limits, mux))
