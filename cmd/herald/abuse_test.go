@@ -486,3 +486,39 @@ func TestAbuseHealthyPagesThroughBurstsAndIdleGaps(t *testing.T) {
 	fire(1)
 	expect(1)
 }
+
+// TestAbuseWebhookRefusals: a client sending forged webhooks is cut off
+// after --rate-requests refusals, while a burst of genuine, signed
+// notifications from the same address (a proxy) is never refused.
+func TestAbuseWebhookRefusals(t *testing.T) {
+	env := map[string]string{"TWITCH_SECRET": twitchSecret, "KOFI_TOKEN": "kofi-token", "ALERT_CODE": "burst"}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomically(t, path, webhookRules)
+	base := startServerEnv(t, getenv, func(c *config) { c.rulesFile = path; c.rateRequests = limit.Rate{PerSecond: 0.1, Burst: 20} })
+	body := `{"subscription":{"id":"s1","type":"channel.follow","version":"2"},"event":{"user_name":"Ada"}}`
+	send := func(id string, forged bool) int {
+		ts := time.Now().UTC().Format(time.RFC3339Nano)
+		sig := twitchSignature(id, ts, body)
+		if forged {
+			sig = "sha256=" + strings.Repeat("0", 64)
+		}
+		return do(t, "POST", base+"/webhooks/twitch", strings.NewReader(body), map[string]string{
+			"Content-Type": "application/json", "Twitch-Eventsub-Message-Id": id,
+			"Twitch-Eventsub-Message-Type": "notification", "Twitch-Eventsub-Message-Timestamp": ts,
+			"Twitch-Eventsub-Message-Signature": sig, "Twitch-Eventsub-Subscription-Type": "channel.follow",
+		}).status
+	}
+	for i := range 100 { // five times the budget, all genuine
+		if got := send(fmt.Sprintf("gift-%d", i), false); got != 200 {
+			t.Fatalf("genuine notification %d = %d, want 200", i, got)
+		}
+	}
+	statuses := map[int]int{}
+	for i := range 40 {
+		statuses[send(fmt.Sprintf("forged-%d", i), true)]++
+	}
+	if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusForbidden] > 21 {
+		t.Fatalf("40 forged notifications answered %v, want 403 for the budget then 429", statuses)
+	}
+}

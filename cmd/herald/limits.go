@@ -17,7 +17,8 @@ import (
 // everyone at once. Each is set by a flag (see flags.go); a zero rate or
 // count is off.
 type limits struct {
-	requests        *limit.Buckets // /notify and rules-file ingress, per client
+	requests        *limit.Buckets // /notify, per client
+	refusals        *limit.Buckets // refused requests to rules-file ingress, per client
 	misses          *limit.Buckets // /notify answers that reached no page, per client
 	handshakes      *limit.Buckets // new Socket.IO sessions, per client
 	handshakesTotal *limit.Buckets // new Socket.IO sessions, everyone
@@ -31,6 +32,7 @@ type limits struct {
 func newLimits(cfg config) *limits {
 	return &limits{
 		requests:        limit.NewBuckets(cfg.rateRequests, nil),
+		refusals:        limit.NewBuckets(cfg.rateRequests, nil),
 		misses:          limit.NewBuckets(cfg.rateMisses, nil),
 		handshakes:      limit.NewBuckets(cfg.rateHandshakes, nil),
 		handshakesTotal: limit.NewBuckets(cfg.rateHandshakesTotal, nil),
@@ -75,12 +77,30 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 					return
 				}
 			}
-		case path == "/notify" || d.router.Handles(path):
+		case path == "/notify":
 			if ok, retry := l.requests.Allow(key); !ok {
 				d.log.Warn("request refused: too many", "path", path, "remote", r.RemoteAddr)
 				tooMany(w, http.StatusTooManyRequests, retry, "too many requests; retry later")
 				return
 			}
+		case d.router.Handles(path):
+			// Webhooks are limited by their refusals only: a platform's
+			// burst of genuine notifications (a gift-sub train, all from
+			// one proxy address) must never be answered 429, or the
+			// platform retries and may cancel the subscription; a client
+			// sending forged or malformed requests is cut off.
+			if ok, retry := l.refusals.Peek(key); !ok {
+				d.log.Warn("request refused: too many refused before", "path", path, "remote", r.RemoteAddr)
+				tooMany(w, http.StatusTooManyRequests, retry, "too many refused requests; retry later")
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w}
+			defer func() {
+				if rec.status >= 400 {
+					l.refusals.Spend(key)
+				}
+			}()
+			w = rec
 		}
 		if !l.readBody(w, r, key) {
 			return
@@ -168,3 +188,26 @@ func (m missCounter) Publish(ctx context.Context, ev herald.Event) (herald.Recei
 	}
 	return rc, err
 }
+
+// statusRecorder notes the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
