@@ -159,6 +159,23 @@ func TestAbuseCodeGuessing(t *testing.T) {
 			t.Fatalf("lowercase bearer key = %d %s, want 200", a.status, a.body)
 		}
 	})
+	t.Run("code key", func(t *testing.T) {
+		base := startServer(t, func(c *config) { c.codeKeys = map[string]string{"keyed": "code-k3y"} })
+		tests := []struct {
+			name, query string
+			wantStatus  int
+		}{
+			{name: "keyed code without its key", query: "code=keyed&event=y", wantStatus: 401},
+			{name: "keyed code with a wrong key", query: "code=keyed&event=y&token=nope", wantStatus: 401},
+			{name: "keyed code with its key", query: "code=keyed&event=y&token=code-k3y", wantStatus: 200},
+			{name: "another code stays open", query: "code=open&event=y", wantStatus: 200},
+		}
+		for _, tc := range tests {
+			if a := do(t, "GET", base+"/notify?"+tc.query, nil, nil); a.status != tc.wantStatus || strings.Contains(a.body, "code-k3y") {
+				t.Errorf("%s: %d %s, want %d", tc.name, a.status, a.body, tc.wantStatus)
+			}
+		}
+	})
 }
 
 // TestAbuseRequestRate: a client firing triggers as fast as it can is

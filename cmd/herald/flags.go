@@ -31,6 +31,7 @@ type config struct {
 	// Hardening (see SECURITY.md); zero rates and counts are off.
 	allowedHosts        []string
 	triggerKey          string
+	codeKeys            map[string]string // --code-key CODE=KEY
 	bodyTimeout         time.Duration
 	rateRequests        limit.Rate
 	rateMisses          limit.Rate
@@ -102,6 +103,17 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		return nil
 	})
 	str(&cfg.triggerKey, "trigger-key", "", "")
+	fs.Func("code-key", "", func(s string) error {
+		code, key, ok := strings.Cut(s, "=")
+		if !ok || code == "" || key == "" {
+			return fmt.Errorf("--code-key wants CODE=KEY, got %q", s)
+		}
+		if cfg.codeKeys == nil {
+			cfg.codeKeys = map[string]string{}
+		}
+		cfg.codeKeys[code] = key
+		return nil
+	})
 	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", cfg.bodyTimeout, "")
 	rate := func(p *limit.Rate, name string) {
 		fs.Func(name, "", func(s string) (err error) { *p, err = parseRate(s); return err })
@@ -211,6 +223,7 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
               [--shutdown-timeout DURATION] [--allowed-hosts NAMES] [--trigger-key KEY]
+              [--code-key CODE=KEY]
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
               [--conns-total N] [--bodies-per-ip N] [--log-limit RATE]
@@ -253,6 +266,7 @@ hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
                         any); localhost, IP addresses and --host always work
   --trigger-key KEY     /notify requires ?token=KEY or "Authorization: Bearer KEY"
                         (env HERALD_TRIGGER_KEY)
+  --code-key CODE=KEY   /notify for CODE requires KEY (or the trigger key); repeatable
   --body-timeout DURATION
                         time a client has to send a request body (default: 30s)
   --rate-requests RATE  /notify requests, and refused webhook requests (default: 120/10s)

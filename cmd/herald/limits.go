@@ -160,7 +160,13 @@ func missLimited(l *limits, next http.Handler) http.Handler {
 				Success: 0, Count: 0, Msg: "too many triggers for codes with no page; retry later"})
 			return
 		}
-		next.ServeHTTP(w, r)
+		// A code with its own key answers 401 to a guesser: that is as
+		// telling as a count, so it costs a miss too.
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusUnauthorized {
+			l.misses.Spend(key)
+		}
 	})
 }
 

@@ -114,7 +114,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		publish = missCounter{next: rt, misses: lim.misses}
 	}
 	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
-		Log: log.With("ingress", "trigger"), State: rt.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey)
+		Log: log.With("ingress", "trigger"), State: rt.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)
 	policy := newOriginPolicy(cfg.host, cfg.allowedHosts, cfg.corsOrigins())
 	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files,
 		policy: policy, limits: lim})
