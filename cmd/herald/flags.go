@@ -27,6 +27,7 @@ type config struct {
 	corsOrigin string
 	maxBody    int64
 	shutdown   time.Duration
+	version    bool
 
 	// Hardening (see SECURITY.md); zero rates and counts are off.
 	allowedHosts        []string
@@ -55,8 +56,16 @@ var (
 )
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
-// to stdout and the program exits 0, as the seed's argparse did.
+// to stdout and the program exits 0, as the original service's argparse did.
 var errHelp = flag.ErrHelp
+
+// errVersion is returned by parseFlags when --version was asked for: the
+// version is printed to stdout and the program exits 0.
+var errVersion = errors.New("version asked")
+
+// version is stamped by the release build:
+// go build -ldflags "-X main.version=v1.2.3" ./cmd/herald
+var version = "dev"
 
 // parseFlags reads the server's flags. Both spellings of every aliased flag
 // (-p and --port) are accepted, as Go's flag package accepts one or two
@@ -72,6 +81,27 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	if key, ok := getenv("HERALD_TRIGGER_KEY"); ok {
 		cfg.triggerKey = key
 	}
+	fs := newFlagSet(&cfg)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage) // argparse prints help to stdout
+			return cfg, errHelp
+		}
+		return cfg, fmt.Errorf("%w\n%s", err, shortUsage)
+	}
+	if cfg.version {
+		fmt.Fprintf(stdout, "herald %s\n", version)
+		return cfg, errVersion
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), shortUsage)
+	}
+	return cfg, cfg.validate()
+}
+
+// newFlagSet registers the server's flags on cfg. The usage text is written
+// by hand (argparse's layout); TestUsageNamesEveryFlag keeps the two in step.
+func newFlagSet(cfg *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	str := func(p *string, long, short, usage string) {
@@ -98,6 +128,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		return err
 	})
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", cfg.shutdown, "")
+	fs.BoolVar(&cfg.version, "version", false, "")
 	fs.Func("allowed-hosts", "", func(s string) error {
 		cfg.allowedHosts = append(cfg.allowedHosts, splitList(s)...)
 		return nil
@@ -126,17 +157,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	fs.IntVar(&cfg.connsPerIP, "conns-per-ip", cfg.connsPerIP, "")
 	fs.IntVar(&cfg.connsTotal, "conns-total", cfg.connsTotal, "")
 	fs.IntVar(&cfg.bodiesPerIP, "bodies-per-ip", cfg.bodiesPerIP, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage) // argparse prints help to stdout
-			return cfg, errHelp
-		}
-		return cfg, fmt.Errorf("%w\n%s", err, shortUsage)
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), shortUsage)
-	}
-	return cfg, cfg.validate()
+	return fs
 }
 
 func (c config) validate() error {
@@ -222,7 +243,7 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--allowed-hosts NAMES] [--trigger-key KEY]
+              [--shutdown-timeout DURATION] [--version] [--allowed-hosts NAMES] [--trigger-key KEY]
               [--code-key CODE=KEY]
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
@@ -248,7 +269,8 @@ options:
   --tls-cert FILE, --tls-key FILE
                         serve HTTPS with this certificate and key
   -r RULES, --rules RULES
-                        rules file, hot-reloaded on save and on SIGHUP
+                        rules file, hot-reloaded on save (and on SIGHUP where
+                        there is one)
                         (default: the embedded examples/default.yaml)
   --sources DIR         serve /sources/ from DIR (default: the embedded sources/)
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
@@ -260,6 +282,7 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --version             print the version and exit
 
 hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
   --allowed-hosts NAMES answer for these host names too (comma-separated; '*' for

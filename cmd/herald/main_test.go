@@ -196,3 +196,20 @@ func waitForText(t *testing.T, w *syncBuffer, text string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestUsageNamesEveryFlag: the usage text (and so help.golden) is written
+// by hand; every registered flag must appear in its option list, so the
+// golden cannot drift from the flags.
+func TestUsageNamesEveryFlag(t *testing.T) {
+	var cfg config
+	newFlagSet(&cfg).VisitAll(func(f *flag.Flag) {
+		spelled := "--" + f.Name
+		if len(f.Name) == 1 {
+			spelled = "-" + f.Name
+		}
+		options := usage[len(shortUsage):]
+		if !strings.Contains(options, " "+spelled+" ") && !strings.Contains(options, " "+spelled+",") && !strings.Contains(options, " "+spelled+"\n") {
+			t.Errorf("flag %s is registered but the usage's option list does not describe %q", f.Name, spelled)
+		}
+	})
+}

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		}
 	}
 	cfg, err := parseFlags(args, getenv, stdout)
-	if errors.Is(err, errHelp) {
+	if errors.Is(err, errHelp) || errors.Is(err, errVersion) {
 		return exitOK
 	}
 	if err != nil {
@@ -76,7 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(string) (string, bool), stderr io.Writer, ready chan<- string) error {
 	// Catch SIGHUP first: its default action would end the process.
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	if sigs := reloadSignals(); len(sigs) > 0 {
+		signal.Notify(hup, sigs...)
+	}
 	defer signal.Stop(hup)
 	log, closeLog, err := newLogger(cfg.logLevel, cfg.logFile, stderr)
 	if err != nil {
@@ -168,13 +170,14 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	log.Info("shutting down", "timeout", cfg.shutdown)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdown)
 	defer cancel()
-	// Shutdown does not wait for hijacked websockets, so close the pages in
-	// parallel with draining the HTTP requests in flight.
-	wg.Go(func() {
-		if err := sink.Close(shutdownCtx); err != nil {
-			log.Warn("closing pages", "err", err)
-		}
-	})
+	// The pages go first, while the HTTP server still runs: from here on
+	// every trigger is refused (503), what was already delivered reaches
+	// the pages (polling pages may still poll to collect it), and only
+	// then does the listener close. Shutdown does not wait for hijacked
+	// websockets; the sink closes them itself.
+	if err := sink.Close(shutdownCtx); err != nil {
+		log.Warn("closing pages", "err", err)
+	}
 	err = srv.Shutdown(shutdownCtx)
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -107,7 +107,7 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 	})
 }
 
-// clients lists registered pages, grouped by code as the seed did.
+// clients lists registered pages, grouped by code as the original service did.
 func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
 	var list []egress.Client
 	if l, ok := d.sink.(egress.Lister); ok {
