@@ -85,7 +85,11 @@ func clients(t *testing.T, base string) string {
 // page gets ERROR and joins nothing) on both transports, so 100 such pages
 // cost next to nothing.
 func TestAbuseBigCodes(t *testing.T) {
-	base := startServer(t, func(c *config) { c.connsPerIP = 0; c.rateHandshakes = limit.Rate{}; c.rateHandshakesTotal = limit.Rate{} })
+	base := startServer(t, func(c *config) {
+		c.connsPerIP = 0
+		c.rateHandshakes = limit.Rate{}
+		c.rateHandshakesTotal = limit.Rate{}
+	})
 	code := strings.Repeat("c", 900_000)
 	register := `42["REGISTER",{"code":"` + code + `"}]`
 	before := heapInUse()
