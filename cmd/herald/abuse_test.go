@@ -224,7 +224,6 @@ func TestAbuseHandshakeFlood(t *testing.T) {
 // TestAbuseSocketConnections: open Socket.IO connections are counted per
 // client, hijacked WebSockets included, and a closed one frees its place.
 func TestAbuseSocketConnections(t *testing.T) {
-	t.Skip("needs eio to close a page's socket when the page goes away (fixed with the page model merge)")
 	base := startServer(t, func(c *config) { c.connsPerIP = 3 })
 	ws := "ws://" + hostOf(base) + "/socket.io/?EIO=4&transport=websocket"
 	var open []*websocket.Conn
