@@ -89,6 +89,7 @@ type Sink struct {
 	started    time.Time
 
 	snapshots sync.Pool // *[]*page, see Deliver
+	outgoings sync.Pool // *outgoing, see Deliver
 }
 
 var (
@@ -126,6 +127,7 @@ func New(opts Options) *Sink {
 		positionOf: opts.Position,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
+	s.outgoings.New = func() any { return new(outgoing) }
 	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
 	s.io = socket.NewServer(nil, serverOptions(opts))
 	s.engine = s.io.ServeHandler(nil)
