@@ -124,7 +124,9 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	}
 	// Once routing starts, every delivery is handed over even if the
 	// sender hangs up: its receipt must describe what was done.
-	ctx = context.WithoutCancel(ctx)
+	if ctx.Done() != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if ev.ID == "" {
 		ev.ID = herald.NewID()
 	}

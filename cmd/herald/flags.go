@@ -28,6 +28,7 @@ type config struct {
 	maxBody    int64
 	shutdown   time.Duration
 	version    bool
+	egress     string
 
 	// Hardening (see SECURITY.md); zero rates and counts are off.
 	allowedHosts        []string
@@ -72,7 +73,7 @@ var version = "dev"
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
 	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", maxBody: 1 << 20, shutdown: 10 * time.Second,
-		bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
+		egress: defaultEgress, bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
 		rateHandshakes: defaultRateHandshakes, rateHandshakesTotal: defaultRateHandshakesTotal,
 		connsPerIP: 256, connsTotal: 4096, bodiesPerIP: 128, logLimit: defaultLogLimit}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
@@ -122,6 +123,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	str(&cfg.sourcesDir, "sources", "", "")
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
+	str(&cfg.egress, "egress", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -243,7 +245,8 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--version] [--allowed-hosts NAMES] [--trigger-key KEY]
+              [--shutdown-timeout DURATION] [--egress SINKS] [--version]
+              [--allowed-hosts NAMES] [--trigger-key KEY]
               [--code-key CODE=KEY]
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
@@ -282,6 +285,8 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --egress SINKS        comma-separated sinks pages are reached through
+                        (default: socketio)
   --version             print the version and exit
 
 hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):

@@ -86,6 +86,8 @@ func TestBadStartIsAClearError(t *testing.T) {
 		{name: "port out of range", args: []string{"--port", "70000"}, wantCode: exitUsage, wantErr: "port 70000 out of range"},
 		{name: "stray argument", args: []string{"serve"}, wantCode: exitUsage, wantErr: `unexpected argument "serve"`},
 		{name: "bad max body", args: []string{"--max-body", "lots"}, wantCode: exitUsage, wantErr: `invalid size "lots"`},
+		{name: "unknown egress", args: []string{"-p", "0", "--egress", "socketio,sse"}, wantCode: exitFailure,
+			wantErr: `--egress: unknown egress type "sse" (known: socketio)`},
 		{name: "cert without key", args: []string{"--tls-cert", cert}, wantCode: exitUsage, wantErr: "--tls-cert and --tls-key go together"},
 		{name: "sslcontext missing", args: []string{"-p", "0", "--sslcontext", filepath.Join(dir, "nope.json")},
 			wantCode: exitFailure, wantErr: "--sslcontext: open"},

@@ -6,27 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"sync"
 	"syscall"
-	"time"
 
-	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/egress"
 	_ "github.com/heraldhq/herald/egress/all" // every egress plugin
 	"github.com/heraldhq/herald/examples"
-	"github.com/heraldhq/herald/ingress"
 	_ "github.com/heraldhq/herald/ingress/all" // every ingress plugin
-	"github.com/heraldhq/herald/ingress/trigger"
-	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/yamlpos"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
-	"github.com/heraldhq/herald/sources"
 )
 
 // Exit codes.
@@ -80,85 +69,15 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		signal.Notify(hup, sigs...)
 	}
 	defer signal.Stop(hup)
-	log, closeLog, err := newLogger(cfg.logLevel, cfg.logFile, stderr)
+	srv, err := newServer(cfg, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	if !cfg.logLimit.Off() {
-		// One client must not flood the log with refusals: so many lines
-		// per message per interval, then a count of those left out.
-		interval := time.Duration(float64(cfg.logLimit.Burst) / cfg.logLimit.PerSecond * float64(time.Second))
-		log = slog.New(limit.NewLogHandler(log.Handler(), slog.LevelWarn, cfg.logLimit.Burst, interval, nil))
-	}
-	tlsConfig, err := loadTLS(cfg)
-	if err != nil {
-		return err
-	}
-	files, closeFiles, err := sourcesFS(cfg.sourcesDir, sources.FS())
-	if err != nil {
-		return err
-	}
-	defer closeFiles()
-
-	sink, err := newSink("socketio", cfg, log)
-	if err != nil {
-		return err
-	}
-	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
-		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames})
-	if err := loadRules(rt, cfg.rulesFile); err != nil {
-		return err
-	}
-	lim := newLimits(cfg)
-	var publish herald.Publisher = rt
-	if cfg.triggerKey == "" {
-		publish = missCounter{next: rt, misses: lim.misses}
-	}
-	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
-		Log: log.With("ingress", "trigger"), State: rt.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)
-	policy := newOriginPolicy(cfg.host, cfg.allowedHosts, cfg.corsOrigins())
-	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files,
-		policy: policy, limits: lim})
-
-	tcp, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	// Connections are tracked to their close, hijacked ones included, so
-	// Socket.IO connections can be counted per client (--conns-per-ip).
-	ln := limit.Listener{Listener: tcp}
-	srv := &http.Server{
-		Handler:           handler,
-		ConnContext:       limit.WithConn,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		// No ReadTimeout or WriteTimeout: they would cut Socket.IO long-polls
-		// and websockets. Bodies are bounded by size (--max-body) and the
-		// header timeout; idle keep-alive connections are reaped.
-		IdleTimeout: 120 * time.Second,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	var wg sync.WaitGroup
-	rl := reloader{rt: rt, file: cfg.rulesFile, log: log.With("component", "rules")}
-	wg.Go(func() { rl.onHangup(ctx, hup) })
-	if cfg.rulesFile != "" {
-		wg.Go(func() { rl.watch(ctx) })
-	}
-	serveErr := make(chan error, 1)
-	go func() {
-		if tlsConfig != nil {
-			serveErr <- srv.ServeTLS(ln, "", "")
-		} else {
-			serveErr <- srv.Serve(ln)
-		}
-	}()
-	scheme := map[bool]string{false: "http", true: "https"}[tlsConfig != nil]
-	log.Info("herald listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "rules", rulesName(cfg.rulesFile))
+	defer srv.release()
+	serveErr := srv.start(ctx, hup)
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- srv.ln.Addr().String()
 	}
-
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
@@ -167,35 +86,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if stopSignals != nil {
 		stopSignals()
 	}
-	log.Info("shutting down", "timeout", cfg.shutdown)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdown)
-	defer cancel()
-	// The pages go first, while the HTTP server still runs: from here on
-	// every trigger is refused (503), what was already delivered reaches
-	// the pages (polling pages may still poll to collect it), and only
-	// then does the listener close. Shutdown does not wait for hijacked
-	// websockets; the sink closes them itself.
-	if err := sink.Close(shutdownCtx); err != nil {
-		log.Warn("closing pages", "err", err)
-	}
-	err = srv.Shutdown(shutdownCtx)
-	wg.Wait()
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// newSink builds the egress plugin typ from the registry.
-func newSink(typ string, cfg config, log *slog.Logger) (egress.Sink, error) {
-	factory, err := egress.Default.Lookup(typ)
-	if err != nil {
-		return nil, err
-	}
-	// Origins are vetted in front of the sink (guard.go), so it may answer
-	// every request that reaches it, reflecting the page's origin.
-	return factory(egress.Params{Log: log.With("egress", typ), CORSOrigin: "", MaxBody: cfg.maxBody})
+	return srv.shutdown()
 }
 
 func rulesName(file string) string {

@@ -13,23 +13,14 @@ import (
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
-	"github.com/heraldhq/herald/sources"
 )
-
-// reservedPaths are served by the fixed mux; the rules file cannot declare
-// an ingress on them.
-var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/"}
-
-// reservedNames are ingress instance names herald uses itself: "trigger" is
-// the Source of the built-in /notify.
-var reservedNames = []string{"trigger"}
 
 // handlerDeps is what the fixed routes need.
 type handlerDeps struct {
 	cfg     config
 	log     *slog.Logger
 	router  *router.Router
-	sink    egress.Sink
+	sinks   sinks
 	trigger ingress.Adapter
 	sources fs.FS
 	policy  originPolicy
@@ -50,10 +41,8 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
 	mux.Handle("/api/route", only("POST", d.admin(http.HandlerFunc(d.route))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
-	client := only("GET", staticFile("socket.io.js", sources.SocketIOClient()))
-	mux.Handle("/socket.io/socket.io.js", client)
-	mux.Handle("/socket.io/socket.io.min.js", client)
-	if m, ok := d.sink.(egress.Mounter); ok {
+	for _, m := range d.sinks.mounts() {
+		// Long-polling sessions that stopped polling are let go (polling.go).
 		mux.Handle(m.Path(), newPollWatch(libraryGrace, nil).wrap(m.Handler()))
 	}
 	mux.Handle("/", d.router)
@@ -109,10 +98,7 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 
 // clients lists registered pages, grouped by code as the original service did.
 func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
-	var list []egress.Client
-	if l, ok := d.sink.(egress.Lister); ok {
-		list = l.Clients()
-	}
+	list := d.sinks.clients()
 	byCode := map[string][]egress.Client{}
 	for _, c := range list {
 		byCode[c.Code] = append(byCode[c.Code], c)

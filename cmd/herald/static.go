@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"path"
 	"slices"
 	"strings"
-	"time"
 )
 
 // sourcesFS returns the files /sources/ serves: dir confined with os.Root
@@ -54,14 +51,4 @@ func (n noDirs) Open(name string) (fs.File, error) {
 		}
 	}
 	return f, nil
-}
-
-// staticFile serves fixed bytes under name, with its type from the
-// extension (mime, via ServeContent) and conditional-request support.
-func staticFile(name string, content []byte) http.Handler {
-	started := time.Now()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		http.ServeContent(w, r, name, started, bytes.NewReader(content))
-	})
 }

@@ -57,7 +57,7 @@ type nativeEncoding struct {
 
 func (n *nativeEncoding) frame(e *outgoing) (*eio.Frame, error) {
 	if n.f == nil && n.err == nil {
-		n.f, n.err = eio.EventFrame(e.d.Name, e.args()...)
+		n.f, n.err = eio.EventFrameOf(e.list())
 		if n.err != nil {
 			n.err = fmt.Errorf("socketio: encoding %s: %w", e.d.Name, n.err)
 		}

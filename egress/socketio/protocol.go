@@ -3,9 +3,9 @@ package socketio
 import (
 	"context"
 	"log/slog"
-	"math"
 	"net/url"
-	"strconv"
+
+	"github.com/heraldhq/herald"
 )
 
 // Event names of the page protocol.
@@ -146,19 +146,11 @@ const (
 	errLongCode = codeError("code too long: at most 256 bytes")
 )
 
-// codeOf reads a code as pages send it: a string, or an integral number (a
-// page that wrote {code: 1234}) as its decimal text. Anything else is "".
-// A code longer than maxCodeBytes is an error.
+// codeOf reads a code as pages send it (herald.CodeText: a string, or an
+// integral number as its decimal text). A code longer than maxCodeBytes is
+// an error.
 func codeOf(v any) (string, error) {
-	var code string
-	switch v := v.(type) {
-	case string:
-		code = v
-	case float64:
-		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
-			code = strconv.FormatFloat(v, 'f', -1, 64)
-		}
-	}
+	code := herald.CodeText(v)
 	if len(code) > maxCodeBytes {
 		return "", errLongCode
 	}

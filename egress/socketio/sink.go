@@ -84,8 +84,12 @@ type Sink struct {
 	limits     limits
 
 	positionOf func(herald.Delivery) string
+	// corsOrigin and started are for the client bundle (bundle.go).
+	corsOrigin string
+	started    time.Time
 
 	snapshots sync.Pool // *[]*page, see Deliver
+	outgoings sync.Pool // *outgoing, see Deliver
 }
 
 var (
@@ -101,6 +105,7 @@ func init() {
 }
 
 // Path is where Handler is mounted: the Socket.IO clients' default path.
+// Handler answers CORS for everything under it itself.
 func (s *Sink) Path() string { return "/socket.io/" }
 
 // New builds a Sink. It starts no goroutine and opens no socket: pages are
@@ -117,9 +122,12 @@ func New(opts Options) *Sink {
 		now:   time.Now,
 
 		limits:     opts.limits(),
+		corsOrigin: opts.CORSOrigin,
+		started:    time.Now(),
 		positionOf: opts.Position,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
+	s.outgoings.New = func() any { return new(outgoing) }
 	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
 	s.io = socket.NewServer(nil, serverOptions(opts))
 	s.engine = s.io.ServeHandler(nil)
@@ -161,6 +169,9 @@ func serverOptions(opts Options) *socket.ServerOptions {
 // deliver.
 func (s *Sink) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.clientBundle(w, r) {
+			return
+		}
 		// After Close, a new page is refused; a polling page already
 		// connected may still poll, to collect what Close is draining.
 		if s.closed.Load() && r.URL.Query().Get("sid") == "" {
