@@ -15,10 +15,11 @@ type record struct {
 	acks []int // per delivery; nil until the first ack
 }
 
-// Observe implements router.Observer: one copy into the ring, offered to
-// the open dashboards without waiting.
+// Observe implements router.Observer: one copy into the ring (large
+// payloads cut, see bounded), offered to the open dashboards without
+// waiting.
 func (d *Dashboard) Observe(o router.Observation) {
-	d.feed.Add(record{seq: d.seq.Add(1), obs: o})
+	d.feed.Add(record{seq: d.seq.Add(1), obs: bounded(o)})
 }
 
 // Acked records that a page acknowledged (showed) the delivery of event

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -64,13 +66,36 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", limit)
-		}
-		return nil, Errorf(http.StatusBadRequest, "reading body: %v", err)
+		return nil, BodyError(w, err, limit)
 	}
 	return body, nil
+}
+
+// BodyError maps a failure to read a request body to its answer: 413
+// past the size limit, 408 when the sender was too slow (the read
+// deadline passed; the connection is then closed after the answer, as
+// the rest of the body may still be on its way), 400 otherwise.
+func BodyError(w http.ResponseWriter, err error, limit int64) *Error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		return Errorf(http.StatusRequestTimeout, "body not received in time")
+	}
+	return Errorf(http.StatusBadRequest, "reading body: %v", err)
+}
+
+// BearerToken returns the credentials of an "Authorization: Bearer …"
+// header. The scheme is case-insensitive (RFC 6750 and RFC 9110 11.1), so
+// "bearer x" is accepted too.
+func BearerToken(h http.Header) (string, bool) {
+	scheme, tok, ok := strings.Cut(h.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(tok, " "), true
 }
 
 // Headers flattens request headers to canonical name → first value, the

@@ -36,8 +36,12 @@ type Params struct {
 	Publish herald.Publisher
 	// Log is already scoped to the instance.
 	Log *slog.Logger
-	// State holds what survives a reload (dedupe windows), per instance name.
+	// State holds what survives a reload (counters), per instance name.
 	State *State
+	// Dedupe is the de-duplication window every instance shares, keyed by
+	// sender (see DedupeKey) rather than by instance name, so renaming an
+	// instance does not replay a platform's retry. Nil falls back to State.
+	Dedupe *State
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 	// MaxBody is the request body limit in bytes.
@@ -80,4 +84,28 @@ func (p Params) Counters() *Counters {
 		return new(Counters)
 	}
 	return p.State.Counters()
+}
+
+// Seen records a message of this instance's sender, under DedupeKey, and
+// reports whether it was already recorded within ttl. secret is what
+// authenticates the sender ("" when nothing does). Without a store it is
+// always false.
+func (p Params) Seen(secret, id string, now time.Time, ttl time.Duration) bool {
+	st := p.dedupe()
+	return st != nil && st.Seen(DedupeKey(p.Type, p.Path, secret, id), now, ttl)
+}
+
+// Forget undoes Seen, so the sender's retry of a message that failed is
+// accepted.
+func (p Params) Forget(secret, id string) {
+	if st := p.dedupe(); st != nil {
+		st.Forget(DedupeKey(p.Type, p.Path, secret, id))
+	}
+}
+
+func (p Params) dedupe() *State {
+	if p.Dedupe != nil {
+		return p.Dedupe
+	}
+	return p.State
 }

@@ -1,6 +1,8 @@
 package ingress
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sync"
 	"time"
@@ -75,6 +77,21 @@ func (s *State) evict(now time.Time, ttl time.Duration) {
 	if drop > 0 {
 		s.order = append(s.order[:0:0], s.order[drop:]...)
 	}
+}
+
+// DedupeKey names one message for de-duplication by what identifies its
+// sender: the ingress type, the path it arrived on, a hash of the secret
+// that authenticated it, and the message id. The instance name is left out
+// on purpose: renaming "twitch" to "twitch2" in the rules file must not
+// make Twitch's retry of a delivered message look new, while two instances
+// with different secrets (two channels) never collide. Only 8 bytes of the
+// secret's SHA-256 are kept, so the key is safe to store.
+//
+// It is also the key for journal.Journal's Seen and Forget, which keep the
+// window across restarts once the journal is wired into the router.
+func DedupeKey(typ, path, secret, id string) string {
+	h := sha256.Sum256([]byte(secret))
+	return typ + "|" + path + "|" + hex.EncodeToString(h[:8]) + "|" + id
 }
 
 // States hands out one State per instance name. Safe for concurrent use.

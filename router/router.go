@@ -74,6 +74,9 @@ type Router struct {
 	mu     sync.Mutex // serialises reloads; readers never take it
 	states ingress.States
 	run    runners
+	// dedupe is shared by every instance and keyed by sender
+	// (ingress.DedupeKey), so a renamed instance keeps its window.
+	dedupe *ingress.State
 
 	lastErr  atomic.Pointer[loadError]
 	unrouted atomic.Uint64
@@ -120,7 +123,7 @@ func New(opts Options) *Router {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Router{opts: opts, log: opts.Log.With("component", "router"), broker: opts.Broker}
+	r := &Router{opts: opts, log: opts.Log.With("component", "router"), broker: opts.Broker, dedupe: ingress.NewState()}
 	if r.broker == nil {
 		local := broker.NewLocal()
 		for _, s := range opts.Sinks {
@@ -382,7 +385,7 @@ func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adap
 	return factory(ingress.Params{
 		Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file,
 		Publish: r, Log: r.opts.Log.With("ingress", spec.Name, "type", spec.Type),
-		State: r.states.Get(spec.Name), Now: r.opts.Now, MaxBody: r.opts.MaxBody, DataDir: r.opts.DataDir,
+		State: r.states.Get(spec.Name), Dedupe: r.dedupe, Now: r.opts.Now, MaxBody: r.opts.MaxBody, DataDir: r.opts.DataDir,
 	})
 }
 

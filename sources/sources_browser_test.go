@@ -1,4 +1,4 @@
-package sources
+package sources_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress/socketio"
+	"github.com/heraldhq/herald/sources"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -163,12 +164,12 @@ func serve(t *testing.T) *testServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /socket.io/socket.io.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		_, _ = w.Write(SocketIOClient())
+		_, _ = w.Write(sources.SocketIOClient())
 	})
 	mux.HandleFunc("/socket.io/", func(w http.ResponseWriter, r *http.Request) {
 		ts.sink().Handler().ServeHTTP(w, r)
 	})
-	mux.Handle("GET /sources/", http.StripPrefix("/sources/", http.FileServerFS(FS())))
+	mux.Handle("GET /sources/", http.StripPrefix("/sources/", http.FileServerFS(sources.FS())))
 	// A bare page configured only through the script tag, for the helper's
 	// own tests.
 	mux.HandleFunc("GET /test/datacode.html", func(w http.ResponseWriter, r *http.Request) {

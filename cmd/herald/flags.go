@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/limit"
 )
 
 // config is everything the server's flags and environment decide.
@@ -32,10 +34,36 @@ type config struct {
 	dataDir       string
 	version       bool
 	egress        string
+
+	// Hardening (see SECURITY.md); zero rates and counts are off.
+	allowedHosts        []string
+	triggerKey          string
+	codeKeys            map[string]string // --code-key CODE=KEY
+	bodyTimeout         time.Duration
+	rateRequests        limit.Rate
+	rateMisses          limit.Rate
+	rateHandshakes      limit.Rate
+	rateHandshakesTotal limit.Rate
+	connsPerIP          int
+	connsTotal          int
+	bodiesPerIP         int
+	logLimit            limit.Rate
 }
 
-// defaultDataDir holds herald's files (the Twitch login) when --data is not given.
+// defaultDataDir holds herald's files (the journal, the Twitch login) when
+// --data is not given.
 const defaultDataDir = "./herald-data"
+
+// Defaults of the limits: far above what one streamer's overlays and bots
+// do (a scene collection reloading 30 browser sources at once, a bot
+// firing a few alerts a second), far below what exhausts the machine.
+var (
+	defaultRateRequests        = limit.Rate{PerSecond: 12, Burst: 120}     // 120/10s
+	defaultRateMisses          = limit.Rate{PerSecond: 1, Burst: 60}       // 60/1m
+	defaultRateHandshakes      = limit.Rate{PerSecond: 6, Burst: 60}       // 60/10s
+	defaultRateHandshakesTotal = limit.Rate{PerSecond: 30, Burst: 300}     // 300/10s
+	defaultLogLimit            = limit.Rate{PerSecond: 1.0 / 3, Burst: 20} // 20/1m
+)
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
 // to stdout and the program exits 0, as the original service's argparse did.
@@ -53,9 +81,15 @@ var version = "dev"
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, egress: defaultEgress, dataDir: defaultDataDir}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", maxBody: 1 << 20, shutdown: 10 * time.Second,
+		egress: defaultEgress, dataDir: defaultDataDir, bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
+		rateHandshakes: defaultRateHandshakes, rateHandshakesTotal: defaultRateHandshakesTotal,
+		connsPerIP: 256, connsTotal: 4096, bodiesPerIP: 128, logLimit: defaultLogLimit}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
+	}
+	if key, ok := getenv("HERALD_TRIGGER_KEY"); ok {
+		cfg.triggerKey = key
 	}
 	fs := newFlagSet(&cfg)
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +143,34 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.metrics, "metrics", false, "")
 	str(&cfg.metricsListen, "metrics-listen", "", "")
 	fs.BoolVar(&cfg.version, "version", false, "")
+	fs.Func("allowed-hosts", "", func(s string) error {
+		cfg.allowedHosts = append(cfg.allowedHosts, splitList(s)...)
+		return nil
+	})
+	str(&cfg.triggerKey, "trigger-key", "", "")
+	fs.Func("code-key", "", func(s string) error {
+		code, key, ok := strings.Cut(s, "=")
+		if !ok || code == "" || key == "" {
+			return fmt.Errorf("--code-key wants CODE=KEY, got %q", s)
+		}
+		if cfg.codeKeys == nil {
+			cfg.codeKeys = map[string]string{}
+		}
+		cfg.codeKeys[code] = key
+		return nil
+	})
+	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", cfg.bodyTimeout, "")
+	rate := func(p *limit.Rate, name string) {
+		fs.Func(name, "", func(s string) (err error) { *p, err = parseRate(s); return err })
+	}
+	rate(&cfg.rateRequests, "rate-requests")
+	rate(&cfg.rateMisses, "rate-misses")
+	rate(&cfg.rateHandshakes, "rate-handshakes")
+	rate(&cfg.rateHandshakesTotal, "rate-handshakes-total")
+	rate(&cfg.logLimit, "log-limit")
+	fs.IntVar(&cfg.connsPerIP, "conns-per-ip", cfg.connsPerIP, "")
+	fs.IntVar(&cfg.connsTotal, "conns-total", cfg.connsTotal, "")
+	fs.IntVar(&cfg.bodiesPerIP, "bodies-per-ip", cfg.bodiesPerIP, "")
 	return fs
 }
 
@@ -134,7 +196,47 @@ func (c config) validate() error {
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
 	}
+	if c.connsPerIP < 0 || c.connsTotal < 0 || c.bodiesPerIP < 0 || c.bodyTimeout < 0 {
+		return errors.New("--conns-per-ip, --conns-total, --bodies-per-ip and --body-timeout cannot be negative")
+	}
 	return nil
+}
+
+// corsOrigins is --cors-origin as a list (it may name several, comma
+// separated).
+func (c config) corsOrigins() []string { return splitList(c.corsOrigin) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseRate reads a limit as COUNT/PERIOD, "120/10s" or "60/1m": COUNT at
+// once, refilled evenly over PERIOD ("s", "m" and "h" alone mean one of
+// them). "0" or "off" turns the limit off.
+func parseRate(s string) (limit.Rate, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "0" || s == "off" {
+		return limit.Rate{}, nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	count, err := strconv.Atoi(n)
+	if !ok || err != nil || count <= 0 {
+		return limit.Rate{}, fmt.Errorf("invalid rate %q (want COUNT/PERIOD, e.g. 120/10s or 60/1m, or off)", s)
+	}
+	if per == "s" || per == "m" || per == "h" {
+		per = "1" + per
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		return limit.Rate{}, fmt.Errorf("invalid rate %q: period %q (want e.g. 10s, 1m)", s, per)
+	}
+	return limit.Rate{PerSecond: float64(count) / d.Seconds(), Burst: count}, nil
 }
 
 // parseSize reads a byte count with an optional KiB/MiB suffix ("1MiB", "512k").
@@ -163,9 +265,15 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
               [--shutdown-timeout DURATION] [--egress SINKS] [--data DIR|:memory:] [--version]
               [--metrics | --metrics-listen ADDR]
+              [--allowed-hosts NAMES] [--trigger-key KEY]
+              [--code-key CODE=KEY]
+              [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
+              [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
+              [--conns-total N] [--bodies-per-ip N] [--log-limit RATE]
        herald check [--data DIR] [RULES]
        herald route --rules RULES --event JSON
        herald twitch login|status|logout [--rules RULES] [--data DIR]
+       herald code new
 `
 
 const usage = shortUsage + `
@@ -190,7 +298,10 @@ options:
   --sources DIR         serve /sources/ from DIR, falling back to the embedded files
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
                         without one those endpoints are disabled
-  --cors-origin ORIGIN  Access-Control-Allow-Origin (default: *)
+  --cors-origin ORIGIN  let pages from ORIGIN (comma-separated list) use herald from a
+                        browser; herald's own origin, null (local files) and
+                        http://absolute (OBS local files) always may. '*' lets
+                        every web site in (see SECURITY.md)
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
@@ -204,6 +315,25 @@ options:
   --metrics-listen ADDR serve /metrics on a listener of its own instead (e.g. 127.0.0.1:9090)
   --version             print the version and exit
 
+hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
+  --allowed-hosts NAMES answer for these host names too (comma-separated; '*' for
+                        any); localhost, IP addresses and --host always work
+  --trigger-key KEY     /notify requires ?token=KEY or "Authorization: Bearer KEY"
+                        (env HERALD_TRIGGER_KEY)
+  --code-key CODE=KEY   /notify for CODE requires KEY (or the trigger key); repeatable
+  --body-timeout DURATION
+                        time a client has to send a request body (default: 30s)
+  --rate-requests RATE  /notify requests, and refused webhook requests (default: 120/10s)
+  --rate-misses RATE    /notify requests that reached no page (default: 60/1m)
+  --rate-handshakes RATE
+                        new Socket.IO connections (default: 60/10s)
+  --rate-handshakes-total RATE
+                        new Socket.IO connections from everyone (default: 300/10s)
+  --conns-per-ip N      open Socket.IO connections per address (default: 256)
+  --conns-total N       open Socket.IO connections in all (default: 4096)
+  --bodies-per-ip N     request bodies being received at once (default: 128)
+  --log-limit RATE      warnings logged per message (default: 20/1m)
+
 The dashboard is at /admin/ once --admin-token (or HERALD_ADMIN_TOKEN) is set.
 
 commands:
@@ -213,4 +343,5 @@ commands:
   twitch login|status|logout [--rules RULES] [--data DIR]
                         log in to Twitch (device code; scopes from the subscriptions the
                         rules declare), show the login and each subscription, or log out
+  code new              print a new random code for an overlay (128 bits)
 `

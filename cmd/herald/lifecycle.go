@@ -14,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/ingress/trigger"
+	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
@@ -61,6 +64,12 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	log, closeLog, err := newLogger(cfg.logLevel, cfg.logFile, stderr)
 	if err != nil {
 		return nil, err
+	}
+	if !cfg.logLimit.Off() {
+		// One client must not flood the log with refusals: so many lines
+		// per message per interval, then a count of those left out.
+		interval := time.Duration(float64(cfg.logLimit.Burst) / cfg.logLimit.PerSecond * float64(time.Second))
+		log = slog.New(limit.NewLogHandler(log.Handler(), slog.LevelWarn, cfg.logLimit.Burst, interval, nil))
 	}
 	s.log = log
 	s.cleanup = append(s.cleanup, func() { _ = closeLog() })
@@ -109,27 +118,31 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	s.applyJournalSettings()
 	s.journaled = router.NewJournaled(s.broker, s.journal, log)
 	toJournal.b = s.journaled
-	trigger, err := ingress.Default.Lookup("trigger")
-	if err != nil {
-		return nil, err
+	lim := newLimits(cfg)
+	var publish herald.Publisher = s.router
+	if cfg.triggerKey == "" {
+		publish = missCounter{next: s.router, misses: lim.misses}
 	}
-	notify, err := trigger(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: s.router,
-		Log: log.With("ingress", "trigger"), State: s.router.State("trigger"), MaxBody: cfg.maxBody})
-	if err != nil {
-		return nil, err
-	}
-	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: s.router, sinks: s.sinks, trigger: notify, sources: files, journal: s.journaled, mon: s.mon})
+	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
+		Log: log.With("ingress", "trigger"), State: s.router.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)
+	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: s.router, sinks: s.sinks, trigger: notify, sources: files,
+		journal: s.journaled, mon: s.mon,
+		policy: newOriginPolicy(cfg.host, cfg.allowedHosts, cfg.corsOrigins()), limits: lim})
 	if s.stopMetrics, err = s.mon.serveMetrics(cfg, log); err != nil {
 		return nil, err
 	}
 	s.cleanup = append(s.cleanup, func() { _ = s.stopMetrics(context.Background()) })
 
-	s.ln, err = net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	tcp, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	// Connections are tracked to their close, hijacked ones included, so
+	// Socket.IO connections can be counted per client (--conns-per-ip).
+	s.ln = limit.Listener{Listener: tcp}
 	s.http = &http.Server{
 		Handler:           handler,
+		ConnContext:       limit.WithConn,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No ReadTimeout or WriteTimeout: they would cut Socket.IO long-polls

@@ -13,8 +13,8 @@ import (
 
 const pageWait = 20 * time.Second
 
-// trigger fires one alert at herald and fails t unless it was answered 200.
-func trigger(t *testing.T, base, code string, n int) {
+// fire fires one alert at herald and fails t unless it was answered 200.
+func fire(t *testing.T, base, code string, n int) {
 	t.Helper()
 	a := do(t, "GET", fmt.Sprintf("%s/notify?code=%s&event=donation&n=%d", base, code, n), nil, nil)
 	if a.status != http.StatusOK {
@@ -86,19 +86,19 @@ func TestRecoveryAfterDrop(t *testing.T) {
 				t.Fatal("first connect reported recovered")
 			}
 			p.WaitRegistered(t)
-			trigger(t, h.base, code, 0)
+			fire(t, h.base, code, 0)
 			expectAlerts(t, p, 0, 0, false)
 
 			p.Leave()
 			for n := 1; n <= 20; n++ {
-				trigger(t, h.base, code, n)
+				fire(t, h.base, code, n)
 			}
 			p.Return()
 			if !p.Connected(t, pageWait) {
 				t.Fatal("socket.recovered = false after coming back within the window")
 			}
 			expectAlerts(t, p, 1, 20, false)
-			trigger(t, h.base, code, 21)
+			fire(t, h.base, code, 21)
 			expectAlerts(t, p, 21, 21, false)
 		})
 	}
@@ -115,12 +115,12 @@ func TestRecoveryAcrossKill9(t *testing.T) {
 	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
 	p.Connected(t, pageWait)
 	p.WaitRegistered(t)
-	trigger(t, h.base, code, 0)
+	fire(t, h.base, code, 0)
 	expectAlerts(t, p, 0, 0, false)
 
 	p.Leave()
 	for n := 1; n <= 50; n++ {
-		trigger(t, h.base, code, n)
+		fire(t, h.base, code, n)
 	}
 	h.kill9(t)
 	h2 := startHerald(t, "--data", data, "-p", port)
@@ -129,7 +129,7 @@ func TestRecoveryAcrossKill9(t *testing.T) {
 		t.Fatal("socket.recovered = false after a herald restart")
 	}
 	expectAlerts(t, p, 1, 50, false)
-	trigger(t, h2.base, code, 51)
+	fire(t, h2.base, code, 51)
 	expectAlerts(t, p, 51, 51, false)
 }
 
@@ -140,14 +140,14 @@ func TestPendingAlertsGoToTheFirstPage(t *testing.T) {
 	h := startHerald(t, "--data", t.TempDir())
 	const code = "pending-code"
 	for n := 1; n <= 5; n++ {
-		trigger(t, h.base, code, n)
+		fire(t, h.base, code, n)
 	}
 	first := pagetest.Start(t, h.base, pagetest.Options{Code: code})
 	first.WaitRegistered(t)
 	expectAlerts(t, first, 1, 5, true)
 	second := pagetest.Start(t, h.base, pagetest.Options{Code: code})
 	second.WaitRegistered(t)
-	trigger(t, h.base, code, 6)
+	fire(t, h.base, code, 6)
 	expectAlerts(t, second, 6, 6, false) // nothing pending came before it
 	expectAlerts(t, first, 6, 6, false)
 }

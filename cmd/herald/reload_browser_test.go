@@ -79,14 +79,14 @@ ns.onAny(function (e, data) { got.push(data.n); });</script>`)
 	}
 	page := base + "/sources/reload.html"
 	step("open the page", chromedp.Navigate(page), poll(`ns.status === 'registered'`))
-	trigger(t, base, code, 1)
+	fire(t, base, code, 1)
 	step("see alert 1", poll(`got.length === 1`))
 
 	step("leave the page", chromedp.Navigate("about:blank"))
-	trigger(t, base, code, 2)
-	trigger(t, base, code, 3)
+	fire(t, base, code, 2)
+	fire(t, base, code, 3)
 	step("come back", chromedp.Navigate(page), poll(`ns.status === 'registered'`), poll(`got.length >= 2`))
-	trigger(t, base, code, 4)
+	fire(t, base, code, 4)
 	var got []string
 	step("then the live one", poll(`got.length >= 3`), chromedp.Evaluate(`got`, &got))
 	if strings.Join(got, ",") != "2,3,4" {

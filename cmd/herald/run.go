@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			return runRoute(ctx, args[1:], getenv, stdout, stderr)
 		case "twitch":
 			return runTwitch(ctx, args[1:], getenv, stdout, stderr)
+		case "code":
+			return runCode(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, getenv, stdout)

@@ -25,13 +25,19 @@ type handlerDeps struct {
 	sources fs.FS
 	mon     *monitoring
 	journal *router.Journaled
+	policy  originPolicy
+	limits  *limits
 }
 
 // newHandler builds the fixed routes; paths it does not know go to the
 // router, which serves the ingress instances the rules file declares.
 func newHandler(d handlerDeps) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/notify", d.trigger)
+	notify := http.Handler(d.trigger)
+	if d.cfg.triggerKey == "" {
+		notify = missLimited(d.limits, notify)
+	}
+	mux.Handle("/notify", notify)
 	mux.Handle("/heartbeat", only("GET", http.HandlerFunc(heartbeat)))
 	mux.Handle("/clients", only("GET", d.admin(http.HandlerFunc(d.clients))))
 	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
@@ -41,14 +47,15 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/api/replay", only("POST", d.admin(replayHandler(d.journal))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
 	for _, m := range d.sinks.mounts() {
-		mux.Handle(m.Path(), m.Handler())
+		// Long-polling sessions that stopped polling are let go (polling.go).
+		mux.Handle(m.Path(), newPollWatch(libraryGrace, nil).wrap(m.Handler()))
 	}
 	landing(mux)
 	if d.mon != nil {
 		d.mon.mount(d.cfg, mux)
 	}
 	mux.Handle("/", d.router)
-	return d.cors(mux)
+	return d.guard(d.apply(d.limits, mux))
 }
 
 func heartbeat(w http.ResponseWriter, _ *http.Request) {
@@ -72,28 +79,11 @@ func only(method string, next http.Handler) http.Handler {
 	})
 }
 
-// cors adds the original service's permissive CORS headers (configurable)
-// to every answer but the sinks' (Socket.IO's), which set their own from
-// the same origin.
-func (d handlerDeps) cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The dashboard is same-origin only: no CORS headers for it.
-		if d.cfg.corsOrigin != "" && !d.sinks.mounted(r.URL.Path) && !strings.HasPrefix(r.URL.Path, "/admin") {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", d.cfg.corsOrigin)
-			if d.cfg.corsOrigin != "*" {
-				h.Add("Vary", "Origin")
-			}
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+// sinkProtocol reports whether path is a sink's own protocol endpoint
+// (Socket.IO's, not the client bundle it also serves), which answers CORS
+// itself.
+func (d handlerDeps) sinkProtocol(path string) bool {
+	return d.sinks.mounted(path) && !strings.HasSuffix(path, ".js")
 }
 
 // admin guards next with the admin bearer token. With no token configured
@@ -105,7 +95,7 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 				"error": "admin endpoints are disabled: start herald with --admin-token or HERALD_ADMIN_TOKEN"})
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := ingress.BearerToken(r.Header)
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.cfg.adminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 			ingress.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})

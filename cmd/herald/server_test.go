@@ -101,6 +101,7 @@ func TestHTTPSurface(t *testing.T) {
 		wantBody   string // exact, after trimming
 		wantIn     string // substring
 		wantType   string // Content-Type prefix
+		wantACAO   string // Access-Control-Allow-Origin: none without an Origin
 	}{
 		{name: "heartbeat", method: "GET", path: "/heartbeat", wantStatus: 200, wantBody: `{"heartbeat":"OK"}`, wantType: "application/json"},
 		{name: "heartbeat wrong method", method: "DELETE", path: "/heartbeat", wantStatus: 405},
@@ -131,8 +132,12 @@ func TestHTTPSurface(t *testing.T) {
 		{name: "landing page", method: "GET", path: "/", wantStatus: 200, wantType: "text/html", wantIn: `href="/sources/example.html?code=alerts"`},
 		{name: "landing page links the dashboard and the docs", method: "GET", path: "/", wantStatus: 200, wantIn: `href="/admin/"`},
 		{name: "favicon", method: "GET", path: "/favicon.ico", wantStatus: 200, wantType: "image/x-icon", wantIn: "\x89PNG"},
-		{name: "CORS preflight", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "https://x.example", "Access-Control-Request-Method": "GET"},
-			wantStatus: 204},
+		{name: "CORS preflight from a local file", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "null", "Access-Control-Request-Method": "GET"},
+			wantStatus: 204, wantACAO: "null"},
+		{name: "CORS preflight from an OBS local file", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "http://absolute", "Access-Control-Request-Method": "POST"},
+			wantStatus: 204, wantACAO: "http://absolute"},
+		{name: "CORS preflight from another site", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "https://x.example", "Access-Control-Request-Method": "GET"},
+			wantStatus: 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,8 +154,8 @@ func TestHTTPSurface(t *testing.T) {
 			if ct := a.header.Get("Content-Type"); tc.wantType != "" && !strings.HasPrefix(ct, tc.wantType) {
 				t.Errorf("%s %s Content-Type = %q, want %q", tc.method, tc.path, ct, tc.wantType)
 			}
-			if got := a.header.Get("Access-Control-Allow-Origin"); got != "*" {
-				t.Errorf("%s %s Access-Control-Allow-Origin = %q, want *", tc.method, tc.path, got)
+			if got := a.header.Get("Access-Control-Allow-Origin"); got != tc.wantACAO {
+				t.Errorf("%s %s Access-Control-Allow-Origin = %q, want %q", tc.method, tc.path, got, tc.wantACAO)
 			}
 		})
 	}

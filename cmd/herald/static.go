@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -23,19 +26,33 @@ func sourcesFS(dir string, embedded fs.FS) (fs.FS, func() error, error) {
 	return overlayFS{user: root.FS(), embedded: embedded}, root.Close, nil
 }
 
-// noDirs hides directories, so http.FileServer never lists one.
+// noDirs serves files only: a directory is served as its index.html (by
+// http.FileServer) when it has one and is otherwise not there, so nothing
+// is ever listed; and any path element starting with "." (.env, .git/) is
+// not there either, so a --sources directory that is also a working copy
+// does not publish its secrets.
 type noDirs struct{ fs.FS }
 
 func (n noDirs) Open(name string) (fs.File, error) {
+	if name != "." && slices.ContainsFunc(strings.Split(name, "/"), func(e string) bool { return strings.HasPrefix(e, ".") }) {
+		return nil, fs.ErrNotExist
+	}
 	f, err := n.FS.Open(name)
 	if err != nil {
 		// os.Root refuses a symlink out of the directory with its own
 		// error; to a visitor that is simply not there (404, not 500).
 		return nil, fs.ErrNotExist
 	}
-	if st, err := f.Stat(); err != nil || st.IsDir() {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
 		return nil, fs.ErrNotExist
+	}
+	if st.IsDir() {
+		if idx, err := fs.Stat(n.FS, path.Join(name, "index.html")); err != nil || idx.IsDir() {
+			f.Close()
+			return nil, fs.ErrNotExist
+		}
 	}
 	return f, nil
 }

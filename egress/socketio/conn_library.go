@@ -107,8 +107,7 @@ type libraryEncoding struct {
 
 func (l *libraryEncoding) encode(e *outgoing, enc parser.Encoder) ([]types.BufferInterface, *socket.WriteOptions) {
 	if l.opts == nil {
-		data := append([]any{e.d.Name}, e.args()...)
-		l.packets = enc.Encode(&parser.Packet{Type: parser.EVENT, Nsp: "/", Data: data})
+		l.packets = enc.Encode(&parser.Packet{Type: parser.EVENT, Nsp: "/", Data: e.list()})
 		l.opts = &socket.WriteOptions{PreEncoded: true}
 	}
 	return l.packets, l.opts

@@ -61,14 +61,14 @@ type nativeEncoding struct {
 
 func (n *nativeEncoding) ackFrame(e *outgoing) (*eio.Frame, error) {
 	if n.ack == nil && n.err == nil {
-		n.ack, n.err = eio.EventFrameAck(e.d.Offset, e.d.Name, e.args()...)
+		n.ack, n.err = eio.EventFrameAck(e.d.Offset, e.d.Name, e.list()[1:]...)
 	}
 	return n.ack, n.err
 }
 
 func (n *nativeEncoding) frame(e *outgoing) (*eio.Frame, error) {
 	if n.f == nil && n.err == nil {
-		n.f, n.err = eio.EventFrame(e.d.Name, e.args()...)
+		n.f, n.err = eio.EventFrameOf(e.list())
 		if n.err != nil {
 			n.err = fmt.Errorf("socketio: encoding %s: %w", e.d.Name, n.err)
 		}

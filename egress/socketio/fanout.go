@@ -48,10 +48,15 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if len(pages) == 0 {
 		return 0, nil
 	}
-	e := outgoing{d: d, pos: s.position(d)}
+	// The shared encoding is pooled too: handed to each page's connection
+	// through an interface, it would otherwise escape, one allocation per
+	// delivery. No connection keeps it past send.
+	e := s.outgoings.Get().(*outgoing)
+	defer func() { *e = outgoing{}; s.outgoings.Put(e) }()
+	*e = outgoing{d: d, pos: s.position(d)}
 	n := 0
 	for _, p := range pages {
-		if p.deliver(&e, s.limits) {
+		if p.deliver(e, s.limits) {
 			n++
 		}
 	}

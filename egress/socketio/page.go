@@ -101,18 +101,23 @@ type outgoing struct {
 	d   herald.Delivery
 	pos string // the page-visible journal position, "" when not journaled
 
+	l       []any
 	native  nativeEncoding
 	library libraryEncoding
 }
 
-// args are the event's arguments after its name: the payload, the meta
+// list is the event as pages receive it: its name, the payload, the meta
 // and, for journaled deliveries, the position (what Socket.IO recovery
-// sends back).
-func (e *outgoing) args() []any {
-	if e.pos != "" {
-		return []any{payloadOf(e.d), e.d.Meta(), e.pos}
+// sends back). It is built once per delivery, for every transport.
+func (e *outgoing) list() []any {
+	if e.l == nil {
+		if e.pos != "" {
+			e.l = []any{e.d.Name, payloadOf(e.d), e.d.Meta(), e.pos}
+		} else {
+			e.l = []any{e.d.Name, payloadOf(e.d), e.d.Meta()}
+		}
 	}
-	return []any{payloadOf(e.d), e.d.Meta()}
+	return e.l
 }
 
 // payloadOf is the first emit argument: pages of the original service read fields of it, so

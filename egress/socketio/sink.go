@@ -96,6 +96,7 @@ type Sink struct {
 	started    time.Time
 
 	snapshots sync.Pool // *[]*page, see Deliver
+	outgoings sync.Pool // *outgoing, see Deliver
 }
 
 var (
@@ -138,6 +139,7 @@ func New(opts Options) *Sink {
 		recovery:   opts.Recovery,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
+	s.outgoings.New = func() any { return new(outgoing) }
 	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
 	so := serverOptions(opts)
 	if s.recovery != nil {

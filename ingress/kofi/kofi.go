@@ -110,12 +110,13 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if ev.ID != "" && a.p.State != nil && a.p.State.Seen(ev.ID, a.p.Now(), dedupeTTL) {
+	secret := a.cfg.VerificationToken.Value()
+	if ev.ID != "" && a.p.Seen(secret, ev.ID, a.p.Now(), dedupeTTL) {
 		a.Duplicate(w, a.p.Log, ev.ID)
 		return nil
 	}
-	if !a.Publish(w, r, a.p.Log, a.p.Publish, ev) && ev.ID != "" && a.p.State != nil {
-		a.p.State.Forget(ev.ID)
+	if !a.Publish(w, r, a.p.Log, a.p.Publish, ev) && ev.ID != "" {
+		a.p.Forget(secret, ev.ID)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -41,9 +40,24 @@ type Adapter struct {
 	*ingress.Counters
 	p     ingress.Params
 	token string
+	// codeKeys are per-code keys of the built-in /notify: a code listed
+	// here needs its own key (or the instance token, the master key).
+	codeKeys map[string]string
 }
 
 var _ ingress.Adapter = (*Adapter)(nil)
+
+// Builtin builds the server's own /notify: the seed's trigger URL, open
+// when token is "" and otherwise guarded by it exactly as a rules-file
+// instance's token guards that instance (--trigger-key). codeKeys
+// (--code-key CODE=KEY) guard single codes: a trigger for such a code
+// needs its key or token.
+func Builtin(p ingress.Params, token string, codeKeys map[string]string) *Adapter {
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Adapter{Counters: p.Counters(), p: p, token: token, codeKeys: codeKeys}
+}
 
 // New builds a trigger adapter from its rules-file block.
 func New(p ingress.Params) (ingress.Adapter, error) {
@@ -119,7 +133,13 @@ func (a *Adapter) params(w http.ResponseWriter, r *http.Request) (map[string]any
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, ingress.Errorf(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 	}
-	params := flatten(r.URL.Query())
+	// Query() would drop a query it cannot parse (more than 10,000
+	// parameters, a bad escape) and the sender would hear "missing code".
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, ingress.Errorf(http.StatusBadRequest, "malformed query string: %v", err)
+	}
+	params := flatten(query)
 	if r.Method == http.MethodPost {
 		if err := a.mergeBody(w, r, params); err != nil {
 			return nil, err
@@ -164,15 +184,20 @@ func (a *Adapter) mergeBody(w http.ResponseWriter, r *http.Request, params map[s
 }
 
 func (a *Adapter) checkToken(r *http.Request, params map[string]any) error {
-	if a.token == "" {
+	codeKey := a.codeKeys[text(params["code"])]
+	if a.token == "" && codeKey == "" {
 		return nil
 	}
 	got, _ := params["token"].(string)
 	delete(params, "token")
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if bearer, ok := ingress.BearerToken(r.Header); ok {
 		got = bearer
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+	// Both comparisons always run, so the answer's timing tells nothing
+	// about which key exists.
+	okToken := a.token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) == 1
+	okCode := codeKey != "" && subtle.ConstantTimeCompare([]byte(got), []byte(codeKey)) == 1
+	if !okToken && !okCode {
 		return ingress.Errorf(http.StatusUnauthorized, "missing or wrong token")
 	}
 	return nil

@@ -202,7 +202,7 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request, typ, id string
 			return ingress.Errorf(http.StatusBadRequest, "notification without an event object")
 		}
 	}
-	if a.p.State != nil && a.p.State.Seen(id, a.p.Now(), dedupeTTL) {
+	if a.p.Seen(a.mac.Key.Value(), id, a.p.Now(), dedupeTTL) {
 		a.Duplicate(w, a.p.Log, id)
 		return nil
 	}
@@ -211,8 +211,8 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request, typ, id string
 		a.p.Log.Error("subscription revoked", "subscription_type", sub.Type,
 			"subscription_id", sub.ID, "status", ev.Data["status"])
 	}
-	if !a.Publish(w, r, a.p.Log, a.p.Publish, ev) && a.p.State != nil {
-		a.p.State.Forget(id) // let Twitch's retry through
+	if !a.Publish(w, r, a.p.Log, a.p.Publish, ev) {
+		a.p.Forget(a.mac.Key.Value(), id) // let Twitch's retry through
 	}
 	return nil
 }

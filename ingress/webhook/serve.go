@@ -36,13 +36,13 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dedupe := ev.ID != "" && a.p.State != nil
-	if dedupe && a.p.State.Seen(ev.ID, a.p.Now(), a.window) {
+	dedupe := ev.ID != ""
+	if dedupe && a.p.Seen(a.secret.Value(), ev.ID, a.p.Now(), a.window) {
 		a.Duplicate(w, a.p.Log, ev.ID)
 		return nil
 	}
 	if !a.Publish(w, r, a.p.Log, a.p.Publish, ev) && dedupe {
-		a.p.State.Forget(ev.ID)
+		a.p.Forget(a.secret.Value(), ev.ID)
 	}
 	return nil
 }

@@ -73,6 +73,7 @@ type Adapter struct {
 	standard        bool
 	event, id, code *program
 	window          time.Duration
+	secret          sig.Secret // the signature's, for DedupeKey; empty when unsigned
 }
 
 var (
@@ -101,6 +102,10 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if n := present(&cfg.Signature); n != nil {
 		a.verify, a.standard, err = signature(p.File, n)
 		errs.Append(yamlpos.At(p.File, n), err)
+		var sc SignatureConfig
+		if yamlpos.DecodeStrict(p.File, n, &sc) == nil {
+			a.secret = sc.Secret
+		}
 	}
 	a.event, err = compile(p.File, "event", present(&cfg.Event))
 	errs.Append(yamlpos.At(p.File, &cfg.Event), err)

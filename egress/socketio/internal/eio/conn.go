@@ -224,13 +224,16 @@ func (c *Conn) abort(reason string) {
 	c.nc.Close()
 }
 
-// closeReason is why the connection ended.
+// closeReason is why the connection ended. It records fallback but does
+// not mark the connection closed: the caller closes it next, and Close on
+// an already closed connection does nothing, so marking it here left the
+// socket of a page that vanished (a WebSocket 1006, no close frame) open
+// until the garbage collector found it.
 func (c *Conn) closeReason(fallback string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reason != "" {
-		return c.reason
+	if c.reason == "" {
+		c.reason = fallback
 	}
-	c.closed, c.reason = true, fallback
-	return fallback
+	return c.reason
 }

@@ -67,6 +67,12 @@ func EventFrame(name string, args ...any) (*Frame, error) {
 	list := make([]any, 0, 1+len(args))
 	list = append(list, name)
 	list = append(list, args...)
+	return EventFrameOf(list)
+}
+
+// EventFrameOf is EventFrame for a list that already starts with the
+// event's name: ["name", arg…].
+func EventFrameOf(list []any) (*Frame, error) {
 	data, err := json.Marshal(list)
 	if err != nil {
 		return nil, err

@@ -281,6 +281,12 @@ func (s *Server) event(c *Conn, p []byte) {
 		i++
 	}
 	ackID := string(p[:i])
+	if _, err := strconv.ParseUint(ackID, 10, 53); ackID != "" && err != nil {
+		// Socket.IO ack ids are JavaScript safe integers; a longer one is
+		// not a page's, and must not be echoed back at any length.
+		s.log.Debug("malformed ack id", "sid", c.id)
+		return
+	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(p[i:], &list); err != nil || len(list) == 0 {
 		s.log.Debug("malformed event", "sid", c.id)

@@ -3,18 +3,24 @@
 package eio
 
 import (
+	"crypto/tls"
 	"net"
 	"syscall"
 )
 
-// rawConnOf returns the socket behind nc when it is plain TCP, for the
-// inline non-blocking write of Send; nil otherwise (TLS, test pipes).
+// rawConnOf returns the socket behind nc when it is plain TCP (or a
+// wrapper of it that exposes its socket, as cmd/herald's counting
+// listener does), for the inline non-blocking write of Send; nil otherwise
+// (TLS, test pipes).
 func rawConnOf(nc net.Conn) syscall.RawConn {
-	tc, ok := nc.(*net.TCPConn)
+	if _, tls := nc.(interface{ ConnectionState() tls.ConnectionState }); tls {
+		return nil
+	}
+	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
 	}
-	raw, err := tc.SyscallConn()
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil
 	}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/internal/limit"
+)
+
+// limits are the server's refusals of too much from one client or from
+// everyone at once. Each is set by a flag (see flags.go); a zero rate or
+// count is off.
+type limits struct {
+	requests        *limit.Buckets // /notify, per client
+	refusals        *limit.Buckets // refused requests to rules-file ingress, per client
+	misses          *limit.Buckets // /notify answers that reached no page, per client
+	handshakes      *limit.Buckets // new Socket.IO sessions, per client
+	handshakesTotal *limit.Buckets // new Socket.IO sessions, everyone
+	socketConns     *limit.Conns   // connections carrying Socket.IO
+	bodies          *limit.Conns   // request bodies being received, per client
+	bodiesPerIP     int
+	bodyTimeout     time.Duration
+	maxBody         int64
+}
+
+func newLimits(cfg config) *limits {
+	return &limits{
+		requests:        limit.NewBuckets(cfg.rateRequests, nil),
+		refusals:        limit.NewBuckets(cfg.rateRequests, nil),
+		misses:          limit.NewBuckets(cfg.rateMisses, nil),
+		handshakes:      limit.NewBuckets(cfg.rateHandshakes, nil),
+		handshakesTotal: limit.NewBuckets(cfg.rateHandshakesTotal, nil),
+		socketConns:     limit.NewConns(cfg.connsPerIP, cfg.connsTotal),
+		bodies:          limit.NewConns(cfg.bodiesPerIP, 0),
+		bodiesPerIP:     cfg.bodiesPerIP,
+		bodyTimeout:     cfg.bodyTimeout,
+		maxBody:         cfg.maxBody,
+	}
+}
+
+type clientKey struct{}
+
+// tooMany answers a refusal with Retry-After (whole seconds).
+func tooMany(w http.ResponseWriter, status int, retry time.Duration, reason string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(max(retry, time.Second)/time.Second)))
+	ingress.WriteJSON(w, status, map[string]string{"error": reason})
+}
+
+// apply puts the per-client limits in front of next: request rates on the
+// trigger URL and the rules file's ingress paths, connection counts and
+// handshake rates on Socket.IO, and the body read deadline everywhere.
+func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := limit.Key(r)
+		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, key))
+		switch path := r.URL.Path; {
+		case d.sinkProtocol(path):
+			if c := limit.ConnOf(r.Context()); c != nil && !c.Claim(l.socketConns, key) {
+				d.log.Warn("socket.io connection refused: too many open", "remote", r.RemoteAddr)
+				tooMany(w, http.StatusServiceUnavailable, 10*time.Second, "too many open connections")
+				return
+			}
+			if r.URL.Query().Get("sid") == "" { // a new session: a handshake
+				ok, retry := l.handshakes.Allow(key)
+				if ok {
+					ok, retry = l.handshakesTotal.Allow("")
+				}
+				if !ok {
+					d.log.Warn("socket.io handshake refused: too many", "remote", r.RemoteAddr)
+					tooMany(w, http.StatusTooManyRequests, retry, "too many new connections; retry later")
+					return
+				}
+			}
+		case path == "/notify":
+			if ok, retry := l.requests.Allow(key); !ok {
+				d.log.Warn("request refused: too many", "path", path, "remote", r.RemoteAddr)
+				tooMany(w, http.StatusTooManyRequests, retry, "too many requests; retry later")
+				return
+			}
+		case d.router.Handles(path):
+			// Webhooks are limited by their refusals only: a platform's
+			// burst of genuine notifications (a gift-sub train, all from
+			// one proxy address) must never be answered 429, or the
+			// platform retries and may cancel the subscription; a client
+			// sending forged or malformed requests is cut off.
+			if ok, retry := l.refusals.Peek(key); !ok {
+				d.log.Warn("request refused: too many refused before", "path", path, "remote", r.RemoteAddr)
+				tooMany(w, http.StatusTooManyRequests, retry, "too many refused requests; retry later")
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w}
+			defer func() {
+				if rec.status >= 400 {
+					l.refusals.Spend(key)
+				}
+			}()
+			w = rec
+		}
+		if !l.readBody(w, r, key) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads a request's body before any handler sees it, under the
+// body deadline and the size limit, so that no handler (the Socket.IO
+// library's long-polling POSTs included) ever waits on a client trickling
+// bytes: 408 when the body does not arrive in time, 413 when it is too
+// large. One client may send only so many bodies at once (503 beyond), so
+// slow senders cannot hold connections without end. It reports whether
+// the request may go on.
+func (l *limits) readBody(w http.ResponseWriter, r *http.Request, key string) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	if l.bodiesPerIP > 0 {
+		release, ok := l.bodies.Acquire(key)
+		if !ok {
+			w.Header().Set("Connection", "close")
+			tooMany(w, http.StatusServiceUnavailable, time.Second, "too many request bodies in progress")
+			return false
+		}
+		defer release()
+	}
+	rc := http.NewResponseController(w)
+	if l.bodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(l.bodyTimeout))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.maxBody))
+	if err != nil {
+		ingress.WriteError(w, ingress.BodyError(w, err, l.maxBody))
+		return false
+	}
+	// The connection goes on (keep-alive, or the library's long-poll):
+	// from here on only the server's own timeouts apply.
+	_ = rc.SetReadDeadline(time.Time{})
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	return true
+}
+
+// missLimited wraps the built-in /notify so that it is no oracle for
+// codes: every answer that reached no page costs the client a token, and a
+// client out of tokens is refused (429, in the seed's answer shape) before
+// anything is published, so guessing codes runs at the --rate-misses pace
+// whatever the guesser does. Unused with --trigger-key, where only key
+// holders get that far.
+func missLimited(l *limits, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, _ := r.Context().Value(clientKey{}).(string)
+		if ok, retry := l.misses.Peek(key); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+			ingress.WriteJSON(w, http.StatusTooManyRequests, seedAnswer{
+				Success: 0, Count: 0, Msg: "too many triggers for codes with no page; retry later"})
+			return
+		}
+		// A code with its own key answers 401 to a guesser: that is as
+		// telling as a count, so it costs a miss too.
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusUnauthorized {
+			l.misses.Spend(key)
+		}
+	})
+}
+
+// seedAnswer is /notify's answer shape, field order included.
+type seedAnswer struct {
+	Success int    `json:"success"`
+	Count   int    `json:"count"`
+	Msg     string `json:"msg"`
+}
+
+// missCounter is the publisher behind the built-in /notify: it charges
+// the client (from the request context) for each event that reached no
+// page.
+type missCounter struct {
+	next   herald.Publisher
+	misses *limit.Buckets
+}
+
+func (m missCounter) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, error) {
+	rc, err := m.next.Publish(ctx, ev)
+	if err == nil && rc.Pages == 0 {
+		if key, ok := ctx.Value(clientKey{}).(string); ok {
+			m.misses.Spend(key)
+		}
+	}
+	return rc, err
+}
+
+// statusRecorder notes the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

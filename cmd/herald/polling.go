@@ -1,0 +1,105 @@
+package main
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// pollWatch keeps long-polling sessions honest from outside the Socket.IO
+// library. The library keeps a session alive as long as pongs arrive, and
+// a client may post pongs without ever polling: it then never reads the
+// alerts (or pings) queued for it. pollWatch notes when each session last
+// polled; a session that has not polled for the heartbeat's grace (ping
+// interval + ping timeout) has its posts refused as the library refuses an
+// unknown session, so no pong of it arrives and the library's own
+// heartbeat closes it.
+type pollWatch struct {
+	grace time.Duration
+	now   func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*pollState
+}
+
+type pollState struct {
+	inFlight int       // polls (GETs) running now
+	last     time.Time // when a poll last started or ended
+}
+
+// maxWatched bounds the table: past it, sessions idle longer than the
+// grace (which the library has closed by then) are dropped.
+const maxWatched = 1 << 16
+
+// libraryGrace is the library's ping interval + ping timeout (its
+// defaults, which herald keeps).
+const libraryGrace = 25*time.Second + 20*time.Second
+
+func newPollWatch(grace time.Duration, now func() time.Time) *pollWatch {
+	if now == nil {
+		now = time.Now
+	}
+	return &pollWatch{grace: grace, now: now, sessions: map[string]*pollState{}}
+}
+
+// wrap applies the watch to the library's long-polling requests.
+func (p *pollWatch) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		sid := q.Get("sid")
+		if sid == "" || q.Get("transport") != "polling" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			p.polling(sid, +1)
+			defer p.polling(sid, -1)
+		case http.MethodPost:
+			if !p.alive(sid) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"code":1,"message":"Session ID unknown"}`))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (p *pollWatch) polling(sid string, delta int) {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.state(sid, now)
+	st.inFlight += delta
+	st.last = now
+}
+
+// alive reports whether a post of sid is let through: the session polls
+// now, or polled within the grace. A session seen for the first time is
+// alive (the client posts CONNECT before its first poll).
+func (p *pollWatch) alive(sid string) bool {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.state(sid, now)
+	return st.inFlight > 0 || now.Sub(st.last) <= p.grace
+}
+
+func (p *pollWatch) state(sid string, now time.Time) *pollState {
+	st, ok := p.sessions[sid]
+	if ok {
+		return st
+	}
+	if len(p.sessions) >= maxWatched {
+		for k, s := range p.sessions {
+			if s.inFlight == 0 && now.Sub(s.last) > 2*p.grace {
+				delete(p.sessions, k)
+			}
+		}
+	}
+	st = &pollState{last: now}
+	p.sessions[sid] = st
+	return st
+}
