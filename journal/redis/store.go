@@ -103,7 +103,7 @@ func (s *Store) roomKeys(room string) []string {
 	return []string{tag + "m", tag + "l", tag + "c"}
 }
 
-func (s *Store) epochKey() string         { return s.prefix + "epoch" }
+func (s *Store) epochKey() string          { return s.prefix + "epoch" }
 func (s *Store) eventKey(id string) string { return s.prefix + "ev:" + id }
 func (s *Store) sessionKey(p string) string {
 	return s.prefix + "s:" + p
