@@ -14,6 +14,7 @@
 //	P{r:H}:m      hash   e = epoch the room belongs to, n = last offset (no expiry)
 //	P{r:H}:l      stream the history; id "<offset>-0", fields d (delivery JSON), t (ms)
 //	P{r:H}:c      hash   r:<offset>, a:<offset>: pages reached, acks received
+//	P{r:H}:p      hash   presence, written by broker/redis
 //	Pepoch        string the store's epoch
 //	Pev:<id>      set    rooms an event id was delivered to (Find)
 //	Ps:<pid>      string a page session (JSON), expiring with it
@@ -27,9 +28,13 @@
 // # One round trip per append
 //
 // Append is one Lua script (allocate the offset with HINCRBY, XADD,
-// retention) pipelined with the event index update: one round trip, and no
-// other node can slip an entry between the offset and the append, so a
-// room's log is in offset order on every node.
+// retention, and with Options.Publish the PUBLISH that carries the
+// delivery to every node) pipelined with the event index update: one
+// round trip, and no other node can slip an entry between the offset, the
+// append and the publish, so every node receives a room's deliveries in
+// offset order. Publishing after the append instead (from the node, as a
+// second step) would let node B's offset 8 overtake node A's offset 7 on
+// the channel, and a page would then skip 7 when it recovers.
 //
 // # Retention without a scanner
 //

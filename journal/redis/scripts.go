@@ -22,6 +22,8 @@ local function offset(id) return tonumber(string.match(id, '^(%d+)')) end
 // the room belongs to another epoch than ARGV[1], else {"ok", offset, ms}.
 //
 //	ARGV[1] epoch   ARGV[2] max entries   ARGV[3] max age ms   ARGV[4] delivery JSON
+//	ARGV[5] channel to publish "<offset>\n<delivery JSON>" on ("" for none;
+//	        rediswire.Encode's framing)
 var appendScript = goredis.NewScript(luaField + `
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {'init'} end
@@ -32,6 +34,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxEntries = tonumber(ARGV[2])
 local maxAge = tonumber(ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', maxEntries, n .. '-0', 'd', ARGV[4], 't', now)
+-- Published in the script, so every node sees a room's deliveries in
+-- offset order whichever node appended them.
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], n .. '\n' .. ARGV[4]) end
 -- Age: entries are in time order, so drop the head while it is too old.
 -- The entry just added is never too old, so the loop ends.
 local cutoff = now - maxAge
@@ -74,13 +79,13 @@ return 'reset'
 
 // readScript returns up to ARGV[3] entries of the room, each as
 // {id, delivery JSON, ms, reached, acked}, skipping entries older than
-// ARGV[4] ms, and filtering on ARGV[5]:
+// ARGV[4] ms, in the mode ARGV[1]:
 //
 //	mode "after":   oldest first, ids from ARGV[2] ("<offset>-0") on
 //	mode "last":    newest first
 //	mode "pending": newest first, only entries that reached no page
 //
-// ARGV[1] is the mode. Entries are in time order, so reading newest first
+// Entries are in time order, so reading newest first
 // stops at the first entry that is too old.
 var readScript = goredis.NewScript(luaField + `
 local mode, limit, cutoff = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])

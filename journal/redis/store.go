@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,11 +18,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/journal"
 )
 
 // DefaultPrefix starts every key herald writes.
-const DefaultPrefix = "herald:"
+const DefaultPrefix = rediswire.DefaultPrefix
 
 // Options configures a Store.
 type Options struct {
@@ -39,15 +39,22 @@ type Options struct {
 	// CheckInterval is how often the epoch key is checked and the stats
 	// refreshed in the background; 0 is one second.
 	CheckInterval time.Duration
+	// Publish makes Append also publish the delivery, with its offset, on
+	// the cluster's delivery channel (rediswire.Channel) in the same
+	// script: the Redis broker then carries a room's deliveries to every
+	// node in offset order, whichever node appended them. broker/redis
+	// must be told (its JournalPublishes option).
+	Publish bool
 }
 
 // Store is the Redis journal. Create it with Open; it is safe for
 // concurrent use.
 type Store struct {
-	c      goredis.UniversalClient
-	prefix string
-	log    *slog.Logger
-	now    func() time.Time
+	c       goredis.UniversalClient
+	prefix  string
+	channel string // "" when Append does not publish
+	log     *slog.Logger
+	now     func() time.Time
 
 	retention atomic.Pointer[journal.Retention]
 	epoch     atomic.Pointer[string]
@@ -85,6 +92,9 @@ func Open(ctx context.Context, c goredis.UniversalClient, opts Options) (*Store,
 		opts.CheckInterval = time.Second
 	}
 	s := &Store{c: c, prefix: opts.Prefix, log: opts.Log, now: opts.Now, done: make(chan struct{})}
+	if opts.Publish {
+		s.channel = rediswire.Channel(opts.Prefix)
+	}
 	s.SetRetention(opts.Retention)
 	s.stats.Store(&journal.Stats{Store: "redis"})
 	if _, err := s.refreshEpoch(ctx); err != nil {
@@ -98,9 +108,8 @@ func Open(ctx context.Context, c goredis.UniversalClient, opts Options) (*Store,
 
 // roomKeys are the three keys of a room, in the scripts' order.
 func (s *Store) roomKeys(room string) []string {
-	sum := sha256.Sum256([]byte(room))
-	tag := s.prefix + "{r:" + hex.EncodeToString(sum[:12]) + "}:"
-	return []string{tag + "m", tag + "l", tag + "c"}
+	tag := rediswire.RoomTag(s.prefix, room)
+	return []string{tag + rediswire.RoomMeta, tag + rediswire.RoomLog, tag + rediswire.RoomCounters}
 }
 
 func (s *Store) epochKey() string          { return s.prefix + "epoch" }
@@ -180,7 +189,7 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 	// Three tries cover: create the room, adopt a new epoch, append.
 	for range 3 {
 		epoch := s.Epoch()
-		args := []any{epoch, r.MaxEntries, maxAge, data}
+		args := []any{epoch, r.MaxEntries, maxAge, data, s.channel}
 		var script *goredis.Cmd
 		pipe := s.c.Pipeline()
 		script = appendScript.EvalSha(ctx, pipe, keys, args...)
