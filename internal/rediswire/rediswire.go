@@ -39,35 +39,48 @@ const (
 // Channel is the Pub/Sub channel every node's deliveries travel on.
 func Channel(prefix string) string { return prefix + "deliveries" }
 
-// Encode frames d for the channel: "<offset>\n<delivery JSON>". The offset
-// travels outside the JSON so the journal's append script can put the one
-// it allocates in front of JSON encoded before the offset was known.
-func Encode(d herald.Delivery) ([]byte, error) {
+// Encode frames d for the channel: "<epoch>-<offset>\n<delivery JSON>"
+// (a journal position), or "<offset>\n<delivery JSON>" when epoch is "".
+// The position travels outside the JSON so the journal's append script
+// can put the offset it allocates in front of JSON encoded before it was
+// known; the epoch lets a receiver tell offsets of a lost history from the
+// new one's.
+func Encode(d herald.Delivery, epoch string) ([]byte, error) {
 	off := d.Offset
 	d.Offset = 0
 	data, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode delivery: %w", err)
 	}
-	out := strconv.AppendUint(make([]byte, 0, len(data)+12), off, 10)
+	out := make([]byte, 0, len(epoch)+len(data)+22)
+	if epoch != "" {
+		out = append(append(out, epoch...), '-')
+	}
+	out = strconv.AppendUint(out, off, 10)
 	out = append(out, '\n')
 	return append(out, data...), nil
 }
 
 // Decode reads a message Encode (or the append script) framed.
-func Decode(msg []byte) (herald.Delivery, error) {
+func Decode(msg []byte) (d herald.Delivery, epoch string, err error) {
 	head, body, ok := bytes.Cut(msg, []byte{'\n'})
 	if !ok {
-		return herald.Delivery{}, errors.New("delivery message without an offset line")
+		return herald.Delivery{}, "", errors.New("delivery message without a position line")
 	}
-	off, err := strconv.ParseUint(string(head), 10, 64)
+	num := head
+	if i := bytes.LastIndexByte(head, '-'); i >= 0 {
+		epoch, num = string(head[:i]), head[i+1:]
+		if epoch == "" {
+			return herald.Delivery{}, "", errors.New("delivery message with an empty epoch")
+		}
+	}
+	off, err := strconv.ParseUint(string(num), 10, 64)
 	if err != nil {
-		return herald.Delivery{}, fmt.Errorf("delivery message offset: %w", err)
+		return herald.Delivery{}, "", fmt.Errorf("delivery message offset: %w", err)
 	}
-	var d herald.Delivery
 	if err := json.Unmarshal(body, &d); err != nil {
-		return herald.Delivery{}, fmt.Errorf("delivery message: %w", err)
+		return herald.Delivery{}, "", fmt.Errorf("delivery message: %w", err)
 	}
 	d.Offset = off
-	return d, nil
+	return d, epoch, nil
 }

@@ -11,25 +11,26 @@ import (
 
 func TestRoundTrip(t *testing.T) {
 	tests := []struct {
-		name string
-		d    herald.Delivery
+		name  string
+		d     herald.Delivery
+		epoch string
 	}{
-		{name: "live with offset", d: herald.Delivery{EventID: "e1", Source: "trigger", Room: "abc", Name: "FOLLOW",
+		{name: "journaled", epoch: "r0a1b-c", d: herald.Delivery{EventID: "e1", Source: "trigger", Room: "abc", Name: "FOLLOW",
 			Payload: map[string]any{"user": "ada"}, Time: time.UnixMilli(1700000000123).UTC(), Rule: "r", Offset: 42}},
 		{name: "replayed without offset", d: herald.Delivery{EventID: "e2", Room: "x\ny", Name: "N", Replayed: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, err := Encode(tc.d)
+			msg, err := Encode(tc.d, tc.epoch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Decode(msg)
+			got, epoch, err := Decode(msg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tc.d) {
-				t.Errorf("Decode(Encode(d)) = %+v, want %+v", got, tc.d)
+			if !reflect.DeepEqual(got, tc.d) || epoch != tc.epoch {
+				t.Errorf("Decode(Encode(d)) = %+v, %q; want %+v, %q", got, epoch, tc.d, tc.epoch)
 			}
 		})
 	}
@@ -46,23 +47,23 @@ func TestRoomTag(t *testing.T) {
 // access to Redis). Property: no panic, and what decodes re-encodes to a
 // message that decodes to the same delivery.
 func FuzzDecode(f *testing.F) {
-	good, _ := Encode(herald.Delivery{EventID: "e", Room: "r", Name: "FOLLOW", Offset: 7, Payload: map[string]any{"a": 1.0}})
+	good, _ := Encode(herald.Delivery{EventID: "e", Room: "r", Name: "FOLLOW", Offset: 7, Payload: map[string]any{"a": 1.0}}, "ep-1")
 	f.Add(good)
 	f.Add([]byte("0\n{}"))
 	f.Add([]byte("18446744073709551616\n{}"))
 	f.Add([]byte("\n"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		d, err := Decode(msg)
+		d, epoch, err := Decode(msg)
 		if err != nil {
 			return
 		}
-		again, err := Encode(d)
+		again, err := Encode(d, epoch)
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		d2, err := Decode(again)
-		if err != nil || d2.Offset != d.Offset || d2.EventID != d.EventID || d2.Room != d.Room {
-			t.Fatalf("round trip: %+v, %v; want %+v", d2, err, d)
+		d2, epoch2, err := Decode(again)
+		if err != nil || d2.Offset != d.Offset || d2.EventID != d.EventID || d2.Room != d.Room || epoch2 != epoch {
+			t.Fatalf("round trip: %+v %q, %v; want %+v %q", d2, epoch2, err, d, epoch)
 		}
 	})
 }

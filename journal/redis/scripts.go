@@ -22,8 +22,8 @@ local function offset(id) return tonumber(string.match(id, '^(%d+)')) end
 // the room belongs to another epoch than ARGV[1], else {"ok", offset, ms}.
 //
 //	ARGV[1] epoch   ARGV[2] max entries   ARGV[3] max age ms   ARGV[4] delivery JSON
-//	ARGV[5] channel to publish "<offset>\n<delivery JSON>" on ("" for none;
-//	        rediswire.Encode's framing)
+//	ARGV[5] channel to publish "<epoch>-<offset>\n<delivery JSON>" on ("" for
+//	        none; rediswire.Encode's framing)
 var appendScript = goredis.NewScript(luaField + `
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {'init'} end
@@ -36,7 +36,7 @@ local maxAge = tonumber(ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', maxEntries, n .. '-0', 'd', ARGV[4], 't', now)
 -- Published in the script, so every node sees a room's deliveries in
 -- offset order whichever node appended them.
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], n .. '\n' .. ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], e .. '-' .. n .. '\n' .. ARGV[4]) end
 -- Age: entries are in time order, so drop the head while it is too old.
 -- The entry just added is never too old, so the loop ends.
 local cutoff = now - maxAge

@@ -122,6 +122,17 @@ func (s *Store) seenKey(k string) string { return s.prefix + "seen:" + k }
 // Epoch names the history the node currently believes in.
 func (s *Store) Epoch() string { return *s.epoch.Load() }
 
+// RefreshEpoch reads the epoch key now (minting a new epoch when Redis
+// lost it) instead of waiting for the background check: the Redis broker
+// calls it before re-syncing a node after a reconnect.
+func (s *Store) RefreshEpoch(ctx context.Context) (string, error) {
+	e, err := s.refreshEpoch(ctx)
+	if err != nil {
+		return "", fmt.Errorf("redis journal: %w", err)
+	}
+	return e, nil
+}
+
 // refreshEpoch reads the epoch key, minting a new epoch when it is
 // missing (the first node to notice wins; the others read its epoch).
 func (s *Store) refreshEpoch(ctx context.Context) (string, error) {
