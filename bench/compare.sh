@@ -15,7 +15,8 @@
 #                                    alternating; the table shows medians
 #
 # Environment: HERALD_PORT (18080), NODE_PORT (18090), HERALD_ARGS (extra
-# flags for herald), HOLD (D's hold time, 60s). Loopback only; bounded in time;
+# flags for herald; "--data :memory:" keeps the journal off the disk),
+# HOLD (D's hold time, 60s). Loopback only; bounded in time;
 # every process it starts is stopped on exit.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ while (($#)); do
 	--only) only="$2"; shift ;;
 	--scenarios) scenarios="$2"; shift ;;
 	--repeat) repeat="$2"; shift ;;
-	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -78,7 +79,9 @@ start_server() {
 	herald)
 		port=$HERALD_PORT
 		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
-		"$bin/herald" -p "$port" ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
+		# A fresh journal per run (bbolt, fsync'd group commits, herald's
+		# default); HERALD_ARGS="--data :memory:" measures without the disk.
+		"$bin/herald" -p "$port" --data "$(mktemp -d -p "$bin")" ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
 		;;
 	node)
 		port=$NODE_PORT

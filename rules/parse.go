@@ -81,7 +81,7 @@ func (p *parser) parse(data []byte) {
 }
 
 func (p *parser) root(n *yaml.Node) {
-	f := p.fields(n, "rules file", []string{"version", "ingress", "rules", "tests"}, "version")
+	f := p.fields(n, "rules file", []string{"version", "ingress", "rules", "tests", "journal"}, "version")
 	if f == nil {
 		return
 	}
@@ -98,6 +98,9 @@ func (p *parser) root(n *yaml.Node) {
 	}
 	if n := f["tests"]; n != nil {
 		p.testsSection(n)
+	}
+	if n := f["journal"]; n != nil {
+		p.journalSection(n)
 	}
 }
 

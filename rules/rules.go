@@ -23,6 +23,7 @@ type Set struct {
 	rules   []*rule
 	ingress []IngressSpec
 	tests   []testCase
+	journal JournalSettings
 	names   []string  // environment entries any expression reads
 	pool    sync.Pool // of *state
 }

@@ -25,6 +25,7 @@ type config struct {
 	corsOrigin string
 	maxBody    int64
 	shutdown   time.Duration
+	dataDir    string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
@@ -35,7 +36,7 @@ var errHelp = flag.ErrHelp
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, dataDir: "herald-data"}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
@@ -59,6 +60,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	str(&cfg.sourcesDir, "sources", "", "")
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
+	str(&cfg.dataDir, "data", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -91,6 +93,9 @@ func (c config) validate() error {
 	if c.sslContext != "" && c.tlsCert != "" {
 		return errors.New("use either --sslcontext or --tls-cert/--tls-key, not both")
 	}
+	if c.dataDir == "" {
+		return errors.New("--data must name a directory (or :memory:)")
+	}
 	if c.maxBody <= 0 {
 		return errors.New("--max-body must be positive")
 	}
@@ -121,7 +126,7 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION]
+              [--shutdown-timeout DURATION] [--data DIR|:memory:]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -151,6 +156,9 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --data DIR            keep the alert journal (history, recovery, pending alerts) in
+                        DIR/herald.db, created on first run (default: ./herald-data);
+                        :memory: keeps it in memory only
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)

@@ -11,7 +11,7 @@ import (
 // reloads the rules, and without a rules file is only logged: it never ends
 // the server, as its default action would.
 func TestHangupDoesNotKill(t *testing.T) {
-	cfg, err := parseFlags([]string{"-p", "0"}, noEnv, io.Discard)
+	cfg, err := parseFlags([]string{"-p", "0", "--data", memoryData}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

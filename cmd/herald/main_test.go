@@ -166,7 +166,7 @@ func TestRunLogsToFileAndStopsCleanly(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-p", "0", "-l", "INFO", "--logfile", logfile}, noEnv, &stdout, &stderr)
+		done <- run(ctx, []string{"-p", "0", "-l", "INFO", "--logfile", logfile, "--data", memoryData}, noEnv, &stdout, &stderr)
 	}()
 	waitForText(t, &stderr, "herald listening")
 	cancel()

@@ -92,11 +92,28 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err != nil {
 		return err
 	}
-	rt := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: log, Getenv: getenv,
+	// The router delivers through the journal: each delivery is appended
+	// (durable, with its offset) before it reaches the pages.
+	// The journal opens once the rules are known good (a broken file
+	// creates no data directory), before anything is served.
+	toJournal := &brokerSink{}
+	rt := router.New(router.Options{Sinks: []egress.Sink{toJournal}, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: reservedPaths, ReservedNames: reservedNames})
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
 	}
+	jr, err := openJournal(cfg.dataDir, log)
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", cfg.dataDir, err)
+	}
+	defer func() {
+		if err := jr.Close(); err != nil {
+			log.Error("closing the journal", "err", err)
+		}
+	}()
+	jr.SetRetention(journalRetention(rt.JournalSettings()))
+	journaled := router.NewJournaled(sinkBroker{sink: sink}, jr, log)
+	toJournal.b = journaled
 	trigger, err := ingress.Default.Lookup("trigger")
 	if err != nil {
 		return err
@@ -106,7 +123,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err != nil {
 		return err
 	}
-	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files})
+	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files, journal: journaled})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
@@ -123,7 +140,8 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	var wg sync.WaitGroup
-	rl := reloader{rt: rt, file: cfg.rulesFile, log: log.With("component", "rules")}
+	rl := reloader{rt: rt, file: cfg.rulesFile, log: log.With("component", "rules"),
+		loaded: func() { jr.SetRetention(journalRetention(rt.JournalSettings())) }}
 	wg.Go(func() { rl.onHangup(ctx, hup) })
 	if cfg.rulesFile != "" {
 		wg.Go(func() { rl.watch(ctx) })
@@ -162,6 +180,9 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	})
 	err = srv.Shutdown(shutdownCtx)
 	wg.Wait()
+	if err := journaled.Close(shutdownCtx); err != nil {
+		log.Warn("closing the journal's broker", "err", err)
+	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -207,15 +228,20 @@ func loadRules(rt *router.Router, file string) error {
 // reloader re-reads the rules file into the router; a file that fails to
 // load is logged with its positioned errors and the running rules stay.
 type reloader struct {
-	rt   *router.Router
-	file string // "" when running the embedded default
-	log  *slog.Logger
+	rt     *router.Router
+	file   string // "" when running the embedded default
+	log    *slog.Logger
+	loaded func() // after a successful reload: settings outside the router follow
 }
 
 func (r reloader) load(data []byte) {
 	err := r.rt.Reload(r.file, data)
 	if err != nil && !errors.Is(err, router.ErrUnchanged) {
 		logLoadErrors(r.log, r.file, err)
+		return
+	}
+	if err == nil && r.loaded != nil {
+		r.loaded()
 	}
 }
 

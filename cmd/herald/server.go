@@ -32,6 +32,7 @@ type handlerDeps struct {
 	sink    egress.Sink
 	trigger ingress.Adapter
 	sources fs.FS
+	journal *router.Journaled
 }
 
 // newHandler builds the fixed routes; paths it does not know go to the
@@ -43,6 +44,9 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/clients", only("GET", d.admin(http.HandlerFunc(d.clients))))
 	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
 	mux.Handle("/api/route", only("POST", d.admin(http.HandlerFunc(d.route))))
+	mux.Handle("/api/journal", only("GET", d.admin(journalStatusHandler(d.journal))))
+	mux.Handle("/api/history", only("GET", d.admin(historyHandler(d.journal))))
+	mux.Handle("/api/replay", only("POST", d.admin(replayHandler(d.journal))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
 	client := only("GET", staticFile("socket.io.js", sources.SocketIOClient()))
 	mux.Handle("/socket.io/socket.io.js", client)

@@ -27,7 +27,7 @@ func startServer(t *testing.T, mutate func(*config)) string {
 // startServerEnv is startServer with an environment for ${VAR} in rules.
 func startServerEnv(t *testing.T, getenv func(string) (string, bool), mutate func(*config)) string {
 	t.Helper()
-	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--admin-token", testToken}, noEnv, io.Discard)
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--admin-token", testToken, "--data", memoryData}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

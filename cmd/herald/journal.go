@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
+	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/bolt"
+	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/rules"
+)
+
+// memoryData is the --data value that keeps the journal in memory: nothing
+// survives a restart, and nothing is written to disk.
+const memoryData = ":memory:"
+
+// openJournal opens the store --data names: a directory for the bbolt
+// file (created on first run), or ":memory:".
+func openJournal(data string, log *slog.Logger) (journal.Journal, error) {
+	if data == memoryData {
+		return mem.New(), nil
+	}
+	s, err := bolt.Open(data, bolt.Options{Logger: log.With("component", "journal")})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// journalRetention is the retention the rules file asks for.
+func journalRetention(s rules.JournalSettings) journal.Retention {
+	return journal.Retention{MaxEntries: s.MaxEntries, MaxAge: s.MaxAge}.WithDefaults()
+}
+
+// historyEntry is one line of GET /api/history.
+type historyEntry struct {
+	Offset  uint64         `json:"offset"`
+	At      time.Time      `json:"at"`
+	EventID string         `json:"event_id"`
+	Source  string         `json:"source"`
+	Name    string         `json:"name"`
+	Rule    string         `json:"rule"`
+	Reached int            `json:"reached"`
+	Acked   int            `json:"acked"`
+	Payload map[string]any `json:"payload"`
+}
+
+// maxHistory bounds one history answer.
+const maxHistory = 1000
+
+// historyHandler serves GET /api/history?room=CODE&limit=N: the room's
+// newest N journaled alerts (default 20), oldest first, with what became
+// of each. It is behind the admin token: entries hold donor names.
+func historyHandler(x *router.Journaled) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		room := r.URL.Query().Get("room")
+		if room == "" {
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "room is required: /api/history?room=CODE&limit=N"})
+			return
+		}
+		limit := 20
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > maxHistory {
+				ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("limit must be a number from 1 to %d", maxHistory)})
+				return
+			}
+			limit = n
+		}
+		es, err := x.Journal().Last(r.Context(), room, limit)
+		if err != nil {
+			ingress.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "journal: " + err.Error()})
+			return
+		}
+		out := make([]historyEntry, 0, len(es))
+		for _, e := range es {
+			d := e.Delivery
+			out = append(out, historyEntry{Offset: e.Offset, At: e.At, EventID: d.EventID, Source: d.Source,
+				Name: d.Name, Rule: d.Rule, Reached: e.Reached, Acked: e.Acked, Payload: d.Payload})
+		}
+		ingress.WriteJSON(w, http.StatusOK, map[string]any{"room": room, "epoch": x.Journal().Epoch(), "entries": out})
+	}
+}
+
+// replayRequest is POST /api/replay's body: either a room and how many of
+// its newest alerts, or one event id (every room it went to).
+type replayRequest struct {
+	Room string `json:"room"`
+	Last int    `json:"last"`
+	ID   string `json:"id"`
+}
+
+// replayHandler serves POST /api/replay: journaled alerts are sent again,
+// marked replayed: true in meta. A replay is not a new event: it is not
+// journaled again and never meets the webhook de-duplication.
+func replayHandler(x *router.Journaled) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req replayRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+			return
+		}
+		var (
+			es  []journal.Entry
+			err error
+		)
+		switch {
+		case req.ID != "" && req.Room == "" && req.Last == 0:
+			es, err = x.Journal().Find(r.Context(), req.ID)
+		case req.ID == "" && req.Room != "" && req.Last >= 1 && req.Last <= maxHistory:
+			es, err = x.Journal().Last(r.Context(), req.Room, req.Last)
+		default:
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf(`want {"room": CODE, "last": 1..%d} or {"id": EVENT_ID}`, maxHistory)})
+			return
+		}
+		if err != nil {
+			ingress.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "journal: " + err.Error()})
+			return
+		}
+		if len(es) == 0 {
+			ingress.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "nothing journaled to replay"})
+			return
+		}
+		pages, err := x.Replay(r.Context(), es)
+		if err != nil {
+			status := http.StatusServiceUnavailable
+			if errors.Is(err, r.Context().Err()) {
+				status = http.StatusRequestTimeout
+			}
+			ingress.WriteJSON(w, status, map[string]string{"error": "replay: " + err.Error()})
+			return
+		}
+		ingress.WriteJSON(w, http.StatusOK, map[string]int{"replayed": len(es), "pages": pages})
+	}
+}
+
+// journalStatusHandler serves GET /api/journal: the store, its size on
+// disk, and the deliveries that went out live without being journaled.
+func journalStatusHandler(x *router.Journaled) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		ingress.WriteJSON(w, http.StatusOK, x.Status())
+	}
+}
+
+// sinkBroker carries deliveries straight to this node's sink: the
+// in-process broker, until the broker package has its own.
+type sinkBroker struct{ sink egress.Sink }
+
+func (b sinkBroker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
+	return b.sink.Deliver(ctx, d)
+}
+func (sinkBroker) Subscribe(broker.Subscriber) {}
+
+// Close does nothing: the server closes the sink itself, in parallel with
+// draining HTTP requests.
+func (sinkBroker) Close(context.Context) error { return nil }
+
+// brokerSink is what the router delivers to: the journaled broker. b is
+// set once, before the server accepts its first request.
+type brokerSink struct{ b broker.Broker }
+
+func (s *brokerSink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
+	return s.b.Publish(ctx, d)
+}
+func (*brokerSink) Close(context.Context) error { return nil }

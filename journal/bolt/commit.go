@@ -1,0 +1,140 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/journal"
+)
+
+// maxBatch bounds one group commit, so a flood of appends still commits
+// (and answers) in slices instead of one huge transaction.
+const maxBatch = 1024
+
+// op is one write waiting for the committer. apply runs inside the shared
+// transaction and may run more than once (when another op of its batch
+// failed and the batch is retried without it); it writes its results to
+// variables its caller reads after done.
+type op struct {
+	ctx   context.Context
+	apply func(tx *bbolt.Tx) error
+	done  chan error
+}
+
+// write queues apply for the next group commit and waits until that
+// commit is on disk, or ctx ends. When ctx ends first the write may still
+// commit later.
+func (s *Store) write(ctx context.Context, apply func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, apply: apply, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return journal.ErrClosed
+	}
+	select {
+	case s.ops <- o:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("journal: gave up waiting for the commit: %w", ctx.Err())
+	}
+}
+
+// commitLoop is the only writer: it takes whatever queued while the last
+// commit was on disk and commits it as one transaction.
+func (s *Store) commitLoop() {
+	defer close(s.committed)
+	batch := make([]*op, 0, maxBatch)
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction. When one op fails, that op alone
+// gets its error and the rest is committed without it; when the commit
+// itself fails (the disk), every op gets the error.
+func (s *Store) commit(batch []*op) {
+	// A caller that gave up while queued is told so and its op dropped:
+	// an append it will never publish must not be journaled behind its
+	// back (it would come back as a pending alert).
+	live := batch[:0]
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.done <- err
+			continue
+		}
+		live = append(live, o)
+	}
+	if batch = live; len(batch) == 0 {
+		return
+	}
+	failed := -1
+	err := s.update(func(tx *bbolt.Tx) error {
+		for i, o := range batch {
+			if err := o.apply(tx); err != nil {
+				failed = i
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.commits.Add(1)
+		s.commitOps.Add(uint64(len(batch)))
+		for _, o := range batch {
+			o.done <- nil
+		}
+		return
+	}
+	if failed < 0 {
+		s.noteError(err)
+		for _, o := range batch {
+			o.done <- err
+		}
+		return
+	}
+	batch[failed].done <- err
+	rest := make([]*op, 0, len(batch)-1)
+	rest = append(append(rest, batch[:failed]...), batch[failed+1:]...)
+	if len(rest) > 0 {
+		s.commit(rest)
+	}
+}
+
+// update is db.Update that turns a panic inside bbolt into an error: a
+// failing disk must not take herald down.
+func (s *Store) update(fn func(tx *bbolt.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("journal: write failed: bbolt panicked: %v", p)
+		}
+	}()
+	if err := s.db.Update(fn); err != nil {
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	return nil
+}

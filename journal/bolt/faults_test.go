@@ -1,0 +1,200 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal/bolt"
+)
+
+func delivery(room, id string, payload string) herald.Delivery {
+	return herald.Delivery{EventID: id, Source: "trigger", Room: room, Name: "FOLLOW",
+		Payload: map[string]any{"text": payload}, Time: time.Now()}
+}
+
+func TestFirstRunCreatesPrivateFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "herald-data")
+	s := open(t, dir)
+	defer s.Close()
+	if _, err := s.Append(t.Context(), delivery("r", "e", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if s.Path() != filepath.Join(dir, bolt.FileName) {
+		t.Errorf("Path() = %s, want %s", s.Path(), filepath.Join(dir, bolt.FileName))
+	}
+	if runtime.GOOS == "windows" {
+		return // modes are not Unix permissions there
+	}
+	for _, c := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{path: dir, want: 0o700},
+		{path: s.Path(), want: 0o600},
+	} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != c.want {
+			t.Errorf("mode of %s = %o, want %o (the journal holds donor names)", c.path, got, c.want)
+		}
+	}
+	if st := s.Stats(); st.Bytes <= 0 {
+		t.Errorf("Stats.Bytes = %d, want the file's size", st.Bytes)
+	}
+}
+
+func TestCorruptFileIsMovedAside(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(t *testing.T, path string)
+	}{
+		{name: "garbage", spoil: func(t *testing.T, path string) {
+			if err := os.WriteFile(path, bytes.Repeat([]byte("not a database "), 2000), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "zeroed meta pages", spoil: func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, 8192), 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "scribbled data pages", spoil: func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			junk := bytes.Repeat([]byte{0xA5}, int(fi.Size())-16384)
+			if _, err := f.WriteAt(junk, 16384); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir)
+			old := s.Epoch()
+			for i := range 50 {
+				if _, err := s.Append(t.Context(), delivery("r"+string(rune('a'+i%5)), "e", strings.Repeat("x", 500))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tc.spoil(t, s.Path())
+
+			var logs bytes.Buffer
+			s2, err := bolt.Open(dir, bolt.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatalf("Open after corruption = %v, want a new journal (history must never stop alerts)", err)
+			}
+			defer s2.Close()
+			if s2.Epoch() == old {
+				t.Errorf("epoch after moving a corrupt file aside = %q, the old one; want a new epoch", old)
+			}
+			aside, _ := filepath.Glob(filepath.Join(dir, bolt.FileName+".corrupt-*"))
+			if len(aside) != 1 {
+				t.Fatalf("files moved aside: %v, want one herald.db.corrupt-<time>", aside)
+			}
+			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), aside[0]) {
+				t.Errorf("log = %q, want an ERROR naming %s", logs.String(), aside[0])
+			}
+			if st := s2.Stats(); !strings.Contains(st.LastError, "corrupt") {
+				t.Errorf("Stats.LastError = %q, want the corrupt file reported", st.LastError)
+			}
+			e, err := s2.Append(t.Context(), delivery("ra", "after", "y"))
+			if err != nil || e.Offset != 1 {
+				t.Errorf("Append to the new journal = %d, %v; want offset 1 of the new epoch", e.Offset, err)
+			}
+		})
+	}
+}
+
+func TestFileInUseIsNotMovedAside(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("flock semantics differ; bbolt locks the file on Windows too, but the test relies on Unix flock")
+	}
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	_, err := bolt.Open(dir, bolt.Options{})
+	if err == nil || !strings.Contains(err.Error(), "another herald") {
+		t.Errorf("second Open of a file in use = %v, want an error that says another herald holds it", err)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, "*.corrupt-*")); len(aside) != 0 {
+		t.Errorf("a file in use was moved aside: %v", aside)
+	}
+}
+
+// TestFullJournalFailsAppendsNotHerald fills the file to its bound: appends
+// fail with an error (never a panic or a hang), the failures are counted
+// and reported, reads keep working, and trimming makes room again.
+func TestFullJournalFailsAppendsNotHerald(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	big := strings.Repeat("donor message ", 700) // ~10 KB
+	var appended int
+	var failure error
+	for i := range 1000 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := s.Append(ctx, delivery("r", "e", big))
+		cancel()
+		if err != nil {
+			failure = err
+			break
+		}
+		appended = i + 1
+	}
+	if failure == nil {
+		t.Fatalf("1000 appends of 10 KB fit in a 1 MiB journal")
+	}
+	if errors.Is(failure, context.DeadlineExceeded) {
+		t.Fatalf("Append on a full journal hung until its deadline: %v", failure)
+	}
+	st := s.Stats()
+	if st.AppendErrors == 0 || st.LastError == "" {
+		t.Errorf("Stats after a failed append = %+v, want it counted and reported", st)
+	}
+	if got, err := s.Last(t.Context(), "r", 5); err != nil || len(got) != 5 {
+		t.Errorf("Last on a full journal = %d entries, %v; want 5 (reads keep working)", len(got), err)
+	}
+	if st.Bytes > 1<<20 {
+		t.Errorf("file grew to %d bytes past its 1 MiB bound", st.Bytes)
+	}
+	t.Logf("%d appends fit; then: %v", appended, failure)
+	// Trimming frees pages; appends work again.
+	s.SetRetention(journalRetention(5))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := s.Append(t.Context(), delivery("r", "after", big))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Append still fails after trimming to 5 entries: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,155 @@
+package bolt_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/journal/bolt"
+)
+
+// childEnv makes the test binary, re-executed by TestKill9LosesNothing, an
+// appender instead of a test run.
+const childEnv = "HERALD_JOURNAL_KILL_CHILD"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(childEnv); dir != "" {
+		os.Exit(appendUntilKilled(dir))
+	}
+	os.Exit(m.Run())
+}
+
+// appendUntilKilled appends from several goroutines (so commits are
+// shared) and prints "room offset" for every Append that returned: what a
+// trigger answered 200 would have been told.
+func appendUntilKilled(dir string) int {
+	s, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s.SetRetention(journalRetention(1 << 30)) // keep all: the parent checks every offset
+	var mu sync.Mutex
+	fmt.Printf("epoch %s\n", s.Epoch())
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				room := fmt.Sprintf("room-%d", (w+i)%4)
+				e, err := s.Append(context.Background(), delivery(room, fmt.Sprintf("w%d-%d", w, i), strings.Repeat("x", 200)))
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				mu.Lock()
+				fmt.Printf("%s %d\n", room, e.Offset) // unbuffered: a line out means Append returned
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return 0
+}
+
+// TestKill9LosesNothing kills an appending process with SIGKILL in the
+// middle of its group commits, then reopens the file: every offset the
+// process was told is there with its entry, the epoch is the same, and new
+// offsets are larger than any handed out before.
+func TestKill9LosesNothing(t *testing.T) {
+	for round := range 3 {
+		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"="+dir)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			var epoch string
+			told := map[string][]uint64{}
+			n, killAt := 0, 300+round*400
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				if len(f) != 2 {
+					t.Fatalf("child said %q", sc.Text())
+				}
+				if f[0] == "epoch" {
+					epoch = f[1]
+					continue
+				}
+				off, err := strconv.ParseUint(f[1], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				told[f[0]] = append(told[f[0]], off)
+				if n++; n == killAt {
+					if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := cmd.Wait(); err == nil {
+				t.Fatalf("child exited cleanly; it should have been killed")
+			}
+			if n < killAt {
+				t.Fatalf("child printed %d offsets before it died, want ≥ %d", n, killAt)
+			}
+
+			s := open(t, dir)
+			defer s.Close()
+			if s.Epoch() != epoch {
+				t.Errorf("epoch after kill -9 = %q, want %q (the history survived)", s.Epoch(), epoch)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			total := 0
+			for room, offs := range told {
+				es, err := s.After(ctx, room, 0, 1_000_000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				have := map[uint64]bool{}
+				var top uint64
+				for _, e := range es {
+					have[e.Offset] = true
+					top = max(top, e.Offset)
+				}
+				for _, off := range offs {
+					if !have[off] {
+						t.Errorf("%s: offset %d was returned by Append before the kill and is gone", room, off)
+					}
+				}
+				total += len(offs)
+				e, err := s.Append(ctx, delivery(room, "after", "y"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Offset <= top || e.Offset <= slicesMax(offs) {
+					t.Errorf("%s: first offset after the kill = %d, want > %d", room, e.Offset, max(top, slicesMax(offs)))
+				}
+			}
+			commits, ops := s.BatchStats()
+			t.Logf("killed after %d acknowledged appends (%d printed); all present; reopened store: %d commits / %d ops", killAt, total, commits, ops)
+		})
+	}
+}
+
+func slicesMax(v []uint64) uint64 {
+	var m uint64
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}

@@ -1,0 +1,262 @@
+// Package recovery decides what a page that connects gets from the
+// journal before its first live alert: the alerts it missed while away
+// (Socket.IO connection state recovery, or a reloaded page that kept its
+// last offset), or, for a page that is new, the alerts that reached no
+// page at all (pending delivery). It is the page model's one call into the
+// journal at connect time, written once for every transport.
+//
+// The seam with live alerts is the page model's: it must put the page in
+// its room (so live deliveries queue for it) before it calls Connect, send
+// Result.Missed first, then the queued live deliveries whose offset is
+// greater than the last one sent. That way nothing falls between history
+// and live, and nothing is sent twice.
+package recovery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/journal"
+)
+
+// Defaults for Options.
+const (
+	DefaultWindow        = 10 * time.Minute
+	DefaultPendingWindow = 10 * time.Minute
+	DefaultMaxMissed     = 1000
+)
+
+// Options tune a Keeper.
+type Options struct {
+	// Window is how long a page may be away and still recover
+	// (recovery_window); 0 means DefaultWindow.
+	Window time.Duration
+	// PendingWindow is how old an alert that reached no page may be and
+	// still go to the first page that registers (pending_window); 0 means
+	// DefaultPendingWindow, PendingOff turns pending delivery off.
+	PendingWindow time.Duration
+	PendingOff    bool
+	// MaxMissed caps what one connect replays; 0 means DefaultMaxMissed.
+	MaxMissed int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Keeper answers connecting pages from a journal. It is safe for
+// concurrent use.
+type Keeper struct {
+	j    journal.Journal
+	opts Options
+
+	mu    sync.Mutex
+	rooms map[string]*claim // one pending claim at a time per room
+}
+
+type claim struct {
+	sync.Mutex
+	users int
+}
+
+// New returns a Keeper over j.
+func New(j journal.Journal, opts Options) *Keeper {
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	if opts.PendingWindow <= 0 {
+		opts.PendingWindow = DefaultPendingWindow
+	}
+	if opts.MaxMissed <= 0 {
+		opts.MaxMissed = DefaultMaxMissed
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Keeper{j: j, opts: opts, rooms: map[string]*claim{}}
+}
+
+// Request is what a page sent in its CONNECT auth.
+type Request struct {
+	// PID is the private session id herald gave the page on an earlier
+	// connect (socket.io-client sends it back on its own).
+	PID string
+	// Offset is the last offset the page received, as it received it
+	// ("<epoch>-<offset>"); "" when it has none.
+	Offset string
+	// Code is the page's code from its handshake or auth, "" when it has
+	// none yet (it will REGISTER).
+	Code string
+}
+
+// Result is what the page gets.
+type Result struct {
+	// PID is the session id to answer the CONNECT with: the page's own
+	// when Recovered, a new one otherwise.
+	PID string
+	// Code is the page's code: restored from the session when Recovered,
+	// else the request's.
+	Code string
+	// Recovered is true when the pid was known and its offset belongs to
+	// this journal's history: the client's socket.recovered.
+	Recovered bool
+	// Missed are the entries to send before any live alert, oldest first.
+	Missed []journal.Entry
+	// Pending is true when Missed are alerts that reached no page (sent
+	// with meta replayed: true); they are already marked as reached.
+	Pending bool
+}
+
+// Connect decides what a connecting page gets. A journal error is
+// returned with a usable Result (a new session, nothing missed): history
+// never stops a page from connecting.
+func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
+	fresh := Result{PID: newPID(), Code: req.Code}
+	code, after, recovered, err := k.resume(ctx, req)
+	if err != nil {
+		return fresh, err
+	}
+	if code == "" {
+		return fresh, nil // no code yet: pending delivery happens at Register
+	}
+	if after == nil { // a new page of a known room
+		fresh.Code = code
+		return k.pending(ctx, fresh)
+	}
+	c := k.claim(code)
+	defer k.release(code, c)
+	es, err := k.j.After(ctx, code, *after, k.opts.MaxMissed)
+	if err != nil {
+		return Result{PID: fresh.PID, Code: code}, fmt.Errorf("recovery: %w", err)
+	}
+	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es)}
+	if recovered {
+		res.PID = req.PID
+	}
+	// What reached nobody live reaches this page now: no longer pending.
+	for _, e := range res.Missed {
+		if e.Reached == 0 {
+			if err := k.j.Mark(ctx, code, e.Offset, 1, 0); err != nil {
+				return res, fmt.Errorf("recovery: mark: %w", err)
+			}
+		}
+	}
+	return res, nil
+}
+
+// Register is Connect for a page that named its code after connecting
+// (REGISTER): it gets the room's pending alerts, if any.
+func (k *Keeper) Register(ctx context.Context, code string) (Result, error) {
+	return k.pending(ctx, Result{Code: code})
+}
+
+// resume reads the request: the code (restored from a known pid), the
+// offset to resume after (nil when there is none to resume from), and
+// whether it is a Socket.IO recovery.
+func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *uint64, recovered bool, err error) {
+	code = req.Code
+	if req.PID != "" {
+		s, ok, err := k.j.Session(ctx, req.PID)
+		if err != nil {
+			return code, nil, false, fmt.Errorf("recovery: session: %w", err)
+		}
+		if ok {
+			code, recovered = s.Code, true
+		}
+	}
+	if req.Offset == "" || code == "" {
+		return code, nil, false, nil
+	}
+	pos, err := journal.ParsePosition(req.Offset)
+	if err != nil || pos.Epoch != k.j.Epoch() {
+		// Another history (a lost file, a flushed Redis) or junk: the page
+		// is new; replaying from a foreign offset would skip or repeat.
+		return code, nil, false, nil
+	}
+	return code, &pos.Offset, recovered, nil
+}
+
+// recent keeps the entries appended within the recovery window: a page
+// away longer is new, and older alerts are history, not news.
+func (k *Keeper) recent(es []journal.Entry) []journal.Entry {
+	cutoff := k.opts.Now().Add(-k.opts.Window)
+	for i, e := range es {
+		if !e.At.Before(cutoff) {
+			return es[i:]
+		}
+	}
+	return nil
+}
+
+// pending hands the room's unreached alerts to this page and marks them
+// reached, under the room's claim, so a second page registering at the
+// same moment does not get them again.
+func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
+	if k.opts.PendingOff || res.Code == "" {
+		return res, nil
+	}
+	c := k.claim(res.Code)
+	defer k.release(res.Code, c)
+	es, err := k.j.Pending(ctx, res.Code, k.opts.Now().Add(-k.opts.PendingWindow))
+	if err != nil || len(es) == 0 {
+		return res, err
+	}
+	if len(es) > k.opts.MaxMissed {
+		es = es[len(es)-k.opts.MaxMissed:]
+	}
+	for _, e := range es {
+		if err := k.j.Mark(ctx, res.Code, e.Offset, 1, 0); err != nil {
+			return res, fmt.Errorf("recovery: mark pending: %w", err)
+		}
+	}
+	for i := range es {
+		es[i].Delivery.Replayed = true
+	}
+	res.Missed, res.Pending = es, true
+	return res, nil
+}
+
+func (k *Keeper) claim(room string) *claim {
+	k.mu.Lock()
+	c := k.rooms[room]
+	if c == nil {
+		c = &claim{}
+		k.rooms[room] = c
+	}
+	c.users++
+	k.mu.Unlock()
+	c.Lock()
+	return c
+}
+
+func (k *Keeper) release(room string, c *claim) {
+	c.Unlock()
+	k.mu.Lock()
+	if c.users--; c.users == 0 {
+		delete(k.rooms, room)
+	}
+	k.mu.Unlock()
+}
+
+// Keep records (or extends) a page's session: call it when a page
+// connects and when it disconnects, so its pid outlives it by the window.
+func (k *Keeper) Keep(ctx context.Context, pid, code string) error {
+	if pid == "" || code == "" {
+		return nil
+	}
+	return k.j.SaveSession(ctx, journal.Session{PID: pid, Code: code, Expires: k.opts.Now().Add(k.opts.Window)})
+}
+
+// Position is what a page receives as the last argument of an alert.
+func (k *Keeper) Position(offset uint64) string {
+	return journal.Position{Epoch: k.j.Epoch(), Offset: offset}.String()
+}
+
+// newPID returns a private session id: 128 random bits, URL-safe.
+func newPID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

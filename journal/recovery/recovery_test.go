@@ -1,0 +1,217 @@
+package recovery_test
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/recovery"
+)
+
+func appendN(t *testing.T, j journal.Journal, room string, n int) []journal.Entry {
+	t.Helper()
+	var out []journal.Entry
+	for i := range n {
+		e, err := j.Append(t.Context(), herald.Delivery{EventID: fmt.Sprintf("%s-%d", room, i), Room: room, Name: "FOLLOW", Time: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func offsets(es []journal.Entry) []uint64 {
+	var out []uint64
+	for _, e := range es {
+		out = append(out, e.Offset)
+	}
+	return out
+}
+
+func TestConnect(t *testing.T) {
+	tests := []struct {
+		name string
+		opts recovery.Options
+		// setup journals history and returns the request; pos renders an
+		// offset of this journal.
+		setup         func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request
+		wantRecovered bool
+		wantSamePID   bool
+		wantCode      string
+		wantMissed    []uint64
+		wantPending   bool
+	}{
+		{
+			name:  "new page without a code",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request { return recovery.Request{} },
+		},
+		{
+			name: "new page of a room with pending alerts",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				es := appendN(t, j, "abc", 3)
+				_ = j.Mark(t.Context(), "abc", es[1].Offset, 1, 0) // that one reached a page
+				return recovery.Request{Code: "abc"}
+			},
+			wantCode: "abc", wantMissed: []uint64{1, 3}, wantPending: true,
+		},
+		{
+			name: "pending alerts older than the window stay behind",
+			opts: recovery.Options{PendingWindow: time.Minute, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 2)
+				return recovery.Request{Code: "abc"}
+			},
+			wantCode: "abc",
+		},
+		{
+			name: "pending delivery turned off",
+			opts: recovery.Options{PendingOff: true},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 2)
+				return recovery.Request{Code: "abc"}
+			},
+			wantCode: "abc",
+		},
+		{
+			name: "socket.io recovery from a known pid",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				if err := k.Keep(t.Context(), "pid-1", "abc"); err != nil {
+					t.Fatal(err)
+				}
+				appendN(t, j, "abc", 4)
+				appendN(t, j, "other", 2)
+				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4},
+		},
+		{
+			name: "recovery with nothing missed",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				_ = k.Keep(t.Context(), "pid-1", "abc")
+				appendN(t, j, "abc", 2)
+				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc",
+		},
+		{
+			name: "unknown pid is a new page",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 2)
+				return recovery.Request{PID: "nobody", Offset: k.Position(1)}
+			},
+		},
+		{
+			name: "expired session is a new page",
+			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				_ = k.Keep(t.Context(), "pid-1", "abc") // expired a minute ago in real time
+				return recovery.Request{PID: "pid-1", Offset: k.Position(0)}
+			},
+		},
+		{
+			name: "an offset of another history is not resumed",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				_ = k.Keep(t.Context(), "pid-1", "abc")
+				es := appendN(t, j, "abc", 2)
+				_ = j.Mark(t.Context(), "abc", es[0].Offset, 1, 0)
+				_ = j.Mark(t.Context(), "abc", es[1].Offset, 1, 0)
+				return recovery.Request{PID: "pid-1", Offset: "someotherepoch-1"}
+			},
+			wantCode: "abc",
+		},
+		{
+			name: "reloaded page resumes from its stored offset",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 5)
+				return recovery.Request{Code: "abc", Offset: k.Position(3)}
+			},
+			wantCode: "abc", wantMissed: []uint64{4, 5},
+		},
+		{
+			name: "junk offset is ignored",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				return recovery.Request{Code: "abc", Offset: "not a position"}
+			},
+			wantCode: "abc",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := mem.New()
+			defer j.Close()
+			k := recovery.New(j, tc.opts)
+			req := tc.setup(t, j, k)
+			res, err := k.Connect(t.Context(), req)
+			if err != nil {
+				t.Fatalf("Connect: %v", err)
+			}
+			if res.Recovered != tc.wantRecovered || res.Code != tc.wantCode || res.Pending != tc.wantPending {
+				t.Errorf("Connect(%+v) = recovered %v code %q pending %v, want %v %q %v", req, res.Recovered, res.Code, res.Pending, tc.wantRecovered, tc.wantCode, tc.wantPending)
+			}
+			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) {
+				t.Errorf("missed = %v, want %v", got, tc.wantMissed)
+			}
+			if (res.PID == req.PID) != tc.wantSamePID || res.PID == "" {
+				t.Errorf("pid = %q for request pid %q, want same: %v", res.PID, req.PID, tc.wantSamePID)
+			}
+			for _, e := range res.Missed {
+				if e.Delivery.Replayed != tc.wantPending {
+					t.Errorf("missed offset %d: replayed %v, want %v (only pending alerts are replays)", e.Offset, e.Delivery.Replayed, tc.wantPending)
+				}
+			}
+			// Whatever a page got is no longer pending.
+			if left, _ := j.Pending(t.Context(), "abc", time.Time{}); len(res.Missed) > 0 {
+				for _, l := range left {
+					for _, m := range res.Missed {
+						if l.Offset == m.Offset {
+							t.Errorf("offset %d was sent to the page and is still pending", l.Offset)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPendingGoesToOnePage: of pages registering at the same moment, one
+// gets the pending alerts and the others nothing.
+func TestPendingGoesToOnePage(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	appendN(t, j, "abc", 5)
+	k := recovery.New(j, recovery.Options{})
+	var mu sync.Mutex
+	var got [][]uint64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			res, err := k.Register(t.Context(), "abc")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got = append(got, offsets(res.Missed))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	winners := 0
+	for _, g := range got {
+		switch {
+		case len(g) == 5:
+			winners++
+		case len(g) != 0:
+			t.Errorf("a page got part of the pending alerts: %v", g)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d pages got the pending alerts, want exactly 1 (%v)", winners, got)
+	}
+}

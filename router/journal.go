@@ -1,0 +1,261 @@
+package router
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/rules"
+)
+
+// DefaultAppendTimeout bounds how long a delivery waits for its journal
+// commit before it is sent live without an offset.
+const DefaultAppendTimeout = 2 * time.Second
+
+// Journaled is a broker.Broker that writes every delivery to a journal
+// before the broker under it carries it to pages: the delivery leaves with
+// its offset (Delivery.Offset), which pages send back to recover.
+//
+// Order of operations, per delivery:
+//
+//  1. Append: returns once the entry is durable (a group commit), with
+//     the offset. A sender answered 2xx afterwards loses nothing to a
+//     crash.
+//  2. Wait for the room's turn: appends of one room run concurrently (so
+//     they share commits), but they are published in offset order, so a
+//     page never sees offset 8 before 7 and recovery has no hole.
+//  3. Publish to the broker under it; then, off the caller's path, Mark
+//     the entry with the pages it reached (an entry that reached none
+//     stays pending for the next page that registers).
+//
+// A failed append never costs the live alert: the delivery is published
+// without an offset, the failure is logged at ERROR and counted, and
+// Status shows it.
+type Journaled struct {
+	next    broker.Broker
+	j       journal.Journal
+	log     *slog.Logger
+	timeout time.Duration
+	seq     sequencer
+
+	marks    chan mark
+	stop     chan struct{}
+	marked   chan struct{}
+	closing  sync.Once
+	failures atomic.Uint64
+	dropped  atomic.Uint64 // marks dropped because the queue was full
+	lastFail atomic.Pointer[ErrorInfo]
+}
+
+type mark struct {
+	room    string
+	offset  uint64
+	reached int
+}
+
+var _ broker.Broker = (*Journaled)(nil)
+
+// NewJournaled wraps next. It starts the goroutine that records marks;
+// Close stops it (the journal itself stays open: its owner closes it).
+func NewJournaled(next broker.Broker, j journal.Journal, log *slog.Logger) *Journaled {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	x := &Journaled{
+		next: next, j: j, log: log.With("component", "journal"), timeout: DefaultAppendTimeout,
+		seq:   sequencer{rooms: map[string]*seqRoom{}},
+		marks: make(chan mark, 4096), stop: make(chan struct{}), marked: make(chan struct{}),
+	}
+	go x.markLoop()
+	return x
+}
+
+// JournalSettings is the running rules file's journal: section.
+func (r *Router) JournalSettings() rules.JournalSettings { return r.cur.Load().set.Journal() }
+
+// Journal is the journal deliveries are written to.
+func (x *Journaled) Journal() journal.Journal { return x.j }
+
+// Publish implements broker.Broker.
+func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error) {
+	d.Offset, d.Replayed = 0, false
+	t := x.seq.enter(d.Room)
+	// The append is the server's business, not the sender's: a sender that
+	// hangs up must not leave a half-journaled alert.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.timeout)
+	e, err := x.j.Append(actx, d)
+	cancel()
+	if err != nil {
+		x.seq.leave(t)
+		x.failures.Add(1)
+		x.lastFail.Store(&ErrorInfo{At: time.Now(), Message: err.Error()})
+		// Codes are secrets: the log names the event, not the room.
+		x.log.Error("journal append failed; alert sent live without history", "event_id", d.EventID, "rule", d.Rule, "err", err)
+		return x.next.Publish(ctx, d)
+	}
+	d.Offset = e.Offset
+	x.seq.wait(t, e.Offset)
+	n, err := x.next.Publish(ctx, d)
+	x.seq.leave(t)
+	if err == nil && n > 0 {
+		select {
+		case x.marks <- mark{room: d.Room, offset: e.Offset, reached: n}:
+		default:
+			x.dropped.Add(1)
+		}
+	}
+	return n, err
+}
+
+// Replay publishes journaled entries again, marked replayed and without an
+// offset: a page's recovery position stays where its live alerts put it,
+// so a replay is never re-sent on its next reconnect.
+func (x *Journaled) Replay(ctx context.Context, es []journal.Entry) (pages int, err error) {
+	for _, e := range es {
+		d := e.Delivery
+		d.Offset, d.Replayed = 0, true
+		n, err := x.next.Publish(ctx, d)
+		if err != nil {
+			return pages, err
+		}
+		pages += n
+	}
+	return pages, nil
+}
+
+// Subscribe implements broker.Broker.
+func (x *Journaled) Subscribe(s broker.Subscriber) { x.next.Subscribe(s) }
+
+// Close implements broker.Broker: it closes the broker under it and
+// records the marks still queued.
+func (x *Journaled) Close(ctx context.Context) error {
+	err := x.next.Close(ctx)
+	x.closing.Do(func() { close(x.stop) })
+	select {
+	case <-x.marked:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+func (x *Journaled) markLoop() {
+	defer close(x.marked)
+	record := func(m mark) {
+		ctx, cancel := context.WithTimeout(context.Background(), x.timeout)
+		defer cancel()
+		if err := x.j.Mark(ctx, m.room, m.offset, m.reached, 0); err != nil {
+			x.log.Warn("journal mark failed", "offset", m.offset, "err", err)
+		}
+	}
+	for {
+		select {
+		case m := <-x.marks:
+			record(m)
+		case <-x.stop:
+			for {
+				select {
+				case m := <-x.marks:
+					record(m)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// JournalStatus is the journal's part of the status answer.
+type JournalStatus struct {
+	journal.Stats
+	// Failures counts deliveries sent live without being journaled.
+	Failures    uint64     `json:"failures"`
+	LastFailure *ErrorInfo `json:"last_failure,omitempty"`
+}
+
+// Status reports the store and the failures seen here.
+func (x *Journaled) Status() JournalStatus {
+	return JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load()}
+}
+
+// sequencer publishes a room's journaled deliveries in offset order while
+// letting their appends run (and commit) together. A delivery whose
+// offset is known waits only for deliveries of its room that may hold a
+// smaller one: those still appending when its own append returned (later
+// appends commit later, so they get larger offsets) and those with a
+// smaller known offset not yet published. Appends are bounded by a
+// timeout, so every wait ends.
+type sequencer struct {
+	mu    sync.Mutex
+	rooms map[string]*seqRoom
+}
+
+type seqRoom struct {
+	name    string
+	cond    *sync.Cond
+	members map[*ticket]struct{}
+}
+
+type ticket struct {
+	room    *seqRoom
+	offset  uint64    // 0 while appending
+	waitFor []*ticket // appending when this ticket's offset came back
+}
+
+func (s *sequencer) enter(room string) *ticket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[room]
+	if r == nil {
+		r = &seqRoom{name: room, cond: sync.NewCond(&s.mu), members: map[*ticket]struct{}{}}
+		s.rooms[room] = r
+	}
+	t := &ticket{room: r}
+	r.members[t] = struct{}{}
+	return t
+}
+
+func (s *sequencer) wait(t *ticket, offset uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.offset = offset
+	for m := range t.room.members {
+		if m != t && m.offset == 0 {
+			t.waitFor = append(t.waitFor, m)
+		}
+	}
+	t.room.cond.Broadcast()
+	for t.blocked() {
+		t.room.cond.Wait()
+	}
+}
+
+// blocked reports whether a delivery of t's room may still need to go
+// before t; callers hold s.mu.
+func (t *ticket) blocked() bool {
+	for _, m := range t.waitFor {
+		if _, in := t.room.members[m]; in && m.offset == 0 {
+			return true
+		}
+	}
+	for m := range t.room.members {
+		if m != t && m.offset != 0 && m.offset < t.offset {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *sequencer) leave(t *ticket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(t.room.members, t)
+	if len(t.room.members) == 0 {
+		delete(s.rooms, t.room.name)
+	}
+	t.room.cond.Broadcast()
+}

@@ -1,0 +1,190 @@
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/bolt"
+	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/router"
+)
+
+// recordingBroker is a fake of our own broker seam: it keeps what it was
+// asked to publish, per room, in order, and reports a fixed page count.
+type recordingBroker struct {
+	mu     sync.Mutex
+	pages  int
+	byRoom map[string][]herald.Delivery
+	closed bool
+}
+
+func (b *recordingBroker) Publish(_ context.Context, d herald.Delivery) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.byRoom == nil {
+		b.byRoom = map[string][]herald.Delivery{}
+	}
+	b.byRoom[d.Room] = append(b.byRoom[d.Room], d)
+	// Give other publishers a chance to overtake, as a real fan-out would.
+	b.mu.Unlock()
+	time.Sleep(time.Microsecond)
+	b.mu.Lock()
+	return b.pages, nil
+}
+func (b *recordingBroker) Subscribe(broker.Subscriber)   {}
+func (b *recordingBroker) Close(_ context.Context) error { b.closed = true; return nil }
+
+func stores(t *testing.T) map[string]func() journal.Journal {
+	return map[string]func() journal.Journal{
+		"mem": func() journal.Journal { return mem.New() },
+		"bolt": func() journal.Journal {
+			s, err := bolt.Open(t.TempDir(), bolt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+}
+
+func alert(room, id string) herald.Delivery {
+	return herald.Delivery{EventID: id, Source: "trigger", Room: room, Name: "FOLLOW", Payload: map[string]any{"id": id}, Time: time.Now()}
+}
+
+// TestJournaledPublishesInOffsetOrder sends concurrent deliveries to two
+// rooms: every one reaches the broker with an offset, each room's offsets
+// reach it strictly increasing, and the journal holds exactly them.
+func TestJournaledPublishesInOffsetOrder(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open()
+			defer j.Close()
+			j.SetRetention(journal.Retention{MaxEntries: 100_000})
+			rb := &recordingBroker{pages: 1}
+			x := router.NewJournaled(rb, j, nil)
+			const senders, each = 32, 25
+			var wg sync.WaitGroup
+			for s := range senders {
+				wg.Go(func() {
+					for i := range each {
+						room := []string{"a", "b"}[(s+i)%2]
+						if _, err := x.Publish(t.Context(), alert(room, fmt.Sprintf("s%d-%d", s, i))); err != nil {
+							t.Errorf("Publish: %v", err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := x.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for room, ds := range rb.byRoom {
+				for i, d := range ds {
+					if d.Offset == 0 {
+						t.Fatalf("room %s: delivery %s published without an offset", room, d.EventID)
+					}
+					if i > 0 && d.Offset <= ds[i-1].Offset {
+						t.Fatalf("room %s: offset %d published after %d (position %d)", room, d.Offset, ds[i-1].Offset, i)
+					}
+				}
+				es, err := j.After(t.Context(), room, 0, 100_000)
+				if err != nil || len(es) != len(ds) {
+					t.Fatalf("room %s: journal holds %d entries (%v), broker got %d", room, len(es), err, len(ds))
+				}
+				for i := range es {
+					if es[i].Offset != ds[i].Offset || es[i].Delivery.EventID != ds[i].EventID {
+						t.Errorf("room %s #%d: journal %d/%s, published %d/%s", room, i, es[i].Offset, es[i].Delivery.EventID, ds[i].Offset, ds[i].EventID)
+					}
+					if es[i].Reached != 1 {
+						t.Errorf("room %s offset %d: reached %d, want 1 (marked after publishing)", room, es[i].Offset, es[i].Reached)
+					}
+				}
+				total += len(ds)
+			}
+			if total != senders*each {
+				t.Errorf("broker got %d deliveries, want %d", total, senders*each)
+			}
+		})
+	}
+}
+
+// TestJournaledFailedAppendStillDelivers closes the journal under the
+// broker: alerts still go out live, without an offset, and the failure is
+// counted and shown.
+func TestJournaledFailedAppendStillDelivers(t *testing.T) {
+	j := mem.New()
+	rb := &recordingBroker{pages: 2}
+	x := router.NewJournaled(rb, j, nil)
+	_ = j.Close()
+	n, err := x.Publish(t.Context(), alert("a", "live"))
+	if err != nil || n != 2 {
+		t.Fatalf("Publish with a broken journal = %d, %v; want 2 pages, nil", n, err)
+	}
+	if got := rb.byRoom["a"]; len(got) != 1 || got[0].Offset != 0 {
+		t.Fatalf("broker got %+v, want the one alert without an offset", got)
+	}
+	st := x.Status()
+	if st.Failures != 1 || st.LastFailure == nil {
+		t.Errorf("Status = %+v, want 1 failure with its message", st)
+	}
+}
+
+// TestJournaledUnreachedStaysPending: an alert that reached no page is not
+// marked, so it is pending; one that reached pages is not.
+func TestJournaledUnreachedStaysPending(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	since := time.Now().Add(-time.Second)
+	nobody := &recordingBroker{pages: 0}
+	x := router.NewJournaled(nobody, j, nil)
+	if _, err := x.Publish(t.Context(), alert("a", "unseen")); err != nil {
+		t.Fatal(err)
+	}
+	_ = x.Close(t.Context())
+	someone := &recordingBroker{pages: 1}
+	y := router.NewJournaled(someone, j, nil)
+	if _, err := y.Publish(t.Context(), alert("a", "seen")); err != nil {
+		t.Fatal(err)
+	}
+	_ = y.Close(t.Context())
+	got, err := j.Pending(t.Context(), "a", since)
+	if err != nil || len(got) != 1 || got[0].Delivery.EventID != "unseen" {
+		t.Errorf("Pending = %v, %v; want only the alert that reached nobody", got, err)
+	}
+}
+
+func TestJournaledReplay(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	rb := &recordingBroker{pages: 1}
+	x := router.NewJournaled(rb, j, nil)
+	for i := range 3 {
+		if _, err := x.Publish(t.Context(), alert("a", fmt.Sprint("ev-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := j.Last(t.Context(), "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := x.Replay(t.Context(), es)
+	if err != nil || n != 2 {
+		t.Fatalf("Replay = %d, %v; want 2 pages", n, err)
+	}
+	got := rb.byRoom["a"][3:]
+	for i, d := range got {
+		if !d.Replayed || d.Offset != 0 || d.EventID != es[i].Delivery.EventID {
+			t.Errorf("replayed delivery %d = %+v, want %s with replayed set and no offset", i, d, es[i].Delivery.EventID)
+		}
+	}
+	if after, _ := j.After(t.Context(), "a", 0, 10); len(after) != 3 {
+		t.Errorf("journal holds %d entries after a replay, want 3 (a replay is not a new alert)", len(after))
+	}
+}
