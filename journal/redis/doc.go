@@ -16,7 +16,7 @@
 //	P{r:H}:c      hash   r:<offset>, a:<offset>: pages reached, acks received
 //	P{r:H}:p      hash   presence, written by broker/redis
 //	Pepoch        string the store's epoch
-//	Pev:<id>      set    rooms an event id was delivered to (Find)
+//	Pev:<id>      list   rooms an event id was delivered to, in order (Find)
 //	Ps:<pid>      string a page session (JSON), expiring with it
 //	Pseen:<key>   string a webhook message id, expiring with the window
 //
@@ -46,7 +46,10 @@
 // filter by age too, so retention holds exactly as seen from outside even
 // while a trim is pending. The room's counter (P{r:H}:m) never expires:
 // offsets must never be reused, and Redis cannot tell a retired code from
-// a quiet one. It costs about 100 bytes per room ever used.
+// a quiet one. It costs about 100 bytes per room ever used. Lowering
+// MaxEntries (a rules reload) takes effect on reads at once (a room's
+// offsets have no gaps, so the newest N are the N below the top) and in
+// memory at the room's next append or expiry.
 //
 // # Epochs
 //

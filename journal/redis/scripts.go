@@ -79,7 +79,8 @@ return 'reset'
 
 // readScript returns up to ARGV[3] entries of the room, each as
 // {id, delivery JSON, ms, reached, acked}, skipping entries older than
-// ARGV[4] ms, in the mode ARGV[1]:
+// ARGV[4] ms and entries beyond the newest ARGV[5] (retention as seen from
+// outside, even before the next append trims), in the mode ARGV[1]:
 //
 //	mode "after":   oldest first, ids from ARGV[2] ("<offset>-0") on
 //	mode "last":    newest first
@@ -90,11 +91,16 @@ return 'reset'
 var readScript = goredis.NewScript(luaField + `
 local mode, limit, cutoff = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
+-- A room's offsets have no gaps, so the newest N entries are the offsets
+-- above top - N.
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if #newest == 0 then return out end
+local minOffset = offset(newest[1][1]) - tonumber(ARGV[5]) + 1
 local function take(item)
   local f = item[2]
   local at = tonumber(field(f, 't')) or 0
-  if at < cutoff then return mode ~= 'after' end -- stop when reading backwards
   local off = offset(item[1])
+  if at < cutoff or off < minOffset then return mode ~= 'after' end -- stop when reading backwards
   local r = redis.call('HGET', KEYS[3], 'r:' .. off) or '0'
   if mode == 'pending' and tonumber(r) > 0 then return false end
   out[#out + 1] = {item[1], field(f, 'd'), at, r, redis.call('HGET', KEYS[3], 'a:' .. off) or '0'}

@@ -44,9 +44,16 @@ func (s *Store) background(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// scan is one stats scan and when it ran.
+type scan struct {
+	At time.Time
+	journal.Stats
+}
+
 func (s *Store) refreshStats(ctx context.Context, interval time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, max(10*interval, 5*time.Second))
 	defer cancel()
+	s.dirty.Store(false)
 	var rooms, entries, bytes atomic.Int64
 	err := eachServer(ctx, s.c, func(ctx context.Context, c goredis.Cmdable) error {
 		iter := c.ScanType(ctx, 0, s.prefix+"{r:*}:l", 1000, "stream").Iterator()
@@ -79,7 +86,8 @@ func (s *Store) refreshStats(ctx context.Context, interval time.Duration) {
 		}
 		return
 	}
-	s.stats.Store(&journal.Stats{Store: "redis", Rooms: int(rooms.Load()), Entries: int(entries.Load()), Bytes: bytes.Load()})
+	s.stats.Store(&scan{At: time.Now(), Stats: journal.Stats{Store: "redis", Rooms: int(rooms.Load()),
+		Entries: int(entries.Load()), Bytes: bytes.Load()}})
 }
 
 // eachServer runs fn on every master of a cluster, or on the one server.
@@ -102,11 +110,21 @@ func usedMemory(info string) int64 {
 	return 0
 }
 
-// Stats reports the last scan (rooms, entries, Redis memory in use: the
-// whole server's, herald's share is not measurable cheaply) with the live
-// epoch and failure counters.
+// Stats reports rooms, entries and the Redis memory in use (the whole
+// server's: herald's share is not measurable cheaply) with the live epoch
+// and failure counters. The counts come from a scan of herald's keys
+// (bounded to a few seconds), run again when this node wrote since the
+// last one or the last one is older than CheckInterval; concurrent calls
+// share one scan.
 func (s *Store) Stats() journal.Stats {
-	st := *s.stats.Load()
+	if !s.closed.Load() && (s.dirty.Load() || time.Since(s.stats.Load().At) >= s.interval) {
+		s.scanMu.Lock()
+		if s.dirty.Load() || time.Since(s.stats.Load().At) >= s.interval {
+			s.refreshStats(context.Background(), s.interval)
+		}
+		s.scanMu.Unlock()
+	}
+	st := s.stats.Load().Stats
 	st.Epoch = s.Epoch()
 	st.AppendErrors = s.appendErrors.Load()
 	if e := s.lastErr.Load(); e != nil {

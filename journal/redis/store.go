@@ -62,7 +62,10 @@ type Store struct {
 
 	appendErrors atomic.Uint64
 	lastErr      atomic.Pointer[string]
-	stats        atomic.Pointer[journal.Stats]
+	stats        atomic.Pointer[scan]
+	interval     time.Duration
+	dirty        atomic.Bool // written since the last stats scan
+	scanMu       sync.Mutex
 	down         atomic.Bool
 
 	closed atomic.Bool
@@ -96,7 +99,8 @@ func Open(ctx context.Context, c goredis.UniversalClient, opts Options) (*Store,
 		s.channel = rediswire.Channel(opts.Prefix)
 	}
 	s.SetRetention(opts.Retention)
-	s.stats.Store(&journal.Stats{Store: "redis"})
+	s.stats.Store(&scan{Stats: journal.Stats{Store: "redis"}})
+	s.interval = opts.CheckInterval
 	if _, err := s.refreshEpoch(ctx); err != nil {
 		return nil, fmt.Errorf("redis journal: %w", err)
 	}
@@ -185,6 +189,7 @@ func (s *Store) Append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 		return journal.Entry{}, fmt.Errorf("redis journal: append to a room: %w", err)
 	}
 	s.ok()
+	s.dirty.Store(true)
 	return e, nil
 }
 
@@ -205,7 +210,7 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 		pipe := s.c.Pipeline()
 		script = appendScript.EvalSha(ctx, pipe, keys, args...)
 		if d.EventID != "" {
-			pipe.SAdd(ctx, s.eventKey(d.EventID), d.Room)
+			pipe.RPush(ctx, s.eventKey(d.EventID), d.Room)
 			pipe.PExpire(ctx, s.eventKey(d.EventID), r.MaxAge)
 		}
 		_, _ = pipe.Exec(ctx)
@@ -273,7 +278,7 @@ func (s *Store) read(ctx context.Context, room, mode, from string, limit int, si
 	if since.After(cutoff) {
 		cutoff = since
 	}
-	res, err := readScript.Run(ctx, s.c, s.roomKeys(room), mode, from, limit, cutoff.UnixMilli()).Slice()
+	res, err := readScript.Run(ctx, s.c, s.roomKeys(room), mode, from, limit, cutoff.UnixMilli(), s.ret().MaxEntries).Slice()
 	if err != nil {
 		s.fail(err)
 		return nil, fmt.Errorf("redis journal: read a room: %w", err)
@@ -328,13 +333,20 @@ func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, erro
 	if s.closed.Load() {
 		return nil, journal.ErrClosed
 	}
-	rooms, err := s.c.SMembers(ctx, s.eventKey(eventID)).Result()
+	// The index lists rooms in append order (a room twice when an event
+	// went to it twice).
+	rooms, err := s.c.LRange(ctx, s.eventKey(eventID), 0, -1).Result()
 	if err != nil {
 		s.fail(err)
 		return nil, fmt.Errorf("redis journal: find an event: %w", err)
 	}
 	var out []journal.Entry
+	done := map[string]bool{}
 	for _, room := range rooms {
+		if done[room] {
+			continue
+		}
+		done[room] = true
 		entries, err := s.Last(ctx, room, s.ret().MaxEntries)
 		if err != nil {
 			return nil, err
@@ -345,7 +357,8 @@ func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, erro
 			}
 		}
 	}
-	// Oldest first across rooms; stable keeps each room's order.
+	// Oldest first across rooms; stable keeps append order within a
+	// millisecond.
 	slicesSortStableByAt(out)
 	return out, nil
 }
