@@ -50,6 +50,10 @@ type Options struct {
 	// Rooms reports this node's pages per room, for presence; nil means
 	// this node has no pages.
 	Rooms func() map[string]int
+	// LocalPages, when set, reports this node's pages in one room now:
+	// Publish then counts this node exactly and the others from presence
+	// (which lags a page's arrival by up to PresenceInterval).
+	LocalPages func(room string) int
 	// Listing reports this node's pages as a JSON array, for the admin
 	// listing across nodes; nil lists none.
 	Listing func() []byte
@@ -265,12 +269,15 @@ func (b *Broker) localOnlyDelivery(ctx context.Context, d herald.Delivery) int {
 	return n
 }
 
-// localPages is this node's page count in room, from Rooms.
+// localPages is this node's page count in room.
 func (b *Broker) localPages(room string) int {
-	if b.opts.Rooms == nil {
-		return 0
+	switch {
+	case b.opts.LocalPages != nil:
+		return b.opts.LocalPages(room)
+	case b.opts.Rooms != nil:
+		return b.opts.Rooms()[room]
 	}
-	return b.opts.Rooms()[room]
+	return 0
 }
 
 // deliverLocal hands d to every local subscriber, unless it was handed

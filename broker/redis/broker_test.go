@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,8 @@ func (n *clusterNode) publish(ctx context.Context, d herald.Delivery) (int, erro
 
 type nodeOpts struct {
 	journal bool
+	exact   bool // LocalPages set: this node counted live
+	poll    time.Duration
 	pages   map[string]int
 	ttl     time.Duration
 }
@@ -92,8 +95,11 @@ func startNode(t *testing.T, srv *redistest.Server, name string, o nodeOpts) *cl
 	for k, v := range o.pages {
 		n.pages.pages[k] = v
 	}
-	opts := rb.Options{NodeID: name, Log: testLog(t, name), Rooms: n.pages.rooms, PresenceTTL: o.ttl, PresenceInterval: 20 * time.Millisecond,
+	opts := rb.Options{NodeID: name, Log: testLog(t, name), Rooms: n.pages.rooms, PresenceTTL: o.ttl, PresenceInterval: cmp.Or(o.poll, 20*time.Millisecond),
 		Listing: func() []byte { return []byte(`[{"node":"` + name + `"}]`) }}
+	if o.exact {
+		opts.LocalPages = func(room string) int { return n.pages.rooms()[room] }
+	}
 	if o.journal {
 		j, err := rj.Open(t.Context(), c, rj.Options{Publish: true, CheckInterval: 100 * time.Millisecond,
 			Retention: journal.Retention{MaxEntries: 10_000}})
@@ -251,6 +257,18 @@ func TestPresence(t *testing.T) {
 		lists, err := a.b.Listings(t.Context())
 		return err == nil && len(lists) == 1
 	})
+}
+
+// TestLocalPagesExact: with LocalPages, a page that just arrived on the
+// publishing node counts at once, before any presence write.
+func TestLocalPagesExact(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startNode(t, srv, "a", nodeOpts{exact: true, poll: time.Hour, pages: map[string]int{"room": 1}})
+	startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 2}})
+	a.pages.setPages("room", 4)
+	if got, err := a.publish(t.Context(), delivery("room", 1)); err != nil || got != 6 {
+		t.Errorf("pages = %d, %v; want 6 (4 here now, 2 on b)", got, err)
+	}
 }
 
 // TestRedisRestart: Redis goes away mid-traffic. Each node keeps handing

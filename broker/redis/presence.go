@@ -152,11 +152,14 @@ func (p *presence) withdraw(ctx context.Context) error {
 	return nil
 }
 
-// livePages sums the live fields of a presence hash.
-func livePages(fields map[string]string, now time.Time) int {
+// livePages sums the live fields of a presence hash, except node skip's.
+func livePages(fields map[string]string, now time.Time, skip string) int {
 	ms := now.UnixMilli()
 	total := 0
-	for _, v := range fields {
+	for node, v := range fields {
+		if node == skip {
+			continue
+		}
 		pages, exp, ok := strings.Cut(v, ":")
 		if !ok {
 			continue
@@ -176,7 +179,7 @@ func (b *Broker) Pages(ctx context.Context, room string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("redis broker: presence: %w", err)
 	}
-	return livePages(fields, time.Now()), nil
+	return livePages(fields, time.Now(), ""), nil
 }
 
 // Listings returns each live node's page listing (the JSON arrays its

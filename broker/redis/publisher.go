@@ -67,10 +67,15 @@ func (b *Broker) send(ctx context.Context, reqs []*request) {
 		b.published.Add(uint64(published))
 	}
 	now := time.Now()
+	exact := b.opts.LocalPages != nil
 	for _, r := range reqs {
 		r.err = err
 		if err == nil {
-			r.pages = livePages(counts[r.room].Val(), now)
+			if exact {
+				r.pages = livePages(counts[r.room].Val(), now, b.opts.NodeID) + b.opts.LocalPages(r.room)
+			} else {
+				r.pages = livePages(counts[r.room].Val(), now, "")
+			}
 		}
 		close(r.done)
 	}
