@@ -26,6 +26,7 @@ type config struct {
 	maxBody    int64
 	shutdown   time.Duration
 	dataDir    string
+	redisURL   string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
@@ -39,6 +40,9 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, dataDir: "herald-data"}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
+	}
+	if u, ok := getenv("HERALD_REDIS"); ok {
+		cfg.redisURL = u
 	}
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -61,6 +65,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
 	str(&cfg.dataDir, "data", "", "")
+	str(&cfg.redisURL, "redis", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
@@ -126,7 +131,7 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--data DIR|:memory:]
+              [--shutdown-timeout DURATION] [--data DIR|:memory:] [--redis URL]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -159,6 +164,10 @@ options:
   --data DIR            keep the alert journal (history, recovery, pending alerts) in
                         DIR/herald.db, created on first run (default: ./herald-data);
                         :memory: keeps it in memory only
+  --redis URL           cluster mode (env HERALD_REDIS): every node on this Redis shares
+                        rooms, journal, de-duplication and presence; replaces --data.
+                        redis://[:PASS@]HOST:6379/0, rediss:// for TLS, ?master_name=M
+                        for Sentinel, ?addr=HOST2:6379&... for Redis Cluster
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)

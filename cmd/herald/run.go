@@ -15,12 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	_ "github.com/heraldhq/herald/egress/all" // every egress plugin
 	"github.com/heraldhq/herald/examples"
 	"github.com/heraldhq/herald/ingress"
 	_ "github.com/heraldhq/herald/ingress/all" // every ingress plugin
 	"github.com/heraldhq/herald/internal/yamlpos"
+	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 	"github.com/heraldhq/herald/sources"
@@ -102,8 +104,18 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err := loadRules(rt, cfg.rulesFile); err != nil {
 		return err
 	}
-	jr, err := openJournal(cfg.dataDir, log)
-	if err != nil {
+	// Cluster mode (--redis): the journal, the broker and webhook
+	// de-duplication live in Redis, shared by every node.
+	var cl *cluster
+	var jr journal.Journal
+	if cfg.redisURL != "" {
+		if cl, err = openCluster(ctx, cfg.redisURL, sink, log); err != nil {
+			return err
+		}
+		defer cl.close()
+		jr = cl.journal
+		rt.ShareDedupe(cl.journal)
+	} else if jr, err = openJournal(cfg.dataDir, log); err != nil {
 		return fmt.Errorf("--data %s: %w", cfg.dataDir, err)
 	}
 	defer func() {
@@ -112,7 +124,11 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		}
 	}()
 	jr.SetRetention(journalRetention(rt.JournalSettings()))
-	journaled := router.NewJournaled(sinkBroker{sink: sink}, jr, log)
+	var next broker.Broker = sinkBroker{sink: sink}
+	if cl != nil {
+		next = cl.broker
+	}
+	journaled := router.NewJournaled(next, jr, log)
 	toJournal.b = journaled
 	trigger, err := ingress.Default.Lookup("trigger")
 	if err != nil {
@@ -123,7 +139,7 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	if err != nil {
 		return err
 	}
-	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files, journal: journaled})
+	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: rt, sink: sink, trigger: notify, sources: files, journal: journaled, cluster: cl})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
@@ -143,6 +159,9 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 	rl := reloader{rt: rt, file: cfg.rulesFile, log: log.With("component", "rules"),
 		loaded: func() { jr.SetRetention(journalRetention(rt.JournalSettings())) }}
 	wg.Go(func() { rl.onHangup(ctx, hup) })
+	if cl != nil {
+		wg.Go(func() { cl.lease.Run(ctx) })
+	}
 	if cfg.rulesFile != "" {
 		wg.Go(func() { rl.watch(ctx) })
 	}
