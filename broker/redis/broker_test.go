@@ -82,11 +82,12 @@ type nodeOpts struct {
 	journal bool
 	exact   bool // LocalPages set: this node counted live
 	poll    time.Duration
+	quiet   bool // no log (benchmarks)
 	pages   map[string]int
 	ttl     time.Duration
 }
 
-func startNode(t *testing.T, srv *redistest.Server, name string, o nodeOpts) *clusterNode {
+func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *clusterNode {
 	t.Helper()
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: 1, DialTimeout: 300 * time.Millisecond,
 		ReadTimeout: time.Second, WriteTimeout: time.Second})
@@ -95,7 +96,11 @@ func startNode(t *testing.T, srv *redistest.Server, name string, o nodeOpts) *cl
 	for k, v := range o.pages {
 		n.pages.pages[k] = v
 	}
-	opts := rb.Options{NodeID: name, Log: testLog(t, name), Rooms: n.pages.rooms, PresenceTTL: o.ttl, PresenceInterval: cmp.Or(o.poll, 20*time.Millisecond),
+	logger := testLog(t, name)
+	if o.quiet {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := rb.Options{NodeID: name, Log: logger, Rooms: n.pages.rooms, PresenceTTL: o.ttl, PresenceInterval: cmp.Or(o.poll, 20*time.Millisecond),
 		Listing: func() []byte { return []byte(`[{"node":"` + name + `"}]`) }}
 	if o.exact {
 		opts.LocalPages = func(room string) int { return n.pages.rooms()[room] }
@@ -404,11 +409,11 @@ func TestClosed(t *testing.T) {
 }
 
 // testLog sends a node's log lines to the test's log.
-func testLog(t *testing.T, node string) *slog.Logger {
+func testLog(t testing.TB, node string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", node)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -41,8 +41,10 @@ if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], e .. '-' .. n .. '\n' .. AR
 -- The entry just added is never too old, so the loop ends.
 local cutoff = now - maxAge
 local keep = nil
+local batch = 1 -- the head is usually young enough: look at one entry first
 while not keep do
-  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 64)
+  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', batch)
+  batch = 64
   for i, item in ipairs(head) do
     local at = tonumber(field(item[2], 't')) or 0
     if at >= cutoff then
