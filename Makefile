@@ -1,7 +1,7 @@
 # herald's everyday commands. `make test` is the one CI runs.
 GO ?= go
 
-.PHONY: run test build vet fmt bench fuzz compare
+.PHONY: run test build vet fmt bench fuzz compare release cross
 
 run: ## install nothing, just run the server with the embedded defaults
 	$(GO) run ./cmd/herald
@@ -9,6 +9,28 @@ run: ## install nothing, just run the server with the embedded defaults
 build:
 	$(GO) build -o herald ./cmd/herald
 	$(GO) build -o herald-load ./cmd/herald-load
+
+# VERSION is stamped into the binaries (herald --version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_TARGETS = windows/amd64 darwin/arm64 linux/amd64 linux/arm64
+
+release: ## herald for every release target, into dist/
+	@mkdir -p dist
+	@for t in $(RELEASE_TARGETS); do \
+	  os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  out=dist/herald-$(VERSION)-$$os-$$arch$$ext; echo "== $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/herald || exit 1; \
+	done
+
+cross: ## what CI checks for the other systems: build and vet (tests included) for Windows and macOS, and link every Windows test binary
+	GOOS=windows $(GO) build ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
+	@for pkg in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+	  GOOS=windows $(GO) test -c -o /dev/null $$pkg || exit 1; \
+	done
 
 test: node_modules/.package-lock.json ## the whole suite: Go (race detector) + the official JS client
 	$(GO) vet ./...

@@ -81,16 +81,15 @@ type Receipt struct {
 type Publisher interface {
 	// Publish routes ev through exactly one rule set and hands every
 	// resulting delivery to egress before returning. It is safe for
-	// concurrent use. An error means the event could not be routed at all
-	// (the context ended); a dropped or unrouted event is not an error.
+	// concurrent use. Once routing has started, the sender's context no
+	// longer matters: a sender that hangs up does not cut the fan-out
+	// short. An error means the event, or one of its deliveries, could not
+	// be handed over (the context had already ended, egress is closed,
+	// herald is shutting down): the sender must be told to retry (503) and
+	// must not be treated as delivered. A dropped or unrouted event, or a
+	// room with no page, is not an error.
 	Publish(ctx context.Context, ev Event) (Receipt, error)
 }
-
-// PublisherFunc adapts a function to Publisher; handy in tests.
-type PublisherFunc func(ctx context.Context, ev Event) (Receipt, error)
-
-// Publish calls f.
-func (f PublisherFunc) Publish(ctx context.Context, ev Event) (Receipt, error) { return f(ctx, ev) }
 
 // NewID returns a random 128-bit id in hex, for events whose source has none.
 func NewID() string {

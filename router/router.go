@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/internal/yamlpos"
@@ -31,7 +32,12 @@ import (
 
 // Options configures a Router.
 type Options struct {
-	// Sinks receive every delivery.
+	// Broker carries every delivery to the page-facing sinks (broker.Local
+	// in one process, a cluster broker across nodes). When it is nil, the
+	// router makes a broker.Local with Sinks subscribed.
+	Broker broker.Broker
+	// Sinks are subscribed to the router's own broker.Local when Broker is
+	// nil; ignored otherwise (subscribe them to the broker yourself).
 	Sinks []egress.Sink
 	// Registry builds declared ingress instances; nil means ingress.Default.
 	Registry *ingress.Registry
@@ -56,6 +62,7 @@ type Options struct {
 type Router struct {
 	opts   Options
 	log    *slog.Logger
+	broker broker.Broker
 	cur    atomic.Pointer[snapshot]
 	mu     sync.Mutex // serialises reloads; readers never take it
 	states ingress.States
@@ -95,7 +102,14 @@ func New(opts Options) *Router {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Router{opts: opts, log: opts.Log.With("component", "router")}
+	r := &Router{opts: opts, log: opts.Log.With("component", "router"), broker: opts.Broker}
+	if r.broker == nil {
+		local := broker.NewLocal()
+		for _, s := range opts.Sinks {
+			local.Subscribe(s)
+		}
+		r.broker = local
+	}
 	r.cur.Store(&snapshot{set: rules.Empty(), mux: http.NewServeMux(), loaded: opts.Now()})
 	return r
 }
@@ -104,6 +118,11 @@ func New(opts Options) *Router {
 func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, error) {
 	if err := ctx.Err(); err != nil {
 		return herald.Receipt{}, err
+	}
+	// Once routing starts, every delivery is handed over even if the
+	// sender hangs up: its receipt must describe what was done.
+	if ctx.Done() != nil {
+		ctx = context.WithoutCancel(ctx)
 	}
 	if ev.ID == "" {
 		ev.ID = herald.NewID()
@@ -115,15 +134,16 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	res := snap.set.Route(ev)
 	r.account(ev, res)
 	rc := herald.Receipt{EventID: ev.ID, Deliveries: len(res.Deliveries)}
+	var failed []error
 	for _, d := range res.Deliveries {
-		for _, s := range r.opts.Sinks {
-			n, err := s.Deliver(ctx, d)
-			if err != nil {
-				r.log.Warn("delivery failed", "event_id", ev.ID, "rule", d.Rule, "err", err)
-				continue
-			}
-			rc.Pages += n
+		n, err := r.broker.Publish(ctx, d)
+		rc.Pages += n
+		if err != nil {
+			failed = append(failed, fmt.Errorf("rule %q, event %s: %w", d.Rule, d.Name, err))
 		}
+	}
+	if failed != nil {
+		return rc, fmt.Errorf("%w: %w", ErrNotDelivered, errors.Join(failed...))
 	}
 	return rc, nil
 }
@@ -183,6 +203,12 @@ func (r *Router) ShareDedupe(d ingress.Deduper) { r.states.Share(d) }
 
 // ErrUnchanged is returned by Reload when the bytes equal the running file.
 var ErrUnchanged = errors.New("rules unchanged")
+
+// ErrNotDelivered wraps Publish's error when a delivery could not be
+// handed to egress (a sink or the broker closed, herald shutting down).
+// The receipt still counts what was delivered; the sender should be told
+// to retry (503), and an ingress that de-duplicates must forget the id.
+var ErrNotDelivered = errors.New("not delivered")
 
 // Reload parses and compiles data, builds every declared ingress, and swaps
 // the result in atomically. On error the running snapshot stays in place,

@@ -46,7 +46,12 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintf(stderr, "herald check: %v\n", err)
 		return exitFailure
 	}
-	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths, ReservedNames: reservedNames})
+	reserved, err := defaultReserved(config{})
+	if err != nil {
+		fmt.Fprintf(stderr, "herald check: %v\n", err)
+		return exitFailure
+	}
+	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reserved, ReservedNames: reservedNames})
 	set, err := r.Check(file, data)
 	if err != nil {
 		n := printErrors(stderr, data, err)

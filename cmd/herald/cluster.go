@@ -85,7 +85,7 @@ func redactedURL(raw string) string {
 // broker that carries deliveries to every node; sink is this node's pages.
 // Redis not answering is an error: the node must not run alone believing
 // it is part of a cluster.
-func openCluster(ctx context.Context, raw string, sink egress.Sink, log *slog.Logger) (*cluster, error) {
+func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	client, err := newRedisClient(raw)
 	if err != nil {
 		return nil, err
@@ -94,7 +94,7 @@ func openCluster(ctx context.Context, raw string, sink egress.Sink, log *slog.Lo
 		_ = client.Close()
 		return nil, fmt.Errorf("cluster mode: Redis at %s: %w", redactedURL(raw), err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, redisStartTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
 	defer cancel()
 	if err := client.Ping(sctx).Err(); err != nil {
 		return fail(fmt.Errorf("unreachable: %w", err))
@@ -105,18 +105,22 @@ func openCluster(ctx context.Context, raw string, sink egress.Sink, log *slog.Lo
 		return fail(err)
 	}
 	opts := rb.Options{NodeID: node, Journal: jr, JournalPublishes: true, Log: log.With("component", "broker")}
-	if l, ok := sink.(egress.Lister); ok {
-		opts.Rooms = func() map[string]int { return roomCounts(l.Clients()) }
-		opts.Listing = func() []byte {
-			b, _ := json.Marshal(nonNil(l.Clients()))
-			return b
+	opts.Rooms = func() map[string]int { return roomCounts(ss.clients()) }
+	opts.Listing = func() []byte {
+		b, _ := json.Marshal(nonNil(ss.clients()))
+		return b
+	}
+	if len(ss) == 1 {
+		// One sink that counts its pages cheaply: presence without building
+		// the listing, and this node's share of a count exact.
+		if c, ok := ss[0].(roomCounter); ok {
+			opts.Rooms, opts.LocalPages = c.Rooms, c.Pages
 		}
 	}
-	if c, ok := sink.(roomCounter); ok {
-		opts.Rooms, opts.LocalPages = c.Rooms, c.Pages
-	}
 	br := rb.New(client, opts)
-	br.Subscribe(sink)
+	for _, sink := range ss {
+		br.Subscribe(sink)
+	}
 	if err := br.Start(sctx); err != nil {
 		_ = jr.Close()
 		return fail(err)

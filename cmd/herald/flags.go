@@ -27,23 +27,54 @@ type config struct {
 	shutdown   time.Duration
 	dataDir    string
 	redisURL   string
+	version    bool
+	egress     string
 }
 
 // errHelp is returned by parseFlags when -h was asked for: usage is printed
-// to stdout and the program exits 0, as the seed's argparse did.
+// to stdout and the program exits 0, as the original service's argparse did.
 var errHelp = flag.ErrHelp
+
+// errVersion is returned by parseFlags when --version was asked for: the
+// version is printed to stdout and the program exits 0.
+var errVersion = errors.New("version asked")
+
+// version is stamped by the release build:
+// go build -ldflags "-X main.version=v1.2.3" ./cmd/herald
+var version = "dev"
 
 // parseFlags reads the server's flags. Both spellings of every aliased flag
 // (-p and --port) are accepted, as Go's flag package accepts one or two
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
-	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, dataDir: "herald-data"}
+	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", corsOrigin: "*", maxBody: 1 << 20, shutdown: 10 * time.Second, egress: defaultEgress, dataDir: "herald-data"}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
 		cfg.adminToken = tok
 	}
 	if u, ok := getenv("HERALD_REDIS"); ok {
 		cfg.redisURL = u
 	}
+	fs := newFlagSet(&cfg)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage) // argparse prints help to stdout
+			return cfg, errHelp
+		}
+		return cfg, fmt.Errorf("%w\n%s", err, shortUsage)
+	}
+	if cfg.version {
+		fmt.Fprintf(stdout, "herald %s\n", version)
+		return cfg, errVersion
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), shortUsage)
+	}
+	return cfg, cfg.validate()
+}
+
+// newFlagSet registers the server's flags on cfg. The usage text is written
+// by hand (argparse's layout); TestUsageNamesEveryFlag keeps the two in step.
+func newFlagSet(cfg *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	str := func(p *string, long, short, usage string) {
@@ -66,23 +97,15 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	str(&cfg.corsOrigin, "cors-origin", "", "")
 	str(&cfg.dataDir, "data", "", "")
 	str(&cfg.redisURL, "redis", "", "")
+	str(&cfg.egress, "egress", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
 		cfg.maxBody = n
 		return err
 	})
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", cfg.shutdown, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage) // argparse prints help to stdout
-			return cfg, errHelp
-		}
-		return cfg, fmt.Errorf("%w\n%s", err, shortUsage)
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), shortUsage)
-	}
-	return cfg, cfg.validate()
+	fs.BoolVar(&cfg.version, "version", false, "")
+	return fs
 }
 
 func (c config) validate() error {
@@ -131,7 +154,8 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--data DIR|:memory:] [--redis URL]
+              [--shutdown-timeout DURATION] [--egress SINKS] [--version]
+              [--data DIR|:memory:] [--redis URL]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -152,7 +176,8 @@ options:
   --tls-cert FILE, --tls-key FILE
                         serve HTTPS with this certificate and key
   -r RULES, --rules RULES
-                        rules file, hot-reloaded on save and on SIGHUP
+                        rules file, hot-reloaded on save (and on SIGHUP where
+                        there is one)
                         (default: the embedded examples/default.yaml)
   --sources DIR         serve /sources/ from DIR (default: the embedded sources/)
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
@@ -161,6 +186,9 @@ options:
   --max-body SIZE       largest request body accepted (default: 1MiB)
   --shutdown-timeout DURATION
                         how long a shutdown waits for requests in flight (default: 10s)
+  --egress SINKS        comma-separated sinks pages are reached through
+                        (default: socketio)
+  --version             print the version and exit
   --data DIR            keep the alert journal (history, recovery, pending alerts) in
                         DIR/herald.db, created on first run (default: ./herald-data);
                         :memory: keeps it in memory only

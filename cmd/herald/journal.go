@@ -12,7 +12,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
-	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
@@ -155,24 +154,14 @@ func journalStatusHandler(x *router.Journaled) http.HandlerFunc {
 	}
 }
 
-// sinkBroker carries deliveries straight to this node's sink: the
-// in-process broker, until the broker package has its own.
-type sinkBroker struct{ sink egress.Sink }
+// laterBroker is the router's broker before the journal is open: the
+// router is built first (its rules decide the journal's retention, and a
+// broken file must create no data directory), the journaled broker is set
+// once, before the server accepts its first request.
+type laterBroker struct{ b broker.Broker }
 
-func (b sinkBroker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
-	return b.sink.Deliver(ctx, d)
+func (l *laterBroker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
+	return l.b.Publish(ctx, d)
 }
-func (sinkBroker) Subscribe(broker.Subscriber) {}
-
-// Close does nothing: the server closes the sink itself, in parallel with
-// draining HTTP requests.
-func (sinkBroker) Close(context.Context) error { return nil }
-
-// brokerSink is what the router delivers to: the journaled broker. b is
-// set once, before the server accepts its first request.
-type brokerSink struct{ b broker.Broker }
-
-func (s *brokerSink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
-	return s.b.Publish(ctx, d)
-}
-func (*brokerSink) Close(context.Context) error { return nil }
+func (l *laterBroker) Subscribe(s broker.Subscriber)   { l.b.Subscribe(s) }
+func (l *laterBroker) Close(ctx context.Context) error { return l.b.Close(ctx) }

@@ -8,10 +8,10 @@ import (
 	"strings"
 )
 
-// levelCritical is the seed's CRITICAL, above slog's Error.
+// levelCritical is the original service's CRITICAL, above slog's Error.
 const levelCritical = slog.LevelError + 4
 
-// parseLevel maps the seed's level names (Python logging's) to slog levels.
+// parseLevel maps the original service's level names (Python logging's) to slog levels.
 func parseLevel(name string) (slog.Level, error) {
 	switch strings.ToUpper(name) {
 	case "DEBUG":
@@ -47,7 +47,7 @@ func newLogger(level, logfile string, stderr io.Writer) (*slog.Logger, func() er
 	return slog.New(h), closeFn, nil
 }
 
-// levelNames prints the seed's level names.
+// levelNames prints the original service's level names.
 func levelNames(_ []string, a slog.Attr) slog.Attr {
 	if a.Key != slog.LevelKey {
 		return a

@@ -86,6 +86,8 @@ func TestBadStartIsAClearError(t *testing.T) {
 		{name: "port out of range", args: []string{"--port", "70000"}, wantCode: exitUsage, wantErr: "port 70000 out of range"},
 		{name: "stray argument", args: []string{"serve"}, wantCode: exitUsage, wantErr: `unexpected argument "serve"`},
 		{name: "bad max body", args: []string{"--max-body", "lots"}, wantCode: exitUsage, wantErr: `invalid size "lots"`},
+		{name: "unknown egress", args: []string{"-p", "0", "--egress", "socketio,sse"}, wantCode: exitFailure,
+			wantErr: `--egress: unknown egress type "sse" (known: socketio)`},
 		{name: "cert without key", args: []string{"--tls-cert", cert}, wantCode: exitUsage, wantErr: "--tls-cert and --tls-key go together"},
 		{name: "sslcontext missing", args: []string{"-p", "0", "--sslcontext", filepath.Join(dir, "nope.json")},
 			wantCode: exitFailure, wantErr: "--sslcontext: open"},
@@ -195,4 +197,21 @@ func waitForText(t *testing.T, w *syncBuffer, text string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestUsageNamesEveryFlag: the usage text (and so help.golden) is written
+// by hand; every registered flag must appear in its option list, so the
+// golden cannot drift from the flags.
+func TestUsageNamesEveryFlag(t *testing.T) {
+	var cfg config
+	newFlagSet(&cfg).VisitAll(func(f *flag.Flag) {
+		spelled := "--" + f.Name
+		if len(f.Name) == 1 {
+			spelled = "-" + f.Name
+		}
+		options := usage[len(shortUsage):]
+		if !strings.Contains(options, " "+spelled+" ") && !strings.Contains(options, " "+spelled+",") && !strings.Contains(options, " "+spelled+"\n") {
+			t.Errorf("flag %s is registered but the usage's option list does not describe %q", f.Name, spelled)
+		}
+	})
 }

@@ -63,7 +63,12 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 		}
 		name = file
 	}
-	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reservedPaths, ReservedNames: reservedNames})
+	reserved, err := defaultReserved(config{})
+	if err != nil {
+		fmt.Fprintf(stderr, "herald route: %v\n", err)
+		return exitFailure
+	}
+	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reserved, ReservedNames: reservedNames})
 	if err := r.Reload(name, data); err != nil {
 		printErrors(stderr, data, err)
 		return exitFailure

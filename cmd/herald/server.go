@@ -13,23 +13,14 @@ import (
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
-	"github.com/heraldhq/herald/sources"
 )
-
-// reservedPaths are served by the fixed mux; the rules file cannot declare
-// an ingress on them.
-var reservedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/socket.io/", "/api/"}
-
-// reservedNames are ingress instance names herald uses itself: "trigger" is
-// the Source of the built-in /notify.
-var reservedNames = []string{"trigger"}
 
 // handlerDeps is what the fixed routes need.
 type handlerDeps struct {
 	cfg     config
 	log     *slog.Logger
 	router  *router.Router
-	sink    egress.Sink
+	sinks   sinks
 	trigger ingress.Adapter
 	sources fs.FS
 	journal *router.Journaled
@@ -52,10 +43,7 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/api/history", only("GET", d.admin(historyHandler(d.journal))))
 	mux.Handle("/api/replay", only("POST", d.admin(replayHandler(d.journal))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
-	client := only("GET", staticFile("socket.io.js", sources.SocketIOClient()))
-	mux.Handle("/socket.io/socket.io.js", client)
-	mux.Handle("/socket.io/socket.io.min.js", client)
-	if m, ok := d.sink.(egress.Mounter); ok {
+	for _, m := range d.sinks.mounts() {
 		mux.Handle(m.Path(), m.Handler())
 	}
 	mux.Handle("/", d.router)
@@ -83,11 +71,12 @@ func only(method string, next http.Handler) http.Handler {
 	})
 }
 
-// cors adds the seed's permissive CORS headers (configurable) to every
-// answer but Socket.IO's, which sets its own from the same origin.
+// cors adds the original service's permissive CORS headers (configurable)
+// to every answer but the sinks' (Socket.IO's), which set their own from
+// the same origin.
 func (d handlerDeps) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.cfg.corsOrigin != "" && !socketIOProtocol(r.URL.Path) {
+		if d.cfg.corsOrigin != "" && !d.sinks.mounted(r.URL.Path) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", d.cfg.corsOrigin)
 			if d.cfg.corsOrigin != "*" {
@@ -103,12 +92,6 @@ func (d handlerDeps) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// socketIOProtocol reports whether path is Socket.IO's own endpoint (not
-// the client bundle), which answers CORS itself.
-func socketIOProtocol(path string) bool {
-	return strings.HasPrefix(path, "/socket.io/") && !strings.HasSuffix(path, ".js")
 }
 
 // admin guards next with the admin bearer token. With no token configured
@@ -131,9 +114,9 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 	})
 }
 
-// clients lists registered pages, grouped by code as the seed did.
+// clients lists registered pages, grouped by code as the original service did.
 func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
-	var list []egress.Client
+	list := d.sinks.clients()
 	if d.cluster != nil {
 		// Every node's pages, from their presence listings.
 		all, err := d.cluster.clients(r.Context())
@@ -142,8 +125,6 @@ func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		list = all
-	} else if l, ok := d.sink.(egress.Lister); ok {
-		list = l.Clients()
 	}
 	byCode := map[string][]egress.Client{}
 	for _, c := range list {

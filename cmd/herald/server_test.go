@@ -182,7 +182,7 @@ func TestSourcesDirIsConfined(t *testing.T) {
 	}
 }
 
-// TestNotifyReachesPages is the seed's contract end to end: a real page
+// TestNotifyReachesPages is the original service's contract end to end: a real page
 // running the official JavaScript client registers, /notify reaches it with
 // the data and the event metadata, on every transport.
 func TestNotifyReachesPages(t *testing.T) {
@@ -205,7 +205,7 @@ func TestNotifyReachesPages(t *testing.T) {
 			other.WaitRegistered(t)
 
 			a := do(t, "GET", base+"/notify?code="+code+"&event=new%20follower&user=ada", nil, nil)
-			// Byte for byte, as the seed answered (no trailing newline either).
+			// Byte for byte, as the original service answered (no trailing newline either).
 			if want := `{"success":1,"count":1,"msg":"Broadcast event to 1 clients"}`; a.body != want {
 				t.Fatalf("notify = %d %s, want %s", a.status, a.body, want)
 			}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
-	"time"
 )
 
 // sourcesFS returns the files /sources/ serves: dir confined with os.Root
@@ -37,14 +34,4 @@ func (n noDirs) Open(name string) (fs.File, error) {
 		return nil, fs.ErrNotExist
 	}
 	return f, nil
-}
-
-// staticFile serves fixed bytes under name, with its type from the
-// extension (mime, via ServeContent) and conditional-request support.
-func staticFile(name string, content []byte) http.Handler {
-	started := time.Now()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		http.ServeContent(w, r, name, started, bytes.NewReader(content))
-	})
 }

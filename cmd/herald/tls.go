@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 )
 
-// sslContext is the seed's --sslcontext file.
+// sslContext is the original service's --sslcontext file.
 type sslContext struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key"`
@@ -31,7 +31,7 @@ func loadTLS(cfg config) (*tls.Config, error) {
 		if sc.Cert == "" || sc.Key == "" {
 			return nil, fmt.Errorf("--sslcontext %s: both \"cert\" and \"key\" are required", cfg.sslContext)
 		}
-		// Relative paths are read as the seed read them (from the working
+		// Relative paths are read as the original service read them (from the working
 		// directory) and, failing that, beside the context file, so a unit
 		// file's working directory need not match.
 		dir := filepath.Dir(cfg.sslContext)

@@ -5,10 +5,6 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/egress/socketio/internal/eio"
-	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
 // reserved are event names the official client handles itself; emitting
@@ -19,14 +15,17 @@ var reserved = map[string]bool{
 }
 
 // Deliver emits d.Name with d.Payload and d.Meta() to every page registered
-// under d.Room and returns how many pages it wrote to.
+// under d.Room and returns how many pages it handed the delivery to.
 //
 // The delivery is encoded once per transport, and only for the transports
-// the room's pages use: native WebSocket pages share one pre-built frame,
-// library sockets share one encoded packet. Writing only queues (each
-// transport flushes on its own goroutines), so a slow page never blocks
-// Deliver. Deliver is safe for concurrent use.
+// the room's pages use (outgoing). Each page gets it under the slow-page
+// policy (page.deliver): a native page's frame is written inline when its
+// socket has room and queued to its writer otherwise, a library page's
+// packet is buffered by the library; neither waits for a slow page.
+// Deliver is safe for concurrent use.
 func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
+	s.delivering.RLock()
+	defer s.delivering.RUnlock()
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -49,68 +48,24 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if len(pages) == 0 {
 		return 0, nil
 	}
-	var enc encoded
+	e := outgoing{d: d, pos: s.position(d)}
 	n := 0
 	for _, p := range pages {
-		if p.conn != nil {
-			f, err := enc.frame(d)
-			if err != nil {
-				return n, err
-			}
-			if p.conn.Send(f) {
-				n++
-			}
-			continue
+		if p.deliver(&e, s.limits) {
+			n++
 		}
-		if !p.sock.Connected() {
-			continue
-		}
-		packets, opts := enc.library(s, d)
-		p.sock.Client().WriteToEngine(packets, opts)
-		n++
+	}
+	if e.native.err != nil {
+		return n, e.native.err
 	}
 	return n, nil
 }
 
-// encoded holds one delivery's encodings, each made on first use.
-type encoded struct {
-	f       *eio.Frame
-	packets []types.BufferInterface
-	opts    *socket.WriteOptions
-}
-
-func (e *encoded) frame(d herald.Delivery) (*eio.Frame, error) {
-	if e.f != nil {
-		return e.f, nil
+// position is the journal position pages receive as the event's last
+// argument, "" for a delivery that was not journaled (Options.Position).
+func (s *Sink) position(d herald.Delivery) string {
+	if d.Offset == 0 || s.positionOf == nil {
+		return ""
 	}
-	f, err := eio.EventFrame(d.Name, payloadOf(d), d.Meta())
-	if err != nil {
-		return nil, fmt.Errorf("socketio: encoding %s: %w", d.Name, err)
-	}
-	e.f = f
-	return f, nil
-}
-
-// library encodes d as the library's sockets take it:
-// 42["NAME",payload,meta] in the default namespace, pre-encoded so the
-// library does not encode it again per socket. (The library's
-// WsPreEncodedFrame option is not used: it builds a new prepared WebSocket
-// message per socket, which cost more than it saved.)
-func (e *encoded) library(s *Sink, d herald.Delivery) ([]types.BufferInterface, *socket.WriteOptions) {
-	if e.opts == nil {
-		e.packets = s.enc.Encode(&parser.Packet{
-			Type: parser.EVENT, Nsp: "/", Data: []any{d.Name, payloadOf(d), d.Meta()},
-		})
-		e.opts = &socket.WriteOptions{PreEncoded: true}
-	}
-	return e.packets, e.opts
-}
-
-// payloadOf is the first emit argument: seed pages read fields of it, so
-// it is never null.
-func payloadOf(d herald.Delivery) map[string]any {
-	if d.Payload == nil {
-		return map[string]any{}
-	}
-	return d.Payload
+	return s.positionOf(d)
 }

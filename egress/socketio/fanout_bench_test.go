@@ -99,8 +99,8 @@ func BenchmarkEncode(b *testing.B) {
 	b.Run("websocket-frame", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var e encoded
-			if _, err := e.frame(d); err != nil {
+			e := outgoing{d: d}
+			if _, err := e.native.frame(&e); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -108,8 +108,8 @@ func BenchmarkEncode(b *testing.B) {
 	b.Run("library-packet", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var e encoded
-			e.library(s, d)
+			e := outgoing{d: d}
+			e.library.encode(&e, s.enc)
 		}
 	})
 }

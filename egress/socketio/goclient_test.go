@@ -214,7 +214,7 @@ func TestDeliverRefusesReservedNames(t *testing.T) {
 			t.Errorf("Deliver(%q) = %d, nil; want an error", name, n)
 		}
 	}
-	// A payload-less delivery still gives seed pages an object to read.
+	// A payload-less delivery still gives pages of the original service an object to read.
 	deliver(t, s, delivery("r", "EMPTY", nil), 1)
 	if f := p.next(t); !strings.HasPrefix(f, `42["EMPTY",{},{"id":`) {
 		t.Errorf("EMPTY frame = %s, want an empty object then meta", f)

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
 func TestRegisterCode(t *testing.T) {
@@ -37,7 +36,7 @@ func TestRegisterCode(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.json), &v); err != nil {
 				t.Fatal(err)
 			}
-			if got := registerCode(v); got != tc.want {
+			if got, _ := registerCode(v); got != tc.want {
 				t.Errorf("registerCode(%s) = %q, want %q", tc.json, got, tc.want)
 			}
 		})
@@ -46,21 +45,26 @@ func TestRegisterCode(t *testing.T) {
 
 func TestHandshakeCode(t *testing.T) {
 	tests := []struct {
-		name string
-		h    *socket.Handshake
-		want string
+		name    string
+		h       handshake
+		want    string
+		wantErr bool
 	}{
-		{name: "none", h: &socket.Handshake{}},
-		{name: "auth", h: &socket.Handshake{Auth: map[string]any{"code": "a"}}, want: "a"},
-		{name: "query", h: &socket.Handshake{Query: map[string]any{"code": []string{"q", "r"}}}, want: "q"},
-		{name: "auth wins", h: &socket.Handshake{Auth: map[string]any{"code": "a"}, Query: map[string]any{"code": []string{"q"}}}, want: "a"},
-		{name: "empty auth falls back", h: &socket.Handshake{Auth: map[string]any{"code": ""}, Query: map[string]any{"code": []string{"q"}}}, want: "q"},
-		{name: "nil", h: nil},
+		{name: "none", h: handshake{}},
+		{name: "auth", h: handshake{auth: map[string]any{"code": "a"}}, want: "a"},
+		{name: "integral auth", h: handshake{auth: map[string]any{"code": float64(12)}}, want: "12"},
+		{name: "query", h: handshake{query: url.Values{"code": {"q", "r"}}}, want: "q"},
+		{name: "library query", h: handshake{query: libraryQuery(map[string]any{"code": []string{"q", "r"}})}, want: "q"},
+		{name: "auth wins", h: handshake{auth: map[string]any{"code": "a"}, query: url.Values{"code": {"q"}}}, want: "a"},
+		{name: "empty auth falls back", h: handshake{auth: map[string]any{"code": ""}, query: url.Values{"code": {"q"}}}, want: "q"},
+		{name: "256 bytes", h: handshake{auth: map[string]any{"code": strings.Repeat("x", 256)}}, want: strings.Repeat("x", 256)},
+		{name: "257 bytes", h: handshake{query: url.Values{"code": {strings.Repeat("x", 257)}}}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := handshakeCode(tc.h); got != tc.want {
-				t.Errorf("handshakeCode = %q, want %q", got, tc.want)
+			got, err := handshakeCode(tc.h)
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("handshakeCode = %q, %v; want %q (error: %v)", got, err, tc.want, tc.wantErr)
 			}
 		})
 	}
@@ -78,7 +82,13 @@ func FuzzRegisterCode(f *testing.F) {
 		if json.Unmarshal(data, &v) != nil {
 			return
 		}
-		got := registerCode(v)
+		got, err := registerCode(v)
+		if err != nil {
+			if len(got) != 0 {
+				t.Fatalf("registerCode(%s) = %q with error %v", data, got, err)
+			}
+			return // too long: refused, checked in TestRegisterForms
+		}
 		inner := v
 		if m, ok := v.(map[string]any); ok {
 			inner = m["code"]

@@ -1,32 +1,65 @@
 package socketio
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/pagetest"
 )
 
-// transports are the official client's three ways to connect.
+// jsTransports are the official client's three ways to connect, and so
+// the three ways a page reaches the one page model: websocket-first (the
+// native path, every notificationservice.js page), polling-only and
+// polling upgraded to websocket (both the library's). Every TestJSPage…
+// test is the same behavioural suite run on each.
 var jsTransports = []struct {
 	name       string
 	transports []string
+	// want is the transport the sink must report for the page before the
+	// test goes on: for the upgraded mode, proof that the upgrade happened.
+	want string
 }{
-	{name: "default"},
-	{name: "polling", transports: []string{"polling"}},
-	{name: "websocket", transports: []string{"websocket"}},
+	{name: "websocket-first", transports: []string{"websocket"}, want: "websocket"},
+	{name: "polling-only", transports: []string{"polling"}, want: "polling"},
+	{name: "polling-upgraded", want: "websocket"},
+}
+
+// startJSPage starts a page with the mode's transports, waits until it is
+// registered and, where the mode says, until the sink sees it on the
+// transport the mode is about.
+func startJSPage(t *testing.T, s *Sink, url, mode string, opts pagetest.Options) *pagetest.Page {
+	t.Helper()
+	for _, tr := range jsTransports {
+		if tr.name != mode {
+			continue
+		}
+		opts.Transports = tr.transports
+		p := pagetest.Start(t, url, opts)
+		p.WaitRegistered(t)
+		waitFor(t, "the page on "+tr.want, func() bool {
+			for _, c := range s.Clients() {
+				if c.Transport == tr.want {
+					return true
+				}
+			}
+			return false
+		})
+		return p
+	}
+	t.Fatalf("unknown mode %q", mode)
+	return nil
 }
 
 func TestJSPageRegistersAndReceives(t *testing.T) {
 	for _, tr := range jsTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
-			p := pagetest.Start(t, srv.URL, pagetest.Options{Code: "alpha", Transports: tr.transports})
+			p := startJSPage(t, s, srv.URL, tr.name, pagetest.Options{Code: "alpha"})
 
 			w := p.Welcome(t, timeout)
 			if len(w.Args) != 1 || string(w.Args[0]) != `{"message":"Please register your code"}` {
 				t.Errorf("WELCOME args = %s, want exactly {\"message\":\"Please register your code\"}", w.Args)
 			}
-			p.WaitRegistered(t)
 
 			payload := map[string]any{"text": "Ada followed", "user": "ada", "n": 3.5}
 			d := delivery("alpha", "FOLLOW", payload)
@@ -51,8 +84,7 @@ func TestJSPageSecondRegisterMovesRoom(t *testing.T) {
 	for _, tr := range jsTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
-			p := pagetest.Start(t, srv.URL, pagetest.Options{Code: "old", Transports: tr.transports})
-			p.WaitRegistered(t)
+			p := startJSPage(t, s, srv.URL, tr.name, pagetest.Options{Code: "old"})
 			deliver(t, s, delivery("old", "FIRST", nil), 1)
 			p.Expect(t, "FIRST", timeout)
 
@@ -72,24 +104,44 @@ func TestJSPageSecondRegisterMovesRoom(t *testing.T) {
 }
 
 func TestJSPageHandshakeCode(t *testing.T) {
-	tests := []struct {
-		name string
-		opts pagetest.Options
-	}{
-		{name: "auth", opts: pagetest.Options{Code: "hs", Handshake: true}},
-		{name: "auth/polling", opts: pagetest.Options{Code: "hs", Handshake: true, Transports: []string{"polling"}}},
-		{name: "auth/websocket", opts: pagetest.Options{Code: "hs", Handshake: true, Transports: []string{"websocket"}}},
-		{name: "query", opts: pagetest.Options{Query: map[string]string{"code": "hs"}}},
+	for _, tr := range jsTransports {
+		for _, way := range []struct {
+			name string
+			opts pagetest.Options
+		}{
+			{name: "auth", opts: pagetest.Options{Code: "hs", Handshake: true}},
+			{name: "query", opts: pagetest.Options{Query: map[string]string{"code": "hs"}}},
+		} {
+			t.Run(tr.name+"/"+way.name, func(t *testing.T) {
+				s, srv := startSink(t, Options{})
+				opts := way.opts
+				opts.Transports = tr.transports
+				p := pagetest.Start(t, srv.URL, opts)
+				// No REGISTER is sent: the WELCOME arriving proves the server
+				// already joined the page to its room.
+				p.Welcome(t, timeout)
+				deliver(t, s, delivery("hs", "TIP", map[string]any{"amount": 5}), 1)
+				p.Expect(t, "TIP", timeout)
+			})
+		}
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+}
+
+// TestJSPageLongCodeRefused: a REGISTER with a code over 256 bytes gets
+// the ERROR event and joins nothing, on every transport.
+func TestJSPageLongCodeRefused(t *testing.T) {
+	for _, tr := range jsTransports {
+		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
-			p := pagetest.Start(t, srv.URL, tc.opts)
-			// No REGISTER is sent: the WELCOME arriving proves the server
-			// already joined the page to its room.
-			p.Welcome(t, timeout)
-			deliver(t, s, delivery("hs", "TIP", map[string]any{"amount": 5}), 1)
-			p.Expect(t, "TIP", timeout)
+			p := startJSPage(t, s, srv.URL, tr.name, pagetest.Options{Code: "short"})
+			p.Register(strings.Repeat("l", maxCodeBytes+1))
+			m := p.Expect(t, "ERROR", timeout)
+			if !jsonEqual(t, m.Args[0], map[string]any{"message": "code too long: at most 256 bytes"}) {
+				t.Errorf("ERROR = %s", m.Args[0])
+			}
+			// The page stays where it was.
+			deliver(t, s, delivery("short", "STILL", nil), 1)
+			p.Expect(t, "STILL", timeout)
 		})
 	}
 }
@@ -98,10 +150,8 @@ func TestJSPageDisconnectLeaves(t *testing.T) {
 	for _, tr := range jsTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			s, srv := startSink(t, Options{})
-			stay := pagetest.Start(t, srv.URL, pagetest.Options{Code: "room", Transports: tr.transports})
-			leave := pagetest.Start(t, srv.URL, pagetest.Options{Code: "room", Transports: tr.transports})
-			stay.WaitRegistered(t)
-			leave.WaitRegistered(t)
+			stay := startJSPage(t, s, srv.URL, tr.name, pagetest.Options{Code: "room"})
+			leave := startJSPage(t, s, srv.URL, tr.name, pagetest.Options{Code: "room"})
 			deliver(t, s, delivery("room", "BOTH", nil), 2)
 			stay.Expect(t, "BOTH", timeout)
 			leave.Expect(t, "BOTH", timeout)

@@ -23,7 +23,7 @@ func TestOptionsReachTheHandshake(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, srv := startSink(t, tc.opts)
-			got := handshake(t, srv.URL)
+			got := pollHandshake(t, srv.URL)
 			got.SID = ""
 			if got != tc.want {
 				t.Errorf("open packet = %+v, want %+v", got, tc.want)
@@ -39,8 +39,8 @@ type openPacket struct {
 	PingTimeout  int    `json:"pingTimeout"`
 }
 
-// handshake opens a long-polling session by hand and returns the open packet.
-func handshake(t *testing.T, base string) openPacket {
+// pollHandshake opens a long-polling session by hand and returns the open packet.
+func pollHandshake(t *testing.T, base string) openPacket {
 	t.Helper()
 	resp, err := http.Get(base + "/socket.io/?EIO=4&transport=polling")
 	if err != nil {
@@ -57,7 +57,7 @@ func handshake(t *testing.T, base string) openPacket {
 
 func TestMaxBodyRefusesLargePolls(t *testing.T) {
 	_, srv := startSink(t, Options{MaxBody: 1000})
-	open := handshake(t, srv.URL)
+	open := pollHandshake(t, srv.URL)
 	url := srv.URL + "/socket.io/?EIO=4&transport=polling&sid=" + open.SID
 	for _, tc := range []struct {
 		name string

@@ -31,9 +31,16 @@ func TestRegisterForms(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.wantCode == "" {
-				var errEvent []map[string]string
+				// The whole frame must be 42["ERROR",{"message":…}] with a
+				// message that explains REGISTER.
 				f := p.next(t)
-				if err := json.Unmarshal([]byte(strings.TrimPrefix(f, `42["ERROR",`)), &errEvent); err == nil || !strings.HasPrefix(f, `42["ERROR",{"message":"REGISTER needs a code`) {
+				var errEvent []json.RawMessage
+				var name string
+				var body struct{ Message string }
+				rest, isEvent := strings.CutPrefix(f, "42")
+				if !isEvent || json.Unmarshal([]byte(rest), &errEvent) != nil || len(errEvent) != 2 ||
+					json.Unmarshal(errEvent[0], &name) != nil || name != "ERROR" ||
+					json.Unmarshal(errEvent[1], &body) != nil || !strings.HasPrefix(body.Message, "REGISTER needs a code") {
 					t.Errorf("after REGISTER %s got %s, want an ERROR event explaining REGISTER", tc.arg, f)
 				}
 				if f := p.next(t); !strings.HasPrefix(f, `431[{"error":"REGISTER needs a code`) || !strings.HasSuffix(f, `,"ok":false}]`) {

@@ -2,26 +2,7 @@ package socketio
 
 import (
 	"sync"
-	"time"
-
-	"github.com/heraldhq/herald/egress/socketio/internal/eio"
-	"github.com/zishang520/socket.io/servers/socket/v3"
 )
-
-// page is one connected Socket.IO socket in the default namespace: a
-// library socket (long-polling, or upgraded from it) or a native WebSocket
-// connection (internal/eio). Exactly one of sock and conn is set.
-type page struct {
-	sock      *socket.Socket
-	conn      *eio.Conn
-	id        string
-	connected time.Time
-	address   string
-
-	// code and gone are guarded by rooms.mu.
-	code string
-	gone bool
-}
 
 // rooms is the code → pages membership. It is kept here rather than read
 // from the library's adapter because Deliver needs the exact set it writes to
@@ -140,26 +121,4 @@ func (r *rooms) all() []*page {
 		out = append(out, p)
 	}
 	return out
-}
-
-// transport names the page's transport for the admin listing.
-func (p *page) transport() string {
-	if p.conn != nil {
-		return "websocket"
-	}
-	if t := p.sock.Conn().Transport(); t != nil {
-		return t.Name()
-	}
-	return ""
-}
-
-// emit sends one event to this page alone (WELCOME, ERROR).
-func (p *page) emit(name string, arg any) {
-	if p.conn == nil {
-		_ = p.sock.Emit(name, arg)
-		return
-	}
-	if f, err := eio.EventFrame(name, arg); err == nil {
-		p.conn.Send(f)
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
@@ -21,10 +22,10 @@ import (
 // ErrClosed is returned by Deliver once Close has been called.
 var ErrClosed = errors.New("socketio: sink closed")
 
-// defaultMaxBody is the seed's limit (python-engineio's max_http_buffer_size).
+// defaultMaxBody is the original service's limit (python-engineio's max_http_buffer_size).
 const defaultMaxBody = 1 << 20
 
-// Options configures a Sink. The zero value is the seed's behaviour.
+// Options configures a Sink. The zero value is the original service's behaviour.
 type Options struct {
 	// Log receives connection-level debug lines and failures; nil discards.
 	Log *slog.Logger
@@ -39,6 +40,26 @@ type Options struct {
 	// PingInterval and PingTimeout are the engine.io heartbeat; 0 keeps the
 	// library defaults (25s and 20s).
 	PingInterval, PingTimeout time.Duration
+	// QueueBytes is how much may wait for one page, on any transport,
+	// before it is cut off (0: 4 MiB). WriteTimeout is how long one write
+	// to a WebSocket page may take before it is closed (0: 10 s).
+	QueueBytes   int
+	WriteTimeout time.Duration
+	// Position renders a journaled delivery's position (herald.Delivery's
+	// Offset with the journal's epoch), which pages receive as the event's
+	// last argument and send back to recover. nil: no position argument.
+	Position func(herald.Delivery) string
+}
+
+func (o Options) limits() limits {
+	l := limits{queueBytes: o.QueueBytes, writeTimeout: o.WriteTimeout}
+	if l.queueBytes <= 0 {
+		l.queueBytes = defaultQueueBytes
+	}
+	if l.writeTimeout <= 0 {
+		l.writeTimeout = defaultWriteTimeout
+	}
+	return l
 }
 
 // Client describes one connected page, for the admin listing.
@@ -47,16 +68,25 @@ type Client = egress.Client
 // Sink is the Socket.IO egress. Create it with New, mount Handler at
 // "/socket.io/", and call Close on shutdown.
 type Sink struct {
-	log     *slog.Logger
-	io      *socket.Server
-	engine  http.Handler
-	native  *eio.Server
-	enc     parser.Encoder
-	rooms   *rooms
-	closed  atomic.Bool
-	closing sync.Once
-	done    chan struct{}
-	now     func() time.Time
+	log    *slog.Logger
+	io     *socket.Server
+	engine http.Handler
+	native *eio.Server
+	enc    parser.Encoder
+	rooms  *rooms
+	closed atomic.Bool
+	// delivering is held (read) by every Deliver: Close takes it to know
+	// that no Deliver still hands pages a frame after it.
+	delivering sync.RWMutex
+	closing    sync.Once
+	done       chan struct{}
+	now        func() time.Time
+	limits     limits
+
+	positionOf func(herald.Delivery) string
+	// corsOrigin and started are for the client bundle (bundle.go).
+	corsOrigin string
+	started    time.Time
 
 	snapshots sync.Pool // *[]*page, see Deliver
 }
@@ -74,6 +104,7 @@ func init() {
 }
 
 // Path is where Handler is mounted: the Socket.IO clients' default path.
+// Handler answers CORS for everything under it itself.
 func (s *Sink) Path() string { return "/socket.io/" }
 
 // New builds a Sink. It starts no goroutine and opens no socket: pages are
@@ -88,9 +119,14 @@ func New(opts Options) *Sink {
 		rooms: newRooms(),
 		done:  make(chan struct{}),
 		now:   time.Now,
+
+		limits:     opts.limits(),
+		corsOrigin: opts.CORSOrigin,
+		started:    time.Now(),
+		positionOf: opts.Position,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
-	s.native = eio.NewServer(nativeOptions(opts, log), nativeHandler{s})
+	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
 	s.io = socket.NewServer(nil, serverOptions(opts))
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
@@ -125,12 +161,18 @@ func serverOptions(opts Options) *socket.ServerOptions {
 
 // Handler serves the Socket.IO endpoint: a page that opens a WebSocket
 // straight away is served by the native fan-out path (internal/eio), every
-// other request (long-polling, an upgrade from it) by the library. Mount it at "/socket.io/". After Close it answers 503, so a
-// page reconnecting during shutdown backs off instead of joining a sink that
-// will never deliver.
+// other request (long-polling, an upgrade from it) by the library. Mount it
+// at Path. After Close it answers a new page 503, so a page reconnecting
+// during shutdown backs off instead of joining a sink that will never
+// deliver.
 func (s *Sink) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.closed.Load() {
+		if s.clientBundle(w, r) {
+			return
+		}
+		// After Close, a new page is refused; a polling page already
+		// connected may still poll, to collect what Close is draining.
+		if s.closed.Load() && r.URL.Query().Get("sid") == "" {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
@@ -148,9 +190,16 @@ func (s *Sink) Handler() http.Handler {
 // later calls wait for the first.
 func (s *Sink) Close(ctx context.Context) error {
 	s.closing.Do(func() {
+		s.delivering.Lock()
 		s.closed.Store(true)
+		s.delivering.Unlock()
 		go func() {
 			defer close(s.done)
+			// Every delivery a sender was told about is handed out
+			// before the pages go: native pages write their queues out
+			// in Close, library pages (long-polling) are given until
+			// their buffers are polled, or ctx ends.
+			s.drainLibraryPages(ctx)
 			if err := s.native.Close(ctx); err != nil {
 				s.log.Warn("closing websocket pages", "err", err)
 			}
@@ -171,6 +220,39 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 }
 
+// drainLibraryPages waits until every library page has collected what was
+// delivered to it (libConn.idle), or until ctx ends or drainTimeout passes:
+// a page that does not poll any more is not waited for.
+func (s *Sink) drainLibraryPages(ctx context.Context) {
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		busy := false
+		for _, p := range s.rooms.all() {
+			if l, lib := p.c.(*libConn); lib && !l.idle() {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// drainTimeout bounds how long Close waits for polling pages to collect
+// what was delivered to them: a page polls again within a round trip.
+const drainTimeout = 2 * time.Second
+
 // Clients lists the connected pages, oldest first.
 func (s *Sink) Clients() []Client {
 	var out []Client
@@ -178,7 +260,7 @@ func (s *Sink) Clients() []Client {
 		out = append(out, Client{
 			ID:        p.id,
 			Code:      code,
-			Transport: p.transport(),
+			Transport: p.c.transport(),
 			Connected: p.connected,
 			Address:   p.address,
 		})

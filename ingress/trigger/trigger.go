@@ -14,11 +14,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -182,20 +180,9 @@ func (a *Adapter) now() time.Time {
 	return time.Now()
 }
 
-// text is a parameter as a string: query and form values are strings
-// already; a JSON body may carry a number ({"code": 1234}), taken as its
-// decimal text like REGISTER does. Anything else is "".
-func text(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64:
-		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
-			return strconv.FormatFloat(v, 'f', -1, 64)
-		}
-	}
-	return ""
-}
+// text is a parameter as a string (herald.CodeText: a JSON body may carry
+// a number, {"code": 1234}, taken as its decimal text like REGISTER does).
+func text(v any) string { return herald.CodeText(v) }
 
 // flatten keeps the first value of each parameter, as the seed's handler did.
 func flatten(v url.Values) map[string]any {

@@ -134,14 +134,14 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 		return ingress.Errorf(http.StatusUnauthorized, "missing %s or %s", hdrID, hdrTimestamp)
 	}
 	if err := a.mac.Verify(r.Header.Get(hdrSignature), []byte(id), []byte(ts), body); err != nil {
-		return refusal(err)
+		return sig.Refusal(err)
 	}
 	sent, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
 		return ingress.Errorf(http.StatusBadRequest, "malformed %s", hdrTimestamp)
 	}
 	if err := sig.CheckWindow(sent, a.p.Now(), maxAge, maxAhead); err != nil {
-		return refusal(err)
+		return sig.Refusal(err)
 	}
 	msg, sub, err := parse(body)
 	if err != nil {
@@ -169,15 +169,6 @@ func parse(body []byte) (message, subscription, error) {
 		return msg, sub, ingress.Errorf(http.StatusBadRequest, "missing subscription object")
 	}
 	return msg, sub, nil
-}
-
-// refusal maps a verification failure to its answer: a missing signature
-// is 401, anything forged or stale 403.
-func refusal(err error) error {
-	if err == sig.ErrMissing {
-		return ingress.Errorf(http.StatusUnauthorized, "%v", err)
-	}
-	return ingress.Errorf(http.StatusForbidden, "%v", err)
 }
 
 // verify answers the subscription handshake with the raw challenge.

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -26,7 +25,7 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	if a.verify != nil {
 		if err := a.verify(r.Header, body, a.p.Now()); err != nil {
-			return refusal(err)
+			return sig.Refusal(err)
 		}
 	}
 	data, err := Parse(r.Header.Get("Content-Type"), body)
@@ -46,15 +45,6 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 		a.p.State.Forget(ev.ID)
 	}
 	return nil
-}
-
-// refusal maps a verification failure to its answer: a missing signature
-// is 401, a forged, malformed or stale one 403.
-func refusal(err error) error {
-	if errors.Is(err, sig.ErrMissing) {
-		return ingress.Errorf(http.StatusUnauthorized, "%v", err)
-	}
-	return ingress.Errorf(http.StatusForbidden, "%v", err)
 }
 
 // build evaluates the instance's expressions over a verified request.

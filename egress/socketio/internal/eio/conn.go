@@ -17,7 +17,7 @@ type Conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	nc     net.Conn
-	raw    syscall.RawConn // nil unless nc is a plain TCP socket
+	raw    syscall.RawConn // nil unless nc is a plain TCP socket on unix
 	id     string          // the Socket.IO socket id pages see
 	query  string          // raw: parsed on demand, idle pages keep no map
 	remote string
@@ -56,6 +56,13 @@ func (c *Conn) RemoteAddr() string { return c.remote }
 
 // Connected is when the WebSocket was accepted.
 func (c *Conn) Connected() time.Time { return c.start }
+
+// Queued is the number of bytes waiting for the page's writer.
+func (c *Conn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued
+}
 
 // Send queues f to the page and returns at once. It reports false if the
 // connection is closed, or if f overflows the page's queue: a page that
@@ -124,32 +131,6 @@ func (c *Conn) sendInline(b []byte) bool {
 	return true
 }
 
-// tryWrite makes one non-blocking write; a full socket is 0 bytes, not an
-// error.
-func (c *Conn) tryWrite(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		if werr == syscall.EAGAIN {
-			n, werr = 0, nil
-		}
-		return true // never wait for the socket: the writer goroutine does
-	})
-	if err == nil {
-		err = werr
-	}
-	if n < 0 {
-		n = 0
-	}
-	return n, err
-}
-
 // flush writes queued frames until the queue is empty, each batch in one
 // writev. It runs only while there is something to write, so an idle page
 // costs no goroutine.
@@ -200,19 +181,34 @@ func (c *Conn) flush() {
 // Close ends the connection: queued frames are still written (bounded by
 // the write timeout), then the socket closes and the handler's Disconnect
 // runs. It is idempotent; the first reason wins.
-func (c *Conn) Close(reason string) {
+func (c *Conn) Close(reason string) { c.closeAfter(nil, reason) }
+
+// closeAfter is Close with a last frame (a WebSocket close frame) queued in
+// the same step, so no frame a concurrent Send queues can follow it: a page
+// ignores whatever comes after a close frame.
+func (c *Conn) closeAfter(last *Frame, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
 	c.closed, c.reason = true, reason
+	start := false
+	if last != nil {
+		c.queue = append(c.queue, last.b)
+		c.queued += len(last.b)
+		start = !c.writing
+		c.writing = true
+	}
 	// With a writer running, it closes the socket once the queue is out.
 	// Closing happens outside the lock: a TLS close may block on a page
 	// that does not read, and Send must not wait for that.
 	closeNow := !c.writing
 	c.mu.Unlock()
-	if closeNow {
+	switch {
+	case start:
+		go c.flush()
+	case closeNow:
 		c.nc.Close()
 	}
 }

@@ -4,9 +4,13 @@
 // pages such as load generators.
 //
 // It exists for the fan-out path. A delivery is framed once (Frame) and the
-// same bytes are queued to every page; each page's queue is flushed by a
-// short-lived writer that sends everything queued in one writev, so a burst
-// of alerts costs one system call per page, not one per alert. One
+// same bytes go to every page: a page whose queue is empty gets them in one
+// non-blocking write made by the sender (on unix; write_unix.go), and
+// whatever does not fit is queued and flushed by a short-lived writer that
+// sends everything queued in one writev, so an alert costs at most one
+// system call per page and a burst to a slow page one per batch. The Conn
+// is its socket's only writer: gorilla/websocket's own close frames go
+// through its queue (guard.go). One
 // goroutine runs the heartbeat of every connection instead of two timers
 // per page. Everything else (long-polling, upgrades from polling, other
 // namespaces' clients) stays with the Socket.IO library.

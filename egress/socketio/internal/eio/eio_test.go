@@ -3,6 +3,7 @@ package eio
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,9 +22,17 @@ type rooms struct {
 	mu     sync.Mutex
 	byCode map[string]*Conn
 	gone   chan string
+	acks   chan string // "id args" of every ack a page sent
 }
 
-func newRooms() *rooms { return &rooms{byCode: map[string]*Conn{}, gone: make(chan string, 16)} }
+func newRooms() *rooms {
+	return &rooms{byCode: map[string]*Conn{}, gone: make(chan string, 16), acks: make(chan string, 16)}
+}
+
+func (r *rooms) Ack(c *Conn, id uint64, args []json.RawMessage) {
+	b, _ := json.Marshal(args)
+	r.acks <- fmt.Sprintf("%d %s", id, b)
+}
 
 func (r *rooms) Connect(c *Conn, auth map[string]any) {
 	welcome, _ := EventFrame("WELCOME", map[string]string{"message": "Please register your code"})
@@ -106,8 +115,11 @@ func TestOfficialClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for h.page("abc") == nil {
-			time.Sleep(5 * time.Millisecond) // a handshake page is registered before WELCOME is read
+		// A handshake page is registered before WELCOME is read.
+		for deadline := time.Now().Add(10 * time.Second); h.page("abc") == nil; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the page never joined its room")
+			}
 		}
 		if !h.page("abc").Send(f) {
 			t.Fatal("Send to a live page = false")
@@ -227,25 +239,28 @@ func TestCloseDisconnectsPages(t *testing.T) {
 	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Errorf("page read after Close: %v, want a normal close", err)
 	}
-	if s.Len() != 0 {
-		t.Errorf("Len after Close = %d", s.Len())
+	if s.open() != 0 {
+		t.Errorf("open connections after Close = %d", s.open())
 	}
 }
 
 func TestEventFrameSizes(t *testing.T) {
 	for _, n := range []int{0, 100, 124, 125, 126, 65534, 65535, 65536, 70000} {
 		f := NewFrame('4', []byte(strings.Repeat("x", n)))
-		payload := n + 1
-		hdr := len(f.Bytes()) - payload
+		b := f.Bytes()
+		if b[0] != 0x81 {
+			t.Errorf("payload %d: first byte %#x, want FIN+text", n+1, b[0])
+		}
+		payload, hdr := frameLength(t, b)
 		want := 2
-		if payload > 125 {
+		if n+1 > 125 {
 			want = 4
 		}
-		if payload > 0xFFFF {
+		if n+1 > 0xFFFF {
 			want = 10
 		}
-		if hdr != want {
-			t.Errorf("payload %d: header %d bytes, want %d", payload, hdr, want)
+		if payload != n+1 || hdr != want || len(b) != hdr+payload || b[hdr] != '4' {
+			t.Errorf("payload %d: header says %d bytes in a %d-byte header (frame %d bytes), want %d in %d", n+1, payload, hdr, len(b), n+1, want)
 		}
 	}
 }

@@ -12,9 +12,6 @@ type Frame struct {
 	b []byte
 }
 
-// Len is the frame's size on the wire.
-func (f *Frame) Len() int { return len(f.b) }
-
 // Bytes returns the frame as sent; callers must not modify it.
 func (f *Frame) Bytes() []byte { return f.b }
 
@@ -43,26 +40,24 @@ func NewFrame(packetType byte, data []byte) *Frame {
 	return &Frame{b: b}
 }
 
-// Engine.IO packet types.
+// Engine.IO packet types herald handles (upgrade and noop belong to
+// polling sessions, which the library serves).
 const (
 	eioOpen    = '0'
 	eioClose   = '1'
 	eioPing    = '2'
 	eioPong    = '3'
 	eioMessage = '4'
-	eioUpgrade = '5'
-	eioNoop    = '6'
 )
 
-// Socket.IO packet types (the first byte of an Engine.IO message).
+// Socket.IO packet types herald handles (the first byte of an Engine.IO
+// message); binary events and acks are not part of herald's protocol.
 const (
 	sioConnect      = '0'
 	sioDisconnect   = '1'
 	sioEvent        = '2'
 	sioAck          = '3'
 	sioConnectError = '4'
-	sioBinaryEvent  = '5'
-	sioBinaryAck    = '6'
 )
 
 // EventFrame frames a Socket.IO EVENT packet for the default namespace:

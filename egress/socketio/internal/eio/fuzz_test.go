@@ -58,4 +58,5 @@ func (r *recordingHandler) Event(_ *Conn, name string, _ []json.RawMessage) ([]a
 	r.events = append(r.events, name)
 	return nil, true
 }
-func (r *recordingHandler) Disconnect(*Conn, string) {}
+func (r *recordingHandler) Disconnect(*Conn, string)             {}
+func (r *recordingHandler) Ack(*Conn, uint64, []json.RawMessage) {}

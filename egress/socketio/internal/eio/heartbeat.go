@@ -36,7 +36,7 @@ func (s *Server) snapshot(buf []*Conn) []*Conn {
 
 func (s *Server) beat(conns []*Conn, now int64) {
 	for _, c := range conns {
-		if !c.connected.Load() && now-c.start.UnixNano() > connectTimeout.Nanoseconds() {
+		if !c.connected.Load() && now-c.start.UnixNano() > s.opts.ConnectTimeout.Nanoseconds() {
 			c.abort("connect timeout")
 			continue
 		}
@@ -53,7 +53,3 @@ func (s *Server) beat(conns []*Conn, now int64) {
 		}
 	}
 }
-
-// connectTimeout is how long a WebSocket may stay open without joining the
-// namespace, as the Socket.IO server's connectTimeout default.
-const connectTimeout = 45 * time.Second

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,6 +29,9 @@ type Handler interface {
 	// back as its arguments; an unknown event is not acknowledged, as the
 	// Socket.IO library does with an event nobody listens to.
 	Event(c *Conn, name string, args []json.RawMessage) (ack []any, ok bool)
+	// Ack runs when the page acknowledged an event the server sent with
+	// ack id id.
+	Ack(c *Conn, id uint64, args []json.RawMessage)
 	// Disconnect runs once, after Connect, when the connection ended.
 	Disconnect(c *Conn, reason string)
 }
@@ -40,6 +43,9 @@ type Options struct {
 	MaxPayload   int64         // largest message a page may send (1 MB)
 	QueueBytes   int           // per-page send queue before it is cut off (4 MiB)
 	WriteTimeout time.Duration // a write that takes longer closes the page (10s)
+	// ConnectTimeout is how long a WebSocket may stay open without joining
+	// the namespace (45s, as the Socket.IO server's connectTimeout).
+	ConnectTimeout time.Duration
 	// CheckOrigin vets the handshake's Origin; nil accepts every origin,
 	// as browser sources often have none or file://.
 	CheckOrigin func(r *http.Request) bool
@@ -79,6 +85,9 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 45 * time.Second
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -130,17 +139,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"code":3,"message":"Server shutting down"}`, http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	gw := &guardedWriter{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(gw, r, nil)
 	if err != nil {
 		s.readers.Done()
 		s.log.Debug("websocket handshake refused", "err", err, "remote", r.RemoteAddr)
 		return // the upgrader has answered
 	}
-	c := &Conn{srv: s, ws: ws, nc: ws.NetConn(), id: newID(), query: r.URL.RawQuery,
+	c := &Conn{srv: s, ws: ws, nc: gw.conn.Conn, id: newID(), query: r.URL.RawQuery,
 		remote: r.RemoteAddr, start: time.Now()}
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		c.raw, _ = tc.SyscallConn()
-	}
+	c.raw = rawConnOf(c.nc)
+	gw.conn.owner.Store(c) // from here on the Conn is the socket's only writer
 	go s.serve(c)
 }
 
@@ -149,7 +158,7 @@ func (s *Server) serve(c *Conn) {
 	defer s.readers.Done()
 	c.ws.SetReadLimit(s.opts.MaxPayload)
 	c.ws.SetPingHandler(func(data string) error { c.Send(pongFrame([]byte(data))); return nil })
-	c.ws.SetCloseHandler(func(int, string) error { c.Send(closeFrame); return nil })
+	c.ws.SetCloseHandler(func(int, string) error { c.closeAfter(closeFrame, "transport close"); return nil })
 	if !s.track(c) {
 		c.abort("server shutting down")
 		return
@@ -163,7 +172,7 @@ func (s *Server) serve(c *Conn) {
 	c.nextPing.Store(time.Now().Add(s.opts.PingInterval).UnixNano())
 	c.Send(NewFrame(eioOpen, open))
 	reason := c.closeReason(s.read(c))
-	if reason == "transport close" {
+	if reason == "transport close" || reason == "protocol error" {
 		c.Close(reason) // the close frame queued in reply still goes out
 	} else {
 		c.abort(reason)
@@ -244,6 +253,10 @@ func (s *Server) socketPacket(c *Conn, p []byte) string {
 		if c.connected.Load() {
 			s.event(c, rest)
 		}
+	case sioAck:
+		if c.connected.Load() {
+			s.ack(c, rest)
+		}
 	}
 	return ""
 }
@@ -275,6 +288,21 @@ func (s *Server) event(c *Conn, p []byte) {
 	if data, err := json.Marshal(ack); err == nil {
 		c.Send(messageFrame(sioAck, append([]byte(ackID), data...)))
 	}
+}
+
+// ack decodes id[args…] and calls the handler; a malformed ack is ignored.
+func (s *Server) ack(c *Conn, p []byte) {
+	i := 0
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		i++
+	}
+	id, err := strconv.ParseUint(string(p[:i]), 10, 64)
+	var args []json.RawMessage
+	if err != nil || json.Unmarshal(p[i:], &args) != nil {
+		s.log.Debug("malformed ack", "sid", c.id)
+		return
+	}
+	s.handler.Ack(c, id, args)
 }
 
 // namespace splits "/nsp,rest" into its namespace and the rest; packets of
@@ -310,8 +338,8 @@ func (s *Server) untrack(c *Conn) {
 	delete(s.conns, c)
 }
 
-// Len is the number of open connections.
-func (s *Server) Len() int {
+// open is the number of open connections.
+func (s *Server) open() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
@@ -334,8 +362,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.Send(closeFrame)
-		c.Close("server shutting down")
+		c.closeAfter(closeFrame, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() { s.readers.Wait(); close(done) }()

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/pagetest"
+)
+
+// TestShutdownDuringTraffic: triggers keep coming while herald shuts down.
+// Every trigger is either answered 200 and reached every page, or refused
+// (503, or the connection is refused once the listener is gone): none is
+// answered 200 with nothing delivered.
+func TestShutdownDuringTraffic(t *testing.T) {
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
+	base := "http://" + <-ready
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+
+	const code = "shutdown-live"
+	pages := map[string]*pagetest.Page{
+		"websocket": pagetest.Start(t, base, pagetest.Options{Code: code, Transports: []string{"websocket"}}),
+		"polling":   pagetest.Start(t, base, pagetest.Options{Code: code, Transports: []string{"polling"}}),
+	}
+	for _, p := range pages {
+		p.WaitRegistered(t)
+	}
+
+	type result struct {
+		n      int
+		status int // 0: no answer (connection refused or reset)
+		count  int
+	}
+	var (
+		mu      sync.Mutex
+		results []result
+		wg      sync.WaitGroup
+		ok      = make(chan struct{}, 1024)
+		next    int
+	)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for range 4 {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				n := next
+				next++
+				mu.Unlock()
+				r := result{n: n}
+				resp, err := client.Get(base + "/notify?code=" + code + "&event=tick&n=" + strconv.Itoa(n))
+				if err == nil {
+					var body struct{ Count int }
+					r.status = resp.StatusCode
+					_ = decodeJSON(resp.Body, &body)
+					resp.Body.Close()
+					r.count = body.Count
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+				if r.status == http.StatusOK {
+					select {
+					case ok <- struct{}{}:
+					default:
+					}
+				}
+				if err != nil || r.status != http.StatusOK {
+					return // refused: herald is going away
+				}
+			}
+		})
+	}
+	for range 50 {
+		<-ok
+	}
+	cancel() // shut down with triggers in flight
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+
+	delivered := map[int]bool{}
+	refused := 0
+	for _, r := range results {
+		switch r.status {
+		case http.StatusOK:
+			if r.count != len(pages) {
+				t.Errorf("trigger %d answered 200 with count %d, want %d (every page)", r.n, r.count, len(pages))
+			}
+			delivered[r.n] = true
+		case http.StatusServiceUnavailable, 0:
+			refused++
+		default:
+			t.Errorf("trigger %d answered %d, want 200 or 503", r.n, r.status)
+		}
+	}
+	t.Logf("%d triggers answered 200, %d refused during shutdown", len(delivered), refused)
+	for name, p := range pages {
+		got := map[int]bool{}
+		for len(got) < len(delivered) {
+			msg := p.Next(t, 10*time.Second) // fails the test if an alert answered 200 never came
+			if msg.Event != "TICK" {
+				t.Fatalf("%s page got %s, want TICK", name, msg.Event)
+			}
+			var data map[string]string
+			if err := msg.Decode(0, &data); err != nil {
+				t.Fatal(err)
+			}
+			n, _ := strconv.Atoi(data["n"])
+			if !delivered[n] {
+				continue // refused but reached this page: allowed (the sender retries)
+			}
+			got[n] = true
+		}
+		if t.Failed() {
+			t.Fatalf("%s page: %d of %d delivered alerts", name, len(got), len(delivered))
+		}
+	}
+}
+
+func decodeJSON(r io.Reader, v any) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", b, err)
+	}
+	return nil
+}

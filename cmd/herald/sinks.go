@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/heraldhq/herald/egress"
+)
+
+// defaultEgress is what --egress names when it is not given: the Socket.IO
+// pages of the original service.
+const defaultEgress = "socketio"
+
+// fixedPaths are served by the fixed mux whatever the sinks; with each
+// sink's mount path they are the paths a rules file cannot take.
+var fixedPaths = []string{"/notify", "/heartbeat", "/clients", "/sources/", "/api/"}
+
+// reservedNames are ingress instance names herald uses itself: "trigger" is
+// the Source of the built-in /notify.
+var reservedNames = []string{"trigger"}
+
+// sinks are the configured egress plugins, in --egress order.
+type sinks []egress.Sink
+
+// buildSinks builds every sink --egress names from the registry. Factories
+// start nothing, so this is also how `herald check` learns their paths.
+func buildSinks(names string, cfg config, log *slog.Logger) (sinks, error) {
+	var out sinks
+	seen := map[string]bool{}
+	for name := range strings.SplitSeq(names, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		factory, err := egress.Default.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--egress: %w", err)
+		}
+		s, err := factory(egress.Params{Log: log.With("egress", name), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
+		if err != nil {
+			return nil, fmt.Errorf("egress %s: %w", name, err)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--egress names no sink")
+	}
+	return out, nil
+}
+
+// mounts are the sinks pages connect to over HTTP.
+func (ss sinks) mounts() []egress.Mounter {
+	var out []egress.Mounter
+	for _, s := range ss {
+		if m, ok := s.(egress.Mounter); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// reserved is every path a declared ingress may not take.
+func (ss sinks) reserved() []string {
+	out := append([]string(nil), fixedPaths...)
+	for _, m := range ss.mounts() {
+		out = append(out, m.Path())
+	}
+	return out
+}
+
+// mounted reports whether path belongs to a sink, which answers CORS for
+// it itself.
+func (ss sinks) mounted(path string) bool {
+	for _, m := range ss.mounts() {
+		if strings.HasPrefix(path, m.Path()) {
+			return true
+		}
+	}
+	return false
+}
+
+// clients lists the pages of every sink that knows them.
+func (ss sinks) clients() []egress.Client {
+	var out []egress.Client
+	for _, s := range ss {
+		if l, ok := s.(egress.Lister); ok {
+			out = append(out, l.Clients()...)
+		}
+	}
+	return out
+}
+
+// close closes every sink in parallel and returns when all are done.
+func (ss sinks) close(ctx context.Context) error {
+	errs := make([]error, len(ss))
+	var wg sync.WaitGroup
+	for i, s := range ss {
+		wg.Go(func() { errs[i] = s.Close(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// defaultReserved is the reserved paths of the default sinks, for the
+// subcommands that build a router without running a server.
+func defaultReserved(cfg config) ([]string, error) {
+	ss, err := buildSinks(defaultEgress, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = ss.close(context.Background()) }()
+	return ss.reserved(), nil
+}

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package eio
+
+import (
+	"net"
+	"syscall"
+)
+
+// rawConnOf returns nil where there is no non-blocking write(2) (Windows):
+// every frame then goes through the writer goroutine, which is correct
+// everywhere and costs one goroutine hand-off per burst.
+func rawConnOf(net.Conn) syscall.RawConn { return nil }
+
+// tryWrite is never called without a raw socket; it reports a full socket
+// so a caller would fall back to the writer goroutine.
+func (c *Conn) tryWrite([]byte) (int, error) { return 0, nil }

@@ -1,0 +1,108 @@
+package socketio
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// page is one connected page, whatever carries it: the protocol (WELCOME,
+// REGISTER, handshake codes, the slow-page policy, and later recovery and
+// acknowledgements) is written once against it, in protocol.go. Its
+// connection only moves bytes.
+type page struct {
+	c         conn
+	id        string
+	connected time.Time
+	address   string
+
+	// Recovery (connection state recovery, issue 10) keeps its per-page
+	// state here: the private session id the page was given at CONNECT
+	// and the room offset of the last delivery it was sent. Both are set
+	// by the protocol only, under rooms.mu like code.
+	pid    string
+	offset uint64
+
+	// code and gone are guarded by rooms.mu.
+	code string
+	gone bool
+}
+
+// conn is a page's connection as the page model sees it. It is implemented
+// once for the library's socket (libConn: long-polling, upgrades) and once
+// for the native WebSocket connection (nativeConn). Methods are safe for
+// concurrent use and never block on the page.
+type conn interface {
+	// send queues one encoded delivery, shared by every page of a room;
+	// it reports false if the connection is closed.
+	send(e *outgoing) bool
+	// emit sends one event to this page alone (WELCOME, ERROR).
+	emit(name string, args ...any) bool
+	// queued is the number of bytes handed to the connection and not yet
+	// written out (or, for long-polling, not yet polled).
+	queued() int
+	// close ends the connection; the page's disconnect follows.
+	close(reason string)
+	// transport names how the page is connected ("polling", "websocket").
+	transport() string
+}
+
+// limits is the slow-page policy every page gets, whatever its transport.
+type limits struct {
+	// queueBytes is how much may wait for a page before it is cut off.
+	queueBytes int
+	// writeTimeout is how long one write to a page may take.
+	writeTimeout time.Duration
+}
+
+// Defaults of the slow-page policy and the code-length limit.
+const (
+	defaultQueueBytes   = 4 << 20
+	defaultWriteTimeout = 10 * time.Second
+	// maxCodeBytes bounds a page's code: codes are room names kept in
+	// memory per page, and no real code comes near it.
+	maxCodeBytes = 256
+)
+
+// deliver sends e to p under the slow-page policy: a page that already has
+// more than the bound waiting is closed (it reconnects and registers again)
+// rather than slowing anyone else or holding memory without end, so what
+// waits for one page never passes the bound by more than one delivery.
+// (The native connection also checks the bound under its own lock, so
+// concurrent deliveries cannot overshoot it together.)
+func (p *page) deliver(e *outgoing, l limits) bool {
+	if p.c.queued() > l.queueBytes {
+		p.c.close("send queue full")
+		return false
+	}
+	return p.c.send(e)
+}
+
+// outgoing is one delivery, encoded at most once per transport and shared
+// by every page of the room.
+type outgoing struct {
+	d   herald.Delivery
+	pos string // the page-visible journal position, "" when not journaled
+
+	native  nativeEncoding
+	library libraryEncoding
+}
+
+// args are the event's arguments after its name: the payload, the meta
+// and, for journaled deliveries, the position (what Socket.IO recovery
+// sends back).
+func (e *outgoing) args() []any {
+	if e.pos != "" {
+		return []any{payloadOf(e.d), e.d.Meta(), e.pos}
+	}
+	return []any{payloadOf(e.d), e.d.Meta()}
+}
+
+// payloadOf is the first emit argument: pages of the original service read fields of it, so
+// it is never null.
+func payloadOf(d herald.Delivery) map[string]any {
+	if d.Payload == nil {
+		return map[string]any{}
+	}
+	return d.Payload
+}
