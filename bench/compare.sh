@@ -175,7 +175,8 @@ run_cluster() {
 		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
 	after=$(redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '/^total_commands_processed:/ {print $2}')
 	triggers=$(tail -n 1 "$raw" | jq '.triggers // 0')
-	echo "$name/$srv: Redis commands processed: $((after - redis_before)) for $triggers measured triggers" | tee -a "$results/redis-commands.txt"
+	echo "$name/$srv: Redis commands executed (commands inside Lua scripts included): $((after - redis_before)) for $triggers measured triggers (+ warmup and probes)" | tee -a "$results/redis-commands.txt"
+	redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep '^cmdstat' | sort -t= -k2 -n -r >"$results/redis-commandstats-$name-$srv.txt"
 	stop_cluster
 }
 
