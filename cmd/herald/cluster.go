@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -107,7 +109,11 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	opts := rb.Options{NodeID: node, Journal: jr, JournalPublishes: true, Log: log.With("component", "broker")}
 	opts.Rooms = func() map[string]int { return roomCounts(ss.clients()) }
 	opts.Listing = func() []byte {
-		b, _ := json.Marshal(nonNil(ss.clients()))
+		// Sorted, so an unchanged set of pages is an unchanged listing and
+		// is not rewritten on every presence poll.
+		cs := nonNil(ss.clients())
+		slices.SortFunc(cs, func(a, b egress.Client) int { return strings.Compare(a.ID, b.ID) })
+		b, _ := json.Marshal(cs)
 		return b
 	}
 	if len(ss) == 1 {
