@@ -88,6 +88,11 @@ func redactedURL(raw string) string {
 // Redis not answering is an error: the node must not run alone believing
 // it is part of a cluster.
 func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
+	// go-redis logs every failed dial on its own; while Redis is away that
+	// would be a line per attempt. Herald logs the outage once (broker,
+	// journal); go-redis's own lines go to DEBUG. SetLogger is global: main
+	// is the one place allowed to set it.
+	goredis.SetLogger(redisLog{log.With("component", "go-redis")})
 	client, err := newRedisClient(raw)
 	if err != nil {
 		return nil, err
@@ -134,6 +139,15 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	ls := lease.New(client, rj.DefaultPrefix+"lease:singletons", lease.Options{Owner: node, Log: log.With("component", "lease")})
 	log.Info("cluster mode", "redis", redactedURL(raw), "node", node, "epoch", jr.Epoch())
 	return &cluster{client: client, journal: jr, broker: br, lease: ls}, nil
+}
+
+// redisLog hands go-redis's log lines to slog at DEBUG.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	if l.log.Enabled(ctx, slog.LevelDebug) {
+		l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
+	}
 }
 
 // nodeID names this node in presence records and the lease: the host

@@ -123,9 +123,12 @@ func (l *Lease) set(held bool, why string, err error) {
 	l.held = held
 	close(l.changed)
 	l.changed = make(chan struct{})
-	if held {
+	switch {
+	case held:
 		l.log.Info("lease acquired", "lease", l.key, "owner", l.owner)
-	} else {
+	case err == nil && why == "released":
+		l.log.Info("lease released", "lease", l.key, "owner", l.owner)
+	default:
 		l.log.Warn("lease lost", "lease", l.key, "owner", l.owner, "why", why, "err", err)
 	}
 }
