@@ -64,7 +64,11 @@ type Delivery struct {
 // pages written for the original service read only the first argument and
 // keep working, newer pages use the id to acknowledge or de-duplicate.
 func (d Delivery) Meta() map[string]any {
-	return map[string]any{"id": d.EventID, "source": d.Source, "ts": d.Time.UnixMilli()}
+	m := map[string]any{"id": d.EventID, "source": d.Source, "ts": d.Time.UnixMilli()}
+	if d.Replayed {
+		m["replayed"] = true
+	}
+	return m
 }
 
 // Receipt tells an ingress what became of a published event.

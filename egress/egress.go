@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/registry"
+	"github.com/heraldhq/herald/journal/recovery"
 )
 
 // Sink delivers to pages.
@@ -36,6 +37,10 @@ type Params struct {
 	CORSOrigin string
 	// MaxBody is the largest message a page may send, in bytes.
 	MaxBody int64
+	// Recovery answers connecting pages from the journal (missed alerts,
+	// pending alerts, Socket.IO recovery) and renders the positions pages
+	// receive; nil when the sink runs without a journal.
+	Recovery *recovery.Keeper
 }
 
 // Factory builds a sink. Like ingress factories it starts nothing: pages

@@ -152,22 +152,52 @@ func (x *Journaled) markLoop() {
 			x.log.Warn("journal mark failed", "offset", m.offset, "err", err)
 		}
 	}
+	// Marks are recorded a batch at a time, concurrently, so a store with
+	// group commit writes a whole batch in one commit: one mark per
+	// delivery must keep up with the appends, or marks would be dropped
+	// and delivered alerts would look pending.
+	batch := make([]mark, 0, markBatch)
+	flush := func() {
+		var wg sync.WaitGroup
+		for _, m := range batch {
+			wg.Go(func() { record(m) })
+		}
+		wg.Wait()
+		batch = batch[:0]
+	}
 	for {
 		select {
 		case m := <-x.marks:
-			record(m)
+			batch = append(batch, m)
 		case <-x.stop:
 			for {
 				select {
 				case m := <-x.marks:
-					record(m)
+					batch = append(batch, m)
+					if len(batch) == markBatch {
+						flush()
+					}
 				default:
+					flush()
 					return
 				}
 			}
 		}
+	drain:
+		for len(batch) < markBatch {
+			select {
+			case m := <-x.marks:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		flush()
 	}
 }
+
+// markBatch bounds the marks recorded at once.
+const markBatch = 256
 
 // JournalStatus is the journal's part of the status answer.
 type JournalStatus struct {
@@ -175,11 +205,15 @@ type JournalStatus struct {
 	// Failures counts deliveries sent live without being journaled.
 	Failures    uint64     `json:"failures"`
 	LastFailure *ErrorInfo `json:"last_failure,omitempty"`
+	// MarksDropped counts "pages reached" records dropped because the
+	// journal fell behind (those alerts may later count as pending).
+	MarksDropped uint64 `json:"marks_dropped"`
 }
 
 // Status reports the store and the failures seen here.
 func (x *Journaled) Status() JournalStatus {
-	return JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load()}
+	return JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load(),
+		MarksDropped: x.dropped.Load()}
 }
 
 // sequencer publishes a room's journaled deliveries in offset order while

@@ -16,8 +16,8 @@ import (
 type nullBroker struct{}
 
 func (nullBroker) Publish(context.Context, herald.Delivery) (int, error) { return 1, nil }
-func (nullBroker) Subscribe(broker.Subscriber)                          {}
-func (nullBroker) Close(context.Context) error                          { return nil }
+func (nullBroker) Subscribe(broker.Subscriber)                           {}
+func (nullBroker) Close(context.Context) error                           { return nil }
 
 // BenchmarkJournaledPublish is the journal's cost on the delivery path:
 // durable appends (bbolt, fsync'd group commits) then the broker, from 64

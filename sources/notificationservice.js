@@ -67,6 +67,27 @@
     return o;
   }
 
+  // The last journal position (herald's "<epoch>-<offset>", the last
+  // argument of every alert) is kept per code in sessionStorage, so a page
+  // that is reloaded asks herald for what it missed in between. Storage may
+  // be missing or refused (private modes, file:// pages): then a reload
+  // simply starts fresh.
+  var OFFSET_KEY = 'herald.offset.';
+
+  function loadOffset(code) {
+    try {
+      return root.sessionStorage ? root.sessionStorage.getItem(OFFSET_KEY + code) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function saveOffset(code, offset) {
+    try {
+      if (root.sessionStorage) root.sessionStorage.setItem(OFFSET_KEY + code, offset);
+    } catch (e) { /* storage full or refused: recovery after a reload is lost, nothing else */ }
+  }
+
   // mask shows enough of a code to recognise it in a console, not to use it.
   function mask(code) {
     if (!code) return '(none)';
@@ -138,7 +159,7 @@
   proto.setCode = function (code) {
     this.code = String(code || '');
     if (this.socket) {
-      this.socket.auth = { code: this.code }; // used by the next reconnection
+      this.socket.auth = this._auth(); // used by the next reconnection
       if (this.socket.connected) this._register();
     }
     return this;
@@ -158,9 +179,10 @@
     }
     var opts = {
       path: this.options.path,
-      // herald registers a code given in the handshake without a round trip;
-      // servers that ignore it still get REGISTER on WELCOME.
-      auth: { code: this.code }
+      // herald registers a code given in the handshake without a round trip,
+      // and replays what the page missed after offset (a reloaded page);
+      // servers that ignore both still get REGISTER on WELCOME.
+      auth: this._auth()
     };
     if (this.options.transports) {
       opts.transports = this.options.transports;
@@ -181,6 +203,28 @@
     }
     this._setStatus('disconnected', 'closed by the page');
     return this;
+  };
+
+  // _auth is the CONNECT auth: the code and, when this tab has seen an
+  // alert for it before, the last position. The object stays the socket's
+  // auth, and _track keeps its offset current for every reconnection.
+  proto._auth = function () {
+    // acks: herald asks this page to acknowledge each journaled alert once
+    // its handlers are done (see _dispatch), and counts it in the history.
+    var auth = { code: this.code, acks: true };
+    var offset = loadOffset(this.code);
+    if (offset) auth.offset = offset;
+    return auth;
+  };
+
+  // _track remembers an alert's position: its last string argument (an
+  // acknowledgement callback, when herald asked for one, comes after it).
+  proto._track = function (args) {
+    var last = args[args.length - 1];
+    if (typeof last === 'function') last = args[args.length - 2];
+    if (typeof last !== 'string' || !this.code) return;
+    saveOffset(this.code, last);
+    if (this.socket && this.socket.auth) this.socket.auth.offset = last;
   };
 
   proto._wire = function (socket) {
@@ -206,7 +250,10 @@
     });
     socket.onAny(function (event, data, meta) {
       if (PROTOCOL_EVENTS[event]) return;
-      self._dispatch(event, data, meta);
+      var args = Array.prototype.slice.call(arguments, 1);
+      var ack = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : null;
+      self._track(args);
+      self._dispatch(event, data, meta, ack);
     });
   };
 
@@ -228,10 +275,14 @@
     });
   };
 
-  proto._dispatch = function (event, data, meta) {
+  // _dispatch hands an alert to the handlers. When herald asked for an
+  // acknowledgement, it is sent once every handler returned and every
+  // promise a handler returned settled: "acked" means "shown".
+  proto._dispatch = function (event, data, meta, ack) {
     if (meta && meta.id !== undefined && this.options.dedupe > 0) {
       if (this._seen.has(meta.id)) {
         this._log('duplicate dropped', event, meta.id);
+        if (ack) ack();
         return;
       }
       this._seen.add(meta.id);
@@ -240,8 +291,13 @@
     }
     this._log('alert', event, data, meta);
     var self = this;
-    (this._handlers[event] || []).slice().forEach(function (fn) { self._call(fn, [data, meta, event]); });
-    this._any.slice().forEach(function (fn) { self._call(fn, [event, data, meta]); });
+    var results = [];
+    (this._handlers[event] || []).slice().forEach(function (fn) { results.push(self._call(fn, [data, meta, event])); });
+    this._any.slice().forEach(function (fn) { results.push(self._call(fn, [event, data, meta])); });
+    if (ack) {
+      Promise.all(results.map(function (r) { return Promise.resolve(r).catch(function () {}); }))
+        .then(function () { ack(); });
+    }
   };
 
   proto._setStatus = function (status, detail) {
@@ -254,9 +310,10 @@
   // _call runs a handler so that one failing handler cannot stop the others.
   proto._call = function (fn, args) {
     try {
-      fn.apply(null, args);
+      return fn.apply(null, args);
     } catch (e) {
       if (typeof console !== 'undefined') console.error('[herald] handler failed:', e);
+      return undefined;
     }
   };
 

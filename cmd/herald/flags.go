@@ -154,8 +154,8 @@ func parseSize(s string) (int64, error) {
 const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNING,ERROR,CRITICAL}] [-f LOGFILE]
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
-              [--shutdown-timeout DURATION] [--egress SINKS] [--version]
-              [--data DIR|:memory:] [--redis URL]
+              [--shutdown-timeout DURATION] [--egress SINKS] [--data DIR|:memory:] [--version]
+              [--redis URL]
        herald check [RULES]
        herald route --rules RULES --event JSON
 `
@@ -188,7 +188,6 @@ options:
                         how long a shutdown waits for requests in flight (default: 10s)
   --egress SINKS        comma-separated sinks pages are reached through
                         (default: socketio)
-  --version             print the version and exit
   --data DIR            keep the alert journal (history, recovery, pending alerts) in
                         DIR/herald.db, created on first run (default: ./herald-data);
                         :memory: keeps it in memory only
@@ -196,6 +195,7 @@ options:
                         rooms, journal, de-duplication and presence; replaces --data.
                         redis://[:PASS@]HOST:6379/0, rediss:// for TLS, ?master_name=M
                         for Sentinel, ?addr=HOST2:6379&... for Redis Cluster
+  --version             print the version and exit
 
 commands:
   check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
 	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/rules"
 )
@@ -40,6 +41,11 @@ func openJournal(data string, log *slog.Logger) (journal.Journal, error) {
 // journalRetention is the retention the rules file asks for.
 func journalRetention(s rules.JournalSettings) journal.Retention {
 	return journal.Retention{MaxEntries: s.MaxEntries, MaxAge: s.MaxAge}.WithDefaults()
+}
+
+// recoveryOptions are the rules file's recovery and pending windows.
+func recoveryOptions(s rules.JournalSettings) recovery.Options {
+	return recovery.Options{Window: s.RecoveryWindow, PendingWindow: s.PendingWindow, PendingOff: s.PendingOff}
 }
 
 // historyEntry is one line of GET /api/history.
@@ -154,14 +160,17 @@ func journalStatusHandler(x *router.Journaled) http.HandlerFunc {
 	}
 }
 
-// laterBroker is the router's broker before the journal is open: the
-// router is built first (its rules decide the journal's retention, and a
-// broken file must create no data directory), the journaled broker is set
-// once, before the server accepts its first request.
-type laterBroker struct{ b broker.Broker }
+// heldJournal is the journal the sinks' recovery reads, filled in once the
+// journal is open and before anything is served.
+type heldJournal struct{ journal.Journal }
 
-func (l *laterBroker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
-	return l.b.Publish(ctx, d)
+// deferredBroker is the router's broker before the journal is open (the
+// rules load first, so a broken file creates no data directory); b is set
+// once, before the server accepts its first request.
+type deferredBroker struct{ b broker.Broker }
+
+func (d *deferredBroker) Publish(ctx context.Context, dl herald.Delivery) (int, error) {
+	return d.b.Publish(ctx, dl)
 }
-func (l *laterBroker) Subscribe(s broker.Subscriber)   { l.b.Subscribe(s) }
-func (l *laterBroker) Close(ctx context.Context) error { return l.b.Close(ctx) }
+func (d *deferredBroker) Subscribe(s broker.Subscriber)   { d.b.Subscribe(s) }
+func (d *deferredBroker) Close(ctx context.Context) error { return d.b.Close(ctx) }

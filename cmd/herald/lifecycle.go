@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/sources"
 )
@@ -25,12 +26,16 @@ import (
 // nothing), started by start, stopped by shutdown, and its files and log
 // released by release.
 type server struct {
-	cfg       config
-	log       *slog.Logger
-	sinks     sinks
+	cfg    config
+	log    *slog.Logger
+	sinks  sinks
+	broker *broker.Local
+	// journaled is the router's broker: it journals each delivery, then
+	// hands it to broker.
+	journaled *router.Journaled
+	keeper    *recovery.Keeper
 	journal   journal.Journal
-	journaled *router.Journaled // the router's broker: journal, then pages
-	cluster   *cluster          // nil unless --redis
+	cluster   *cluster // nil unless --redis
 	router    *router.Router
 	http      *http.Server
 	ln        net.Listener
@@ -65,47 +70,48 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	}
 	s.cleanup = append(s.cleanup, func() { _ = closeFiles() })
 
-	if s.sinks, err = buildSinks(cfg.egress, cfg, log); err != nil {
+	// The journal opens once the rules are known good (a broken file
+	// creates no data directory), but the sinks, built before the rules
+	// (their paths are reserved), need its recovery now: they get it
+	// through a holder filled before anything is served.
+	held := &heldJournal{}
+	s.keeper = recovery.New(held, recovery.Options{})
+	if s.sinks, err = buildSinks(cfg.egress, cfg, log, s.keeper); err != nil {
 		return nil, err
 	}
-	// The router delivers through the journal: each delivery is appended
-	// (durable, with its offset) before it reaches the pages. The journal
-	// opens once the rules are known good (a broken file creates no data
-	// directory), before anything is served.
-	via := &laterBroker{}
-	s.router = router.New(router.Options{Broker: via, Log: log, Getenv: getenv,
+	s.broker = broker.NewLocal()
+	for _, sink := range s.sinks {
+		s.broker.Subscribe(sink)
+	}
+	toJournal := &deferredBroker{}
+	s.router = router.New(router.Options{Broker: toJournal, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: s.sinks.reserved(), ReservedNames: reservedNames})
 	if err := loadRules(s.router, cfg.rulesFile); err != nil {
 		return nil, err
 	}
-	var pages broker.Broker
+	// Where deliveries go once journaled: this node's sinks (broker.Local),
+	// or in cluster mode (--redis) every node's, through Redis, where the
+	// journal and webhook de-duplication live too, shared by every node.
+	var pages broker.Broker = s.broker
 	if cfg.redisURL != "" {
-		// Cluster mode: journal, broker and webhook de-duplication live in
-		// Redis, shared by every node.
 		if s.cluster, err = openCluster(cfg.redisURL, s.sinks, log); err != nil {
 			return nil, err
 		}
 		s.cleanup = append(s.cleanup, s.cluster.close)
 		s.journal, pages = s.cluster.journal, s.cluster.broker
 		s.router.ShareDedupe(s.cluster.journal)
-	} else {
-		if s.journal, err = openJournal(cfg.dataDir, log); err != nil {
-			return nil, fmt.Errorf("--data %s: %w", cfg.dataDir, err)
-		}
-		local := broker.NewLocal()
-		for _, sink := range s.sinks {
-			local.Subscribe(sink)
-		}
-		pages = local
+	} else if s.journal, err = openJournal(cfg.dataDir, log); err != nil {
+		return nil, fmt.Errorf("--data %s: %w", cfg.dataDir, err)
 	}
 	s.cleanup = append(s.cleanup, func() {
 		if err := s.journal.Close(); err != nil {
 			log.Error("closing the journal", "err", err)
 		}
 	})
-	s.journal.SetRetention(journalRetention(s.router.JournalSettings()))
+	held.Journal = s.journal
+	s.applyJournalSettings()
 	s.journaled = router.NewJournaled(pages, s.journal, log)
-	via.b = s.journaled
+	toJournal.b = s.journaled
 	trigger, err := ingress.Default.Lookup("trigger")
 	if err != nil {
 		return nil, err
@@ -139,8 +145,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 // of the file until ctx ends. The channel receives Serve's error if it
 // stops on its own.
 func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
-	rl := reloader{rt: s.router, file: s.cfg.rulesFile, log: s.log.With("component", "rules"),
-		loaded: func() { s.journal.SetRetention(journalRetention(s.router.JournalSettings())) }}
+	rl := reloader{rt: s.router, file: s.cfg.rulesFile, log: s.log.With("component", "rules"), loaded: s.applyJournalSettings}
 	s.wg.Go(func() { rl.onHangup(ctx, hup) })
 	if s.cluster != nil {
 		s.wg.Go(func() { s.cluster.lease.Run(ctx) })
@@ -174,9 +179,9 @@ func (s *server) shutdown() error {
 	if err := s.sinks.close(ctx); err != nil {
 		s.log.Warn("closing pages", "err", err)
 	}
-	if err := s.journaled.Close(ctx); err != nil {
-		s.log.Warn("closing the journal's broker", "err", err)
-	}
+	// Closes the broker under it and records the marks still queued; the
+	// journal file itself is closed by release.
+	_ = s.journaled.Close(ctx)
 	err := s.http.Shutdown(ctx)
 	s.wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -184,6 +189,14 @@ func (s *server) shutdown() error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// applyJournalSettings applies the rules file's journal: section (at start
+// and after every reload).
+func (s *server) applyJournalSettings() {
+	settings := s.router.JournalSettings()
+	s.journal.SetRetention(journalRetention(settings))
+	s.keeper.SetOptions(recoveryOptions(settings))
 }
 
 // release closes the log file and the sources directory, last first.

@@ -19,7 +19,7 @@ import (
 // (503, or the connection is refused once the listener is gone): none is
 // answered 200 with nothing delivered.
 func TestShutdownDuringTraffic(t *testing.T) {
-	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG"}, noEnv, io.Discard)
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--data", memoryData}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

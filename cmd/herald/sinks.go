@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/journal/recovery"
 )
 
 // defaultEgress is what --egress names when it is not given: the Socket.IO
@@ -28,7 +29,7 @@ type sinks []egress.Sink
 
 // buildSinks builds every sink --egress names from the registry. Factories
 // start nothing, so this is also how `herald check` learns their paths.
-func buildSinks(names string, cfg config, log *slog.Logger) (sinks, error) {
+func buildSinks(names string, cfg config, log *slog.Logger, keeper *recovery.Keeper) (sinks, error) {
 	var out sinks
 	seen := map[string]bool{}
 	for name := range strings.SplitSeq(names, ",") {
@@ -41,7 +42,7 @@ func buildSinks(names string, cfg config, log *slog.Logger) (sinks, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--egress: %w", err)
 		}
-		s, err := factory(egress.Params{Log: log.With("egress", name), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody})
+		s, err := factory(egress.Params{Log: log.With("egress", name), CORSOrigin: cfg.corsOrigin, MaxBody: cfg.maxBody, Recovery: keeper})
 		if err != nil {
 			return nil, fmt.Errorf("egress %s: %w", name, err)
 		}
@@ -109,7 +110,7 @@ func (ss sinks) close(ctx context.Context) error {
 // defaultReserved is the reserved paths of the default sinks, for the
 // subcommands that build a router without running a server.
 func defaultReserved(cfg config) ([]string, error) {
-	ss, err := buildSinks(defaultEgress, cfg, slog.New(slog.DiscardHandler))
+	ss, err := buildSinks(defaultEgress, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,9 @@ func packetSize(p *packet.Packet) int {
 	return 0
 }
 
-func (l *libConn) send(e *outgoing) bool {
+// send ignores ack: acknowledgements are asked for on the native path
+// only (the library keeps its own ack ids).
+func (l *libConn) send(e *outgoing, _ bool) bool {
 	if !l.sock.Connected() {
 		return false
 	}

@@ -17,8 +17,11 @@ type nativeConn struct{ c *eio.Conn }
 
 var _ conn = nativeConn{}
 
-func (n nativeConn) send(e *outgoing) bool {
+func (n nativeConn) send(e *outgoing, ack bool) bool {
 	f, err := e.native.frame(e)
+	if ack {
+		f, err = e.native.ackFrame(e)
+	}
 	if err != nil {
 		return false
 	}
@@ -49,10 +52,18 @@ var welcomeFrame = func() *eio.Frame {
 	return f
 }()
 
-// nativeEncoding is a delivery framed once for every native page.
+// nativeEncoding is a delivery framed once for every native page (and
+// once more, with the offset as ack id, for the pages that acknowledge).
 type nativeEncoding struct {
-	f   *eio.Frame
-	err error
+	f, ack *eio.Frame
+	err    error
+}
+
+func (n *nativeEncoding) ackFrame(e *outgoing) (*eio.Frame, error) {
+	if n.ack == nil && n.err == nil {
+		n.ack, n.err = eio.EventFrameAck(e.d.Offset, e.d.Name, e.args()...)
+	}
+	return n.ack, n.err
 }
 
 func (n *nativeEncoding) frame(e *outgoing) (*eio.Frame, error) {
@@ -71,9 +82,18 @@ type nativeHandler struct{ s *Sink }
 var _ eio.Handler = nativeHandler{}
 
 func (h nativeHandler) Connect(c *eio.Conn, auth map[string]any) {
+	p := pageOf(c)
+	if p == nil {
+		p = h.s.newNativePage(c)
+	}
+	h.s.connected(p, handshake{auth: auth, query: c.Query()})
+}
+
+// newNativePage makes the page of a native connection.
+func (s *Sink) newNativePage(c *eio.Conn) *page {
 	p := &page{c: nativeConn{c}, id: c.ID(), connected: c.Connected(), address: c.RemoteAddr()}
 	c.Value = p
-	h.s.connected(p, handshake{auth: auth, query: c.Query()})
+	return p
 }
 
 func (h nativeHandler) Event(c *eio.Conn, name string, raw []json.RawMessage) ([]any, bool) {

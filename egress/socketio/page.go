@@ -1,9 +1,11 @@
 package socketio
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal/recovery"
 )
 
 // page is one connected page, whatever carries it: the protocol (WELCOME,
@@ -21,7 +23,13 @@ type page struct {
 	// and the room offset of the last delivery it was sent. Both are set
 	// by the protocol only, under rooms.mu like code.
 	pid    string
-	offset uint64
+	offset atomic.Uint64
+	// resumed is what recovery decided before the CONNECT answer (native
+	// path), consumed by connected.
+	resumed *recovery.Result
+	// acks is set for a page that asked (auth {acks: true}) to acknowledge
+	// journaled alerts once shown; set before the page joins a room.
+	acks bool
 
 	// code and gone are guarded by rooms.mu.
 	code string
@@ -33,9 +41,10 @@ type page struct {
 // for the native WebSocket connection (nativeConn). Methods are safe for
 // concurrent use and never block on the page.
 type conn interface {
+	// It reports false if the connection is closed.
 	// send queues one encoded delivery, shared by every page of a room;
-	// it reports false if the connection is closed.
-	send(e *outgoing) bool
+	// with ack, the page is asked to acknowledge it (ack id = offset).
+	send(e *outgoing, ack bool) bool
 	// emit sends one event to this page alone (WELCOME, ERROR).
 	emit(name string, args ...any) bool
 	// queued is the number of bytes handed to the connection and not yet
@@ -71,11 +80,19 @@ const (
 // (The native connection also checks the bound under its own lock, so
 // concurrent deliveries cannot overshoot it together.)
 func (p *page) deliver(e *outgoing, l limits) bool {
+	// A journaled delivery the page already got while catching up (the
+	// seam between history and live) is not sent twice.
+	if off := e.d.Offset; off != 0 {
+		if off <= p.offset.Load() {
+			return true
+		}
+		p.offset.Store(off)
+	}
 	if p.c.queued() > l.queueBytes {
 		p.c.close("send queue full")
 		return false
 	}
-	return p.c.send(e)
+	return p.c.send(e, p.acks && e.d.Offset != 0)
 }
 
 // outgoing is one delivery, encoded at most once per transport and shared

@@ -45,8 +45,7 @@ func (s *Sink) connected(p *page, h handshake) {
 	if !s.rooms.add(p) {
 		return
 	}
-	if code, ok := s.resume(p, h); ok {
-		s.join(p, code, "recovery", nil)
+	if s.recover(p, h) {
 		return
 	}
 	code, err := handshakeCode(h)
@@ -63,13 +62,6 @@ func (s *Sink) connected(p *page, h handshake) {
 	s.log.Debug("page connected", "sid", p.id, "transport", p.c.transport())
 }
 
-// resume is connection state recovery's place: given the page's CONNECT
-// auth ({pid, offset} from socket.io-client 4.6+, or {code, offset} from
-// a reloaded notificationservice.js page), it restores the page's room and
-// replays the journal after offset. Until the journal exists nothing is
-// recovered and the page is greeted as new.
-func (s *Sink) resume(*page, handshake) (code string, ok bool) { return "", false }
-
 // event handles one event a page emitted. ok reports whether the protocol
 // knows the event; only then does a page that asked for an acknowledgement
 // get one, as the Socket.IO library does for an event nobody listens to.
@@ -85,11 +77,30 @@ func (s *Sink) event(p *page, name string, args []any) (ack []any, ok bool) {
 }
 
 // acked runs when a page acknowledged a delivery it was sent with an ack
-// id. herald sends none yet; issue 10 counts acks in the journal here.
-func (s *Sink) acked(*page, uint64, []any) {}
+// id: the id is the delivery's offset in the page's room, and the journal
+// counts the ack.
+func (s *Sink) acked(p *page, id uint64, _ []any) {
+	if s.recovery == nil || id == 0 {
+		return
+	}
+	s.rooms.mu.RLock()
+	code := p.code
+	s.rooms.mu.RUnlock()
+	if code == "" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		if err := s.recovery.Acked(ctx, code, id); err != nil {
+			s.log.Warn("recovery: ack not counted", "err", err)
+		}
+	}()
+}
 
 // disconnected runs once when the page's connection ended.
 func (s *Sink) disconnected(p *page, reason string) {
+	s.keepSession(p)
 	s.rooms.remove(p)
 	s.log.Debug("page disconnected", "sid", p.id, "reason", reason)
 }
@@ -108,7 +119,9 @@ func (s *Sink) register(p *page, data any) map[string]any {
 		s.log.Debug("REGISTER refused", "sid", p.id, "err", err)
 		return s.refuse(p, err.Error())
 	}
-	s.join(p, code, "register", nil)
+	pending := s.pendingFor(code)
+	s.join(p, code, "register", func() { s.send(p, pending) })
+	s.keepSession(p)
 	return map[string]any{"ok": true, "code": code}
 }
 

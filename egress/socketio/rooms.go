@@ -61,6 +61,7 @@ func (r *rooms) join(p *page, code string, then func()) (old string, ok bool) {
 	}
 	members[p] = struct{}{}
 	p.code = code
+	p.offset.Store(0) // offsets are per room
 	return old, true
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -45,6 +46,11 @@ type Options struct {
 	// to a WebSocket page may take before it is closed (0: 10 s).
 	QueueBytes   int
 	WriteTimeout time.Duration
+	// Recovery, when set, answers connecting pages from the journal:
+	// Socket.IO connection state recovery (a pid in the CONNECT answer on
+	// the native path; {pid, offset} restored), a reloaded page's
+	// {code, offset}, and pending alerts for the first page of a room.
+	Recovery *recovery.Keeper
 	// Position renders a journaled delivery's position (herald.Delivery's
 	// Offset with the journal's epoch), which pages receive as the event's
 	// last argument and send back to recover. nil: no position argument.
@@ -84,6 +90,7 @@ type Sink struct {
 	limits     limits
 
 	positionOf func(herald.Delivery) string
+	recovery   *recovery.Keeper
 	// corsOrigin and started are for the client bundle (bundle.go).
 	corsOrigin string
 	started    time.Time
@@ -99,7 +106,11 @@ var (
 
 func init() {
 	egress.Register("socketio", func(p egress.Params) (egress.Sink, error) {
-		return New(Options{Log: p.Log, CORSOrigin: p.CORSOrigin, MaxBody: p.MaxBody}), nil
+		o := Options{Log: p.Log, CORSOrigin: p.CORSOrigin, MaxBody: p.MaxBody, Recovery: p.Recovery}
+		if k := p.Recovery; k != nil {
+			o.Position = func(d herald.Delivery) string { return k.Position(d.Offset) }
+		}
+		return New(o), nil
 	})
 }
 
@@ -124,10 +135,15 @@ func New(opts Options) *Sink {
 		corsOrigin: opts.CORSOrigin,
 		started:    time.Now(),
 		positionOf: opts.Position,
+		recovery:   opts.Recovery,
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
 	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
-	s.io = socket.NewServer(nil, serverOptions(opts))
+	so := serverOptions(opts)
+	if s.recovery != nil {
+		s.libraryRecovery(so)
+	}
+	s.io = socket.NewServer(nil, so)
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
 	_ = s.io.On("connection", s.onConnection)

@@ -6,7 +6,7 @@
 // PAGETEST_NODE_MODULES, the repository's node_modules.
 //
 // stdout, one object per line:
-//   {"type":"connect","id":…,"transport":…}
+//   {"type":"connect","id":…,"transport":…,"recovered":…}
 //   {"type":"event","event":NAME,"args":[…]}   every server event, in order
 //   {"type":"registered","seq":N,"reply":…}    the server acked REGISTER #N
 //   {"type":"disconnect","reason":…}
@@ -14,6 +14,8 @@
 // stdin, one object per line:
 //   {"cmd":"register","code":C,"seq":N}       send REGISTER {code: C} (with ack)
 //   {"cmd":"close"}                           disconnect and exit
+//   {"cmd":"disconnect"}                      leave (socket.disconnect()), keeping the session
+//   {"cmd":"connect"}                         come back (socket.connect()): recovery if the server kept it
 // The process exits when stdin closes, so a dead test never leaves it behind.
 'use strict';
 const path = require('path');
@@ -44,7 +46,7 @@ function register() {
   socket.emit('REGISTER', { code }, (reply) => out({ type: 'registered', seq: mySeq, reply: reply === undefined ? null : reply }));
 }
 
-socket.on('connect', () => out({ type: 'connect', id: socket.id, transport: socket.io.engine.transport.name }));
+socket.on('connect', () => out({ type: 'connect', id: socket.id, transport: socket.io.engine.transport.name, recovered: socket.recovered }));
 socket.on('disconnect', (reason) => out({ type: 'disconnect', reason: String(reason) }));
 socket.on('connect_error', (err) => out({ type: 'connect_error', message: String(err && err.message) }));
 socket.onAny((event, ...args) => {
@@ -60,6 +62,10 @@ rl.on('line', (line) => {
     code = msg.code;
     seq = msg.seq;
     if (socket.connected) register();
+  } else if (msg.cmd === 'disconnect') {
+    socket.disconnect();
+  } else if (msg.cmd === 'connect') {
+    socket.connect();
   } else if (msg.cmd === 'close') {
     quit();
   }

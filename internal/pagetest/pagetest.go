@@ -80,12 +80,13 @@ func (m Message) Decode(i int, v any) error {
 
 // Page is a running Node page.
 type Page struct {
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	events  chan Message
-	welcome chan Message
-	exited  chan struct{}
-	changed chan struct{}
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	events   chan Message
+	welcome  chan Message
+	exited   chan struct{}
+	changed  chan struct{}
+	connects chan bool // socket.recovered of each connect
 
 	mu        sync.Mutex
 	stdinMu   sync.Mutex
@@ -108,6 +109,7 @@ type line struct {
 	Transport string            `json:"transport"`
 	Reason    string            `json:"reason"`
 	Message   string            `json:"message"`
+	Recovered bool              `json:"recovered"`
 }
 
 // Start launches a page connected to baseURL (e.g. an httptest server's
@@ -135,6 +137,7 @@ func Start(t testing.TB, baseURL string, opts Options) *Page {
 		welcome:   make(chan Message, 64),
 		exited:    make(chan struct{}),
 		changed:   make(chan struct{}, 1),
+		connects:  make(chan bool, 64),
 		handshake: opts.Handshake,
 		acked:     -1,
 	}
@@ -257,6 +260,10 @@ func (p *Page) handle(l line) {
 		p.mu.Lock()
 		p.transport = l.Transport
 		p.mu.Unlock()
+		select {
+		case p.connects <- l.Recovered:
+		default:
+		}
 	case "disconnect":
 		p.mu.Lock()
 		p.welcomed = false
@@ -364,6 +371,29 @@ func (p *Page) Transport() string {
 	defer p.mu.Unlock()
 	return p.transport
 }
+
+// Connected waits for the page's next connect and reports the client's
+// socket.recovered (Socket.IO connection state recovery).
+func (p *Page) Connected(t testing.TB, timeout time.Duration) (recovered bool) {
+	t.Helper()
+	select {
+	case r := <-p.connects:
+		return r
+	case <-time.After(timeout):
+		t.Fatalf("pagetest: no connect within %v; node said:\n%s", timeout, p.Stderr())
+	case <-p.exited:
+		t.Fatalf("pagetest: the page exited; node said:\n%s", p.Stderr())
+	}
+	return false
+}
+
+// Leave disconnects the page from its side, keeping its session (the
+// client's pid and last offset), as a page that goes away for a while.
+func (p *Page) Leave() { p.send(map[string]any{"cmd": "disconnect"}) }
+
+// Return reconnects a page that left: the official client sends its pid
+// and offset, and reports socket.recovered on the connect.
+func (p *Page) Return() { p.send(map[string]any{"cmd": "connect"}) }
 
 // Stderr is what node wrote to stderr, plus pagetest's notes.
 func (p *Page) Stderr() string {

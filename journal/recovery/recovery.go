@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/journal"
@@ -49,8 +50,8 @@ type Options struct {
 // Keeper answers connecting pages from a journal. It is safe for
 // concurrent use.
 type Keeper struct {
-	j    journal.Journal
-	opts Options
+	j   journal.Journal
+	cur atomic.Pointer[Options] // swapped whole by SetOptions
 
 	mu    sync.Mutex
 	rooms map[string]*claim // one pending claim at a time per room
@@ -63,6 +64,14 @@ type claim struct {
 
 // New returns a Keeper over j.
 func New(j journal.Journal, opts Options) *Keeper {
+	k := &Keeper{j: j, rooms: map[string]*claim{}}
+	k.SetOptions(opts)
+	return k
+}
+
+// SetOptions changes the windows (a reloaded rules file); calls in flight
+// finish with the options they started with.
+func (k *Keeper) SetOptions(opts Options) {
 	if opts.Window <= 0 {
 		opts.Window = DefaultWindow
 	}
@@ -75,8 +84,10 @@ func New(j journal.Journal, opts Options) *Keeper {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Keeper{j: j, opts: opts, rooms: map[string]*claim{}}
+	k.cur.Store(&opts)
 }
+
+func (k *Keeper) opts() *Options { return k.cur.Load() }
 
 // Request is what a page sent in its CONNECT auth.
 type Request struct {
@@ -107,6 +118,9 @@ type Result struct {
 	// Pending is true when Missed are alerts that reached no page (sent
 	// with meta replayed: true); they are already marked as reached.
 	Pending bool
+	// From is the offset the page resumed after (0 when it did not):
+	// with Missed, where the page model's catch-up read starts.
+	From uint64
 }
 
 // Connect decides what a connecting page gets. A journal error is
@@ -127,11 +141,11 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	}
 	c := k.claim(code)
 	defer k.release(code, c)
-	es, err := k.j.After(ctx, code, *after, k.opts.MaxMissed)
+	es, err := k.j.After(ctx, code, *after, k.opts().MaxMissed)
 	if err != nil {
 		return Result{PID: fresh.PID, Code: code}, fmt.Errorf("recovery: %w", err)
 	}
-	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es)}
+	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es), From: *after}
 	if recovered {
 		res.PID = req.PID
 	}
@@ -181,7 +195,7 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 // recent keeps the entries appended within the recovery window: a page
 // away longer is new, and older alerts are history, not news.
 func (k *Keeper) recent(es []journal.Entry) []journal.Entry {
-	cutoff := k.opts.Now().Add(-k.opts.Window)
+	cutoff := k.opts().Now().Add(-k.opts().Window)
 	for i, e := range es {
 		if !e.At.Before(cutoff) {
 			return es[i:]
@@ -194,17 +208,17 @@ func (k *Keeper) recent(es []journal.Entry) []journal.Entry {
 // reached, under the room's claim, so a second page registering at the
 // same moment does not get them again.
 func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
-	if k.opts.PendingOff || res.Code == "" {
+	if k.opts().PendingOff || res.Code == "" {
 		return res, nil
 	}
 	c := k.claim(res.Code)
 	defer k.release(res.Code, c)
-	es, err := k.j.Pending(ctx, res.Code, k.opts.Now().Add(-k.opts.PendingWindow))
+	es, err := k.j.Pending(ctx, res.Code, k.opts().Now().Add(-k.opts().PendingWindow))
 	if err != nil || len(es) == 0 {
 		return res, err
 	}
-	if len(es) > k.opts.MaxMissed {
-		es = es[len(es)-k.opts.MaxMissed:]
+	if len(es) > k.opts().MaxMissed {
+		es = es[len(es)-k.opts().MaxMissed:]
 	}
 	for _, e := range es {
 		if err := k.j.Mark(ctx, res.Code, e.Offset, 1, 0); err != nil {
@@ -240,13 +254,32 @@ func (k *Keeper) release(room string, c *claim) {
 	k.mu.Unlock()
 }
 
+// Known reports whether pid is a live session (for a Socket.IO library
+// that asks before it restores one). A journal error is "no".
+func (k *Keeper) Known(ctx context.Context, pid string) bool {
+	_, ok, err := k.j.Session(ctx, pid)
+	return err == nil && ok
+}
+
+// Acked counts a page's acknowledgement of the entry at offset in code.
+func (k *Keeper) Acked(ctx context.Context, code string, offset uint64) error {
+	return k.j.Mark(ctx, code, offset, 0, 1)
+}
+
+// Catchup reads the entries of code after offset: the page model's second
+// read, under its room lock, for what was published between Connect and
+// the page joining its room.
+func (k *Keeper) Catchup(ctx context.Context, code string, after uint64) ([]journal.Entry, error) {
+	return k.j.After(ctx, code, after, k.opts().MaxMissed)
+}
+
 // Keep records (or extends) a page's session: call it when a page
 // connects and when it disconnects, so its pid outlives it by the window.
 func (k *Keeper) Keep(ctx context.Context, pid, code string) error {
 	if pid == "" || code == "" {
 		return nil
 	}
-	return k.j.SaveSession(ctx, journal.Session{PID: pid, Code: code, Expires: k.opts.Now().Add(k.opts.Window)})
+	return k.j.SaveSession(ctx, journal.Session{PID: pid, Code: code, Expires: k.opts().Now().Add(k.opts().Window)})
 }
 
 // Position is what a page receives as the last argument of an alert.

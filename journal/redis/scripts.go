@@ -14,6 +14,8 @@ local function field(fields, name)
   return nil
 end
 local function offset(id) return tonumber(string.match(id, '^(%d+)')) end
+-- Lua prints large numbers in exponent form; ids need every digit.
+local function id(n) return string.format('%d-0', n) end
 `
 
 // appendScript allocates the room's next offset and appends the delivery,
@@ -33,10 +35,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local maxEntries = tonumber(ARGV[2])
 local maxAge = tonumber(ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', maxEntries, n .. '-0', 'd', ARGV[4], 't', now)
+redis.call('XADD', KEYS[2], 'MAXLEN', maxEntries, id(n), 'd', ARGV[4], 't', now)
 -- Published in the script, so every node sees a room's deliveries in
 -- offset order whichever node appended them.
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], e .. '-' .. n .. '\n' .. ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], e .. '-' .. string.format('%d', n) .. '\n' .. ARGV[4]) end
 -- Age: entries are in time order, so drop the head while it is too old.
 -- The entry just added is never too old, so the loop ends.
 local cutoff = now - maxAge
@@ -53,7 +55,7 @@ while not keep do
       break
     end
   end
-  if not keep then redis.call('XTRIM', KEYS[2], 'MINID', (offset(head[#head][1]) + 1) .. '-0') end
+  if not keep then redis.call('XTRIM', KEYS[2], 'MINID', id(offset(head[#head][1]) + 1)) end
 end
 redis.call('PEXPIRE', KEYS[2], maxAge)
 -- Counters of trimmed entries: at most two per entry, cleaned when the
@@ -69,13 +71,14 @@ return {'ok', n, now}
 `)
 
 // initScript creates the room's counter under epoch ARGV[1], which the
-// node has just read from the epoch key. A room under another epoch
+// node has just read from the epoch key, starting above the epoch's base
+// ARGV[2]. A room under another epoch
 // belongs to a lost history: it is reset. Running it twice is harmless.
 var initScript = goredis.NewScript(`
 local e = redis.call('HGET', KEYS[1], 'e')
 if e == ARGV[1] then return 'ok' end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('HSET', KEYS[1], 'e', ARGV[1], 'n', 0)
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'n', ARGV[2])
 return 'reset'
 `)
 
@@ -116,7 +119,7 @@ if mode == 'after' then
     for _, item in ipairs(items) do
       if take(item) then break end
     end
-    from = (offset(items[#items][1]) + 1) .. '-0'
+    from = id(offset(items[#items][1]) + 1)
   end
 else
   local to = '+'
@@ -129,7 +132,7 @@ else
     end
     local last = offset(items[#items][1])
     if last <= 1 then break end
-    to = (last - 1) .. '-0'
+    to = id(last - 1)
   end
 end
 return out

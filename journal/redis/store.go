@@ -58,7 +58,8 @@ type Store struct {
 
 	retention atomic.Pointer[journal.Retention]
 	epoch     atomic.Pointer[string]
-	epochMu   sync.Mutex // serialises epoch refreshes
+	epochMu   sync.Mutex    // serialises epoch refreshes
+	base      atomic.Uint64 // offsets of rooms created in this epoch start above it
 
 	appendErrors atomic.Uint64
 	lastErr      atomic.Pointer[string]
@@ -142,22 +143,37 @@ func (s *Store) RefreshEpoch(ctx context.Context) (string, error) {
 func (s *Store) refreshEpoch(ctx context.Context) (string, error) {
 	s.epochMu.Lock()
 	defer s.epochMu.Unlock()
-	fresh := newEpoch()
-	prev, err := s.c.SetArgs(ctx, s.epochKey(), fresh, goredis.SetArgs{Mode: "NX", Get: true}).Result()
+	// The key holds "<name>/<base>": rooms created in the epoch start
+	// their offsets above base. A node that mints an epoch to replace one
+	// it knew (Redis lost its data under running pages) takes a base above
+	// any offset the lost history can have handed out, so a
+	// live page that compares offsets without epochs never mistakes a new
+	// alert for one it already has. A first epoch starts at 0 (offsets
+	// from 1). The base is in milliseconds: a room would need more than a
+	// thousand alerts a second, for the whole life of the lost epoch, to
+	// have gone past it.
+	fresh := newEpoch() + "/0"
+	if s.epoch.Load() != nil {
+		fresh = newEpoch() + "/" + strconv.FormatInt(s.now().UnixMilli(), 10)
+	}
+	val, err := s.c.SetArgs(ctx, s.epochKey(), fresh, goredis.SetArgs{Mode: "NX", Get: true}).Result()
 	switch {
 	case errors.Is(err, goredis.Nil):
-		prev = fresh // the key was missing: ours is the epoch now
+		val = fresh // the key was missing: ours is the epoch now
 	case err != nil:
 		return "", fmt.Errorf("read epoch: %w", err)
 	}
-	if old := s.epoch.Load(); old == nil || *old != prev {
+	name, baseText, _ := strings.Cut(val, "/")
+	base, _ := strconv.ParseUint(baseText, 10, 64)
+	if old := s.epoch.Load(); old == nil || *old != name {
 		if old != nil {
 			s.log.Warn("redis journal: history was lost (epoch key missing or changed); pages recovering from the old epoch start afresh",
-				"old_epoch", *old, "epoch", prev)
+				"old_epoch", *old, "epoch", name)
 		}
-		s.epoch.Store(&prev)
+		s.base.Store(base)
+		s.epoch.Store(&name)
 	}
-	return prev, nil
+	return name, nil
 }
 
 // newEpoch is a random name for a history.
@@ -237,7 +253,7 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 			if res[0] == "epoch" && res[1] == current {
 				continue // the room is right, our epoch was stale
 			}
-			if err := initScript.Run(ctx, s.c, keys, current).Err(); err != nil {
+			if err := initScript.Run(ctx, s.c, keys, current, s.base.Load()).Err(); err != nil {
 				return journal.Entry{}, fmt.Errorf("create room: %w", err)
 			}
 		default:

@@ -369,21 +369,22 @@ func TestEpochAfterDataLoss(t *testing.T) {
 	if b.Epoch() == old {
 		t.Fatalf("node b appended offset %d under the lost epoch %q", e.Offset, old)
 	}
-	if e.Offset != 1 {
-		t.Errorf("first offset of the new epoch = %d, want 1", e.Offset)
+	if e.Offset <= 5 {
+		t.Errorf("first offset of the new epoch = %d, want above the lost ones (a live page compares offsets)", e.Offset)
 	}
+	first := e.Offset
 	// Node a still believes the old epoch; its append must not land there.
 	e = mustAppend(t, a, delivery("r", 7))
-	if a.Epoch() != b.Epoch() || e.Offset != 2 {
-		t.Errorf("node a: epoch %q offset %d, want epoch %q offset 2", a.Epoch(), e.Offset, b.Epoch())
+	if a.Epoch() != b.Epoch() || e.Offset != first+1 {
+		t.Errorf("node a: epoch %q offset %d, want epoch %q offset %d", a.Epoch(), e.Offset, b.Epoch(), first+1)
 	}
 	// A room last written in the old epoch reads as empty, and a new append
 	// in another room starts at 1 too.
 	if got, _ := a.After(t.Context(), "other", 0, 10); len(got) != 0 {
 		t.Errorf("room of the lost epoch has entries %v", offsets(got))
 	}
-	if e := mustAppend(t, a, delivery("other", 1)); e.Offset != 1 {
-		t.Errorf("new room offset = %d, want 1", e.Offset)
+	if e := mustAppend(t, a, delivery("other", 1)); e.Offset <= 5 {
+		t.Errorf("new room offset = %d, want above the lost epoch's", e.Offset)
 	}
 }
 
@@ -419,8 +420,8 @@ func TestRedisDown(t *testing.T) {
 	}
 	srv.Restart()
 	waitFor(t, "the store to recover", func() bool { return s.Stats().LastError == "" })
-	if e := mustAppend(t, s, delivery("r", 3)); e.Offset != 1 {
-		t.Errorf("first offset after the restart = %d, want 1 (new epoch)", e.Offset)
+	if e := mustAppend(t, s, delivery("r", 3)); e.Offset <= 1 {
+		t.Errorf("first offset after the restart = %d, want above the lost ones (new epoch)", e.Offset)
 	}
 }
 

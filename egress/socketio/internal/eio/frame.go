@@ -3,6 +3,7 @@ package eio
 import (
 	"encoding/binary"
 	"encoding/json"
+	"strconv"
 )
 
 // Frame is a complete, immutable WebSocket text frame holding one
@@ -71,6 +72,19 @@ func EventFrame(name string, args ...any) (*Frame, error) {
 		return nil, err
 	}
 	return messageFrame(sioEvent, data), nil
+}
+
+// EventFrameAck is EventFrame asking for an acknowledgement with ack id
+// id: 42id["name",arg…]. The page's ACK comes back to Handler.Ack.
+func EventFrameAck(id uint64, name string, args ...any) (*Frame, error) {
+	list := make([]any, 0, 1+len(args))
+	list = append(list, name)
+	list = append(list, args...)
+	data, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	return messageFrame(sioEvent, append(strconv.AppendUint(nil, id, 10), data...)), nil
 }
 
 // messageFrame frames an Engine.IO message holding a Socket.IO packet of

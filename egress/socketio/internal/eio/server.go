@@ -36,6 +36,13 @@ type Handler interface {
 	Disconnect(c *Conn, reason string)
 }
 
+// Sessioner is an optional capability of a Handler: the private session id
+// (Socket.IO connection state recovery's pid) to put in the CONNECT answer.
+// It runs before the answer is sent and before Connect; "" sends none.
+type Sessioner interface {
+	Session(c *Conn, auth map[string]any) (pid string)
+}
+
 // Options tunes a Server. Zero values take the defaults in parentheses.
 type Options struct {
 	PingInterval time.Duration // (25s) as the Socket.IO server's default
@@ -243,7 +250,13 @@ func (s *Server) socketPacket(c *Conn, p []byte) string {
 		if len(rest) > 0 && json.Unmarshal(rest, &auth) != nil {
 			auth = nil
 		}
-		ack, _ := json.Marshal(map[string]string{"sid": c.id})
+		answer := map[string]string{"sid": c.id}
+		if ss, ok := s.handler.(Sessioner); ok {
+			if pid := ss.Session(c, auth); pid != "" {
+				answer["pid"] = pid
+			}
+		}
+		ack, _ := json.Marshal(answer)
 		c.Send(messageFrame(sioConnect, ack))
 		c.connected.Store(true)
 		s.handler.Connect(c, auth)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/pagetest"
+)
+
+const pageWait = 20 * time.Second
+
+// trigger fires one alert at herald and fails t unless it was answered 200.
+func trigger(t *testing.T, base, code string, n int) {
+	t.Helper()
+	a := do(t, "GET", fmt.Sprintf("%s/notify?code=%s&event=donation&n=%d", base, code, n), nil, nil)
+	if a.status != http.StatusOK {
+		t.Fatalf("trigger n=%d = %d %s", n, a.status, a.body)
+	}
+}
+
+// expectAlerts reads the page's next events and checks they are the
+// DONATION alerts from..to, in order, each once; it returns the last
+// argument of the last one (the position the client keeps).
+func expectAlerts(t *testing.T, p *pagetest.Page, from, to int, wantReplayed bool) {
+	t.Helper()
+	for n := from; n <= to; n++ {
+		m := p.Next(t, pageWait)
+		var payload struct {
+			N string `json:"n"`
+		}
+		var meta struct {
+			ID       string `json:"id"`
+			Replayed bool   `json:"replayed"`
+		}
+		if m.Event != "DONATION" || m.Decode(0, &payload) != nil || m.Decode(1, &meta) != nil {
+			t.Fatalf("event %d: got %s %s, want DONATION with payload and meta", n, m.Event, m.Args)
+		}
+		if payload.N != fmt.Sprint(n) {
+			t.Fatalf("got alert n=%s, want n=%d (every alert once, in order)", payload.N, n)
+		}
+		if meta.Replayed != wantReplayed {
+			t.Errorf("alert n=%d: meta.replayed = %v, want %v", n, meta.Replayed, wantReplayed)
+		}
+		var pos string
+		if len(m.Args) != 3 || m.Decode(2, &pos) != nil || !strings.Contains(pos, "-") {
+			t.Errorf("alert n=%d: arguments %s, want payload, meta and the position \"<epoch>-<offset>\" last", n, m.Args)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// TestRecoveryAfterDrop: a page (official client, WebSocket) leaves, 20
+// alerts fire, it comes back: socket.recovered is true and the 20 arrive
+// once, in order, before the next live alert.
+func TestRecoveryAfterDrop(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	tests := []struct {
+		name       string
+		transports []string
+		handshake  bool
+	}{
+		{name: "websocket (native path), code in the handshake", transports: []string{"websocket"}, handshake: true},
+		{name: "websocket (native path), REGISTER", transports: []string{"websocket"}},
+		{name: "polling (library path)", transports: []string{"polling"}, handshake: true},
+		{name: "client default: polling upgraded to websocket", handshake: true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code := fmt.Sprintf("recover-drop-%d", i)
+			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: tc.handshake, Transports: tc.transports})
+			if p.Connected(t, pageWait) {
+				t.Fatal("first connect reported recovered")
+			}
+			p.WaitRegistered(t)
+			trigger(t, h.base, code, 0)
+			expectAlerts(t, p, 0, 0, false)
+
+			p.Leave()
+			for n := 1; n <= 20; n++ {
+				trigger(t, h.base, code, n)
+			}
+			p.Return()
+			if !p.Connected(t, pageWait) {
+				t.Fatal("socket.recovered = false after coming back within the window")
+			}
+			expectAlerts(t, p, 1, 20, false)
+			trigger(t, h.base, code, 21)
+			expectAlerts(t, p, 21, 21, false)
+		})
+	}
+}
+
+// TestRecoveryAcrossKill9: the page is away, 50 triggers are answered 200,
+// herald is killed with SIGKILL and restarted on the same data directory
+// and port; the page comes back on its own and recovers all 50, in order,
+// none twice.
+func TestRecoveryAcrossKill9(t *testing.T) {
+	data, port := t.TempDir(), freePort(t)
+	h := startHerald(t, "--data", data, "-p", port)
+	const code = "recover-kill"
+	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	p.Connected(t, pageWait)
+	p.WaitRegistered(t)
+	trigger(t, h.base, code, 0)
+	expectAlerts(t, p, 0, 0, false)
+
+	p.Leave()
+	for n := 1; n <= 50; n++ {
+		trigger(t, h.base, code, n)
+	}
+	h.kill9(t)
+	h2 := startHerald(t, "--data", data, "-p", port)
+	p.Return()
+	if !p.Connected(t, pageWait) {
+		t.Fatal("socket.recovered = false after a herald restart")
+	}
+	expectAlerts(t, p, 1, 50, false)
+	trigger(t, h2.base, code, 51)
+	expectAlerts(t, p, 51, 51, false)
+}
+
+// TestPendingAlertsGoToTheFirstPage: a code with no page gets 5 alerts;
+// the first page to register (a page of the original kind: WELCOME, then
+// REGISTER) gets them, marked replayed, and a second page does not.
+func TestPendingAlertsGoToTheFirstPage(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	const code = "pending-code"
+	for n := 1; n <= 5; n++ {
+		trigger(t, h.base, code, n)
+	}
+	first := pagetest.Start(t, h.base, pagetest.Options{Code: code})
+	first.WaitRegistered(t)
+	expectAlerts(t, first, 1, 5, true)
+	second := pagetest.Start(t, h.base, pagetest.Options{Code: code})
+	second.WaitRegistered(t)
+	trigger(t, h.base, code, 6)
+	expectAlerts(t, second, 6, 6, false) // nothing pending came before it
+	expectAlerts(t, first, 6, 6, false)
+}

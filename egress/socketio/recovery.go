@@ -1,0 +1,140 @@
+package socketio
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/recovery"
+)
+
+// journalTimeout bounds each journal call made for one page: a slow disk
+// delays that page's catch-up, never its connection for good.
+const journalTimeout = 5 * time.Second
+
+// Session implements eio.Sessioner: on the native path recovery is decided
+// before the CONNECT answer, so the answer can carry the page's pid (the
+// same one when recovered: the client's socket.recovered).
+func (h nativeHandler) Session(c *eio.Conn, auth map[string]any) string {
+	p := h.s.newNativePage(c)
+	if h.s.recovery == nil {
+		return ""
+	}
+	res := h.s.lookup(handshake{auth: auth, query: c.Query()})
+	p.resumed = &res
+	return res.PID
+}
+
+// lookup asks the journal what a connecting page gets.
+func (s *Sink) lookup(h handshake) recovery.Result {
+	code, _ := handshakeCode(h)
+	pid, _ := h.auth["pid"].(string)
+	offset, _ := h.auth["offset"].(string)
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	res, err := s.recovery.Connect(ctx, recovery.Request{PID: pid, Offset: offset, Code: code})
+	if err != nil {
+		s.log.Warn("recovery: journal unavailable; page treated as new", "err", err)
+	}
+	return res
+}
+
+// recover puts a page that recovery knows into its room, with what it
+// missed queued before any live delivery, and reports whether it did. A
+// recovered page is not greeted again (its client never left the
+// session); any other page with a code gets WELCOME first.
+//
+// The seam: the missed entries were read before the join; under the room
+// lock (join's then) a second read takes what was published in between,
+// and the page's offset makes the live path skip what catch-up sent.
+func (s *Sink) recover(p *page, h handshake) bool {
+	if s.recovery == nil {
+		return false
+	}
+	res := p.resumed
+	if res == nil { // the library path decides here
+		r := s.lookup(h)
+		res = &r
+	}
+	p.resumed = nil
+	p.acks = h.auth["acks"] == true
+	p.pid = res.PID
+	if lc, ok := p.c.(*libConn); ok {
+		p.pid = libraryPID(lc.sock) // the one the library answered with
+	}
+	if res.Code == "" {
+		return false
+	}
+	via := "handshake"
+	if res.Recovered {
+		via = "recovery"
+	}
+	s.join(p, res.Code, via, func() {
+		if !res.Recovered {
+			p.c.emit(eventWelcome, welcome)
+		}
+		s.send(p, res.Missed)
+		if res.Pending || (len(res.Missed) == 0 && res.From == 0) {
+			return
+		}
+		from := max(res.From, p.offset.Load())
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		more, err := s.recovery.Catchup(ctx, res.Code, from)
+		if err != nil {
+			s.log.Warn("recovery: catch-up read failed", "err", err)
+			return
+		}
+		s.send(p, more)
+	})
+	s.keepSession(p)
+	s.log.Debug("page connected", "sid", p.id, "transport", p.c.transport(), "recovered", res.Recovered, "missed", len(res.Missed))
+	return true
+}
+
+// send queues journal entries to p, in order, as live deliveries would be.
+func (s *Sink) send(p *page, es []journal.Entry) {
+	for _, e := range es {
+		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery)}
+		p.deliver(&o, s.limits)
+	}
+}
+
+// pendingFor claims the alerts of code that reached no page yet, for the
+// page registering now.
+func (s *Sink) pendingFor(code string) []journal.Entry {
+	if s.recovery == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	res, err := s.recovery.Register(ctx, code)
+	if err != nil {
+		s.log.Warn("recovery: pending alerts unavailable", "err", err)
+	}
+	return res.Missed
+}
+
+// keepSession records the page's pid → code, so it can recover within the
+// window after it leaves (or after herald restarts). It does not wait for
+// the disk.
+func (s *Sink) keepSession(p *page) {
+	if s.recovery == nil || p.pid == "" {
+		return
+	}
+	s.rooms.mu.RLock()
+	code := p.code
+	s.rooms.mu.RUnlock()
+	if code == "" {
+		return
+	}
+	pid := p.pid
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		if err := s.recovery.Keep(ctx, pid, code); err != nil {
+			s.log.Warn("recovery: session not saved", "err", err)
+		}
+	}()
+}
