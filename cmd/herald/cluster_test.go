@@ -369,3 +369,42 @@ func newBalancer(t *testing.T, backends ...string) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestClusterRecoveryOnAnotherNode: a page connected to node 0 goes away;
+// node 0 is killed with SIGKILL; five alerts fire on node 1 meanwhile. The
+// page comes back through the balancer, now to node 1, with its pid and
+// offset: it is recovered (socket.recovered) and gets the five, in order,
+// once, before the next live alert.
+func TestClusterRecoveryOnAnotherNode(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := startNodes(t, srv, 2)
+	lb := newBalancer(t, nodes[0].base, nodes[1].base)
+	page := pagetest.Start(t, lb, pagetest.Options{Code: "recov", Transports: []string{"websocket"}})
+	page.Connected(t, 15*time.Second)
+	page.WaitRegistered(t)
+	send := func(n int) {
+		t.Helper()
+		if a := do(t, "GET", fmt.Sprintf("%s/notify?code=recov&event=tick&n=%d", nodes[1].base, n), nil, nil); a.status != http.StatusOK {
+			t.Fatalf("notify = %d %s", a.status, a.body)
+		}
+	}
+	send(1)
+	if got := payloadN(t, page.Expect(t, "TICK", 15*time.Second)); got != "1" {
+		t.Fatalf("page got n=%s, want 1", got)
+	}
+	page.Leave()
+	nodes[0].kill9(t)
+	for n := 2; n <= 6; n++ {
+		send(n)
+	}
+	page.Return()
+	if !page.Connected(t, 30*time.Second) {
+		t.Error("socket.recovered = false on node 1, want true (its session is in Redis)")
+	}
+	send(7)
+	for want := 2; want <= 7; want++ {
+		if got := payloadN(t, page.Expect(t, "TICK", 15*time.Second)); got != fmt.Sprint(want) {
+			t.Fatalf("page got n=%s, want %d (in order, once)", got, want)
+		}
+	}
+}
