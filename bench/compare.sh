@@ -13,8 +13,16 @@
 #   bench/compare.sh --scenarios A,C a subset
 #   bench/compare.sh --repeat 3      each scenario 3 times per server,
 #                                    alternating; the table shows medians
+#   bench/compare.sh --cluster       scenarios E (as fast as it goes) and F
+#                                    (100 triggers/s, for latency): three herald nodes (--redis)
+#                                    against three Node socket.io servers with
+#                                    the official @socket.io/redis-adapter, one
+#                                    fresh redis-server each; pages spread over
+#                                    the nodes, triggers round-robin; prints the
+#                                    Redis commands per trigger
 #
-# Environment: HERALD_PORT (18080), NODE_PORT (18090), HERALD_ARGS (extra
+# Environment: HERALD_PORT (18080), NODE_PORT (18090), REDIS_PORT (16390,
+# --cluster), HERALD_ARGS (extra
 # flags for herald; "--data :memory:" keeps the journal off the disk),
 # HOLD (D's hold time, 60s). Loopback only; bounded in time;
 # every process it starts is stopped on exit.
@@ -25,13 +33,15 @@ full=0
 only=""
 scenarios="A,B,C"
 repeat=1
+cluster=0
 while (($#)); do
 	case "$1" in
 	--full) full=1 ;;
+	--cluster) cluster=1; scenarios="E,F" ;;
 	--only) only="$2"; shift ;;
 	--scenarios) scenarios="$2"; shift ;;
 	--repeat) repeat="$2"; shift ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -47,6 +57,10 @@ HERALD_PORT=${HERALD_PORT:-18080}
 NODE_PORT=${NODE_PORT:-18090}
 EGRESS_PORT=${EGRESS_PORT:-18070}
 HOLD=${HOLD:-60s}
+REDIS_PORT=${REDIS_PORT:-16390}
+if ((cluster)); then
+	command -v redis-server >/dev/null || { echo "compare.sh: --cluster needs redis-server" >&2; exit 2; }
+fi
 bin=$(mktemp -d)
 results="bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$results"
@@ -55,6 +69,7 @@ server_pid=""
 
 cleanup() {
 	stop_server
+	stop_cluster
 	rm -rf "$bin"
 }
 trap cleanup EXIT
@@ -118,6 +133,58 @@ stop_server() {
 	server_pid=""
 }
 
+# start_cluster NAME: a fresh redis-server and three nodes of NAME on
+# consecutive ports; sets cluster_pids, urls and redis_before.
+cluster_pids=()
+start_cluster() {
+	local base
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning \
+		>>"$results/redis.log" 2>&1 &
+	cluster_pids=($!)
+	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	case "$1" in herald) base=$HERALD_PORT ;; node) base=$NODE_PORT ;; *) echo "compare.sh: --cluster runs herald and node" >&2; exit 2 ;; esac
+	urls=""
+	for i in 0 1 2; do
+		local p=$((base + i))
+		if [[ $1 == herald ]]; then
+			# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
+			"$bin/herald" -p "$p" --redis "redis://127.0.0.1:$REDIS_PORT/0" ${HERALD_ARGS:-} >>"$results/herald-$i.log" 2>&1 &
+		else
+			REDIS_URL="redis://127.0.0.1:$REDIS_PORT" node bench/reference/server.js "$p" >>"$results/node-$i.log" 2>&1 &
+		fi
+		cluster_pids+=($!)
+		for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$p/heartbeat" && break; sleep 0.1; done
+		urls+="${urls:+,}http://127.0.0.1:$p"
+	done
+	redis_before=$(redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '/^total_commands_processed:/ {print $2}')
+}
+
+stop_cluster() {
+	((${#cluster_pids[@]})) || return 0
+	kill "${cluster_pids[@]}" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "${cluster_pids[@]}" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "${cluster_pids[@]}" 2>/dev/null || true
+	wait "${cluster_pids[@]}" 2>/dev/null || true
+	cluster_pids=()
+}
+
+# run_cluster NAME SERVER herald-load flags…: one cluster run, then the
+# Redis commands it cost per trigger (warmup and probes included).
+run_cluster() {
+	local name=$1 srv=$2 triggers after
+	shift 2
+	start_cluster "$srv"
+	echo
+	echo "== scenario $name on 3 × $srv + redis: herald-load -url $urls $*"
+	"$bin/herald-load" -url "$urls" -any-count -label "$name/$srv" -out "$raw" "$@" ||
+		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
+	after=$(redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '/^total_commands_processed:/ {print $2}')
+	triggers=$(tail -n 1 "$raw" | jq '.triggers // 0')
+	echo "$name/$srv: Redis commands executed (commands inside Lua scripts included): $((after - redis_before)) for $triggers measured triggers (+ warmup and probes)" | tee -a "$results/redis-commands.txt"
+	redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | grep '^cmdstat' | sort -t= -k2 -n -r >"$results/redis-commandstats-$name-$srv.txt"
+	stop_cluster
+}
+
 # run NAME SERVER herald-load flags…
 run() {
 	local name=$1 srv=$2
@@ -137,6 +204,8 @@ declare -A args=(
 	[B]="-pages 1000 -codes 10 -triggers 5000 -rate 1000 -concurrency 64 -warmup 300"
 	[C]="-pages 100 -codes 100 -triggers 20000 -concurrency 16 -warmup 2000"
 	[D]="-pages 10000 -codes 100 -hold $HOLD -dialers 64"
+	[E]="-pages 3000 -codes 30 -triggers 3000 -concurrency 16 -warmup 300"
+	[F]="-pages 3000 -codes 30 -triggers 2000 -rate 100 -concurrency 16 -warmup 300"
 )
 read -r load _ </proc/loadavg
 if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
@@ -148,7 +217,11 @@ for s in "${list[@]}"; do
 	for ((i = 1; i <= repeat; i++)); do
 		for srv in $servers; do
 			# shellcheck disable=SC2086 # args are word lists
-			run "$s" "$srv" ${args[$s]}
+			if ((cluster)); then
+				run_cluster "$s" "$srv" ${args[$s]}
+			else
+				run "$s" "$srv" ${args[$s]}
+			fi
 		done
 	done
 done

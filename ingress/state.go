@@ -3,6 +3,7 @@ package ingress
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -21,7 +22,25 @@ type State struct {
 	seen map[string]time.Time
 	// order keeps insertion order so the oldest ids are evicted first.
 	order []string
+
+	// shared, when set, holds the ids instead of the map (cluster mode:
+	// a retry that lands on another node is still recognised); key is
+	// the instance name, which prefixes every id.
+	shared Deduper
+	key    string
 }
+
+// Deduper is a de-duplication store shared by every node (the journal:
+// journal.Journal's Seen and Forget). Seen records key for ttl and
+// reports whether it was already there; it is atomic across callers.
+type Deduper interface {
+	Seen(ctx context.Context, key string, ttl time.Duration) (dup bool, err error)
+	Forget(ctx context.Context, key string) error
+}
+
+// sharedTimeout bounds a shared store call; past it the instance falls
+// back to its own memory for that id rather than hold a webhook.
+const sharedTimeout = 2 * time.Second
 
 // Counters returns the instance's traffic counters.
 func (s *State) Counters() *Counters { return &s.counters }
@@ -34,7 +53,18 @@ const maxSeen = 10000
 
 // Seen records id at now and reports whether it was already recorded within
 // ttl. The set is bounded: past maxSeen ids the oldest are forgotten.
+//
+// With a shared store (States.Share), the store decides; if it cannot
+// answer, the local set does, so a Redis outage never refuses webhooks.
 func (s *State) Seen(id string, now time.Time, ttl time.Duration) bool {
+	if d, key := s.sharedStore(); d != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		dup, err := d.Seen(ctx, key+":"+id, ttl)
+		cancel()
+		if err == nil {
+			return dup
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if at, ok := s.seen[id]; ok && now.Sub(at) < ttl {
@@ -50,6 +80,11 @@ func (s *State) Seen(id string, now time.Time, ttl time.Duration) bool {
 
 // Forget removes id, so a request that failed after Seen can be retried.
 func (s *State) Forget(id string) {
+	if d, key := s.sharedStore(); d != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		_ = d.Forget(ctx, key+":"+id) // the local set is cleared below too
+		cancel()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.seen, id)
@@ -59,6 +94,12 @@ func (s *State) Forget(id string) {
 	if i := slices.Index(s.order, id); i >= 0 {
 		s.order = slices.Delete(s.order, i, i+1)
 	}
+}
+
+func (s *State) sharedStore() (Deduper, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shared, s.key
 }
 
 func (s *State) evict(now time.Time, ttl time.Duration) {
@@ -96,8 +137,22 @@ func DedupeKey(typ, path, secret, id string) string {
 
 // States hands out one State per instance name. Safe for concurrent use.
 type States struct {
-	mu sync.Mutex
-	m  map[string]*State
+	mu     sync.Mutex
+	m      map[string]*State
+	shared Deduper
+}
+
+// Share makes every instance's de-duplication use d (cluster mode), the
+// instances that exist and those created later.
+func (ss *States) Share(d Deduper) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.shared = d
+	for name, st := range ss.m {
+		st.mu.Lock()
+		st.shared, st.key = d, name
+		st.mu.Unlock()
+	}
 }
 
 // Stats returns every instance's counters, by name.
@@ -132,6 +187,7 @@ func (ss *States) Get(name string) *State {
 	st, ok := ss.m[name]
 	if !ok {
 		st = NewState()
+		st.shared, st.key = ss.shared, name
 		ss.m[name] = st
 	}
 	return st

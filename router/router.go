@@ -224,6 +224,10 @@ func (r *Router) Handles(path string) bool {
 // built-in /notify trigger uses it so its counters show in Status.
 func (r *Router) State(name string) *ingress.State { return r.states.Get(name) }
 
+// ShareDedupe makes every ingress instance's de-duplication use d, a
+// store all nodes of a cluster share (the Redis journal).
+func (r *Router) ShareDedupe(d ingress.Deduper) { r.states.Share(d) }
+
 // ErrUnchanged is returned by Reload when the bytes equal the running file.
 var ErrUnchanged = errors.New("rules unchanged")
 

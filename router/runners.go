@@ -82,14 +82,22 @@ func fingerprint(spec rules.IngressSpec) [32]byte {
 
 // RunIngress runs the Runners of the current rules and of every later
 // reload until ctx ends, then stops them all and returns once they have
-// returned. Call it once, after the server listens.
+// returned. Call it after the server listens; calls must not overlap, but
+// a later call starts the runners afresh (in cluster mode each term of
+// the singleton lease is one call).
 func (r *Router) RunIngress(ctx context.Context) {
 	r.run.mu.Lock()
 	r.run.ctx = ctx
 	r.applyRunners(r.cur.Load())
 	r.run.mu.Unlock()
 	<-ctx.Done()
+	r.run.mu.Lock()
+	r.run.ctx = nil // reloads from now on start nothing
+	r.run.mu.Unlock()
 	r.run.wg.Wait()
+	r.run.mu.Lock()
+	r.run.live = nil
+	r.run.mu.Unlock()
 }
 
 // startRunners is called by Reload after the swap.

@@ -240,3 +240,31 @@ func TestStatusShowsTheRunningInstance(t *testing.T) {
 		t.Errorf("stopped connection = %+v, want the error Run returned and when", c)
 	}
 }
+
+// TestRunIngressAgain: after RunIngress returns, a reload starts nothing,
+// and a second call starts the runners afresh: in cluster mode a node that
+// loses the singleton lease stops its Twitch session and starts a new one
+// when the lease comes back.
+func TestRunIngressAgain(t *testing.T) {
+	log := &sessionLog{change: make(chan struct{}, 100)}
+	r := router.New(router.Options{Registry: connRegistry(log)})
+	if err := r.Reload("rules.yaml", []byte("version: 1\ningress:\n  live:\n    type: conn\n    opt: a\nrules: []\n")); err != nil {
+		t.Fatal(err)
+	}
+	for term := range 2 {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { r.RunIngress(ctx); close(done) }()
+		log.wait(t, 2*term+1)
+		cancel()
+		<-done
+		log.wait(t, 2*term+2)
+	}
+	if err := r.Reload("rules.yaml", []byte("version: 1\ningress:\n  live:\n    type: conn\n    opt: b\nrules: []\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(log.wait(t, 4), "; ")
+	if want := "start live a; stop live a; start live a; stop live a"; got != want {
+		t.Errorf("sessions = %s\nwant       %s (nothing started between terms)", got, want)
+	}
+}

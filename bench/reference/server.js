@@ -14,6 +14,13 @@
 //     every query parameter as data to room C and answers
 //     {"success":1,"count":N,"msg":"Broadcast event to N clients"};
 //   - GET /heartbeat answers {"status":"ok"} (readiness probe for scripts).
+//
+// Cluster mode (bench/compare.sh --cluster): with REDIS_URL set, the
+// server uses the official @socket.io/redis-adapter (pinned in
+// package.json), so an emit on any node reaches the room's sockets on every
+// node; /notify then always emits, and its count is this node's sockets
+// only (an exact count across nodes needs fetchSockets(), a request to
+// every node per trigger, which herald-load's -any-count spares it).
 // Loopback only: the workplace forbids load against other addresses.
 "use strict";
 
@@ -33,6 +40,7 @@ const io = new Server(httpServer, {
   serveClient: false,
   cors: { origin: "*" },
 });
+const clustered = Boolean(process.env.REDIS_URL);
 
 // registered remembers each socket's current code so REGISTER can leave it.
 io.on("connection", (socket) => {
@@ -77,7 +85,7 @@ function notify(url, res) {
   }
   const room = io.sockets.adapter.rooms.get(code);
   const count = room ? room.size : 0;
-  if (count > 0) io.to(code).emit(event, params);
+  if (count > 0 || clustered) io.to(code).emit(event, params);
   json(res, 200, {
     success: 1,
     count,
@@ -94,8 +102,22 @@ function json(res, status, body) {
   res.end(text);
 }
 
-httpServer.listen(port, host, () => {
-  console.log(`reference socket.io ${version} listening on http://${host}:${port} (pid ${process.pid})`);
+async function start() {
+  if (clustered) {
+    const { createAdapter } = require(require.resolve("@socket.io/redis-adapter", { paths: [root] }));
+    const { createClient } = require(require.resolve("redis", { paths: [root] }));
+    const pub = createClient({ url: process.env.REDIS_URL });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  httpServer.listen(port, host, () => {
+    console.log(`reference socket.io ${version} listening on http://${host}:${port} (pid ${process.pid})${clustered ? " with @socket.io/redis-adapter" : ""}`);
+  });
+}
+start().catch((err) => {
+  console.error(err);
+  process.exit(1);
 });
 
 for (const sig of ["SIGINT", "SIGTERM"]) {

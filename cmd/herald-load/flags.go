@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
 // config is one load run, straight from the command line.
 type config struct {
-	target      *url.URL // http://127.0.0.1:PORT, loopback only
+	target      *url.URL   // http://127.0.0.1:PORT, loopback only: the first of targets
+	targets     []*url.URL // every node of a cluster (-url A,B,C)
+	anyCount    bool       // do not check /notify's count (cluster servers whose count is local)
 	label       string
 	pages       int
 	codes       int
@@ -60,7 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	var c config
-	target := fs.String("url", "http://127.0.0.1:8080", "server base `URL`; must be a loopback address")
+	target := fs.String("url", "http://127.0.0.1:8080", "server base `URL`; must be a loopback address. A comma list (the nodes of a cluster) spreads pages over the nodes (page i on node i%n) and sends trigger j to node j%n")
+	fs.BoolVar(&c.anyCount, "any-count", false, "accept any count in /notify's answer (a cluster server that counts only its own pages)")
 	fs.StringVar(&c.label, "label", "", "free-form scenario name copied into the JSON line")
 	fs.IntVar(&c.pages, "pages", 1000, "number of pages (websocket clients), `N`")
 	fs.IntVar(&c.codes, "codes", 10, "number of codes, `K`; page i registers code PREFIX<i%K>")
@@ -84,11 +88,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	u, err := loopbackURL(context.Background(), *target)
-	if err != nil {
-		return nil, err
+	for _, raw := range strings.Split(*target, ",") {
+		u, err := loopbackURL(context.Background(), raw)
+		if err != nil {
+			return nil, err
+		}
+		c.targets = append(c.targets, u)
 	}
-	c.target = u
+	c.target = c.targets[0]
 	return &c, c.validate()
 }
 

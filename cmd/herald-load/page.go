@@ -40,6 +40,7 @@ var (
 // owned by the page goroutine and read only after it has exited.
 type page struct {
 	code     string
+	wsURL    string // the node this page connects to; "" is env.wsURL
 	connect  []byte // Socket.IO CONNECT packet, with auth in handshake mode
 	regEvent []byte // REGISTER event packet
 	state    atomic.Int32
@@ -109,7 +110,11 @@ func (p *page) dial(ctx context.Context, env *pageEnv) (*websocket.Conn, error) 
 		return nil, ctx.Err()
 	}
 	defer func() { <-env.dialSem }()
-	conn, resp, err := env.dialer.DialContext(ctx, env.wsURL, nil)
+	target := env.wsURL
+	if p.wsURL != "" {
+		target = p.wsURL
+	}
+	conn, resp, err := env.dialer.DialContext(ctx, target, nil)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("websocket handshake: %s: %w", resp.Status, err)

@@ -67,12 +67,16 @@ func newHTTPClient(conc int) *http.Client {
 
 // connect starts every page and waits until each is ready or dead.
 func (r *runner) connect(ctx context.Context) error {
-	u := *r.cfg.target
-	u.Scheme = "ws"
-	u.Path = "/socket.io/"
-	u.RawQuery = "EIO=4&transport=websocket"
+	var wsURLs []string
+	for _, t := range r.cfg.targets {
+		u := *t
+		u.Scheme = "ws"
+		u.Path = "/socket.io/"
+		u.RawQuery = "EIO=4&transport=websocket"
+		wsURLs = append(wsURLs, u.String())
+	}
 	env := &pageEnv{
-		wsURL:    u.String(),
+		wsURL:    wsURLs[0],
 		dialer:   newDialer(),
 		dialSem:  make(chan struct{}, r.cfg.dialers),
 		event:    []byte(r.cfg.event),
@@ -83,7 +87,8 @@ func (r *runner) connect(ctx context.Context) error {
 			}
 		},
 	}
-	for _, p := range r.pages {
+	for i, p := range r.pages {
+		p.wsURL = wsURLs[i%len(wsURLs)] // pages spread over the nodes
 		r.wg.Go(func() { p.run(ctx, env) })
 	}
 	select {

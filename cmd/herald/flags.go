@@ -32,6 +32,7 @@ type config struct {
 	metrics       bool
 	metricsListen string
 	dataDir       string
+	redisURL      string
 	version       bool
 	egress        string
 
@@ -91,6 +92,9 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 	if key, ok := getenv("HERALD_TRIGGER_KEY"); ok {
 		cfg.triggerKey = key
 	}
+	if u, ok := getenv("HERALD_REDIS"); ok {
+		cfg.redisURL = u
+	}
 	fs := newFlagSet(&cfg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,6 +137,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	str(&cfg.adminToken, "admin-token", "", "")
 	str(&cfg.corsOrigin, "cors-origin", "", "")
 	str(&cfg.dataDir, "data", "", "")
+	str(&cfg.redisURL, "redis", "", "")
 	str(&cfg.egress, "egress", "", "")
 	fs.Func("max-body", "", func(s string) error {
 		n, err := parseSize(s)
@@ -264,7 +269,7 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
               [--shutdown-timeout DURATION] [--egress SINKS] [--data DIR|:memory:] [--version]
-              [--metrics | --metrics-listen ADDR]
+              [--metrics | --metrics-listen ADDR] [--redis URL]
               [--allowed-hosts NAMES] [--trigger-key KEY]
               [--code-key CODE=KEY]
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
@@ -313,6 +318,10 @@ options:
                         :memory: keeps the journal in memory only
   --metrics             serve Prometheus metrics at /metrics on the main listener
   --metrics-listen ADDR serve /metrics on a listener of its own instead (e.g. 127.0.0.1:9090)
+  --redis URL           cluster mode (env HERALD_REDIS): every node on this Redis shares
+                        rooms, journal, de-duplication and presence; replaces --data.
+                        redis://[:PASS@]HOST:6379/0, rediss:// for TLS, ?master_name=M
+                        for Sentinel, ?addr=HOST2:6379&... for Redis Cluster
   --version             print the version and exit
 
 hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):

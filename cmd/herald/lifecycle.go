@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/trigger"
+	"github.com/heraldhq/herald/internal/lease"
 	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/recovery"
@@ -38,6 +39,7 @@ type server struct {
 	journaled *router.Journaled
 	keeper    *recovery.Keeper
 	journal   journal.Journal
+	cluster   *cluster // nil unless --redis
 	router    *router.Router
 	http      *http.Server
 	ln        net.Listener
@@ -106,7 +108,18 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	if err := loadRules(s.router, cfg.rulesFile); err != nil {
 		return nil, err
 	}
-	if s.journal, err = openJournal(cfg.dataDir, log); err != nil {
+	// Where deliveries go once journaled: this node's sinks (broker.Local),
+	// or in cluster mode (--redis) every node's, through Redis, where the
+	// journal and webhook de-duplication live too, shared by every node.
+	var pages broker.Broker = s.broker
+	if cfg.redisURL != "" {
+		if s.cluster, err = openCluster(cfg.redisURL, s.sinks, log); err != nil {
+			return nil, err
+		}
+		s.cleanup = append(s.cleanup, s.cluster.close)
+		s.journal, pages = s.cluster.journal, s.cluster.broker
+		s.router.ShareDedupe(s.cluster.journal)
+	} else if s.journal, err = openJournal(cfg.dataDir, log); err != nil {
 		return nil, fmt.Errorf("--data %s: %w", cfg.dataDir, err)
 	}
 	s.cleanup = append(s.cleanup, func() {
@@ -116,7 +129,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	})
 	held.Journal = s.journal
 	s.applyJournalSettings()
-	s.journaled = router.NewJournaled(s.broker, s.journal, log)
+	s.journaled = router.NewJournaled(pages, s.journal, log)
 	toJournal.b = s.journaled
 	lim := newLimits(cfg)
 	var publish herald.Publisher = s.router
@@ -126,7 +139,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
 		Log: log.With("ingress", "trigger"), State: s.router.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)
 	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: s.router, sinks: s.sinks, trigger: notify, sources: files,
-		journal: s.journaled, mon: s.mon,
+		journal: s.journaled, mon: s.mon, cluster: s.cluster,
 		policy: newOriginPolicy(cfg.host, cfg.allowedHosts, cfg.corsOrigins()), limits: lim})
 	if s.stopMetrics, err = s.mon.serveMetrics(cfg, log); err != nil {
 		return nil, err
@@ -160,6 +173,9 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
 	rl := reloader{rt: s.router, file: s.cfg.rulesFile, log: s.log.With("component", "rules"), loaded: s.applyJournalSettings}
 	s.wg.Go(func() { rl.onHangup(ctx, hup) })
+	if s.cluster != nil {
+		s.wg.Go(func() { s.cluster.lease.Run(ctx) })
+	}
 	if s.cfg.rulesFile != "" {
 		s.wg.Go(func() { rl.watch(ctx) })
 	}
@@ -177,7 +193,18 @@ func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
 	// Adapters with a connection of their own (Twitch over WebSocket,
 	// managed webhook subscriptions) start once herald answers requests,
 	// so a webhook subscription's verification finds it listening.
-	s.wg.Go(func() { s.router.RunIngress(ctx) })
+	if s.cluster != nil {
+		// One node at a time holds the Twitch EventSub session and manages
+		// webhook subscriptions: the holder of the cluster's lease.
+		s.wg.Go(func() {
+			_ = lease.RunWhileHeld(ctx, s.cluster.lease, s.log.With("component", "ingress"), func(ctx context.Context) error {
+				s.router.RunIngress(ctx)
+				return nil
+			})
+		})
+	} else {
+		s.wg.Go(func() { s.router.RunIngress(ctx) })
+	}
 	return serveErr
 }
 

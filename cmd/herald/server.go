@@ -27,6 +27,7 @@ type handlerDeps struct {
 	journal *router.Journaled
 	policy  originPolicy
 	limits  *limits
+	cluster *cluster // nil unless --redis
 }
 
 // newHandler builds the fixed routes; paths it does not know go to the
@@ -43,6 +44,9 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/api/rules", only("GET", d.admin(http.HandlerFunc(d.rulesStatus))))
 	mux.Handle("/api/route", only("POST", d.admin(http.HandlerFunc(d.route))))
 	mux.Handle("/api/journal", only("GET", d.admin(journalStatusHandler(d.journal))))
+	if d.cluster != nil {
+		mux.Handle("/api/cluster", only("GET", d.admin(d.cluster.statusHandler())))
+	}
 	mux.Handle("/api/history", only("GET", d.admin(historyHandler(d.journal))))
 	mux.Handle("/api/replay", only("POST", d.admin(replayHandler(d.journal))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
@@ -109,6 +113,15 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 // clients lists registered pages, grouped by code as the original service did.
 func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
 	list := d.sinks.Clients()
+	if d.cluster != nil {
+		// Every node's pages, from their presence listings.
+		all, err := d.cluster.clients(r.Context())
+		if err != nil {
+			ingress.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "cluster listing: " + err.Error()})
+			return
+		}
+		list = all
+	}
 	byCode := map[string][]egress.Client{}
 	for _, c := range list {
 		byCode[c.Code] = append(byCode[c.Code], c)

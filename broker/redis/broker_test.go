@@ -1,0 +1,421 @@
+package redis_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald"
+	rb "github.com/heraldhq/herald/broker/redis"
+	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/journal"
+	rj "github.com/heraldhq/herald/journal/redis"
+)
+
+// recorder is a fake of our own Subscriber: a node's pages, recording
+// what they were handed.
+type recorder struct {
+	mu    sync.Mutex
+	got   []herald.Delivery
+	pages map[string]int
+}
+
+func (r *recorder) Deliver(_ context.Context, d herald.Delivery) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, d)
+	return r.pages[d.Room], nil
+}
+
+func (r *recorder) rooms() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range r.pages {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *recorder) setPages(room string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pages[room] = n
+}
+
+func (r *recorder) all() []herald.Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// clusterNode is one herald node: its client, journal, broker and pages.
+type clusterNode struct {
+	name  string
+	c     *goredis.Client
+	j     *rj.Store
+	b     *rb.Broker
+	pages *recorder
+}
+
+// publish does what the router does in cluster mode: append, then
+// publish with the offset (the journal's script carried it already).
+func (n *clusterNode) publish(ctx context.Context, d herald.Delivery) (int, error) {
+	if n.j != nil {
+		e, err := n.j.Append(ctx, d)
+		if err == nil {
+			d.Offset = e.Offset
+		}
+	}
+	return n.b.Publish(ctx, d)
+}
+
+type nodeOpts struct {
+	journal bool
+	exact   bool // LocalPages set: this node counted live
+	poll    time.Duration
+	quiet   bool // no log (benchmarks)
+	pages   map[string]int
+	ttl     time.Duration
+}
+
+func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *clusterNode {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: 1, DialTimeout: 300 * time.Millisecond,
+		ReadTimeout: time.Second, WriteTimeout: time.Second})
+	t.Cleanup(func() { _ = c.Close() })
+	n := &clusterNode{name: name, c: c, pages: &recorder{pages: map[string]int{}}}
+	for k, v := range o.pages {
+		n.pages.pages[k] = v
+	}
+	logger := testLog(t, name)
+	if o.quiet {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := rb.Options{NodeID: name, Log: logger, Rooms: n.pages.rooms, PresenceTTL: o.ttl, PresenceInterval: cmp.Or(o.poll, 20*time.Millisecond),
+		Listing: func() []byte { return []byte(`[{"node":"` + name + `"}]`) }}
+	if o.exact {
+		opts.LocalPages = func(room string) int { return n.pages.rooms()[room] }
+	}
+	if o.journal {
+		j, err := rj.Open(t.Context(), c, rj.Options{Publish: true, CheckInterval: 100 * time.Millisecond,
+			Retention: journal.Retention{MaxEntries: 10_000}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = j.Close() })
+		n.j = j
+		opts.Journal, opts.JournalPublishes = j, true
+	}
+	n.b = rb.New(c, opts)
+	n.b.Subscribe(n.pages)
+	if err := n.b.Start(t.Context()); err != nil {
+		t.Fatalf("node %s: Start: %v", name, err)
+	}
+	t.Cleanup(func() { _ = n.b.Close(context.Background()) })
+	return n
+}
+
+func delivery(room string, i int) herald.Delivery {
+	return herald.Delivery{EventID: fmt.Sprintf("ev-%d", i), Source: "trigger", Room: room, Name: "FOLLOW",
+		Payload: map[string]any{"n": float64(i)}, Time: time.Now().UTC()}
+}
+
+// waitFor polls cond; the deadline only fires when something is broken.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// received returns the payload numbers node n's pages got in room.
+func received(n *clusterNode, room string) []int {
+	var out []int
+	for _, d := range n.pages.all() {
+		if d.Room == room {
+			out = append(out, int(d.Payload["n"].(float64)))
+		}
+	}
+	return out
+}
+
+// TestCrossNode: deliveries published round-robin on three nodes reach
+// every node once, in the same order everywhere.
+func TestCrossNode(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*clusterNode{startNode(t, srv, "a", nodeOpts{}), startNode(t, srv, "b", nodeOpts{}), startNode(t, srv, "c", nodeOpts{})}
+	const total = 60
+	for i := range total {
+		if _, err := nodes[i%3].publish(t.Context(), delivery("room", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := make([]int, total)
+	for i := range want {
+		want[i] = i
+	}
+	for _, n := range nodes {
+		waitFor(t, "node "+n.name+" to receive every delivery", func() bool { return len(received(n, "room")) >= total })
+		if got := received(n, "room"); !slices.Equal(got, want) {
+			t.Errorf("node %s received %v, want %v", n.name, got, want)
+		}
+	}
+	st := nodes[0].b.State()
+	if !st.Connected || st.Published != total/3 || st.RoundTrips == 0 || st.RoundTrips > st.Published {
+		t.Errorf("State = %+v, want connected, %d published in at most as many round trips", st, total/3)
+	}
+}
+
+// TestJournaledOrder: three nodes append to one room concurrently; every
+// node's pages receive every offset exactly once and in offset order
+// (the append script publishes, so no node overtakes another).
+func TestJournaledOrder(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*clusterNode{startNode(t, srv, "a", nodeOpts{journal: true}), startNode(t, srv, "b", nodeOpts{journal: true}),
+		startNode(t, srv, "c", nodeOpts{journal: true})}
+	const perWorker, workers = 20, 3
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		for w := range workers {
+			wg.Go(func() {
+				for i := range perWorker {
+					if _, err := n.publish(t.Context(), delivery("room", i+100*w)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	total := len(nodes) * workers * perWorker
+	for _, n := range nodes {
+		waitFor(t, "node "+n.name+" to receive every delivery", func() bool { return len(n.pages.all()) >= total })
+		got := n.pages.all()
+		if len(got) != total {
+			t.Errorf("node %s received %d deliveries, want %d", n.name, len(got), total)
+		}
+		for i, d := range got {
+			if d.Offset != uint64(i+1) || d.Replayed {
+				t.Fatalf("node %s: delivery %d has offset %d (replayed %v), want %d: out of order or duplicated",
+					n.name, i, d.Offset, d.Replayed, i+1)
+			}
+		}
+	}
+}
+
+// TestPresence: Publish counts the pages of every live node; a node that
+// closes drops out at once, a node that stops renewing (killed) drops out
+// after the TTL; the listing covers every node.
+func TestPresence(t *testing.T) {
+	srv := redistest.Start(t)
+	ttl := 500 * time.Millisecond
+	a := startNode(t, srv, "a", nodeOpts{pages: map[string]int{"room": 2}, ttl: ttl})
+	b := startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 3, "other": 1}, ttl: ttl})
+	c := startNode(t, srv, "c", nodeOpts{pages: map[string]int{"room": 4}, ttl: ttl})
+	count := func(n *clusterNode, room string) int {
+		pages, err := n.publish(t.Context(), delivery(room, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pages
+	}
+	if got := count(a, "room"); got != 9 {
+		t.Errorf("pages in room = %d, want 9 (2+3+4)", got)
+	}
+	if got := count(c, "other"); got != 1 {
+		t.Errorf("pages in other = %d, want 1", got)
+	}
+	lists, err := a.b.Listings(t.Context())
+	if err != nil || len(lists) != 3 || string(lists["b"]) != `[{"node":"b"}]` {
+		t.Errorf("Listings = %v, %v; want three nodes' listings", lists, err)
+	}
+	// A page joins on a: presence follows within a poll.
+	a.pages.setPages("room", 5)
+	waitFor(t, "presence to follow a new page", func() bool { return count(b, "room") == 12 })
+	// b shuts down cleanly: its pages stop counting at once.
+	if err := b.b.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(a, "room"); got != 9 {
+		t.Errorf("after b closed, pages = %d, want 9", got)
+	}
+	// c dies without a word (its connection cut, no more renewals).
+	if err := c.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a dead node's pages to expire", func() bool { return count(a, "room") == 5 })
+	waitFor(t, "a dead node to leave the listing", func() bool {
+		lists, err := a.b.Listings(t.Context())
+		return err == nil && len(lists) == 1
+	})
+}
+
+// TestLocalPagesExact: with LocalPages, a page that just arrived on the
+// publishing node counts at once, before any presence write.
+func TestLocalPagesExact(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startNode(t, srv, "a", nodeOpts{exact: true, poll: time.Hour, pages: map[string]int{"room": 1}})
+	startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 2}})
+	a.pages.setPages("room", 4)
+	if got, err := a.publish(t.Context(), delivery("room", 1)); err != nil || got != 6 {
+		t.Errorf("pages = %d, %v; want 6 (4 here now, 2 on b)", got, err)
+	}
+}
+
+// TestRedisRestart: Redis goes away mid-traffic. Each node keeps handing
+// its own deliveries to its own pages, says so in State, reconnects when
+// Redis is back, and deliveries cross nodes again; no page gets anything
+// twice.
+func TestRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startNode(t, srv, "a", nodeOpts{journal: true, pages: map[string]int{"room": 1}})
+	b := startNode(t, srv, "b", nodeOpts{journal: true, pages: map[string]int{"room": 1}})
+	ctx := t.Context()
+	for i := range 5 {
+		if _, err := a.publish(ctx, delivery("room", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "b to receive the first five", func() bool { return len(received(b, "room")) == 5 })
+	srv.Stop()
+	waitFor(t, "a to notice", func() bool { return !a.b.State().Connected })
+	for i := 5; i < 10; i++ {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := a.publish(pctx, delivery("room", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("Publish with Redis down = %v, want local delivery", err)
+		}
+	}
+	if got := received(a, "room"); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Errorf("a's pages with Redis down got %v, want 0..9", got)
+	}
+	if st := a.b.State(); st.Connected || st.LocalOnly != 5 || st.Disconnects != 1 || st.LastError == "" {
+		t.Errorf("a's State with Redis down = %+v", st)
+	}
+	srv.Restart()
+	waitFor(t, "both nodes to reconnect", func() bool { return a.b.State().Connected && b.b.State().Connected })
+	for i := 10; i < 15; i++ {
+		if _, err := b.publish(ctx, delivery("room", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a to receive b's deliveries", func() bool { return len(received(a, "room")) == 15 })
+	time.Sleep(200 * time.Millisecond) // a late duplicate would show up here
+	if got := received(a, "room"); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}) {
+		t.Errorf("a's pages got %v, want 0..14 once each", got)
+	}
+	if got := received(b, "room"); !slices.Equal(got, []int{0, 1, 2, 3, 4, 10, 11, 12, 13, 14}) {
+		t.Errorf("b's pages got %v, want 0..4 then 10..14 (5..9 went to a's pages only)", got)
+	}
+}
+
+// TestResync: the nodes' subscriptions are cut again and again while
+// nodes keep appending; what a node missed while not listening is
+// recovered from the journal: at the end every node's pages have every
+// offset exactly once.
+func TestResync(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*clusterNode{startNode(t, srv, "a", nodeOpts{journal: true, pages: map[string]int{"room": 1}}),
+		startNode(t, srv, "b", nodeOpts{journal: true, pages: map[string]int{"room": 1}})}
+	admin := srv.Client()
+	const total = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total {
+			if _, err := nodes[i%2].publish(t.Context(), delivery("room", i)); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%50 == 25 {
+				// Cut every subscriber connection (both nodes miss what is
+				// appended until they are back).
+				if err := admin.Do(t.Context(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}()
+	<-done
+	for _, n := range nodes {
+		// Deliveries that fill a hole after later ones went out arrive as
+		// replays (no offset), so count payloads, not offsets.
+		waitFor(t, "node "+n.name+" to have every delivery", func() bool {
+			seen := map[int]bool{}
+			for _, d := range n.pages.all() {
+				seen[int(d.Payload["n"].(float64))] = true
+			}
+			return len(seen) == total
+		})
+		time.Sleep(200 * time.Millisecond) // a late duplicate would show up here
+		got := n.pages.all()
+		counts := map[int]int{}
+		last := uint64(0)
+		for _, d := range got {
+			counts[int(d.Payload["n"].(float64))]++
+			if d.Offset != 0 {
+				if d.Offset <= last {
+					t.Errorf("node %s: offset %d after %d: a page's position went back", n.name, d.Offset, last)
+				}
+				last = d.Offset
+			}
+		}
+		for i := range total {
+			if counts[i] != 1 {
+				t.Errorf("node %s: delivery %d handed over %d times, want 1", n.name, i, counts[i])
+			}
+		}
+		if st := n.b.State(); st.Disconnects == 0 {
+			t.Errorf("node %s never saw its subscription cut: %+v", n.name, st)
+		}
+	}
+}
+
+// TestStartUnreachable: Start fails when Redis is not there.
+func TestStartUnreachable(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	defer c.Close()
+	if err := rb.New(c, rb.Options{}).Start(t.Context()); err == nil {
+		t.Fatal("Start succeeded with Redis stopped")
+	}
+}
+
+// TestClosed: Publish after Close is an error the router turns into 503.
+func TestClosed(t *testing.T) {
+	n := startNode(t, redistest.Start(t), "a", nodeOpts{})
+	if err := n.b.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.b.Publish(t.Context(), delivery("r", 1)); err == nil {
+		t.Fatal("Publish after Close succeeded")
+	}
+}
+
+// testLog sends a node's log lines to the test's log.
+func testLog(t testing.TB, node string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", node)
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,161 @@
+package redis
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// maxRecent bounds the set of unjournaled deliveries remembered: they only
+// exist while the journal fails, and a second copy can only come from a
+// publish that timed out after reaching Redis.
+const maxRecent = 100_000
+
+// maxAbove bounds the offsets remembered above a room's floor.
+const maxAbove = 4096
+
+// dedupe remembers what this node handed its pages, so no page gets a
+// delivery twice (a publish retried locally, a re-sync that overlaps the
+// live stream).
+//
+// Journaled deliveries are tracked by position, per room: a floor (every
+// offset at or below it was handed over, or predates this node's interest
+// in the room) and the offsets handed over above it, which only exist
+// when deliveries arrived out of order (this node delivered its own while
+// Redis was away, and the re-sync brings the others'). Offsets of a room
+// have no gaps within an epoch (journal/redis), so the floor climbs back
+// as the holes fill. That costs one small entry per room. Deliveries
+// without an offset are tracked by (event, room, name) for a time window.
+// Replays are meant to be sent again and are never dropped.
+type dedupe struct {
+	mu     sync.Mutex
+	rooms  map[string]*roomSeen
+	recent map[string]time.Time
+	order  []string // recent keys, oldest first
+	window time.Duration
+	now    func() time.Time
+
+	duplicates atomic.Uint64
+}
+
+type roomSeen struct {
+	epoch string
+	floor uint64
+	top   uint64 // the highest offset handed over
+	above map[uint64]struct{}
+}
+
+func newDedupe(window time.Duration) *dedupe {
+	return &dedupe{rooms: map[string]*roomSeen{}, recent: map[string]time.Time{}, window: window, now: time.Now}
+}
+
+// add reports whether d is new, recording it, and whether its offset is
+// below one already handed over (late: a re-sync filling a hole). Callers
+// serialise add with the hand-over to pages.
+func (s *dedupe) add(d herald.Delivery, epoch string) (fresh, late bool) {
+	if d.Replayed {
+		return true, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d.Offset != 0 && epoch != "" {
+		r := s.rooms[d.Room]
+		if r == nil || r.epoch != epoch {
+			r = &roomSeen{epoch: epoch, floor: d.Offset - 1, top: d.Offset - 1}
+			s.rooms[d.Room] = r
+		}
+		if _, dup := r.above[d.Offset]; dup || d.Offset <= r.floor {
+			s.duplicates.Add(1)
+			return false, false
+		}
+		late = d.Offset < r.top
+		r.top = max(r.top, d.Offset)
+		if d.Offset == r.floor+1 {
+			r.floor++
+			for {
+				if _, ok := r.above[r.floor+1]; !ok {
+					break
+				}
+				delete(r.above, r.floor+1)
+				r.floor++
+			}
+		} else {
+			if r.above == nil {
+				r.above = map[uint64]struct{}{}
+			}
+			r.above[d.Offset] = struct{}{}
+			if len(r.above) > maxAbove {
+				// A hole that never fills (an entry trimmed before it
+				// arrived): give up on it.
+				r.floor, r.above = r.top, nil
+			}
+		}
+		return true, late
+	}
+	if d.EventID == "" {
+		return true, false
+	}
+	now := s.now()
+	for len(s.order) > 0 && (len(s.order) >= maxRecent || now.Sub(s.recent[s.order[0]]) > s.window) {
+		delete(s.recent, s.order[0])
+		s.order = s.order[1:]
+	}
+	key := d.EventID + "\x00" + d.Room + "\x00" + d.Name
+	if at, ok := s.recent[key]; ok && now.Sub(at) <= s.window {
+		s.duplicates.Add(1)
+		return false, false
+	}
+	s.recent[key] = now
+	s.order = append(s.order, key)
+	return true, false
+}
+
+// floor is where a re-sync of room starts: every offset at or below it
+// was handed over.
+func (s *dedupe) floor(room string) (epoch string, floor uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[room]
+	if r == nil {
+		return "", 0, false
+	}
+	return r.epoch, r.floor, true
+}
+
+// lift raises room's floor to at least floor (offsets below it are gone
+// from the journal and will never arrive).
+func (s *dedupe) lift(room, epoch string, floor uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[room]
+	if r == nil || r.epoch != epoch || r.floor >= floor {
+		return
+	}
+	r.floor = floor
+	r.top = max(r.top, floor)
+	for off := range r.above {
+		if off <= floor {
+			delete(r.above, off)
+		}
+	}
+	for {
+		if _, ok := r.above[r.floor+1]; !ok {
+			break
+		}
+		delete(r.above, r.floor+1)
+		r.floor++
+	}
+}
+
+// keep forgets the rooms not in keep (rooms with no page here any more).
+func (s *dedupe) keep(keep map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for room := range s.rooms {
+		if keep[room] == 0 {
+			delete(s.rooms, room)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+// Package redis is the broker.Broker of cluster mode: a delivery published
+// on any herald node reaches the pages of its room on every node, through
+// one Redis Pub/Sub channel that every node subscribes to.
+//
+// # Order
+//
+// Every node, the publishing one included, hands deliveries to its pages
+// in the order Redis put them on the channel: there is no node-local fast
+// path, because one would let a node's own pages see its delivery before
+// another node's earlier one. Journaled deliveries are published by the
+// journal's append script itself (journal/redis Options.Publish; tell this
+// broker with Options.JournalPublishes), so the channel carries a room's
+// deliveries in offset order whichever node appended them, and Publish
+// only counts the pages. Replays and deliveries the journal could not
+// store are published here.
+//
+// The channel is a classic PUBLISH channel, not a sharded one (SPUBLISH):
+// in Redis Cluster, a script may only SPUBLISH to a channel in its own
+// slot, and the append and the publish must be one script to keep the
+// order. Classic Pub/Sub works the same on a single server, Sentinel and
+// Cluster (where the cluster bus forwards it to every shard).
+//
+// # Round trips
+//
+// A Publish costs at most one round trip: the PUBLISH (when the journal
+// did not already publish) and the presence read of the room go in one
+// pipeline, and concurrent Publish calls share pipelines (up to
+// maxBatch), so under load a round trip carries many deliveries.
+//
+// # Presence
+//
+// Each node writes, per room where it has pages, a field of the room's
+// presence hash (same Cluster slot as the room's journal keys): its node
+// id → "<pages>:<expiry ms>". It rewrites changed rooms every
+// PresenceInterval and renews all of them every PresenceTTL/3; readers
+// ignore expired fields, so a node killed with SIGKILL drops out of the
+// counts within PresenceTTL. Publish reports the sum over live fields: the
+// pages in the room on every node, as of their last presence write. Each
+// node also keeps a listing of its pages (for the admin /clients) under
+// its node key, with the same expiry.
+//
+// # Redis lost while running
+//
+// When the subscription breaks, the node logs once, reports the state
+// (State), and delivers its own Publish calls straight to its own pages,
+// so alerts keep reaching the pages connected to the node that received
+// them. It reconnects with backoff; once subscribed again it reads, for
+// every room it has pages in, the journal after the last offset it
+// delivered (re-sync), so what other nodes published while it was away
+// still arrives, in order. A page never receives a delivery twice: every
+// node remembers what it handed its pages (by event, room, name and
+// offset) for DedupeWindow and drops a second copy.
+package redis

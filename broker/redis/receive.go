@@ -1,0 +1,145 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/internal/rediswire"
+)
+
+// Backoff bounds between reconnect attempts.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 2 * time.Second
+	// healthEvery is how long the subscription may stay silent before it
+	// is pinged: a dead TCP peer is noticed within about this long.
+	healthEvery = 2 * time.Second
+	// resyncLimit bounds what one room may recover after a reconnect.
+	resyncLimit = 1000
+)
+
+// receive reads the channel until ctx ends: deliveries go to the local
+// subscribers; a broken subscription flips the state, is retried with
+// backoff, and a restored one triggers a re-sync.
+func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
+	defer ps.Close()
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && b.connected.Load() {
+				// Silence: ask the server, so a dead peer shows as an error.
+				if perr := ps.Ping(ctx); perr == nil {
+					continue
+				}
+			}
+			b.setConnected(false, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxBackoff)
+			// The next Receive reconnects and subscribes again; ping so a
+			// restored connection answers even on a silent channel.
+			_ = ps.Ping(ctx)
+			continue
+		}
+		backoff = minBackoff
+		switch m := msg.(type) {
+		case *goredis.Message:
+			d, epoch, err := rediswire.Decode([]byte(m.Payload))
+			if err != nil {
+				b.log.Warn("redis broker: undecodable message on the channel", "err", err)
+				continue
+			}
+			b.deliverLocal(ctx, d, epoch)
+		case *goredis.Subscription, *goredis.Pong:
+			// A confirmation or a pong after a reconnect: we are back.
+			if !b.connected.Load() {
+				b.setConnected(true, nil)
+				b.resync(ctx)
+			}
+		}
+	}
+}
+
+// epochRefresher is the optional capability of a journal that can re-read
+// its epoch on demand (journal/redis): after a reconnect the epoch may
+// have changed (Redis restarted empty) and the re-sync must know it.
+type epochRefresher interface {
+	RefreshEpoch(ctx context.Context) (string, error)
+}
+
+// resync runs in the receive loop once the subscription is back, before
+// any new message is handed over: presence is rewritten, and each room
+// with pages here gets from the journal what was appended after the last
+// offset this node delivered (what other nodes published while this one
+// was not listening). Entries that did arrive are dropped by the dedupe
+// set.
+func (b *Broker) resync(ctx context.Context) {
+	if err := b.pres.sync(ctx, true); err != nil {
+		b.log.Warn("redis broker: presence not rewritten after reconnect", "err", err)
+	}
+	j := b.opts.Journal
+	if j == nil || b.opts.Rooms == nil {
+		return
+	}
+	epoch := j.Epoch()
+	if r, ok := j.(epochRefresher); ok {
+		e, err := r.RefreshEpoch(ctx)
+		if err != nil {
+			b.log.Warn("redis broker: re-sync skipped: epoch unknown", "err", err)
+			return
+		}
+		epoch = e
+	}
+	var downAt time.Time
+	if t := b.downAt.Load(); t != nil {
+		downAt = *t
+	}
+	recovered := 0
+	for room, pages := range b.opts.Rooms() {
+		if pages <= 0 {
+			continue
+		}
+		var after uint64
+		since := downAt
+		if e, floor, ok := b.seen.floor(room); ok && e == epoch {
+			after, since = floor, time.Time{}
+		}
+		for {
+			es, err := j.After(ctx, room, after, resyncLimit)
+			if err != nil {
+				b.log.Warn("redis broker: re-sync read failed", "err", err)
+				return
+			}
+			if len(es) > 0 && es[0].Offset > after+1 {
+				// Retention trimmed the hole: it will never fill.
+				b.seen.lift(room, epoch, es[0].Offset-1)
+			}
+			for _, e := range es {
+				if e.At.Before(since) {
+					continue
+				}
+				if _, fresh := b.deliverLocal(ctx, e.Delivery, epoch); fresh {
+					recovered++
+				}
+			}
+			if len(es) < resyncLimit {
+				break
+			}
+			after = es[len(es)-1].Offset
+		}
+	}
+	b.resynced.Add(uint64(recovered))
+	b.log.Info("redis broker: re-synced after reconnect", "recovered", recovered)
+}

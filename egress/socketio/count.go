@@ -1,0 +1,17 @@
+package socketio
+
+// Pages is the number of pages registered in room on this node: the
+// node's own share of a cluster-wide count (broker/redis presence).
+func (s *Sink) Pages(room string) int { return s.rooms.count(room) }
+
+// Rooms is the number of registered pages per room on this node, for the
+// presence records of cluster mode.
+func (s *Sink) Rooms() map[string]int {
+	s.rooms.mu.RLock()
+	defer s.rooms.mu.RUnlock()
+	out := make(map[string]int, len(s.rooms.byCode))
+	for code, members := range s.rooms.byCode {
+		out[code] = len(members)
+	}
+	return out
+}

@@ -1,0 +1,186 @@
+// Package redistest runs a real redis-server for tests: one per call to
+// Start, on a free loopback port, without persistence, in the test's temp
+// dir, stopped when the test ends. Fault tests stop and restart it (same
+// port, empty data, as a crashed Redis without persistence comes back).
+//
+// Without redis-server on PATH (Debian: apt-get install redis-server) the
+// test is skipped, except under CI=true, where it fails: a missing part
+// must never pass silently.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// startTimeout bounds the wait for redis-server to answer PING. It only
+// expires when something is broken.
+const startTimeout = 15 * time.Second
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu     sync.Mutex
+	proc   *os.Process // nil when stopped
+	exited chan error  // receives the process's exit once
+}
+
+// Binary returns the path of redis-server, skipping t when it is missing
+// (failing it under CI=true).
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is required under CI=true (apt-get install redis-server): not found on PATH")
+		}
+		t.Skip("redis-server not on PATH (apt-get install redis-server); skipping")
+	}
+	return bin
+}
+
+// Start runs a fresh redis-server for t and stops it when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
+	var err error
+	// A free port can be taken between our probe and redis binding it;
+	// try a few ports before giving up.
+	for range 5 {
+		if s.port, err = freePort(); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL is the server's redis:// URL, database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Client returns a new client of the server, closed when the test ends.
+func (s *Server) Client() *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr()})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Running reports whether the server process is up.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc != nil
+}
+
+// Stop kills the server (SIGKILL: nothing is saved, as in a crash) and
+// waits for it to exit. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return
+	}
+	_ = s.proc.Kill()
+	<-s.exited
+	s.proc = nil
+}
+
+// Restart starts the server again on the same port, with no data. It
+// fails the test when the server does not come up.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	// The port was ours a moment ago; a few tries cover a slow release.
+	var err error
+	for range 5 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: restart: %v", err)
+}
+
+// start launches redis-server on s.port and waits until it answers PING.
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		return errors.New("already running")
+	}
+	log := &bytes.Buffer{}
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--dbfilename", "unused.rdb",
+		"--daemonize", "no",
+		"--protected-mode", "no",
+		"--loglevel", "warning",
+		"--logfile", filepath.Join(s.dir, "redis.log"),
+	)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	for {
+		select {
+		case err := <-exited:
+			out, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("redis-server on port %d exited: %v\n%s%s", s.port, err, log.Bytes(), out)
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("redis-server on port %d did not answer PING within %v", s.port, startTimeout)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if c.Ping(ctx).Err() == nil {
+			break
+		}
+	}
+	s.proc, s.exited = cmd.Process, exited
+	return nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

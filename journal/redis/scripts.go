@@ -1,0 +1,151 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// The room scripts take the room's three keys in this order.
+//   KEYS[1] meta (hash e, n)   KEYS[2] log (stream)   KEYS[3] counters (hash)
+
+// luaField reads a field out of a stream entry's flat field list.
+const luaField = `
+local function field(fields, name)
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return fields[i + 1] end
+  end
+  return nil
+end
+local function offset(id) return tonumber(string.match(id, '^(%d+)')) end
+-- Lua prints large numbers in exponent form; ids need every digit.
+local function id(n) return string.format('%d-0', n) end
+`
+
+// appendScript allocates the room's next offset and appends the delivery,
+// then applies retention. It answers {"init"} when the room has no counter
+// (the node must check the epoch and run initScript), {"epoch", e} when
+// the room belongs to another epoch than ARGV[1], else {"ok", offset, ms}.
+//
+//	ARGV[1] epoch   ARGV[2] max entries   ARGV[3] max age ms   ARGV[4] delivery JSON
+//	ARGV[5] channel to publish "<epoch>-<offset>\n<delivery JSON>" on ("" for
+//	        none; rediswire.Encode's framing)
+var appendScript = goredis.NewScript(luaField + `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return {'init'} end
+if e ~= ARGV[1] then return {'epoch', e} end
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local maxEntries = tonumber(ARGV[2])
+local maxAge = tonumber(ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', maxEntries, id(n), 'd', ARGV[4], 't', now)
+-- Published in the script, so every node sees a room's deliveries in
+-- offset order whichever node appended them.
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], e .. '-' .. string.format('%d', n) .. '\n' .. ARGV[4]) end
+-- Age: entries are in time order, so drop the head while it is too old.
+-- The entry just added is never too old, so the loop ends.
+local cutoff = now - maxAge
+local keep = nil
+local batch = 1 -- the head is usually young enough: look at one entry first
+while not keep do
+  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', batch)
+  batch = 64
+  for i, item in ipairs(head) do
+    local at = tonumber(field(item[2], 't')) or 0
+    if at >= cutoff then
+      keep = item[1]
+      if i > 1 then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
+      break
+    end
+  end
+  if not keep then redis.call('XTRIM', KEYS[2], 'MINID', id(offset(head[#head][1]) + 1)) end
+end
+redis.call('PEXPIRE', KEYS[2], maxAge)
+-- Counters of trimmed entries: at most two per entry, cleaned when the
+-- hash outgrows the log by a margin (amortised).
+if redis.call('HLEN', KEYS[3]) > 2 * maxEntries + 64 then
+  local min = offset(keep)
+  for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do
+    if (tonumber(string.sub(f, 3)) or 0) < min then redis.call('HDEL', KEYS[3], f) end
+  end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], maxAge) end
+return {'ok', n, now}
+`)
+
+// initScript creates the room's counter under epoch ARGV[1], which the
+// node has just read from the epoch key, starting above the epoch's base
+// ARGV[2]. A room under another epoch
+// belongs to a lost history: it is reset. Running it twice is harmless.
+var initScript = goredis.NewScript(`
+local e = redis.call('HGET', KEYS[1], 'e')
+if e == ARGV[1] then return 'ok' end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'n', ARGV[2])
+return 'reset'
+`)
+
+// readScript returns up to ARGV[3] entries of the room, each as
+// {id, delivery JSON, ms, reached, acked}, skipping entries older than
+// ARGV[4] ms and entries beyond the newest ARGV[5] (retention as seen from
+// outside, even before the next append trims), in the mode ARGV[1]:
+//
+//	mode "after":   oldest first, ids from ARGV[2] ("<offset>-0") on
+//	mode "last":    newest first
+//	mode "pending": newest first, only entries that reached no page
+//
+// Entries are in time order, so reading newest first
+// stops at the first entry that is too old.
+var readScript = goredis.NewScript(luaField + `
+local mode, limit, cutoff = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+-- A room's offsets have no gaps, so the newest N entries are the offsets
+-- above top - N.
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if #newest == 0 then return out end
+local minOffset = offset(newest[1][1]) - tonumber(ARGV[5]) + 1
+local function take(item)
+  local f = item[2]
+  local at = tonumber(field(f, 't')) or 0
+  local off = offset(item[1])
+  if at < cutoff or off < minOffset then return mode ~= 'after' end -- stop when reading backwards
+  local r = redis.call('HGET', KEYS[3], 'r:' .. off) or '0'
+  if mode == 'pending' and tonumber(r) > 0 then return false end
+  out[#out + 1] = {item[1], field(f, 'd'), at, r, redis.call('HGET', KEYS[3], 'a:' .. off) or '0'}
+  return #out >= limit
+end
+if mode == 'after' then
+  local from = ARGV[2]
+  while #out < limit do
+    local items = redis.call('XRANGE', KEYS[2], from, '+', 'COUNT', 64)
+    if #items == 0 then break end
+    for _, item in ipairs(items) do
+      if take(item) then break end
+    end
+    from = id(offset(items[#items][1]) + 1)
+  end
+else
+  local to = '+'
+  local done = false
+  while not done do
+    local items = redis.call('XREVRANGE', KEYS[2], to, '-', 'COUNT', 64)
+    if #items == 0 then break end
+    for _, item in ipairs(items) do
+      if take(item) then done = true; break end
+    end
+    local last = offset(items[#items][1])
+    if last <= 1 then break end
+    to = id(last - 1)
+  end
+end
+return out
+`)
+
+// markScript adds to an entry's counters if the entry is still in the log.
+//
+//	ARGV[1] offset   ARGV[2] reached   ARGV[3] acked   ARGV[4] max age ms
+var markScript = goredis.NewScript(`
+local id = ARGV[1] .. '-0'
+if #redis.call('XRANGE', KEYS[2], id, id) == 0 then return 0 end
+if tonumber(ARGV[2]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'r:' .. ARGV[1], ARGV[2]) end
+if tonumber(ARGV[3]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'a:' .. ARGV[1], ARGV[3]) end
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+`)
