@@ -142,6 +142,14 @@ type States struct {
 	shared Deduper
 }
 
+// Share makes s use d for de-duplication (cluster mode), with key
+// prefixing every id it records.
+func (s *State) Share(d Deduper, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shared, s.key = d, key
+}
+
 // Share makes every instance's de-duplication use d (cluster mode), the
 // instances that exist and those created later.
 func (ss *States) Share(d Deduper) {
@@ -149,9 +157,7 @@ func (ss *States) Share(d Deduper) {
 	defer ss.mu.Unlock()
 	ss.shared = d
 	for name, st := range ss.m {
-		st.mu.Lock()
-		st.shared, st.key = d, name
-		st.mu.Unlock()
+		st.Share(d, name)
 	}
 }
 

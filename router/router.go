@@ -226,7 +226,12 @@ func (r *Router) State(name string) *ingress.State { return r.states.Get(name) }
 
 // ShareDedupe makes every ingress instance's de-duplication use d, a
 // store all nodes of a cluster share (the Redis journal).
-func (r *Router) ShareDedupe(d ingress.Deduper) { r.states.Share(d) }
+func (r *Router) ShareDedupe(d ingress.Deduper) {
+	r.states.Share(d)
+	// The window every webhook instance shares, keyed by sender
+	// (ingress.DedupeKey), so a retry is recognised on any node.
+	r.dedupe.Share(d, "sender")
+}
 
 // ErrUnchanged is returned by Reload when the bytes equal the running file.
 var ErrUnchanged = errors.New("rules unchanged")
