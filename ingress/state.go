@@ -1,9 +1,9 @@
 package ingress
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"slices"
 	"sync"
 	"time"

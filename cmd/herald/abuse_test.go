@@ -357,7 +357,7 @@ func TestAbuseSmallFindings(t *testing.T) {
 // TestAbuseLogFlood: a client hammering the admin API with a wrong token
 // gets each refusal, but the log only the first lines of it per minute.
 func TestAbuseLogFlood(t *testing.T) {
-	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken}, noEnv, nil)
+	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken, "--data", memoryData}, noEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
