@@ -66,7 +66,7 @@ func TestStreamSendsHistoryEventsAndAcks(t *testing.T) {
 	now := time.Now()
 	obs := func(id string) router.Observation {
 		o := router.Observation{Event: herald.Event{ID: id, Source: "trigger", Type: "follow", Code: "c", Received: now},
-			Result: rules.Result{Deliveries: []herald.Delivery{{EventID: id, Room: "c", Name: "FOLLOW"}}}, Done: now}
+			Result: rules.Result{Deliveries: []herald.Delivery{{EventID: id, Room: "c", Name: "FOLLOW", Offset: uint64(len(id))}}}, Done: now}
 		o.Pages.Add(0, 1)
 		return o
 	}
@@ -106,7 +106,7 @@ func TestStreamSendsHistoryEventsAndAcks(t *testing.T) {
 	if err := json.Unmarshal(next("event"), &ev); err != nil || ev.ID != "live" || ev.Deliveries[0].Pages != 1 {
 		t.Fatalf("event = %+v, %v; want live with 1 page", ev, err)
 	}
-	d.Acked("live", "c")
+	d.Acked("c", uint64(len("live"))) // the journal offset the page acked
 	if err := json.Unmarshal(next("event"), &ev); err != nil || ev.ID != "live" || ev.Deliveries[0].Acks != 1 {
 		t.Fatalf("after ack = %+v, %v; want live with 1 ack", ev, err)
 	}

@@ -22,13 +22,22 @@ func (d *Dashboard) Observe(o router.Observation) {
 	d.feed.Add(record{seq: d.seq.Add(1), obs: bounded(o)})
 }
 
-// Acked records that a page acknowledged (showed) the delivery of event
-// eventID to room. The page model calls it when a page acks; the
-// dashboard shows the count beside the delivery.
-func (d *Dashboard) Acked(eventID, room string) {
-	d.feed.Update(func(r *record) bool { return r.obs.Event.ID == eventID }, func(r *record) {
+// Acked records that a page acknowledged (showed) the journaled delivery
+// at offset in room: the recovery keeper calls it for every ack a page
+// sends (acks name the journal offset), and the dashboard shows the count
+// beside the delivery.
+func (d *Dashboard) Acked(room string, offset uint64) {
+	match := func(r *record) bool {
+		for _, dl := range r.obs.Result.Deliveries {
+			if dl.Offset == offset && dl.Room == room {
+				return true
+			}
+		}
+		return false
+	}
+	d.feed.Update(match, func(r *record) {
 		for i, dl := range r.obs.Result.Deliveries {
-			if dl.Room == room {
+			if dl.Offset == offset && dl.Room == room {
 				if r.acks == nil {
 					r.acks = make([]int, len(r.obs.Result.Deliveries))
 				}

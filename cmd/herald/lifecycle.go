@@ -102,6 +102,9 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	// the observer they are handed.
 	s.mon = newMonitoring(cfg, log, s.sinks, func() router.Status { return s.router.Status() },
 		func() journal.Stats { return s.journal.Stats() })
+	if s.mon.dash.Enabled() {
+		s.keeper.OnAck(s.mon.dash.Acked) // acks show beside each delivery
+	}
 	s.router = router.New(router.Options{Broker: toJournal, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: s.sinks.reserved(), ReservedNames: reservedNames,
 		Observer: s.mon.observer(), DataDir: cfg.dataDir})

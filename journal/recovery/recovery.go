@@ -52,6 +52,8 @@ type Options struct {
 type Keeper struct {
 	j   journal.Journal
 	cur atomic.Pointer[Options] // swapped whole by SetOptions
+	// onAck is told of every acknowledgement (OnAck); nil when unset.
+	onAck atomic.Pointer[func(code string, offset uint64)]
 
 	mu    sync.Mutex
 	rooms map[string]*claim // one pending claim at a time per room
@@ -261,10 +263,18 @@ func (k *Keeper) Known(ctx context.Context, pid string) bool {
 	return err == nil && ok
 }
 
-// Acked counts a page's acknowledgement of the entry at offset in code.
+// Acked counts a page's acknowledgement of the entry at offset in code,
+// and tells the function given to OnAck (the dashboard).
 func (k *Keeper) Acked(ctx context.Context, code string, offset uint64) error {
+	if fn := k.onAck.Load(); fn != nil {
+		(*fn)(code, offset)
+	}
 	return k.j.Mark(ctx, code, offset, 0, 1)
 }
+
+// OnAck makes fn hear of every acknowledgement, before it is journaled.
+// fn must not block: it runs on the page's connection.
+func (k *Keeper) OnAck(fn func(code string, offset uint64)) { k.onAck.Store(&fn) }
 
 // Catchup reads the entries of code after offset: the page model's second
 // read, under its room lock, for what was published between Connect and

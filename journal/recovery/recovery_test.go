@@ -215,3 +215,26 @@ func TestPendingGoesToOnePage(t *testing.T) {
 		t.Errorf("%d pages got the pending alerts, want exactly 1 (%v)", winners, got)
 	}
 }
+
+// TestAckedIsJournaledAndTold: a page's ack is counted on the entry (what
+// /api/history shows) and handed to the OnAck listener (the dashboard).
+func TestAckedIsJournaledAndTold(t *testing.T) {
+	j := mem.New()
+	k := recovery.New(j, recovery.Options{})
+	es := appendN(t, j, "c", 2)
+	var told []string
+	k.OnAck(func(code string, offset uint64) { told = append(told, fmt.Sprintf("%s@%d", code, offset)) })
+	if err := k.Acked(t.Context(), "c", es[1].Offset); err != nil {
+		t.Fatal(err)
+	}
+	last, err := j.Last(t.Context(), "c", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last[0].Acked != 0 || last[1].Acked != 1 {
+		t.Errorf("acks = %d, %d; want 0, 1", last[0].Acked, last[1].Acked)
+	}
+	if want := []string{fmt.Sprintf("c@%d", es[1].Offset)}; !reflect.DeepEqual(told, want) {
+		t.Errorf("OnAck heard %v, want %v", told, want)
+	}
+}
