@@ -27,26 +27,32 @@ func (s *Set) state(ev *herald.Event) *state {
 		st = &state{env: make(map[string]any, len(s.names))}
 	}
 	for _, name := range s.names {
-		var v any
-		switch name {
-		case "source":
-			v = ev.Source
-		case "type":
-			v = ev.Type
-		case "code":
-			v = ev.Code
-		case "id":
-			v = ev.ID
-		case "data":
-			v = ev.Data
-		case "headers":
-			v = ev.Headers
-		case "time":
-			v = ev.Received
-		}
-		st.env[name] = v
+		st.env[name] = eventField(ev, name)
 	}
 	return st
+}
+
+// eventField is the event's top-level field name as rules see it, in
+// expressions (source, data, time, …) and in templates (event.source);
+// nil for a name the event does not have.
+func eventField(ev *herald.Event, name string) any {
+	switch name {
+	case "source":
+		return ev.Source
+	case "type":
+		return ev.Type
+	case "code":
+		return ev.Code
+	case "id":
+		return ev.ID
+	case "data":
+		return ev.Data
+	case "headers":
+		return ev.Headers
+	case "time":
+		return ev.Received
+	}
+	return nil
 }
 
 func (s *Set) release(st *state) {

@@ -217,16 +217,9 @@ func (t *template) render(ev *herald.Event) string {
 
 func (p tmplPart) value(ev *herald.Event) string {
 	var v any
-	switch p.event {
-	case "source":
-		v = ev.Source
-	case "type":
-		v = ev.Type
-	case "code":
-		v = ev.Code
-	case "id":
-		v = ev.ID
-	default:
+	if p.event != "" {
+		v = eventField(ev, p.event)
+	} else {
 		v = lookup(ev.Data, p.path)
 	}
 	s := formatValue(v)
