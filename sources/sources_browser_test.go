@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress/socketio"
+	"github.com/heraldhq/herald/internal/browsertest"
 	"github.com/heraldhq/herald/sources"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // TestExamplePageInChromium opens example.html in headless Chromium, served
 // the way cmd/herald serves it, delivers alerts through the real Socket.IO
@@ -30,11 +28,11 @@ const chromiumPath = "/usr/bin/chromium"
 // ?code=, alerts appear with their text or fields, the code itself is never
 // shown, and a redelivered event id is dropped.
 func TestExamplePageInChromium(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	const code = "browser-code-7f3a"
 	srv := serve(t)
 	sink := srv.sink()
-	ctx, consoleLog := browser(t)
+	ctx, consoleLog := browsertest.Start(t, 60*time.Second)
 	defer func() {
 		if t.Failed() {
 			t.Logf("browser console:\n%s", consoleLog())
@@ -114,18 +112,6 @@ func TestExamplePageInChromium(t *testing.T) {
 	}
 }
 
-// needChromium skips t without Chromium, except in CI, where the browser
-// tests must run (.ci/run installs the Debian package chromium).
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
-	}
-}
-
 // testServer serves what cmd/herald serves for pages: /sources/, the client
 // bundle and the Socket.IO endpoint of the current sink. restart replaces
 // the sink, as a herald restart would.
@@ -195,68 +181,6 @@ ns.onAny(function (e, data, meta) { got.push([e, data, meta]); });</script>`)
 	return ts
 }
 
-// browser starts a fresh headless Chromium and returns its context and a
-// function returning what the page wrote to the console.
-func browser(t *testing.T) (context.Context, func() string) {
-	t.Helper()
-	// Not t.TempDir: Chromium's helper processes may still write to the
-	// profile for a moment after the browser is gone, which fails
-	// TempDir's cleanup; remove it with retries instead.
-	profile, err := os.MkdirTemp("", "herald-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(profile),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-		for range 40 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
-
-	var mu sync.Mutex
-	var console strings.Builder
-	chromedp.ListenTarget(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(&console, "%s:", ev.Type)
-			for _, a := range ev.Args {
-				fmt.Fprintf(&console, " %s", a.Value)
-			}
-			console.WriteString("\n")
-		case *runtime.EventExceptionThrown:
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(&console, "exception: %s\n", ev.ExceptionDetails.Error())
-		}
-	})
-	return ctx, func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return console.String()
-	}
-}
-
 func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {
 	t.Helper()
 	if err := chromedp.Run(ctx, actions...); err != nil {
@@ -268,10 +192,10 @@ func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Act
 // for hours, so after herald restarts the page must reconnect and register
 // again by itself.
 func TestExamplePageSurvivesServerRestart(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	const code = "restart-code-19"
 	srv := serve(t)
-	ctx, consoleLog := browser(t)
+	ctx, consoleLog := browsertest.Start(t, 60*time.Second)
 	defer func() {
 		if t.Failed() {
 			t.Logf("browser console:\n%s", consoleLog())
@@ -306,9 +230,9 @@ func TestExamplePageSurvivesServerRestart(t *testing.T) {
 // own beyond new NotificationService() registers the script tag's
 // data-code, and setCode moves it to another room.
 func TestHelperTakesCodeFromScriptTagAndMoves(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	srv := serve(t)
-	ctx, consoleLog := browser(t)
+	ctx, consoleLog := browsertest.Start(t, 60*time.Second)
 	defer func() {
 		if t.Failed() {
 			t.Logf("browser console:\n%s", consoleLog())
@@ -366,9 +290,9 @@ func clientCodes(s *socketio.Sink) []string {
 // handler was attached), status=1 keeps it on screen, and a runaway text
 // is cut short.
 func TestExamplePageBadgeAndText(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	srv := serve(t)
-	ctx, consoleLog := browser(t)
+	ctx, consoleLog := browsertest.Start(t, 60*time.Second)
 	defer func() {
 		if t.Failed() {
 			t.Logf("browser console:\n%s", consoleLog())

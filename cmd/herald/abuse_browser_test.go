@@ -1,16 +1,16 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/browsertest"
 
 	"github.com/heraldhq/herald/internal/pagetest"
 )
@@ -42,12 +42,7 @@ for (const transports of [["polling"], ["websocket"]]) {
 // neither read a count, nor fire an alert, nor join a room of the herald
 // on 127.0.0.1, while herald's own page can fire one.
 func TestAbuseCrossOriginInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("%s not installed; skipping the browser test", chromiumPath)
-	}
+	browsertest.Need(t)
 	base := startServer(t, nil)
 	victim := pagetest.Start(t, base, pagetest.Options{Code: "victim"})
 	victim.WaitRegistered(t)
@@ -58,16 +53,7 @@ func TestAbuseCrossOriginInChromium(t *testing.T) {
 	defer evil.Close()
 	evilURL := strings.Replace(evil.URL, "127.0.0.1", "evil.test", 1) // a site of its own
 
-	profile := t.TempDir()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.UserDataDir(profile),
-		chromedp.Flag("host-resolver-rules", "MAP evil.test 127.0.0.1"))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	ctx, _ := browsertest.Start(t, 60*time.Second, chromedp.Flag("host-resolver-rules", "MAP evil.test 127.0.0.1"))
 
 	var results map[string]string
 	if err := chromedp.Run(ctx,

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +16,11 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/heraldhq/herald/internal/browsertest"
+
 	"github.com/heraldhq/herald/internal/faketwitch"
 	"github.com/heraldhq/herald/internal/pagetest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // dashboardRules declares Ko-fi, a Twitch EventSub WebSocket instance
 // (a static token against the fake Twitch: %[1]s is its EventSub URL,
@@ -73,7 +72,7 @@ tests:
 // official JS client), a broken rules save shown with its file:line, and
 // sign-out. With -update it writes the screenshots in docs/.
 func TestDashboardInChromium(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	const code = "overlay-code-4e21"
 	fake := faketwitch.New(t)
 	fake.Grant("dashboard-static-token", "", "")
@@ -83,7 +82,7 @@ func TestDashboardInChromium(t *testing.T) {
 	base := startServer(t, func(c *config) { c.rulesFile = rulesFile })
 	page := pagetest.Start(t, base, pagetest.Options{Code: code})
 	page.WaitRegistered(t)
-	ctx, consoleLog := browser(t)
+	ctx, consoleLog := browsertest.Start(t, 90*time.Second, chromedp.Flag("hide-scrollbars", true))
 	defer func() {
 		if t.Failed() {
 			t.Logf("browser console:\n%s", consoleLog())
@@ -393,8 +392,8 @@ func TestDashboardOffWithoutToken(t *testing.T) {
 	if a := doRaw(t, "POST", base+"/admin/login", `{"token":""}`, map[string]string{"Content-Type": "application/json"}); a.status != http.StatusForbidden {
 		t.Errorf("sign-in with no token configured = %d, want 403", a.status)
 	}
-	needChromium(t)
-	ctx, _ := browser(t)
+	browsertest.Need(t)
+	ctx, _ := browsertest.Start(t, 90*time.Second, chromedp.Flag("hide-scrollbars", true))
 	var help string
 	step(t, ctx, "the page says how to turn the dashboard on",
 		chromedp.Navigate(base+"/admin/"),
@@ -445,70 +444,6 @@ func doRaw(t *testing.T, method, url, body string, header map[string]string) raw
 		_, _ = b.ReadFrom(resp.Body)
 	}
 	return rawAnswer{status: resp.StatusCode, body: b.String(), cookies: resp.Cookies()}
-}
-
-// needChromium skips t without Chromium, except in CI, where the browser
-// tests must run (.ci/run installs the Debian package chromium).
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
-		}
-		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", chromiumPath)
-	}
-}
-
-// browser starts a fresh headless Chromium and returns its context and a
-// function returning what the page wrote to the console.
-func browser(t *testing.T) (context.Context, func() string) {
-	t.Helper()
-	// Not t.TempDir: Chromium's helpers may write to the profile for a
-	// moment after the browser is gone; remove it with retries instead.
-	profile, err := os.MkdirTemp("", "herald-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("hide-scrollbars", true), chromedp.NoFirstRun,
-		chromedp.UserDataDir(profile))
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	// Generous: it only fires when something is broken.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-		for range 40 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
-	var mu sync.Mutex
-	var console strings.Builder
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			fmt.Fprintf(&console, "%s:", ev.Type)
-			for _, a := range ev.Args {
-				fmt.Fprintf(&console, " %s", a.Value)
-			}
-			console.WriteString("\n")
-		case *runtime.EventExceptionThrown:
-			fmt.Fprintf(&console, "exception: %s\n", ev.ExceptionDetails.Error())
-		}
-	})
-	return ctx, func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return console.String()
-	}
 }
 
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {

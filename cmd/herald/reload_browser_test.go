@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/browsertest"
 
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/sources"
@@ -23,12 +24,7 @@ import (
 // are not shown again. It acknowledges each alert once its handlers ran,
 // and /api/history counts the acks.
 func TestReloadedPageGetsWhatItMissed(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("%s not installed; skipping the browser test", chromiumPath)
-	}
+	browsertest.Need(t)
 	const code = "reload-code-5"
 	dir := t.TempDir()
 	helper, err := fs.ReadFile(sources.FS(), "notificationservice.js")
@@ -48,26 +44,7 @@ func TestReloadedPageGetsWhatItMissed(t *testing.T) {
 ns.onAny(function (e, data) { got.push(data.n); });</script>`)
 	base := startServer(t, func(c *config) { c.sourcesDir = dir })
 
-	profile, err := os.MkdirTemp("", "herald-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.UserDataDir(profile))
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-		for range 40 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	ctx, _ := browsertest.Start(t, 90*time.Second)
 	step := func(what string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
