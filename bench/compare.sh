@@ -66,6 +66,11 @@ results="bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$results"
 raw="$results/raw.jsonl"
 server_pid=""
+# The load tool is one client opening thousands of pages and firing
+# thousands of triggers: herald's per-client limits (SECURITY.md) are off
+# for it, as they would be for any load test from one machine.
+no_limits=(--rate-requests off --rate-misses off --rate-handshakes off --rate-handshakes-total off
+	--conns-per-ip 0 --conns-total 0 --bodies-per-ip 0)
 
 cleanup() {
 	stop_server
@@ -93,15 +98,10 @@ start_server() {
 	case "$1" in
 	herald)
 		port=$HERALD_PORT
-		# The load tool is one client opening thousands of pages and firing
-		# thousands of triggers: herald's per-client limits (SECURITY.md) are
-		# off for it, as they would be for any load test from one machine.
-		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
 		# A fresh journal per run (bbolt, fsync'd group commits, herald's
 		# default); HERALD_ARGS="--data :memory:" measures without the disk.
-		# The abuse limits are off: the load tool is one client on loopback.
-		"$bin/herald" -p "$port" --data "$(mktemp -d -p "$bin")" --rate-requests off --rate-misses off --rate-handshakes off \
-			--rate-handshakes-total off --conns-per-ip 0 --conns-total 0 --bodies-per-ip 0 ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
+		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
+		"$bin/herald" -p "$port" --data "$(mktemp -d -p "$bin")" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
 		;;
 	node)
 		port=$NODE_PORT
@@ -148,7 +148,7 @@ start_cluster() {
 		local p=$((base + i))
 		if [[ $1 == herald ]]; then
 			# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
-			"$bin/herald" -p "$p" --redis "redis://127.0.0.1:$REDIS_PORT/0" ${HERALD_ARGS:-} >>"$results/herald-$i.log" 2>&1 &
+			"$bin/herald" -p "$p" --redis "redis://127.0.0.1:$REDIS_PORT/0" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald-$i.log" 2>&1 &
 		else
 			REDIS_URL="redis://127.0.0.1:$REDIS_PORT" node bench/reference/server.js "$p" >>"$results/node-$i.log" 2>&1 &
 		fi
