@@ -474,50 +474,16 @@ func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 			p.checkOperator(prog, sc, n)
 		}
 	}
-	walk(root, visit)
+	// expr's own walk reaches every kind of node (closures, predicates,
+	// slices, let); it visits children first, so of a chain of unknown
+	// fields (data.a.b) the first unknown one is reported.
+	ast.Walk(&root, visitor(visit))
 }
 
-// walk calls visit on every node, parents before children.
-func walk(n ast.Node, visit func(ast.Node)) {
-	if n == nil {
-		return
-	}
-	visit(n)
-	switch n := n.(type) {
-	case *ast.BinaryNode:
-		walk(n.Left, visit)
-		walk(n.Right, visit)
-	case *ast.UnaryNode:
-		walk(n.Node, visit)
-	case *ast.MemberNode:
-		walk(n.Node, visit)
-	case *ast.ChainNode:
-		walk(n.Node, visit)
-	case *ast.BuiltinNode:
-		for _, a := range n.Arguments {
-			walk(a, visit)
-		}
-	case *ast.CallNode:
-		for _, a := range n.Arguments {
-			walk(a, visit)
-		}
-	case *ast.ConditionalNode:
-		walk(n.Cond, visit)
-		walk(n.Exp1, visit)
-		walk(n.Exp2, visit)
-	case *ast.ArrayNode:
-		for _, e := range n.Nodes {
-			walk(e, visit)
-		}
-	case *ast.MapNode:
-		for _, e := range n.Pairs {
-			walk(e, visit)
-		}
-	case *ast.PairNode:
-		walk(n.Key, visit)
-		walk(n.Value, visit)
-	}
-}
+// visitor adapts a function to expr's ast.Visitor.
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(*n) }
 
 func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 	l, lf, lp := sc.kindOf(b.Left)
