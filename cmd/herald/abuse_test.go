@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -361,19 +360,13 @@ func TestAbuseLogFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs, base := &syncBuffer{}, ""
-	ready, done := make(chan string, 1), make(chan error, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
-	base = "http://" + <-ready
+	base, logs, stop := serveInTest(t, cfg, noEnv)
 	for range 500 {
 		if a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer wrong"}); a.status != 401 {
 			t.Fatalf("wrong token = %d", a.status)
 		}
 	}
-	cancel()
-	<-done
+	stop()
 	if n := strings.Count(logs.String(), "admin request refused"); n > defaultLogLimit.Burst {
 		t.Fatalf("500 refused admin requests wrote %d log lines, want at most %d", n, defaultLogLimit.Burst)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,22 +35,39 @@ func startServerEnv(t *testing.T, getenv func(string) (string, bool), mutate fun
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	base, _, _ := serveInTest(t, cfg, getenv)
+	return base
+}
+
+// serveInTest runs the real server in-process on cfg and returns its base
+// URL, its log and stop. A server that does not start fails t with its
+// log; stop shuts it down (once; t's cleanup calls it too) and fails t if
+// the shutdown fails; the log is shown when t failed. A caller that checks
+// the whole log calls stop first, so the shutdown lines are in it.
+func serveInTest(t *testing.T, cfg config, getenv func(string) (string, bool)) (base string, logs *syncBuffer, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	ready, done := make(chan string, 1), make(chan error, 1)
+	logs = &syncBuffer{}
 	go func() { done <- serve(ctx, nil, cfg, getenv, logs, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
 	case err := <-done:
+		cancel()
 		t.Fatalf("server did not start: %v\n%s", err, logs.String())
 	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+		stop()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
@@ -58,7 +76,7 @@ func startServerEnv(t *testing.T, getenv func(string) (string, bool), mutate fun
 	if cfg.tlsCert != "" || cfg.sslContext != "" {
 		scheme = "https://"
 	}
-	return scheme + addr
+	return scheme + addr, logs, stop
 }
 
 type answer struct {

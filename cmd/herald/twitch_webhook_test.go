@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -50,23 +49,15 @@ ingress:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	logs := &syncBuffer{}
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
+	_, logs, stop := serveInTest(t, cfg, noEnv)
 	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("herald log:\n%s", logs.String())
-		}
+		stop()
 		for _, secret := range []string{"an-app-secret", "a-webhook-secret-123", "app-token-"} {
 			if strings.Contains(logs.String(), secret) {
 				t.Errorf("the log contains %q", secret)
 			}
 		}
 	})
-	<-ready
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "webhook subscriptions in step") {
 		if time.Now().After(deadline) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -77,7 +76,7 @@ type twitchHarness struct {
 
 func startTwitch(t *testing.T, subs string, setup func(*faketwitch.Server)) *twitchHarness {
 	t.Helper()
-	h := &twitchHarness{fake: faketwitch.New(t), data: t.TempDir(), logs: &syncBuffer{}}
+	h := &twitchHarness{fake: faketwitch.New(t), data: t.TempDir()}
 	h.fake.Keepalive = 1 // herald then gives up on a silent session after 2 s
 	if setup != nil {
 		setup(h.fake)
@@ -95,30 +94,9 @@ func startTwitch(t *testing.T, subs string, setup func(*faketwitch.Server)) *twi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- serve(ctx, nil, cfg, noEnv, h.logs, ready) }()
-	select {
-	case addr := <-ready:
-		h.base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("herald did not start: %v\n%s", err, h.logs.String())
-	}
-	stopped := false
-	h.stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		}
-	}
+	h.base, h.logs, h.stop = serveInTest(t, cfg, noEnv)
 	t.Cleanup(func() {
 		h.stop()
-		if t.Failed() {
-			t.Logf("herald log:\n%s", h.logs.String())
-		}
 		h.checkNoSecretLogged(t)
 	})
 	h.page = pagetest.Start(t, h.base, pagetest.Options{Code: "alerts-ws"})
@@ -443,21 +421,13 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	logs := &syncBuffer{}
-	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- serve(ctx, nil, cfg, noEnv, logs, ready) }()
+	base, logs, stop := serveInTest(t, cfg, noEnv)
 	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("herald log:\n%s", logs.String())
-		}
+		stop()
 		if strings.Contains(logs.String(), "static-token") || strings.Contains(logs.String(), "revoked-token") {
 			t.Error("the log contains the access token")
 		}
 	})
-	base := "http://" + <-ready
 	page := pagetest.Start(t, base, pagetest.Options{Code: "alerts-ws"})
 	page.WaitRegistered(t)
 	c := fake.NextConn(t)
