@@ -2,10 +2,8 @@ package eventsub_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -24,36 +22,25 @@ import (
 // again. Status shows each step.
 func TestRefusedSubscriptionRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln := newPipeListener()
+		tw := newFakeTwitch()
 		var dials, cheerCreates atomic.Int32
 		var refusing atomic.Bool
 		refusing.Store(true)
-		stop := make(chan struct{})
-		var handlers sync.WaitGroup
-		up := websocket.Upgrader{}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-			conn, err := up.Upgrade(w, r, nil)
-			if err != nil {
-				return
-			}
-			handlers.Add(1)
-			defer handlers.Done()
-			defer conn.Close()
+		tw.sessions(func(conn *websocket.Conn) {
 			dials.Add(1)
-			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"w`+time.Now().String()+`","message_type":"session_welcome"},"payload":{"session":{"id":"s1","status":"connected","keepalive_timeout_seconds":10}}}`))
+			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
 			for {
 				select {
-				case <-stop:
+				case <-tw.stop:
 					return
 				case <-time.After(9 * time.Second):
 				}
-				if conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"k`+time.Now().String()+`","message_type":"session_keepalive"},"payload":{}}`)) != nil {
+				if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
 					return
 				}
 			}
 		})
-		mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			if bytes.Contains(body, []byte(`"channel.cheer"`)) {
 				cheerCreates.Add(1)
@@ -66,28 +53,8 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 			w.WriteHeader(202)
 			_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"t","version":"1"}]}`))
 		})
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		defer func() {
-			cancel()
-			close(stop)
-			srv.Close()
-			ln.Close()
-			handlers.Wait()
-		}()
-		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
-		c := &eventsub.Client{
-			URL:    "ws://herald.test/ws",
-			Dialer: &websocket.Dialer{NetDialContext: ln.dial},
-			Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
-			Subs: []eventsub.Request{
-				{Type: "stream.online", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}},
-				{Type: "channel.cheer", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}},
-			},
-		}
-		go func() { done <- c.Run(ctx) }()
+		c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
+		defer end()
 		status := func() map[string]ingress.SubscriptionStatus {
 			out := map[string]ingress.SubscriptionStatus{}
 			for _, s := range c.Status().Subscriptions {
@@ -161,52 +128,24 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 // redialling every second, and Helix is not asked on every new session.
 func TestSessionWithoutSubscriptionsBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln := newPipeListener()
+		tw := newFakeTwitch()
 		var dials, asks atomic.Int32
-		stop := make(chan struct{})
-		var handlers sync.WaitGroup
-		up := websocket.Upgrader{}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-			conn, err := up.Upgrade(w, r, nil)
-			if err != nil {
-				return
-			}
-			handlers.Add(1)
-			defer handlers.Done()
-			defer conn.Close()
+		tw.sessions(func(conn *websocket.Conn) {
 			dials.Add(1)
-			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"w`+time.Now().String()+`","message_type":"session_welcome"},"payload":{"session":{"id":"s","status":"connected","keepalive_timeout_seconds":30}}}`))
+			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s", 30))
 			select {
-			case <-stop:
+			case <-tw.stop:
 			case <-time.After(10 * time.Second): // nothing was subscribed: Twitch gives up on the session
 				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4003, ""), time.Now().Add(time.Second))
 			}
 		})
-		mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 			asks.Add(1)
 			w.WriteHeader(403)
 			_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
 		})
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		defer func() {
-			cancel()
-			close(stop)
-			srv.Close()
-			ln.Close()
-			handlers.Wait()
-		}()
-		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
-		c := &eventsub.Client{
-			URL:    "ws://herald.test/ws",
-			Dialer: &websocket.Dialer{NetDialContext: ln.dial},
-			Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
-			Subs:   []eventsub.Request{{Type: "channel.cheer", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}}},
-		}
-		go func() { done <- c.Run(ctx) }()
+		_, cancel, done, end := tw.run(sub("channel.cheer"))
+		defer end()
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		// Backoff 0.5-1 s, 1-2 s, 2-4 s … 60-120 s after each 10 s session:

@@ -2,6 +2,7 @@ package eventsub_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -61,6 +62,77 @@ func (staticTokens) Renew(context.Context, auth.Token) (auth.Token, error) {
 	return auth.Token{}, auth.ErrInvalidToken
 }
 
+// fakeTwitch is Twitch as a fake-time test sees it: an in-memory listener
+// serving mux, every WebSocket handler tracked, so a test can end with no
+// goroutine left behind, as synctest requires.
+type fakeTwitch struct {
+	ln       *pipeListener
+	mux      *http.ServeMux
+	stop     chan struct{} // closed when the test ends: handlers return
+	handlers sync.WaitGroup
+}
+
+func newFakeTwitch() *fakeTwitch {
+	return &fakeTwitch{ln: newPipeListener(), mux: http.NewServeMux(), stop: make(chan struct{})}
+}
+
+// sessions serves the EventSub WebSocket: handle runs for each connection,
+// which is closed when it returns.
+func (f *fakeTwitch) sessions(handle func(conn *websocket.Conn)) {
+	var up websocket.Upgrader
+	f.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		f.handlers.Add(1)
+		defer f.handlers.Done()
+		defer conn.Close()
+		handle(conn)
+	})
+}
+
+// run starts a client of f that declares subs. end stops the client, the
+// server and every handler: defer it, so it runs on success and on Fatal
+// alike.
+func (f *fakeTwitch) run(subs ...eventsub.Request) (c *eventsub.Client, cancel context.CancelFunc, done <-chan error, end func()) {
+	srv := &http.Server{Handler: f.mux}
+	go srv.Serve(f.ln)
+	ctx, cancel := context.WithCancel(context.Background())
+	hc := &http.Client{Transport: &http.Transport{DialContext: f.ln.dial}}
+	c = &eventsub.Client{
+		URL:    "ws://herald.test/ws",
+		Dialer: &websocket.Dialer{NetDialContext: f.ln.dial},
+		Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
+		Subs:   subs,
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(ctx) }()
+	return c, cancel, ran, func() {
+		cancel()
+		close(f.stop)
+		srv.Close()
+		f.ln.Close()
+		f.handlers.Wait()
+	}
+}
+
+// welcomeMsg and keepaliveMsg are the EventSub messages the fake sends; message
+// ids are unique per instant of fake time.
+func welcomeMsg(session string, keepaliveSeconds int) []byte {
+	return []byte(fmt.Sprintf(`{"metadata":{"message_id":"w%s","message_type":"session_welcome"},"payload":{"session":{"id":%q,"status":"connected","keepalive_timeout_seconds":%d}}}`,
+		time.Now(), session, keepaliveSeconds))
+}
+
+func keepaliveMsg() []byte {
+	return []byte(`{"metadata":{"message_id":"k` + time.Now().String() + `","message_type":"session_keepalive"},"payload":{}}`)
+}
+
+// sub declares type t (version 1) for broadcaster 1.
+func sub(t string) eventsub.Request {
+	return eventsub.Request{Type: t, Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}}
+}
+
 // TestKeepaliveTimeoutAndBackoff runs in fake time: a session that goes
 // silent after its welcome (keepalive 10 s) is given up once the
 // keepalive window (10 s + 2 s grace) has passed with nothing, then
@@ -68,32 +140,21 @@ func (staticTokens) Renew(context.Context, auth.Token) (auth.Token, error) {
 // sending keepalives is kept however long it lasts.
 func TestKeepaliveTimeoutAndBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln := newPipeListener()
+		tw := newFakeTwitch()
 		var dials atomic.Int32
 		var sendKeepalives atomic.Bool
-		stop := make(chan struct{})
-		var handlers sync.WaitGroup
-		up := websocket.Upgrader{}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-			conn, err := up.Upgrade(w, r, nil)
-			if err != nil {
-				return
-			}
-			handlers.Add(1)
-			defer handlers.Done()
-			defer conn.Close()
-			go func() { <-stop; conn.Close() }()
+		tw.sessions(func(conn *websocket.Conn) {
+			go func() { <-tw.stop; conn.Close() }()
 			dials.Add(1)
-			_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"w`+time.Now().String()+`","message_type":"session_welcome"},"payload":{"session":{"id":"s","status":"connected","keepalive_timeout_seconds":10}}}`))
+			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s", 10))
 			for {
 				select {
-				case <-stop:
+				case <-tw.stop:
 					return
 				case <-time.After(9 * time.Second):
 				}
 				if sendKeepalives.Load() {
-					if conn.WriteMessage(websocket.TextMessage, []byte(`{"metadata":{"message_id":"k`+time.Now().String()+`","message_type":"session_keepalive"},"payload":{}}`)) != nil {
+					if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
 						return
 					}
 				} else if _, _, err := conn.ReadMessage(); err != nil {
@@ -101,30 +162,12 @@ func TestKeepaliveTimeoutAndBackoff(t *testing.T) {
 				}
 			}
 		})
-		mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(202)
 			_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"stream.online","version":"1"}]}`))
 		})
-		srv := &http.Server{Handler: mux}
-		go srv.Serve(ln)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		defer func() { // on success and on Fatal alike, leave no goroutine behind
-			cancel()
-			close(stop)
-			srv.Close()
-			ln.Close()
-			handlers.Wait()
-		}()
-
-		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
-		c := &eventsub.Client{
-			URL:    "ws://herald.test/ws",
-			Dialer: &websocket.Dialer{NetDialContext: ln.dial},
-			Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
-			Subs:   []eventsub.Request{{Type: "stream.online", Version: "1", Condition: map[string]string{"broadcaster_user_id": "1"}}},
-		}
-		go func() { done <- c.Run(ctx) }()
+		_, cancel, done, end := tw.run(sub("stream.online"))
+		defer end()
 
 		time.Sleep(11*time.Second + 900*time.Millisecond) // the welcome reset the window to 12 s
 		synctest.Wait()
