@@ -17,17 +17,18 @@ const maxBatch = 1024
 // op is one write waiting for the committer. apply runs inside the shared
 // transaction and may run more than once (when another op of its batch
 // failed and the batch is retried without it); it writes its results to
-// variables its caller reads after done.
+// variables its caller reads after done, and what the index must learn to
+// the transaction's state.
 type op struct {
 	ctx   context.Context
-	apply func(tx *bbolt.Tx) error
+	apply func(tx *bbolt.Tx, st *txState) error
 	done  chan error
 }
 
 // write queues apply for the next group commit and waits until that
 // commit is on disk, or ctx ends. When ctx ends first the write may still
 // commit later.
-func (s *Store) write(ctx context.Context, apply func(tx *bbolt.Tx) error) error {
+func (s *Store) write(ctx context.Context, apply func(tx *bbolt.Tx, st *txState) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -123,9 +124,11 @@ func (s *Store) commit(batch []*op) {
 		return
 	}
 	failed := -1
+	st := &s.tx
 	err := s.update(func(tx *bbolt.Tx) error {
+		st.reset(s.nextSeq)
 		for i, o := range batch {
-			if err := o.apply(tx); err != nil {
+			if err := o.apply(tx, st); err != nil {
 				failed = i
 				return err
 			}
@@ -133,6 +136,10 @@ func (s *Store) commit(batch []*op) {
 		return nil
 	})
 	if err == nil {
+		s.nextSeq = st.nextSeq
+		if s.idx.apply(st, s.retention.Load().MaxEntries) {
+			s.trimSoon()
+		}
 		s.commits.Add(1)
 		s.commitOps.Add(uint64(len(batch)))
 		for _, o := range batch {

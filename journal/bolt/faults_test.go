@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/journal/bolt"
@@ -71,6 +74,18 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			}
 			defer f.Close()
 			if _, err := f.WriteAt(make([]byte, 8192), 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "older layout (format 1, before the first release)", spoil: func(t *testing.T, path string) {
+			db, err := bbolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Update(func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 1))
+			}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -196,5 +211,41 @@ func TestFullJournalFailsAppendsNotHerald(t *testing.T) {
 			t.Fatalf("Append still fails after trimming to 5 entries: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNewerLayoutIsRefused: a file written by a newer herald is not ours
+// to move aside; Open says what to do and leaves it where it is.
+func TestNewerLayoutIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	if _, err := s.Append(t.Context(), delivery("r", "e", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(s.Path(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 99))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := bolt.Open(dir, bolt.Options{})
+	if err == nil {
+		s2.Close()
+		t.Fatal("Open of a format-99 file succeeded; want an error (a newer herald's file)")
+	}
+	if !strings.Contains(err.Error(), "format 99") || !strings.Contains(err.Error(), "another --data directory") {
+		t.Errorf("Open error = %q, want it to name the format and the way out", err)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, bolt.FileName+".corrupt-*")); len(aside) != 0 {
+		t.Errorf("a newer file was moved aside: %v", aside)
 	}
 }

@@ -1,11 +1,8 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -13,111 +10,68 @@ import (
 	"github.com/heraldhq/herald/journal"
 )
 
-// After implements journal.Journal: one range scan from after+1.
+// After implements journal.Journal.
 func (s *Store) After(ctx context.Context, room string, after uint64, limit int) ([]journal.Entry, error) {
-	var out []journal.Entry
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		rb := tx.Bucket(bucketLog).Bucket([]byte(room))
-		if rb == nil || limit <= 0 || after == ^uint64(0) {
-			return nil
-		}
-		c := rb.Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			e, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("journal: %s offset %d: %w", room, binary.BigEndian.Uint64(k), err)
-			}
-			out = append(out, e)
-		}
-		return nil
-	})
-	return out, err
+	return s.records(ctx, room, s.idx.after(room, after, limit), nil)
 }
 
 // Last implements journal.Journal.
 func (s *Store) Last(ctx context.Context, room string, n int) ([]journal.Entry, error) {
-	var out []journal.Entry
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		rb := tx.Bucket(bucketLog).Bucket([]byte(room))
-		if rb == nil || n <= 0 {
-			return nil
-		}
-		c := rb.Cursor()
-		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			e, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("journal: %s offset %d: %w", room, binary.BigEndian.Uint64(k), err)
-			}
-			out = append(out, e)
-		}
-		return nil
-	})
-	slices.Reverse(out)
-	return out, err
+	return s.records(ctx, room, s.idx.last(room, n), nil)
 }
 
-// Find implements journal.Journal: a prefix scan of the event index.
-func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, error) {
+// Pending implements journal.Journal.
+func (s *Store) Pending(ctx context.Context, room string, since time.Time) ([]journal.Entry, error) {
+	return s.records(ctx, room, s.idx.since(room, since), func(e journal.Entry) bool { return e.Reached == 0 })
+}
+
+// records reads the entries of room at slots, oldest first, keeping those
+// keep accepts (all when keep is nil). A slot trimmed since the index gave
+// it out is skipped.
+func (s *Store) records(ctx context.Context, room string, slots []slot, keep func(journal.Entry) bool) ([]journal.Entry, error) {
+	if len(slots) == 0 {
+		return nil, ctx.Err()
+	}
 	var out []journal.Entry
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		prefix := appendString(nil, eventID)
 		logs := tx.Bucket(bucketLog)
-		c := tx.Bucket(bucketEvents).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			r := reader{b: k[len(prefix):]}
-			room := r.string()
-			if r.err != nil || len(r.b) != 8 {
-				return fmt.Errorf("journal: bad event index key %q", k)
-			}
-			rb := logs.Bucket([]byte(room))
-			if rb == nil {
-				continue
-			}
-			v := rb.Get(r.b)
+		for _, sl := range slots {
+			v := logs.Get(u64(sl.seq))
 			if v == nil {
 				continue
 			}
 			e, err := decodeRecord(v)
 			if err != nil {
-				return fmt.Errorf("journal: %s offset %d: %w", room, binary.BigEndian.Uint64(r.b), err)
+				return fmt.Errorf("journal: %s offset %d: %w", room, sl.offset, err)
 			}
-			out = append(out, e)
-		}
-		return nil
-	})
-	slices.SortStableFunc(out, func(a, b journal.Entry) int { return a.At.Compare(b.At) })
-	return out, err
-}
-
-// Pending implements journal.Journal: a backward scan from the newest
-// entry that stops at the first one appended before since.
-func (s *Store) Pending(ctx context.Context, room string, since time.Time) ([]journal.Entry, error) {
-	var out []journal.Entry
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		rb := tx.Bucket(bucketLog).Bucket([]byte(room))
-		if rb == nil {
-			return nil
-		}
-		c := rb.Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			at, _, err := peekRecord(v)
-			if err != nil {
-				return fmt.Errorf("journal: %s offset %d: %w", room, binary.BigEndian.Uint64(k), err)
-			}
-			if at.Before(since) {
-				break
-			}
-			e, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("journal: %s offset %d: %w", room, binary.BigEndian.Uint64(k), err)
-			}
-			if e.Reached == 0 {
+			if keep == nil || keep(e) {
 				out = append(out, e)
 			}
 		}
 		return nil
 	})
-	slices.Reverse(out)
+	return out, err
+}
+
+// Find implements journal.Journal. It scans the whole log: replaying one
+// alert by id is an operator's rare action, and an index of event ids
+// would cost every append a write to a page of its own.
+func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, error) {
+	var out []journal.Entry
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketLog).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if p, err := peekRecord(v); err != nil || p.eventID != eventID {
+				continue
+			}
+			e, err := decodeRecord(v)
+			if err != nil {
+				return fmt.Errorf("journal: log key %x: %w", k, err)
+			}
+			out = append(out, e)
+		}
+		return ctx.Err()
+	})
 	return out, err
 }
 

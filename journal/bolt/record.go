@@ -220,22 +220,33 @@ func encodeHead(b []byte, offset uint64, at time.Time, reached, acked int) []byt
 	return binary.AppendUvarint(b, uint64(clampCount(acked)))
 }
 
-// peekRecord reads what trimming needs (append time and event id) without
-// decoding the payload.
-func peekRecord(b []byte) (at time.Time, eventID string, err error) {
+// peek is what the in-memory index and Find need from a record: its
+// place and time, its room and event id, without decoding the payload.
+type peek struct {
+	offset  uint64
+	at      time.Time
+	eventID string
+	room    string
+}
+
+// peekRecord reads a record's peek.
+func peekRecord(b []byte) (peek, error) {
 	r := reader{b: b}
 	if v := r.byte(); r.err == nil && v != recordVersion {
-		return time.Time{}, "", fmt.Errorf("record version %d, want %d", v, recordVersion)
+		return peek{}, fmt.Errorf("record version %d, want %d", v, recordVersion)
 	}
-	r.uvarint()
-	at = r.time()
+	var p peek
+	p.offset = r.uvarint()
+	p.at = r.time()
 	r.count()
 	r.count()
-	eventID = r.string()
+	p.eventID = r.string()
+	r.string() // source
+	p.room = r.string()
 	if r.err != nil {
-		return time.Time{}, "", fmt.Errorf("decode record: %w", r.err)
+		return peek{}, fmt.Errorf("decode record: %w", r.err)
 	}
-	return at, eventID, nil
+	return p, nil
 }
 
 // addCounts returns record b with reached and acked added to its

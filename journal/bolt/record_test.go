@@ -57,9 +57,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		if m, err := decodeRecord(marked); err != nil || m.Reached != e.Reached+2 || m.Acked != e.Acked+1 || !reflect.DeepEqual(m.Delivery, want.Delivery) {
 			t.Errorf("entry %d: addCounts(2, 1) decodes to %+v, %v; want the same entry with counts %d, %d", i, m, err, e.Reached+2, e.Acked+1)
 		}
-		at, id, err := peekRecord(b)
-		if err != nil || !at.Equal(e.At) || id != e.Delivery.EventID {
-			t.Errorf("entry %d: peekRecord = %v, %q, %v; want %v, %q", i, at, id, err, e.At, e.Delivery.EventID)
+		p, err := peekRecord(b)
+		if err != nil || !p.at.Equal(e.At) || p.eventID != e.Delivery.EventID || p.room != e.Delivery.Room || p.offset != e.Offset {
+			t.Errorf("entry %d: peekRecord = %+v, %v; want %d %v %q %q", i, p, err, e.Offset, e.At, e.Delivery.EventID, e.Delivery.Room)
 		}
 	}
 }
@@ -106,9 +106,9 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil || m.Reached != min(e.Reached+1, maxCount) || m.Acked != min(e.Acked+1, maxCount) || !reflect.DeepEqual(m.Delivery, e.Delivery) {
 			t.Fatalf("addCounts(1, 1) = %+v, %v; want %+v with each count one more", m, err, e)
 		}
-		at, id, err := peekRecord(b)
-		if err != nil || !at.Equal(e.At) || id != e.Delivery.EventID {
-			t.Fatalf("peekRecord = %v, %q, %v; decodeRecord says %v, %q", at, id, err, e.At, e.Delivery.EventID)
+		p, err := peekRecord(b)
+		if err != nil || !p.at.Equal(e.At) || p.eventID != e.Delivery.EventID || p.room != e.Delivery.Room || p.offset != e.Offset {
+			t.Fatalf("peekRecord = %+v, %v; decodeRecord says %d %v %q %q", p, err, e.Offset, e.At, e.Delivery.EventID, e.Delivery.Room)
 		}
 	})
 }

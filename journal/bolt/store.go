@@ -29,9 +29,11 @@ const (
 	DefaultTrimEvery = time.Minute
 )
 
-// formatVersion is the layout this package writes; a file of another
-// layout is refused (not moved aside: it may be a newer herald's).
-const formatVersion = 1
+// formatVersion is the layout this package writes. A file of a newer
+// layout is refused (it is a newer herald's: not ours to move); a file of
+// an older one (format 1, per-room buckets, written only by development
+// builds before the first release) is moved aside like a corrupt one.
+const formatVersion = 2
 
 // maxKey bounds rooms and event ids: bbolt keys must stay under 32 KiB and
 // an event index key holds both.
@@ -41,7 +43,6 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketLog      = []byte("log")
 	bucketLast     = []byte("last")
-	bucketEvents   = []byte("events")
 	bucketSessions = []byte("sessions")
 	bucketSeen     = []byte("seen")
 	keyEpoch       = []byte("epoch")
@@ -78,9 +79,12 @@ type Store struct {
 	stopTrim  chan struct{}
 	trimmed   chan struct{} // closed when the trimmer stopped
 
+	// idx, nextSeq and tx belong to the committer (see index).
+	idx     *index
+	nextSeq uint64
+	tx      txState
+
 	retention    atomic.Pointer[journal.Retention]
-	entries      atomic.Int64
-	rooms        atomic.Int64
 	appendErrors atomic.Uint64
 	lastErr      atomic.Pointer[string]
 	commits      atomic.Uint64
@@ -108,7 +112,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("journal: data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, epoch, err := openFile(path, opts)
+	db, epoch, idx, nextSeq, err := openFile(path, opts, log)
 	var notice string
 	var corrupt *corruptError
 	if errors.As(err, &corrupt) {
@@ -119,7 +123,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		notice = fmt.Sprintf("journal file was corrupt (%v); moved to %s, started a new history", corrupt.err, aside)
 		log.Error("journal file corrupt, moved aside; alert history before now is lost",
 			"path", path, "moved_to", aside, "err", corrupt.err)
-		db, epoch, err = openFile(path, opts)
+		db, epoch, idx, nextSeq, err = openFile(path, opts, log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
@@ -132,6 +136,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		softLimit: opts.MaxBytes - max(opts.MaxBytes/8, 256<<10),
 		epoch:     epoch,
 		log:       log,
+		idx:       idx,
+		nextSeq:   nextSeq,
+		tx:        txState{last: map[string]uint64{}, drops: map[string]uint64{}, lasts: map[string]uint64{}},
 		ops:       make(chan *op, 4*maxBatch),
 		committed: make(chan struct{}),
 		kick:      make(chan struct{}, 1),
@@ -143,10 +150,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	r := journal.Retention{}.WithDefaults()
 	s.retention.Store(&r)
-	if err := s.count(); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("journal: open %s: %w", path, err)
-	}
 	go s.commitLoop()
 	go s.trimLoop(opts.TrimEvery)
 	return s, nil
@@ -158,10 +161,11 @@ type corruptError struct{ err error }
 func (e *corruptError) Error() string { return "corrupt journal file: " + e.err.Error() }
 func (e *corruptError) Unwrap() error { return e.err }
 
-// openFile opens the bbolt file, checks it and makes sure the buckets and
-// the epoch exist. Errors that mean the file is damaged come back as
-// *corruptError; a lock held by another process does not.
-func openFile(path string, opts Options) (db *bbolt.DB, epoch string, err error) {
+// openFile opens the bbolt file, checks it, makes sure the buckets and the
+// epoch exist and loads the index. Errors that mean the file is damaged
+// (or of the older layout) come back as *corruptError; a lock held by
+// another process does not.
+func openFile(path string, opts Options, log *slog.Logger) (db *bbolt.DB, epoch string, idx *index, nextSeq uint64, err error) {
 	defer func() {
 		if p := recover(); p != nil { // bbolt panics on some damaged pages
 			if db != nil {
@@ -181,12 +185,16 @@ func openFile(path string, opts Options) (db *bbolt.DB, epoch string, err error)
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) ||
 			errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrInvalidMapping) {
-			return nil, "", &corruptError{err}
+			return nil, "", nil, 0, &corruptError{err}
 		}
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, "", fmt.Errorf("%w (is another herald using the same --data directory?)", err)
+			return nil, "", nil, 0, fmt.Errorf("%w (is another herald using the same --data directory?)", err)
 		}
-		return nil, "", err
+		return nil, "", nil, 0, err
+	}
+	fail := func(err error) (*bbolt.DB, string, *index, uint64, error) {
+		_ = db.Close()
+		return nil, "", nil, 0, err
 	}
 	if err := db.View(func(tx *bbolt.Tx) error {
 		var first error
@@ -197,35 +205,73 @@ func openFile(path string, opts Options) (db *bbolt.DB, epoch string, err error)
 		}
 		return first
 	}); err != nil {
-		_ = db.Close()
-		return nil, "", &corruptError{err}
+		return fail(&corruptError{err})
 	}
+	if err := checkFormat(db); err != nil {
+		return fail(err)
+	}
+	var bad [][]byte
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketLog, bucketLast, bucketEvents, bucketSessions, bucketSeen} {
+		for _, name := range [][]byte{bucketMeta, bucketLog, bucketLast, bucketSessions, bucketSeen} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if f := meta.Get(keyFormat); f != nil {
-			if len(f) != 8 || binary.BigEndian.Uint64(f) != formatVersion {
-				return fmt.Errorf("journal format %x, this herald reads %d: use the herald that wrote it or another --data directory", f, formatVersion)
-			}
-		} else if err := meta.Put(keyFormat, u64(formatVersion)); err != nil {
+		if err := meta.Put(keyFormat, u64(formatVersion)); err != nil {
 			return err
 		}
 		if e := meta.Get(keyEpoch); len(e) > 0 {
 			epoch = string(e)
-			return nil
+		} else {
+			epoch = newEpoch()
+			if err := meta.Put(keyEpoch, []byte(epoch)); err != nil {
+				return err
+			}
 		}
-		epoch = newEpoch()
-		return meta.Put(keyEpoch, []byte(epoch))
+		var err error
+		if idx, nextSeq, bad, err = loadIndex(tx); err != nil {
+			return &corruptError{err}
+		}
+		// A record that cannot be read has no room to be found under; it
+		// would only take space.
+		for _, k := range bad {
+			if err := tx.Bucket(bucketLog).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		_ = db.Close()
-		return nil, "", err
+		return fail(err)
 	}
-	return db, epoch, nil
+	if len(bad) > 0 {
+		log.Warn("journal: dropped unreadable records", "path", path, "records", len(bad))
+	}
+	return db, epoch, idx, nextSeq, nil
+}
+
+// checkFormat refuses a file of another layout: an older one as corrupt
+// (moved aside), a newer one as an error (it belongs to a newer herald).
+func checkFormat(db *bbolt.DB) error {
+	return db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		f := meta.Get(keyFormat)
+		switch {
+		case f == nil:
+			return nil
+		case len(f) != 8:
+			return &corruptError{fmt.Errorf("journal format %x unreadable", f)}
+		case binary.BigEndian.Uint64(f) < formatVersion:
+			return &corruptError{fmt.Errorf("journal format %d is an older layout than this herald's (%d)", binary.BigEndian.Uint64(f), formatVersion)}
+		case binary.BigEndian.Uint64(f) > formatVersion:
+			return fmt.Errorf("journal format %d, this herald reads %d: use the herald that wrote it or another --data directory", binary.BigEndian.Uint64(f), formatVersion)
+		}
+		return nil
+	})
 }
 
 // newEpoch names a new history: random, short, dash-free (a position is
@@ -234,20 +280,6 @@ func newEpoch() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "b" + hex.EncodeToString(b[:])
-}
-
-// count sets the entry and room counters from the file.
-func (s *Store) count() error {
-	return s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketLog).ForEachBucket(func(k []byte) error {
-			n := tx.Bucket(bucketLog).Bucket(k).Stats().KeyN
-			s.entries.Add(int64(n))
-			if n > 0 {
-				s.rooms.Add(1)
-			}
-			return nil
-		})
-	})
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
@@ -271,11 +303,12 @@ func (s *Store) SetRetention(r journal.Retention) {
 
 // Stats implements journal.Journal; Bytes is the file's size.
 func (s *Store) Stats() journal.Stats {
+	entries, rooms := s.idx.counts()
 	st := journal.Stats{
 		Store:        "bolt",
 		Epoch:        s.epoch,
-		Rooms:        int(s.rooms.Load()),
-		Entries:      int(s.entries.Load()),
+		Rooms:        rooms,
+		Entries:      entries,
 		AppendErrors: s.appendErrors.Load(),
 	}
 	if fi, err := os.Stat(s.path); err == nil {

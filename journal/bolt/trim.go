@@ -1,15 +1,22 @@
 package bolt
 
 import (
+	"context"
 	"encoding/binary"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 )
 
-// roomsPerTx bounds one trimming transaction, so appends waiting behind it
-// wait for a slice of the work, not all of it.
-const roomsPerTx = 256
+// deletesPerTx bounds one trimming transaction, so appends queued behind
+// it wait for a slice of the work, not all of it.
+const deletesPerTx = 4096
+
+// trimGap is the least time between two trims a full room asks for:
+// appends never trim inline (deleting a room's oldest record would dirty a
+// page of its own in every commit), so a room may hold up to a gap's worth
+// of appends beyond its limit, and each trim deletes a run of old records.
+const trimGap = 250 * time.Millisecond
 
 func (s *Store) trimLoop(every time.Duration) {
 	defer close(s.trimmed)
@@ -26,57 +33,40 @@ func (s *Store) trimLoop(every time.Duration) {
 			s.noteError(err)
 			s.log.Error("journal trimming failed", "err", err)
 		}
+		select {
+		case <-s.stopTrim:
+			return
+		case <-time.After(trimGap):
+		}
+	}
+}
+
+// trimSoon asks the trimmer to run (a room went over its limit, or the
+// retention changed).
+func (s *Store) trimSoon() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
 // trim applies retention to every room and drops expired sessions and
-// de-duplication keys. A room trimmed empty loses its bucket but keeps its
-// offset counter.
+// de-duplication keys. A room trimmed empty keeps its offset counter (in
+// the last bucket), so its offsets are never handed out again.
 func (s *Store) trim(now time.Time) error {
-	ret := *s.retention.Load()
-	cutoff := now.Add(-ret.MaxAge)
-	var rooms [][]byte
-	if err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketLog).ForEachBucket(func(k []byte) error {
-			rooms = append(rooms, append([]byte(nil), k...))
-			return nil
+	for {
+		more := false
+		err := s.write(context.Background(), func(tx *bbolt.Tx, st *txState) error {
+			var err error
+			more, err = s.trimRooms(tx, st, now)
+			return err
 		})
-	}); err != nil {
-		return err
-	}
-	drop := func(n int, at time.Time) bool { return n > ret.MaxEntries || at.Before(cutoff) }
-	for len(rooms) > 0 {
-		chunk := rooms[:min(roomsPerTx, len(rooms))]
-		rooms = rooms[len(chunk):]
-		var deleted, emptied int
-		if err := s.update(func(tx *bbolt.Tx) error {
-			deleted, emptied = 0, 0
-			logs := tx.Bucket(bucketLog)
-			for _, room := range chunk {
-				rb := logs.Bucket(room)
-				if rb == nil {
-					continue
-				}
-				n, err := trimRoom(tx, rb, room, drop)
-				if err != nil {
-					return err
-				}
-				deleted += n
-				if entries(rb) == 0 {
-					if err := logs.DeleteBucket(room); err != nil {
-						return err
-					}
-					if n > 0 {
-						emptied++
-					}
-				}
-			}
-			return nil
-		}); err != nil {
+		if err != nil {
 			return err
 		}
-		s.entries.Add(-int64(deleted))
-		s.rooms.Add(-int64(emptied))
+		if !more {
+			break
+		}
 	}
 	return s.update(func(tx *bbolt.Tx) error {
 		if err := expire(tx.Bucket(bucketSessions), now, func(v []byte) time.Time {
@@ -95,6 +85,44 @@ func (s *Store) trim(now time.Time) error {
 			return time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		})
 	})
+}
+
+// trimRooms deletes, within one transaction, the records retention no
+// longer keeps (beyond MaxEntries in their room, or older than MaxAge), up
+// to deletesPerTx of them, and reports whether more are left. It runs in
+// the committer, which owns the index.
+func (s *Store) trimRooms(tx *bbolt.Tx, st *txState, now time.Time) (more bool, err error) {
+	ret := *s.retention.Load()
+	cutoff := now.Add(-ret.MaxAge).UnixNano()
+	logs, lasts := tx.Bucket(bucketLog), tx.Bucket(bucketLast)
+	budget := deletesPerTx
+	for room, r := range s.idx.rooms {
+		n := 0
+		for n < len(r.slots) && (len(r.slots)-n > ret.MaxEntries || r.slots[n].at < cutoff) {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		if n > budget {
+			n, more = budget, true
+		}
+		for _, sl := range r.slots[:n] {
+			if err := logs.Delete(u64(sl.seq)); err != nil {
+				return false, err
+			}
+		}
+		st.drops[room] = r.slots[n-1].offset
+		if n == len(r.slots) {
+			if err := lasts.Put([]byte(room), u64(r.last)); err != nil {
+				return false, err
+			}
+		}
+		if budget -= n; budget == 0 {
+			return true, nil
+		}
+	}
+	return more, nil
 }
 
 // expire deletes the keys of b whose expiry (read from the value) has
