@@ -145,6 +145,11 @@ type Stats struct {
 	Bytes int64 `json:"bytes"`
 	// AppendErrors counts appends that failed since start.
 	AppendErrors uint64 `json:"append_errors"`
+	// Commits counts the group commits of a store that has them (bolt)
+	// and CommitOps the writes they carried: their ratio is the mean
+	// batch, which grows with load.
+	Commits   uint64 `json:"commits,omitempty"`
+	CommitOps uint64 `json:"commit_ops,omitempty"`
 	// LastError is the most recent store failure, "" when healthy.
 	LastError string `json:"last_error,omitempty"`
 }

@@ -35,6 +35,8 @@ var (
 	descJBytes     = desc("herald_journal_bytes", "Size of the journal's store in bytes, where known.")
 	descJErrs      = desc("herald_journal_append_errors_total", "Journal appends that failed since start.")
 	descJHealthy   = desc("herald_journal_healthy", "0 when the journal's last operation failed.")
+	descJCommits   = desc("herald_journal_commits_total", "Group commits of the journal's store (fsync'd transactions; 0 for stores without them).")
+	descJCommitOps = desc("herald_journal_commit_operations_total", "Writes carried by the journal's group commits; divided by herald_journal_commits_total, the mean batch.")
 	descRuleErrs   = desc("herald_rule_errors_total", "Runtime failures of each rule since start (a skipped rule or a part left out), by rule name.", "rule")
 	descConnected  = desc("herald_ingress_session_connected", "1 while an ingress instance with a connection of its own (the Twitch EventSub WebSocket) has a session up, else 0.", "instance")
 )
@@ -55,7 +57,7 @@ func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
 		ch <- descCodes
 	}
 	if s.opts.Journal != nil {
-		for _, d := range []*prometheus.Desc{descJEntries, descJRooms, descJBytes, descJErrs, descJHealthy} {
+		for _, d := range []*prometheus.Desc{descJEntries, descJRooms, descJBytes, descJErrs, descJHealthy, descJCommits, descJCommitOps} {
 			ch <- d
 		}
 	}
@@ -137,5 +139,7 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		gauge(descJBytes, float64(js.Bytes))
 		counter(descJErrs, js.AppendErrors)
 		gauge(descJHealthy, map[bool]float64{false: 1, true: 0}[js.LastError != ""])
+		counter(descJCommits, js.Commits)
+		counter(descJCommitOps, js.CommitOps)
 	}
 }

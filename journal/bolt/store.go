@@ -310,6 +310,8 @@ func (s *Store) Stats() journal.Stats {
 		Rooms:        rooms,
 		Entries:      entries,
 		AppendErrors: s.appendErrors.Load(),
+		Commits:      s.commits.Load(),
+		CommitOps:    s.commitOps.Load(),
 	}
 	if fi, err := os.Stat(s.path); err == nil {
 		st.Bytes = fi.Size()
