@@ -60,20 +60,31 @@ func (s *Store) write(ctx context.Context, apply func(tx *bbolt.Tx, st *txState)
 // A quiet journal (the last batch had one write) never waits.
 const gatherDelay = 500 * time.Microsecond
 
+// markDelay is how long changed counters wait for a commit to ride with
+// when no write is queued: under load they go with the appends, and a
+// quiet journal writes them this long after the last mark.
+const markDelay = 100 * time.Millisecond
+
 // commitLoop is the only writer: it takes whatever queued while the last
 // commit was on disk (and, after a busy commit, what arrives within
-// gatherDelay) and commits it as one transaction.
+// gatherDelay) and commits it as one transaction, with the counters marks
+// changed since the last one.
 func (s *Store) commitLoop() {
 	defer close(s.committed)
 	batch := make([]*op, 0, maxBatch)
 	gather := time.NewTimer(0)
 	<-gather.C
 	busy := false
-	for o := range s.ops {
-		batch = append(batch[:0], o)
+	for {
+		o, ok := s.next(gather)
+		if !ok {
+			s.commit(nil) // the marks still in memory
+			return
+		}
+		batch = append(batch[:0], o...)
 		waited := !busy
 	fill:
-		for len(batch) < maxBatch {
+		for len(batch) > 0 && len(batch) < maxBatch {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
@@ -105,9 +116,37 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commit runs batch in one transaction. When one op fails, that op alone
-// gets its error and the rest is committed without it; when the commit
-// itself fails (the disk), every op gets the error.
+// next waits for the first write of the next commit. Marks alone wait up
+// to markDelay for one, then commit by themselves (no write: an empty
+// slice). ok is false once the store is closing and every write is in.
+func (s *Store) next(timer *time.Timer) (first []*op, ok bool) {
+	select {
+	case o, ok := <-s.ops:
+		if !ok {
+			return nil, false
+		}
+		return []*op{o}, true
+	case <-s.markKick:
+	}
+	timer.Reset(markDelay)
+	select {
+	case o, ok := <-s.ops:
+		if !timer.Stop() {
+			<-timer.C
+		}
+		if !ok {
+			return nil, false
+		}
+		return []*op{o}, true
+	case <-timer.C:
+		return nil, true
+	}
+}
+
+// commit runs batch in one transaction with the counters marks changed.
+// When one op fails, that op alone gets its error and the rest is
+// committed without it; when the commit itself fails (the disk), every op
+// gets the error and the counters wait for the next commit.
 func (s *Store) commit(batch []*op) {
 	// A caller that gave up while queued is told so and its op dropped:
 	// an append it will never publish must not be journaled behind its
@@ -120,9 +159,14 @@ func (s *Store) commit(batch []*op) {
 		}
 		live = append(live, o)
 	}
-	if batch = live; len(batch) == 0 {
+	counts := s.idx.takeDirty()
+	if len(live) == 0 && len(counts) == 0 {
 		return
 	}
+	s.commitWith(live, counts)
+}
+
+func (s *Store) commitWith(batch []*op, counts []countsWrite) {
 	failed := -1
 	st := &s.tx
 	err := s.update(func(tx *bbolt.Tx) error {
@@ -133,7 +177,7 @@ func (s *Store) commit(batch []*op) {
 				return err
 			}
 		}
-		return nil
+		return writeCounts(tx, counts)
 	})
 	if err == nil {
 		s.nextSeq = st.nextSeq
@@ -141,7 +185,7 @@ func (s *Store) commit(batch []*op) {
 			s.trimSoon()
 		}
 		s.commits.Add(1)
-		s.commitOps.Add(uint64(len(batch)))
+		s.commitOps.Add(uint64(len(batch) + len(counts)))
 		for _, o := range batch {
 			o.done <- nil
 		}
@@ -149,6 +193,7 @@ func (s *Store) commit(batch []*op) {
 	}
 	if failed < 0 {
 		s.noteError(err)
+		s.idx.redirty(counts)
 		for _, o := range batch {
 			o.done <- err
 		}
@@ -157,9 +202,7 @@ func (s *Store) commit(batch []*op) {
 	batch[failed].done <- err
 	rest := make([]*op, 0, len(batch)-1)
 	rest = append(append(rest, batch[:failed]...), batch[failed+1:]...)
-	if len(rest) > 0 {
-		s.commit(rest)
-	}
+	s.commitWith(rest, counts)
 }
 
 // update is db.Update that turns a panic inside bbolt into an error: a

@@ -18,16 +18,30 @@ import (
 // index key per room would dirty one page per room per commit, and with
 // 100 busy rooms that halved the durable rate.)
 //
-// Only the committer changes the index, after its transaction committed,
-// under mu; it reads it without mu. Readers hold mu for reading while
-// they copy the slots they need, then read the records in a bbolt read
-// transaction: a slot they saw may have been trimmed meanwhile (the record
-// is gone and skipped), never replaced.
+// Only the committer adds and removes slots, after its transaction
+// committed, under mu; it reads the slot lists without mu. Readers hold mu
+// for reading while they copy the slots they need, then read the records
+// in a bbolt read transaction: a slot they saw may have been trimmed
+// meanwhile (the record is gone and skipped), never replaced.
+//
+// The index also holds each entry's counters (pages reached, acks), which
+// are what readers report: Mark adds to them here, at once and under mu,
+// and the committer writes the changed ones into their records with its
+// next commit (see Store.Mark). So a mark never needs a commit of its own
+// while appends are flowing, and a page that registers right after a live
+// delivery already sees it as reached.
 type index struct {
 	mu      sync.RWMutex
 	rooms   map[string]*roomIndex
 	entries int
-	live    int // rooms with at least one entry
+	live    int                   // rooms with at least one entry
+	dirty   map[entryKey]struct{} // counters not yet written to their records
+}
+
+// entryKey names an entry by room and offset.
+type entryKey struct {
+	room   string
+	offset uint64
 }
 
 // roomIndex is one room's entries, oldest first, and its offset counter.
@@ -36,15 +50,90 @@ type roomIndex struct {
 	slots []slot
 }
 
-// slot is one entry: its offset in the room, its key in the log and when
-// it was appended (Unix nanoseconds), for age trimming and Pending.
+// slot is one entry: its offset in the room, its key in the log, when it
+// was appended (Unix nanoseconds, for age trimming and Pending) and its
+// counters.
 type slot struct {
-	offset uint64
-	seq    uint64
-	at     int64
+	offset         uint64
+	seq            uint64
+	at             int64
+	reached, acked uint32
 }
 
-func newIndex() *index { return &index{rooms: map[string]*roomIndex{}} }
+func newIndex() *index {
+	return &index{rooms: map[string]*roomIndex{}, dirty: map[entryKey]struct{}{}}
+}
+
+// find returns the position of room's entry at offset in r.slots; callers
+// hold mu or are the committer.
+func (r *roomIndex) find(offset uint64) (int, bool) {
+	return slices.BinarySearchFunc(r.slots, offset, func(s slot, off uint64) int {
+		switch {
+		case s.offset < off:
+			return -1
+		case s.offset > off:
+			return 1
+		}
+		return 0
+	})
+}
+
+// mark adds to the counters of room's entry at offset and reports whether
+// the entry is still there.
+func (x *index) mark(room string, offset uint64, reached, acked int) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	r := x.rooms[room]
+	if r == nil {
+		return false
+	}
+	i, ok := r.find(offset)
+	if !ok {
+		return false
+	}
+	sl := &r.slots[i]
+	sl.reached = uint32(clampCount(int(sl.reached) + reached))
+	sl.acked = uint32(clampCount(int(sl.acked) + acked))
+	x.dirty[entryKey{room, offset}] = struct{}{}
+	return true
+}
+
+// countsWrite is a changed entry's counters on their way to its record.
+type countsWrite struct {
+	key            entryKey
+	seq            uint64
+	reached, acked int
+}
+
+// takeDirty hands the committer the counters changed since its last
+// commit; those of entries trimmed meanwhile are gone with them.
+func (x *index) takeDirty() []countsWrite {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.dirty) == 0 {
+		return nil
+	}
+	out := make([]countsWrite, 0, len(x.dirty))
+	for k := range x.dirty {
+		if r := x.rooms[k.room]; r != nil {
+			if i, ok := r.find(k.offset); ok {
+				sl := r.slots[i]
+				out = append(out, countsWrite{key: k, seq: sl.seq, reached: int(sl.reached), acked: int(sl.acked)})
+			}
+		}
+	}
+	clear(x.dirty)
+	return out
+}
+
+// redirty gives back counters whose commit failed, for the next one.
+func (x *index) redirty(ws []countsWrite) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, w := range ws {
+		x.dirty[w.key] = struct{}{}
+	}
+}
 
 // after returns up to limit slots of room with an offset above after.
 func (x *index) after(room string, after uint64, limit int) []slot {
@@ -82,26 +171,19 @@ func (x *index) since(room string, t time.Time) []slot {
 	return slices.Clone(r.slots[i:])
 }
 
-// seqOf finds the log key of room's entry at offset; the committer calls
-// it without mu.
-func (x *index) seqOf(room string, offset uint64) (uint64, bool) {
+// countsOf returns the counters of room's entry at offset.
+func (x *index) countsOf(room string, offset uint64) (reached, acked int, ok bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	r := x.rooms[room]
 	if r == nil {
-		return 0, false
+		return 0, 0, false
 	}
-	i, ok := slices.BinarySearchFunc(r.slots, offset, func(s slot, off uint64) int {
-		switch {
-		case s.offset < off:
-			return -1
-		case s.offset > off:
-			return 1
-		}
-		return 0
-	})
+	i, ok := r.find(offset)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	return r.slots[i].seq, true
+	return int(r.slots[i].reached), int(r.slots[i].acked), true
 }
 
 // counts reports the entries and the rooms that have any.
@@ -214,7 +296,8 @@ func loadIndex(tx *bbolt.Tx) (x *index, nextSeq uint64, bad [][]byte, err error)
 		if len(r.slots) == 0 {
 			x.live++
 		}
-		r.slots = append(r.slots, slot{offset: p.offset, seq: seq, at: p.at.UnixNano()})
+		r.slots = append(r.slots, slot{offset: p.offset, seq: seq, at: p.at.UnixNano(),
+			reached: uint32(p.reached), acked: uint32(p.acked)})
 		r.last = p.offset
 		x.entries++
 	}

@@ -44,6 +44,8 @@ func (s *Store) records(ctx context.Context, room string, slots []slot, keep fun
 			if err != nil {
 				return fmt.Errorf("journal: %s offset %d: %w", room, sl.offset, err)
 			}
+			// The index has the counters; the record may not have them yet.
+			e.Reached, e.Acked = int(sl.reached), int(sl.acked)
 			if keep == nil || keep(e) {
 				out = append(out, e)
 			}
@@ -67,6 +69,9 @@ func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, erro
 			e, err := decodeRecord(v)
 			if err != nil {
 				return fmt.Errorf("journal: log key %x: %w", k, err)
+			}
+			if reached, acked, ok := s.idx.countsOf(e.Delivery.Room, e.Offset); ok {
+				e.Reached, e.Acked = reached, acked
 			}
 			out = append(out, e)
 		}

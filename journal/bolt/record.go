@@ -221,12 +221,14 @@ func encodeHead(b []byte, offset uint64, at time.Time, reached, acked int) []byt
 }
 
 // peek is what the in-memory index and Find need from a record: its
-// place and time, its room and event id, without decoding the payload.
+// place, time and counters, its room and event id, without decoding the
+// payload.
 type peek struct {
-	offset  uint64
-	at      time.Time
-	eventID string
-	room    string
+	offset         uint64
+	at             time.Time
+	reached, acked int
+	eventID        string
+	room           string
 }
 
 // peekRecord reads a record's peek.
@@ -238,8 +240,7 @@ func peekRecord(b []byte) (peek, error) {
 	var p peek
 	p.offset = r.uvarint()
 	p.at = r.time()
-	r.count()
-	r.count()
+	p.reached, p.acked = r.count(), r.count()
 	p.eventID = r.string()
 	r.string() // source
 	p.room = r.string()
@@ -249,20 +250,22 @@ func peekRecord(b []byte) (peek, error) {
 	return p, nil
 }
 
-// addCounts returns record b with reached and acked added to its
-// counters, copying the rest of the record as it is: a mark does not
-// decode the payload.
-func addCounts(b []byte, reached, acked int) ([]byte, error) {
+// setCounts returns record b with its counters set to reached and acked,
+// copying the rest of the record as it is: writing a mark decodes no
+// payload. The counts are absolute (the index holds the running totals),
+// so writing the same mark twice is harmless.
+func setCounts(b []byte, reached, acked int) ([]byte, error) {
 	r := reader{b: b}
 	if v := r.byte(); r.err == nil && v != recordVersion {
 		return nil, fmt.Errorf("record version %d, want %d", v, recordVersion)
 	}
 	off := r.uvarint()
 	at := r.time()
-	was, wasAcked := r.count(), r.count()
+	r.count()
+	r.count()
 	if r.err != nil {
 		return nil, fmt.Errorf("decode record: %w", r.err)
 	}
-	head := encodeHead(make([]byte, 0, 32+len(r.b)), off, at, clampCount(was+reached), clampCount(wasAcked+acked))
+	head := encodeHead(make([]byte, 0, 32+len(r.b)), off, at, reached, acked)
 	return append(head, r.b...), nil
 }

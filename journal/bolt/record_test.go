@@ -50,15 +50,15 @@ func TestRecordRoundTrip(t *testing.T) {
 		if _, err := decodeRecord(append(b, 0)); err == nil {
 			t.Errorf("entry %d: a record with a trailing byte decoded without error", i)
 		}
-		marked, err := addCounts(b, 2, 1)
+		marked, err := setCounts(b, e.Reached+2, e.Acked+1)
 		if err != nil {
-			t.Fatalf("entry %d: addCounts: %v", i, err)
+			t.Fatalf("entry %d: setCounts: %v", i, err)
 		}
 		if m, err := decodeRecord(marked); err != nil || m.Reached != e.Reached+2 || m.Acked != e.Acked+1 || !reflect.DeepEqual(m.Delivery, want.Delivery) {
-			t.Errorf("entry %d: addCounts(2, 1) decodes to %+v, %v; want the same entry with counts %d, %d", i, m, err, e.Reached+2, e.Acked+1)
+			t.Errorf("entry %d: setCounts decodes to %+v, %v; want the same entry with counts %d, %d", i, m, err, e.Reached+2, e.Acked+1)
 		}
 		p, err := peekRecord(b)
-		if err != nil || !p.at.Equal(e.At) || p.eventID != e.Delivery.EventID || p.room != e.Delivery.Room || p.offset != e.Offset {
+		if err != nil || !p.at.Equal(e.At) || p.eventID != e.Delivery.EventID || p.room != e.Delivery.Room || p.offset != e.Offset || p.reached != e.Reached || p.acked != e.Acked {
 			t.Errorf("entry %d: peekRecord = %+v, %v; want %d %v %q %q", i, p, err, e.Offset, e.At, e.Delivery.EventID, e.Delivery.Room)
 		}
 	}
@@ -98,16 +98,16 @@ func FuzzDecodeRecord(f *testing.F) {
 		if !reflect.DeepEqual(e2, e) {
 			t.Fatalf("round trip changed the entry:\n got %#v\nwant %#v", e2, e)
 		}
-		marked, err := addCounts(b, 1, 1)
+		marked, err := setCounts(b, 7, 3)
 		if err != nil {
-			t.Fatalf("addCounts of a record that decodes: %v", err)
+			t.Fatalf("setCounts of a record that decodes: %v", err)
 		}
 		m, err := decodeRecord(marked)
-		if err != nil || m.Reached != min(e.Reached+1, maxCount) || m.Acked != min(e.Acked+1, maxCount) || !reflect.DeepEqual(m.Delivery, e.Delivery) {
-			t.Fatalf("addCounts(1, 1) = %+v, %v; want %+v with each count one more", m, err, e)
+		if err != nil || m.Reached != 7 || m.Acked != 3 || !reflect.DeepEqual(m.Delivery, e.Delivery) {
+			t.Fatalf("setCounts(7, 3) = %+v, %v; want %+v with counts 7, 3", m, err, e)
 		}
 		p, err := peekRecord(b)
-		if err != nil || !p.at.Equal(e.At) || p.eventID != e.Delivery.EventID || p.room != e.Delivery.Room || p.offset != e.Offset {
+		if err != nil || !p.at.Equal(e.At) || p.eventID != e.Delivery.EventID || p.room != e.Delivery.Room || p.offset != e.Offset || p.reached != e.Reached || p.acked != e.Acked {
 			t.Fatalf("peekRecord = %+v, %v; decodeRecord says %d %v %q %q", p, err, e.Offset, e.At, e.Delivery.EventID, e.Delivery.Room)
 		}
 	})

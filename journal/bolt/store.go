@@ -76,6 +76,7 @@ type Store struct {
 	ops       chan *op
 	committed chan struct{} // closed when the committer has drained ops
 	kick      chan struct{}
+	markKick  chan struct{} // a mark changed counters (see Mark)
 	stopTrim  chan struct{}
 	trimmed   chan struct{} // closed when the trimmer stopped
 
@@ -142,6 +143,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		ops:       make(chan *op, 4*maxBatch),
 		committed: make(chan struct{}),
 		kick:      make(chan struct{}, 1),
+		markKick:  make(chan struct{}, 1),
 		stopTrim:  make(chan struct{}),
 		trimmed:   make(chan struct{}),
 	}

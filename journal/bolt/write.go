@@ -62,27 +62,52 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 	return e, nil
 }
 
-// Mark implements journal.Journal. The record is rewritten in place; it
-// is recent, so it sits in the log's last pages with the appends of the
-// same commit.
+// Mark implements journal.Journal. The counters change in the index at
+// once (every read reports them from there) and reach the entry's record
+// with the next commit: the appends' commit under load, or one of the
+// marks' own markDelay after the last mark when the journal is quiet. A
+// crash may lose the marks of that last moment; their entries then look
+// pending after the restart, which errs on the side of showing an alert
+// again rather than never.
 func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, acked int) error {
-	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) error {
-		seq, ok := s.idx.seqOf(room, offset)
-		if !ok {
-			return nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Held across the mark so Close, which waits for it, commits it.
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return journal.ErrClosed
+	}
+	if s.idx.mark(room, offset, reached, acked) {
+		select {
+		case s.markKick <- struct{}{}:
+		default:
 		}
-		logs := tx.Bucket(bucketLog)
-		k := u64(seq)
+	}
+	return nil
+}
+
+// writeCounts puts changed counters into their records. A record that is
+// gone (trimmed) or unreadable is skipped: it must not fail the appends
+// sharing the commit.
+func writeCounts(tx *bbolt.Tx, ws []countsWrite) error {
+	logs := tx.Bucket(bucketLog)
+	for _, w := range ws {
+		k := u64(w.seq)
 		v := logs.Get(k)
 		if v == nil {
-			return nil
+			continue
 		}
-		rec, err := addCounts(v, reached, acked)
+		rec, err := setCounts(v, w.reached, w.acked)
 		if err != nil {
-			return fmt.Errorf("journal: mark %d: %w", offset, err)
+			continue
 		}
-		return logs.Put(k, rec)
-	})
+		if err := logs.Put(k, rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SaveSession implements journal.Journal.
