@@ -57,6 +57,8 @@ type Journal interface {
 	Find(ctx context.Context, eventID string) ([]Entry, error)
 	// Mark adds to an entry's counters: pages reached and acks received. A
 	// mark for an entry that retention already removed is not an error.
+	// Reads see a mark once Mark returned; a persistent store may write it
+	// with its next commit rather than one of its own (bolt does).
 	Mark(ctx context.Context, room string, offset uint64, reached, acked int) error
 	// Pending returns the entries of room that have reached no page and
 	// were appended at or after since, oldest first.

@@ -40,6 +40,11 @@
 // records. Appends never trim: the trimmer runs when a room went over its
 // limit (at most every 250 ms) and deletes runs of old records at once.
 //
+// Marks (pages reached, acks) change the counters in the index at once
+// and reach the records with the next commit, so under load they cost no
+// commit of their own; a quiet journal commits them 100 ms after the last
+// one, and Close commits what is left.
+//
 // Pages see an offset only after Append returned, that is after the commit.
 //
 // # Faults
