@@ -92,6 +92,22 @@ type Journal interface {
 	Close() error
 }
 
+// Stager is implemented by a Journal that can give an entry its offset
+// before the entry is durable, so the caller can send the delivery to
+// pages while the commit is on disk and answer its sender once durable
+// returns. Such a store reserves offsets ahead on disk: an offset a page
+// ever received is never handed out again, even when a crash lost the
+// entry before its commit (the page saw it live; its sender was never
+// answered 2xx). Reads wait for the entries staged before them, so a page
+// recovering at that moment finds every delivery that may have gone live.
+type Stager interface {
+	// Stage queues d as the next entry of d.Room and returns it with its
+	// offset. durable waits until the entry is on disk and returns the
+	// error Append would have returned; it must be called once, and
+	// before Mark is called for the entry.
+	Stage(ctx context.Context, d herald.Delivery) (e Entry, durable func(context.Context) error, err error)
+}
+
 // Entry is one journaled delivery with what became of it.
 type Entry struct {
 	// Offset is the entry's place in its room, from 1.

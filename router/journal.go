@@ -23,15 +23,18 @@ const DefaultAppendTimeout = 2 * time.Second
 //
 // Order of operations, per delivery:
 //
-//  1. Append: returns once the entry is durable (a group commit), with
-//     the offset. A sender answered 2xx afterwards loses nothing to a
-//     crash.
+//  1. Stage: the entry gets its offset. A journal.Stager (bolt) hands it
+//     out at once and commits behind it; any other store appends first
+//     (the entry is durable when the offset comes back).
 //  2. Wait for the room's turn: appends of one room run concurrently (so
 //     they share commits), but they are published in offset order, so a
 //     page never sees offset 8 before 7 and recovery has no hole.
-//  3. Publish to the broker under it; then, off the caller's path, Mark
-//     the entry with the pages it reached (an entry that reached none
-//     stays pending for the next page that registers).
+//  3. Publish to the broker under it, while the commit is on disk.
+//  4. Wait until the entry is durable (a group commit): only then does
+//     Publish return, so a sender answered 2xx loses nothing to a crash.
+//     Then, off the caller's path, Mark the entry with the pages it
+//     reached (an entry that reached none stays pending for the next
+//     page that registers).
 //
 // A failed append never costs the live alert: the delivery is published
 // without an offset, the failure is logged at ERROR and counted, and
@@ -88,20 +91,23 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	// The append is the server's business, not the sender's: a sender that
 	// hangs up must not leave a half-journaled alert.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.timeout)
-	e, err := x.j.Append(actx, d)
-	cancel()
+	defer cancel()
+	e, durable, err := x.stage(actx, d)
 	if err != nil {
 		x.seq.leave(t)
-		x.failures.Add(1)
-		x.lastFail.Store(&ErrorInfo{At: time.Now(), Message: err.Error()})
-		// Codes are secrets: the log names the event, not the room.
-		x.log.Error("journal append failed; alert sent live without history", "event_id", d.EventID, "rule", d.Rule, "err", err)
+		x.failed(d, err)
 		return x.next.Publish(ctx, d)
 	}
 	d.Offset = e.Offset
 	x.seq.wait(t, e.Offset)
 	n, err := x.next.Publish(ctx, d)
 	x.seq.leave(t)
+	// The sender is answered only once the entry is on disk; with a
+	// Stager the pages got it while the commit was under way.
+	if derr := durable(actx); derr != nil {
+		x.failed(d, derr)
+		return n, err
+	}
 	if err == nil && n > 0 {
 		select {
 		case x.marks <- mark{room: d.Room, offset: e.Offset, reached: n}:
@@ -110,6 +116,24 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 		}
 	}
 	return n, err
+}
+
+// stage gives d its offset: at once from a journal.Stager (durable then
+// waits for the commit), or after the whole append from any other store.
+func (x *Journaled) stage(ctx context.Context, d herald.Delivery) (journal.Entry, func(context.Context) error, error) {
+	if s, ok := x.j.(journal.Stager); ok {
+		return s.Stage(ctx, d)
+	}
+	e, err := x.j.Append(ctx, d)
+	return e, func(context.Context) error { return nil }, err
+}
+
+// failed counts and logs a delivery sent live without history.
+func (x *Journaled) failed(d herald.Delivery, err error) {
+	x.failures.Add(1)
+	x.lastFail.Store(&ErrorInfo{At: time.Now(), Message: err.Error()})
+	// Codes are secrets: the log names the event, not the room.
+	x.log.Error("journal append failed; alert sent live without history", "event_id", d.EventID, "rule", d.Rule, "err", err)
 }
 
 // Replay publishes journaled entries again, marked replayed and without an

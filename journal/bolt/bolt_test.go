@@ -1,6 +1,9 @@
 package bolt_test
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"path/filepath"
@@ -59,5 +62,67 @@ func TestQuietMarkIsCommitted(t *testing.T) {
 			t.Fatal("the mark was never committed while the journal was quiet")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStagedEntryIsReadable: a page may receive a staged entry before its
+// commit, so a reader asking at that moment (a page recovering, another
+// registering for pending alerts) must find it, not a hole.
+func TestStagedEntryIsReadable(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	var durables []func(context.Context) error
+	var offs []uint64
+	for i := range 20 {
+		e, durable, err := s.Stage(ctx, delivery("r", fmt.Sprint("e", i), "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		durables = append(durables, durable)
+		offs = append(offs, e.Offset)
+	}
+	// Nobody waited for a commit yet.
+	got, err := s.After(ctx, "r", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have []uint64
+	for _, e := range got {
+		have = append(have, e.Offset)
+	}
+	if !slices.Equal(have, offs) {
+		t.Errorf("After right after staging = %v, want every staged offset %v", have, offs)
+	}
+	for _, d := range durables {
+		if err := d(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOffsetsStayDenseAcrossReservations: offsets are reserved on disk a
+// block at a time; crossing a block must not leave a gap (only a restart
+// after a crash skips the rest of a block).
+func TestOffsetsStayDenseAcrossReservations(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	s.SetRetention(journalRetention(5000))
+	var want uint64
+	var durables []func(context.Context) error
+	for i := range 2100 {
+		e, durable, err := s.Stage(t.Context(), delivery("r", fmt.Sprint("e", i), "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		durables = append(durables, durable)
+		if want++; e.Offset != want {
+			t.Fatalf("append %d got offset %d, want %d (no gap without a restart)", i, e.Offset, want)
+		}
+	}
+	for _, d := range durables {
+		if err := d(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -20,9 +20,10 @@ const maxBatch = 1024
 // variables its caller reads after done, and what the index must learn to
 // the transaction's state.
 type op struct {
-	ctx   context.Context
-	apply func(tx *bbolt.Tx, st *txState) error
-	done  chan error
+	ctx    context.Context
+	apply  func(tx *bbolt.Tx, st *txState) error
+	done   chan error
+	ticket uint64 // a staged entry's place in the queue (see stager); 0 for other writes
 }
 
 // write queues apply for the next group commit and waits until that
@@ -33,23 +34,30 @@ func (s *Store) write(ctx context.Context, apply func(tx *bbolt.Tx, st *txState)
 		return err
 	}
 	o := &op{ctx: ctx, apply: apply, done: make(chan error, 1)}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return journal.ErrClosed
-	}
-	select {
-	case s.ops <- o:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
+	if err := s.enqueue(ctx, o); err != nil {
+		return err
 	}
 	select {
 	case err := <-o.done:
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("journal: gave up waiting for the commit: %w", ctx.Err())
+	}
+}
+
+// enqueue hands o to the committer, unless the store is closed or ctx
+// ends while the queue is full.
+func (s *Store) enqueue(ctx context.Context, o *op) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return journal.ErrClosed
+	}
+	select {
+	case s.ops <- o:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -148,6 +156,12 @@ func (s *Store) next(timer *time.Timer) (first []*op, ok bool) {
 // committed without it; when the commit itself fails (the disk), every op
 // gets the error and the counters wait for the next commit.
 func (s *Store) commit(batch []*op) {
+	var ticket uint64
+	for _, o := range batch {
+		ticket = max(ticket, o.ticket)
+	}
+	// Failed or committed, the batch's staged entries are settled.
+	defer s.stager.settle(ticket)
 	// A caller that gave up while queued is told so and its op dropped:
 	// an append it will never publish must not be journaled behind its
 	// back (it would come back as a pending alert).
@@ -181,6 +195,7 @@ func (s *Store) commitWith(batch []*op, counts []countsWrite) {
 	})
 	if err == nil {
 		s.nextSeq = st.nextSeq
+		s.stager.reservedUpTo(st.reserved)
 		if s.idx.apply(st, s.retention.Load().MaxEntries) {
 			s.trimSoon()
 		}

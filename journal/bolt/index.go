@@ -46,7 +46,7 @@ type entryKey struct {
 
 // roomIndex is one room's entries, oldest first, and its offset counter.
 type roomIndex struct {
-	last  uint64 // the highest offset handed out, kept after trimming
+	last  uint64 // the highest offset committed or reserved, kept after trimming
 	slots []slot
 }
 
@@ -193,15 +193,14 @@ func (x *index) counts() (entries, rooms int) {
 	return x.entries, x.live
 }
 
-// txState is what one commit attempt adds to and removes from the index;
-// it reaches the index only once the transaction committed. The committer
-// owns it.
+// txState is what one commit attempt adds to and removes from the index,
+// and the reservations it writes; it takes effect only once the
+// transaction committed. The committer owns it.
 type txState struct {
-	nextSeq uint64
-	last    map[string]uint64 // offsets handed out in this transaction
-	adds    []addedSlot
-	drops   map[string]uint64 // room → entries at or below this offset are gone
-	lasts   map[string]uint64 // counters written for rooms trimmed empty
+	nextSeq  uint64
+	adds     []addedSlot
+	drops    map[string]uint64 // room → entries at or below this offset are gone
+	reserved map[string]uint64 // room → reservation written
 }
 
 type addedSlot struct {
@@ -211,22 +210,9 @@ type addedSlot struct {
 
 func (t *txState) reset(nextSeq uint64) {
 	t.nextSeq = nextSeq
-	clear(t.last)
 	t.adds = t.adds[:0]
 	clear(t.drops)
-	clear(t.lasts)
-}
-
-// nextOffset is the offset the next entry of room gets in this
-// transaction.
-func (t *txState) nextOffset(x *index, room string) uint64 {
-	if off, ok := t.last[room]; ok {
-		return off + 1
-	}
-	if r := x.rooms[room]; r != nil {
-		return r.last + 1
-	}
-	return 1
+	clear(t.reserved)
 }
 
 // apply moves a committed transaction's changes into the index and

@@ -26,9 +26,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// appendUntilKilled appends from several goroutines (so commits are
-// shared) and prints "room offset" for every Append that returned: what a
-// trigger answered 200 would have been told.
+// appendUntilKilled stages appends from several goroutines (so commits
+// are shared) and prints "staged room offset" as soon as an entry has its
+// offset (a page may see it from then on) and "room offset" once it is
+// durable (what a trigger answered 200 would have been told).
 func appendUntilKilled(dir string) int {
 	s, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
@@ -38,19 +39,26 @@ func appendUntilKilled(dir string) int {
 	s.SetRetention(journalRetention(1 << 30)) // keep all: the parent checks every offset
 	var mu sync.Mutex
 	fmt.Printf("epoch %s\n", s.Epoch())
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Printf(format, args...) // unbuffered: a line out means it happened
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				room := fmt.Sprintf("room-%d", (w+i)%4)
-				e, err := s.Append(context.Background(), delivery(room, fmt.Sprintf("w%d-%d", w, i), strings.Repeat("x", 200)))
+				e, durable, err := s.Stage(context.Background(), delivery(room, fmt.Sprintf("w%d-%d", w, i), strings.Repeat("x", 200)))
+				if err == nil {
+					say("staged %s %d\n", room, e.Offset)
+					err = durable(context.Background())
+				}
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
 				}
-				mu.Lock()
-				fmt.Printf("%s %d\n", room, e.Offset) // unbuffered: a line out means Append returned
-				mu.Unlock()
+				say("%s %d\n", room, e.Offset)
 			}
 		})
 	}
@@ -60,8 +68,9 @@ func appendUntilKilled(dir string) int {
 
 // TestKill9LosesNothing kills an appending process with SIGKILL in the
 // middle of its group commits, then reopens the file: every offset the
-// process was told is there with its entry, the epoch is the same, and new
-// offsets are larger than any handed out before.
+// process was told was durable is there with its entry, the epoch is the
+// same, and new offsets are larger than any handed out before, durable or
+// only staged (a page may have seen those live).
 func TestKill9LosesNothing(t *testing.T) {
 	for round := range 3 {
 		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
@@ -79,9 +88,18 @@ func TestKill9LosesNothing(t *testing.T) {
 			sc := bufio.NewScanner(out)
 			var epoch string
 			told := map[string][]uint64{}
+			staged := map[string]uint64{}
 			n, killAt := 0, 300+round*400
 			for sc.Scan() {
 				f := strings.Fields(sc.Text())
+				if len(f) == 3 && f[0] == "staged" {
+					off, err := strconv.ParseUint(f[2], 10, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					staged[f[1]] = max(staged[f[1]], off)
+					continue
+				}
 				if len(f) != 2 {
 					t.Fatalf("child said %q", sc.Text())
 				}
@@ -137,8 +155,8 @@ func TestKill9LosesNothing(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e.Offset <= top || e.Offset <= slicesMax(offs) {
-					t.Errorf("%s: first offset after the kill = %d, want > %d", room, e.Offset, max(top, slicesMax(offs)))
+				if seen := max(top, slicesMax(offs), staged[room]); e.Offset <= seen {
+					t.Errorf("%s: first offset after the kill = %d, want > %d (staged up to %d)", room, e.Offset, seen, staged[room])
 				}
 			}
 			commits, ops := s.BatchStats()

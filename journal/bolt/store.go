@@ -84,6 +84,7 @@ type Store struct {
 	idx     *index
 	nextSeq uint64
 	tx      txState
+	stager  *stager
 
 	retention    atomic.Pointer[journal.Retention]
 	appendErrors atomic.Uint64
@@ -139,7 +140,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		log:       log,
 		idx:       idx,
 		nextSeq:   nextSeq,
-		tx:        txState{last: map[string]uint64{}, drops: map[string]uint64{}, lasts: map[string]uint64{}},
+		tx:        txState{drops: map[string]uint64{}, reserved: map[string]uint64{}},
+		stager:    newStager(),
 		ops:       make(chan *op, 4*maxBatch),
 		committed: make(chan struct{}),
 		kick:      make(chan struct{}, 1),

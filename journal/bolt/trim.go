@@ -51,8 +51,8 @@ func (s *Store) trimSoon() {
 }
 
 // trim applies retention to every room and drops expired sessions and
-// de-duplication keys. A room trimmed empty keeps its offset counter (in
-// the last bucket), so its offsets are never handed out again.
+// de-duplication keys. A room trimmed empty keeps its reservation in the
+// last bucket, so its offsets are never handed out again.
 func (s *Store) trim(now time.Time) error {
 	for {
 		more := false
@@ -94,7 +94,7 @@ func (s *Store) trim(now time.Time) error {
 func (s *Store) trimRooms(tx *bbolt.Tx, st *txState, now time.Time) (more bool, err error) {
 	ret := *s.retention.Load()
 	cutoff := now.Add(-ret.MaxAge).UnixNano()
-	logs, lasts := tx.Bucket(bucketLog), tx.Bucket(bucketLast)
+	logs := tx.Bucket(bucketLog)
 	budget := deletesPerTx
 	for room, r := range s.idx.rooms {
 		n := 0
@@ -113,11 +113,6 @@ func (s *Store) trimRooms(tx *bbolt.Tx, st *txState, now time.Time) (more bool, 
 			}
 		}
 		st.drops[room] = r.slots[n-1].offset
-		if n == len(r.slots) {
-			if err := lasts.Put([]byte(room), u64(r.last)); err != nil {
-				return false, err
-			}
-		}
 		if budget -= n; budget == 0 {
 			return true, nil
 		}

@@ -9,58 +9,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/journal"
 )
-
-// Append implements journal.Journal. The record is encoded before it joins
-// a commit; the offset is taken inside the commit, from the room's counter
-// written in the same transaction.
-func (s *Store) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return journal.Entry{}, err
-	}
-	e, err := s.append(ctx, d)
-	if err != nil && !errors.Is(err, journal.ErrClosed) {
-		s.appendErrors.Add(1)
-		s.noteError(err)
-	}
-	return e, err
-}
-
-func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
-	if d.Room == "" || len(d.Room) > maxKey || len(d.EventID) > maxKey {
-		return journal.Entry{}, fmt.Errorf("journal: room %.40q / event id %.40q: empty or too long", d.Room, d.EventID)
-	}
-	d.Offset, d.Replayed = 0, false
-	body, err := encodeBody(d)
-	if err != nil {
-		return journal.Entry{}, fmt.Errorf("journal: %w", err)
-	}
-	var e journal.Entry
-	err = s.write(ctx, func(tx *bbolt.Tx, st *txState) error {
-		off := st.nextOffset(s.idx, d.Room)
-		seq := st.nextSeq
-		at := time.Now().UTC()
-		rec := append(encodeHead(make([]byte, 0, 32+len(body)), off, at, 0, 0), body...)
-		if err := s.roomFor(tx, len(rec)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketLog).Put(u64(seq), rec); err != nil {
-			return err
-		}
-		st.nextSeq++
-		st.last[d.Room] = off
-		st.adds = append(st.adds, addedSlot{room: d.Room, slot: slot{offset: off, seq: seq, at: at.UnixNano()}})
-		e = journal.Entry{Offset: off, Delivery: d, At: at}
-		e.Delivery.Offset = off
-		return nil
-	})
-	if err != nil {
-		return journal.Entry{}, err
-	}
-	return e, nil
-}
 
 // Mark implements journal.Journal. The counters change in the index at
 // once (every read reports them from there) and reach the entry's record
