@@ -12,14 +12,13 @@
 //	meta             "epoch" → the history's name, "format" → 2
 //	log              big-endian sequence number → entry record (record.go),
 //	                 which holds its room and its offset in the room
-//	last             room → the last offset handed out, for rooms that
-//	                 trimming emptied
+//	last             room → its offsets reserved so far (see below)
 //	sessions         pid → expiry, code
 //	seen             key → big-endian expiry (Unix nanoseconds)
 //
 // Which records belong to which room is an index in memory (index.go),
-// rebuilt from the log at open: 24 bytes per entry, so the default
-// retention (200 per room) costs about 5 KB per room. Find (one alert by
+// rebuilt from the log at open: 32 bytes per entry (with its counters), so
+// the default retention (200 per room) costs about 6 KB per room. Find (one alert by
 // event id, an operator's replay) scans the log.
 //
 // # Order of operations
@@ -27,25 +26,31 @@
 // Every write goes through one committer goroutine. It takes whatever is
 // queued (up to maxBatch operations), runs it in one read-write
 // transaction and commits it, which is one fsync'd write for the whole
-// group; then it answers every caller. An Append returns only after that
-// commit, so a trigger answered 2xx after Append survives a kill -9. While
-// one commit is on disk the next group queues up, so the batch grows with
-// load and a lone append pays one commit, not a timer.
+// group; then it answers every caller. While one commit is on disk the
+// next group queues up, so the batch grows with load and a lone append
+// pays one commit, not a timer.
 //
-// An entry's offset is its room's counter plus one. The counter is the
-// newest offset in the room's records, so it is written with the entry in
-// the same transaction: a crash keeps both or neither, and an offset a
-// caller ever saw is never handed out again. Trimming a room empty writes
-// its counter to the last bucket in the transaction that deletes the
-// records. Appends never trim: the trimmer runs when a room went over its
-// limit (at most every 250 ms) and deletes runs of old records at once.
+// An entry gets its offset when it is queued (Stage), so the router can
+// send it to pages while the commit is on disk; Append, and the durable
+// function Stage returns, return only after the commit, so a trigger
+// answered 2xx survives a kill -9. Offsets are handed out in queue order,
+// one room's counter plus one. Because a page may hold an offset whose
+// entry a crash then lost, the counter is reserved on disk ahead of use,
+// 1,024 at a time, in the last bucket; the append that crosses a
+// reservation waits for the commit that extends it. At open a room's
+// counter is the higher of its newest record and its reservation, so an
+// offset a page or a caller ever saw is never handed out again (after a
+// crash a room skips to past its reservation). Reads first wait for the
+// entries queued before them, so a page recovering while a commit is on
+// disk still finds every delivery that may have reached a page.
+//
+// Appends never trim: the trimmer runs when a room went over its limit
+// (at most every 250 ms) and deletes runs of old records at once.
 //
 // Marks (pages reached, acks) change the counters in the index at once
 // and reach the records with the next commit, so under load they cost no
 // commit of their own; a quiet journal commits them 100 ms after the last
 // one, and Close commits what is left.
-//
-// Pages see an offset only after Append returned, that is after the commit.
 //
 // # Faults
 //
