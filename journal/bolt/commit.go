@@ -164,7 +164,8 @@ func (s *Store) commit(batch []*op) {
 	defer s.stager.settle(ticket)
 	// A caller that gave up while queued is told so and its op dropped:
 	// an append it will never publish must not be journaled behind its
-	// back (it would come back as a pending alert).
+	// back (it would come back as a pending alert). A staged entry whose
+	// caller gave up went live unjournaled, which the caller counts.
 	live := batch[:0]
 	for _, o := range batch {
 		if err := o.ctx.Err(); err != nil {
