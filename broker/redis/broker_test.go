@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	rb "github.com/heraldhq/herald/broker/redis"
+	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/internal/redistest"
 	"github.com/heraldhq/herald/journal"
 	rj "github.com/heraldhq/herald/journal/redis"
@@ -80,6 +81,7 @@ func (n *clusterNode) publish(ctx context.Context, d herald.Delivery) (int, erro
 
 type nodeOpts struct {
 	journal bool
+	counts  bool // the journal's append script counts pages (as cmd/herald wires it)
 	exact   bool // LocalPages set: this node counted live
 	poll    time.Duration
 	quiet   bool // no log (benchmarks)
@@ -106,8 +108,13 @@ func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *cl
 		opts.LocalPages = func(room string) int { return n.pages.rooms()[room] }
 	}
 	if o.journal {
+		var counts *rediswire.Counts
+		if o.counts {
+			counts = rediswire.NewCounts(name)
+			opts.Counts = counts
+		}
 		j, err := rj.Open(t.Context(), c, rj.Options{Publish: true, CheckInterval: 100 * time.Millisecond,
-			Retention: journal.Retention{MaxEntries: 10_000}})
+			Retention: journal.Retention{MaxEntries: 10_000}, Counts: counts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,11 +228,30 @@ func TestJournaledOrder(t *testing.T) {
 // closes drops out at once, a node that stops renewing (killed) drops out
 // after the TTL; the listing covers every node.
 func TestPresence(t *testing.T) {
+	for _, tc := range countPaths {
+		t.Run(tc.name, func(t *testing.T) { testPresence(t, tc.opts) })
+	}
+}
+
+// countPaths are the two ways Publish learns a room's pages: a presence
+// read of its own, or (journaled deliveries in cmd/herald) the count the
+// journal's append script read in the same round trip.
+var countPaths = []struct {
+	name string
+	opts nodeOpts
+}{
+	{"broker reads presence", nodeOpts{}},
+	{"append script counts", nodeOpts{journal: true, counts: true}},
+}
+
+func testPresence(t *testing.T, o nodeOpts) {
 	srv := redistest.Start(t)
 	ttl := 500 * time.Millisecond
-	a := startNode(t, srv, "a", nodeOpts{pages: map[string]int{"room": 2}, ttl: ttl})
-	b := startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 3, "other": 1}, ttl: ttl})
-	c := startNode(t, srv, "c", nodeOpts{pages: map[string]int{"room": 4}, ttl: ttl})
+	with := func(pages map[string]int) nodeOpts { o := o; o.pages, o.ttl = pages, ttl; return o }
+	a := startNode(t, srv, "a", with(map[string]int{"room": 2}))
+	b := startNode(t, srv, "b", with(map[string]int{"room": 3, "other": 1}))
+	c := startNode(t, srv, "c", with(map[string]int{"room": 4}))
+	defer checkCountPath(t, o, a)
 	count := func(n *clusterNode, room string) int {
 		pages, err := n.publish(t.Context(), delivery(room, 0))
 		if err != nil {
@@ -267,12 +293,32 @@ func TestPresence(t *testing.T) {
 // TestLocalPagesExact: with LocalPages, a page that just arrived on the
 // publishing node counts at once, before any presence write.
 func TestLocalPagesExact(t *testing.T) {
-	srv := redistest.Start(t)
-	a := startNode(t, srv, "a", nodeOpts{exact: true, poll: time.Hour, pages: map[string]int{"room": 1}})
-	startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 2}})
-	a.pages.setPages("room", 4)
-	if got, err := a.publish(t.Context(), delivery("room", 1)); err != nil || got != 6 {
-		t.Errorf("pages = %d, %v; want 6 (4 here now, 2 on b)", got, err)
+	for _, tc := range countPaths {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			o := tc.opts
+			o.exact, o.poll, o.pages = true, time.Hour, map[string]int{"room": 1}
+			a := startNode(t, srv, "a", o)
+			o.exact, o.poll, o.pages = false, 0, map[string]int{"room": 2}
+			startNode(t, srv, "b", o)
+			a.pages.setPages("room", 4)
+			if got, err := a.publish(t.Context(), delivery("room", 1)); err != nil || got != 6 {
+				t.Errorf("pages = %d, %v; want 6 (4 here now, 2 on b)", got, err)
+			}
+			checkCountPath(t, o, a)
+		})
+	}
+}
+
+// checkCountPath fails unless n's counts came from where o says.
+func checkCountPath(t *testing.T, o nodeOpts, n *clusterNode) {
+	t.Helper()
+	st := n.b.State()
+	if o.counts && (st.CountedOnAppend == 0 || st.RoundTrips != 0) {
+		t.Errorf("append script counts: broker State = %+v; want every count from the append (counted_on_append > 0, no round trip of its own)", st)
+	}
+	if !o.counts && st.CountedOnAppend != 0 {
+		t.Errorf("broker reads presence: counted_on_append = %d, want 0", st.CountedOnAppend)
 	}
 }
 
