@@ -15,8 +15,8 @@ import (
 
 	"github.com/heraldhq/herald"
 	rb "github.com/heraldhq/herald/broker/redis"
-	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/journal"
 	rj "github.com/heraldhq/herald/journal/redis"
 )
