@@ -332,6 +332,55 @@ func (b *Broker) deliverLocal(ctx context.Context, d herald.Delivery, epoch stri
 	return pages, true
 }
 
+// decoded is a delivery read off the channel, with the epoch of its
+// offset.
+type decoded struct {
+	d     herald.Delivery
+	epoch string
+}
+
+// batchSubscriber is the optional capability of a subscriber that takes
+// several deliveries at once (egress/socketio's Sink: a page gets the
+// deliveries of its room that piled up in one write).
+type batchSubscriber interface {
+	DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []int, err error)
+}
+
+// deliverAll is deliverLocal for what piled up on the channel, in order:
+// the same de-duplication, one hand-over per subscriber.
+func (b *Broker) deliverAll(ctx context.Context, in []decoded) {
+	if len(in) == 1 {
+		b.deliverLocal(ctx, in[0].d, in[0].epoch)
+		return
+	}
+	b.deliver.Lock()
+	defer b.deliver.Unlock()
+	ds := make([]herald.Delivery, 0, len(in))
+	for _, x := range in {
+		fresh, late := b.seen.add(x.d, x.epoch)
+		if !fresh {
+			continue
+		}
+		if late {
+			x.d.Offset, x.d.Replayed = 0, true // as in deliverLocal
+		}
+		ds = append(ds, x.d)
+	}
+	for _, s := range b.subs {
+		if bs, ok := s.(batchSubscriber); ok {
+			if _, err := bs.DeliverAll(ctx, ds); err != nil {
+				b.log.Debug("redis broker: subscriber refused a delivery", "err", err)
+			}
+			continue
+		}
+		for _, d := range ds {
+			if _, err := s.Deliver(ctx, d); err != nil {
+				b.log.Debug("redis broker: subscriber refused a delivery", "err", err)
+			}
+		}
+	}
+}
+
 // setConnected records a state change, logging it once.
 func (b *Broker) setConnected(up bool, err error) {
 	if err != nil {
