@@ -20,7 +20,16 @@ type call struct {
 	mark  *markCall               // or: a mark, which the mark batcher groups by room
 	sent  bool                    // false when the call was dropped unsent (its context ended first, or the store closed)
 	done  chan struct{}
+	// state is callQueued until the batcher takes the call (callTaken) or
+	// its caller gives up waiting for its turn (callAbandoned).
+	state atomic.Int32
 }
+
+const (
+	callQueued int32 = iota
+	callTaken
+	callAbandoned
+)
 
 // batcher sends, in one pipeline, every call queued while the previous
 // round trip was out: under load many appends (or marks) share a round
@@ -31,16 +40,11 @@ type batcher struct {
 	calls chan *call
 	// add queues the commands of the live calls of a batch (those it
 	// marks sent); the default runs each call's queue.
-	add   func(pipe goredis.Pipeliner, live []*call)
-	after func(live []*call) // runs once the pipeline answered; may be nil
-	// linger is how long a batch that is not full waits for more calls
-	// before it is sent: 0 sends at once (appends, on the sender's path);
-	// marks, which nobody waits for, linger so that even a light load
-	// shares round trips.
-	linger  time.Duration
-	trips   atomic.Uint64 // pipelines sent
-	sentN   atomic.Uint64 // calls they carried
-	stopped chan struct{} // closed when run has returned: nothing queued later is sent
+	add     func(pipe goredis.Pipeliner, live []*call)
+	after   func(live []*call) // runs once the pipeline answered; may be nil
+	trips   atomic.Uint64      // pipelines sent
+	sentN   atomic.Uint64      // calls they carried
+	stopped chan struct{}      // closed when run has returned: nothing queued later is sent
 }
 
 func newBatcher(c goredis.UniversalClient) *batcher {
@@ -63,12 +67,20 @@ func (b *batcher) do(ctx context.Context, stop <-chan struct{}, c *call) error {
 	case <-stop:
 		return journal.ErrClosed
 	}
-	// Once queued, the call is answered: sent, or dropped because its
-	// context ended before its turn. Waiting for the answer (rather than
-	// for ctx) means a caller never reports a failure for commands that
-	// then run.
+	// A caller whose context ends before the batcher took its call gives
+	// up at once (the batcher then skips it); once taken, it waits for the
+	// answer, so a caller never reports a failure for commands that then
+	// run.
 	select {
 	case <-c.done:
+	case <-ctx.Done():
+		if c.state.CompareAndSwap(callQueued, callAbandoned) {
+			return ctx.Err()
+		}
+		select {
+		case <-c.done:
+		case <-b.stopped:
+		}
 	case <-b.stopped:
 		// run answered every call it took before returning (sent is
 		// written before run returns); one queued later was never sent.
@@ -107,29 +119,13 @@ func (b *batcher) run(stop <-chan struct{}) {
 	}
 }
 
-// collect adds the calls queued meanwhile to batch, up to maxBatch,
-// waiting up to linger for more when it is set.
+// collect adds the calls queued meanwhile to batch, up to maxBatch.
 func (b *batcher) collect(batch *[]*call) {
-	var timeout <-chan time.Time
-	if b.linger > 0 {
-		timer := time.NewTimer(b.linger)
-		defer timer.Stop()
-		timeout = timer.C
-	}
 	for len(*batch) < maxBatch {
 		select {
 		case c := <-b.calls:
 			*batch = append(*batch, c)
-			continue
 		default:
-		}
-		if timeout == nil {
-			return
-		}
-		select {
-		case c := <-b.calls:
-			*batch = append(*batch, c)
-		case <-timeout:
 			return
 		}
 	}
@@ -141,7 +137,7 @@ func (b *batcher) send(batch []*call) {
 	var deadline time.Time
 	live := make([]*call, 0, len(batch))
 	for _, c := range batch {
-		if c.ctx.Err() != nil {
+		if !c.state.CompareAndSwap(callQueued, callTaken) || c.ctx.Err() != nil {
 			continue
 		}
 		if d, ok := c.ctx.Deadline(); !ok {
@@ -169,8 +165,15 @@ func (b *batcher) send(batch []*call) {
 	}
 }
 
-// markLinger is how long marks wait for company before their round trip.
+// markLinger is how long the router waits for more marks before it
+// records a batch (MarkLinger).
 const markLinger = 2 * time.Millisecond
+
+// MarkLinger tells the router (router.Journaled) to gather marks for this
+// long before recording them: nobody waits for a mark, and even a light
+// load then shares round trips. Marks from elsewhere (recovery, acks) go
+// out at once.
+func (s *Store) MarkLinger() time.Duration { return markLinger }
 
 // markCall is one Mark waiting for its round trip.
 type markCall struct {
@@ -192,7 +195,6 @@ type roomMarks struct {
 // room, all rooms in one pipeline.
 func (s *Store) markBatcher() *batcher {
 	b := newBatcher(s.c)
-	b.linger = markLinger
 	var groups []*roomMarks
 	b.add = func(pipe goredis.Pipeliner, live []*call) {
 		groups = groups[:0]

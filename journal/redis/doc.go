@@ -42,8 +42,9 @@
 // Appends queued while the previous round trip is out go together in one
 // pipeline (batcher): a lone append waits for nothing but its own answer,
 // and under load many share a round trip. Append still returns only once
-// Redis answered its own script. Marks go the same way, lingering 2 ms
-// for company (nobody waits for them), with one script call per room.
+// Redis answered its own script. Marks go the same way, with one script
+// call per room; the router gathers its marks for MarkLinger (2 ms) before
+// recording them, so even a light load shares round trips.
 //
 // # Retention without a scanner
 //

@@ -277,6 +277,41 @@ func TestMarksShareRoundTrips(t *testing.T) {
 	}
 }
 
+// TestAppendGivesUpBeforeItsTurn: an append whose context ends while it
+// waits behind a round trip that Redis is slow to answer returns its
+// context's error and leaves nothing behind (the offset it would have
+// taken goes to the next append).
+func TestAppendGivesUpBeforeItsTurn(t *testing.T) {
+	srv := redistest.Start(t)
+	s := node(t, srv, rj.Options{})
+	first := mustAppend(t, s, delivery("r", 1))
+	if err := srv.Client().Do(t.Context(), "CLIENT", "PAUSE", "1500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := s.Append(t.Context(), delivery("r", 2)) // in flight until Redis answers
+		slow <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the slow append is out
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := s.Append(ctx, delivery("r", 3)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("append queued behind a slow round trip: err = %v, want its deadline", err)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow append answered (%v) before Redis did", err)
+	default:
+	}
+	if err := <-slow; err != nil {
+		t.Fatalf("slow append: %v", err)
+	}
+	if next := mustAppend(t, s, delivery("r", 4)); next.Offset != first.Offset+2 {
+		t.Errorf("next offset = %d, want %d: the append that gave up must not have run", next.Offset, first.Offset+2)
+	}
+}
+
 // TestRetentionCount keeps only the newest MaxEntries; marking a trimmed
 // entry is no error and creates nothing.
 func TestRetentionCount(t *testing.T) {
