@@ -55,9 +55,10 @@ func newBatcher(c goredis.UniversalClient) *batcher {
 	}}
 }
 
-// do queues the commands queue adds and waits until Redis answered them.
-// It returns an error only when they were not sent (ctx ended while they
-// waited, or the store closed): then none of them ran.
+// do queues c (its queue func, or its mark) and waits until Redis
+// answered its commands. It returns an error only when they were not sent
+// (ctx ended while they waited, or the store closed): then none of them
+// ran.
 func (b *batcher) do(ctx context.Context, stop <-chan struct{}, c *call) error {
 	c.ctx, c.done = ctx, make(chan struct{})
 	select {
