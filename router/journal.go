@@ -180,6 +180,14 @@ func (x *Journaled) markLoop() {
 	// group commit writes a whole batch in one commit: one mark per
 	// delivery must keep up with the appends, or marks would be dropped
 	// and delivered alerts would look pending.
+	// A journal whose marks cost a round trip each (journal/redis) asks
+	// for a short wait after the first mark of a batch, so that even a
+	// light load records several marks per round trip. Nobody waits for
+	// a mark; others flush what is queued at once.
+	var linger time.Duration
+	if l, ok := x.j.(interface{ MarkLinger() time.Duration }); ok {
+		linger = l.MarkLinger()
+	}
 	batch := make([]mark, 0, markBatch)
 	flush := func() {
 		var wg sync.WaitGroup
@@ -207,21 +215,44 @@ func (x *Journaled) markLoop() {
 				}
 			}
 		}
-	drain:
-		for len(batch) < markBatch {
-			select {
-			case m := <-x.marks:
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
+		x.gather(&batch, linger)
 		flush()
 	}
 }
 
 // markBatch bounds the marks recorded at once.
 const markBatch = 256
+
+// gather adds the marks queued meanwhile to batch, up to markBatch,
+// waiting up to linger for more (not at all when linger is 0) unless
+// Close was called.
+func (x *Journaled) gather(batch *[]mark, linger time.Duration) {
+	var timeout <-chan time.Time
+	if linger > 0 {
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(*batch) < markBatch {
+		select {
+		case m := <-x.marks:
+			*batch = append(*batch, m)
+			continue
+		default:
+		}
+		if timeout == nil {
+			return
+		}
+		select {
+		case m := <-x.marks:
+			*batch = append(*batch, m)
+		case <-timeout:
+			return
+		case <-x.stop:
+			return
+		}
+	}
+}
 
 // JournalStatus is the journal's part of the status answer.
 type JournalStatus struct {

@@ -47,6 +47,12 @@ type Options struct {
 	// delivery it stored (journal/redis with Options.Publish): Publish then
 	// publishes only deliveries without an offset and replays.
 	JournalPublishes bool
+	// Counts is where the journal's append script leaves the pages it
+	// counted in the room's presence hash (journal/redis Options.Counts,
+	// the same value): Publish of a journaled delivery then costs no round
+	// trip. Deliveries without a count there are counted by a presence
+	// read, as without Counts.
+	Counts *rediswire.Counts
 	// Rooms reports this node's pages per room, for presence; nil means
 	// this node has no pages.
 	Rooms func() map[string]int
@@ -91,6 +97,10 @@ type State struct {
 	// pipelines that carried them (and their presence reads).
 	Published  uint64 `json:"published"`
 	RoundTrips uint64 `json:"round_trips"`
+	// CountedOnAppend counts journaled deliveries whose pages the
+	// journal's append script counted (Options.Counts): no round trip
+	// of the broker's own.
+	CountedOnAppend uint64 `json:"counted_on_append"`
 }
 
 // Broker is the Redis broker. Create it with New, Subscribe the node's
@@ -110,6 +120,7 @@ type Broker struct {
 	resynced    atomic.Uint64
 	published   atomic.Uint64
 	roundTrips  atomic.Uint64
+	counted     atomic.Uint64
 
 	seen    *dedupe
 	deliver sync.Mutex // hands deliveries to subs one at a time, in order
@@ -199,11 +210,25 @@ func (b *Broker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}
+	journaled := b.opts.JournalPublishes && d.Offset != 0 && !d.Replayed
+	var counted rediswire.Count
+	var known bool
+	if journaled && b.opts.Counts != nil {
+		counted, known = b.opts.Counts.Take(d.Room, d.Offset)
+	}
 	if !b.connected.Load() {
 		return b.localOnlyDelivery(ctx, d), nil
 	}
-	if b.opts.JournalPublishes && d.Offset != 0 && !d.Replayed {
-		// The journal's append script published it: only count pages.
+	if journaled {
+		// The journal's append script published it: only count pages,
+		// with what the script read if it did.
+		if known {
+			b.counted.Add(1)
+			if b.opts.LocalPages != nil {
+				return counted.Others + b.opts.LocalPages(d.Room), nil
+			}
+			return counted.Others + counted.Own, nil
+		}
 		return b.count(ctx, d.Room)
 	}
 	msg, err := rediswire.Encode(d, b.epochOf(d))
@@ -307,6 +332,55 @@ func (b *Broker) deliverLocal(ctx context.Context, d herald.Delivery, epoch stri
 	return pages, true
 }
 
+// decoded is a delivery read off the channel, with the epoch of its
+// offset.
+type decoded struct {
+	d     herald.Delivery
+	epoch string
+}
+
+// batchSubscriber is the optional capability of a subscriber that takes
+// several deliveries at once (egress/socketio's Sink: a page gets the
+// deliveries of its room that piled up in one write).
+type batchSubscriber interface {
+	DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []int, err error)
+}
+
+// deliverAll is deliverLocal for what piled up on the channel, in order:
+// the same de-duplication, one hand-over per subscriber.
+func (b *Broker) deliverAll(ctx context.Context, in []decoded) {
+	if len(in) == 1 {
+		b.deliverLocal(ctx, in[0].d, in[0].epoch)
+		return
+	}
+	b.deliver.Lock()
+	defer b.deliver.Unlock()
+	ds := make([]herald.Delivery, 0, len(in))
+	for _, x := range in {
+		fresh, late := b.seen.add(x.d, x.epoch)
+		if !fresh {
+			continue
+		}
+		if late {
+			x.d.Offset, x.d.Replayed = 0, true // as in deliverLocal
+		}
+		ds = append(ds, x.d)
+	}
+	for _, s := range b.subs {
+		if bs, ok := s.(batchSubscriber); ok {
+			if _, err := bs.DeliverAll(ctx, ds); err != nil {
+				b.log.Debug("redis broker: subscriber refused a delivery", "err", err)
+			}
+			continue
+		}
+		for _, d := range ds {
+			if _, err := s.Deliver(ctx, d); err != nil {
+				b.log.Debug("redis broker: subscriber refused a delivery", "err", err)
+			}
+		}
+	}
+}
+
 // setConnected records a state change, logging it once.
 func (b *Broker) setConnected(up bool, err error) {
 	if err != nil {
@@ -338,7 +412,8 @@ func (b *Broker) fail(err error) {
 func (b *Broker) State() State {
 	st := State{NodeID: b.opts.NodeID, Connected: b.connected.Load(), Since: *b.since.Load(),
 		Disconnects: b.disconnects.Load(), LocalOnly: b.localOnly.Load(), Resynced: b.resynced.Load(),
-		Duplicates: b.seen.duplicates.Load(), Published: b.published.Load(), RoundTrips: b.roundTrips.Load()}
+		Duplicates: b.seen.duplicates.Load(), Published: b.published.Load(), RoundTrips: b.roundTrips.Load(),
+		CountedOnAppend: b.counted.Load()}
 	if e := b.lastErr.Load(); e != nil {
 		st.LastError = *e
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald"
 	rb "github.com/heraldhq/herald/broker/redis"
 	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/journal"
 	rj "github.com/heraldhq/herald/journal/redis"
 )
@@ -23,16 +24,40 @@ import (
 // recorder is a fake of our own Subscriber: a node's pages, recording
 // what they were handed.
 type recorder struct {
-	mu    sync.Mutex
-	got   []herald.Delivery
-	pages map[string]int
+	mu      sync.Mutex
+	got     []herald.Delivery
+	pages   map[string]int
+	batches int // DeliverAll calls
+	biggest int // most deliveries in one DeliverAll
+	// hold, while a test holds it, keeps the node's pages busy: nothing
+	// is handed over, as when a node falls behind.
+	hold sync.Mutex
 }
 
 func (r *recorder) Deliver(_ context.Context, d herald.Delivery) (int, error) {
+	r.hold.Lock()
+	r.hold.Unlock() // a gate: it only waits while a test holds it
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, d)
 	return r.pages[d.Room], nil
+}
+
+// DeliverAll is the batch capability egress/socketio's Sink has too: the
+// broker hands over what piled up on the channel in one call.
+func (r *recorder) DeliverAll(_ context.Context, ds []herald.Delivery) ([]int, error) {
+	r.hold.Lock()
+	r.hold.Unlock() // a gate: it only waits while a test holds it
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, ds...)
+	r.batches++
+	r.biggest = max(r.biggest, len(ds))
+	out := make([]int, len(ds))
+	for i, d := range ds {
+		out[i] = r.pages[d.Room]
+	}
+	return out, nil
 }
 
 func (r *recorder) rooms() map[string]int {
@@ -80,6 +105,7 @@ func (n *clusterNode) publish(ctx context.Context, d herald.Delivery) (int, erro
 
 type nodeOpts struct {
 	journal bool
+	counts  bool // the journal's append script counts pages (as cmd/herald wires it)
 	exact   bool // LocalPages set: this node counted live
 	poll    time.Duration
 	quiet   bool // no log (benchmarks)
@@ -106,8 +132,13 @@ func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *cl
 		opts.LocalPages = func(room string) int { return n.pages.rooms()[room] }
 	}
 	if o.journal {
+		var counts *rediswire.Counts
+		if o.counts {
+			counts = rediswire.NewCounts(name)
+			opts.Counts = counts
+		}
 		j, err := rj.Open(t.Context(), c, rj.Options{Publish: true, CheckInterval: 100 * time.Millisecond,
-			Retention: journal.Retention{MaxEntries: 10_000}})
+			Retention: journal.Retention{MaxEntries: 10_000}, Counts: counts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,15 +248,69 @@ func TestJournaledOrder(t *testing.T) {
 	}
 }
 
+// TestBehindCatchesUp: a node whose pages are busy while deliveries keep
+// coming hands over what piled up at once when they are free again, in
+// offset order, each delivery once.
+func TestBehindCatchesUp(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startNode(t, srv, "a", nodeOpts{journal: true, counts: true, pages: map[string]int{"r": 1}})
+	b := startNode(t, srv, "b", nodeOpts{journal: true, counts: true, pages: map[string]int{"r": 1}})
+	const total = 100
+	b.pages.hold.Lock()
+	for i := 1; i <= total; i++ {
+		if _, err := a.publish(t.Context(), delivery("r", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a to receive every delivery", func() bool { return len(a.pages.all()) == total })
+	b.pages.hold.Unlock()
+	waitFor(t, "b to catch up", func() bool { return len(b.pages.all()) >= total })
+	time.Sleep(50 * time.Millisecond) // a duplicate would show by now
+	got := b.pages.all()
+	if len(got) != total {
+		t.Fatalf("b received %d deliveries, want %d", len(got), total)
+	}
+	for i, d := range got {
+		if d.Offset != uint64(i+1) {
+			t.Fatalf("b's delivery %d has offset %d, want %d (in order, once)", i, d.Offset, i+1)
+		}
+	}
+	b.pages.mu.Lock()
+	biggest := b.pages.biggest
+	b.pages.mu.Unlock()
+	if biggest < 2 {
+		t.Errorf("the most deliveries handed over at once = %d, want several (what piled up)", biggest)
+	}
+}
+
 // TestPresence: Publish counts the pages of every live node; a node that
 // closes drops out at once, a node that stops renewing (killed) drops out
 // after the TTL; the listing covers every node.
 func TestPresence(t *testing.T) {
+	for _, tc := range countPaths {
+		t.Run(tc.name, func(t *testing.T) { testPresence(t, tc.opts) })
+	}
+}
+
+// countPaths are the two ways Publish learns a room's pages: a presence
+// read of its own, or (journaled deliveries in cmd/herald) the count the
+// journal's append script read in the same round trip.
+var countPaths = []struct {
+	name string
+	opts nodeOpts
+}{
+	{"broker reads presence", nodeOpts{}},
+	{"append script counts", nodeOpts{journal: true, counts: true}},
+}
+
+func testPresence(t *testing.T, o nodeOpts) {
 	srv := redistest.Start(t)
 	ttl := 500 * time.Millisecond
-	a := startNode(t, srv, "a", nodeOpts{pages: map[string]int{"room": 2}, ttl: ttl})
-	b := startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 3, "other": 1}, ttl: ttl})
-	c := startNode(t, srv, "c", nodeOpts{pages: map[string]int{"room": 4}, ttl: ttl})
+	with := func(pages map[string]int) nodeOpts { o := o; o.pages, o.ttl = pages, ttl; return o }
+	a := startNode(t, srv, "a", with(map[string]int{"room": 2}))
+	b := startNode(t, srv, "b", with(map[string]int{"room": 3, "other": 1}))
+	c := startNode(t, srv, "c", with(map[string]int{"room": 4}))
+	defer checkCountPath(t, o, a)
 	count := func(n *clusterNode, room string) int {
 		pages, err := n.publish(t.Context(), delivery(room, 0))
 		if err != nil {
@@ -267,12 +352,32 @@ func TestPresence(t *testing.T) {
 // TestLocalPagesExact: with LocalPages, a page that just arrived on the
 // publishing node counts at once, before any presence write.
 func TestLocalPagesExact(t *testing.T) {
-	srv := redistest.Start(t)
-	a := startNode(t, srv, "a", nodeOpts{exact: true, poll: time.Hour, pages: map[string]int{"room": 1}})
-	startNode(t, srv, "b", nodeOpts{pages: map[string]int{"room": 2}})
-	a.pages.setPages("room", 4)
-	if got, err := a.publish(t.Context(), delivery("room", 1)); err != nil || got != 6 {
-		t.Errorf("pages = %d, %v; want 6 (4 here now, 2 on b)", got, err)
+	for _, tc := range countPaths {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			o := tc.opts
+			o.exact, o.poll, o.pages = true, time.Hour, map[string]int{"room": 1}
+			a := startNode(t, srv, "a", o)
+			o.exact, o.poll, o.pages = false, 0, map[string]int{"room": 2}
+			startNode(t, srv, "b", o)
+			a.pages.setPages("room", 4)
+			if got, err := a.publish(t.Context(), delivery("room", 1)); err != nil || got != 6 {
+				t.Errorf("pages = %d, %v; want 6 (4 here now, 2 on b)", got, err)
+			}
+			checkCountPath(t, o, a)
+		})
+	}
+}
+
+// checkCountPath fails unless n's counts came from where o says.
+func checkCountPath(t *testing.T, o nodeOpts, n *clusterNode) {
+	t.Helper()
+	st := n.b.State()
+	if o.counts && (st.CountedOnAppend == 0 || st.RoundTrips != 0) {
+		t.Errorf("append script counts: broker State = %+v; want every count from the append (counted_on_append > 0, no round trip of its own)", st)
+	}
+	if !o.counts && st.CountedOnAppend != 0 {
+		t.Errorf("broker reads presence: counted_on_append = %d, want 0", st.CountedOnAppend)
 	}
 }
 

@@ -22,10 +22,26 @@
 //
 // # Round trips
 //
-// A Publish costs at most one round trip: the PUBLISH (when the journal
-// did not already publish) and the presence read of the room go in one
-// pipeline, and concurrent Publish calls share pipelines (up to
-// maxBatch), so under load a round trip carries many deliveries.
+// A journaled delivery (every delivery in cmd/herald) costs the node one
+// round trip on the sender's path: the journal's append script allocates
+// the offset, stores and PUBLISHes the delivery and reads the room's
+// presence hash, and hands the count over through Options.Counts, so
+// Publish answers without a round trip of its own. Concurrent appends
+// share one pipeline (journal/redis), and so do the marks of pages
+// reached that the router records afterwards, off the sender's path.
+// Other deliveries (replays, deliveries the journal could not store) cost
+// at most one round trip: the PUBLISH and the presence read go in one
+// pipeline, shared by concurrent Publish calls (up to maxBatch). State
+// reports round_trips and counted_on_append.
+//
+// # Receiving
+//
+// One goroutine reads the channel and another hands what it read to the
+// subscribers, in channel order. What piled up while the pages were being
+// written to is handed over in one go (up to maxInbound): a subscriber
+// that can take several deliveries at once (egress/socketio's
+// Sink.DeliverAll) writes each page once for all of them, so a node that
+// falls behind under load catches up with fewer writes rather than more.
 //
 // # Presence
 //

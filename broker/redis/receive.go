@@ -22,11 +22,37 @@ const (
 	resyncLimit = 1000
 )
 
-// receive reads the channel until ctx ends: deliveries go to the local
+// inbound is what the reading goroutine hands the delivering one, in
+// channel order: a message, or (resync) the subscription is back.
+type inbound struct {
+	msg    *goredis.Message
+	resync bool
+}
+
+// maxInbound bounds the messages handed to the pages in one go.
+const maxInbound = 256
+
+// receive reads the channel until ctx ends and hands what it read, in
+// order, to deliver (its own goroutine): deliveries go to the local
 // subscribers; a broken subscription flips the state, is retried with
-// backoff, and a restored one triggers a re-sync.
+// backoff, and a restored one triggers a re-sync. Reading goes on while
+// pages are written to, so what piles up meanwhile is handed over at once
+// (deliverAll).
 func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 	defer ps.Close()
+	in := make(chan inbound, 4*maxInbound)
+	delivered := make(chan struct{})
+	go func() { defer close(delivered); b.deliverInbound(ctx, in) }()
+	defer func() { <-delivered }()
+	defer close(in)
+	hand := func(x inbound) bool {
+		select {
+		case in <- x:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
@@ -56,19 +82,60 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 		backoff = minBackoff
 		switch m := msg.(type) {
 		case *goredis.Message:
-			d, epoch, err := rediswire.Decode([]byte(m.Payload))
-			if err != nil {
-				b.log.Warn("redis broker: undecodable message on the channel", "err", err)
-				continue
+			if !hand(inbound{msg: m}) {
+				return
 			}
-			b.deliverLocal(ctx, d, epoch)
 		case *goredis.Subscription, *goredis.Pong:
 			// A confirmation or a pong after a reconnect: we are back.
 			if !b.connected.Load() {
 				b.setConnected(true, nil)
-				b.resync(ctx)
+				// The re-sync runs in order: after what arrived before,
+				// before anything new is handed over.
+				if !hand(inbound{resync: true}) {
+					return
+				}
 			}
 		}
+	}
+}
+
+// deliverInbound hands messages to the pages in channel order, all those
+// waiting at once (up to maxInbound), and runs re-syncs in their place.
+func (b *Broker) deliverInbound(ctx context.Context, in <-chan inbound) {
+	batch := make([]decoded, 0, maxInbound)
+	flush := func() {
+		if len(batch) > 0 {
+			b.deliverAll(ctx, batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+	for x := range in {
+		for {
+			if x.resync {
+				flush()
+				b.resync(ctx)
+			} else if d, epoch, err := rediswire.Decode([]byte(x.msg.Payload)); err != nil {
+				b.log.Warn("redis broker: undecodable message on the channel", "err", err)
+			} else {
+				batch = append(batch, decoded{d, epoch})
+			}
+			if len(batch) == maxInbound {
+				break
+			}
+			var ok bool
+			select {
+			case x, ok = <-in:
+				if !ok {
+					flush()
+					return
+				}
+				continue
+			default:
+			}
+			break
+		}
+		flush()
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/internal/lease"
+	"github.com/heraldhq/herald/internal/rediswire"
 	rj "github.com/heraldhq/herald/journal/redis"
 )
 
@@ -107,11 +108,15 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 		return fail(fmt.Errorf("unreachable: %w", err))
 	}
 	node := nodeID()
-	jr, err := rj.Open(sctx, client, rj.Options{Publish: true, Log: log.With("component", "journal")})
+	// The append script publishes each delivery and counts its room's
+	// pages: with the broker's own (batched) work, a trigger costs one
+	// round trip, shared with concurrent ones.
+	counts := rediswire.NewCounts(node)
+	jr, err := rj.Open(sctx, client, rj.Options{Publish: true, Counts: counts, Log: log.With("component", "journal")})
 	if err != nil {
 		return fail(err)
 	}
-	opts := rb.Options{NodeID: node, Journal: jr, JournalPublishes: true, Log: log.With("component", "broker")}
+	opts := rb.Options{NodeID: node, Journal: jr, JournalPublishes: true, Counts: counts, Log: log.With("component", "broker")}
 	opts.Rooms = func() map[string]int { return roomCounts(ss.Clients()) }
 	opts.Listing = func() []byte {
 		// Sorted, so an unchanged set of pages is an unchanged listing and

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/heraldhq/herald"
 )
@@ -83,4 +84,59 @@ func Decode(msg []byte) (d herald.Delivery, epoch string, err error) {
 	}
 	d.Offset = off
 	return d, epoch, nil
+}
+
+// Counts hands the page count that the journal's append script read from
+// a room's presence hash (RoomPresence, in the same slot as the room's
+// log) to the broker, so a journaled delivery is appended, published and
+// counted in one round trip: journal/redis puts a count with every append
+// (Options.Counts), broker/redis takes it when the delivery is published
+// (Options.Counts). One Counts belongs to one node.
+type Counts struct {
+	node string
+	mu   sync.Mutex
+	m    map[countKey]Count
+}
+
+// Count is a room's pages across nodes as a presence hash showed them:
+// Others on the live fields of other nodes, Own on this node's field
+// (which lags this node's pages by up to the presence interval).
+type Count struct{ Others, Own int }
+
+type countKey struct {
+	room   string
+	offset uint64
+}
+
+// maxCounts bounds what Counts holds: a count is taken right after its
+// append, so only counts whose delivery was never published (the broker
+// closed or lost Redis in between) stay, and they are dropped in bulk.
+const maxCounts = 4096
+
+// NewCounts is the hand-off of node's counts.
+func NewCounts(node string) *Counts { return &Counts{node: node, m: map[countKey]Count{}} }
+
+// Node is the node whose presence field is reported apart (Count.Own).
+func (c *Counts) Node() string { return c.node }
+
+// Put records the count read when room's entry offset was appended.
+func (c *Counts) Put(room string, offset uint64, n Count) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCounts {
+		clear(c.m)
+	}
+	c.m[countKey{room, offset}] = n
+}
+
+// Take returns and forgets the count of room's entry offset.
+func (c *Counts) Take(room string, offset uint64) (Count, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := countKey{room, offset}
+	n, ok := c.m[k]
+	if ok {
+		delete(c.m, k)
+	}
+	return n, ok
 }

@@ -25,7 +25,7 @@
 // recovery, XADD MAXLEN is count retention. Entry ids are the offsets
 // themselves ("<offset>-0"), so no second index maps offsets to ids.
 //
-// # One round trip per append
+// # One round trip per append, shared under load
 //
 // Append is one Lua script (allocate the offset with HINCRBY, XADD,
 // retention, and with Options.Publish the PUBLISH that carries the
@@ -34,7 +34,17 @@
 // append and the publish, so every node receives a room's deliveries in
 // offset order. Publishing after the append instead (from the node, as a
 // second step) would let node B's offset 8 overtake node A's offset 7 on
-// the channel, and a page would then skip 7 when it recovers.
+// the channel, and a page would then skip 7 when it recovers. With
+// Options.Counts the script also reads the room's presence hash (same
+// slot) and returns the pages in the room, so the broker needs no round
+// trip to count them.
+//
+// Appends queued while the previous round trip is out go together in one
+// pipeline (batcher): a lone append waits for nothing but its own answer,
+// and under load many share a round trip. Append still returns only once
+// Redis answered its own script. Marks go the same way, with one script
+// call per room; the router gathers its marks for MarkLinger (2 ms) before
+// recording them, so even a light load shares round trips.
 //
 // # Retention without a scanner
 //

@@ -2,8 +2,9 @@ package redis
 
 import goredis "github.com/redis/go-redis/v9"
 
-// The room scripts take the room's three keys in this order.
+// The room scripts take the room's keys in this order.
 //   KEYS[1] meta (hash e, n)   KEYS[2] log (stream)   KEYS[3] counters (hash)
+//   KEYS[4] presence (hash node → "<pages>:<expiry ms>", broker/redis)
 
 // luaField reads a field out of a stream entry's flat field list.
 const luaField = `
@@ -21,11 +22,15 @@ local function id(n) return string.format('%d-0', n) end
 // appendScript allocates the room's next offset and appends the delivery,
 // then applies retention. It answers {"init"} when the room has no counter
 // (the node must check the epoch and run initScript), {"epoch", e} when
-// the room belongs to another epoch than ARGV[1], else {"ok", offset, ms}.
+// the room belongs to another epoch than ARGV[1], else {"ok", offset, ms,
+// others, own}: with ARGV[6] set, others and own are the pages in the
+// room's presence hash (live fields of other nodes, and node ARGV[6]'s),
+// so the broker needs no second round trip to count them.
 //
 //	ARGV[1] epoch   ARGV[2] max entries   ARGV[3] max age ms   ARGV[4] delivery JSON
 //	ARGV[5] channel to publish "<epoch>-<offset>\n<delivery JSON>" on ("" for
 //	        none; rediswire.Encode's framing)
+//	ARGV[6] this node's id in presence records ("" counts nothing)
 var appendScript = goredis.NewScript(luaField + `
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {'init'} end
@@ -66,8 +71,20 @@ if redis.call('HLEN', KEYS[3]) > 2 * maxEntries + 64 then
     if (tonumber(string.sub(f, 3)) or 0) < min then redis.call('HDEL', KEYS[3], f) end
   end
 end
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], maxAge) end
-return {'ok', n, now}
+redis.call('PEXPIRE', KEYS[3], maxAge) -- no-op while the room has no counters
+-- The pages in the room, as broker/redis's presence fields show them
+-- (livePages in Go): expired fields are ignored.
+local others, own = 0, 0
+if ARGV[6] ~= '' then
+  local p = redis.call('HGETALL', KEYS[4])
+  for i = 1, #p, 2 do
+    local pages, exp = string.match(p[i + 1], '^(%d+):(%d+)$')
+    if pages and tonumber(exp) >= now then
+      if p[i] == ARGV[6] then own = tonumber(pages) else others = others + tonumber(pages) end
+    end
+  end
+end
+return {'ok', n, now, others, own}
 `)
 
 // initScript creates the room's counter under epoch ARGV[1], which the
@@ -138,14 +155,35 @@ end
 return out
 `)
 
-// markScript adds to an entry's counters if the entry is still in the log.
+// markScript adds to the counters of a room's entries, each only if the
+// entry is still in the log: the marks of one room queued together cost
+// one script call. It returns how many entries were still there.
 //
-//	ARGV[1] offset   ARGV[2] reached   ARGV[3] acked   ARGV[4] max age ms
+//	ARGV[1] max age ms, then per mark: offset, reached, acked
 var markScript = goredis.NewScript(`
-local id = ARGV[1] .. '-0'
-if #redis.call('XRANGE', KEYS[2], id, id) == 0 then return 0 end
-if tonumber(ARGV[2]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'r:' .. ARGV[1], ARGV[2]) end
-if tonumber(ARGV[3]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'a:' .. ARGV[1], ARGV[3]) end
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
-return 1
+-- The log has no gaps and only its head is trimmed, so an entry is there
+-- when its offset lies between the oldest and the newest one's (one mark
+-- alone looks its entry up instead).
+local oldest, newest
+if #ARGV == 4 then
+  if #redis.call('XRANGE', KEYS[2], ARGV[2] .. '-0', ARGV[2] .. '-0') == 0 then return 0 end
+  oldest, newest = tonumber(ARGV[2]), tonumber(ARGV[2])
+else
+  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+  if #head == 0 then return 0 end
+  oldest = tonumber(string.match(head[1][1], '^(%d+)'))
+  newest = tonumber(string.match(redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1][1], '^(%d+)'))
+end
+local marked = 0
+for i = 2, #ARGV, 3 do
+  local off = ARGV[i]
+  local n = tonumber(off)
+  if n and n >= oldest and n <= newest then
+    if tonumber(ARGV[i + 1]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'r:' .. off, ARGV[i + 1]) end
+    if tonumber(ARGV[i + 2]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'a:' .. off, ARGV[i + 2]) end
+    marked = marked + 1
+  end
+end
+if marked > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
+return marked
 `)

@@ -132,3 +132,17 @@ func (s *Store) Stats() journal.Stats {
 	}
 	return st
 }
+
+// Trips counts the pipelines the store sent for appends and for marks,
+// and the calls they carried: under load many share one round trip.
+type Trips struct {
+	Appends, AppendTrips uint64
+	Marks, MarkTrips     uint64
+}
+
+// Trips reports the round trips of the append and mark paths so far
+// (reads, sessions and the background check are not counted).
+func (s *Store) Trips() Trips {
+	return Trips{Appends: s.appends.sentN.Load(), AppendTrips: s.appends.trips.Load(),
+		Marks: s.marks.sentN.Load(), MarkTrips: s.marks.trips.Load()}
+}

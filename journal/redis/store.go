@@ -45,6 +45,12 @@ type Options struct {
 	// node in offset order, whichever node appended them. broker/redis
 	// must be told (its JournalPublishes option).
 	Publish bool
+	// Counts, when set, makes every append also read the room's presence
+	// hash (broker/redis's) and hand the count to the broker through
+	// Counts, in the same round trip: the broker then reports the pages
+	// of a journaled delivery without one of its own. Give the broker the
+	// same Counts.
+	Counts *rediswire.Counts
 }
 
 // Store is the Redis journal. Create it with Open; it is safe for
@@ -68,6 +74,11 @@ type Store struct {
 	dirty        atomic.Bool // written since the last stats scan
 	scanMu       sync.Mutex
 	down         atomic.Bool
+
+	counts  *rediswire.Counts
+	appends *batcher // appends share round trips
+	marks   *batcher // marks share round trips, one script call per room
+	halt    chan struct{}
 
 	closed atomic.Bool
 	stop   context.CancelFunc
@@ -95,7 +106,8 @@ func Open(ctx context.Context, c goredis.UniversalClient, opts Options) (*Store,
 	if opts.CheckInterval <= 0 {
 		opts.CheckInterval = time.Second
 	}
-	s := &Store{c: c, prefix: opts.Prefix, log: opts.Log, now: opts.Now, done: make(chan struct{})}
+	s := &Store{c: c, prefix: opts.Prefix, log: opts.Log, now: opts.Now, done: make(chan struct{}),
+		counts: opts.Counts, halt: make(chan struct{})}
 	if opts.Publish {
 		s.channel = rediswire.Channel(opts.Prefix)
 	}
@@ -105,16 +117,19 @@ func Open(ctx context.Context, c goredis.UniversalClient, opts Options) (*Store,
 	if _, err := s.refreshEpoch(ctx); err != nil {
 		return nil, fmt.Errorf("redis journal: %w", err)
 	}
+	s.appends, s.marks = newBatcher(c), s.markBatcher()
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	go s.background(bg, opts.CheckInterval)
+	go s.appends.run(s.halt)
+	go s.marks.run(s.halt)
 	return s, nil
 }
 
-// roomKeys are the three keys of a room, in the scripts' order.
+// roomKeys are the keys of a room, in the scripts' order.
 func (s *Store) roomKeys(room string) []string {
 	tag := rediswire.RoomTag(s.prefix, room)
-	return []string{tag + rediswire.RoomMeta, tag + rediswire.RoomLog, tag + rediswire.RoomCounters}
+	return []string{tag + rediswire.RoomMeta, tag + rediswire.RoomLog, tag + rediswire.RoomCounters, tag + rediswire.RoomPresence}
 }
 
 func (s *Store) epochKey() string          { return s.prefix + "epoch" }
@@ -192,8 +207,9 @@ func (s *Store) SetRetention(r journal.Retention) {
 func (s *Store) ret() journal.Retention { return *s.retention.Load() }
 
 // Append stores d as the next entry of its room: one round trip (the
-// script and the event index, pipelined) unless the room must first be
-// created or the epoch re-read.
+// script and the event index, pipelined, and shared with the appends of
+// other callers queued meanwhile) unless the room must first be created
+// or the epoch re-read. It returns once Redis answered the script.
 func (s *Store) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
 	if s.closed.Load() {
 		return journal.Entry{}, journal.ErrClosed
@@ -218,18 +234,25 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 	keys := s.roomKeys(d.Room)
 	r := s.ret()
 	maxAge := strconv.FormatInt(r.MaxAge.Milliseconds(), 10)
+	node := ""
+	if s.counts != nil {
+		node = s.counts.Node()
+	}
 	// Three tries cover: create the room, adopt a new epoch, append.
 	for range 3 {
 		epoch := s.Epoch()
-		args := []any{epoch, r.MaxEntries, maxAge, data, s.channel}
+		args := []any{epoch, r.MaxEntries, maxAge, data, s.channel, node}
 		var script *goredis.Cmd
-		pipe := s.c.Pipeline()
-		script = appendScript.EvalSha(ctx, pipe, keys, args...)
-		if d.EventID != "" {
-			pipe.RPush(ctx, s.eventKey(d.EventID), d.Room)
-			pipe.PExpire(ctx, s.eventKey(d.EventID), r.MaxAge)
+		err := s.appends.do(ctx, s.halt, &call{queue: func(pipe goredis.Pipeliner) {
+			script = appendScript.EvalSha(ctx, pipe, keys, args...)
+			if d.EventID != "" {
+				pipe.RPush(ctx, s.eventKey(d.EventID), d.Room)
+				pipe.PExpire(ctx, s.eventKey(d.EventID), r.MaxAge)
+			}
+		}})
+		if err != nil {
+			return journal.Entry{}, err
 		}
-		_, _ = pipe.Exec(ctx)
 		res, err := script.Slice()
 		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			res, err = appendScript.Run(ctx, s.c, keys, args...).Slice()
@@ -239,8 +262,16 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 		}
 		switch res[0] {
 		case "ok":
+			if len(res) < 5 {
+				return journal.Entry{}, fmt.Errorf("append script answered %v", res)
+			}
 			off, at := res[1].(int64), res[2].(int64)
 			d.Offset = uint64(off)
+			if s.counts != nil {
+				others, _ := res[3].(int64)
+				own, _ := res[4].(int64)
+				s.counts.Put(d.Room, d.Offset, rediswire.Count{Others: int(others), Own: int(own)})
+			}
 			return journal.Entry{Offset: d.Offset, Delivery: d, At: time.UnixMilli(at)}, nil
 		case "init", "epoch":
 			// The room is new, or belongs to another epoch than ours:
@@ -380,6 +411,8 @@ func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, erro
 }
 
 // Mark adds to an entry's counters; an entry already trimmed is ignored.
+// Concurrent marks share a round trip (the router records a batch of
+// marks at once), with one script call per room.
 func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, acked int) error {
 	if s.closed.Load() {
 		return journal.ErrClosed
@@ -387,7 +420,11 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 	if reached == 0 && acked == 0 {
 		return nil
 	}
-	err := markScript.Run(ctx, s.c, s.roomKeys(room), offset, reached, acked, s.ret().MaxAge.Milliseconds()).Err()
+	m := &markCall{room: room, offset: offset, reached: reached, acked: acked}
+	err := s.marks.do(ctx, s.halt, &call{mark: m})
+	if err == nil {
+		err = m.err
+	}
 	if err != nil {
 		s.fail(err)
 		return fmt.Errorf("redis journal: mark an entry: %w", err)
@@ -419,6 +456,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.stop()
+	close(s.halt)
 	<-s.done
 	return nil
 }

@@ -180,6 +180,138 @@ func TestReads(t *testing.T) {
 	}
 }
 
+// TestMarksShareRoundTrips: marks queued while Redis is busy go in one
+// round trip (one script call per room) and each lands exactly once;
+// marks of offsets not handed out yet, or trimmed, change nothing. The
+// same holds for appends: queued together, they share a round trip and
+// still get distinct offsets in order.
+func TestMarksShareRoundTrips(t *testing.T) {
+	srv := redistest.Start(t)
+	s := node(t, srv, rj.Options{Retention: journal.Retention{MaxEntries: 20}})
+	ctx := t.Context()
+	rooms := []string{"r0", "r1", "r2"}
+	for _, room := range rooms {
+		for i := 1; i <= 22; i++ { // 1 and 2 are trimmed
+			mustAppend(t, s, delivery(room, i))
+		}
+	}
+	before := s.Trips()
+	// Redis holds every command for a moment: the marks queue up behind
+	// the first one, as they do under load.
+	if err := srv.Client().Do(ctx, "CLIENT", "PAUSE", "500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, room := range rooms {
+		for off := uint64(1); off <= 25; off++ { // 23..25 not handed out yet
+			for range 2 {
+				wg.Go(func() {
+					if err := s.Mark(ctx, room, off, 1, 0); err != nil {
+						t.Errorf("Mark(%s, %d): %v", room, off, err)
+					}
+				})
+			}
+			wg.Go(func() {
+				if err := s.Mark(ctx, room, off, 0, 1); err != nil {
+					t.Errorf("Mark(%s, %d, acked): %v", room, off, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	tr := s.Trips()
+	if marks, trips := tr.Marks-before.Marks, tr.MarkTrips-before.MarkTrips; marks != 3*25*3 || trips > 2 {
+		t.Errorf("%d marks took %d round trips, want %d marks in at most 2 (the first alone, the rest together)", marks, trips, 3*25*3)
+	}
+	for _, room := range rooms {
+		for i := 23; i <= 25; i++ {
+			mustAppend(t, s, delivery(room, i))
+		}
+		es, err := s.After(ctx, room, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 20 || es[0].Offset != 6 {
+			t.Fatalf("%s: offsets %v, want 6..25", room, offsets(es))
+		}
+		for _, e := range es {
+			want := journal.Entry{Reached: 2, Acked: 1}
+			if e.Offset > 22 {
+				want = journal.Entry{} // marked before it existed: ignored
+			}
+			if e.Reached != want.Reached || e.Acked != want.Acked {
+				t.Errorf("%s offset %d: reached/acked = %d/%d, want %d/%d", room, e.Offset, e.Reached, e.Acked, want.Reached, want.Acked)
+			}
+		}
+	}
+	// Appends queued together share a round trip too (in a room that
+	// exists: creating one is a round trip of its own per caller).
+	mustAppend(t, s, delivery("shared", 0))
+	before = s.Trips()
+	if err := srv.Client().Do(ctx, "CLIENT", "PAUSE", "500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[uint64]bool{}
+	for i := range 40 {
+		wg.Go(func() {
+			e, err := s.Append(ctx, delivery("shared", i))
+			if err != nil {
+				t.Errorf("Append: %v", err)
+				return
+			}
+			mu.Lock()
+			got[e.Offset] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	tr = s.Trips()
+	if trips := tr.AppendTrips - before.AppendTrips; trips > 2 {
+		t.Errorf("40 queued appends took %d round trips, want at most 2 (the first alone, the rest together)", trips)
+	}
+	for off := uint64(2); off <= 41; off++ {
+		if !got[off] {
+			t.Errorf("offset %d not handed out (got %v)", off, got)
+		}
+	}
+}
+
+// TestAppendGivesUpBeforeItsTurn: an append whose context ends while it
+// waits behind a round trip that Redis is slow to answer returns its
+// context's error and leaves nothing behind (the offset it would have
+// taken goes to the next append).
+func TestAppendGivesUpBeforeItsTurn(t *testing.T) {
+	srv := redistest.Start(t)
+	s := node(t, srv, rj.Options{})
+	first := mustAppend(t, s, delivery("r", 1))
+	if err := srv.Client().Do(t.Context(), "CLIENT", "PAUSE", "1500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := s.Append(t.Context(), delivery("r", 2)) // in flight until Redis answers
+		slow <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the slow append is out
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := s.Append(ctx, delivery("r", 3)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("append queued behind a slow round trip: err = %v, want its deadline", err)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow append answered (%v) before Redis did", err)
+	default:
+	}
+	if err := <-slow; err != nil {
+		t.Fatalf("slow append: %v", err)
+	}
+	if next := mustAppend(t, s, delivery("r", 4)); next.Offset != first.Offset+2 {
+		t.Errorf("next offset = %d, want %d: the append that gave up must not have run", next.Offset, first.Offset+2)
+	}
+}
+
 // TestRetentionCount keeps only the newest MaxEntries; marking a trimmed
 // entry is no error and creates nothing.
 func TestRetentionCount(t *testing.T) {
