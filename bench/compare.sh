@@ -24,6 +24,8 @@
 # Environment: HERALD_PORT (18080), NODE_PORT (18090), REDIS_PORT (16390,
 # --cluster), HERALD_ARGS (extra
 # flags for herald; "--data :memory:" keeps the journal off the disk),
+# HERALD_BIN (a herald binary to measure instead of building this tree,
+# e.g. an older commit's, to compare two trees on the same machine),
 # HOLD (D's hold time, 60s). Loopback only; bounded in time;
 # every process it starts is stopped on exit.
 set -euo pipefail
@@ -41,7 +43,7 @@ while (($#)); do
 	--only) only="$2"; shift ;;
 	--scenarios) scenarios="$2"; shift ;;
 	--repeat) repeat="$2"; shift ;;
-	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -81,7 +83,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "building herald and herald-load…"
-[[ " $servers " == *" herald "* ]] && go build -o "$bin/herald" ./cmd/herald
+if [[ -n "${HERALD_BIN:-}" ]]; then
+	cp "$HERALD_BIN" "$bin/herald"
+elif [[ " $servers " == *" herald "* ]]; then
+	go build -o "$bin/herald" ./cmd/herald
+fi
 [[ " $servers " == *" egress "* ]] && go build -o "$bin/egress" ./bench/profile
 go build -o "$bin/herald-load" ./cmd/herald-load
 
