@@ -10,38 +10,32 @@ import (
 	"github.com/heraldhq/herald/journal"
 )
 
-// Every read first waits for the entries staged before it (see Stager):
-// their deliveries may already be on pages, so a page recovering now must
-// find them. That is at most the commit in progress and the next.
-
 // After implements journal.Journal.
 func (s *Store) After(ctx context.Context, room string, after uint64, limit int) ([]journal.Entry, error) {
-	if err := s.stager.wait(ctx); err != nil {
-		return nil, err
-	}
-	return s.records(ctx, room, s.idx.after(room, after, limit), nil)
+	return s.records(ctx, room, func() []slot { return s.idx.after(room, after, limit) }, nil)
 }
 
 // Last implements journal.Journal.
 func (s *Store) Last(ctx context.Context, room string, n int) ([]journal.Entry, error) {
-	if err := s.stager.wait(ctx); err != nil {
-		return nil, err
-	}
-	return s.records(ctx, room, s.idx.last(room, n), nil)
+	return s.records(ctx, room, func() []slot { return s.idx.last(room, n) }, nil)
 }
 
 // Pending implements journal.Journal.
 func (s *Store) Pending(ctx context.Context, room string, since time.Time) ([]journal.Entry, error) {
+	return s.records(ctx, room, func() []slot { return s.idx.since(room, since) }, func(e journal.Entry) bool { return e.Reached == 0 })
+}
+
+// records reads the entries of room at the slots pick chooses, oldest
+// first, keeping those keep accepts (all when keep is nil). It first
+// waits for the entries staged before it (see Stager): their deliveries
+// may already be on pages, so a page recovering now must find them (at
+// most the commit in progress and the next). A slot trimmed since the
+// index gave it out is skipped.
+func (s *Store) records(ctx context.Context, room string, pick func() []slot, keep func(journal.Entry) bool) ([]journal.Entry, error) {
 	if err := s.stager.wait(ctx); err != nil {
 		return nil, err
 	}
-	return s.records(ctx, room, s.idx.since(room, since), func(e journal.Entry) bool { return e.Reached == 0 })
-}
-
-// records reads the entries of room at slots, oldest first, keeping those
-// keep accepts (all when keep is nil). A slot trimmed since the index gave
-// it out is skipped.
-func (s *Store) records(ctx context.Context, room string, slots []slot, keep func(journal.Entry) bool) ([]journal.Entry, error) {
+	slots := pick()
 	var out []journal.Entry
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		logs := tx.Bucket(bucketLog)
@@ -67,7 +61,8 @@ func (s *Store) records(ctx context.Context, room string, slots []slot, keep fun
 
 // Find implements journal.Journal. It scans the whole log: replaying one
 // alert by id is an operator's rare action, and an index of event ids
-// would cost every append a write to a page of its own.
+// would cost every append a write to a page of its own. Like records, it
+// waits for the entries staged before it.
 func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, error) {
 	if err := s.stager.wait(ctx); err != nil {
 		return nil, err
