@@ -94,10 +94,11 @@ func (s *Store) stage(ctx context.Context, d herald.Delivery) (journal.Entry, fu
 	if err != nil {
 		return journal.Entry{}, nil, fmt.Errorf("journal: %w", err)
 	}
-	at := time.Now().UTC()
-
 	st := s.stager
 	st.mu.Lock()
+	// Taken under the lock, so a room's times follow its offsets (the
+	// index searches them by time).
+	at := time.Now().UTC()
 	off := st.offsetAfter(s.idx, d.Room) + 1
 	var reserveTo uint64
 	if off > st.reservation(d.Room) {
