@@ -176,10 +176,12 @@ func (x *Journaled) markLoop() {
 			x.log.Warn("journal mark failed", "offset", m.offset, "err", err)
 		}
 	}
-	// Marks are recorded a batch at a time, concurrently, so a store with
-	// group commit writes a whole batch in one commit: one mark per
-	// delivery must keep up with the appends, or marks would be dropped
-	// and delivered alerts would look pending.
+	// Marks are recorded a batch at a time, concurrently, so a store whose
+	// Mark waits for a write (journal/redis: its pipeline) records a whole
+	// batch in one go: one mark per delivery must keep up with the
+	// appends, or marks would be dropped and delivered alerts would look
+	// pending. (bolt's Mark returns at once: the counters go to disk with
+	// its next commit.)
 	// A journal whose marks cost a round trip each (journal/redis) asks
 	// for a short wait after the first mark of a batch, so that even a
 	// light load records several marks per round trip. Nobody waits for
