@@ -64,28 +64,18 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 		// page.deliver's policy, for several frames at once.
 		frames, sent = frames[:0], sent[:0]
 		for _, it := range items {
-			if off := it.e.d.Offset; off != 0 {
-				if off <= p.offset.Load() {
-					pages[it.i]++ // already sent while catching up: counts, as in deliver
-					continue
-				}
-				p.offset.Store(off)
+			if p.alreadySent(it.e) {
+				pages[it.i]++
+				continue
 			}
-			f, err := it.e.native.frame(it.e)
-			if p.acks && it.e.d.Offset != 0 {
-				f, err = it.e.native.ackFrame(it.e)
-			}
+			f, err := it.e.native.frameFor(it.e, p.asksAck(it.e))
 			if err != nil {
 				continue
 			}
 			frames = append(frames, f)
 			sent = append(sent, it.i)
 		}
-		if len(frames) == 0 {
-			continue
-		}
-		if p.c.queued() > s.limits.queueBytes {
-			p.c.close("send queue full")
+		if len(frames) == 0 || p.overflowed(s.limits) {
 			continue
 		}
 		if nc.c.SendMany(frames) {

@@ -18,10 +18,7 @@ type nativeConn struct{ c *eio.Conn }
 var _ conn = nativeConn{}
 
 func (n nativeConn) send(e *outgoing, ack bool) bool {
-	f, err := e.native.frame(e)
-	if ack {
-		f, err = e.native.ackFrame(e)
-	}
+	f, err := e.native.frameFor(e, ack)
 	if err != nil {
 		return false
 	}
@@ -64,6 +61,17 @@ func (n *nativeEncoding) ackFrame(e *outgoing) (*eio.Frame, error) {
 		n.ack, n.err = eio.EventFrameAck(e.d.Offset, e.d.Name, e.list()[1:]...)
 	}
 	return n.ack, n.err
+}
+
+// frameFor is the frame a native page gets for e, with an ack id when
+// ack. The plain frame is encoded either way: its error is the one the
+// delivery reports.
+func (n *nativeEncoding) frameFor(e *outgoing, ack bool) (*eio.Frame, error) {
+	f, err := n.frame(e)
+	if ack {
+		f, err = n.ackFrame(e)
+	}
+	return f, err
 }
 
 func (n *nativeEncoding) frame(e *outgoing) (*eio.Frame, error) {

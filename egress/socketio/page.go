@@ -80,20 +80,42 @@ const (
 // (The native connection also checks the bound under its own lock, so
 // concurrent deliveries cannot overshoot it together.)
 func (p *page) deliver(e *outgoing, l limits) bool {
-	// A journaled delivery the page already got while catching up (the
-	// seam between history and live) is not sent twice.
+	if p.alreadySent(e) {
+		return true
+	}
+	if p.overflowed(l) {
+		return false
+	}
+	return p.c.send(e, p.asksAck(e))
+}
+
+// alreadySent reports whether p already got journaled delivery e while
+// catching up (the seam between history and live), so it is not sent
+// twice; otherwise it moves p's position to e. Such a delivery counts as
+// reached.
+func (p *page) alreadySent(e *outgoing) bool {
 	if off := e.d.Offset; off != 0 {
 		if off <= p.offset.Load() {
 			return true
 		}
 		p.offset.Store(off)
 	}
+	return false
+}
+
+// overflowed closes p when its send queue is past the bound (the slow-page
+// policy) and reports whether it did.
+func (p *page) overflowed(l limits) bool {
 	if p.c.queued() > l.queueBytes {
 		p.c.close("send queue full")
-		return false
+		return true
 	}
-	return p.c.send(e, p.acks && e.d.Offset != 0)
+	return false
 }
+
+// asksAck reports whether p gets e with an acknowledgement id: pages that
+// ack get one for every journaled alert.
+func (p *page) asksAck(e *outgoing) bool { return p.acks && e.d.Offset != 0 }
 
 // outgoing is one delivery, encoded at most once per transport and shared
 // by every page of the room.
