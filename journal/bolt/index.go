@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -46,7 +47,7 @@ type entryKey struct {
 
 // roomIndex is one room's entries, oldest first, and its offset counter.
 type roomIndex struct {
-	last  uint64 // the highest offset committed or reserved, kept after trimming
+	last  uint64 // at open: the room's newest offset or reservation, where staging starts
 	slots []slot
 }
 
@@ -64,18 +65,17 @@ func newIndex() *index {
 	return &index{rooms: map[string]*roomIndex{}, dirty: map[entryKey]struct{}{}}
 }
 
-// find returns the position of room's entry at offset in r.slots; callers
-// hold mu or are the committer.
-func (r *roomIndex) find(offset uint64) (int, bool) {
-	return slices.BinarySearchFunc(r.slots, offset, func(s slot, off uint64) int {
-		switch {
-		case s.offset < off:
-			return -1
-		case s.offset > off:
-			return 1
-		}
-		return 0
-	})
+// slotOf finds room's entry at offset; callers hold mu.
+func (x *index) slotOf(room string, offset uint64) *slot {
+	r := x.rooms[room]
+	if r == nil {
+		return nil
+	}
+	i, ok := slices.BinarySearchFunc(r.slots, offset, func(s slot, off uint64) int { return cmp.Compare(s.offset, off) })
+	if !ok {
+		return nil
+	}
+	return &r.slots[i]
 }
 
 // mark adds to the counters of room's entry at offset and reports whether
@@ -83,15 +83,10 @@ func (r *roomIndex) find(offset uint64) (int, bool) {
 func (x *index) mark(room string, offset uint64, reached, acked int) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	r := x.rooms[room]
-	if r == nil {
+	sl := x.slotOf(room, offset)
+	if sl == nil {
 		return false
 	}
-	i, ok := r.find(offset)
-	if !ok {
-		return false
-	}
-	sl := &r.slots[i]
 	sl.reached = uint32(clampCount(int(sl.reached) + reached))
 	sl.acked = uint32(clampCount(int(sl.acked) + acked))
 	x.dirty[entryKey{room, offset}] = struct{}{}
@@ -115,11 +110,8 @@ func (x *index) takeDirty() []countsWrite {
 	}
 	out := make([]countsWrite, 0, len(x.dirty))
 	for k := range x.dirty {
-		if r := x.rooms[k.room]; r != nil {
-			if i, ok := r.find(k.offset); ok {
-				sl := r.slots[i]
-				out = append(out, countsWrite{key: k, seq: sl.seq, reached: int(sl.reached), acked: int(sl.acked)})
-			}
+		if sl := x.slotOf(k.room, k.offset); sl != nil {
+			out = append(out, countsWrite{key: k, seq: sl.seq, reached: int(sl.reached), acked: int(sl.acked)})
 		}
 	}
 	clear(x.dirty)
@@ -175,15 +167,11 @@ func (x *index) since(room string, t time.Time) []slot {
 func (x *index) countsOf(room string, offset uint64) (reached, acked int, ok bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	r := x.rooms[room]
-	if r == nil {
+	sl := x.slotOf(room, offset)
+	if sl == nil {
 		return 0, 0, false
 	}
-	i, ok := r.find(offset)
-	if !ok {
-		return 0, 0, false
-	}
-	return int(r.slots[i].reached), int(r.slots[i].acked), true
+	return int(sl.reached), int(sl.acked), true
 }
 
 // counts reports the entries and the rooms that have any.
@@ -246,7 +234,6 @@ func (x *index) apply(t *txState, maxEntries int) (over bool) {
 			x.live++
 		}
 		r.slots = append(r.slots, a.slot)
-		r.last = max(r.last, a.slot.offset)
 		x.entries++
 		over = over || len(r.slots) > maxEntries
 	}
