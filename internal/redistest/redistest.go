@@ -184,3 +184,15 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Main runs a package's tests with go-redis's own log lines dropped (every
+// failed dial while a test keeps Redis down would print one); call it from
+// TestMain. The code under test logs its state changes to the test log.
+func Main(m *testing.M) {
+	goredis.SetLogger(quietLog{})
+	os.Exit(m.Run())
+}
+
+type quietLog struct{}
+
+func (quietLog) Printf(context.Context, string, ...any) {}
