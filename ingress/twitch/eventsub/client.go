@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -209,6 +210,16 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 	defer retry.Stop()
 	var session string
 	subscribing := false
+	dialing := false // a session_reconnect's dial has not reported yet
+	follow := func(r dialResult) error {
+		dialing = false
+		if r.err != nil {
+			return fmt.Errorf("following session_reconnect: %w", r.err)
+		}
+		next = r.link
+		links = append(links, next)
+		return nil
+	}
 	startSubscribe := func(retrying bool) {
 		subscribing = true
 		go func(id string) {
@@ -244,17 +255,29 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 				startSubscribe(true)
 			}
 		case r := <-redialed:
-			if r.err != nil {
-				return healthy, fmt.Errorf("following session_reconnect: %w", r.err)
+			if err := follow(r); err != nil {
+				return healthy, err
 			}
-			next = r.link
-			links = append(links, next)
 		case f := <-frames:
+			// The new connection reads as soon as it is dialled, so its
+			// welcome can be here before the loop took the dial's result
+			// (and select picks at random among ready cases): take the
+			// result first, or the welcome would look like a new session.
+			if dialing && !slices.Contains(links, f.from) {
+				select {
+				case r := <-redialed:
+					if err := follow(r); err != nil {
+						return healthy, err
+					}
+				case <-ctx.Done():
+					continue
+				}
+			}
 			if f.err != nil {
 				if f.from != cur {
 					continue // an old connection ending after the move
 				}
-				if next != nil {
+				if next != nil || dialing {
 					// Twitch closes the old connection once the new one
 					// is up; wait for the new welcome.
 					continue
@@ -284,6 +307,7 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 			case TypeKeepalive:
 			case TypeReconnect:
 				c.Log.Info("EventSub asked to reconnect; moving the session")
+				dialing = true
 				go func(u string) {
 					l, err := c.dial(ctx, u, frames)
 					select {

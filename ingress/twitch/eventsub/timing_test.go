@@ -70,6 +70,7 @@ type fakeTwitch struct {
 	mux      *http.ServeMux
 	stop     chan struct{} // closed when the test ends: handlers return
 	handlers sync.WaitGroup
+	handle   func(context.Context, eventsub.Message) // the client's Handle, if set before run
 }
 
 func newFakeTwitch() *fakeTwitch {
@@ -105,6 +106,7 @@ func (f *fakeTwitch) run(subs ...eventsub.Request) (c *eventsub.Client, cancel c
 		Dialer: &websocket.Dialer{NetDialContext: f.ln.dial},
 		Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
 		Subs:   subs,
+		Handle: f.handle,
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- c.Run(ctx) }()
