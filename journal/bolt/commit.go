@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,10 +74,21 @@ const gatherDelay = 500 * time.Microsecond
 // quiet journal writes them this long after the last mark.
 const markDelay = 100 * time.Millisecond
 
+// checkpointEvery is how long the committer keeps one bbolt transaction
+// open across group commits (see wal.go). A checkpoint is two fsyncs and a
+// rewrite of the pages the transaction touched, so once a second costs
+// little; the write-ahead log it empties holds about a second of writes.
+const checkpointEvery = time.Second
+
+// logFill is how full bbolt packs the log's pages: appends always go to
+// the end, so a split page is never written to again.
+const logFill = 0.95
+
 // commitLoop is the only writer: it takes whatever queued while the last
-// commit was on disk (and, after a busy commit, what arrives within
-// gatherDelay) and commits it as one transaction, with the counters marks
-// changed since the last one.
+// group was on disk (and, after a busy group, what arrives within
+// gatherDelay) and commits it as one group, with the counters marks
+// changed since the last one. It checkpoints once a second while writes
+// come, and a second after the last one.
 func (s *Store) commitLoop() {
 	defer close(s.committed)
 	batch := make([]*op, 0, maxBatch)
@@ -87,6 +99,7 @@ func (s *Store) commitLoop() {
 		o, ok := s.next(gather)
 		if !ok {
 			s.commit(nil) // the marks still in memory
+			s.checkpoint()
 			return
 		}
 		batch = append(batch[:0], o...)
@@ -121,20 +134,30 @@ func (s *Store) commitLoop() {
 		}
 		busy = len(batch) > 1
 		s.commit(batch)
+		if s.open != nil && (time.Since(s.openedAt) >= checkpointEvery || s.wal.end >= s.walLimit) {
+			s.checkpoint()
+		}
 	}
 }
 
-// next waits for the first write of the next commit. Marks alone wait up
-// to markDelay for one, then commit by themselves (no write: an empty
-// slice). ok is false once the store is closing and every write is in.
+// next waits for the first write of the next group, checkpointing when
+// the open transaction's time is up. Marks alone wait up to markDelay for
+// a write, then commit by themselves (no write: an empty slice). ok is
+// false once the store is closing and every write is in.
 func (s *Store) next(timer *time.Timer) (first []*op, ok bool) {
-	select {
-	case o, ok := <-s.ops:
-		if !ok {
-			return nil, false
+	for {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return nil, false
+			}
+			return []*op{o}, true
+		case <-s.checkpointDue.C:
+			s.checkpoint()
+			continue
+		case <-s.markKick:
 		}
-		return []*op{o}, true
-	case <-s.markKick:
+		break
 	}
 	timer.Reset(markDelay)
 	select {
@@ -151,10 +174,12 @@ func (s *Store) next(timer *time.Timer) (first []*op, ok bool) {
 	}
 }
 
-// commit runs batch in one transaction with the counters marks changed.
-// When one op fails, that op alone gets its error and the rest is
-// committed without it; when the commit itself fails (the disk), every op
-// gets the error and the counters wait for the next commit.
+// commit runs batch in the open transaction with the counters marks
+// changed and makes it durable with one frame of the write-ahead log.
+// An op refused before it wrote (the size bound) alone gets its error;
+// when anything else fails (the disk), every op gets the error, the
+// counters wait for the next group, and the open transaction is rebuilt
+// from the log, which holds every group answered before.
 func (s *Store) commit(batch []*op) {
 	var ticket uint64
 	for _, o := range batch {
@@ -178,59 +203,164 @@ func (s *Store) commit(batch []*op) {
 	if len(live) == 0 && len(counts) == 0 {
 		return
 	}
-	s.commitWith(live, counts)
-}
-
-func (s *Store) commitWith(batch []*op, counts []countsWrite) {
-	failed := -1
 	st := &s.tx
-	err := s.update(func(tx *bbolt.Tx) error {
-		st.reset(s.nextSeq)
-		for i, o := range batch {
-			if err := o.apply(tx, st); err != nil {
-				failed = i
-				return err
-			}
-		}
-		return writeCounts(tx, counts)
-	})
-	if err == nil {
-		s.nextSeq = st.nextSeq
-		s.stager.reservedUpTo(st.reserved)
-		if s.idx.apply(st, s.retention.Load().MaxEntries) {
-			s.trimSoon()
-		}
-		s.commits.Add(1)
-		s.commitOps.Add(uint64(len(batch) + len(counts)))
-		for _, o := range batch {
-			o.done <- nil
-		}
-		return
+	st.reset(s.nextSeq)
+	applied, err := s.applyGroup(live, counts, st)
+	if err == nil && len(st.wal.b) > 0 {
+		err = s.wal.commit(st.wal.b)
 	}
-	if failed < 0 {
+	if err != nil {
 		s.noteError(err)
 		s.idx.redirty(counts)
-		for _, o := range batch {
+		for _, o := range applied {
 			o.done <- err
 		}
+		s.rebuild()
 		return
 	}
-	batch[failed].done <- err
-	rest := make([]*op, 0, len(batch)-1)
-	rest = append(append(rest, batch[:failed]...), batch[failed+1:]...)
-	s.commitWith(rest, counts)
+	s.nextSeq = st.nextSeq
+	s.pending += st.bytes
+	s.stager.reservedUpTo(st.reserved)
+	s.tail.add(&st.tail)
+	if s.idx.apply(st, s.retention.Load().MaxEntries) {
+		s.trimSoon()
+	}
+	s.commits.Add(1)
+	s.commitOps.Add(uint64(len(applied) + len(counts)))
+	for _, o := range applied {
+		o.done <- nil
+	}
 }
 
-// update is db.Update that turns a panic inside bbolt into an error: a
-// failing disk must not take herald down.
-func (s *Store) update(fn func(tx *bbolt.Tx) error) (err error) {
+// applyGroup runs the ops and the counters in the open transaction and
+// returns the ops that applied. An op refused before it wrote anything
+// (ErrFull) is answered here and left out; any other error, or a bbolt
+// panic, leaves the transaction holding part of the group, and is
+// returned for the caller to rebuild it.
+func (s *Store) applyGroup(batch []*op, counts []countsWrite, st *txState) (applied []*op, err error) {
+	applied = batch[:0]
+	next := 0 // the op being applied: on a panic it and the rest fail
 	defer func() {
 		if p := recover(); p != nil {
+			applied = append(applied, batch[next:]...)
 			err = fmt.Errorf("journal: write failed: bbolt panicked: %v", p)
 		}
 	}()
-	if err := s.db.Update(fn); err != nil {
-		return fmt.Errorf("journal: write: %w", err)
+	tx, err := s.openTx()
+	if err != nil {
+		return batch, err
+	}
+	for ; next < len(batch); next++ {
+		o := batch[next]
+		if err := o.apply(tx, st); err != nil {
+			if errors.Is(err, ErrFull) {
+				o.done <- err
+				continue
+			}
+			return append(applied, batch[next:]...), err
+		}
+		applied = append(applied, o)
+	}
+	if err := writeCounts(tx, counts); err != nil {
+		return applied, err
+	}
+	for _, w := range counts {
+		st.wal.counts(w.seq, w.reached, w.acked)
+	}
+	return applied, nil
+}
+
+// openTx is the transaction groups write into, begun when there is none.
+// After a failure it is begun afresh from the write-ahead log: the frames
+// of the current generation up to the last one synced are every group
+// answered since the last checkpoint.
+func (s *Store) openTx() (*bbolt.Tx, error) {
+	if s.open != nil {
+		return s.open, nil
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, fmt.Errorf("journal: write: %w", err)
+	}
+	if s.broken {
+		if _, err := replayWAL(s.wal.f, s.wal.gen, s.wal.end, func(p []byte) error { return redo(tx, p) }); err != nil {
+			_ = tx.Rollback()
+			return nil, fmt.Errorf("journal: rebuilding from the write-ahead log: %w", err)
+		}
+		s.broken = false
+	}
+	// The log's keys only grow: full pages halve what a checkpoint writes.
+	tx.Bucket(bucketLog).FillPercent = logFill
+	s.open, s.openedAt = tx, time.Now()
+	s.checkpointDue.Reset(checkpointEvery)
+	return tx, nil
+}
+
+// rebuild drops the open transaction after a failed group: it may hold
+// part of that group, which its callers were told failed. The next group
+// begins a new one from the write-ahead log. Trims the dropped transaction
+// held are done again at the next start (the index forgot those records).
+func (s *Store) rebuild() {
+	if s.open != nil {
+		_ = s.open.Rollback()
+		s.open = nil
+	}
+	s.checkpointDue.Stop()
+	s.broken = true
+}
+
+// checkpoint commits the open transaction to bbolt and moves the
+// write-ahead log on to the next generation in the same commit. When the
+// commit fails bbolt is left as it was, the log still holds every group,
+// and the next group rebuilds the transaction from it and tries again a
+// second later.
+func (s *Store) checkpoint() {
+	if s.open == nil {
+		return
+	}
+	tx := s.open
+	s.open = nil
+	s.checkpointDue.Stop()
+	gen := s.wal.gen + 1
+	s.tail.mu.Lock()
+	err := s.commitTx(tx, gen)
+	if err == nil {
+		s.tail.clear()
+	}
+	s.tail.mu.Unlock()
+	if err != nil {
+		s.noteError(err)
+		if !s.checkpointFailing {
+			s.log.Error("journal checkpoint failed; the write-ahead log keeps every answered write until one succeeds", "err", err)
+		}
+		s.checkpointFailing = true
+		s.broken = true
+		return
+	}
+	if s.checkpointFailing {
+		s.log.Info("journal checkpoint succeeded again")
+		s.checkpointFailing = false
+	}
+	s.wal.restart(gen)
+	s.pending = 0
+	s.checkpoints.Add(1)
+}
+
+// commitTx names the log's next generation in tx and commits it; a bbolt
+// panic (a failing disk) comes back as an error.
+func (s *Store) commitTx(tx *bbolt.Tx, gen uint64) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			err = fmt.Errorf("journal: checkpoint failed: bbolt panicked: %v", p)
+		}
+	}()
+	if err := tx.Bucket(bucketMeta).Put(keyWALGen, u64(gen)); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("journal: checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal: checkpoint: %w", err)
 	}
 	return nil
 }

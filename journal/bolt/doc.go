@@ -1,6 +1,7 @@
 // Package bolt is herald's default journal store: one bbolt file,
-// herald.db, in the data directory (created on first run, mode 0700; the
-// file is 0600 because it holds donor names and messages).
+// herald.db, and its write-ahead log, herald.wal, in the data directory
+// (created on first run, mode 0700; the files are 0600 because they hold
+// donor names and messages).
 //
 // # Layout
 //
@@ -9,7 +10,8 @@
 // touches (a bucket per room dirtied a page per room per commit: with 100
 // busy rooms that cost three quarters of the durable rate):
 //
-//	meta             "epoch" → the history's name, "format" → 2
+//	meta             "epoch" → the history's name, "format" → 3,
+//	                 "wal" → the write-ahead log's current generation
 //	log              big-endian sequence number → entry record (record.go),
 //	                 which holds its room and its offset in the room
 //	last             room → its offsets reserved so far (see below)
@@ -24,11 +26,15 @@
 // # Order of operations
 //
 // Every write goes through one committer goroutine. It takes whatever is
-// queued (up to maxBatch operations), runs it in one read-write
-// transaction and commits it, which is one fsync'd write for the whole
-// group; then it answers every caller. While one commit is on disk the
-// next group queues up, so the batch grows with load and a lone append
-// pays one commit, not a timer.
+// queued (up to maxBatch operations), applies it to a bbolt transaction it
+// keeps open, appends the group's operations to the write-ahead log as
+// one frame and fdatasyncs it (wal.go); then it answers every caller.
+// While one group is on disk the next queues up, so the batch grows with
+// load and a lone append pays one sync, not a timer. About once a second
+// the open transaction is committed to herald.db (a checkpoint, which
+// moves the log on to its next generation in the same commit); at open
+// the current generation's frames are redone. Readers find what the
+// groups wrote since the checkpoint in the tail (tail.go).
 //
 // An entry gets its offset when it is queued (Stage), so the router can
 // send it to pages while the commit is on disk; Append, and the durable
@@ -59,7 +65,10 @@
 // file with a new epoch is started; the reason is logged at ERROR and kept
 // in Stats.LastError. A file held by another process is an error, never
 // moved. A write that fails (disk full, I/O error, the size bound reached)
-// fails its callers and is counted; herald delivers live regardless. The
-// file never grows past Options.MaxBytes: appends fail until trimming
-// frees pages.
+// fails its callers and is counted, and the open transaction is rebuilt
+// from the log; herald delivers live regardless. A checkpoint that fails
+// leaves herald.db as it was and is tried again; the log keeps every
+// write meanwhile. The file never grows past Options.MaxBytes, and the
+// log stays within a sixteenth of it: appends fail until trimming frees
+// pages.
 package bolt

@@ -189,6 +189,9 @@ type txState struct {
 	adds     []addedSlot
 	drops    map[string]uint64 // room → entries at or below this offset are gone
 	reserved map[string]uint64 // room → reservation written
+	bytes    int64             // record bytes the group added
+	wal      walOps            // the group's frame (see wal.go)
+	tail     tailPuts          // what readers find outside bbolt until the checkpoint
 }
 
 type addedSlot struct {
@@ -201,6 +204,10 @@ func (t *txState) reset(nextSeq uint64) {
 	t.adds = t.adds[:0]
 	clear(t.drops)
 	clear(t.reserved)
+	t.bytes = 0
+	t.wal.b = t.wal.b[:0]
+	t.tail.records = t.tail.records[:0]
+	t.tail.sessions = t.tail.sessions[:0]
 }
 
 // apply moves a committed transaction's changes into the index and

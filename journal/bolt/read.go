@@ -2,7 +2,10 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -37,10 +40,13 @@ func (s *Store) records(ctx context.Context, room string, pick func() []slot, ke
 	}
 	slots := pick()
 	var out []journal.Entry
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx, t *tail) error {
 		logs := tx.Bucket(bucketLog)
 		for _, sl := range slots {
-			v := logs.Get(u64(sl.seq))
+			v := t.records[sl.seq]
+			if v == nil {
+				v = logs.Get(u64(sl.seq))
+			}
 			if v == nil {
 				continue
 			}
@@ -68,20 +74,42 @@ func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, erro
 		return nil, err
 	}
 	var out []journal.Entry
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+	err := s.view(ctx, func(tx *bbolt.Tx, t *tail) error {
+		match := func(seq uint64, v []byte) error {
 			if p, err := peekRecord(v); err != nil || p.eventID != eventID {
-				continue
+				return nil
 			}
 			e, err := decodeRecord(v)
 			if err != nil {
-				return fmt.Errorf("journal: log key %x: %w", k, err)
+				return fmt.Errorf("journal: log key %d: %w", seq, err)
 			}
-			if reached, acked, ok := s.idx.countsOf(e.Delivery.Room, e.Offset); ok {
-				e.Reached, e.Acked = reached, acked
+			reached, acked, ok := s.idx.countsOf(e.Delivery.Room, e.Offset)
+			if !ok {
+				return nil // trimmed: the checkpoint has yet to delete it
 			}
+			e.Reached, e.Acked = reached, acked
 			out = append(out, e)
+			return nil
+		}
+		c := tx.Bucket(bucketLog).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				continue
+			}
+			seq := binary.BigEndian.Uint64(k)
+			if _, newer := t.records[seq]; newer {
+				continue // found below, in log order
+			}
+			if err := match(seq, v); err != nil {
+				return err
+			}
+		}
+		// The tail's records are the newest: their sequence numbers
+		// follow every checkpointed one.
+		for _, seq := range slices.Sorted(maps.Keys(t.records)) {
+			if err := match(seq, t.records[seq]); err != nil {
+				return err
+			}
 		}
 		return ctx.Err()
 	})
@@ -94,8 +122,11 @@ func (s *Store) Session(ctx context.Context, pid string) (journal.Session, bool,
 		sess journal.Session
 		ok   bool
 	)
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketSessions).Get([]byte(pid))
+	err := s.view(ctx, func(tx *bbolt.Tx, t *tail) error {
+		v := t.sessions[pid]
+		if v == nil {
+			v = tx.Bucket(bucketSessions).Get([]byte(pid))
+		}
 		if v == nil {
 			return nil
 		}

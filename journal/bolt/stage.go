@@ -108,7 +108,7 @@ func (s *Store) stage(ctx context.Context, d herald.Delivery) (journal.Entry, fu
 	room := d.Room
 	o := &op{ctx: ctx, done: make(chan error, 1), ticket: st.tickets + 1}
 	o.apply = func(tx *bbolt.Tx, ts *txState) error {
-		if err := s.roomFor(tx, len(rec)); err != nil {
+		if err := s.roomFor(tx, ts, len(rec)); err != nil {
 			return err
 		}
 		if reserveTo > 0 {
@@ -121,9 +121,13 @@ func (s *Store) stage(ctx context.Context, d herald.Delivery) (journal.Entry, fu
 			return err
 		}
 		ts.nextSeq++
+		ts.bytes += int64(len(rec))
 		ts.adds = append(ts.adds, addedSlot{room: room, slot: slot{offset: off, seq: seq, at: at.UnixNano()}})
+		ts.tail.records = append(ts.tail.records, tailRecord{seq: seq, rec: rec})
+		ts.wal.record(seq, rec)
 		if reserveTo > 0 {
 			ts.reserved[room] = reserveTo
+			ts.wal.reserve(room, reserveTo)
 		}
 		return nil
 	}

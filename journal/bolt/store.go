@@ -30,10 +30,16 @@ const (
 )
 
 // formatVersion is the layout this package writes. A file of a newer
-// layout is refused (it is a newer herald's: not ours to move); a file of
-// an older one (format 1, per-room buckets, written only by development
-// builds before the first release) is moved aside like a corrupt one.
-const formatVersion = 2
+// layout is refused (it is a newer herald's: not ours to move); format 2
+// (the same buckets, before the write-ahead log) is read and upgraded; a
+// file of format 1 (per-room buckets, written only by development builds
+// before the first release) is moved aside like a corrupt one. Format 3
+// means "has a write-ahead log": a build that reads only format 2 would
+// ignore the log and lose what it holds, so it must refuse the file.
+const (
+	formatVersion  = 3
+	oldestReadable = 2
+)
 
 // maxKey bounds rooms and event ids: bbolt keys must stay under 32 KiB and
 // an event index key holds both.
@@ -47,12 +53,14 @@ var (
 	bucketSeen     = []byte("seen")
 	keyEpoch       = []byte("epoch")
 	keyFormat      = []byte("format")
+	keyWALGen      = []byte("wal")
 )
 
 // Options tune a Store; the zero value is the production default.
 type Options struct {
 	// MaxBytes bounds the file. Past it appends fail (and are counted)
-	// until trimming frees pages. 0 means DefaultMaxBytes.
+	// until trimming frees pages. 0 means DefaultMaxBytes. The
+	// write-ahead log beside it stays within a sixteenth of it.
 	MaxBytes int64
 	// TrimEvery is how often retention runs in the background; 0 means
 	// DefaultTrimEvery. SetRetention also trims at once.
@@ -67,11 +75,13 @@ type Store struct {
 	path      string
 	db        *bbolt.DB
 	softLimit int64 // appends need free pages past this file size
+	walLimit  int64 // a write-ahead log generation this long is checkpointed
 	epoch     string
 	log       *slog.Logger
 
 	mu     sync.RWMutex // read-held around every use of db by callers
 	closed bool
+	tail   *tail
 
 	ops       chan *op
 	committed chan struct{} // closed when the committer has drained ops
@@ -80,17 +90,26 @@ type Store struct {
 	stopTrim  chan struct{}
 	trimmed   chan struct{} // closed when the trimmer stopped
 
-	// idx, nextSeq and tx belong to the committer (see index).
-	idx     *index
-	nextSeq uint64
-	tx      txState
-	stager  *stager
+	// idx, nextSeq and tx belong to the committer (see index), and so do
+	// the write-ahead log and the transaction it stands in front of.
+	idx               *index
+	nextSeq           uint64
+	tx                txState
+	stager            *stager
+	wal               *wal
+	pending           int64       // record bytes in open and not yet checkpointed
+	open              *bbolt.Tx   // the transaction groups write into until the checkpoint
+	openedAt          time.Time   // when open was begun
+	checkpointDue     *time.Timer // fires checkpointEvery after open was begun
+	broken            bool        // open was dropped: begin the next from the log
+	checkpointFailing bool        // logged once per run of failures
 
 	retention    atomic.Pointer[journal.Retention]
 	appendErrors atomic.Uint64
 	lastErr      atomic.Pointer[string]
 	commits      atomic.Uint64
 	commitOps    atomic.Uint64
+	checkpoints  atomic.Uint64
 }
 
 var _ journal.Journal = (*Store)(nil)
@@ -114,40 +133,53 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("journal: data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, epoch, idx, nextSeq, err := openFile(path, opts, log)
+	walPath := filepath.Join(dir, WALFileName)
+	f, err := openFile(path, walPath, opts, log)
 	var notice string
 	var corrupt *corruptError
 	if errors.As(err, &corrupt) {
-		aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+		suffix := ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+		aside := path + suffix
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return nil, fmt.Errorf("journal: %s is corrupt (%v) and cannot be moved aside: %w", path, err, rerr)
+		}
+		// The log's frames belong to the file moved aside (its sequence
+		// numbers, its epoch's offsets): they go with it.
+		if rerr := os.Rename(walPath, walPath+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return nil, fmt.Errorf("journal: %s cannot be moved aside with %s: %w", walPath, path, rerr)
 		}
 		notice = fmt.Sprintf("journal file was corrupt (%v); moved to %s, started a new history", corrupt.err, aside)
 		log.Error("journal file corrupt, moved aside; alert history before now is lost",
 			"path", path, "moved_to", aside, "err", corrupt.err)
-		db, epoch, idx, nextSeq, err = openFile(path, opts, log)
+		f, err = openFile(path, walPath, opts, log)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}
 	// A file copied in or created by an older build may be wider.
 	_ = os.Chmod(path, 0o600)
+	due := time.NewTimer(checkpointEvery)
+	due.Stop()
 	s := &Store{
-		path:      path,
-		db:        db,
-		softLimit: opts.MaxBytes - max(opts.MaxBytes/8, 256<<10),
-		epoch:     epoch,
-		log:       log,
-		idx:       idx,
-		nextSeq:   nextSeq,
-		tx:        txState{drops: map[string]uint64{}, reserved: map[string]uint64{}},
-		stager:    newStager(),
-		ops:       make(chan *op, 4*maxBatch),
-		committed: make(chan struct{}),
-		kick:      make(chan struct{}, 1),
-		markKick:  make(chan struct{}, 1),
-		stopTrim:  make(chan struct{}),
-		trimmed:   make(chan struct{}),
+		path:          path,
+		db:            f.db,
+		softLimit:     opts.MaxBytes - max(opts.MaxBytes/8, 256<<10),
+		walLimit:      walLimit(opts.MaxBytes),
+		epoch:         f.epoch,
+		log:           log,
+		tail:          newTail(),
+		idx:           f.idx,
+		nextSeq:       f.nextSeq,
+		tx:            txState{drops: map[string]uint64{}, reserved: map[string]uint64{}},
+		stager:        newStager(),
+		wal:           f.wal,
+		checkpointDue: due,
+		ops:           make(chan *op, 4*maxBatch),
+		committed:     make(chan struct{}),
+		kick:          make(chan struct{}, 1),
+		markKick:      make(chan struct{}, 1),
+		stopTrim:      make(chan struct{}),
+		trimmed:       make(chan struct{}),
 	}
 	if notice != "" {
 		s.lastErr.Store(&notice)
@@ -159,23 +191,47 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// walLimit is the length of a write-ahead log generation that brings its
+// checkpoint forward, which bounds the log beside the file: a sixteenth of
+// the file's bound, 16 MiB at most, and one group's frame.
+func walLimit(maxBytes int64) int64 { return min(16<<20, maxBytes/16) }
+
 // corruptError marks a file that is not a usable journal.
 type corruptError struct{ err error }
 
 func (e *corruptError) Error() string { return "corrupt journal file: " + e.err.Error() }
 func (e *corruptError) Unwrap() error { return e.err }
 
-// openFile opens the bbolt file, checks it, makes sure the buckets and the
+// opened is what openFile found.
+type opened struct {
+	db      *bbolt.DB
+	epoch   string
+	idx     *index
+	nextSeq uint64
+	wal     *wal
+}
+
+// openFile opens the bbolt file, checks it, redoes what the write-ahead
+// log holds of the current generation, makes sure the buckets and the
 // epoch exist and loads the index. Errors that mean the file is damaged
 // (or of the older layout) come back as *corruptError; a lock held by
-// another process does not.
-func openFile(path string, opts Options, log *slog.Logger) (db *bbolt.DB, epoch string, idx *index, nextSeq uint64, err error) {
+// another process does not. The log is opened only once bbolt holds the
+// file's lock, which guards both.
+func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, err error) {
+	var db *bbolt.DB
+	var walFile *os.File
 	defer func() {
 		if p := recover(); p != nil { // bbolt panics on some damaged pages
+			err = &corruptError{fmt.Errorf("bbolt panicked: %v", p)}
+		}
+		if err != nil {
+			if walFile != nil {
+				_ = walFile.Close()
+			}
 			if db != nil {
 				_ = db.Close()
 			}
-			db, err = nil, &corruptError{fmt.Errorf("bbolt panicked: %v", p)}
+			o = opened{}
 		}
 	}()
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{
@@ -187,18 +243,15 @@ func openFile(path string, opts Options, log *slog.Logger) (db *bbolt.DB, epoch 
 		MaxSize: int(opts.MaxBytes),
 	})
 	if err != nil {
+		db = nil
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) ||
 			errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrInvalidMapping) {
-			return nil, "", nil, 0, &corruptError{err}
+			return o, &corruptError{err}
 		}
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, "", nil, 0, fmt.Errorf("%w (is another herald using the same --data directory?)", err)
+			return o, fmt.Errorf("%w (is another herald using the same --data directory?)", err)
 		}
-		return nil, "", nil, 0, err
-	}
-	fail := func(err error) (*bbolt.DB, string, *index, uint64, error) {
-		_ = db.Close()
-		return nil, "", nil, 0, err
+		return o, err
 	}
 	if err := db.View(func(tx *bbolt.Tx) error {
 		var first error
@@ -209,12 +262,22 @@ func openFile(path string, opts Options, log *slog.Logger) (db *bbolt.DB, epoch 
 		}
 		return first
 	}); err != nil {
-		return fail(&corruptError{err})
+		return o, &corruptError{err}
 	}
 	if err := checkFormat(db); err != nil {
-		return fail(err)
+		return o, err
 	}
-	var bad [][]byte
+	if walFile, err = openWAL(walPath); err != nil {
+		return o, err
+	}
+	var (
+		bad     [][]byte
+		epoch   string
+		idx     *index
+		nextSeq uint64
+		gen     uint64
+		redone  int
+	)
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketLog, bucketLast, bucketSessions, bucketSeen} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -223,6 +286,21 @@ func openFile(path string, opts Options, log *slog.Logger) (db *bbolt.DB, epoch 
 		}
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keyFormat, u64(formatVersion)); err != nil {
+			return err
+		}
+		if g := meta.Get(keyWALGen); len(g) == 8 {
+			gen = binary.BigEndian.Uint64(g)
+		}
+		if _, err := replayWAL(walFile, gen, -1, func(p []byte) error {
+			redone++
+			return redo(tx, p)
+		}); err != nil {
+			return &corruptError{err}
+		}
+		// The frames just redone commit with this transaction; the log
+		// starts its next generation.
+		gen++
+		if err := meta.Put(keyWALGen, u64(gen)); err != nil {
 			return err
 		}
 		if e := meta.Get(keyEpoch); len(e) > 0 {
@@ -247,12 +325,15 @@ func openFile(path string, opts Options, log *slog.Logger) (db *bbolt.DB, epoch 
 		return nil
 	})
 	if err != nil {
-		return fail(err)
+		return o, err
 	}
 	if len(bad) > 0 {
 		log.Warn("journal: dropped unreadable records", "path", path, "records", len(bad))
 	}
-	return db, epoch, idx, nextSeq, nil
+	if redone > 0 {
+		log.Info("journal: redid the write-ahead log of the last run", "path", walPath, "groups", redone)
+	}
+	return opened{db: db, epoch: epoch, idx: idx, nextSeq: nextSeq, wal: &wal{f: walFile, gen: gen}}, nil
 }
 
 // checkFormat refuses a file of another layout: an older one as corrupt
@@ -269,7 +350,7 @@ func checkFormat(db *bbolt.DB) error {
 			return nil
 		case len(f) != 8:
 			return &corruptError{fmt.Errorf("journal format %x unreadable", f)}
-		case binary.BigEndian.Uint64(f) < formatVersion:
+		case binary.BigEndian.Uint64(f) < oldestReadable:
 			return &corruptError{fmt.Errorf("journal format %d is an older layout than this herald's (%d)", binary.BigEndian.Uint64(f), formatVersion)}
 		case binary.BigEndian.Uint64(f) > formatVersion:
 			return fmt.Errorf("journal format %d, this herald reads %d: use the herald that wrote it or another --data directory", binary.BigEndian.Uint64(f), formatVersion)
@@ -305,7 +386,8 @@ func (s *Store) SetRetention(r journal.Retention) {
 	}
 }
 
-// Stats implements journal.Journal; Bytes is the file's size.
+// Stats implements journal.Journal; Bytes is the size of the file and
+// its write-ahead log.
 func (s *Store) Stats() journal.Stats {
 	entries, rooms := s.idx.counts()
 	st := journal.Stats{
@@ -317,8 +399,10 @@ func (s *Store) Stats() journal.Stats {
 		Commits:      s.commits.Load(),
 		CommitOps:    s.commitOps.Load(),
 	}
-	if fi, err := os.Stat(s.path); err == nil {
-		st.Bytes = fi.Size()
+	for _, p := range []string{s.path, s.wal.f.Name()} {
+		if fi, err := os.Stat(p); err == nil {
+			st.Bytes += fi.Size()
+		}
 	}
 	if e := s.lastErr.Load(); e != nil {
 		st.LastError = *e
@@ -351,14 +435,22 @@ func (s *Store) Close() error {
 	<-s.committed
 	close(s.stopTrim)
 	<-s.trimmed
+	// The committer checkpointed on its way out; should that have
+	// failed, the log holds what it could not, for the next open.
+	werr := s.wal.f.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
+	}
+	if werr != nil {
+		return fmt.Errorf("journal: close: %w", werr)
 	}
 	return nil
 }
 
-// view runs fn in a read transaction unless the store is closed.
-func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+// view runs fn in a read transaction unless the store is closed. What
+// groups wrote since the last checkpoint is in the tail, which stays put
+// until fn returns.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx, t *tail) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -367,5 +459,7 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if s.closed {
 		return journal.ErrClosed
 	}
-	return s.db.View(fn)
+	s.tail.mu.RLock()
+	defer s.tail.mu.RUnlock()
+	return s.db.View(func(tx *bbolt.Tx) error { return fn(tx, s.tail) })
 }

@@ -68,7 +68,7 @@ func (s *Store) trim(now time.Time) error {
 			break
 		}
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.write(context.Background(), func(tx *bbolt.Tx, _ *txState) error {
 		if err := expire(tx.Bucket(bucketSessions), now, func(v []byte) time.Time {
 			sess, err := decodeSession("", v)
 			if err != nil {
@@ -111,6 +111,7 @@ func (s *Store) trimRooms(tx *bbolt.Tx, st *txState, now time.Time) (more bool, 
 			if err := logs.Delete(u64(sl.seq)); err != nil {
 				return false, err
 			}
+			st.wal.trim(sl.seq)
 		}
 		st.drops[room] = r.slots[n-1].offset
 		if budget -= n; budget == 0 {

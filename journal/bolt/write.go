@@ -65,8 +65,14 @@ func (s *Store) SaveSession(ctx context.Context, sess journal.Session) error {
 	if sess.PID == "" || len(sess.PID) > maxKey {
 		return fmt.Errorf("journal: session id empty or too long")
 	}
-	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) error {
-		return tx.Bucket(bucketSessions).Put([]byte(sess.PID), encodeSession(sess))
+	v := encodeSession(sess)
+	return s.write(ctx, func(tx *bbolt.Tx, st *txState) error {
+		if err := tx.Bucket(bucketSessions).Put([]byte(sess.PID), v); err != nil {
+			return err
+		}
+		st.wal.session(sess.PID, v)
+		st.tail.sessions = append(st.tail.sessions, tailSession{pid: sess.PID, v: v})
+		return nil
 	})
 }
 
@@ -77,7 +83,7 @@ func (s *Store) Seen(ctx context.Context, key string, ttl time.Duration) (bool, 
 		return false, fmt.Errorf("journal: de-duplication key empty or too long")
 	}
 	var dup bool
-	err := s.write(ctx, func(tx *bbolt.Tx, _ *txState) error {
+	err := s.write(ctx, func(tx *bbolt.Tx, st *txState) error {
 		b := tx.Bucket(bucketSeen)
 		now := time.Now()
 		if v := b.Get([]byte(key)); len(v) == 8 && now.UnixNano() < int64(binary.BigEndian.Uint64(v)) {
@@ -85,7 +91,12 @@ func (s *Store) Seen(ctx context.Context, key string, ttl time.Duration) (bool, 
 			return nil
 		}
 		dup = false
-		return b.Put([]byte(key), u64(uint64(now.Add(ttl).UnixNano())))
+		exp := uint64(now.Add(ttl).UnixNano())
+		if err := b.Put([]byte(key), u64(exp)); err != nil {
+			return err
+		}
+		st.wal.seen(key, exp)
+		return nil
 	})
 	return dup, err
 }
@@ -95,8 +106,12 @@ func (s *Store) Forget(ctx context.Context, key string) error {
 	if key == "" || len(key) > maxKey {
 		return nil
 	}
-	return s.write(ctx, func(tx *bbolt.Tx, _ *txState) error {
-		return tx.Bucket(bucketSeen).Delete([]byte(key))
+	return s.write(ctx, func(tx *bbolt.Tx, st *txState) error {
+		if err := tx.Bucket(bucketSeen).Delete([]byte(key)); err != nil {
+			return err
+		}
+		st.wal.forget(key)
+		return nil
 	})
 }
 
@@ -106,15 +121,23 @@ func (s *Store) Forget(ctx context.Context, key string) error {
 var ErrFull = errors.New("full: the file is at its size bound (max bytes) until trimming frees room")
 
 // roomFor refuses an append once the file is within its headroom of the
-// bound and its free pages would not hold the record. The headroom is what
-// trimming needs to commit (bbolt copies every page it changes), so a full
-// journal can always trim itself back to health.
-func (s *Store) roomFor(tx *bbolt.Tx, n int) error {
-	if tx.Size() < s.softLimit {
+// bound and its free pages would not hold the record with what the open
+// transaction already holds (bbolt allocates pages only when the
+// checkpoint commits). The headroom is what trimming needs to commit
+// (bbolt copies every page it changes), so a full journal can always trim
+// itself back to health.
+func (s *Store) roomFor(tx *bbolt.Tx, st *txState, n int) error {
+	// While checkpoints fail, the log is all that holds new writes: it
+	// stops at twice its bound rather than fill the disk.
+	if s.checkpointFailing && s.wal.end >= 2*s.walLimit {
+		return ErrFull
+	}
+	need := 2 * (s.pending + st.bytes + int64(n))
+	if tx.Size()+need < s.softLimit {
 		return nil
 	}
 	free := int64(s.db.Stats().FreePageN) * int64(s.db.Info().PageSize)
-	if free < int64(n)*2+64<<10 {
+	if free < need+64<<10 {
 		return ErrFull
 	}
 	return nil
