@@ -225,8 +225,10 @@ func (s *Store) commit(batch []*op) {
 	if s.idx.apply(st, s.retention.Load().MaxEntries) {
 		s.trimSoon()
 	}
-	s.commits.Add(1)
-	s.commitOps.Add(uint64(len(applied) + len(counts)))
+	if len(st.wal.b) > 0 { // a group that only expired keys synced nothing
+		s.commits.Add(1)
+		s.commitOps.Add(uint64(len(applied) + len(counts)))
+	}
 	for _, o := range applied {
 		o.done <- nil
 	}
@@ -283,7 +285,7 @@ func (s *Store) openTx() (*bbolt.Tx, error) {
 		return nil, fmt.Errorf("journal: write: %w", err)
 	}
 	if s.broken {
-		if _, err := replayWAL(s.wal.f, s.wal.gen, s.wal.end, func(p []byte) error { return redo(tx, p) }); err != nil {
+		if _, err := replayWAL(s.wal.f, s.wal.seed, s.wal.gen, s.wal.end, func(p []byte) error { return redo(tx, p) }); err != nil {
 			_ = tx.Rollback()
 			return nil, fmt.Errorf("journal: rebuilding from the write-ahead log: %w", err)
 		}

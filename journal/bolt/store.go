@@ -288,10 +288,18 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 		if err := meta.Put(keyFormat, u64(formatVersion)); err != nil {
 			return err
 		}
+		if e := meta.Get(keyEpoch); len(e) > 0 {
+			epoch = string(e)
+		} else {
+			epoch = newEpoch()
+			if err := meta.Put(keyEpoch, []byte(epoch)); err != nil {
+				return err
+			}
+		}
 		if g := meta.Get(keyWALGen); len(g) == 8 {
 			gen = binary.BigEndian.Uint64(g)
 		}
-		if _, err := replayWAL(walFile, gen, -1, func(p []byte) error {
+		if _, err := replayWAL(walFile, walSeed(epoch), gen, -1, func(p []byte) error {
 			redone++
 			return redo(tx, p)
 		}); err != nil {
@@ -302,14 +310,6 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 		gen++
 		if err := meta.Put(keyWALGen, u64(gen)); err != nil {
 			return err
-		}
-		if e := meta.Get(keyEpoch); len(e) > 0 {
-			epoch = string(e)
-		} else {
-			epoch = newEpoch()
-			if err := meta.Put(keyEpoch, []byte(epoch)); err != nil {
-				return err
-			}
 		}
 		var err error
 		if idx, nextSeq, bad, err = loadIndex(tx); err != nil {
@@ -333,7 +333,7 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 	if redone > 0 {
 		log.Info("journal: redid the write-ahead log of the last run", "path", walPath, "groups", redone)
 	}
-	return opened{db: db, epoch: epoch, idx: idx, nextSeq: nextSeq, wal: &wal{f: walFile, gen: gen}}, nil
+	return opened{db: db, epoch: epoch, idx: idx, nextSeq: nextSeq, wal: &wal{f: walFile, seed: walSeed(epoch), gen: gen}}, nil
 }
 
 // checkFormat refuses a file of another layout: an older one as corrupt

@@ -29,14 +29,16 @@ const WALFileName = "herald.wal"
 
 // Each frame is
 //
-//	crc32c   u32, of everything after it
+//	crc32c   u32, of everything after it, seeded with the history's epoch
 //	gen      u64, the log's generation when the frame was written
 //	length   u32, of the payload
 //	payload  the group's operations (see walOps)
 //
 // Replay stops at the first frame that is short, fails its checksum or
 // has another generation: a write torn by the crash, or the previous
-// generation's frames, which its checkpoint already put in bbolt.
+// generation's frames, which its checkpoint already put in bbolt. The
+// epoch in the checksum keeps a log from being redone into another
+// history's file (a herald.db restored from a backup beside a newer log).
 const frameHead = 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -44,10 +46,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // wal appends frames of one generation to the log file. The committer
 // owns it.
 type wal struct {
-	f   *os.File
-	gen uint64
-	end int64 // where the next frame goes: just past the last synced one
-	buf []byte
+	f    *os.File
+	seed uint32 // walSeed of the history's epoch
+	gen  uint64
+	end  int64 // where the next frame goes: just past the last synced one
+	buf  []byte
 }
 
 func openWAL(path string) (*os.File, error) {
@@ -62,7 +65,7 @@ func openWAL(path string) (*os.File, error) {
 // commit appends payload as one frame and syncs it: once it returns nil
 // the group is on disk.
 func (w *wal) commit(payload []byte) error {
-	w.buf = appendFrame(w.buf[:0], w.gen, payload)
+	w.buf = appendFrame(w.buf[:0], w.seed, w.gen, payload)
 	if _, err := w.f.WriteAt(w.buf, w.end); err != nil {
 		w.spoil()
 		return fmt.Errorf("journal: write-ahead log: %w", err)
@@ -91,22 +94,27 @@ func (w *wal) restart(gen uint64) {
 	w.gen, w.end = gen, 0
 }
 
-func appendFrame(b []byte, gen uint64, payload []byte) []byte {
+// walSeed is the checksum of epoch, which every frame's checksum starts
+// from.
+func walSeed(epoch string) uint32 { return crc32.Checksum([]byte(epoch), castagnoli) }
+
+func appendFrame(b []byte, seed uint32, gen uint64, payload []byte) []byte {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint64(b, gen)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
 	b = append(b, payload...)
-	binary.BigEndian.PutUint32(b[start:], crc32.Checksum(b[start+4:], castagnoli))
+	binary.BigEndian.PutUint32(b[start:], crc32.Update(seed, castagnoli, b[start+4:]))
 	return b
 }
 
 // replayWAL calls fn with the payload of each frame of generation gen
-// in the first limit bytes of f (all of it when limit is negative), in
-// order, and returns the offset just past the last one. It stops quietly
+// (checksums seeded with seed) in the first limit bytes of f (all of it
+// when limit is negative), in order, and returns the offset just past the
+// last one. It stops quietly
 // at the end of the generation (see frameHead); only a read error or fn's
 // error is an error.
-func replayWAL(f *os.File, gen uint64, limit int64, fn func(payload []byte) error) (end int64, err error) {
+func replayWAL(f *os.File, seed uint32, gen uint64, limit int64, fn func(payload []byte) error) (end int64, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("write-ahead log: %w", err)
@@ -137,7 +145,7 @@ func replayWAL(f *os.File, gen uint64, limit int64, fn func(payload []byte) erro
 			}
 			return end, fmt.Errorf("write-ahead log: %w", err)
 		}
-		crc := crc32.Update(crc32.Checksum(head[4:], castagnoli), castagnoli, payload)
+		crc := crc32.Update(crc32.Update(seed, castagnoli, head[4:]), castagnoli, payload)
 		if crc != binary.BigEndian.Uint32(head[:4]) {
 			return end, nil
 		}

@@ -24,7 +24,7 @@ func writeFrames(t *testing.T, gen uint64, payloads ...string) (*os.File, []int6
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	w := &wal{f: f, gen: gen}
+	w := &wal{f: f, seed: testSeed, gen: gen}
 	var ends []int64
 	for _, p := range payloads {
 		if err := w.commit([]byte(p)); err != nil {
@@ -35,10 +35,12 @@ func writeFrames(t *testing.T, gen uint64, payloads ...string) (*os.File, []int6
 	return f, ends
 }
 
-func replayAll(t *testing.T, f *os.File, gen uint64, limit int64) ([]string, int64) {
+var testSeed = walSeed("btest")
+
+func replayAll(t *testing.T, f *os.File, seed uint32, gen uint64, limit int64) ([]string, int64) {
 	t.Helper()
 	var got []string
-	end, err := replayWAL(f, gen, limit, func(p []byte) error {
+	end, err := replayWAL(f, seed, gen, limit, func(p []byte) error {
 		got = append(got, string(p))
 		return nil
 	})
@@ -56,8 +58,10 @@ func TestReplayStopsAtTheEndOfItsGeneration(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		damage func(t *testing.T, f *os.File, ends []int64)
-		want   int // frames replayed
+		seed   uint32 // of the history replaying; testSeed when 0
+		want   int    // frames replayed
 	}{
+		{name: "another history's log", damage: func(*testing.T, *os.File, []int64) {}, seed: walSeed("bother"), want: 0},
 		{name: "whole", damage: func(*testing.T, *os.File, []int64) {}, want: 4},
 		{name: "last frame torn", damage: func(t *testing.T, f *os.File, ends []int64) {
 			if err := f.Truncate(ends[3] - 2); err != nil {
@@ -81,7 +85,7 @@ func TestReplayStopsAtTheEndOfItsGeneration(t *testing.T) {
 		}, want: 1},
 		{name: "older generation after", damage: func(t *testing.T, f *os.File, ends []int64) {
 			// The next generation rewrote the first two frames only.
-			w := &wal{f: f, gen: 8}
+			w := &wal{f: f, seed: testSeed, gen: 8}
 			for _, p := range []string{"five", "six!"} {
 				if err := w.commit([]byte(p)); err != nil {
 					t.Fatal(err)
@@ -96,7 +100,11 @@ func TestReplayStopsAtTheEndOfItsGeneration(t *testing.T) {
 			if c.want < 0 {
 				gen, want = 8, []string{"five", "six!"}
 			}
-			got, end := replayAll(t, f, gen, -1)
+			seed := c.seed
+			if seed == 0 {
+				seed = testSeed
+			}
+			got, end := replayAll(t, f, seed, gen, -1)
 			if !slices.Equal(got, want) {
 				t.Errorf("replayed %q, want %q", got, want)
 			}
@@ -111,7 +119,7 @@ func TestReplayStopsAtTheEndOfItsGeneration(t *testing.T) {
 // up to the last frame synced, whatever lies past it.
 func TestReplayHonoursItsLimit(t *testing.T) {
 	f, ends := writeFrames(t, 1, "a", "b", "c")
-	got, _ := replayAll(t, f, 1, ends[1])
+	got, _ := replayAll(t, f, testSeed, 1, ends[1])
 	if !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("replayed %q up to %d, want [a b]", got, ends[1])
 	}
@@ -226,8 +234,8 @@ func tempDB(t testing.TB) *bbolt.DB {
 // reads frames whose checksums hold; it never panics or reads past the
 // file.
 func FuzzReplayWAL(f *testing.F) {
-	f.Add(appendFrame(nil, 1, []byte("payload")), uint64(1))
-	f.Add(appendFrame(appendFrame(nil, 2, []byte("a")), 2, nil), uint64(2))
+	f.Add(appendFrame(nil, testSeed, 1, []byte("payload")), uint64(1))
+	f.Add(appendFrame(appendFrame(nil, testSeed, 2, []byte("a")), testSeed, 2, nil), uint64(2))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}, uint64(1))
 	path := filepath.Join(f.TempDir(), WALFileName)
 	f.Fuzz(func(t *testing.T, data []byte, gen uint64) {
@@ -240,7 +248,7 @@ func FuzzReplayWAL(f *testing.F) {
 		}
 		defer file.Close()
 		var read int64
-		end, err := replayWAL(file, gen, -1, func(p []byte) error {
+		end, err := replayWAL(file, testSeed, gen, -1, func(p []byte) error {
 			read += frameHead + int64(len(p))
 			return nil
 		})
