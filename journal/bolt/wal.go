@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	bbolt "go.etcd.io/bbolt"
@@ -53,12 +54,21 @@ type wal struct {
 	buf  []byte
 }
 
+// openWAL opens the log, creating it (and syncing its directory, so the
+// new name survives a power cut as its frames do) on first run.
 func openWAL(path string) (*os.File, error) {
+	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("write-ahead log: %w", err)
 	}
 	_ = os.Chmod(path, 0o600)
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write-ahead log: %w", err)
+		}
+	}
 	return f, nil
 }
 
