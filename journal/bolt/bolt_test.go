@@ -101,6 +101,42 @@ func TestStagedEntryIsReadable(t *testing.T) {
 	}
 }
 
+// TestAckBeforeCommitCounts: a page gets a staged entry while its commit
+// is on disk and may acknowledge it at once; the ack must count, not be
+// dropped because the entry was not indexed yet.
+func TestAckBeforeCommitCounts(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	var durables []func(context.Context) error
+	for i := range 20 {
+		e, durable, err := s.Stage(ctx, delivery("r", fmt.Sprint("e", i), "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mark(ctx, "r", e.Offset, 0, 1); err != nil {
+			t.Fatal(err)
+		}
+		durables = append(durables, durable)
+	}
+	for _, d := range durables {
+		if err := d(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.After(ctx, "r", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := 0
+	for _, e := range got {
+		acked += e.Acked
+	}
+	if len(got) != 20 || acked != 20 {
+		t.Errorf("%d entries with %d acks, want 20 with one ack each", len(got), acked)
+	}
+}
+
 // TestOffsetsStayDenseAcrossReservations: offsets are reserved on disk a
 // block at a time; crossing a block must not leave a gap (only a restart
 // after a crash skips the rest of a block).

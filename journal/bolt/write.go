@@ -19,23 +19,41 @@ import (
 // crash may lose the marks of that last moment; their entries then look
 // pending after the restart, which errs on the side of showing an alert
 // again rather than never.
+//
+// A page gets an alert while its entry's commit is on disk (Stage), so
+// its ack can come before the entry is in the index: a mark that finds no
+// entry waits for the entries staged before it and tries once more.
 func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, acked int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if found, err := s.mark(room, offset, reached, acked); found || err != nil {
+		return err
+	}
+	if err := s.stager.wait(ctx); err != nil {
+		return err
+	}
+	_, err := s.mark(room, offset, reached, acked)
+	return err
+}
+
+// mark changes the counters of room's entry at offset, if the index has
+// it, and asks for their commit.
+func (s *Store) mark(room string, offset uint64, reached, acked int) (found bool, err error) {
 	// Held across the mark so Close, which waits for it, commits it.
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return journal.ErrClosed
+		return false, journal.ErrClosed
 	}
-	if s.idx.mark(room, offset, reached, acked) {
-		select {
-		case s.markKick <- struct{}{}:
-		default:
-		}
+	if !s.idx.mark(room, offset, reached, acked) {
+		return false, nil
 	}
-	return nil
+	select {
+	case s.markKick <- struct{}{}:
+	default:
+	}
+	return true, nil
 }
 
 // writeCounts puts changed counters into their records. A record that is
