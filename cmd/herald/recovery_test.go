@@ -151,3 +151,44 @@ func TestPendingAlertsGoToTheFirstPage(t *testing.T) {
 	expectAlerts(t, second, 6, 6, false) // nothing pending came before it
 	expectAlerts(t, first, 6, 6, false)
 }
+
+// TestAcksOnEveryTransport: a page that asks for acks (auth.acks, as
+// notificationservice.js does) gets each journaled alert with an ack id on
+// the native WebSocket path and on the library path (long-polling, or
+// polling upgraded), once, and its acks are counted in /api/history.
+func TestAcksOnEveryTransport(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	for i, transports := range [][]string{{"websocket"}, {"polling"}, nil} {
+		name := strings.Join(transports, ",")
+		if name == "" {
+			name = "client default"
+		}
+		t.Run(name, func(t *testing.T) {
+			code := fmt.Sprintf("acks-%d", i)
+			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: transports, Acks: true})
+			p.Connected(t, pageWait)
+			p.WaitRegistered(t)
+			for n := 1; n <= 3; n++ {
+				fire(t, h.base, code, n)
+				m := p.Next(t, pageWait)
+				if m.Event != "DONATION" || !m.AckID {
+					t.Fatalf("alert %d: event %s with ack id %v, want DONATION with an ack id", n, m.Event, m.AckID)
+				}
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				acked := 0
+				for _, e := range history(t, h.base, code, 10).Entries {
+					acked += e.Acked
+				}
+				if acked == 3 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("history counts %d acks, want 3: one per alert", acked)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}

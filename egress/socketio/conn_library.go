@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"net/url"
+	"slices"
 	"sync/atomic"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
@@ -22,7 +23,8 @@ import (
 type libConn struct {
 	sock    *socket.Socket
 	enc     parser.Encoder
-	pending atomic.Int64 // bytes in the engine socket's write buffer
+	pending atomic.Int64        // bytes in the engine socket's write buffer
+	onAck   func(offset uint64) // the page acknowledged the alert at offset
 }
 
 var _ conn = (*libConn)(nil)
@@ -55,11 +57,22 @@ func packetSize(p *packet.Packet) int {
 	return 0
 }
 
-// send ignores ack: acknowledgements are asked for on the native path
-// only (the library keeps its own ack ids).
-func (l *libConn) send(e *outgoing, _ bool) bool {
+// send writes the delivery encoded once for every library page; with ack
+// it asks the page to acknowledge it instead. The library keeps its own
+// ack ids (the native path uses the offset), so such an alert is encoded
+// for this page alone, with a callback that reports its offset.
+func (l *libConn) send(e *outgoing, ack bool) bool {
 	if !l.sock.Connected() {
 		return false
+	}
+	if ack && l.onAck != nil {
+		off, onAck := e.d.Offset, l.onAck
+		args := append(slices.Clip(e.list()[1:]), socket.Ack(func(_ []any, err error) {
+			if err == nil {
+				onAck(off)
+			}
+		}))
+		return l.sock.Emit(e.d.Name, args...) == nil
 	}
 	packets, opts := e.library.encode(e, l.enc)
 	l.sock.Client().WriteToEngine(packets, opts)
@@ -122,7 +135,9 @@ func (s *Sink) onConnection(args ...any) {
 		return
 	}
 	h := sock.Handshake()
-	p := &page{c: newLibConn(sock, s.enc), id: string(sock.Id()), connected: s.now()}
+	lc := newLibConn(sock, s.enc)
+	p := &page{c: lc, id: string(sock.Id()), connected: s.now()}
+	lc.onAck = func(offset uint64) { s.acked(p, offset, nil) }
 	if h != nil {
 		p.address = h.Address
 	}

@@ -2,7 +2,8 @@
 // socket.io-client in Node, speaking one JSON object per line.
 //
 // Configuration comes in PAGETEST_CONFIG (JSON): url, path, transports,
-// code, handshake, query. The client module is loaded from
+// code, handshake, query, acks (ask herald for ack ids, auth.acks, and
+// acknowledge every event that carries one once it is reported). The client module is loaded from
 // PAGETEST_NODE_MODULES, the repository's node_modules.
 //
 // stdout, one object per line:
@@ -33,6 +34,7 @@ const opts = {
 if (cfg.transports && cfg.transports.length) opts.transports = cfg.transports;
 if (cfg.query) opts.query = cfg.query;
 if (cfg.handshake && cfg.code) opts.auth = { code: cfg.code };
+if (cfg.acks) opts.auth = Object.assign(opts.auth || {}, { acks: true });
 
 // Register on WELCOME, like the seed's pages, unless the code went in the
 // handshake. A later register command changes the code and re-registers.
@@ -50,7 +52,10 @@ socket.on('connect', () => out({ type: 'connect', id: socket.id, transport: sock
 socket.on('disconnect', (reason) => out({ type: 'disconnect', reason: String(reason) }));
 socket.on('connect_error', (err) => out({ type: 'connect_error', message: String(err && err.message) }));
 socket.onAny((event, ...args) => {
-  out({ type: 'event', event, args });
+  // An event with an ack id ends with the client's ack function.
+  const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+  out({ type: 'event', event, args, acked: ack !== null });
+  if (ack && cfg.acks) ack();
   if (event === 'WELCOME' && code) register();
 });
 

@@ -62,12 +62,18 @@ type Options struct {
 	Transports []string
 	// Path is the Socket.IO path; "" is "/socket.io/".
 	Path string
+	// Acks asks herald for ack ids (auth.acks, as notificationservice.js
+	// does) and acknowledges every event that carries one.
+	Acks bool
 }
 
 // Message is one event the page received.
 type Message struct {
 	Event string
 	Args  []json.RawMessage
+	// AckID is whether the event carried an ack id (herald asks pages
+	// that set auth.acks to acknowledge journaled alerts).
+	AckID bool
 }
 
 // Decode unmarshals argument i into v.
@@ -110,6 +116,7 @@ type line struct {
 	Reason    string            `json:"reason"`
 	Message   string            `json:"message"`
 	Recovered bool              `json:"recovered"`
+	Acked     bool              `json:"acked"`
 }
 
 // Start launches a page connected to baseURL (e.g. an httptest server's
@@ -123,7 +130,7 @@ func Start(t testing.TB, baseURL string, opts Options) *Page {
 		t.Fatalf("pagetest: write script: %v", err)
 	}
 	cfg, err := json.Marshal(map[string]any{
-		"url": baseURL, "path": opts.Path, "transports": opts.Transports,
+		"url": baseURL, "path": opts.Path, "transports": opts.Transports, "acks": opts.Acks,
 		"code": opts.Code, "handshake": opts.Handshake, "query": opts.Query,
 	})
 	if err != nil {
@@ -235,7 +242,7 @@ func (p *Page) read(stdout io.Reader) {
 func (p *Page) handle(l line) {
 	switch l.Type {
 	case "event":
-		m := Message{Event: l.Event, Args: l.Args}
+		m := Message{Event: l.Event, Args: l.Args, AckID: l.Acked}
 		if l.Event == "WELCOME" {
 			p.mu.Lock()
 			p.welcomed = true
