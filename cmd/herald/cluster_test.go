@@ -29,12 +29,22 @@ import (
 // startNodes starts n herald nodes in cluster mode on srv.
 func startNodes(t *testing.T, srv *redistest.Server, n int, args ...string) []*heraldProcess {
 	t.Helper()
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = srv.URL()
+	}
+	return startNodesAt(t, urls, args...)
+}
+
+// startNodesAt starts a herald node in cluster mode on each --redis URL.
+func startNodesAt(t *testing.T, urls []string, args ...string) []*heraldProcess {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs real herald binaries")
 	}
-	nodes := make([]*heraldProcess, n)
-	for i := range nodes {
-		nodes[i] = startHerald(t, append([]string{"--redis", srv.URL()}, args...)...)
+	nodes := make([]*heraldProcess, len(urls))
+	for i, u := range urls {
+		nodes[i] = startHerald(t, append([]string{"--redis", u}, args...)...)
 	}
 	return nodes
 }
@@ -74,10 +84,32 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestClusterCrossNode: three nodes, pages spread over them, triggers sent
 // round-robin to all of them: every page gets every alert of its code
 // exactly once and in order, and /notify's count and /clients cover every
-// node.
+// node. On each Redis topology --redis names: one server, a Redis Cluster
+// of three masters (where keys of different slots in one script are
+// refused) reached through a seed list or one seed, and a Sentinel.
 func TestClusterCrossNode(t *testing.T) {
-	srv := redistest.Start(t)
-	nodes := startNodes(t, srv, 3)
+	for _, topo := range []struct {
+		name string
+		urls func(t *testing.T) []string
+	}{
+		{name: "one redis-server", urls: func(t *testing.T) []string {
+			u := redistest.Start(t).URL()
+			return []string{u, u, u}
+		}},
+		{name: "Redis Cluster of three masters", urls: func(t *testing.T) []string {
+			c := redistest.StartCluster(t, 3)
+			return []string{c.URL(), c.SeedURL(1), c.SeedURL(2)}
+		}},
+		{name: "Sentinel", urls: func(t *testing.T) []string {
+			u := redistest.StartSentinel(t, redistest.Start(t)).URL()
+			return []string{u, u, u}
+		}},
+	} {
+		t.Run(topo.name, func(t *testing.T) { crossNode(t, startNodesAt(t, topo.urls(t))) })
+	}
+}
+
+func crossNode(t *testing.T, nodes []*heraldProcess) {
 	codes := []string{"crossa", "crossb"}
 	type pageOf struct {
 		code string

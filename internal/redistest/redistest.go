@@ -35,6 +35,8 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	conf string   // a config file to start from ("" for none)
+	args []string // more redis-server options (cluster, Sentinel mode)
 
 	mu     sync.Mutex
 	proc   *os.Process // nil when stopped
@@ -58,7 +60,17 @@ func Binary(t testing.TB) string {
 // Start runs a fresh redis-server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
+	return startWith(t)
+}
+
+func startWith(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return launch(t, &Server{t: t, bin: Binary(t), dir: t.TempDir(), args: args})
+}
+
+// launch starts s on a free port and stops it when t ends.
+func launch(t testing.TB, s *Server) *Server {
+	t.Helper()
 	var err error
 	// A free port can be taken between our probe and redis binding it;
 	// try a few ports before giving up.
@@ -134,7 +146,11 @@ func (s *Server) start() error {
 		return errors.New("already running")
 	}
 	log := &bytes.Buffer{}
-	cmd := exec.Command(s.bin,
+	var first []string
+	if s.conf != "" {
+		first = []string{s.conf}
+	}
+	cmd := exec.Command(s.bin, append(append(first,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -145,7 +161,7 @@ func (s *Server) start() error {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
-	)
+	), s.args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)

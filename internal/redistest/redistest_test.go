@@ -1,7 +1,9 @@
 package redistest_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -47,5 +49,39 @@ func TestServersAreSeparate(t *testing.T) {
 	}
 	if _, err := b.Client().Get(t.Context(), "k").Result(); !errors.Is(err, goredis.Nil) {
 		t.Fatalf("GET k on the other server = %v, want redis.Nil", err)
+	}
+}
+
+// TestClusterAndSentinel: a cluster's slots are spread over its masters
+// and keys of different slots in one command are refused (CROSSSLOT, the
+// rule cluster-mode code must keep); a Sentinel hands out its master.
+func TestClusterAndSentinel(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	cl := c.Client(t)
+	ctx := t.Context()
+	if err := cl.Set(ctx, "{a}x", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.MSet(ctx, "{a}y", "1", "{a}z", "2").Err(); err != nil {
+		t.Errorf("keys of one hash tag in one command: %v", err)
+	}
+	if err := c.Nodes[0].Client().MSet(ctx, "a", "1", "b", "2").Err(); err == nil || !strings.Contains(err.Error(), "CROSSSLOT") && !strings.Contains(err.Error(), "MOVED") {
+		t.Errorf("keys of two slots in one command = %v, want CROSSSLOT (or MOVED)", err)
+	}
+	masters := 0
+	_ = cl.ForEachMaster(ctx, func(context.Context, *goredis.Client) error { masters++; return nil })
+	if masters != 3 {
+		t.Errorf("cluster has %d masters, want 3", masters)
+	}
+
+	m := redistest.Start(t)
+	s := redistest.StartSentinel(t, m)
+	fc := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.Addr()}})
+	defer fc.Close()
+	if err := fc.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := m.Client().Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("through the Sentinel the write reached %q, %v; want the master to hold v", v, err)
 	}
 }

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,5 +34,32 @@ func TestSuite(t *testing.T) {
 		journaltest.Reopen(func(t *testing.T, old journal.Journal) journal.Journal {
 			_ = old.Close()
 			return open(t, servers[old])
+		}))
+}
+
+// TestSuiteOnRedisCluster runs the same suite on a Redis Cluster of three
+// masters, where a script or command whose keys span slots is refused
+// (CROSSSLOT): every store gets a prefix of its own on one shared cluster,
+// and reopening is a new Store with the same prefix on a new client.
+func TestSuiteOnRedisCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3)
+	prefixes := map[journal.Journal]string{}
+	n := 0
+	open := func(t *testing.T, prefix string) journal.Journal {
+		s, err := rj.Open(t.Context(), cluster.Client(t), rj.Options{Prefix: prefix, CheckInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		prefixes[s] = prefix
+		return s
+	}
+	journaltest.Run(t,
+		func(t *testing.T) journal.Journal {
+			n++
+			return open(t, fmt.Sprintf("herald%d:", n))
+		},
+		journaltest.Reopen(func(t *testing.T, old journal.Journal) journal.Journal {
+			_ = old.Close()
+			return open(t, prefixes[old])
 		}))
 }
