@@ -27,15 +27,43 @@ const memoryData = ":memory:"
 
 // openJournal opens the store --data names: a directory for the bbolt
 // file (created on first run), or ":memory:".
+//
+// History must never stop alerts: when the directory or its file cannot
+// be opened (a full or read-only disk, a path that is a file), herald
+// starts anyway with the journal in memory, says so at ERROR and keeps
+// saying it as the journal's last error (GET /api/journal, the
+// dashboard). Only a journal another herald holds stops the start: two
+// servers on one history is a mistake to fix, not to work around.
 func openJournal(data string, log *slog.Logger) (journal.Journal, error) {
 	if data == memoryData {
 		return mem.New(), nil
 	}
 	s, err := bolt.Open(data, bolt.Options{Logger: log.With("component", "journal")})
-	if err != nil {
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.Is(err, bolt.ErrInUse):
 		return nil, err
 	}
-	return s, nil
+	log.Error("the journal cannot be opened on disk; alerts go live, and their history is kept in memory only until herald restarts",
+		"data", data, "err", err)
+	return inMemoryInstead{Journal: mem.New(),
+		why: fmt.Sprintf("journal on disk unavailable, history in memory until restart: %v", err)}, nil
+}
+
+// inMemoryInstead is the memory journal standing in for the one on disk;
+// its stats carry why, so the fallback stays visible.
+type inMemoryInstead struct {
+	journal.Journal
+	why string
+}
+
+func (j inMemoryInstead) Stats() journal.Stats {
+	st := j.Journal.Stats()
+	if st.LastError == "" {
+		st.LastError = j.why
+	}
+	return st
 }
 
 // journalRetention is the retention the rules file asks for.

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/pagetest"
 )
 
 // heraldBinary builds the real herald once per test run.
@@ -253,5 +255,42 @@ func TestJournalAPI(t *testing.T) {
 	// Replays are not new alerts: the history is unchanged.
 	if h := history(t, base, "api", 10); len(h.Entries) != 3 {
 		t.Errorf("history after replays holds %d entries, want 3", len(h.Entries))
+	}
+}
+
+// TestJournalDiskUnavailableKeepsAlertsLive: --data names a place no
+// journal can be created (here a file, as a read-only or full disk would
+// refuse it too): herald starts anyway, pages get their alerts, and the
+// fallback is said at ERROR and stays visible in GET /api/journal. A
+// journal another herald holds still stops the start.
+func TestJournalDiskUnavailableKeepsAlertsLive(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "herald-data")
+	if err := os.WriteFile(notADir, []byte("a file, not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHerald(t, "--data", notADir)
+	const code = "diskless"
+	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	p.WaitRegistered(t)
+	fire(t, h.base, code, 1)
+	expectAlerts(t, p, 1, 1, false)
+	a := do(t, "GET", h.base+"/api/journal", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	if a.status != http.StatusOK || !strings.Contains(a.body, "history in memory until restart") {
+		t.Errorf("GET /api/journal = %d %s, want the fallback named as the last error", a.status, a.body)
+	}
+	if !strings.Contains(h.logs.String(), "level=ERROR") || !strings.Contains(h.logs.String(), "cannot be opened on disk") {
+		t.Errorf("the fallback was not logged at ERROR:\n%s", h.logs.String())
+	}
+
+	dir := t.TempDir()
+	startHerald(t, "--data", dir)
+	bin, err := heraldBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), bin, "-p", "0", "--data", dir).CombinedOutput()
+	var exit *exec.ExitError
+	if !errAs(err, &exit) || !strings.Contains(string(out), "another herald") {
+		t.Errorf("a second herald on the same --data = %v, want an exit that names the other herald:\n%s", err, out)
 	}
 }

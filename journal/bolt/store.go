@@ -196,6 +196,9 @@ func Open(dir string, opts Options) (*Store, error) {
 // the file's bound, 16 MiB at most, and one group's frame.
 func walLimit(maxBytes int64) int64 { return min(16<<20, maxBytes/16) }
 
+// ErrInUse is returned by Open when another process holds the file.
+var ErrInUse = errors.New("journal file held by another process")
+
 // corruptError marks a file that is not a usable journal.
 type corruptError struct{ err error }
 
@@ -249,7 +252,7 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 			return o, &corruptError{err}
 		}
 		if errors.Is(err, berrors.ErrTimeout) {
-			return o, fmt.Errorf("%w (is another herald using the same --data directory?)", err)
+			return o, fmt.Errorf("%w: %w (is another herald using the same --data directory?)", ErrInUse, err)
 		}
 		return o, err
 	}
