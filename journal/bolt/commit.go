@@ -134,8 +134,15 @@ func (s *Store) commitLoop() {
 		}
 		busy = len(batch) > 1
 		s.commit(batch)
-		if s.open != nil && (time.Since(s.openedAt) >= checkpointEvery || s.wal.end >= s.walLimit) {
+		// Under load next never waits, so the checkpoint's time is
+		// looked at here too.
+		select {
+		case <-s.checkpointDue.C:
 			s.checkpoint()
+		default:
+			if s.open != nil && s.wal.end >= s.walLimit {
+				s.checkpoint()
+			}
 		}
 	}
 }
@@ -263,13 +270,12 @@ func (s *Store) applyGroup(batch []*op, counts []countsWrite, st *txState) (appl
 		}
 		applied = append(applied, o)
 	}
-	if err := writeCounts(tx, counts); err != nil {
-		return applied, err
-	}
-	for _, w := range counts {
-		st.wal.counts(w.seq, w.reached, w.acked)
-	}
-	return applied, nil
+	err = st.log(tx, func(w *walOps) {
+		for _, c := range counts {
+			w.counts(c.seq, c.reached, c.acked)
+		}
+	})
+	return applied, err
 }
 
 // openTx is the transaction groups write into, begun when there is none.
@@ -293,7 +299,7 @@ func (s *Store) openTx() (*bbolt.Tx, error) {
 	}
 	// The log's keys only grow: full pages halve what a checkpoint writes.
 	tx.Bucket(bucketLog).FillPercent = logFill
-	s.open, s.openedAt = tx, time.Now()
+	s.open = tx
 	s.checkpointDue.Reset(checkpointEvery)
 	return tx, nil
 }
@@ -313,9 +319,9 @@ func (s *Store) rebuild() {
 
 // checkpoint commits the open transaction to bbolt and moves the
 // write-ahead log on to the next generation in the same commit. When the
-// commit fails bbolt is left as it was, the log still holds every group,
-// and the next group rebuilds the transaction from it and tries again a
-// second later.
+// commit fails bbolt is left as it was and the log still holds every
+// group: the next group rebuilds the transaction from it, and its
+// checkpoint is tried a second after that.
 func (s *Store) checkpoint() {
 	if s.open == nil {
 		return
@@ -345,7 +351,6 @@ func (s *Store) checkpoint() {
 	}
 	s.wal.restart(gen)
 	s.pending = 0
-	s.checkpoints.Add(1)
 }
 
 // commitTx names the log's next generation in tx and commits it; a bbolt

@@ -111,23 +111,21 @@ func (s *Store) stage(ctx context.Context, d herald.Delivery) (journal.Entry, fu
 		if err := s.roomFor(tx, ts, len(rec)); err != nil {
 			return err
 		}
-		if reserveTo > 0 {
-			if err := tx.Bucket(bucketLast).Put([]byte(room), u64(reserveTo)); err != nil {
-				return err
-			}
-		}
 		seq := ts.nextSeq
-		if err := tx.Bucket(bucketLog).Put(u64(seq), rec); err != nil {
+		if err := ts.log(tx, func(w *walOps) {
+			if reserveTo > 0 {
+				w.reserve(room, reserveTo)
+			}
+			w.record(seq, rec)
+		}); err != nil {
 			return err
 		}
 		ts.nextSeq++
 		ts.bytes += int64(len(rec))
 		ts.adds = append(ts.adds, addedSlot{room: room, slot: slot{offset: off, seq: seq, at: at.UnixNano()}})
 		ts.tail.records = append(ts.tail.records, tailRecord{seq: seq, rec: rec})
-		ts.wal.record(seq, rec)
 		if reserveTo > 0 {
 			ts.reserved[room] = reserveTo
-			ts.wal.reserve(room, reserveTo)
 		}
 		return nil
 	}

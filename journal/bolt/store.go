@@ -99,7 +99,6 @@ type Store struct {
 	wal               *wal
 	pending           int64       // record bytes in open and not yet checkpointed
 	open              *bbolt.Tx   // the transaction groups write into until the checkpoint
-	openedAt          time.Time   // when open was begun
 	checkpointDue     *time.Timer // fires checkpointEvery after open was begun
 	broken            bool        // open was dropped: begin the next from the log
 	checkpointFailing bool        // logged once per run of failures
@@ -109,7 +108,6 @@ type Store struct {
 	lastErr      atomic.Pointer[string]
 	commits      atomic.Uint64
 	commitOps    atomic.Uint64
-	checkpoints  atomic.Uint64
 }
 
 var _ journal.Journal = (*Store)(nil)

@@ -94,7 +94,6 @@ func (s *Store) trim(now time.Time) error {
 func (s *Store) trimRooms(tx *bbolt.Tx, st *txState, now time.Time) (more bool, err error) {
 	ret := *s.retention.Load()
 	cutoff := now.Add(-ret.MaxAge).UnixNano()
-	logs := tx.Bucket(bucketLog)
 	budget := deletesPerTx
 	for room, r := range s.idx.rooms {
 		n := 0
@@ -107,11 +106,12 @@ func (s *Store) trimRooms(tx *bbolt.Tx, st *txState, now time.Time) (more bool, 
 		if n > budget {
 			n, more = budget, true
 		}
-		for _, sl := range r.slots[:n] {
-			if err := logs.Delete(u64(sl.seq)); err != nil {
-				return false, err
+		if err := st.log(tx, func(w *walOps) {
+			for _, sl := range r.slots[:n] {
+				w.trim(sl.seq)
 			}
-			st.wal.trim(sl.seq)
+		}); err != nil {
+			return false, err
 		}
 		st.drops[room] = r.slots[n-1].offset
 		if budget -= n; budget == 0 {

@@ -121,9 +121,8 @@ func appendFrame(b []byte, seed uint32, gen uint64, payload []byte) []byte {
 // replayWAL calls fn with the payload of each frame of generation gen
 // (checksums seeded with seed) in the first limit bytes of f (all of it
 // when limit is negative), in order, and returns the offset just past the
-// last one. It stops quietly
-// at the end of the generation (see frameHead); only a read error or fn's
-// error is an error.
+// last one. It stops quietly at the end of the generation (see
+// frameHead); only a read error or fn's error is an error.
 func replayWAL(f *os.File, seed uint32, gen uint64, limit int64, fn func(payload []byte) error) (end int64, err error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -222,6 +221,15 @@ func (w *walOps) counts(seq uint64, reached, acked int) {
 	w.b = binary.AppendUvarint(w.b, seq)
 	w.b = binary.AppendUvarint(w.b, uint64(clampCount(reached)))
 	w.b = binary.AppendUvarint(w.b, uint64(clampCount(acked)))
+}
+
+// log appends the operations add writes to the group's frame and applies
+// them to tx with redo: a write takes effect through the same code that
+// replays it after a crash.
+func (t *txState) log(tx *bbolt.Tx, add func(w *walOps)) error {
+	start := len(t.wal.b)
+	add(&t.wal)
+	return redo(tx, t.wal.b[start:])
 }
 
 // redo applies a frame's payload to tx, as the committer applied it in

@@ -85,10 +85,9 @@ func (s *Store) SaveSession(ctx context.Context, sess journal.Session) error {
 	}
 	v := encodeSession(sess)
 	return s.write(ctx, func(tx *bbolt.Tx, st *txState) error {
-		if err := tx.Bucket(bucketSessions).Put([]byte(sess.PID), v); err != nil {
+		if err := st.log(tx, func(w *walOps) { w.session(sess.PID, v) }); err != nil {
 			return err
 		}
-		st.wal.session(sess.PID, v)
 		st.tail.sessions = append(st.tail.sessions, tailSession{pid: sess.PID, v: v})
 		return nil
 	})
@@ -109,12 +108,7 @@ func (s *Store) Seen(ctx context.Context, key string, ttl time.Duration) (bool, 
 			return nil
 		}
 		dup = false
-		exp := uint64(now.Add(ttl).UnixNano())
-		if err := b.Put([]byte(key), u64(exp)); err != nil {
-			return err
-		}
-		st.wal.seen(key, exp)
-		return nil
+		return st.log(tx, func(w *walOps) { w.seen(key, uint64(now.Add(ttl).UnixNano())) })
 	})
 	return dup, err
 }
@@ -125,11 +119,7 @@ func (s *Store) Forget(ctx context.Context, key string) error {
 		return nil
 	}
 	return s.write(ctx, func(tx *bbolt.Tx, st *txState) error {
-		if err := tx.Bucket(bucketSeen).Delete([]byte(key)); err != nil {
-			return err
-		}
-		st.wal.forget(key)
-		return nil
+		return st.log(tx, func(w *walOps) { w.forget(key) })
 	})
 }
 
