@@ -75,6 +75,13 @@ func (p *presence) run(ctx context.Context) {
 func (p *presence) sync(ctx context.Context, full bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// The listing (admin /clients) is taken before the room counts, so a
+	// page it lists is counted by the same write: once /clients shows a
+	// page, /notify's count includes it.
+	listing := "[]"
+	if p.b.opts.Listing != nil {
+		listing = string(p.b.opts.Listing())
+	}
 	var rooms map[string]int
 	if p.b.opts.Rooms != nil {
 		rooms = p.b.opts.Rooms()
@@ -103,10 +110,6 @@ func (p *presence) sync(ctx context.Context, full bool) error {
 			pipe.HDel(ctx, p.key(room), node)
 			n++
 		}
-	}
-	listing := "[]"
-	if p.b.opts.Listing != nil {
-		listing = string(p.b.opts.Listing())
 	}
 	if full || listing != p.listing {
 		pipe.Set(ctx, p.nodeKey(node), listing, ttl)
