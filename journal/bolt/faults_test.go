@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -255,5 +256,60 @@ func TestNewerLayoutIsRefused(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(filepath.Join(dir, bolt.FileName+".corrupt-*")); len(aside) != 0 {
 		t.Errorf("a newer file was moved aside: %v", aside)
+	}
+}
+
+// TestFormat2IsUpgraded: a file of format 2 (the same buckets, written
+// before the write-ahead log) is read as it is and upgraded in place: its
+// history, epoch and offsets stay, and new writes go through the log.
+func TestFormat2IsUpgraded(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	epoch := s.Epoch()
+	for i := range 3 {
+		if _, err := s.Append(t.Context(), delivery("r", fmt.Sprint("e", i), "x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What a format-2 build left: format 2, no log generation, no log.
+	db, err := bbolt.Open(s.Path(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		if err := meta.Delete([]byte("wal")); err != nil {
+			return err
+		}
+		return meta.Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 2))
+	})
+	if err == nil {
+		err = db.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, bolt.WALFileName)); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := open(t, dir)
+	defer s2.Close()
+	if s2.Epoch() != epoch {
+		t.Errorf("epoch after the upgrade = %q, want %q", s2.Epoch(), epoch)
+	}
+	e, err := s2.Append(t.Context(), delivery("r", "e3", "x"))
+	if err != nil || e.Offset <= 3 {
+		t.Fatalf("append after the upgrade = offset %d, %v; want one past the 3 before (or past their reservation)", e.Offset, err)
+	}
+	got, err := s2.After(t.Context(), "r", 0, 10)
+	if err != nil || len(got) != 4 {
+		t.Errorf("history after the upgrade = %d entries, %v; want the 3 from before and the new one", len(got), err)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, "*.corrupt-*")); len(aside) != 0 {
+		t.Errorf("a format-2 file was moved aside: %v", aside)
 	}
 }
