@@ -113,7 +113,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	}
 	// Where deliveries go once journaled: this node's sinks (broker.Local),
 	// or in cluster mode (--redis) every node's, through Redis, where the
-	// journal and webhook de-duplication live too, shared by every node.
+	// journal lives too, shared by every node.
 	var pages broker.Broker = s.broker
 	if cfg.redisURL != "" {
 		if s.cluster, err = openCluster(cfg.redisURL, s.sinks, log); err != nil {
@@ -121,10 +121,12 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		}
 		s.cleanup = append(s.cleanup, s.cluster.close)
 		s.journal, pages = s.cluster.journal, s.cluster.broker
-		s.router.ShareDedupe(s.cluster.journal)
 	} else if s.journal, err = openJournal(cfg.dataDir, log); err != nil {
 		return nil, fmt.Errorf("--data %s: %w", cfg.dataDir, err)
 	}
+	// Webhook de-duplication lives in the journal: a retry is recognised
+	// on any node of a cluster, and after a restart.
+	s.router.ShareDedupe(s.journal)
 	s.cleanup = append(s.cleanup, func() {
 		if err := s.journal.Close(); err != nil {
 			log.Error("closing the journal", "err", err)

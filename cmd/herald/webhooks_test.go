@@ -134,3 +134,55 @@ func expectAlert(t *testing.T, page *pagetest.Page, name, text, source string) m
 	}
 	return data
 }
+
+// TestWebhookRetryAfterRestartIsDuplicate: the de-duplication window is in
+// the journal, so a platform's retry that arrives after herald was killed
+// and started again on the same data directory is still recognised and
+// reaches no page.
+func TestWebhookRetryAfterRestartIsDuplicate(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`version: 1
+ingress:
+  kofi:
+    type: kofi
+    path: /webhooks/kofi
+    verification_token: kofi-token
+rules:
+  - name: donation
+    when: source == "kofi" && type == "Donation"
+    emit: DONATION
+    to: alerts-restart
+    set:
+      text: data.from_name + " sent " + data.amount
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	post := func(base, id, from string) answer {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"verification_token": "kofi-token", "message_id": id,
+			"timestamp": "2026-11-25T00:00:00Z", "type": "Donation", "is_public": true, "from_name": from,
+			"amount": "5.00", "currency": "EUR"})
+		return do(t, "POST", base+"/webhooks/kofi", strings.NewReader(url.Values{"data": {string(b)}}.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	}
+	h := startHerald(t, "--data", data, "--rules", rules)
+	if a := post(h.base, "k-1", "Grace"); a.status != 200 || strings.Contains(a.body, "duplicate") {
+		t.Fatalf("first delivery = %d %s, want 200", a.status, a.body)
+	}
+	h.kill9(t)
+
+	h = startHerald(t, "--data", data, "--rules", rules)
+	page := pagetest.Start(t, h.base, pagetest.Options{Code: "alerts-restart", Handshake: true, Transports: []string{"websocket"}})
+	page.WaitRegistered(t)
+	// The first delivery reached no page: it is pending and comes first.
+	expectAlert(t, page, "DONATION", "Grace sent 5.00", "kofi")
+	if a := post(h.base, "k-1", "Grace"); a.status != 200 || !strings.Contains(a.body, `"duplicate":true`) {
+		t.Errorf("Ko-fi's retry after the restart = %d %s, want 200 duplicate", a.status, a.body)
+	}
+	if a := post(h.base, "k-2", "Linus"); a.status != 200 {
+		t.Fatalf("next donation = %d %s", a.status, a.body)
+	}
+	expectAlert(t, page, "DONATION", "Linus sent 5.00", "kofi") // not the retry
+}
