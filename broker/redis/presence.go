@@ -75,9 +75,10 @@ func (p *presence) run(ctx context.Context) {
 func (p *presence) sync(ctx context.Context, full bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// The listing (admin /clients) is taken before the room counts, so a
-	// page it lists is counted by the same write: once /clients shows a
-	// page, /notify's count includes it.
+	// The listing (admin /clients) is taken before the room counts and
+	// written after them, so once /clients shows a page, /notify's count
+	// includes it. (On a Redis Cluster one pipeline runs on every shard
+	// at once: the listing goes in a second one.)
 	listing := "[]"
 	if p.b.opts.Listing != nil {
 		listing = string(p.b.opts.Listing())
@@ -111,17 +112,21 @@ func (p *presence) sync(ctx context.Context, full bool) error {
 			n++
 		}
 	}
+	if n > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	}
 	if full || listing != p.listing {
+		pipe := p.b.c.Pipeline()
 		pipe.Set(ctx, p.nodeKey(node), listing, ttl)
 		pipe.ZAdd(ctx, p.nodesKey(), goredis.Z{Score: float64(exp), Member: node})
 		pipe.ZRemRangeByScore(ctx, p.nodesKey(), "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
-		n++
-	}
-	if n == 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	} else if n == 0 {
 		return nil
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
 	}
 	p.written = map[string]int{}
 	maps.Copy(p.written, rooms)
