@@ -143,7 +143,7 @@ stop_server() {
 # consecutive ports; sets cluster_pids, urls and redis_before.
 cluster_pids=()
 start_cluster() {
-	local base
+	local base i p
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning \
 		>>"$results/redis.log" 2>&1 &
 	cluster_pids=($!)
@@ -151,7 +151,7 @@ start_cluster() {
 	case "$1" in herald) base=$HERALD_PORT ;; node) base=$NODE_PORT ;; *) echo "compare.sh: --cluster runs herald and node" >&2; exit 2 ;; esac
 	urls=""
 	for i in 0 1 2; do
-		local p=$((base + i))
+		p=$((base + i))
 		if [[ $1 == herald ]]; then
 			# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
 			"$bin/herald" -p "$p" --redis "redis://127.0.0.1:$REDIS_PORT/0" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald-$i.log" 2>&1 &
@@ -220,7 +220,7 @@ fi
 IFS=, read -ra list <<<"$scenarios"
 for s in "${list[@]}"; do
 	[[ -n "${args[$s]:-}" ]] || { echo "compare.sh: unknown scenario $s" >&2; exit 2; }
-	for ((i = 1; i <= repeat; i++)); do
+	for ((round = 1; round <= repeat; round++)); do
 		for srv in $servers; do
 			# shellcheck disable=SC2086 # args are word lists
 			if ((cluster)); then
