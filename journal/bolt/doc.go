@@ -20,8 +20,8 @@
 //
 // Which records belong to which room is an index in memory (index.go),
 // rebuilt from the log at open: 32 bytes per entry (with its counters), so
-// the default retention (200 per room) costs about 6 KB per room. Find (one alert by
-// event id, an operator's replay) scans the log.
+// the default retention (200 per room) costs about 6 KB per room. Find
+// (one alert by event id, an operator's replay) scans the log.
 //
 // # Order of operations
 //
@@ -34,7 +34,9 @@
 // the open transaction is committed to herald.db (a checkpoint, which
 // moves the log on to its next generation in the same commit); at open
 // the current generation's frames are redone. Readers find what the
-// groups wrote since the checkpoint in the tail (tail.go).
+// groups wrote since the checkpoint in the tail (tail.go). Every write
+// takes effect through redo, the code that replays the log, so what a
+// restart rebuilds is what the live process had.
 //
 // An entry gets its offset when it is queued (Stage), so the router can
 // send it to pages while the commit is on disk; Append, and the durable
@@ -56,7 +58,9 @@
 // Marks (pages reached, acks) change the counters in the index at once
 // and reach the records with the next commit, so under load they cost no
 // commit of their own; a quiet journal commits them 100 ms after the last
-// one, and Close commits what is left.
+// one, and Close commits what is left. A mark that finds no entry (a page
+// acknowledged an alert before its commit was done) waits for the entries
+// queued before it and tries once more.
 //
 // # Faults
 //
