@@ -98,7 +98,8 @@ func (s *Store) commitLoop() {
 	for {
 		o, ok := s.next(gather)
 		if !ok {
-			s.commit(nil) // the marks still in memory
+			// The marks still in memory go with it.
+			s.commit([]*op{s.releaseReservations()})
 			s.checkpoint()
 			return
 		}

@@ -48,7 +48,8 @@
 // reservation waits for the commit that extends it. At open a room's
 // counter is the higher of its newest record and its reservation, so an
 // offset a page or a caller ever saw is never handed out again (after a
-// crash a room skips to past its reservation). Reads first wait for the
+// crash a room skips to past its reservation; Close gives back what it did
+// not use, so a clean restart leaves no gap). Reads first wait for the
 // entries queued before them, so a page recovering while a commit is on
 // disk still finds every delivery that may have reached a page.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -159,6 +160,26 @@ func (s *Store) stage(ctx context.Context, d herald.Delivery) (journal.Entry, fu
 		}
 	}
 	return e, durable, nil
+}
+
+// releaseReservations is the last write of a closing store: it brings
+// each room's reservation on disk back to the last offset this process
+// handed out. Nothing is staged after Close, so a clean restart continues
+// a room's offsets where they stopped, without the gap a crash leaves.
+func (s *Store) releaseReservations() *op {
+	st := s.stager
+	st.mu.Lock()
+	last := maps.Clone(st.next)
+	st.mu.Unlock()
+	return &op{ctx: context.Background(), done: make(chan error, 1), apply: func(tx *bbolt.Tx, ts *txState) error {
+		return ts.log(tx, func(w *walOps) {
+			for room, off := range last {
+				if st.reservation(room) > off {
+					w.reserve(room, off)
+				}
+			}
+		})
+	}}
 }
 
 // offsetAfter is the last offset handed out in room; the first time a room
