@@ -73,13 +73,21 @@ func (c *Conn) Queued() int {
 // write f itself with one non-blocking write: the common case, a page
 // whose socket has room, then costs no goroutine and no hand-off. Whatever
 // does not fit goes to the writer goroutine, as everything does otherwise.
-func (c *Conn) Send(f *Frame) bool {
+func (c *Conn) Send(f *Frame) bool { return c.send([]*Frame{f}) }
+
+// send queues fs in order, or writes them at once (joined, when there are
+// several) when the socket is free; see Send and SendMany.
+func (c *Conn) send(fs []*Frame) bool {
+	size := 0
+	for _, f := range fs {
+		size += len(f.b)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return false
 	}
-	if c.queued+len(f.b) > c.srv.opts.QueueBytes && c.queued > 0 {
+	if c.queued+size > c.srv.opts.QueueBytes && c.queued > 0 {
 		c.mu.Unlock()
 		c.abort("send queue full")
 		return false
@@ -87,10 +95,19 @@ func (c *Conn) Send(f *Frame) bool {
 	if !c.writing && c.raw != nil {
 		c.writing = true // the socket is ours until we hand it back
 		c.mu.Unlock()
-		return c.sendInline(f.b)
+		if len(fs) == 1 {
+			return c.sendInline(fs[0].b)
+		}
+		b := make([]byte, 0, size)
+		for _, f := range fs {
+			b = append(b, f.b...)
+		}
+		return c.sendInline(b)
 	}
-	c.queue = append(c.queue, f.b)
-	c.queued += len(f.b)
+	for _, f := range fs {
+		c.queue = append(c.queue, f.b)
+	}
+	c.queued += size
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
