@@ -80,16 +80,9 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			}
 		}},
 		{name: "older layout (format 1, before the first release)", spoil: func(t *testing.T, path string) {
-			db, err := bbolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Update(func(tx *bbolt.Tx) error {
-				return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 1))
-			}); err != nil {
-				t.Fatal(err)
-			}
+			editMeta(t, path, func(meta *bbolt.Bucket) error {
+				return meta.Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 1))
+			})
 		}},
 		{name: "scribbled data pages", spoil: func(t *testing.T, path string) {
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -234,18 +227,9 @@ func TestNewerLayoutIsRefused(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bbolt.Open(s.Path(), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 99))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	editMeta(t, s.Path(), func(meta *bbolt.Bucket) error {
+		return meta.Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 99))
+	})
 	s2, err := bolt.Open(dir, bolt.Options{})
 	if err == nil {
 		s2.Close()
@@ -275,23 +259,12 @@ func TestFormat2IsUpgraded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What a format-2 build left: format 2, no log generation, no log.
-	db, err := bbolt.Open(s.Path(), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		meta := tx.Bucket([]byte("meta"))
+	editMeta(t, s.Path(), func(meta *bbolt.Bucket) error {
 		if err := meta.Delete([]byte("wal")); err != nil {
 			return err
 		}
 		return meta.Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 2))
 	})
-	if err == nil {
-		err = db.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.Remove(filepath.Join(dir, bolt.WALFileName)); err != nil {
 		t.Fatal(err)
 	}
@@ -311,5 +284,22 @@ func TestFormat2IsUpgraded(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(filepath.Join(dir, "*.corrupt-*")); len(aside) != 0 {
 		t.Errorf("a format-2 file was moved aside: %v", aside)
+	}
+}
+
+// editMeta changes the meta bucket of the closed journal file at path, as
+// another build of herald would have left it.
+func editMeta(t *testing.T, path string, edit func(meta *bbolt.Bucket) error) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error { return edit(tx.Bucket([]byte("meta"))) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
