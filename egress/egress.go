@@ -79,6 +79,21 @@ type Lister interface {
 	Clients() []Client
 }
 
+// Holder is the optional capability of a sink that remembers which rooms
+// its pages held lately. A trigger for a code whose page is away for a
+// moment (an OBS scene switch, a reload, OBS restarted) is then not taken
+// for a guess at a code: it costs the sender no miss (SECURITY.md), and the
+// journal keeps it for the page's return.
+type Holder interface {
+	// Held reports whether a page is in room now or left it within HeldFor.
+	Held(room string) bool
+}
+
+// HeldFor is how long a Holder remembers that a page held a room. It
+// matches the default recovery and pending windows: a page away longer
+// than that is treated as gone.
+const HeldFor = 10 * time.Minute
+
 // Client describes one connected page.
 type Client struct {
 	// ID is the page's connection id.

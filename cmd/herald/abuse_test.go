@@ -146,6 +146,35 @@ func TestAbuseCodeGuessing(t *testing.T) {
 		}
 		t.Logf("%d of 200 guesses refused (429); a right guess is refused too", refused)
 	})
+	t.Run("a page that is away", func(t *testing.T) {
+		// A bot firing alerts while OBS is closed is no guesser: triggers
+		// for a code a page held lately cost no miss and wait in the
+		// journal for the page; guesses still cost one each.
+		base := startServer(t, func(c *config) { c.rateRequests = limit.Rate{} })
+		const code = "obs-overlay"
+		page := pagetest.Start(t, base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+		page.Connected(t, pageWait)
+		page.WaitRegistered(t)
+		page.Leave()
+		away := 2 * defaultRateMisses.Burst
+		for n := 1; n <= away; n++ {
+			fire(t, base, code, n)
+		}
+		page.Return()
+		if !page.Connected(t, pageWait) {
+			t.Fatal("the page did not recover its session")
+		}
+		expectAlerts(t, page, 1, away, false)
+		refused := 0
+		for i := range 100 {
+			if a := do(t, "GET", fmt.Sprintf("%s/notify?code=guess-%d&event=x", base, i), nil, nil); a.status == 429 {
+				refused++
+			}
+		}
+		if want := 100 - defaultRateMisses.Burst - 5; refused < want {
+			t.Fatalf("%d of 100 guesses refused after the page's alerts, want at least %d", refused, want)
+		}
+	})
 	t.Run("trigger key", func(t *testing.T) {
 		base := startServer(t, func(c *config) { c.triggerKey = "k3y-for-tests" })
 		if a := do(t, "GET", base+"/notify?code=x&event=y", nil, nil); a.status != 401 {

@@ -139,7 +139,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	lim := newLimits(cfg)
 	var publish herald.Publisher = s.router
 	if cfg.triggerKey == "" {
-		publish = missCounter{next: s.router, misses: lim.misses}
+		publish = missCounter{next: s.router, misses: lim.misses, held: s.sinks.held}
 	}
 	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
 		Log: log.With("ingress", "trigger"), State: s.router.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)

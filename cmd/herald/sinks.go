@@ -99,6 +99,17 @@ func (ss sinks) Clients() []egress.Client {
 	return out
 }
 
+// held reports whether a page of any sink is in room or left it within
+// egress.HeldFor.
+func (ss sinks) held(room string) bool {
+	for _, s := range ss {
+		if h, ok := s.(egress.Holder); ok && h.Held(room) {
+			return true
+		}
+	}
+	return false
+}
+
 // close closes every sink in parallel and returns when all are done.
 func (ss sinks) close(ctx context.Context) error {
 	errs := make([]error, len(ss))

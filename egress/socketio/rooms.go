@@ -2,6 +2,9 @@ package socketio
 
 import (
 	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/egress"
 )
 
 // rooms is the code → pages membership. It is kept here rather than read
@@ -13,14 +16,27 @@ import (
 // A page that disconnected is marked gone, so a REGISTER processed after the
 // disconnect (the library runs them on different goroutines) cannot put it
 // back.
+//
+// Rooms also remember, for egress.HeldFor, when their last page left
+// (emptied), so that a trigger for a page that is away for a moment is not
+// taken for a guess at a code (egress.Holder).
 type rooms struct {
-	mu     sync.RWMutex
-	byCode map[string]map[*page]struct{}
-	pages  map[*page]struct{}
+	mu      sync.RWMutex
+	byCode  map[string]map[*page]struct{}
+	pages   map[*page]struct{}
+	emptied map[string]time.Time // code → when its last page left
+	swept   time.Time            // last sweep of emptied, when it was full
 }
 
+// maxEmptied bounds the rooms remembered as emptied: a page can register
+// code after code, and each leaves a room behind. Beyond it, rooms that
+// empty are not remembered until old ones expire, which only makes their
+// triggers count as misses again (the behaviour without this memory).
+const maxEmptied = 10_000
+
 func newRooms() *rooms {
-	return &rooms{byCode: map[string]map[*page]struct{}{}, pages: map[*page]struct{}{}}
+	return &rooms{byCode: map[string]map[*page]struct{}{}, pages: map[*page]struct{}{},
+		emptied: map[string]time.Time{}}
 }
 
 // add tracks p as connected. It reports false if p already left.
@@ -58,6 +74,7 @@ func (r *rooms) join(p *page, code string, then func()) (old string, ok bool) {
 	if members == nil {
 		members = map[*page]struct{}{}
 		r.byCode[code] = members
+		delete(r.emptied, code)
 	}
 	members[p] = struct{}{}
 	p.code = code
@@ -82,9 +99,39 @@ func (r *rooms) leaveLocked(p *page) {
 		delete(members, p)
 		if len(members) == 0 {
 			delete(r.byCode, p.code)
+			r.noteEmptiedLocked(p.code, time.Now())
 		}
 	}
 	p.code = ""
+}
+
+// noteEmptiedLocked remembers that room code lost its last page at now.
+// When the memory is full it drops what has expired, at most once a
+// minute, so a page flooding REGISTERs cannot make every leave a sweep.
+func (r *rooms) noteEmptiedLocked(code string, now time.Time) {
+	if len(r.emptied) >= maxEmptied && now.Sub(r.swept) >= time.Minute {
+		r.swept = now
+		for c, at := range r.emptied {
+			if now.Sub(at) > egress.HeldFor {
+				delete(r.emptied, c)
+			}
+		}
+	}
+	if len(r.emptied) < maxEmptied {
+		r.emptied[code] = now
+	}
+}
+
+// held reports whether room code has a page, or lost its last one at or
+// after since.
+func (r *rooms) held(code string, since time.Time) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if len(r.byCode[code]) > 0 {
+		return true
+	}
+	at, ok := r.emptied[code]
+	return ok && !at.Before(since)
 }
 
 // members appends the pages of room code to buf and returns it.
