@@ -127,6 +127,11 @@ type Session struct {
 	PID     string    `json:"pid"`
 	Code    string    `json:"code"`
 	Expires time.Time `json:"expires"`
+	// Since is the room's offset the page's session starts after. A page
+	// that comes back with its pid but no offset received nothing in that
+	// session (the client keeps the offset of the last alert it got), so
+	// it resumes after Since.
+	Since uint64 `json:"since,omitempty"`
 }
 
 // Retention bounds each room's history: entries beyond MaxEntries or older

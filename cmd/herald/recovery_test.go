@@ -104,6 +104,46 @@ func TestRecoveryAfterDrop(t *testing.T) {
 	}
 }
 
+// TestRecoveryOfAPageThatGotNothingYet: a page that received no alert
+// before it left has a pid but no offset to send (socket.io-client keeps
+// the offset of the last alert it got). It still recovers, on every
+// transport, and gets what it missed, which another page of its code got
+// live (so none of it is pending).
+func TestRecoveryOfAPageThatGotNothingYet(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	tests := []struct {
+		name       string
+		transports []string
+	}{
+		{name: "websocket (native path)", transports: []string{"websocket"}},
+		{name: "polling (library path)", transports: []string{"polling"}},
+		{name: "client default: polling upgraded to websocket"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code := fmt.Sprintf("recover-nothing-%d", i)
+			watcher := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true})
+			watcher.WaitRegistered(t)
+			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: tc.transports})
+			p.Connected(t, pageWait)
+			p.WaitRegistered(t)
+
+			p.Leave()
+			for n := 1; n <= 20; n++ {
+				fire(t, h.base, code, n)
+			}
+			expectAlerts(t, watcher, 1, 20, false)
+			p.Return()
+			if !p.Connected(t, pageWait) {
+				t.Fatal("socket.recovered = false for a page that had received nothing yet")
+			}
+			expectAlerts(t, p, 1, 20, false)
+			fire(t, h.base, code, 21)
+			expectAlerts(t, p, 21, 21, false)
+		})
+	}
+}
+
 // TestRecoveryAcrossKill9: the page is away, 50 triggers are answered 200,
 // herald is killed with SIGKILL and restarted on the same data directory
 // and port; the page comes back on its own and recovers all 50, in order,

@@ -31,9 +31,11 @@ type page struct {
 	// journaled alerts once shown; set before the page joins a room.
 	acks bool
 
-	// code and gone are guarded by rooms.mu.
-	code string
-	gone bool
+	// code, since and gone are guarded by rooms.mu. since is what the
+	// page's session in its room starts after (recovery.Result.Since).
+	code  string
+	since uint64
+	gone  bool
 }
 
 // conn is a page's connection as the page model sees it. It is implemented

@@ -120,7 +120,10 @@ func (s *Sink) register(p *page, data any) map[string]any {
 		return s.refuse(p, err.Error())
 	}
 	pending := s.pendingFor(code)
-	s.join(p, code, "register", func() { s.send(p, pending) })
+	s.join(p, code, "register", func() {
+		p.since = pending.Since
+		s.send(p, pending.Missed)
+	})
 	s.keepSession(p)
 	return map[string]any{"ok": true, "code": code}
 }

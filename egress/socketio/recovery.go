@@ -31,6 +31,9 @@ func (s *Sink) lookup(h handshake) recovery.Result {
 	code, _ := handshakeCode(h)
 	pid, _ := h.auth["pid"].(string)
 	offset, _ := h.auth["offset"].(string)
+	if offset == noOffset {
+		offset = "" // pidParser's stand-in
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
 	res, err := s.recovery.Connect(ctx, recovery.Request{PID: pid, Offset: offset, Code: code})
@@ -71,11 +74,12 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		via = "recovery"
 	}
 	s.join(p, res.Code, via, func() {
+		p.since = res.Since
 		if !res.Recovered {
 			p.c.emit(eventWelcome, welcome)
 		}
 		s.send(p, res.Missed)
-		if res.Pending || (len(res.Missed) == 0 && res.From == 0) {
+		if !res.Resumed {
 			return
 		}
 		from := max(res.From, p.offset.Load())
@@ -102,10 +106,10 @@ func (s *Sink) send(p *page, es []journal.Entry) {
 }
 
 // pendingFor claims the alerts of code that reached no page yet, for the
-// page registering now.
-func (s *Sink) pendingFor(code string) []journal.Entry {
+// page registering now, and tells where its session starts.
+func (s *Sink) pendingFor(code string) recovery.Result {
 	if s.recovery == nil {
-		return nil
+		return recovery.Result{}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
@@ -113,7 +117,7 @@ func (s *Sink) pendingFor(code string) []journal.Entry {
 	if err != nil {
 		s.log.Warn("recovery: pending alerts unavailable", "err", err)
 	}
-	return res.Missed
+	return res
 }
 
 // keepSession records the page's pid → code, so it can recover within the
@@ -124,7 +128,7 @@ func (s *Sink) keepSession(p *page) {
 		return
 	}
 	s.rooms.mu.RLock()
-	code := p.code
+	code, since := p.code, p.since
 	s.rooms.mu.RUnlock()
 	if code == "" {
 		return
@@ -133,7 +137,7 @@ func (s *Sink) keepSession(p *page) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		defer cancel()
-		if err := s.recovery.Keep(ctx, pid, code); err != nil {
+		if err := s.recovery.Keep(ctx, pid, code, since); err != nil {
 			s.log.Warn("recovery: session not saved", "err", err)
 		}
 	}()

@@ -1,9 +1,12 @@
 package socketio
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"reflect"
 
+	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 	"github.com/zishang520/socket.io/v3/pkg/utils"
@@ -24,6 +27,64 @@ func (s *Sink) libraryRecovery(o *socket.ServerOptions) {
 	csr.SetSkipMiddlewares(true)
 	o.SetConnectionStateRecovery(csr)
 	o.SetAdapter(&journalAdapterBuilder{s: s})
+	o.SetParser(pidParser{parser.NewParser()})
+}
+
+// pidParser lets the library restore the session of a page that sent its
+// pid without an offset. socket.io-client sends the offset of the last
+// alert it received, so a page that received none in its session has no
+// offset to send; the library would then give it a new session (it
+// restores only {pid, offset} with a non-empty offset), where herald
+// recovers it from the session start, as the native path does. The
+// decoder adds noOffset to such a CONNECT, which lookup reads as none.
+type pidParser struct{ parser.Parser }
+
+// noOffset stands for "no offset" where the library needs one; it is no
+// position (journal.ParsePosition refuses it), so no page can mean more.
+const noOffset = "none"
+
+func (p pidParser) NewDecoder() parser.Decoder { return pidDecoder{p.Parser.NewDecoder()} }
+
+type pidDecoder struct{ parser.Decoder }
+
+func (d pidDecoder) Add(data any) error {
+	switch v := data.(type) {
+	case *types.StringBuffer:
+		if b, ok := withNoOffset(v.Bytes()); ok {
+			data = string(b)
+		}
+	case string:
+		if b, ok := withNoOffset([]byte(v)); ok {
+			data = string(b)
+		}
+	}
+	return d.Decoder.Add(data)
+}
+
+// withNoOffset rewrites a main-namespace CONNECT packet whose auth has
+// a pid and no offset; ok is false for every other packet, left as it is.
+func withNoOffset(packet []byte) (_ []byte, ok bool) {
+	if len(packet) < 2 || packet[0] != '0' || packet[1] != '{' {
+		return nil, false
+	}
+	var auth map[string]any
+	dec := json.NewDecoder(bytes.NewReader(packet[1:]))
+	dec.UseNumber() // numbers in the auth go on unchanged
+	if dec.Decode(&auth) != nil || dec.InputOffset() != int64(len(packet)-1) {
+		return nil, false
+	}
+	if _, hasPID := auth["pid"].(string); !hasPID {
+		return nil, false
+	}
+	if _, hasOffset := auth["offset"]; hasOffset {
+		return nil, false
+	}
+	auth["offset"] = noOffset
+	b, err := json.Marshal(auth)
+	if err != nil {
+		return nil, false
+	}
+	return append([]byte{'0'}, b...), true
 }
 
 type journalAdapterBuilder struct{ s *Sink }

@@ -178,18 +178,29 @@ func (r *reader) fail(format string, args ...any) {
 	}
 }
 
-// sessionRecord is a session's value: expiry then code.
+// sessionSince marks a session value that starts with Since. The first
+// values had expiry then code; an expiry's first byte is never this one
+// (it would be the one-byte varint -1, a time in 1969), so both decode.
+const sessionSince = 0x01
+
+// encodeSession is a session's value: the marker, Since, expiry, code.
 func encodeSession(s journal.Session) []byte {
-	return append(appendTime(nil, s.Expires), s.Code...)
+	b := binary.AppendUvarint([]byte{sessionSince}, s.Since)
+	return append(appendTime(b, s.Expires), s.Code...)
 }
 
 func decodeSession(pid string, b []byte) (journal.Session, error) {
 	r := reader{b: b}
+	var since uint64
+	if len(b) > 0 && b[0] == sessionSince {
+		r.b = b[1:]
+		since = r.uvarint()
+	}
 	exp := r.time()
 	if r.err != nil {
 		return journal.Session{}, fmt.Errorf("decode session: %w", r.err)
 	}
-	return journal.Session{PID: pid, Code: string(r.b), Expires: exp}, nil
+	return journal.Session{PID: pid, Code: string(r.b), Expires: exp, Since: since}, nil
 }
 
 // encodeBody is the part of a record that does not depend on where the

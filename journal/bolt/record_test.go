@@ -112,3 +112,42 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestSessionValues(t *testing.T) {
+	exp := time.Date(2026, 11, 29, 4, 0, 0, 7, time.UTC)
+	tests := []struct {
+		name string
+		b    []byte
+		want journal.Session
+	}{
+		{name: "with since", b: encodeSession(journal.Session{Code: "abc", Expires: exp, Since: 1 << 40}),
+			want: journal.Session{PID: "p", Code: "abc", Expires: exp, Since: 1 << 40}},
+		{name: "since 0", b: encodeSession(journal.Session{Code: "\x01x", Expires: exp}),
+			want: journal.Session{PID: "p", Code: "\x01x", Expires: exp}},
+		{name: "the first form: expiry, code", b: append(appendTime(nil, exp), "abc"...),
+			want: journal.Session{PID: "p", Code: "abc", Expires: exp}},
+	}
+	for _, tc := range tests {
+		got, err := decodeSession("p", tc.b)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: decodeSession = %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzDecodeSession: whatever decodes encodes again to the same session.
+func FuzzDecodeSession(f *testing.F) {
+	f.Add(encodeSession(journal.Session{Code: "abc", Expires: time.Unix(1e9, 5), Since: 300}))
+	f.Add(append(appendTime(nil, time.Unix(1e9, 0)), "old"...))
+	f.Add([]byte{sessionSince})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeSession("p", b)
+		if err != nil {
+			return
+		}
+		again, err := decodeSession("p", encodeSession(s))
+		if err != nil || again != s {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, s)
+		}
+	})
+}

@@ -112,17 +112,22 @@ type Result struct {
 	// Code is the page's code: restored from the session when Recovered,
 	// else the request's.
 	Code string
-	// Recovered is true when the pid was known and its offset belongs to
-	// this journal's history: the client's socket.recovered.
+	// Recovered is true when the pid was known and its offset, if it sent
+	// one, belongs to this journal's history: the client's
+	// socket.recovered.
 	Recovered bool
 	// Missed are the entries to send before any live alert, oldest first.
 	Missed []journal.Entry
 	// Pending is true when Missed are alerts that reached no page (sent
 	// with meta replayed: true); they are already marked as reached.
 	Pending bool
-	// From is the offset the page resumed after (0 when it did not):
-	// with Missed, where the page model's catch-up read starts.
-	From uint64
+	// From is the offset the page resumed after, when Resumed: with
+	// Missed, where the page model's catch-up read starts.
+	From    uint64
+	Resumed bool
+	// Since is what the page's session starts after, for Keep: where it
+	// resumes if it comes back with its pid but without an offset.
+	Since uint64
 }
 
 // Connect decides what a connecting page gets. A journal error is
@@ -147,7 +152,8 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{PID: fresh.PID, Code: code}, fmt.Errorf("recovery: %w", err)
 	}
-	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es), From: *after}
+	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es), From: *after,
+		Resumed: true, Since: *after}
 	if recovered {
 		res.PID = req.PID
 	}
@@ -171,12 +177,20 @@ func (k *Keeper) Register(ctx context.Context, code string) (Result, error) {
 // resume reads the request: the code (restored from a known pid), the
 // offset to resume after (nil when there is none to resume from), and
 // whether it is a Socket.IO recovery.
+//
+// A known pid without an offset is a page that received nothing in its
+// session (socket.io-client sends the offset of the last alert it got):
+// it resumes after what the session started after, so it recovers like
+// any other page instead of losing what it missed while away.
 func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *uint64, recovered bool, err error) {
 	code = req.Code
 	if req.PID != "" {
 		s, ok, err := k.j.Session(ctx, req.PID)
 		if err != nil {
 			return code, nil, false, fmt.Errorf("recovery: session: %w", err)
+		}
+		if ok && req.Offset == "" {
+			return s.Code, &s.Since, true, nil
 		}
 		if ok {
 			code, recovered = s.Code, true
@@ -209,12 +223,26 @@ func (k *Keeper) recent(es []journal.Entry) []journal.Entry {
 // pending hands the room's unreached alerts to this page and marks them
 // reached, under the room's claim, so a second page registering at the
 // same moment does not get them again.
+//
+// The page's session starts after the room's newest entry, read before
+// the page joins the room (so nothing falls between), or before the
+// pending alerts it gets, which it has not received until it has.
 func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
-	if k.opts().PendingOff || res.Code == "" {
+	if res.Code == "" {
 		return res, nil
 	}
 	c := k.claim(res.Code)
 	defer k.release(res.Code, c)
+	last, err := k.j.Last(ctx, res.Code, 1)
+	if err != nil {
+		return res, fmt.Errorf("recovery: newest entry: %w", err)
+	}
+	if len(last) == 1 {
+		res.Since = last[0].Offset
+	}
+	if k.opts().PendingOff {
+		return res, nil
+	}
 	es, err := k.j.Pending(ctx, res.Code, k.opts().Now().Add(-k.opts().PendingWindow))
 	if err != nil || len(es) == 0 {
 		return res, err
@@ -222,6 +250,7 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	if len(es) > k.opts().MaxMissed {
 		es = es[len(es)-k.opts().MaxMissed:]
 	}
+	res.Since = min(res.Since, es[0].Offset-1)
 	for _, e := range es {
 		if err := k.j.Mark(ctx, res.Code, e.Offset, 1, 0); err != nil {
 			return res, fmt.Errorf("recovery: mark pending: %w", err)
@@ -285,11 +314,14 @@ func (k *Keeper) Catchup(ctx context.Context, code string, after uint64) ([]jour
 
 // Keep records (or extends) a page's session: call it when a page
 // connects and when it disconnects, so its pid outlives it by the window.
-func (k *Keeper) Keep(ctx context.Context, pid, code string) error {
+// since is the Result.Since of the Connect or Register that put the page
+// in its room.
+func (k *Keeper) Keep(ctx context.Context, pid, code string, since uint64) error {
 	if pid == "" || code == "" {
 		return nil
 	}
-	return k.j.SaveSession(ctx, journal.Session{PID: pid, Code: code, Expires: k.opts().Now().Add(k.opts().Window)})
+	return k.j.SaveSession(ctx, journal.Session{PID: pid, Code: code, Since: since,
+		Expires: k.opts().Now().Add(k.opts().Window)})
 }
 
 // Position is what a page receives as the last argument of an alert.

@@ -46,6 +46,9 @@ func TestConnect(t *testing.T) {
 		wantCode      string
 		wantMissed    []uint64
 		wantPending   bool
+		// wantSince is where the page's session starts: where it resumes
+		// if it comes back with its pid and no offset.
+		wantSince uint64
 	}{
 		{
 			name:  "new page without a code",
@@ -58,7 +61,7 @@ func TestConnect(t *testing.T) {
 				_ = j.Mark(t.Context(), "abc", es[1].Offset, 1, 0) // that one reached a page
 				return recovery.Request{Code: "abc"}
 			},
-			wantCode: "abc", wantMissed: []uint64{1, 3}, wantPending: true,
+			wantCode: "abc", wantMissed: []uint64{1, 3}, wantPending: true, wantSince: 0,
 		},
 		{
 			name: "pending alerts older than the window stay behind",
@@ -67,7 +70,7 @@ func TestConnect(t *testing.T) {
 				appendN(t, j, "abc", 2)
 				return recovery.Request{Code: "abc"}
 			},
-			wantCode: "abc",
+			wantCode: "abc", wantSince: 2,
 		},
 		{
 			name: "pending delivery turned off",
@@ -76,28 +79,43 @@ func TestConnect(t *testing.T) {
 				appendN(t, j, "abc", 2)
 				return recovery.Request{Code: "abc"}
 			},
-			wantCode: "abc",
+			wantCode: "abc", wantSince: 2,
 		},
 		{
 			name: "socket.io recovery from a known pid",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				if err := k.Keep(t.Context(), "pid-1", "abc"); err != nil {
+				if err := k.Keep(t.Context(), "pid-1", "abc", 0); err != nil {
 					t.Fatal(err)
 				}
 				appendN(t, j, "abc", 4)
 				appendN(t, j, "other", 2)
 				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
 			},
-			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4}, wantSince: 2,
+		},
+		{
+			name: "a known pid without an offset resumes where its session started",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 2)
+				if err := k.Keep(t.Context(), "pid-1", "abc", 2); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range appendN(t, j, "abc", 3) {
+					_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0) // another page got them live
+				}
+				appendN(t, j, "other", 2)
+				return recovery.Request{PID: "pid-1"}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4, 5}, wantSince: 2,
 		},
 		{
 			name: "recovery with nothing missed",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), "pid-1", "abc")
+				_ = k.Keep(t.Context(), "pid-1", "abc", 0)
 				appendN(t, j, "abc", 2)
 				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
 			},
-			wantRecovered: true, wantSamePID: true, wantCode: "abc",
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantSince: 2,
 		},
 		{
 			name: "unknown pid is a new page",
@@ -110,20 +128,20 @@ func TestConnect(t *testing.T) {
 			name: "expired session is a new page",
 			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }},
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), "pid-1", "abc") // expired a minute ago in real time
+				_ = k.Keep(t.Context(), "pid-1", "abc", 0) // expired a minute ago in real time
 				return recovery.Request{PID: "pid-1", Offset: k.Position(0)}
 			},
 		},
 		{
 			name: "an offset of another history is not resumed",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), "pid-1", "abc")
+				_ = k.Keep(t.Context(), "pid-1", "abc", 0)
 				es := appendN(t, j, "abc", 2)
 				_ = j.Mark(t.Context(), "abc", es[0].Offset, 1, 0)
 				_ = j.Mark(t.Context(), "abc", es[1].Offset, 1, 0)
 				return recovery.Request{PID: "pid-1", Offset: "someotherepoch-1"}
 			},
-			wantCode: "abc",
+			wantCode: "abc", wantSince: 2,
 		},
 		{
 			name: "reloaded page resumes from its stored offset",
@@ -131,7 +149,7 @@ func TestConnect(t *testing.T) {
 				appendN(t, j, "abc", 5)
 				return recovery.Request{Code: "abc", Offset: k.Position(3)}
 			},
-			wantCode: "abc", wantMissed: []uint64{4, 5},
+			wantCode: "abc", wantMissed: []uint64{4, 5}, wantSince: 3,
 		},
 		{
 			name: "junk offset is ignored",
@@ -156,6 +174,9 @@ func TestConnect(t *testing.T) {
 			}
 			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) {
 				t.Errorf("missed = %v, want %v", got, tc.wantMissed)
+			}
+			if res.Since != tc.wantSince {
+				t.Errorf("since = %d, want %d", res.Since, tc.wantSince)
 			}
 			if (res.PID == req.PID) != tc.wantSamePID || res.PID == "" {
 				t.Errorf("pid = %q for request pid %q, want same: %v", res.PID, req.PID, tc.wantSamePID)
