@@ -142,30 +142,47 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	if code == "" {
 		return fresh, nil // no code yet: pending delivery happens at Register
 	}
+	fresh.Code = code
 	if after == nil { // a new page of a known room
-		fresh.Code = code
 		return k.pending(ctx, fresh)
 	}
-	c := k.claim(code)
-	defer k.release(code, c)
-	es, err := k.j.After(ctx, code, *after, k.opts().MaxMissed)
-	if err != nil {
-		return Result{PID: fresh.PID, Code: code}, fmt.Errorf("recovery: %w", err)
+	res, resumed, err := k.resumeAfter(ctx, code, *after, recovered)
+	if err == nil && !resumed { // away longer than the window: a new page
+		return k.pending(ctx, fresh)
 	}
-	res := Result{PID: fresh.PID, Code: code, Recovered: recovered, Missed: k.recent(es), From: *after,
-		Resumed: true, Since: *after}
-	if recovered {
+	res.PID = fresh.PID
+	if res.Recovered {
 		res.PID = req.PID
 	}
+	return res, err
+}
+
+// resumeAfter reads what a page that resumes after an offset missed.
+// A page without a session to recover (a reloaded page) whose first
+// missed alert is older than the recovery window has been away longer
+// than that: it is not resumed, so it gets no partial history with a gap
+// at its start, and is a new page instead. A recovered session was alive
+// within the window, so everything after its offset is what it missed.
+func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, recovered bool) (res Result, resumed bool, err error) {
+	c := k.claim(code)
+	defer k.release(code, c)
+	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
+	if err != nil {
+		return Result{Code: code}, false, fmt.Errorf("recovery: %w", err)
+	}
+	if !recovered && len(es) > 0 && es[0].At.Before(k.opts().Now().Add(-k.opts().Window)) {
+		return Result{Code: code}, false, nil
+	}
+	res = Result{Code: code, Recovered: recovered, Missed: es, From: after, Resumed: true, Since: after}
 	// What reached nobody live reaches this page now: no longer pending.
 	for _, e := range res.Missed {
 		if e.Reached == 0 {
 			if err := k.j.Mark(ctx, code, e.Offset, 1, 0); err != nil {
-				return res, fmt.Errorf("recovery: mark: %w", err)
+				return res, true, fmt.Errorf("recovery: mark: %w", err)
 			}
 		}
 	}
-	return res, nil
+	return res, true, nil
 }
 
 // Register is Connect for a page that named its code after connecting
@@ -189,12 +206,15 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 		if err != nil {
 			return code, nil, false, fmt.Errorf("recovery: session: %w", err)
 		}
-		if ok && req.Offset == "" {
+		if !ok {
+			// Unknown or expired: a new page, whatever offset it sends;
+			// only a page without a pid (a reload) resumes from one.
+			return code, nil, false, nil
+		}
+		if req.Offset == "" {
 			return s.Code, &s.Since, true, nil
 		}
-		if ok {
-			code, recovered = s.Code, true
-		}
+		code, recovered = s.Code, true
 	}
 	if req.Offset == "" || code == "" {
 		return code, nil, false, nil
@@ -206,18 +226,6 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 		return code, nil, false, nil
 	}
 	return code, &pos.Offset, recovered, nil
-}
-
-// recent keeps the entries appended within the recovery window: a page
-// away longer is new, and older alerts are history, not news.
-func (k *Keeper) recent(es []journal.Entry) []journal.Entry {
-	cutoff := k.opts().Now().Add(-k.opts().Window)
-	for i, e := range es {
-		if !e.At.Before(cutoff) {
-			return es[i:]
-		}
-	}
-	return nil
 }
 
 // pending hands the room's unreached alerts to this page and marks them

@@ -125,6 +125,37 @@ func TestConnect(t *testing.T) {
 			},
 		},
 		{
+			name: "unknown pid with a code and an offset is a new page, not resumed",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				for _, e := range appendN(t, j, "abc", 3) {
+					_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0)
+				}
+				return recovery.Request{PID: "expired-or-unknown", Code: "abc", Offset: k.Position(1)}
+			},
+			wantCode: "abc", wantSince: 3,
+		},
+		{
+			name: "reloaded page away longer than the recovery window is new",
+			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				for _, e := range appendN(t, j, "abc", 3) {
+					_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0)
+				}
+				return recovery.Request{Code: "abc", Offset: k.Position(1)}
+			},
+			wantCode: "abc", wantSince: 3,
+		},
+		{
+			name: "a recovered session gets all it missed, even alerts older than the window",
+			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 3)
+				_ = k.Keep(t.Context(), "pid-1", "abc", 0) // alive until a minute after the fake now
+				return recovery.Request{PID: "pid-1", Offset: k.Position(1)}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{2, 3}, wantSince: 1,
+		},
+		{
 			name: "expired session is a new page",
 			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }},
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
