@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
+	"github.com/heraldhq/herald/internal/recent"
 	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/journal"
 )
@@ -72,7 +73,16 @@ type Options struct {
 	// DedupeWindow is how long a node remembers what it handed its pages;
 	// 0 is DefaultDedupeWindow.
 	DedupeWindow time.Duration
+	// HeldFor is how long Held remembers a room whose count found pages;
+	// 0 is DefaultHeldFor.
+	HeldFor time.Duration
 }
+
+// DefaultHeldFor is Options.HeldFor's default, egress.HeldFor's value.
+const DefaultHeldFor = 10 * time.Minute
+
+// maxHeld bounds the rooms Held remembers (internal/recent).
+const maxHeld = 10_000
 
 // State is the broker's health, for status and metrics.
 type State struct {
@@ -123,7 +133,8 @@ type Broker struct {
 	counted     atomic.Uint64
 
 	seen    *dedupe
-	deliver sync.Mutex // hands deliveries to subs one at a time, in order
+	held    *recent.Set // rooms whose count found pages, on any node
+	deliver sync.Mutex  // hands deliveries to subs one at a time, in order
 	downAt  atomic.Pointer[time.Time]
 
 	batch chan *request
@@ -159,8 +170,12 @@ func New(c goredis.UniversalClient, opts Options) *Broker {
 	if opts.DedupeWindow <= 0 {
 		opts.DedupeWindow = DefaultDedupeWindow
 	}
+	if opts.HeldFor <= 0 {
+		opts.HeldFor = DefaultHeldFor
+	}
 	b := &Broker{c: c, opts: opts, log: opts.Log, channel: rediswire.Channel(opts.Prefix),
-		seen: newDedupe(opts.DedupeWindow), batch: make(chan *request, 4096)}
+		seen: newDedupe(opts.DedupeWindow), held: recent.New(opts.HeldFor, maxHeld),
+		batch: make(chan *request, 4096)}
 	b.pres = newPresence(b)
 	now := time.Now()
 	b.since.Store(&now)
@@ -207,6 +222,20 @@ func (b *Broker) Start(ctx context.Context) error {
 // node's pages only and Publish reports those: the node keeps serving
 // what it can, and State says so.
 func (b *Broker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
+	n, err := b.publish(ctx, d)
+	if n > 0 {
+		b.held.Note(d.Room, time.Now())
+	}
+	return n, err
+}
+
+// Held reports whether a delivery this node published to room found a
+// page, on any node, within Options.HeldFor. It is the cluster's side of
+// egress.Holder: a page that left another node, or that Redis being down
+// hides, was there lately, so a trigger for it is no guess at a code.
+func (b *Broker) Held(room string) bool { return b.held.Within(room, time.Now()) }
+
+func (b *Broker) publish(ctx context.Context, d herald.Delivery) (int, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}

@@ -116,7 +116,8 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	if err != nil {
 		return fail(err)
 	}
-	opts := rb.Options{NodeID: node, Journal: jr, JournalPublishes: true, Counts: counts, Log: log.With("component", "broker")}
+	opts := rb.Options{NodeID: node, Journal: jr, JournalPublishes: true, Counts: counts, Log: log.With("component", "broker"),
+		HeldFor: egress.HeldFor}
 	opts.Rooms = func() map[string]int { return roomCounts(ss.Clients()) }
 	opts.Listing = func() []byte {
 		// Sorted, so an unchanged set of pages is an unchanged listing and

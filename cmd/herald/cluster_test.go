@@ -440,3 +440,42 @@ func TestClusterRecoveryOnAnotherNode(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterTriggersForAPageAwayCostNoMiss: the miss budget (on, as by
+// default) is for guessers. Triggers on one node for a code whose page
+// was on another node lately cost no miss: while the page is away (they
+// wait in the journal and it recovers them), and while Redis is down and
+// no node can see the others' pages.
+func TestClusterTriggersForAPageAwayCostNoMiss(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := startNodes(t, srv, 2)
+	const code = "away-on-another-node"
+	page := pagetest.Start(t, nodes[1].base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	page.Connected(t, pageWait)
+	page.WaitRegistered(t)
+	// Node 0 counts the page once node 1's presence record shows it.
+	waitUntil(t, "node 0 to see the page", func() bool { return clientsCount(t, nodes[0].base) == 1 })
+	fire(t, nodes[0].base, code, 0)
+	expectAlerts(t, page, 0, 0, false)
+
+	page.Leave()
+	waitUntil(t, "the page to leave the cluster's listing", func() bool { return clientsCount(t, nodes[0].base) == 0 })
+	many := 2 * defaultRateMisses.Burst
+	for n := 1; n <= many; n++ {
+		fire(t, nodes[0].base, code, n)
+	}
+	page.Return()
+	if !page.Connected(t, pageWait) {
+		t.Fatal("the page did not recover its session")
+	}
+	expectAlerts(t, page, 1, many, false)
+
+	srv.Stop()
+	waitUntil(t, "node 0 to report Redis lost", func() bool {
+		st, ok := clusterState(t, nodes[0].base)
+		return ok && !st.Broker.Connected
+	})
+	for n := many + 1; n <= 2*many; n++ {
+		fire(t, nodes[0].base, code, n)
+	}
+}

@@ -139,7 +139,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	lim := newLimits(cfg)
 	var publish herald.Publisher = s.router
 	if cfg.triggerKey == "" {
-		publish = missCounter{next: s.router, misses: lim.misses, held: s.sinks.held}
+		publish = missCounter{next: s.router, misses: lim.misses, held: s.held}
 	}
 	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
 		Log: log.With("ingress", "trigger"), State: s.router.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)
@@ -170,6 +170,12 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// held reports whether a page held room lately: on this node (the sinks
+// remember), or, in cluster mode, on any node as this node last counted.
+func (s *server) held(room string) bool {
+	return s.sinks.held(room) || (s.cluster != nil && s.cluster.broker.Held(room))
 }
 
 // start serves until shutdown, reloading the rules on hup and on every save

@@ -1,10 +1,6 @@
 package socketio
 
-import (
-	"time"
-
-	"github.com/heraldhq/herald/egress"
-)
+import "time"
 
 // Pages is the number of pages registered in room on this node: the
 // node's own share of a cluster-wide count (broker/redis presence).
@@ -13,7 +9,7 @@ func (s *Sink) Pages(room string) int { return s.rooms.count(room) }
 // Held reports whether a page of this node is in room, or left it within
 // egress.HeldFor (egress.Holder).
 func (s *Sink) Held(room string) bool {
-	return s.rooms.held(room, time.Now().Add(-egress.HeldFor))
+	return s.rooms.held(room, time.Now())
 }
 
 // Rooms is the number of registered pages per room on this node, for the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/internal/recent"
 )
 
 // rooms is the code → pages membership. It is kept here rather than read
@@ -24,8 +25,7 @@ type rooms struct {
 	mu      sync.RWMutex
 	byCode  map[string]map[*page]struct{}
 	pages   map[*page]struct{}
-	emptied map[string]time.Time // code → when its last page left
-	swept   time.Time            // last sweep of emptied, when it was full
+	emptied *recent.Set // code → when its last page left
 }
 
 // maxEmptied bounds the rooms remembered as emptied: a page can register
@@ -36,7 +36,7 @@ const maxEmptied = 10_000
 
 func newRooms() *rooms {
 	return &rooms{byCode: map[string]map[*page]struct{}{}, pages: map[*page]struct{}{},
-		emptied: map[string]time.Time{}}
+		emptied: recent.New(egress.HeldFor, maxEmptied)}
 }
 
 // add tracks p as connected. It reports false if p already left.
@@ -74,7 +74,7 @@ func (r *rooms) join(p *page, code string, then func()) (old string, ok bool) {
 	if members == nil {
 		members = map[*page]struct{}{}
 		r.byCode[code] = members
-		delete(r.emptied, code)
+		r.emptied.Forget(code)
 	}
 	members[p] = struct{}{}
 	p.code = code
@@ -99,39 +99,19 @@ func (r *rooms) leaveLocked(p *page) {
 		delete(members, p)
 		if len(members) == 0 {
 			delete(r.byCode, p.code)
-			r.noteEmptiedLocked(p.code, time.Now())
+			r.emptied.Note(p.code, time.Now())
 		}
 	}
 	p.code = ""
 }
 
-// noteEmptiedLocked remembers that room code lost its last page at now.
-// When the memory is full it drops what has expired, at most once a
-// minute, so a page flooding REGISTERs cannot make every leave a sweep.
-func (r *rooms) noteEmptiedLocked(code string, now time.Time) {
-	if len(r.emptied) >= maxEmptied && now.Sub(r.swept) >= time.Minute {
-		r.swept = now
-		for c, at := range r.emptied {
-			if now.Sub(at) > egress.HeldFor {
-				delete(r.emptied, c)
-			}
-		}
-	}
-	if len(r.emptied) < maxEmptied {
-		r.emptied[code] = now
-	}
-}
-
-// held reports whether room code has a page, or lost its last one at or
-// after since.
-func (r *rooms) held(code string, since time.Time) bool {
+// held reports whether room code has a page, or lost its last one within
+// egress.HeldFor of now.
+func (r *rooms) held(code string, now time.Time) bool {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if len(r.byCode[code]) > 0 {
-		return true
-	}
-	at, ok := r.emptied[code]
-	return ok && !at.Before(since)
+	n := len(r.byCode[code])
+	r.mu.RUnlock()
+	return n > 0 || r.emptied.Within(code, now)
 }
 
 // members appends the pages of room code to buf and returns it.
