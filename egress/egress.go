@@ -94,6 +94,15 @@ type Holder interface {
 // than that is treated as gone.
 const HeldFor = 10 * time.Minute
 
+// RoomWatcher is the optional capability of a sink that tells when its
+// rooms change: cluster mode writes this node's presence at once, so a
+// count on another node includes a page as soon as it registered.
+type RoomWatcher interface {
+	// OnRoomsChanged sets fn to be called after a page joins or leaves a
+	// room. fn must not block.
+	OnRoomsChanged(fn func())
+}
+
 // Client describes one connected page.
 type Client struct {
 	// ID is the page's connection id.

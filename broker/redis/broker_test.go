@@ -524,3 +524,26 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// TestPresenceWrittenWhenRoomsChange: a node whose pages join or leave a
+// room says so (RoomsChanged, which egress/socketio calls) and its
+// presence is written then, not at its next poll, an hour away here: a
+// count on another node includes a page as soon as it registered.
+func TestPresenceWrittenWhenRoomsChange(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startNode(t, srv, "a", nodeOpts{poll: time.Hour, ttl: 3 * time.Hour})
+	b := startNode(t, srv, "b", nodeOpts{poll: time.Hour, ttl: 3 * time.Hour})
+	count := func() int {
+		n, err := a.b.Pages(t.Context(), "room")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	b.pages.setPages("room", 2)
+	b.b.RoomsChanged()
+	waitFor(t, "node a to count node b's pages", func() bool { return count() == 2 })
+	b.pages.setPages("room", 0)
+	b.b.RoomsChanged()
+	waitFor(t, "node a to see them gone", func() bool { return count() == 0 })
+}

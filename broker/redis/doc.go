@@ -47,8 +47,9 @@
 //
 // Each node writes, per room where it has pages, a field of the room's
 // presence hash (same Cluster slot as the room's journal keys): its node
-// id → "<pages>:<expiry ms>". It rewrites changed rooms every
-// PresenceInterval and renews all of them every PresenceTTL/3; readers
+// id → "<pages>:<expiry ms>". It rewrites changed rooms when told a page
+// joined or left (RoomsChanged) and every PresenceInterval, and renews all
+// of them every PresenceTTL/3; readers
 // ignore expired fields, so a node killed with SIGKILL drops out of the
 // counts within PresenceTTL. Publish reports the sum over live fields: the
 // pages in the room on every node, as of their last presence write. Each

@@ -33,7 +33,8 @@ return 1
 
 // presence keeps this node's presence records in Redis.
 type presence struct {
-	b *Broker
+	b     *Broker
+	nudge chan struct{} // a room changed: write now (Broker.RoomsChanged)
 
 	mu        sync.Mutex // serialises syncs
 	written   map[string]int
@@ -42,7 +43,13 @@ type presence struct {
 	disconnAt time.Time
 }
 
-func newPresence(b *Broker) *presence { return &presence{b: b, written: map[string]int{}} }
+func newPresence(b *Broker) *presence {
+	return &presence{b: b, nudge: make(chan struct{}, 1), written: map[string]int{}}
+}
+
+// nudgeGap spaces the writes nudges ask for: a burst of pages joining (a
+// reconnect storm after a node died) shares one write per gap.
+const nudgeGap = 10 * time.Millisecond
 
 func (p *presence) key(room string) string {
 	return rediswire.RoomTag(p.b.opts.Prefix, room) + rediswire.RoomPresence
@@ -50,15 +57,19 @@ func (p *presence) key(room string) string {
 func (p *presence) nodeKey(node string) string { return p.b.opts.Prefix + "node:" + node }
 func (p *presence) nodesKey() string           { return p.b.opts.Prefix + "nodes" }
 
-// run syncs every PresenceInterval until ctx ends.
+// run syncs every PresenceInterval, and soon after a nudge, until ctx
+// ends.
 func (p *presence) run(ctx context.Context) {
 	t := time.NewTicker(p.b.opts.PresenceInterval)
 	defer t.Stop()
 	for {
+		nudged := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.nudge:
+			nudged = true
 		}
 		if !p.b.connected.Load() {
 			continue
@@ -66,6 +77,24 @@ func (p *presence) run(ctx context.Context) {
 		if err := p.sync(ctx, false); err != nil && ctx.Err() == nil {
 			p.b.log.Debug("redis broker: presence write failed", "err", err)
 		}
+		if nudged {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(nudgeGap):
+			}
+		}
+	}
+}
+
+// RoomsChanged tells the broker a page joined or left a room on this node
+// (egress.RoomWatcher): its presence is written within a round trip or
+// two, not at the next PresenceInterval, so /notify on another node counts
+// a page that has just registered. It never blocks.
+func (b *Broker) RoomsChanged() {
+	select {
+	case b.pres.nudge <- struct{}{}:
+	default: // a write is already due
 	}
 }
 

@@ -137,6 +137,9 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	br := rb.New(client, opts)
 	for _, sink := range ss {
 		br.Subscribe(sink)
+		if w, ok := sink.(egress.RoomWatcher); ok {
+			w.OnRoomsChanged(br.RoomsChanged)
+		}
 	}
 	if err := br.Start(sctx); err != nil {
 		_ = jr.Close()

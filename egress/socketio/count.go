@@ -12,6 +12,17 @@ func (s *Sink) Held(room string) bool {
 	return s.rooms.held(room, time.Now())
 }
 
+// OnRoomsChanged sets fn to be called after a page joins or leaves a room
+// (egress.RoomWatcher), so cluster presence is written at once instead of
+// at its next interval. fn must not block.
+func (s *Sink) OnRoomsChanged(fn func()) { s.onRooms.Store(&fn) }
+
+func (s *Sink) roomsChanged() {
+	if fn := s.onRooms.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
 // Rooms is the number of registered pages per room on this node, for the
 // presence records of cluster mode.
 func (s *Sink) Rooms() map[string]int {

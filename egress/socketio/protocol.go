@@ -101,7 +101,9 @@ func (s *Sink) acked(p *page, id uint64, _ []any) {
 // disconnected runs once when the page's connection ended.
 func (s *Sink) disconnected(p *page, reason string) {
 	s.keepSession(p)
-	s.rooms.remove(p)
+	if s.rooms.remove(p) {
+		s.roomsChanged()
+	}
 	s.log.Debug("page disconnected", "sid", p.id, "reason", reason)
 }
 
@@ -137,6 +139,9 @@ func (s *Sink) refuse(p *page, reason string) map[string]any {
 
 func (s *Sink) join(p *page, code, via string, then func()) {
 	old, ok := s.rooms.join(p, code, then)
+	if ok && old != code {
+		s.roomsChanged()
+	}
 	if !ok || !s.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}

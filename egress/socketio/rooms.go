@@ -82,13 +82,16 @@ func (r *rooms) join(p *page, code string, then func()) (old string, ok bool) {
 	return old, true
 }
 
-// remove forgets p for good. It is idempotent.
-func (r *rooms) remove(p *page) {
+// remove forgets p for good and reports whether it left a room. It is
+// idempotent.
+func (r *rooms) remove(p *page) (left bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p.gone = true
+	left = p.code != ""
 	r.leaveLocked(p)
 	delete(r.pages, p)
+	return left
 }
 
 func (r *rooms) leaveLocked(p *page) {

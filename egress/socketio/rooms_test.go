@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,4 +48,28 @@ func TestRoomsRememberWhenTheyEmptied(t *testing.T) {
 	if r.emptied.Len() != maxEmptied {
 		t.Fatalf("%d rooms remembered, want the bound %d", r.emptied.Len(), maxEmptied)
 	}
+}
+
+// TestSinkTellsWhenRoomsChange: OnRoomsChanged's func runs when a page
+// joins a room (handshake code or REGISTER, not a REGISTER of the room it
+// is in) and when it leaves one, so cluster presence is written at once.
+func TestSinkTellsWhenRoomsChange(t *testing.T) {
+	s, srv := startSink(t, Options{Log: discardLog()})
+	var changes atomic.Int64
+	s.OnRoomsChanged(func() { changes.Add(1) })
+	p := dialRaw(t, srv.URL, "first", nil)
+	waitFor(t, "the handshake join", func() bool { return changes.Load() == 1 })
+	for _, code := range []string{"second", "second", "third"} {
+		if err := p.send(fmt.Sprintf(`42["REGISTER",{"code":%q}]`, code)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A page's messages are handled in order: both REGISTERs of "second"
+	// were handled when it is in "third".
+	waitFor(t, "the REGISTERs", func() bool { return s.Pages("third") == 1 && changes.Load() >= 3 })
+	if n := changes.Load(); n != 3 {
+		t.Fatalf("%d changes told after joining first, second, second, third; want 3", n)
+	}
+	p.conn.Close()
+	waitFor(t, "the leave", func() bool { return changes.Load() == 4 })
 }

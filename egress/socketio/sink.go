@@ -91,6 +91,7 @@ type Sink struct {
 
 	positionOf func(herald.Delivery) string
 	recovery   *recovery.Keeper
+	onRooms    atomic.Pointer[func()] // OnRoomsChanged
 	// corsOrigin and started are for the client bundle (bundle.go).
 	corsOrigin string
 	started    time.Time
