@@ -218,6 +218,10 @@ type clusterStatus struct {
 
 func (c *cluster) statusHandler() http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
-		ingress.WriteJSON(w, http.StatusOK, clusterStatus{Broker: c.broker.State(), LeaseHolder: c.lease.Held(), Epoch: c.journal.Epoch()})
+		ingress.WriteJSON(w, http.StatusOK, c.status())
 	}
+}
+
+func (c *cluster) status() clusterStatus {
+	return clusterStatus{Broker: c.broker.State(), LeaseHolder: c.lease.Held(), Epoch: c.journal.Epoch()}
 }

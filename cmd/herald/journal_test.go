@@ -247,6 +247,8 @@ func TestJournalAPI(t *testing.T) {
 		{name: "replay both forms", method: "POST", path: "/api/replay", body: `{"id":"x","room":"api","last":1}`, header: auth, wantStatus: http.StatusBadRequest},
 		{name: "replay unknown field", method: "POST", path: "/api/replay", body: `{"rooms":"api"}`, header: auth, wantStatus: http.StatusBadRequest},
 		{name: "status", method: "GET", path: "/api/journal", header: auth, wantStatus: http.StatusOK, wantBody: `"store":"memory"`},
+		{name: "the journal beside the rules", method: "GET", path: "/api/rules", header: auth, wantStatus: http.StatusOK, wantBody: `"journal":{"store":"memory"`},
+		{name: "health needs the token", method: "GET", path: "/api/status", wantStatus: http.StatusUnauthorized},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,6 +261,38 @@ func TestJournalAPI(t *testing.T) {
 	// Replays are not new alerts: the history is unchanged.
 	if h := history(t, base, "api", 10); len(h.Entries) != 3 {
 		t.Errorf("history after replays holds %d entries, want 3", len(h.Entries))
+	}
+}
+
+// TestStatusAnswer: GET /api/status tells in one answer what is running:
+// version, pages, the rules, and the journal's store and size on disk.
+func TestStatusAnswer(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	page := pagetest.Start(t, h.base, pagetest.Options{Code: "status-page"})
+	page.WaitRegistered(t)
+	fire(t, h.base, "status-page", 1)
+	expectAlerts(t, page, 1, 1, false)
+	a := do(t, "GET", h.base+"/api/status", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	var st struct {
+		Version string `json:"version"`
+		Pages   int    `json:"pages"`
+		Rules   struct {
+			Generation uint64          `json:"generation"`
+			LastError  json.RawMessage `json:"last_error"`
+		} `json:"rules"`
+		Journal struct {
+			Store   string `json:"store"`
+			Entries int    `json:"entries"`
+			Bytes   int64  `json:"bytes"`
+		} `json:"journal"`
+		Cluster json.RawMessage `json:"cluster"`
+	}
+	if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &st) != nil {
+		t.Fatalf("GET /api/status = %d %s", a.status, a.body)
+	}
+	if st.Version == "" || st.Pages != 1 || st.Rules.Generation != 1 || string(st.Rules.LastError) != "null" ||
+		st.Journal.Store != "bolt" || st.Journal.Entries != 1 || st.Journal.Bytes <= 0 || st.Cluster != nil {
+		t.Errorf("GET /api/status = %s; want a version, 1 page, rules generation 1 without error, the bolt journal with 1 entry and its size, no cluster", a.body)
 	}
 }
 

@@ -144,7 +144,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	notify := trigger.Builtin(ingress.Params{Name: "trigger", Type: "trigger", Path: "/notify", Publish: publish,
 		Log: log.With("ingress", "trigger"), State: s.router.State("trigger"), MaxBody: cfg.maxBody}, cfg.triggerKey, cfg.codeKeys)
 	handler := newHandler(handlerDeps{cfg: cfg, log: log, router: s.router, sinks: s.sinks, trigger: notify, sources: files,
-		journal: s.journaled, mon: s.mon, cluster: s.cluster,
+		journal: s.journaled, mon: s.mon, cluster: s.cluster, started: time.Now(),
 		policy: newOriginPolicy(cfg.host, cfg.allowedHosts, cfg.corsOrigins()), limits: lim})
 	if s.stopMetrics, err = s.mon.serveMetrics(cfg, log); err != nil {
 		return nil, err
