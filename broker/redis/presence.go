@@ -48,8 +48,9 @@ func newPresence(b *Broker) *presence {
 }
 
 // nudgeGap spaces the writes nudges ask for: a burst of pages joining (a
-// reconnect storm after a node died) shares one write per gap.
-const nudgeGap = 10 * time.Millisecond
+// reconnect storm after a node died) shares one write per gap. A lone
+// page's join is written at once; the gap only paces what follows it.
+const nudgeGap = 50 * time.Millisecond
 
 func (p *presence) key(room string) string {
 	return rediswire.RoomTag(p.b.opts.Prefix, room) + rediswire.RoomPresence
