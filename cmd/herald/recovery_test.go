@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +144,39 @@ func TestRecoveryOfAPageThatGotNothingYet(t *testing.T) {
 			expectAlerts(t, p, 21, 21, false)
 		})
 	}
+}
+
+// TestRecoveryOfAPageConnectedLongerThanTheWindow: a page that stays
+// connected is not away, so its session must not expire under it. herald
+// is killed while the page has been connected for longer than
+// recovery_window (10 s here); the page comes back on its own to the
+// restarted herald and recovers, with the alert fired in between.
+func TestRecoveryOfAPageConnectedLongerThanTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits past a 10 s recovery window")
+	}
+	data, port := t.TempDir(), freePort(t)
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte("version: 1\njournal:\n  recovery_window: 10s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--data", data, "-p", port, "--rules", rulesFile}
+	h := startHerald(t, args...)
+	const code = "connected-long"
+	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	p.Connected(t, pageWait)
+	p.WaitRegistered(t)
+	fire(t, h.base, code, 1)
+	expectAlerts(t, p, 1, 1, false)
+	time.Sleep(12 * time.Second) // past the window the connect-time save gave the session
+
+	h.kill9(t)
+	h2 := startHerald(t, args...)
+	fire(t, h2.base, code, 2) // before the page is back: it reaches no page
+	if !p.Connected(t, pageWait) {
+		t.Fatal("socket.recovered = false for a page that was connected when herald died")
+	}
+	expectAlerts(t, p, 2, 2, false)
 }
 
 // TestRecoveryAcrossKill9: the page is away, 50 triggers are answered 200,

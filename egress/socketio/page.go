@@ -21,7 +21,8 @@ type page struct {
 	// Recovery (connection state recovery, issue 10) keeps its per-page
 	// state here: the private session id the page was given at CONNECT
 	// and the room offset of the last delivery it was sent. Both are set
-	// by the protocol only, under rooms.mu like code.
+	// by the protocol only: pid under rooms.mu like code (the session
+	// refresh reads it), offset atomically.
 	pid    string
 	offset atomic.Uint64
 	// resumed is what recovery decided before the CONNECT answer (native

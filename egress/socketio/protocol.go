@@ -45,6 +45,9 @@ func (s *Sink) connected(p *page, h handshake) {
 	if !s.rooms.add(p) {
 		return
 	}
+	if s.recovery != nil {
+		s.refresher.Do(func() { go s.refreshSessions() })
+	}
 	if s.recover(p, h) {
 		return
 	}

@@ -2,6 +2,8 @@ package socketio
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
@@ -62,10 +64,13 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	}
 	p.resumed = nil
 	p.acks = h.auth["acks"] == true
-	p.pid = res.PID
+	pid := res.PID
 	if lc, ok := p.c.(*libConn); ok {
-		p.pid = libraryPID(lc.sock) // the one the library answered with
+		pid = libraryPID(lc.sock) // the one the library answered with
 	}
+	s.rooms.mu.Lock() // refreshSessions reads it
+	p.pid = pid
+	s.rooms.mu.Unlock()
 	if res.Code == "" {
 		return false
 	}
@@ -124,21 +129,73 @@ func (s *Sink) pendingFor(code string) recovery.Result {
 // window after it leaves (or after herald restarts). It does not wait for
 // the disk.
 func (s *Sink) keepSession(p *page) {
-	if s.recovery == nil || p.pid == "" {
+	if s.recovery == nil {
 		return
 	}
-	s.rooms.mu.RLock()
-	code, since := p.code, p.since
-	s.rooms.mu.RUnlock()
-	if code == "" {
-		return
+	if sess, ok := s.sessionOf(p); ok {
+		go func() {
+			if err := s.saveSession(sess); err != nil {
+				s.log.Warn("recovery: session not saved", "err", err)
+			}
+		}()
 	}
-	pid := p.pid
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-		defer cancel()
-		if err := s.recovery.Keep(ctx, pid, code, since); err != nil {
-			s.log.Warn("recovery: session not saved", "err", err)
-		}
-	}()
 }
+
+// sessionOf is what keepSession saves for p; ok is false for a page with
+// no pid or no room.
+func (s *Sink) sessionOf(p *page) (sess journal.Session, ok bool) {
+	s.rooms.mu.RLock()
+	defer s.rooms.mu.RUnlock()
+	sess = journal.Session{PID: p.pid, Code: p.code, Since: p.since}
+	return sess, sess.PID != "" && sess.Code != ""
+}
+
+func (s *Sink) saveSession(sess journal.Session) error {
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	return s.recovery.Keep(ctx, sess.PID, sess.Code, sess.Since)
+}
+
+// refreshSessions saves the sessions of connected pages again every third
+// of the recovery window, until the sink closes. A session is saved when
+// its page connects and when it leaves; a page connected for longer than
+// the window whose herald dies under it (kill -9, a cluster node lost)
+// never left, and without this its session would have expired by the
+// time it comes back, so it would not recover.
+func (s *Sink) refreshSessions() {
+	for {
+		t := time.NewTimer(s.recovery.Window() / 3)
+		select {
+		case <-s.stopping:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		var failed atomic.Int64
+		var lastErr atomic.Pointer[error]
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, refreshWorkers)
+		for _, p := range s.rooms.all() {
+			sess, ok := s.sessionOf(p)
+			if !ok {
+				continue
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := s.saveSession(sess); err != nil {
+					failed.Add(1)
+					lastErr.Store(&err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := failed.Load(); n > 0 {
+			s.log.Warn("recovery: sessions of connected pages not refreshed", "pages", n, "err", *lastErr.Load())
+		}
+	}
+}
+
+// refreshWorkers bounds the session saves in flight during a refresh:
+// enough for the journal to group them into few commits.
+const refreshWorkers = 16

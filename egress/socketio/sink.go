@@ -92,6 +92,8 @@ type Sink struct {
 	positionOf func(herald.Delivery) string
 	recovery   *recovery.Keeper
 	onRooms    atomic.Pointer[func()] // OnRoomsChanged
+	refresher  sync.Once              // starts refreshSessions with the first page
+	stopping   chan struct{}          // closed when Close begins
 	// corsOrigin and started are for the client bundle (bundle.go).
 	corsOrigin string
 	started    time.Time
@@ -128,10 +130,11 @@ func New(opts Options) *Sink {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Sink{
-		log:   log,
-		rooms: newRooms(),
-		done:  make(chan struct{}),
-		now:   time.Now,
+		log:      log,
+		rooms:    newRooms(),
+		done:     make(chan struct{}),
+		stopping: make(chan struct{}),
+		now:      time.Now,
 
 		limits:     opts.limits(),
 		corsOrigin: opts.CORSOrigin,
@@ -209,6 +212,7 @@ func (s *Sink) Handler() http.Handler {
 // later calls wait for the first.
 func (s *Sink) Close(ctx context.Context) error {
 	s.closing.Do(func() {
+		close(s.stopping)
 		s.delivering.Lock()
 		s.closed.Store(true)
 		s.delivering.Unlock()

@@ -332,6 +332,9 @@ func (k *Keeper) Keep(ctx context.Context, pid, code string, since uint64) error
 		Expires: k.opts().Now().Add(k.opts().Window)})
 }
 
+// Window is the recovery window in force (recovery_window).
+func (k *Keeper) Window() time.Duration { return k.opts().Window }
+
 // Position is what a page receives as the last argument of an alert.
 func (k *Keeper) Position(offset uint64) string {
 	return journal.Position{Epoch: k.j.Epoch(), Offset: offset}.String()
