@@ -65,35 +65,53 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-// TestRecoveryAfterDrop: a page (official client, WebSocket) leaves, 20
-// alerts fire, it comes back: socket.recovered is true and the 20 arrive
-// once, in order, before the next live alert.
+// TestRecoveryAfterDrop: a page (official client) leaves, 20 alerts fire,
+// it comes back: socket.recovered is true and the 20 arrive once, in
+// order, before the next live alert, on every transport. A page that
+// received no alert before it left has a pid but no offset to send
+// (socket.io-client keeps the offset of the last alert it got); it
+// recovers too, with what another page of its code got live meanwhile
+// (so none of it is pending).
 func TestRecoveryAfterDrop(t *testing.T) {
 	h := startHerald(t, "--data", t.TempDir())
 	tests := []struct {
 		name       string
 		transports []string
 		handshake  bool
+		nothingYet bool // the page got no alert before it left
 	}{
 		{name: "websocket (native path), code in the handshake", transports: []string{"websocket"}, handshake: true},
 		{name: "websocket (native path), REGISTER", transports: []string{"websocket"}},
 		{name: "polling (library path)", transports: []string{"polling"}, handshake: true},
 		{name: "client default: polling upgraded to websocket", handshake: true},
+		{name: "nothing received yet, websocket (native path)", transports: []string{"websocket"}, handshake: true, nothingYet: true},
+		{name: "nothing received yet, polling (library path)", transports: []string{"polling"}, handshake: true, nothingYet: true},
+		{name: "nothing received yet, client default", handshake: true, nothingYet: true},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code := fmt.Sprintf("recover-drop-%d", i)
+			var watcher *pagetest.Page
+			if tc.nothingYet {
+				watcher = pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true})
+				watcher.WaitRegistered(t)
+			}
 			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: tc.handshake, Transports: tc.transports})
 			if p.Connected(t, pageWait) {
 				t.Fatal("first connect reported recovered")
 			}
 			p.WaitRegistered(t)
-			fire(t, h.base, code, 0)
-			expectAlerts(t, p, 0, 0, false)
+			if !tc.nothingYet {
+				fire(t, h.base, code, 0)
+				expectAlerts(t, p, 0, 0, false)
+			}
 
 			p.Leave()
 			for n := 1; n <= 20; n++ {
 				fire(t, h.base, code, n)
+			}
+			if watcher != nil {
+				expectAlerts(t, watcher, 1, 20, false)
 			}
 			p.Return()
 			if !p.Connected(t, pageWait) {
@@ -106,44 +124,16 @@ func TestRecoveryAfterDrop(t *testing.T) {
 	}
 }
 
-// TestRecoveryOfAPageThatGotNothingYet: a page that received no alert
-// before it left has a pid but no offset to send (socket.io-client keeps
-// the offset of the last alert it got). It still recovers, on every
-// transport, and gets what it missed, which another page of its code got
-// live (so none of it is pending).
-func TestRecoveryOfAPageThatGotNothingYet(t *testing.T) {
-	h := startHerald(t, "--data", t.TempDir())
-	tests := []struct {
-		name       string
-		transports []string
-	}{
-		{name: "websocket (native path)", transports: []string{"websocket"}},
-		{name: "polling (library path)", transports: []string{"polling"}},
-		{name: "client default: polling upgraded to websocket"},
-	}
-	for i, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code := fmt.Sprintf("recover-nothing-%d", i)
-			watcher := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true})
-			watcher.WaitRegistered(t)
-			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: tc.transports})
-			p.Connected(t, pageWait)
-			p.WaitRegistered(t)
-
-			p.Leave()
-			for n := 1; n <= 20; n++ {
-				fire(t, h.base, code, n)
-			}
-			expectAlerts(t, watcher, 1, 20, false)
-			p.Return()
-			if !p.Connected(t, pageWait) {
-				t.Fatal("socket.recovered = false for a page that had received nothing yet")
-			}
-			expectAlerts(t, p, 1, 20, false)
-			fire(t, h.base, code, 21)
-			expectAlerts(t, p, 21, 21, false)
-		})
-	}
+// livePage starts an official-client page on the native WebSocket path,
+// its code in the handshake, and checks that alert n reaches it live.
+func livePage(t *testing.T, base, code string, n int) *pagetest.Page {
+	t.Helper()
+	p := pagetest.Start(t, base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	p.Connected(t, pageWait)
+	p.WaitRegistered(t)
+	fire(t, base, code, n)
+	expectAlerts(t, p, n, n, false)
+	return p
 }
 
 // TestRecoveryOfAPageConnectedLongerThanTheWindow: a page that stays
@@ -163,11 +153,7 @@ func TestRecoveryOfAPageConnectedLongerThanTheWindow(t *testing.T) {
 	args := []string{"--data", data, "-p", port, "--rules", rulesFile}
 	h := startHerald(t, args...)
 	const code = "connected-long"
-	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
-	p.Connected(t, pageWait)
-	p.WaitRegistered(t)
-	fire(t, h.base, code, 1)
-	expectAlerts(t, p, 1, 1, false)
+	p := livePage(t, h.base, code, 1)
 	time.Sleep(12 * time.Second) // past the window the connect-time save gave the session
 
 	h.kill9(t)
@@ -187,11 +173,7 @@ func TestRecoveryAcrossKill9(t *testing.T) {
 	data, port := t.TempDir(), freePort(t)
 	h := startHerald(t, "--data", data, "-p", port)
 	const code = "recover-kill"
-	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
-	p.Connected(t, pageWait)
-	p.WaitRegistered(t)
-	fire(t, h.base, code, 0)
-	expectAlerts(t, p, 0, 0, false)
+	p := livePage(t, h.base, code, 0)
 
 	p.Leave()
 	for n := 1; n <= 50; n++ {
