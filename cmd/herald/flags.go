@@ -333,7 +333,8 @@ hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
   --body-timeout DURATION
                         time a client has to send a request body (default: 30s)
   --rate-requests RATE  /notify requests, and refused webhook requests (default: 120/10s)
-  --rate-misses RATE    /notify requests that reached no page (default: 60/1m)
+  --rate-misses RATE    /notify requests that reached no page, except for a code a
+                        page held in the last 10 minutes (default: 60/1m)
   --rate-handshakes RATE
                         new Socket.IO connections (default: 60/10s)
   --rate-handshakes-total RATE
