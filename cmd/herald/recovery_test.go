@@ -124,6 +124,33 @@ func TestRecoveryAfterDrop(t *testing.T) {
 	}
 }
 
+// TestRecoveryAfterAChangeOfCode: a page that REGISTERs a new code keeps,
+// in its client, the offset of the last alert of its old room until an
+// alert of the new room arrives. Coming back, it gets what it missed in
+// the new room, and not the new room's older history.
+func TestRecoveryAfterAChangeOfCode(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	// History of the new room from before the page came, which another
+	// page got (so none of it is pending).
+	watcher := livePage(t, h.base, "code-two", 100)
+	for n := 101; n <= 110; n++ {
+		fire(t, h.base, "code-two", n)
+	}
+	expectAlerts(t, watcher, 101, 110, false)
+	p := livePage(t, h.base, "code-one", 0)
+	p.Register("code-two")
+	p.WaitRegistered(t)
+	p.Leave()
+	for n := 1; n <= 3; n++ {
+		fire(t, h.base, "code-two", n)
+	}
+	p.Return()
+	if !p.Connected(t, pageWait) {
+		t.Fatal("socket.recovered = false")
+	}
+	expectAlerts(t, p, 1, 3, false)
+}
+
 // livePage starts an official-client page on the native WebSocket path,
 // its code in the handshake, and checks that alert n reaches it live.
 func livePage(t *testing.T, base, code string, n int) *pagetest.Page {

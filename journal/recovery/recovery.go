@@ -198,9 +198,13 @@ func (k *Keeper) Register(ctx context.Context, code string) (Result, error) {
 // A known pid without an offset is a page that received nothing in its
 // session (socket.io-client sends the offset of the last alert it got):
 // it resumes after what the session started after, so it recovers like
-// any other page instead of losing what it missed while away.
+// any other page instead of losing what it missed while away. Nor does a
+// recovering page resume from before its session started: an offset that
+// low is another room's (the page REGISTERed a new code since, and got no
+// alert in it), as every alert it got in this room is past Since.
 func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *uint64, recovered bool, err error) {
 	code = req.Code
+	var since uint64
 	if req.PID != "" {
 		s, ok, err := k.j.Session(ctx, req.PID)
 		if err != nil {
@@ -214,7 +218,7 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 		if req.Offset == "" {
 			return s.Code, &s.Since, true, nil
 		}
-		code, recovered = s.Code, true
+		code, recovered, since = s.Code, true, s.Since
 	}
 	if req.Offset == "" || code == "" {
 		return code, nil, false, nil
@@ -225,7 +229,11 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 		// is new; replaying from a foreign offset would skip or repeat.
 		return code, nil, false, nil
 	}
-	return code, &pos.Offset, recovered, nil
+	after = &pos.Offset
+	if recovered && since > pos.Offset {
+		after = &since
+	}
+	return code, after, recovered, nil
 }
 
 // pending hands the room's unreached alerts to this page and marks them

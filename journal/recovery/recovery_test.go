@@ -109,6 +109,19 @@ func TestConnect(t *testing.T) {
 			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4, 5}, wantSince: 2,
 		},
 		{
+			name: "an offset from before the session started is another room's",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 4) // before the page REGISTERed abc
+				if err := k.Keep(t.Context(), "pid-1", "abc", 4); err != nil {
+					t.Fatal(err)
+				}
+				appendN(t, j, "abc", 2)
+				// The page's last alert was offset 2 of the room it left.
+				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{5, 6}, wantSince: 4,
+		},
+		{
 			name: "recovery with nothing missed",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
 				_ = k.Keep(t.Context(), "pid-1", "abc", 0)
