@@ -146,7 +146,10 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	if after == nil { // a new page of a known room
 		return k.pending(ctx, fresh)
 	}
-	res, resumed, err := k.resumeAfter(ctx, code, *after, recovered)
+	// Only a page resuming from an offset it received is sure of what it
+	// missed; any other start is checked against the window.
+	windowed := !recovered || req.Offset == ""
+	res, resumed, err := k.resumeAfter(ctx, code, *after, recovered, windowed)
 	if err == nil && !resumed { // away longer than the window: a new page
 		return k.pending(ctx, fresh)
 	}
@@ -158,19 +161,21 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 }
 
 // resumeAfter reads what a page that resumes after an offset missed.
-// A page without a session to recover (a reloaded page) whose first
-// missed alert is older than the recovery window has been away longer
-// than that: it is not resumed, so it gets no partial history with a gap
-// at its start, and is a new page instead. A recovered session was alive
-// within the window, so everything after its offset is what it missed.
-func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, recovered bool) (res Result, resumed bool, err error) {
+// A recovered session was alive within the window, so everything after
+// the offset it received is what it missed. With windowed, a first missed
+// alert older than the recovery window means the page is not resumed but
+// new: a reloaded page away longer than that (no partial history with a
+// gap at its start), or a session whose start is not known for sure (a
+// session saved when the journal could not be read, or by a build that
+// did not record it), which must not replay the room's whole history.
+func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, recovered, windowed bool) (res Result, resumed bool, err error) {
 	c := k.claim(code)
 	defer k.release(code, c)
 	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
 	if err != nil {
 		return Result{Code: code}, false, fmt.Errorf("recovery: %w", err)
 	}
-	if !recovered && len(es) > 0 && es[0].At.Before(k.opts().Now().Add(-k.opts().Window)) {
+	if windowed && len(es) > 0 && es[0].At.Before(k.opts().Now().Add(-k.opts().Window)) {
 		return Result{Code: code}, false, nil
 	}
 	res = Result{Code: code, Recovered: recovered, Missed: es, From: after, Resumed: true, Since: after}

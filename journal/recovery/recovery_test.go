@@ -109,6 +109,18 @@ func TestConnect(t *testing.T) {
 			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4, 5}, wantSince: 2,
 		},
 		{
+			name: "a session without a known start and no offset does not replay old history",
+			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				for _, e := range appendN(t, j, "abc", 3) {
+					_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0)
+				}
+				_ = k.Keep(t.Context(), "pid-1", "abc", 0) // Since unknown: 0
+				return recovery.Request{PID: "pid-1"}
+			},
+			wantCode: "abc", wantSince: 3,
+		},
+		{
 			name: "an offset from before the session started is another room's",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
 				appendN(t, j, "abc", 4) // before the page REGISTERed abc
