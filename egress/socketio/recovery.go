@@ -67,6 +67,14 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	pid := res.PID
 	if lc, ok := p.c.(*libConn); ok {
 		pid = libraryPID(lc.sock) // the one the library answered with
+		// The client is recovered only if the library answered with its
+		// old pid; if it did not, greet it as the new page it thinks it
+		// is (what it missed is still sent).
+		if res.Recovered && pid != res.PID {
+			r := *res
+			r.Recovered = false
+			res = &r
+		}
 	}
 	s.rooms.mu.Lock() // refreshSessions reads it
 	p.pid = pid

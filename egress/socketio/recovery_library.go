@@ -62,7 +62,8 @@ func (d pidDecoder) Add(data any) error {
 }
 
 // withNoOffset rewrites a main-namespace CONNECT packet whose auth has
-// a pid and no offset; ok is false for every other packet, left as it is.
+// a pid and no offset (none, null, "" or not a string: what the library
+// would not restore); ok is false for every other packet, left as it is.
 func withNoOffset(packet []byte) (_ []byte, ok bool) {
 	if len(packet) < 2 || packet[0] != '0' || packet[1] != '{' {
 		return nil, false
@@ -76,8 +77,8 @@ func withNoOffset(packet []byte) (_ []byte, ok bool) {
 	if _, hasPID := auth["pid"].(string); !hasPID {
 		return nil, false
 	}
-	if _, hasOffset := auth["offset"]; hasOffset {
-		return nil, false
+	if offset, _ := auth["offset"].(string); offset != "" {
+		return nil, false // the library restores it as it is
 	}
 	auth["offset"] = noOffset
 	b, err := json.Marshal(auth)
