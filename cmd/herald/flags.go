@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/clientaddr"
 	"github.com/heraldhq/herald/internal/limit"
 )
 
@@ -38,6 +39,7 @@ type config struct {
 
 	// Hardening (see SECURITY.md); zero rates and counts are off.
 	allowedHosts        []string
+	trustedProxies      clientaddr.Trusted // --trusted-proxies: whose X-Forwarded-For is believed
 	triggerKey          string
 	codeKeys            map[string]string // --code-key CODE=KEY
 	bodyTimeout         time.Duration
@@ -151,6 +153,12 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.Func("allowed-hosts", "", func(s string) error {
 		cfg.allowedHosts = append(cfg.allowedHosts, splitList(s)...)
 		return nil
+	})
+	var proxies []string
+	fs.Func("trusted-proxies", "", func(s string) (err error) {
+		proxies = append(proxies, s)
+		cfg.trustedProxies, err = clientaddr.Parse(strings.Join(proxies, ","))
+		return err
 	})
 	str(&cfg.triggerKey, "trigger-key", "", "")
 	fs.Func("code-key", "", func(s string) error {
@@ -270,7 +278,7 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
               [--shutdown-timeout DURATION] [--egress SINKS] [--data DIR|:memory:] [--version]
               [--metrics | --metrics-listen ADDR] [--redis URL]
-              [--allowed-hosts NAMES] [--trigger-key KEY]
+              [--allowed-hosts NAMES] [--trusted-proxies ADDRS] [--trigger-key KEY]
               [--code-key CODE=KEY]
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
@@ -327,6 +335,10 @@ options:
 hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
   --allowed-hosts NAMES answer for these host names too (comma-separated; '*' for
                         any); localhost, IP addresses and --host always work
+  --trusted-proxies ADDRS
+                        reverse proxies (IP addresses or CIDR prefixes, comma-separated)
+                        whose X-Forwarded-For names the client: limits, logs and
+                        /clients then see each client, not the proxy
   --trigger-key KEY     /notify requires ?token=KEY or "Authorization: Bearer KEY"
                         (env HERALD_TRIGGER_KEY)
   --code-key CODE=KEY   /notify for CODE requires KEY (or the trigger key); repeatable

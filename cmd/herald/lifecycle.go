@@ -201,6 +201,9 @@ func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
 	scheme := map[bool]string{false: "http", true: "https"}[s.tls != nil]
 	s.log.Info("herald listening", "addr", s.ln.Addr().String(), "url", scheme+"://"+s.ln.Addr().String(),
 		"rules", rulesName(s.cfg.rulesFile), "egress", s.cfg.egress)
+	if !s.cfg.trustedProxies.Empty() {
+		s.log.Info("clients behind these proxies are known by X-Forwarded-For", "trusted_proxies", s.cfg.trustedProxies.String())
+	}
 	// Adapters with a connection of their own (Twitch over WebSocket,
 	// managed webhook subscriptions) start once herald answers requests,
 	// so a webhook subscription's verification finds it listening.

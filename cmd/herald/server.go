@@ -62,7 +62,9 @@ func newHandler(d handlerDeps) http.Handler {
 		d.mon.mount(d.cfg, mux)
 	}
 	mux.Handle("/", d.router)
-	return d.guard(d.apply(d.limits, mux))
+	// Behind a trusted proxy every handler below, the limits first, sees
+	// the client's address instead of the proxy's.
+	return d.cfg.trustedProxies.Middleware(d.guard(d.apply(d.limits, mux)))
 }
 
 func heartbeat(w http.ResponseWriter, _ *http.Request) {

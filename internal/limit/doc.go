@@ -10,6 +10,7 @@
 //
 // Clients are keyed by address (see Key): the remote IP, and for IPv6 its
 // /64, since one host commonly holds a whole /64. Forwarded-for headers
-// are not trusted: herald is not meant to sit behind a proxy it cannot
-// verify, and a forged header would let anyone pick their own key.
+// are not read here: a forged one would let anyone pick their own key.
+// Behind proxies the operator names, package clientaddr has already put
+// the client's address in the request.
 package limit
