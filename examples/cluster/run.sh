@@ -17,7 +17,8 @@ redis-server --port 6390 --save "" --appendonly no --loglevel warning &
 pids+=($!)
 sleep 0.5
 for port in 8081 8082 8083; do
-	/tmp/herald-cluster -p "$port" --redis redis://127.0.0.1:6390/0 --admin-token "${HERALD_ADMIN_TOKEN:-dev}" &
+	/tmp/herald-cluster -p "$port" --redis redis://127.0.0.1:6390/0 --admin-token "${HERALD_ADMIN_TOKEN:-dev}" \
+		--trusted-proxies 127.0.0.1,::1 &
 	pids+=($!)
 done
 wait

@@ -3,7 +3,8 @@
 //
 // Configuration comes in PAGETEST_CONFIG (JSON): url, path, transports,
 // code, handshake, query, acks (ask herald for ack ids, auth.acks, and
-// acknowledge every event that carries one once it is reported). The client module is loaded from
+// acknowledge every event that carries one once it is reported),
+// localAddress (the address to connect from). The client module is loaded from
 // PAGETEST_NODE_MODULES, the repository's node_modules.
 //
 // stdout, one object per line:
@@ -33,6 +34,7 @@ const opts = {
 };
 if (cfg.transports && cfg.transports.length) opts.transports = cfg.transports;
 if (cfg.query) opts.query = cfg.query;
+if (cfg.localAddress) opts.localAddress = cfg.localAddress;
 if (cfg.handshake && cfg.code) opts.auth = { code: cfg.code };
 if (cfg.acks) opts.auth = Object.assign(opts.auth || {}, { acks: true });
 

@@ -65,6 +65,10 @@ type Options struct {
 	// Acks asks herald for ack ids (auth.acks, as notificationservice.js
 	// does) and acknowledges every event that carries one.
 	Acks bool
+	// LocalAddress is the address the page connects from, e.g.
+	// "127.0.0.7", so that pages on one machine are different clients to
+	// a proxy (the client honours it on the WebSocket transport only).
+	LocalAddress string
 }
 
 // Message is one event the page received.
@@ -131,7 +135,7 @@ func Start(t testing.TB, baseURL string, opts Options) *Page {
 	}
 	cfg, err := json.Marshal(map[string]any{
 		"url": baseURL, "path": opts.Path, "transports": opts.Transports, "acks": opts.Acks,
-		"code": opts.Code, "handshake": opts.Handshake, "query": opts.Query,
+		"code": opts.Code, "handshake": opts.Handshake, "query": opts.Query, "localAddress": opts.LocalAddress,
 	})
 	if err != nil {
 		t.Fatalf("pagetest: config: %v", err)
