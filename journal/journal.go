@@ -108,6 +108,15 @@ type Stager interface {
 	Stage(ctx context.Context, d herald.Delivery) (e Entry, durable func(context.Context) error, err error)
 }
 
+// SessionLister is a journal that can list its live sessions at once: herald
+// reads them at start to know which rooms had pages lately (a trigger for
+// a page away while herald restarted is no guess at a code). The
+// embedded store has it; a shared store with many nodes' sessions need
+// not.
+type SessionLister interface {
+	LiveSessions(ctx context.Context) ([]Session, error)
+}
+
 // Entry is one journaled delivery with what became of it.
 type Entry struct {
 	// Offset is the entry's place in its room, from 1.

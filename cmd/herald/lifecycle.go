@@ -10,16 +10,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
+	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/trigger"
 	"github.com/heraldhq/herald/internal/lease"
 	"github.com/heraldhq/herald/internal/limit"
+	"github.com/heraldhq/herald/internal/recent"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/heraldhq/herald/router"
@@ -39,11 +42,15 @@ type server struct {
 	journaled *router.Journaled
 	keeper    *recovery.Keeper
 	journal   journal.Journal
-	cluster   *cluster // nil unless --redis
-	router    *router.Router
-	http      *http.Server
-	ln        net.Listener
-	tls       *tls.Config
+	// heldBefore is the rooms pages held before herald started, read from
+	// the journal's live sessions: the sinks' memory of rooms held lately
+	// starts empty.
+	heldBefore *recent.Set
+	cluster    *cluster // nil unless --redis
+	router     *router.Router
+	http       *http.Server
+	ln         net.Listener
+	tls        *tls.Config
 
 	mon *monitoring
 	// stopMetrics stops the --metrics-listen listener (a no-op without it).
@@ -134,6 +141,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	})
 	held.Journal = s.journal
 	s.applyJournalSettings()
+	s.heldBefore = heldBeforeStart(s.journal, s.router.JournalSettings().RecoveryWindow, log)
 	s.journaled = router.NewJournaled(pages, s.journal, log)
 	toJournal.b = s.journaled
 	lim := newLimits(cfg)
@@ -175,8 +183,42 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 // held reports whether a page held room lately: on this node (the sinks
 // remember), or, in cluster mode, on any node as this node last counted.
 func (s *server) held(room string) bool {
-	return s.sinks.held(room) || (s.cluster != nil && s.cluster.broker.Held(room))
+	return s.sinks.held(room) || s.heldBefore.Within(room, time.Now()) ||
+		(s.cluster != nil && s.cluster.broker.Held(room))
 }
+
+// heldBeforeStart remembers the rooms of the journal's live sessions as
+// held when each session was last saved: while a page is connected its
+// session is saved again every third of the recovery window, and once
+// more as it leaves, each time until now + window. So a room whose page
+// was there within egress.HeldFor before a restart is still held after
+// it, and triggers for it wait in the journal without costing misses.
+func heldBeforeStart(j journal.Journal, window time.Duration, log *slog.Logger) *recent.Set {
+	set := recent.New(egress.HeldFor, maxHeldBefore)
+	lister, ok := j.(journal.SessionLister)
+	if !ok {
+		return set
+	}
+	if window <= 0 {
+		window = recovery.DefaultWindow
+	}
+	live, err := lister.LiveSessions(context.Background())
+	if err != nil {
+		log.Warn("journal: could not read the sessions of pages held before the start", "err", err)
+	}
+	// Oldest first: a room is noted at its newest session's time.
+	slices.SortFunc(live, func(a, b journal.Session) int { return a.Expires.Compare(b.Expires) })
+	for _, sess := range live {
+		if sess.Code != "" {
+			set.Note(sess.Code, sess.Expires.Add(-window))
+		}
+	}
+	return set
+}
+
+// maxHeldBefore bounds the rooms remembered from before the start, as the
+// sinks bound theirs.
+const maxHeldBefore = 10_000
 
 // start serves until shutdown, reloading the rules on hup and on every save
 // of the file until ctx ends. The channel receives Serve's error if it

@@ -217,6 +217,31 @@ func TestRecoveryAcrossKill9(t *testing.T) {
 	expectAlerts(t, p, 51, 51, false)
 }
 
+// TestTriggersForAPageAwayAcrossARestartCostNoMiss: the page leaves
+// (OBS closed), herald is killed and restarted, and a bot fires twice the
+// miss budget for the page's code before OBS is back. They are no guesses
+// at a code: herald knows from the journal's sessions that a page held the
+// room minutes ago, so every trigger is answered 200 and waits for the
+// page, which recovers them all.
+func TestTriggersForAPageAwayAcrossARestartCostNoMiss(t *testing.T) {
+	data, port := t.TempDir(), freePort(t)
+	h := startHerald(t, "--data", data, "-p", port)
+	const code = "away-across-restart"
+	p := livePage(t, h.base, code, 0)
+	p.Leave()
+	h.kill9(t)
+	h2 := startHerald(t, "--data", data, "-p", port)
+	many := 2 * defaultRateMisses.Burst
+	for n := 1; n <= many; n++ {
+		fire(t, h2.base, code, n)
+	}
+	p.Return()
+	if !p.Connected(t, pageWait) {
+		t.Fatal("socket.recovered = false after a herald restart")
+	}
+	expectAlerts(t, p, 1, many, false)
+}
+
 // TestPendingAlertsGoToTheFirstPage: a code with no page gets 5 alerts;
 // the first page to register (a page of the original kind: WELCOME, then
 // REGISTER) gets them, marked replayed, and a second page does not.

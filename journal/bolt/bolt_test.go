@@ -184,3 +184,47 @@ func TestCleanRestartKeepsOffsetsDense(t *testing.T) {
 		t.Errorf("first offset after a clean restart = %d, %v; want 4", e.Offset, err)
 	}
 }
+
+// TestLiveSessions: the sessions listed at start are the ones not yet
+// expired, the newest value of each, and they survive a reopen.
+func TestLiveSessions(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	now := time.Now()
+	for _, sess := range []journal.Session{
+		{PID: "p1", Code: "old-room", Expires: now.Add(time.Hour)},
+		{PID: "p1", Code: "alice", Expires: now.Add(time.Hour)}, // p1 changed code
+		{PID: "p2", Code: "bob", Expires: now.Add(time.Hour), Since: 7},
+		{PID: "p3", Code: "gone", Expires: now.Add(-time.Second)},
+	} {
+		if err := s.SaveSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codes := func(s *bolt.Store) []string {
+		t.Helper()
+		live, err := s.LiveSessions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range live {
+			out = append(out, l.PID+"="+l.Code)
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{"p1=alice", "p2=bob"}
+	if got := codes(s); !slices.Equal(got, want) {
+		t.Errorf("LiveSessions = %v, want %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	if got := codes(s); !slices.Equal(got, want) {
+		t.Errorf("after a reopen LiveSessions = %v, want %v", got, want)
+	}
+}

@@ -116,6 +116,32 @@ func (s *Store) Find(ctx context.Context, eventID string) ([]journal.Entry, erro
 	return out, err
 }
 
+// LiveSessions implements journal.SessionLister: every session that has
+// not expired, the ones still in the write-ahead log's tail included. A
+// value that does not decode is skipped (Session reports it when asked).
+func (s *Store) LiveSessions(ctx context.Context) ([]journal.Session, error) {
+	var out []journal.Session
+	now := time.Now()
+	keep := func(pid string, v []byte) {
+		if sess, err := decodeSession(pid, v); err == nil && now.Before(sess.Expires) {
+			out = append(out, sess)
+		}
+	}
+	err := s.view(ctx, func(tx *bbolt.Tx, t *tail) error {
+		err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			if _, newer := t.sessions[string(k)]; !newer {
+				keep(string(k), v)
+			}
+			return ctx.Err()
+		})
+		for pid, v := range t.sessions {
+			keep(pid, v)
+		}
+		return err
+	})
+	return out, err
+}
+
 // Session implements journal.Journal.
 func (s *Store) Session(ctx context.Context, pid string) (journal.Session, bool, error) {
 	var (
