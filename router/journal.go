@@ -94,8 +94,12 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	defer cancel()
 	e, durable, err := x.stage(actx, d)
 	if err != nil {
-		x.seq.leave(t)
 		x.failed(d, err)
+		// Live, without an offset, but not ahead of the room's deliveries
+		// that came first: when the journal goes away, one append waits
+		// for its timeout while the next is refused at once.
+		x.seq.waitFailed(t)
+		defer x.seq.leave(t)
 		return x.next.Publish(ctx, d)
 	}
 	d.Offset = e.Offset
@@ -278,8 +282,17 @@ func (x *Journaled) Status() JournalStatus {
 // offset is known waits only for deliveries of its room that may hold a
 // smaller one: those still appending when its own append returned (later
 // appends commit later, so they get larger offsets) and those with a
-// smaller known offset not yet published. Appends are bounded by a
-// timeout, so every wait ends.
+// smaller known offset not yet published.
+//
+// A delivery whose append failed has no offset and goes out live, after
+// the deliveries of its room that came before it and were still
+// appending, or failed, when it failed; a delivery with an offset also
+// waits for failed ones that came before it. So failures keep the order
+// in which deliveries came in, except that one may pass an earlier
+// delivery whose append succeeded (at the moment the journal comes or
+// goes). Nothing ever waits for a delivery that came after it and failed,
+// so there is no cycle, and appends are bounded by a timeout, so every
+// wait ends.
 type sequencer struct {
 	mu    sync.Mutex
 	rooms map[string]*seqRoom
@@ -289,11 +302,14 @@ type seqRoom struct {
 	name    string
 	cond    *sync.Cond
 	members map[*ticket]struct{}
+	entered uint64 // tickets handed out, for their order of arrival
 }
 
 type ticket struct {
 	room    *seqRoom
-	offset  uint64    // 0 while appending
+	n       uint64    // order of arrival in the room
+	offset  uint64    // 0 while appending, and for ever once failed
+	failed  bool      // the append failed: published without an offset
 	waitFor []*ticket // appending when this ticket's offset came back
 }
 
@@ -305,7 +321,8 @@ func (s *sequencer) enter(room string) *ticket {
 		r = &seqRoom{name: room, cond: sync.NewCond(&s.mu), members: map[*ticket]struct{}{}}
 		s.rooms[room] = r
 	}
-	t := &ticket{room: r}
+	r.entered++
+	t := &ticket{room: r, n: r.entered}
 	r.members[t] = struct{}{}
 	return t
 }
@@ -325,11 +342,34 @@ func (s *sequencer) wait(t *ticket, offset uint64) {
 	}
 }
 
+// waitFailed marks t failed and waits until the deliveries of its room
+// that came before it and are still appending, or failed, are published.
+func (s *sequencer) waitFailed(t *ticket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.failed = true
+	t.room.cond.Broadcast()
+	for t.blockedFailed() {
+		t.room.cond.Wait()
+	}
+}
+
+// blockedFailed reports whether failed t must still wait; callers hold
+// s.mu.
+func (t *ticket) blockedFailed() bool {
+	for m := range t.room.members {
+		if m.n < t.n && m.offset == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // blocked reports whether a delivery of t's room may still need to go
 // before t; callers hold s.mu.
 func (t *ticket) blocked() bool {
 	for _, m := range t.waitFor {
-		if _, in := t.room.members[m]; in && m.offset == 0 {
+		if _, in := t.room.members[m]; in && m.offset == 0 && (!m.failed || m.n < t.n) {
 			return true
 		}
 	}

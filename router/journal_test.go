@@ -2,9 +2,12 @@ package router_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -186,5 +189,69 @@ func TestJournaledReplay(t *testing.T) {
 	}
 	if after, _ := j.After(t.Context(), "a", 0, 10); len(after) != 3 {
 		t.Errorf("journal holds %d entries after a replay, want 3 (a replay is not a new alert)", len(after))
+	}
+}
+
+// gatedJournal is a fake of our own journal seam whose appends behave as
+// a journal going away does: by the alert's id, an append blocks until
+// its deadline ("hang"), is refused at once ("refuse"), or is stored.
+type gatedJournal struct{ journal.Journal }
+
+func (g gatedJournal) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
+	switch d.Payload["append"] {
+	case "hang":
+		<-ctx.Done()
+		return journal.Entry{}, ctx.Err()
+	case "refuse":
+		return journal.Entry{}, errors.New("connection refused")
+	}
+	return g.Journal.Append(ctx, d)
+}
+
+// TestJournaledFailuresKeepTheirOrder: when the journal goes away, an
+// append that hangs until its timeout and a later one refused at once
+// must still reach pages in the order they came in (a Redis outage
+// delivered them swapped). An alert journaled after a failed one waits
+// for it too.
+func TestJournaledFailuresKeepTheirOrder(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		appends []string // how each delivery's append behaves, in order of arrival
+	}{
+		{"a hang, then a refusal", []string{"hang", "refuse"}},
+		{"a refusal, a hang, a refusal", []string{"refuse", "hang", "refuse"}},
+		{"a hang, then a stored one", []string{"hang", "store"}},
+		{"two hangs, then a refusal", []string{"hang", "hang", "refuse"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rb := &recordingBroker{pages: 1}
+				j := mem.New()
+				defer j.Close()
+				x := router.NewJournaled(rb, gatedJournal{j}, nil)
+				var wg sync.WaitGroup
+				for i, how := range tt.appends {
+					d := alert("r", fmt.Sprint(i))
+					d.Payload["append"] = how
+					wg.Go(func() {
+						if _, err := x.Publish(t.Context(), d); err != nil {
+							t.Errorf("Publish %d: %v", i, err)
+						}
+					})
+					synctest.Wait() // it is appending, or waiting its turn, before the next comes
+				}
+				wg.Wait()
+				if err := x.Close(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, d := range rb.byRoom["r"] {
+					got = append(got, d.EventID)
+				}
+				if want := []string{"0", "1", "2"}[:len(tt.appends)]; !slices.Equal(got, want) {
+					t.Errorf("published %v, want %v (the order they came in)", got, want)
+				}
+			})
+		})
 	}
 }
