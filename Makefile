@@ -1,7 +1,7 @@
 # herald's everyday commands. `make test` is the one CI runs.
 GO ?= go
 
-.PHONY: run test build vet fmt bench fuzz compare release cross
+.PHONY: run test build vet fmt bench fuzz compare chaos release cross
 
 run: ## install nothing, just run the server with the embedded defaults
 	$(GO) run ./cmd/herald
@@ -65,3 +65,7 @@ fuzz: ## every fuzz target for FUZZTIME each, with executions per target
 
 compare: ## herald against the official Node socket.io server, side by side
 	bash bench/compare.sh
+
+chaos: ## three nodes on Redis; a node killed, Redis killed and restarted (needs redis-server)
+	$(GO) build -o bench/.herald-chaos ./cmd/herald
+	HERALD=bench/.herald-chaos node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s

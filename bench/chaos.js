@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// Chaos run of cluster mode, as an outside check would do it (issue 14):
+// three herald nodes on one redis-server behind a round-robin TCP
+// balancer, 30 pages on the official socket.io-client (WebSocket, the
+// seed's WELCOME/REGISTER) spread over the nodes, 600 triggers at 20/s
+// sent round-robin to the nodes. After 6 s node 2 is killed with SIGKILL
+// (its pages reconnect through the balancer and recover on the others);
+// 6 s later Redis is killed, and started again 10 s after (empty, as a
+// Redis without persistence comes back).
+//
+//   make chaos                      (builds herald, runs this, ~45 s)
+//   HERALD=path node bench/chaos.js  a herald binary of your own
+//
+// It fails (exit 1) if a page gets an alert twice or out of order, or
+// misses one fired outside the Redis outage. Alerts fired during the
+// outage reach only the pages of the node that took them (README,
+// cluster mode): they are counted, not failed. Ports 16500 and
+// 16510-16513 on 127.0.0.1.
+'use strict';
+const { spawn } = require('child_process');
+const net = require('net');
+const http = require('http');
+const { io } = require(require('path').join(__dirname, '..', 'node_modules', 'socket.io-client'));
+
+const HERALD = process.env.HERALD || 'herald';
+const REDIS_PORT = 16500, LB_PORT = 16510, NODE_PORTS = [16511, 16512, 16513];
+const CODES = 10, PAGES = 30, TRIGGERS = 600, RATE = 20; // triggers/s
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const t0 = Date.now();
+const log = (...a) => console.log(((Date.now() - t0) / 1000).toFixed(1) + 's', ...a);
+
+let redis;
+function startRedis() {
+  redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+}
+const nodes = [];
+function startNode(i) {
+  const p = spawn(HERALD, ['-p', String(NODE_PORTS[i]), '--redis', `redis://127.0.0.1:${REDIS_PORT}/0`, '--admin-token', 'tok',
+    '--trusted-proxies', '127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  p.stderr.on('data', (d) => { for (const l of String(d).split('\n')) if (/level=(ERROR|WARN)/.test(l) && !/journal append failed/.test(l)) log(`node${i}:`, l.slice(0, 240)); });
+  nodes[i] = p;
+}
+// Round-robin TCP balancer; a backend that refuses is skipped.
+let rr = 0;
+const lb = net.createServer((c) => {
+  c.pause();
+  const tryN = (left) => {
+    const port = NODE_PORTS[rr++ % 3];
+    const b = net.connect(port, '127.0.0.1');
+    b.once('connect', () => { c.pipe(b); b.pipe(c); c.resume(); });
+    b.once('error', () => { if (left > 0) tryN(left - 1); else c.destroy(); });
+    c.on('error', () => b.destroy()); b.on('close', () => c.destroy()); c.on('close', () => b.destroy());
+  };
+  tryN(3);
+});
+
+function get(url) {
+  return new Promise((resolve) => {
+    http.get(url, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve({ status: res.statusCode, body: b })); })
+      .on('error', (e) => resolve({ status: 0, body: String(e) }));
+  });
+}
+
+(async () => {
+  startRedis(); await sleep(500);
+  for (let i = 0; i < 3; i++) startNode(i);
+  await sleep(1500);
+  lb.listen(LB_PORT, '127.0.0.1');
+  const pages = [];
+  for (let i = 0; i < PAGES; i++) {
+    const code = 'chaos' + (i % CODES);
+    const s = io(`http://127.0.0.1:${LB_PORT}`, { transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 1000 });
+    const pg = { i, code, got: [], dups: 0, disorder: 0, recovered: 0, welcomes: 0, s, ev: [] };
+    s.on('WELCOME', () => { pg.welcomes++; s.emit('REGISTER', { code }); });
+    s.on('connect', () => { if (s.recovered) pg.recovered++; pg.ev.push(`connect rec=${s.recovered} t=${((Date.now()-t0)/1000).toFixed(1)}`); });
+    s.on('disconnect', (r) => pg.ev.push(`disconnect ${r} t=${((Date.now()-t0)/1000).toFixed(1)}`));
+    s.on('TICK', (data, ...rest) => {
+      const n = Number(data.n);
+      if (pg.got.includes(n)) pg.dups++;
+      else if (pg.got.length && n < pg.got[pg.got.length - 1]) { pg.disorder++; log(`DISORDER page${pg.i}(${pg.code}) got n=${n} after ${pg.got.slice(-5).join(',')} meta=${JSON.stringify(rest)} events=${JSON.stringify(pg.ev.slice(-4))}`); }
+      pg.got.push(n);
+    });
+    pages.push(pg);
+    await sleep(20);
+  }
+  await sleep(2000);
+  const fired = new Map(); // n → {code, status, at, node}
+  let redisDown = [0, 0];
+  const chaos = (async () => {
+    await sleep(6000); log('SIGKILL node 2'); nodes[2].kill('SIGKILL');
+    await sleep(6000); log('stop redis'); redis.kill('SIGKILL'); redisDown[0] = Date.now();
+    await sleep(10000); startRedis(); redisDown[1] = Date.now(); log('redis started');
+  })();
+  for (let n = 1; n <= TRIGGERS; n++) {
+    const code = 'chaos' + (n % CODES);
+    const node = n % 3;
+    const at = Date.now();
+    get(`http://127.0.0.1:${NODE_PORTS[node]}/notify?code=${code}&event=tick&n=${n}`).then((a) => fired.set(n, { code, status: a.status, at, node, body: a.body }));
+    await sleep(1000 / RATE);
+  }
+  await chaos;
+  await sleep(8000);
+  // Report.
+  const ok = [...fired.entries()].filter(([, f]) => f.status === 200);
+  const statuses = {};
+  for (const [, f] of fired) statuses[f.status] = (statuses[f.status] || 0) + 1;
+  log('trigger statuses', JSON.stringify(statuses));
+  let dups = 0, disorder = 0, missing = 0, missingInOutage = 0, missingElse = [];
+  for (const pg of pages) {
+    dups += pg.dups; disorder += pg.disorder;
+    for (const [n, f] of ok) {
+      if (f.code !== pg.code || pg.got.includes(n)) continue;
+      missing++;
+      if (f.at >= redisDown[0] - 500 && f.at <= redisDown[1] + 3000) missingInOutage++;
+      else missingElse.push(`page${pg.i}(${pg.code}) n=${n} node${f.node} t=${((f.at - t0) / 1000).toFixed(1)}`);
+    }
+  }
+  log(`pages ${pages.length}; duplicates ${dups}; out of order ${disorder}; missing ${missing} (${missingInOutage} fired during the Redis outage)`);
+  log('recovered connects', pages.reduce((a, p) => a + p.recovered, 0), 'welcomes', pages.reduce((a, p) => a + p.welcomes, 0));
+  if (missingElse.length) log('missing outside the outage:', missingElse.slice(0, 20).join('; '), missingElse.length > 20 ? `… ${missingElse.length}` : '');
+  for (const pg of pages) pg.s.close();
+  for (const p of nodes) p.kill('SIGTERM');
+  redis.kill('SIGTERM'); lb.close();
+  const failed = dups > 0 || disorder > 0 || missingElse.length > 0 || ok.length === 0;
+  log(failed ? 'FAIL' : 'PASS');
+  setTimeout(() => process.exit(failed ? 1 : 0), 500);
+})();
