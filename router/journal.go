@@ -284,15 +284,16 @@ func (x *Journaled) Status() JournalStatus {
 // appends commit later, so they get larger offsets) and those with a
 // smaller known offset not yet published.
 //
-// A delivery whose append failed has no offset and goes out live, after
-// the deliveries of its room that came before it and were still
-// appending, or failed, when it failed; a delivery with an offset also
-// waits for failed ones that came before it. So failures keep the order
-// in which deliveries came in, except that one may pass an earlier
-// delivery whose append succeeded (at the moment the journal comes or
-// goes). Nothing ever waits for a delivery that came after it and failed,
-// so there is no cycle, and appends are bounded by a timeout, so every
-// wait ends.
+// A delivery whose append failed has no offset and goes out live after
+// the deliveries of its room that came before it; a delivery with an
+// offset also waits for failed ones that came before it. So failures keep
+// the order in which deliveries came in, with one exception that keeps
+// the waits free of cycles: a failed delivery does not wait for an
+// earlier one with an offset that is itself waiting, and may pass it (at
+// the instant the journal comes or goes). Nothing waits for a failed
+// delivery that came after it, and a failed one waits only for appends,
+// earlier failures and deliveries free to go, so there is no cycle;
+// appends are bounded by a timeout, so every wait ends.
 type sequencer struct {
 	mu    sync.Mutex
 	rooms map[string]*seqRoom
@@ -343,7 +344,9 @@ func (s *sequencer) wait(t *ticket, offset uint64) {
 }
 
 // waitFailed marks t failed and waits until the deliveries of its room
-// that came before it and are still appending, or failed, are published.
+// that came before it are published, except one whose offset is known
+// but which is itself still waiting (for a delivery that may come after
+// t: waiting for it could close a cycle).
 func (s *sequencer) waitFailed(t *ticket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -358,7 +361,7 @@ func (s *sequencer) waitFailed(t *ticket) {
 // s.mu.
 func (t *ticket) blockedFailed() bool {
 	for m := range t.room.members {
-		if m.n < t.n && m.offset == 0 {
+		if m.n < t.n && (m.offset == 0 || !m.blocked()) {
 			return true
 		}
 	}

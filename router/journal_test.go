@@ -225,6 +225,8 @@ func TestJournaledFailuresKeepTheirOrder(t *testing.T) {
 		{"a refusal, a hang, a refusal", []string{"refuse", "hang", "refuse"}},
 		{"a hang, then a stored one", []string{"hang", "store"}},
 		{"two hangs, then a refusal", []string{"hang", "hang", "refuse"}},
+		{"a slow stored one, then a refusal", []string{"slow", "refuse"}},
+		{"a slow stored one, a hang, a refusal", []string{"slow", "hang", "refuse"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -235,7 +237,7 @@ func TestJournaledFailuresKeepTheirOrder(t *testing.T) {
 				var wg sync.WaitGroup
 				for i, how := range tt.appends {
 					d := alert("r", fmt.Sprint(i))
-					d.Payload["append"] = how
+					d.Payload["append"], d.Payload["delay"] = how, 500
 					wg.Go(func() {
 						if _, err := x.Publish(t.Context(), d); err != nil {
 							t.Errorf("Publish %d: %v", i, err)
