@@ -55,14 +55,20 @@ ns.onAny(function (e, data) { got.push(data.n); });</script>`)
 		return chromedp.Poll(expr, nil, chromedp.WithPollingTimeout(20*time.Second))
 	}
 	page := base + "/sources/reload.html"
-	step("open the page", chromedp.Navigate(page), poll(`ns.status === 'registered'`))
+	// Poll does not survive a navigation: it must wait for the new
+	// document, whose script context is then known (else "Cannot find
+	// context with specified id", seen once in CI).
+	open := func() chromedp.Action {
+		return chromedp.Tasks{chromedp.Navigate(page), chromedp.WaitReady("body", chromedp.ByQuery)}
+	}
+	step("open the page", open(), poll(`ns.status === 'registered'`))
 	fire(t, base, code, 1)
 	step("see alert 1", poll(`got.length === 1`))
 
 	step("leave the page", chromedp.Navigate("about:blank"))
 	fire(t, base, code, 2)
 	fire(t, base, code, 3)
-	step("come back", chromedp.Navigate(page), poll(`ns.status === 'registered'`), poll(`got.length >= 2`))
+	step("come back", open(), poll(`ns.status === 'registered'`), poll(`got.length >= 2`))
 	fire(t, base, code, 4)
 	var got []string
 	step("then the live one", poll(`got.length >= 3`), chromedp.Evaluate(`got`, &got))
