@@ -31,13 +31,27 @@ const t0 = Date.now();
 const log = (...a) => console.log(((Date.now() - t0) / 1000).toFixed(1) + 's', ...a);
 
 let redis;
+// Whatever happens, nothing this run started outlives it.
+process.on('exit', () => {
+  for (const p of [redis, ...nodes]) if (p && p.pid && p.exitCode === null) p.kill('SIGKILL');
+});
+// A missing program is a clear error, not a stack trace.
+function need(proc, what) {
+  proc.on('error', (err) => {
+    console.error(`chaos.js: cannot start ${what}: ${err.message}`);
+    process.exit(2);
+  });
+  return proc;
+}
 function startRedis() {
-  redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+  redis = need(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' }),
+    'redis-server (apt-get install redis-server)');
 }
 const nodes = [];
 function startNode(i) {
   const p = spawn(HERALD, ['-p', String(NODE_PORTS[i]), '--redis', `redis://127.0.0.1:${REDIS_PORT}/0`, '--admin-token', 'tok',
     '--trusted-proxies', '127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  need(p, `herald (${HERALD}; set HERALD=path)`);
   p.stderr.on('data', (d) => { for (const l of String(d).split('\n')) if (/level=(ERROR|WARN)/.test(l) && !/journal append failed/.test(l)) log(`node${i}:`, l.slice(0, 240)); });
   nodes[i] = p;
 }
