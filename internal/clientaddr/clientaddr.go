@@ -41,20 +41,17 @@ func Parse(list string) (Trusted, error) {
 	return t, errors.Join(errs...)
 }
 
+// parsePrefix reads one entry: a CIDR prefix, or an address standing for
+// itself alone.
 func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("trusted proxy %q: want an IP address or a CIDR prefix such as 10.0.0.0/8", s)
-		}
+	if p, err := netip.ParsePrefix(s); err == nil {
 		return p.Masked(), nil
 	}
-	ip, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("trusted proxy %q: want an IP address or a CIDR prefix such as 10.0.0.0/8", s)
+	if ip, err := netip.ParseAddr(s); err == nil {
+		ip = ip.Unmap()
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
 	}
-	ip = ip.Unmap()
-	return netip.PrefixFrom(ip, ip.BitLen()), nil
+	return netip.Prefix{}, fmt.Errorf("trusted proxy %q: want an IP address or a CIDR prefix such as 10.0.0.0/8", s)
 }
 
 // Empty reports whether t trusts nobody.
