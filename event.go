@@ -58,6 +58,12 @@ type Delivery struct {
 	// delivery to a page that came late, or an admin replay); pages see it
 	// in meta as replayed: true.
 	Replayed bool `json:"replayed,omitempty"`
+	// LiveTo lists the private session ids (Socket.IO pids) of pages that
+	// received this delivery live before the journal took it: in cluster
+	// mode, a node that lost Redis delivers to its own pages and journals
+	// the delivery once Redis is back. Recovery does not send it to those
+	// pages again. Pages never see it.
+	LiveTo []string `json:"live_to,omitempty"`
 }
 
 // Meta is the second emit argument every page receives beside the payload:

@@ -98,7 +98,7 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		from := max(res.From, p.offset.Load())
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		defer cancel()
-		more, err := s.recovery.Catchup(ctx, res.Code, from)
+		more, err := s.recovery.Catchup(ctx, res.Code, from, pidIf(res))
 		if err != nil {
 			s.log.Warn("recovery: catch-up read failed", "err", err)
 			return
@@ -108,6 +108,15 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	s.keepSession(p)
 	s.log.Debug("page connected", "sid", p.id, "transport", p.c.transport(), "recovered", res.Recovered, "missed", len(res.Missed))
 	return true
+}
+
+// pidIf is the session whose live deliveries recovery leaves out: the
+// page's, when it recovered it.
+func pidIf(res *recovery.Result) string {
+	if res.Recovered {
+		return res.PID
+	}
+	return ""
 }
 
 // send queues journal entries to p, in order, as live deliveries would be.

@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,7 +150,11 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	// Only a page resuming from an offset it received is sure of what it
 	// missed; any other start is checked against the window.
 	windowed := !recovered || req.Offset == ""
-	res, resumed, err := k.resumeAfter(ctx, code, *after, recovered, windowed)
+	pid := ""
+	if recovered {
+		pid = req.PID
+	}
+	res, resumed, err := k.resumeAfter(ctx, code, *after, pid, windowed)
 	if err == nil && !resumed { // away longer than the window: a new page
 		return k.pending(ctx, fresh)
 	}
@@ -168,7 +173,10 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 // gap at its start), or a session whose start is not known for sure (a
 // session saved when the journal could not be read, or by a build that
 // did not record it), which must not replay the room's whole history.
-func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, recovered, windowed bool) (res Result, resumed bool, err error) {
+//
+// pid is the recovered session's ("" for a page that is not): entries it
+// received live before they were journaled are not sent again.
+func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, pid string, windowed bool) (res Result, resumed bool, err error) {
 	c := k.claim(code)
 	defer k.release(code, c)
 	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
@@ -178,7 +186,7 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, rec
 	if windowed && len(es) > 0 && es[0].At.Before(k.opts().Now().Add(-k.opts().Window)) {
 		return Result{Code: code}, false, nil
 	}
-	res = Result{Code: code, Recovered: recovered, Missed: es, From: after, Resumed: true, Since: after}
+	res = Result{Code: code, Recovered: pid != "", Missed: notLiveTo(es, pid), From: after, Resumed: true, Since: after}
 	// What reached nobody live reaches this page now: no longer pending.
 	for _, e := range res.Missed {
 		if e.Reached == 0 {
@@ -329,8 +337,21 @@ func (k *Keeper) OnAck(fn func(code string, offset uint64)) { k.onAck.Store(&fn)
 // Catchup reads the entries of code after offset: the page model's second
 // read, under its room lock, for what was published between Connect and
 // the page joining its room.
-func (k *Keeper) Catchup(ctx context.Context, code string, after uint64) ([]journal.Entry, error) {
-	return k.j.After(ctx, code, after, k.opts().MaxMissed)
+// pid is the page's session id, as for Connect.
+func (k *Keeper) Catchup(ctx context.Context, code string, after uint64, pid string) ([]journal.Entry, error) {
+	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
+	return notLiveTo(es, pid), err
+}
+
+// notLiveTo leaves out of es the entries the page of session pid received
+// live before they were journaled (herald.Delivery.LiveTo: in cluster
+// mode, its node delivered them while Redis was away).
+func notLiveTo(es []journal.Entry, pid string) []journal.Entry {
+	live := func(e journal.Entry) bool { return slices.Contains(e.Delivery.LiveTo, pid) }
+	if pid == "" || !slices.ContainsFunc(es, live) {
+		return es
+	}
+	return slices.DeleteFunc(slices.Clone(es), live)
 }
 
 // Keep records (or extends) a page's session: call it when a page

@@ -26,6 +26,40 @@ func appendN(t *testing.T, j journal.Journal, room string, n int) []journal.Entr
 	return out
 }
 
+// appendLiveTo journals one alert of room that the pages of pids had live.
+func appendLiveTo(t *testing.T, j journal.Journal, room string, pids ...string) journal.Entry {
+	t.Helper()
+	e, err := j.Append(t.Context(), herald.Delivery{EventID: "late-" + pids[0], Room: room, Name: "TIP", Time: time.Now(), LiveTo: pids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = j.Mark(t.Context(), room, e.Offset, len(pids), 0)
+	return e
+}
+
+// TestCatchupLeavesOutLiveAlerts: the page model's second read skips what
+// the recovering page had live, and only for that page.
+func TestCatchupLeavesOutLiveAlerts(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	k := recovery.New(j, recovery.Options{})
+	appendN(t, j, "abc", 1)
+	appendLiveTo(t, j, "abc", "pid-1")
+	appendN(t, j, "abc", 1)
+	for _, tc := range []struct {
+		pid  string
+		want []uint64
+	}{{"pid-1", []uint64{3}}, {"pid-2", []uint64{2, 3}}, {"", []uint64{2, 3}}} {
+		es, err := k.Catchup(t.Context(), "abc", 1, tc.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := offsets(es); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Catchup after 1 for %q = %v, want %v", tc.pid, got, tc.want)
+		}
+	}
+}
+
 func offsets(es []journal.Entry) []uint64 {
 	var out []uint64
 	for _, e := range es {
@@ -92,6 +126,29 @@ func TestConnect(t *testing.T) {
 				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
 			},
 			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{3, 4}, wantSince: 2,
+		},
+		{
+			name: "alerts a page had live before they were journaled are not sent again",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				if err := k.Keep(t.Context(), "pid-1", "abc", 0); err != nil {
+					t.Fatal(err)
+				}
+				appendN(t, j, "abc", 2)
+				appendLiveTo(t, j, "abc", "pid-1", "pid-2") // its node's pages had it while Redis was away
+				appendLiveTo(t, j, "abc", "pid-2")          // another page had this one
+				appendN(t, j, "abc", 1)
+				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{4, 5}, wantSince: 2,
+		},
+		{
+			name: "a reloaded page is no session: it gets what it missed by offset",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 2)
+				appendLiveTo(t, j, "abc", "pid-1")
+				return recovery.Request{Code: "abc", Offset: k.Position(2)}
+			},
+			wantCode: "abc", wantMissed: []uint64{3}, wantSince: 2,
 		},
 		{
 			name: "a known pid without an offset resumes where its session started",
