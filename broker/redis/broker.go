@@ -339,7 +339,7 @@ func (b *Broker) localPages(room string) int {
 func (b *Broker) deliverLocal(ctx context.Context, d herald.Delivery, epoch string) (pages int, fresh bool) {
 	b.deliver.Lock()
 	defer b.deliver.Unlock()
-	fresh, late := b.seen.add(d, epoch)
+	fresh, late := b.seen.add(d, epoch, !b.connected.Load())
 	if !fresh {
 		return 0, false
 	}
@@ -386,7 +386,7 @@ func (b *Broker) deliverAll(ctx context.Context, in []decoded) {
 	defer b.deliver.Unlock()
 	ds := make([]herald.Delivery, 0, len(in))
 	for _, x := range in {
-		fresh, late := b.seen.add(x.d, x.epoch)
+		fresh, late := b.seen.add(x.d, x.epoch, !b.connected.Load())
 		if !fresh {
 			continue
 		}
@@ -436,6 +436,10 @@ func (b *Broker) fail(err error) {
 	msg := err.Error()
 	b.lastErr.Store(&msg)
 }
+
+// Connected reports whether the node's subscription is up: while it is
+// not, Publish reaches this node's pages only.
+func (b *Broker) Connected() bool { return b.connected.Load() }
 
 // State reports the broker's health.
 func (b *Broker) State() State {

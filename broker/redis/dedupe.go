@@ -27,8 +27,11 @@ const maxAbove = 4096
 // Redis was away, and the re-sync brings the others'). Offsets of a room
 // have no gaps within an epoch (journal/redis), so the floor climbs back
 // as the holes fill. That costs one small entry per room. Deliveries
-// without an offset are tracked by (event, room, name) for a time window.
-// Replays are meant to be sent again and are never dropped.
+// without an offset are tracked by (event, room, name) for a time window,
+// and a journaled copy of one of them (the router's outbox journals what
+// a node delivered while Redis was away) is dropped too, its position
+// counted as handed over. Replays are meant to be sent again and are
+// never dropped.
 type dedupe struct {
 	mu     sync.Mutex
 	rooms  map[string]*roomSeen
@@ -45,6 +48,11 @@ type roomSeen struct {
 	floor uint64
 	top   uint64 // the highest offset handed over
 	above map[uint64]struct{}
+	// blind is set for a room first seen in its epoch while the node's
+	// subscription was down: what came before in that epoch is unknown
+	// (another node may have appended it meanwhile), so the floor starts
+	// at 0 and the re-sync reads the room since the outage and settles it.
+	blind bool
 }
 
 func newDedupe(window time.Duration) *dedupe {
@@ -52,9 +60,10 @@ func newDedupe(window time.Duration) *dedupe {
 }
 
 // add reports whether d is new, recording it, and whether its offset is
-// below one already handed over (late: a re-sync filling a hole). Callers
-// serialise add with the hand-over to pages.
-func (s *dedupe) add(d herald.Delivery, epoch string) (fresh, late bool) {
+// below one already handed over (late: a re-sync filling a hole). blind
+// says the node's subscription is down (d is its own delivery, handed to
+// its pages alone). Callers serialise add with the hand-over to pages.
+func (s *dedupe) add(d herald.Delivery, epoch string, blind bool) (fresh, late bool) {
 	if d.Replayed {
 		return true, false
 	}
@@ -64,6 +73,9 @@ func (s *dedupe) add(d herald.Delivery, epoch string) (fresh, late bool) {
 		r := s.rooms[d.Room]
 		if r == nil || r.epoch != epoch {
 			r = &roomSeen{epoch: epoch, floor: d.Offset - 1, top: d.Offset - 1}
+			if blind {
+				r.floor, r.blind = 0, true
+			}
 			s.rooms[d.Room] = r
 		}
 		if _, dup := r.above[d.Offset]; dup || d.Offset <= r.floor {
@@ -92,6 +104,13 @@ func (s *dedupe) add(d herald.Delivery, epoch string) (fresh, late bool) {
 				r.floor, r.above = r.top, nil
 			}
 		}
+		if s.handedUnjournaled(d) {
+			// Journaled late (router's outbox) or after an append that
+			// timed out: this node's pages had it live without an offset.
+			// Its position counts as handed over all the same.
+			s.duplicates.Add(1)
+			return false, false
+		}
 		return true, late
 	}
 	if d.EventID == "" {
@@ -112,16 +131,41 @@ func (s *dedupe) add(d herald.Delivery, epoch string) (fresh, late bool) {
 	return true, false
 }
 
+// handedUnjournaled reports whether d was handed over before without an
+// offset; callers hold s.mu. Outside an outage nothing is remembered and
+// this costs a length check.
+func (s *dedupe) handedUnjournaled(d herald.Delivery) bool {
+	if len(s.recent) == 0 || d.EventID == "" {
+		return false
+	}
+	at, ok := s.recent[d.EventID+"\x00"+d.Room+"\x00"+d.Name]
+	return ok && s.now().Sub(at) <= s.window
+}
+
 // floor is where a re-sync of room starts: every offset at or below it
-// was handed over.
+// was handed over. A blind room has none (ok is false).
 func (s *dedupe) floor(room string) (epoch string, floor uint64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rooms[room]
-	if r == nil {
+	if r == nil || r.blind {
 		return "", 0, false
 	}
 	return r.epoch, r.floor, true
+}
+
+// settle ends a blind room's blindness once a re-sync read its entries up
+// to last: everything up to there was handed over or predates the outage.
+func (s *dedupe) settle(room, epoch string, last uint64) {
+	s.mu.Lock()
+	r := s.rooms[room]
+	if r == nil || r.epoch != epoch || !r.blind {
+		s.mu.Unlock()
+		return
+	}
+	r.blind = false
+	s.mu.Unlock()
+	s.lift(room, epoch, last)
 }
 
 // lift raises room's floor to at least floor (offsets below it are gone

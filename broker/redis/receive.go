@@ -178,7 +178,7 @@ func (b *Broker) resync(ctx context.Context) {
 		if pages <= 0 {
 			continue
 		}
-		var after uint64
+		var after, last uint64
 		since := downAt
 		if e, floor, ok := b.seen.floor(room); ok && e == epoch {
 			after, since = floor, time.Time{}
@@ -194,6 +194,7 @@ func (b *Broker) resync(ctx context.Context) {
 				b.seen.lift(room, epoch, es[0].Offset-1)
 			}
 			for _, e := range es {
+				last = max(last, e.Offset)
 				if e.At.Before(since) {
 					continue
 				}
@@ -206,6 +207,7 @@ func (b *Broker) resync(ctx context.Context) {
 			}
 			after = es[len(es)-1].Offset
 		}
+		b.seen.settle(room, epoch, last)
 	}
 	b.resynced.Add(uint64(recovered))
 	b.log.Info("redis broker: re-synced after reconnect", "recovered", recovered)

@@ -1,0 +1,84 @@
+package redis
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// TestDedupe: what a node hands its pages, in the orders the cluster
+// produces them, and which copies it drops.
+func TestDedupe(t *testing.T) {
+	type step struct {
+		event    string
+		offset   uint64
+		replayed bool
+		blind    bool          // the node's subscription is down
+		after    time.Duration // clock moves this far first
+		fresh    bool
+		late     bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"journaled in order", []step{
+			{event: "a", offset: 1, fresh: true}, {event: "b", offset: 2, fresh: true}, {event: "b", offset: 2},
+		}},
+		{"an unjournaled copy twice", []step{
+			{event: "a", fresh: true}, {event: "a"},
+		}},
+		{"journaled late after going live: dropped, its position counted", []step{
+			{event: "a", offset: 1, fresh: true},
+			{event: "b", fresh: true}, // Redis away: live without an offset
+			{event: "b", offset: 2},   // the outbox journals it
+			{event: "c", offset: 3, fresh: true},
+		}},
+		{"another node's late alert reaches this node's pages", []step{
+			{event: "a", offset: 1, fresh: true},
+			{event: "mine", fresh: true},
+			{event: "theirs", offset: 2, fresh: true},
+			{event: "mine", offset: 3},
+			{event: "next", offset: 4, fresh: true},
+		}},
+		{"a replay is always sent", []step{
+			{event: "a", offset: 1, fresh: true}, {event: "a", replayed: true, fresh: true},
+		}},
+		{"journaled after the window: sent", []step{
+			{event: "b", fresh: true}, {event: "b", offset: 1, after: 3 * time.Minute, fresh: true},
+		}},
+		{"a room first seen while the subscription is down keeps what other nodes appended meanwhile", []step{
+			{event: "mine", offset: 7, blind: true, fresh: true},
+			{event: "theirs", offset: 6, fresh: true, late: true}, // the re-sync brings it
+			{event: "mine", offset: 7},
+		}},
+		{"a hole filled by a re-sync is late", []step{
+			{event: "a", offset: 1, fresh: true}, {event: "c", offset: 3, fresh: true},
+			{event: "b", offset: 2, fresh: true, late: true},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			s := newDedupe(2 * time.Minute)
+			s.now = func() time.Time { return now }
+			for i, st := range tc.steps {
+				now = now.Add(st.after)
+				d := herald.Delivery{EventID: st.event, Room: "room", Name: "TIP", Offset: st.offset, Replayed: st.replayed}
+				fresh, late := s.add(d, "epoch", st.blind)
+				if fresh != st.fresh || late != st.late {
+					t.Fatalf("step %d %s: add = fresh %v late %v, want %v %v", i, describe(st.event, st.offset), fresh, late, st.fresh, st.late)
+				}
+			}
+		})
+	}
+}
+
+func describe(event string, offset uint64) string {
+	if offset == 0 {
+		return fmt.Sprintf("%s (no offset)", event)
+	}
+	return fmt.Sprintf("%s@%d", event, offset)
+}
