@@ -89,6 +89,15 @@ type Holder interface {
 	Held(room string) bool
 }
 
+// Sessions is the optional capability of a sink whose pages have private
+// session ids (Socket.IO connection state recovery): the ids of its pages
+// in a room, which a delivery sent to them live without an offset lists
+// once it is journaled late (herald.Delivery.LiveTo), so recovery does
+// not send it to them again.
+type Sessions interface {
+	Sessions(room string) []string
+}
+
 // HeldFor is how long a Holder remembers that a page held a room. It
 // matches the default recovery and pending windows: a page away longer
 // than that is treated as gone.

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,10 @@ type Journaled struct {
 	failures atomic.Uint64
 	dropped  atomic.Uint64 // marks dropped because the queue was full
 	lastFail atomic.Pointer[ErrorInfo]
+
+	out      *outbox // nil unless KeepUnjournaled
+	stopOut  context.CancelFunc
+	retrying sync.WaitGroup
 }
 
 type mark struct {
@@ -86,21 +91,29 @@ func (x *Journaled) Journal() journal.Journal { return x.j }
 
 // Publish implements broker.Broker.
 func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error) {
-	d.Offset, d.Replayed = 0, false
-	t := x.seq.enter(d.Room)
+	d.Offset, d.Replayed, d.LiveTo = 0, false, nil
 	// The append is the server's business, not the sender's: a sender that
 	// hangs up must not leave a half-journaled alert.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.timeout)
 	defer cancel()
+	// While Redis is away and the journal failed a moment ago, a delivery
+	// goes to this node's pages at once instead of waiting for another
+	// failure.
+	if x.out.away(time.Now()) {
+		return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway)
+	}
+	// Deliveries of the room that the journal could not take go first,
+	// so the room's alerts reach every node in the order they came.
+	if x.out.waits(d.Room) {
+		if err := x.out.flush(actx, d.Room); err != nil {
+			return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, err)
+		}
+	}
+	t := x.seq.enter(d.Room)
 	e, durable, err := x.stage(actx, d)
 	if err != nil {
-		x.failed(d, err)
-		// Live, without an offset, but not ahead of the room's deliveries
-		// that came first: when the journal goes away, one append waits
-		// for its timeout while the next is refused at once.
-		x.seq.waitFailed(t)
-		defer x.seq.leave(t)
-		return x.next.Publish(ctx, d)
+		x.out.failed()
+		return x.publishUnjournaled(ctx, t, d, err)
 	}
 	d.Offset = e.Offset
 	x.seq.wait(t, e.Offset)
@@ -109,17 +122,83 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	// The sender is answered only once the entry is on disk; with a
 	// Stager the pages got it while the commit was under way.
 	if derr := durable(actx); derr != nil {
-		x.failed(d, derr)
+		x.failed(d, derr, false)
 		return n, err
 	}
 	if err == nil && n > 0 {
-		select {
-		case x.marks <- mark{room: d.Room, offset: e.Offset, reached: n}:
-		default:
-			x.dropped.Add(1)
-		}
+		x.mark(d.Room, e.Offset, n)
 	}
 	return n, err
+}
+
+// publishUnjournaled sends d live without an offset, after the
+// deliveries of its room that came first: when the journal goes away, one
+// append waits for its timeout while the next is refused at once. With
+// the outbox on and Redis away, d is kept to be journaled once it is back.
+func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.Delivery, cause error) (int, error) {
+	x.seq.waitFailed(t)
+	defer x.seq.leave(t)
+	keep := x.out.keeps()
+	x.failed(d, cause, keep)
+	if !keep {
+		return x.next.Publish(ctx, d)
+	}
+	d.LiveTo = x.out.liveTo(d.Room)
+	n, err := x.next.Publish(ctx, d)
+	x.out.add(kept{d: d, at: time.Now(), reached: n})
+	return n, err
+}
+
+// errJournalAway stands for the journal's last failure while the outbox
+// spares deliveries another try.
+var errJournalAway = errors.New("journal unavailable (tried again every second)")
+
+// storeLate journals a delivery the outbox kept and publishes it, now
+// with its offset, through the broker: the other nodes' pages get it; the
+// pages that had it live do not again (broker/redis drops a second copy,
+// and recovery skips it for the pages in LiveTo).
+func (x *Journaled) storeLate(ctx context.Context, k kept) error {
+	ctx, cancel := context.WithTimeout(ctx, x.timeout)
+	defer cancel()
+	t := x.seq.enter(k.d.Room)
+	e, durable, err := x.stage(ctx, k.d)
+	if err != nil {
+		x.seq.leave(t)
+		return err
+	}
+	d := k.d
+	d.Offset = e.Offset
+	x.seq.wait(t, e.Offset)
+	n, _ := x.next.Publish(ctx, d)
+	x.seq.leave(t)
+	if err := durable(ctx); err != nil {
+		return err
+	}
+	if reached := max(n, k.reached); reached > 0 {
+		x.mark(d.Room, e.Offset, reached)
+	}
+	return nil
+}
+
+// KeepUnjournaled turns on the outbox (cluster mode): while Redis is away
+// a delivery reaches only this node's pages, so it is kept, in order, and
+// journaled once Redis is back, which sends it to the other nodes' pages
+// and gives it history. Call it once, before the first Publish.
+func (x *Journaled) KeepUnjournaled(opts OutboxOptions) {
+	x.out = newOutbox(opts, x.storeLate)
+	ctx, stop := context.WithCancel(context.Background())
+	x.stopOut = stop
+	x.retrying.Add(1)
+	go func() { defer x.retrying.Done(); x.out.retry(ctx) }()
+}
+
+// mark queues a "pages reached" record, off the caller's path.
+func (x *Journaled) mark(room string, offset uint64, reached int) {
+	select {
+	case x.marks <- mark{room: room, offset: offset, reached: reached}:
+	default:
+		x.dropped.Add(1)
+	}
 }
 
 // stage gives d its offset: at once from a journal.Stager (durable then
@@ -132,12 +211,17 @@ func (x *Journaled) stage(ctx context.Context, d herald.Delivery) (journal.Entry
 	return e, func(context.Context) error { return nil }, err
 }
 
-// failed counts and logs a delivery sent live without history.
-func (x *Journaled) failed(d herald.Delivery, err error) {
+// failed counts and logs a delivery sent live without history (yet, when
+// the outbox kept it).
+func (x *Journaled) failed(d herald.Delivery, err error, kept bool) {
 	x.failures.Add(1)
 	x.lastFail.Store(&ErrorInfo{At: time.Now(), Message: err.Error()})
 	// Codes are secrets: the log names the event, not the room.
-	x.log.Error("journal append failed; alert sent live without history", "event_id", d.EventID, "rule", d.Rule, "err", err)
+	msg := "journal append failed; alert sent live without history"
+	if kept {
+		msg = "journal append failed; alert sent to this node's pages, journaled and sent to the others once Redis is back"
+	}
+	x.log.Error(msg, "event_id", d.EventID, "rule", d.Rule, "err", err)
 }
 
 // Replay publishes journaled entries again, marked replayed and without an
@@ -162,6 +246,13 @@ func (x *Journaled) Subscribe(s broker.Subscriber) { x.next.Subscribe(s) }
 // Close implements broker.Broker: it closes the broker under it and
 // records the marks still queued.
 func (x *Journaled) Close(ctx context.Context) error {
+	if x.stopOut != nil {
+		x.stopOut()
+		x.retrying.Wait()
+		if n := x.out.waiting.Load(); n > 0 {
+			x.log.Warn("shutting down with alerts the journal never took: they reached this node's pages only", "alerts", n)
+		}
+	}
 	err := x.next.Close(ctx)
 	x.closing.Do(func() { close(x.stop) })
 	select {
@@ -269,12 +360,14 @@ type JournalStatus struct {
 	// MarksDropped counts "pages reached" records dropped because the
 	// journal fell behind (those alerts may later count as pending).
 	MarksDropped uint64 `json:"marks_dropped"`
+	// Outbox is what waits for the journal (cluster mode, Redis away).
+	Outbox *OutboxStatus `json:"outbox,omitempty"`
 }
 
 // Status reports the store and the failures seen here.
 func (x *Journaled) Status() JournalStatus {
 	return JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load(),
-		MarksDropped: x.dropped.Load()}
+		MarksDropped: x.dropped.Load(), Outbox: x.out.status()}
 }
 
 // sequencer publishes a room's journaled deliveries in offset order while

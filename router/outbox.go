@@ -1,0 +1,227 @@
+package router
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Outbox settings (Journaled.KeepUnjournaled).
+const (
+	// maxOutbox bounds the deliveries an outbox holds across rooms: an
+	// outage long enough to fill it has lasted far beyond any window in
+	// which a late alert is still welcome.
+	maxOutbox = 10_000
+	// outboxRetry is how often the journal is tried again for what waits,
+	// and how long a failed try spares later deliveries another try (they
+	// join the queue at once instead of each waiting for the journal to
+	// fail).
+	outboxRetry = time.Second
+	// maxLiveTo bounds the pages remembered per delivery (LiveTo). A room
+	// with more pages on one node than that is not an alert box; its pages
+	// beyond the bound may get the delivery again if they recover.
+	maxLiveTo = 1000
+)
+
+// OutboxOptions turns on Journaled's outbox (KeepUnjournaled).
+type OutboxOptions struct {
+	// LocalOnly reports whether a delivery published now reaches this
+	// node's pages only (cluster mode with Redis away). Only those are
+	// kept: a delivery that reached every node's pages live has nobody
+	// left to reach.
+	LocalOnly func() bool
+	// Sessions lists the private session ids of this node's pages in a
+	// room: they get the delivery live, and recovery must not send it to
+	// them again once it is journaled (herald.Delivery.LiveTo).
+	Sessions func(room string) []string
+	// MaxAge is how old a kept delivery may grow before it is dropped
+	// instead of journaled late (an alert after the window is noise).
+	MaxAge func() time.Duration
+}
+
+// OutboxStatus is the outbox's part of the journal status.
+type OutboxStatus struct {
+	// Waiting counts deliveries sent to this node's pages only, waiting
+	// for the journal (and through it the other nodes).
+	Waiting int `json:"waiting"`
+	// Journaled counts deliveries journaled late, once the journal was
+	// back, and sent to every node's pages.
+	Journaled uint64 `json:"journaled"`
+	// Dropped counts deliveries given up: too old, or the outbox full.
+	Dropped uint64 `json:"dropped"`
+}
+
+// outbox holds, per room and in order, the deliveries the journal could
+// not take while they went to this node's pages only. Each is journaled
+// (and so published to every node) once the journal is back: by the next
+// delivery of its room, which waits for them so a room's alerts keep
+// their order, or by a retry loop for rooms that stay quiet.
+type outbox struct {
+	opts  OutboxOptions
+	store func(context.Context, kept) error // journal and publish one
+
+	mu    sync.Mutex // guards rooms and their queues
+	rooms map[string]*outQueue
+	total int
+
+	waiting   atomic.Int64 // total, readable without mu
+	failedAt  atomic.Int64 // unix nanos of the last failed try
+	journaled atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// kept is one delivery waiting in the outbox.
+type kept struct {
+	d       herald.Delivery // with LiveTo
+	at      time.Time       // when it went live
+	reached int             // pages it reached live
+}
+
+type outQueue struct {
+	turn    sync.Mutex // held while the queue is being journaled
+	entries []kept
+}
+
+func newOutbox(opts OutboxOptions, store func(context.Context, kept) error) *outbox {
+	return &outbox{opts: opts, store: store, rooms: map[string]*outQueue{}}
+}
+
+// keeps reports whether a delivery published now should be kept.
+func (o *outbox) keeps() bool { return o != nil && o.opts.LocalOnly() }
+
+// liveTo is the pages of room that a delivery published now reaches.
+func (o *outbox) liveTo(room string) []string {
+	ids := o.opts.Sessions(room)
+	if len(ids) > maxLiveTo {
+		ids = ids[:maxLiveTo]
+	}
+	return ids
+}
+
+// add queues k behind its room's earlier deliveries.
+func (o *outbox) add(k kept) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q := o.rooms[k.d.Room]
+	if q == nil {
+		q = &outQueue{}
+		o.rooms[k.d.Room] = q
+	}
+	if o.total >= maxOutbox && len(q.entries) > 0 {
+		// Full: the room's oldest gives way (it is the nearest to its age
+		// limit, and the newest is what the room's pages await).
+		q.entries = q.entries[1:]
+		o.total--
+		o.dropped.Add(1)
+	}
+	if o.total >= maxOutbox {
+		o.dropped.Add(1)
+		return
+	}
+	q.entries = append(q.entries, k)
+	o.total++
+	o.waiting.Store(int64(o.total))
+}
+
+// waits reports whether room has deliveries waiting.
+func (o *outbox) waits(room string) bool {
+	if o == nil || o.waiting.Load() == 0 {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rooms[room] != nil
+}
+
+// away reports whether a delivery published now should skip the journal:
+// Redis is away and the journal failed within outboxRetry. Until the next
+// try, deliveries join the queue without waiting for another failure.
+func (o *outbox) away(now time.Time) bool {
+	return o != nil && now.UnixNano()-o.failedAt.Load() < int64(outboxRetry) && o.keeps()
+}
+
+// failed records a failed try of the journal.
+func (o *outbox) failed() {
+	if o != nil {
+		o.failedAt.Store(time.Now().UnixNano())
+	}
+}
+
+// flush journals room's waiting deliveries, oldest first, and reports the
+// first failure (the rest keep waiting). Deliveries past MaxAge are
+// dropped.
+func (o *outbox) flush(ctx context.Context, room string) error {
+	o.mu.Lock()
+	q := o.rooms[room]
+	o.mu.Unlock()
+	if q == nil {
+		return nil
+	}
+	q.turn.Lock()
+	defer q.turn.Unlock()
+	for {
+		o.mu.Lock()
+		if len(q.entries) == 0 {
+			if o.rooms[room] == q {
+				delete(o.rooms, room)
+			}
+			o.mu.Unlock()
+			return nil
+		}
+		k := q.entries[0]
+		o.mu.Unlock()
+		var err error
+		if time.Since(k.at) > o.opts.MaxAge() {
+			o.dropped.Add(1)
+		} else if err = o.store(ctx, k); err != nil {
+			o.failed()
+			return err
+		} else {
+			o.journaled.Add(1)
+		}
+		o.mu.Lock()
+		q.entries = q.entries[1:]
+		o.total--
+		o.waiting.Store(int64(o.total))
+		o.mu.Unlock()
+	}
+}
+
+// retry flushes every room with deliveries waiting, every outboxRetry,
+// until ctx ends.
+func (o *outbox) retry(ctx context.Context) {
+	t := time.NewTicker(outboxRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if o.waiting.Load() == 0 {
+			continue
+		}
+		o.mu.Lock()
+		rooms := make([]string, 0, len(o.rooms))
+		for room := range o.rooms {
+			rooms = append(rooms, room)
+		}
+		o.mu.Unlock()
+		for _, room := range rooms {
+			if err := o.flush(ctx, room); err != nil {
+				break // still away: every room would fail the same way
+			}
+		}
+	}
+}
+
+// status reports the outbox's counters.
+func (o *outbox) status() *OutboxStatus {
+	if o == nil {
+		return nil
+	}
+	return &OutboxStatus{Waiting: int(o.waiting.Load()), Journaled: o.journaled.Load(), Dropped: o.dropped.Load()}
+}

@@ -1,0 +1,205 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/router"
+)
+
+// switchedJournal is a fake of our own journal seam that refuses appends
+// while down is set, as the Redis journal does while Redis is away.
+type switchedJournal struct {
+	journal.Journal
+	down    *atomic.Bool
+	appends *atomic.Int64
+}
+
+func (s switchedJournal) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
+	s.appends.Add(1)
+	if s.down.Load() {
+		return journal.Entry{}, errors.New("dial tcp: connection refused")
+	}
+	return s.Journal.Append(ctx, d)
+}
+
+// outboxRig is a Journaled with its outbox on, over a journal that can go
+// away, on a node whose Redis subscription can be lost (localOnly).
+type outboxRig struct {
+	x         *router.Journaled
+	rb        *recordingBroker
+	j         *mem.Store
+	down      atomic.Bool
+	localOnly atomic.Bool
+	appends   atomic.Int64
+}
+
+func newOutboxRig(t *testing.T) *outboxRig {
+	r := &outboxRig{rb: &recordingBroker{pages: 1}, j: mem.New()}
+	t.Cleanup(func() { _ = r.j.Close() })
+	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.appends}, nil)
+	r.x.KeepUnjournaled(router.OutboxOptions{
+		LocalOnly: r.localOnly.Load,
+		Sessions:  func(string) []string { return []string{"pid-here"} },
+		MaxAge:    func() time.Duration { return 10 * time.Minute },
+	})
+	return r
+}
+
+// away cuts Redis off: the journal refuses, the node reaches its own
+// pages only.
+func (r *outboxRig) away(yes bool) { r.down.Store(yes); r.localOnly.Store(yes) }
+
+func (r *outboxRig) publish(t *testing.T, room string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := r.x.Publish(t.Context(), alert(room, id)); err != nil {
+			t.Fatalf("Publish %s: %v", id, err)
+		}
+	}
+}
+
+// published is what the broker got for room: "id" for a delivery without
+// an offset, "id@offset" for a journaled one.
+func (r *outboxRig) published(room string) []string {
+	r.rb.mu.Lock()
+	defer r.rb.mu.Unlock()
+	var out []string
+	for _, d := range r.rb.byRoom[room] {
+		s := d.EventID
+		if d.Offset != 0 {
+			s += "@" + string(rune('0'+d.Offset))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *outboxRig) journaled(t *testing.T, room string) (ids []string, liveTo [][]string) {
+	t.Helper()
+	es, err := r.j.After(t.Context(), room, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		ids = append(ids, e.Delivery.EventID)
+		liveTo = append(liveTo, e.Delivery.LiveTo)
+	}
+	return ids, liveTo
+}
+
+// TestOutboxJournalsWhatWentLiveWhileRedisWasAway: alerts published while
+// Redis is away reach this node's pages at once, wait in the outbox, and
+// are journaled and published to every node once it is back: before the
+// room's next alert, in the order they came, each naming the pages that
+// had it live.
+func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.publish(t, "r", "before")
+		r.away(true)
+		r.publish(t, "r", "a", "b", "c")
+		if got, want := r.published("r"), []string{"before@1", "a", "b", "c"}; !slices.Equal(got, want) {
+			t.Fatalf("while away the broker got %v, want %v", got, want)
+		}
+		// The first failure spares the next alerts another try: they go
+		// live at once instead of each waiting for the journal to fail.
+		if n := r.appends.Load(); n != 2 {
+			t.Errorf("%d appends tried, want 2 (one for 'before', one that failed)", n)
+		}
+		if st := r.x.Status(); st.Outbox == nil || st.Outbox.Waiting != 3 {
+			t.Fatalf("status while away = %+v, want 3 waiting", st.Outbox)
+		}
+
+		r.away(false)
+		r.publish(t, "r", "after")
+		if got, want := r.published("r"), []string{"before@1", "a", "b", "c", "a@2", "b@3", "c@4", "after@5"}; !slices.Equal(got, want) {
+			t.Errorf("once back the broker got %v, want %v", got, want)
+		}
+		ids, liveTo := r.journaled(t, "r")
+		if want := []string{"before", "a", "b", "c", "after"}; !slices.Equal(ids, want) {
+			t.Errorf("journal holds %v, want %v", ids, want)
+		}
+		for i, pids := range liveTo {
+			late := i >= 1 && i <= 3
+			if got := slices.Equal(pids, []string{"pid-here"}); got != late {
+				t.Errorf("entry %s lists LiveTo %v", ids[i], pids)
+			}
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 3 {
+			t.Errorf("status once back = %+v, want none waiting, 3 journaled", st.Outbox)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxRetriesQuietRooms: a room that gets no further alert is
+// journaled by the retry loop soon after Redis is back; one that waited
+// beyond MaxAge is dropped, not sent hours late.
+func TestOutboxRetriesQuietRooms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.away(true)
+		r.publish(t, "quiet", "q")
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := r.published("quiet"); !slices.Equal(got, []string{"q"}) {
+			t.Fatalf("while away the broker got %v, want the live one only", got)
+		}
+		r.away(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got, want := r.published("quiet"), []string{"q", "q@1"}; !slices.Equal(got, want) {
+			t.Errorf("after Redis came back the broker got %v, want %v", got, want)
+		}
+
+		r.away(true)
+		r.publish(t, "stale", "s")
+		time.Sleep(11 * time.Minute)
+		r.away(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := r.published("stale"); !slices.Equal(got, []string{"s"}) {
+			t.Errorf("an alert older than MaxAge: the broker got %v, want the live one only", got)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Dropped != 1 || st.Outbox.Journaled != 1 {
+			t.Errorf("status = %+v, want none waiting, 1 dropped, 1 journaled", st.Outbox)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxKeepsOnlyLocalDeliveries: when the journal fails but the
+// broker still reaches every node (Redis refuses writes but carries
+// Pub/Sub), every page had the alert live: nothing is kept to send again.
+func TestOutboxKeepsOnlyLocalDeliveries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.down.Store(true)
+		r.publish(t, "r", "a")
+		r.down.Store(false)
+		time.Sleep(2 * time.Second)
+		r.publish(t, "r", "b")
+		if got, want := r.published("r"), []string{"a", "b@1"}; !slices.Equal(got, want) {
+			t.Errorf("the broker got %v, want %v", got, want)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 0 {
+			t.Errorf("status = %+v, want nothing kept", st.Outbox)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
