@@ -143,6 +143,17 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	s.applyJournalSettings()
 	s.heldBefore = heldBeforeStart(s.journal, s.router.JournalSettings().RecoveryWindow, log)
 	s.journaled = router.NewJournaled(pages, s.journal, log)
+	if s.cluster != nil {
+		// While Redis is away, alerts reach this node's pages only; the
+		// outbox journals them once it is back, which sends them to the
+		// other nodes' pages too, within the recovery window.
+		b := s.cluster.broker
+		s.journaled.KeepUnjournaled(router.OutboxOptions{
+			LocalOnly: func() bool { return !b.Connected() },
+			Sessions:  s.sinks.sessions,
+			MaxAge:    s.keeper.Window,
+		})
+	}
 	toJournal.b = s.journaled
 	lim := newLimits(cfg)
 	var publish herald.Publisher = s.router

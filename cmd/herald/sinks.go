@@ -110,6 +110,17 @@ func (ss sinks) held(room string) bool {
 	return false
 }
 
+// sessions lists the private session ids of every sink's pages in room.
+func (ss sinks) sessions(room string) []string {
+	var out []string
+	for _, s := range ss {
+		if h, ok := s.(egress.Sessions); ok {
+			out = append(out, h.Sessions(room)...)
+		}
+	}
+	return out
+}
+
 // close closes every sink in parallel and returns when all are done.
 func (ss sinks) close(ctx context.Context) error {
 	errs := make([]error, len(ss))

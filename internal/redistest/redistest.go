@@ -63,6 +63,14 @@ func Start(t testing.TB) *Server {
 	return startWith(t)
 }
 
+// StartDurable runs a redis-server for t that keeps its data across Stop
+// and Restart (an append-only file, fsync'd on every write), as a Redis
+// with persistence does when it is restarted.
+func StartDurable(t testing.TB) *Server {
+	t.Helper()
+	return startWith(t, "--appendonly", "yes", "--appendfsync", "always")
+}
+
 func startWith(t testing.TB, args ...string) *Server {
 	t.Helper()
 	return launch(t, &Server{t: t, bin: Binary(t), dir: t.TempDir(), args: args})
@@ -122,7 +130,8 @@ func (s *Server) Stop() {
 	s.proc = nil
 }
 
-// Restart starts the server again on the same port, with no data. It
+// Restart starts the server again on the same port, with no data (unless
+// it was started with StartDurable). It
 // fails the test when the server does not come up.
 func (s *Server) Restart() {
 	s.t.Helper()

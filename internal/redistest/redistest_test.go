@@ -38,6 +38,21 @@ func TestStopRestart(t *testing.T) {
 	}
 }
 
+// TestStartDurableKeepsData: a durable server's data outlives a SIGKILL
+// and a restart.
+func TestStartDurableKeepsData(t *testing.T) {
+	srv := redistest.StartDurable(t)
+	c := srv.Client()
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	srv.Restart()
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET k after Restart = %q, %v; want \"v\"", got, err)
+	}
+}
+
 // TestServersAreSeparate checks that two servers in one test do not share
 // data or ports.
 func TestServersAreSeparate(t *testing.T) {
