@@ -96,18 +96,25 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	// hangs up must not leave a half-journaled alert.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.timeout)
 	defer cancel()
-	// While Redis is away and the journal failed a moment ago, a delivery
-	// goes to this node's pages at once instead of waiting for another
-	// failure.
-	if x.out.away(time.Now()) {
-		return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway)
-	}
-	// Deliveries of the room that the journal could not take go first,
-	// so the room's alerts reach every node in the order they came.
-	if x.out.waits(d.Room) {
-		if err := x.out.flush(actx, d.Room); err != nil {
+	if q := x.out.lock(d.Room); q != nil {
+		// Deliveries of the room that the journal could not take go
+		// first, so the room's alerts reach every node in the order they
+		// came. While Redis is away (the retry loop finds out when it is
+		// back), d joins them at once.
+		err := errJournalAway
+		if !x.out.keeps() {
+			err = x.out.flushLocked(actx, d.Room, q)
+		}
+		if err != nil {
+			defer x.out.unlock(q)
 			return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, err)
 		}
+		x.out.unlock(q)
+	} else if x.out.away(time.Now()) {
+		// Redis is away and the journal failed a moment ago: d goes to
+		// this node's pages at once instead of waiting for another
+		// failure.
+		return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway)
 	}
 	t := x.seq.enter(d.Room)
 	e, durable, err := x.stage(actx, d)

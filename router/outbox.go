@@ -80,10 +80,19 @@ type kept struct {
 	reached int             // pages it reached live
 }
 
+// outQueue is one room's waiting deliveries. Its turn is held while they
+// are journaled, and by a new delivery of the room from before it tries
+// the journal until it is published: a room's deliveries neither pass
+// each other nor what waits.
+//
+// The turn is a channel rather than a mutex: its waiters queue in order,
+// and a test's fake clock (testing/synctest) sees them blocked.
 type outQueue struct {
-	turn    sync.Mutex // held while the queue is being journaled
+	turn    chan struct{}
 	entries []kept
 }
+
+func newOutQueue() *outQueue { return &outQueue{turn: make(chan struct{}, 1)} }
 
 func newOutbox(opts OutboxOptions, store func(context.Context, kept) error) *outbox {
 	return &outbox{opts: opts, store: store, rooms: map[string]*outQueue{}}
@@ -107,7 +116,7 @@ func (o *outbox) add(k kept) {
 	defer o.mu.Unlock()
 	q := o.rooms[k.d.Room]
 	if q == nil {
-		q = &outQueue{}
+		q = newOutQueue()
 		o.rooms[k.d.Room] = q
 	}
 	if o.total >= maxOutbox && len(q.entries) > 0 {
@@ -126,16 +135,6 @@ func (o *outbox) add(k kept) {
 	o.waiting.Store(int64(o.total))
 }
 
-// waits reports whether room has deliveries waiting.
-func (o *outbox) waits(room string) bool {
-	if o == nil || o.waiting.Load() == 0 {
-		return false
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.rooms[room] != nil
-}
-
 // away reports whether a delivery published now should skip the journal:
 // Redis is away and the journal failed within outboxRetry. Until the next
 // try, deliveries join the queue without waiting for another failure.
@@ -150,18 +149,46 @@ func (o *outbox) failed() {
 	}
 }
 
-// flush journals room's waiting deliveries, oldest first, and reports the
-// first failure (the rest keep waiting). Deliveries past MaxAge are
-// dropped.
+// lock waits for room's turn and returns its queue, or nil when nothing
+// of room waits. The caller journals or joins the queue, then unlocks.
+func (o *outbox) lock(room string) *outQueue {
+	if o == nil || o.waiting.Load() == 0 {
+		return nil
+	}
+	for {
+		o.mu.Lock()
+		q := o.rooms[room]
+		o.mu.Unlock()
+		if q == nil {
+			return nil
+		}
+		q.turn <- struct{}{}
+		o.mu.Lock()
+		same := o.rooms[room] == q
+		o.mu.Unlock()
+		if same {
+			return q
+		}
+		<-q.turn // emptied meanwhile; a new queue may have begun
+	}
+}
+
+func (o *outbox) unlock(q *outQueue) { <-q.turn }
+
+// flush journals room's waiting deliveries (flushLocked) in its turn.
 func (o *outbox) flush(ctx context.Context, room string) error {
-	o.mu.Lock()
-	q := o.rooms[room]
-	o.mu.Unlock()
+	q := o.lock(room)
 	if q == nil {
 		return nil
 	}
-	q.turn.Lock()
-	defer q.turn.Unlock()
+	defer o.unlock(q)
+	return o.flushLocked(ctx, room, q)
+}
+
+// flushLocked journals the deliveries of q, room's locked queue, oldest
+// first, and reports the first failure (the rest keep waiting).
+// Deliveries past MaxAge are dropped.
+func (o *outbox) flushLocked(ctx context.Context, room string, q *outQueue) error {
 	for {
 		o.mu.Lock()
 		if len(q.entries) == 0 {

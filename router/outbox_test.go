@@ -17,14 +17,20 @@ import (
 
 // switchedJournal is a fake of our own journal seam that refuses appends
 // while down is set, as the Redis journal does while Redis is away.
+// With hang set, an append blocks until its deadline instead (a Redis
+// that stopped answering).
 type switchedJournal struct {
 	journal.Journal
-	down    *atomic.Bool
-	appends *atomic.Int64
+	down, hang *atomic.Bool
+	appends    *atomic.Int64
 }
 
 func (s switchedJournal) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
 	s.appends.Add(1)
+	if s.hang.Load() {
+		<-ctx.Done()
+		return journal.Entry{}, ctx.Err()
+	}
 	if s.down.Load() {
 		return journal.Entry{}, errors.New("dial tcp: connection refused")
 	}
@@ -38,6 +44,7 @@ type outboxRig struct {
 	rb        *recordingBroker
 	j         *mem.Store
 	down      atomic.Bool
+	hang      atomic.Bool
 	localOnly atomic.Bool
 	appends   atomic.Int64
 }
@@ -45,7 +52,7 @@ type outboxRig struct {
 func newOutboxRig(t *testing.T) *outboxRig {
 	r := &outboxRig{rb: &recordingBroker{pages: 1}, j: mem.New()}
 	t.Cleanup(func() { _ = r.j.Close() })
-	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.appends}, nil)
+	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.appends}, nil)
 	r.x.KeepUnjournaled(router.OutboxOptions{
 		LocalOnly: r.localOnly.Load,
 		Sessions:  func(string) []string { return []string{"pid-here"} },
@@ -64,6 +71,13 @@ func (r *outboxRig) publish(t *testing.T, room string, ids ...string) {
 		if _, err := r.x.Publish(t.Context(), alert(room, id)); err != nil {
 			t.Fatalf("Publish %s: %v", id, err)
 		}
+	}
+}
+
+// publishErr is publish for another goroutine: it reports, never stops.
+func (r *outboxRig) publishErr(t *testing.T, room, id string) {
+	if _, err := r.x.Publish(t.Context(), alert(room, id)); err != nil {
+		t.Errorf("Publish %s: %v", id, err)
 	}
 }
 
@@ -197,6 +211,42 @@ func TestOutboxKeepsOnlyLocalDeliveries(t *testing.T) {
 		}
 		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 0 {
 			t.Errorf("status = %+v, want nothing kept", st.Outbox)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxKeepsARoomsOrderWhileRedisIsAway: while Redis is away, a
+// delivery of a room with alerts waiting joins them in its turn, never
+// passed by a later one. A chaos run saw one that tried the journal first
+// (which hung until its deadline) overtaken by a later one of its room
+// that skipped the journal because another room's append had just failed.
+func TestOutboxKeepsARoomsOrderWhileRedisIsAway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.away(true)
+		r.publish(t, "r", "first") // refused: kept; the retry loop tries at 1 s, 2 s, …
+		time.Sleep(1900 * time.Millisecond)
+		r.hang.Store(true) // Redis stops answering: the try at 2 s hangs until 4 s
+		time.Sleep(600 * time.Millisecond)
+		go r.publishErr(t, "r", "second")
+		time.Sleep(100 * time.Millisecond)
+		r.hang.Store(false)
+		r.publish(t, "other", "o") // refused: the journal failed just now
+		time.Sleep(100 * time.Millisecond)
+		go r.publishErr(t, "r", "third")
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got, want := r.published("r"), []string{"first", "second", "third"}; !slices.Equal(got, want) {
+			t.Errorf("the broker got %v, want %v", got, want)
+		}
+		r.away(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if ids, _ := r.journaled(t, "r"); !slices.Equal(ids, []string{"first", "second", "third"}) {
+			t.Errorf("journaled once back: %v, want first, second, third", ids)
 		}
 		if err := r.x.Close(t.Context()); err != nil {
 			t.Fatal(err)
