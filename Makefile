@@ -68,4 +68,4 @@ compare: ## herald against the official Node socket.io server, side by side
 
 chaos: ## three nodes on Redis; a node killed, Redis killed and restarted (needs redis-server)
 	$(GO) build -o bench/.herald-chaos ./cmd/herald
-	HERALD=bench/.herald-chaos node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s
+	HERALD=bench/.herald-chaos node bench/chaos.js && HERALD=bench/.herald-chaos CHAOS_REDIS_KEEP=1 node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s

@@ -39,7 +39,9 @@ const DefaultAppendTimeout = 2 * time.Second
 //
 // A failed append never costs the live alert: the delivery is published
 // without an offset, the failure is logged at ERROR and counted, and
-// Status shows it.
+// Status shows it. In cluster mode (KeepUnjournaled) a delivery that then
+// reached only this node's pages waits in an outbox and is journaled, and
+// so sent to the other nodes' pages, once Redis is back.
 type Journaled struct {
 	next    broker.Broker
 	j       journal.Journal

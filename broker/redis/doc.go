@@ -64,7 +64,15 @@
 // them. It reconnects with backoff; once subscribed again it reads, for
 // every room it has pages in, the journal after the last offset it
 // delivered (re-sync), so what other nodes published while it was away
-// still arrives, in order. A page never receives a delivery twice: every
+// still arrives, in order. A room this node first delivered to while
+// unsubscribed (a new journal epoch: Redis came back empty) is read from
+// the outage's start instead: its last offset says nothing of what other
+// nodes appended meanwhile.
+//
+// What a node delivered alone is journaled once Redis is back (the
+// router's outbox, router.Journaled.KeepUnjournaled) and so reaches the
+// other nodes' pages late. A page never receives a delivery twice: every
 // node remembers what it handed its pages (by event, room, name and
-// offset) for DedupeWindow and drops a second copy.
+// offset) for DedupeWindow and drops a second copy, including the
+// journaled copy of a delivery its pages had without an offset.
 package redis
