@@ -44,6 +44,26 @@ type Options struct {
 	// Journal reports the journal's size and health; nil (no journal)
 	// leaves the herald_journal_* series out.
 	Journal func() journal.Stats
+	// Cluster reports the node's link to Redis (cluster mode); nil leaves
+	// the herald_cluster_* series out.
+	Cluster func() Cluster
+}
+
+// Cluster is a cluster node's link to Redis, as the metrics show it.
+type Cluster struct {
+	// Connected is true while the node's Redis subscription is up.
+	Connected bool
+	// Disconnects counts subscription losses; LocalOnly the deliveries
+	// handed to this node's pages only while Redis was away; Resynced those
+	// read back from the journal after a reconnect; Duplicates the second
+	// copies dropped before reaching a page.
+	Disconnects, LocalOnly, Resynced, Duplicates uint64
+	// RoundTrips counts the Redis pipelines that carried deliveries.
+	RoundTrips uint64
+	// OutboxWaiting is the deliveries waiting for Redis to be journaled;
+	// OutboxJournaled and OutboxDropped those journaled late and given up.
+	OutboxWaiting                  int
+	OutboxJournaled, OutboxDropped uint64
 }
 
 // Metrics is herald's registry plus the observer that feeds it.

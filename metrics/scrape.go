@@ -36,6 +36,15 @@ var (
 	descJErrs      = desc("herald_journal_append_errors_total", "Journal appends that failed since start.")
 	descJHealthy   = desc("herald_journal_healthy", "0 when the journal's last operation failed.")
 	descJCommits   = desc("herald_journal_commits_total", "Group commits of the journal's store (fsync'd transactions; 0 for stores without them).")
+	descCConnected = desc("herald_cluster_connected", "1 while this node's Redis subscription is up (cluster mode).")
+	descCDisconn   = desc("herald_cluster_disconnects_total", "Redis subscription losses since start.")
+	descCLocalOnly = desc("herald_cluster_local_only_total", "Deliveries handed to this node's pages only, while Redis was away.")
+	descCResynced  = desc("herald_cluster_resynced_total", "Deliveries read back from the journal after a reconnect.")
+	descCDups      = desc("herald_cluster_duplicates_total", "Second copies of a delivery dropped before reaching a page.")
+	descCRoundTrip = desc("herald_cluster_round_trips_total", "Redis pipelines that carried deliveries.")
+	descCWaiting   = desc("herald_cluster_outbox_waiting", "Deliveries this node sent to its own pages only while Redis was away, waiting to be journaled (and sent to the other nodes).")
+	descCJournaled = desc("herald_cluster_outbox_journaled_total", "Deliveries journaled late, once Redis was back, and sent to every node.")
+	descCDropped   = desc("herald_cluster_outbox_dropped_total", "Deliveries the outbox gave up: older than recovery_window, or the outbox full.")
 	descJCommitOps = desc("herald_journal_commit_operations_total", "Writes carried by the journal's group commits; divided by herald_journal_commits_total, the mean batch.")
 	descRuleErrs   = desc("herald_rule_errors_total", "Runtime failures of each rule since start (a skipped rule or a part left out), by rule name.", "rule")
 	descConnected  = desc("herald_ingress_session_connected", "1 while an ingress instance with a connection of its own (the Twitch EventSub WebSocket) has a session up, else 0.", "instance")
@@ -58,6 +67,12 @@ func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
 	}
 	if s.opts.Journal != nil {
 		for _, d := range []*prometheus.Desc{descJEntries, descJRooms, descJBytes, descJErrs, descJHealthy, descJCommits, descJCommitOps} {
+			ch <- d
+		}
+	}
+	if s.opts.Cluster != nil {
+		for _, d := range []*prometheus.Desc{descCConnected, descCDisconn, descCLocalOnly, descCResynced, descCDups,
+			descCRoundTrip, descCWaiting, descCJournaled, descCDropped} {
 			ch <- d
 		}
 	}
@@ -141,5 +156,17 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		gauge(descJHealthy, map[bool]float64{false: 1, true: 0}[js.LastError != ""])
 		counter(descJCommits, js.Commits)
 		counter(descJCommitOps, js.CommitOps)
+	}
+	if s.opts.Cluster != nil {
+		c := s.opts.Cluster()
+		gauge(descCConnected, map[bool]float64{false: 0, true: 1}[c.Connected])
+		counter(descCDisconn, c.Disconnects)
+		counter(descCLocalOnly, c.LocalOnly)
+		counter(descCResynced, c.Resynced)
+		counter(descCDups, c.Duplicates)
+		counter(descCRoundTrip, c.RoundTrips)
+		gauge(descCWaiting, float64(c.OutboxWaiting))
+		counter(descCJournaled, c.OutboxJournaled)
+		counter(descCDropped, c.OutboxDropped)
 	}
 }

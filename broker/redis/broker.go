@@ -317,9 +317,13 @@ func (b *Broker) epochOf(d herald.Delivery) string {
 }
 
 // localOnlyDelivery hands d to this node's pages alone (Redis is down).
+// Only deliveries handed over count as local-only: the journaled copy of
+// one the pages already have is not another.
 func (b *Broker) localOnlyDelivery(ctx context.Context, d herald.Delivery) int {
-	b.localOnly.Add(1)
-	n, _ := b.deliverLocal(ctx, d, b.epochOf(d))
+	n, fresh := b.deliverLocal(ctx, d, b.epochOf(d))
+	if fresh {
+		b.localOnly.Add(1)
+	}
 	return n
 }
 

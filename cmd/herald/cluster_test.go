@@ -509,7 +509,7 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := tc.start(t)
-			nodes := startNodes(t, srv, 2)
+			nodes := startNodes(t, srv, 2, "--metrics")
 			const code = "outage"
 			opts := pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}}
 			here := pagetest.Start(t, nodes[0].base, opts)
@@ -552,6 +552,24 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			fire(t, nodes[1].base, code, 3)
 			expectN(t, here, 3)
 			expectN(t, there, 3)
+
+			// The outage, as node 0's metrics show it.
+			families := scrape(t, nodes[0].base)
+			for _, m := range []struct {
+				name string
+				want float64
+			}{
+				{"herald_cluster_connected", 1},
+				{"herald_cluster_disconnects_total", 1},
+				{"herald_cluster_local_only_total", 2},
+				{"herald_cluster_outbox_waiting", 0},
+				{"herald_cluster_outbox_journaled_total", 2},
+				{"herald_cluster_outbox_dropped_total", 0},
+			} {
+				if got, ok := value(families[m.name], nil); !ok || got != m.want {
+					t.Errorf("node 0's %s = %v (present %v), want %v", m.name, got, ok, m.want)
+				}
+			}
 		})
 	}
 }

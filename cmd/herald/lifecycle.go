@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/recent"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/recovery"
+	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/sources"
 )
@@ -107,8 +108,12 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	toJournal := &deferredBroker{}
 	// The monitors read the router and the journal, which are built after
 	// the observer they are handed.
+	var clusterMetrics func() metrics.Cluster
+	if cfg.redisURL != "" {
+		clusterMetrics = s.clusterMetrics
+	}
 	s.mon = newMonitoring(cfg, log, s.sinks, func() router.Status { return s.router.Status() },
-		func() journal.Stats { return s.journal.Stats() })
+		func() journal.Stats { return s.journal.Stats() }, clusterMetrics)
 	if s.mon.dash.Enabled() {
 		s.keeper.OnAck(s.mon.dash.Acked) // acks show beside each delivery
 	}
@@ -189,6 +194,17 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// clusterMetrics is the node's link to Redis for /metrics.
+func (s *server) clusterMetrics() metrics.Cluster {
+	b := s.cluster.broker.State()
+	c := metrics.Cluster{Connected: b.Connected, Disconnects: b.Disconnects, LocalOnly: b.LocalOnly,
+		Resynced: b.Resynced, Duplicates: b.Duplicates, RoundTrips: b.RoundTrips}
+	if o := s.journaled.Status().Outbox; o != nil {
+		c.OutboxWaiting, c.OutboxJournaled, c.OutboxDropped = o.Waiting, o.Journaled, o.Dropped
+	}
+	return c
 }
 
 // held reports whether a page held room lately: on this node (the sinks

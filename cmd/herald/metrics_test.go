@@ -124,6 +124,21 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	}
 }
 
+// scrape reads base's /metrics into families.
+func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	a := do(t, "GET", base+"/metrics", nil, nil)
+	if a.status != 200 {
+		t.Fatalf("GET /metrics = %d %s", a.status, a.body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(a.body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return families
+}
+
 // value finds the sample of mf whose labels include labels: a counter's or
 // gauge's value, a histogram's sample count.
 func value(mf *dto.MetricFamily, labels map[string]string) (float64, bool) {

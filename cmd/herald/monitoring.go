@@ -27,13 +27,16 @@ type monitoring struct {
 
 // newMonitoring builds what the flags turn on. status reads the router,
 // which is built after the observers it is handed.
-func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status func() router.Status, journalStats func() journal.Stats) *monitoring {
+//
+// cluster is nil outside cluster mode.
+func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status func() router.Status, journalStats func() journal.Stats,
+	cluster func() metrics.Cluster) *monitoring {
 	m := &monitoring{dash: admin.New(admin.Options{
 		Token: cfg.adminToken, Status: status, Pages: lister, Log: log.With("component", "dashboard"),
 		SecureCookie: cfg.tlsCert != "" || cfg.sslContext != "",
 	})}
 	if cfg.metrics || cfg.metricsListen != "" {
-		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister, Journal: journalStats})
+		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister, Journal: journalStats, Cluster: cluster})
 	}
 	return m
 }
