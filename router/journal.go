@@ -131,7 +131,7 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	// The sender is answered only once the entry is on disk; with a
 	// Stager the pages got it while the commit was under way.
 	if derr := durable(actx); derr != nil {
-		x.failed(d, derr, false)
+		x.failed(d, derr, slog.LevelError, "journal commit failed; alert sent live without history")
 		return n, err
 	}
 	if err == nil && n > 0 {
@@ -148,10 +148,17 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 	x.seq.waitFailed(t)
 	defer x.seq.leave(t)
 	keep := x.out.keeps()
-	x.failed(d, cause, keep)
 	if !keep {
+		x.failed(d, cause, slog.LevelError, "journal append failed; alert sent live without history")
 		return x.next.Publish(ctx, d)
 	}
+	// An outage is logged once, by its first alert (the broker has said
+	// Redis is lost); the outbox logs again when it has caught up.
+	level := slog.LevelDebug
+	if x.out.waiting.Load() == 0 {
+		level = slog.LevelError
+	}
+	x.failed(d, cause, level, "journal append failed; alerts go to this node's pages and are journaled and sent to the other nodes once Redis is back")
 	d.LiveTo = x.out.liveTo(d.Room)
 	n, err := x.next.Publish(ctx, d)
 	x.out.add(kept{d: d, at: time.Now(), reached: n})
@@ -194,7 +201,7 @@ func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 // journaled once Redis is back, which sends it to the other nodes' pages
 // and gives it history. Call it once, before the first Publish.
 func (x *Journaled) KeepUnjournaled(opts OutboxOptions) {
-	x.out = newOutbox(opts, x.storeLate)
+	x.out = newOutbox(opts, x.storeLate, x.log)
 	ctx, stop := context.WithCancel(context.Background())
 	x.stopOut = stop
 	x.retrying.Add(1)
@@ -222,15 +229,11 @@ func (x *Journaled) stage(ctx context.Context, d herald.Delivery) (journal.Entry
 
 // failed counts and logs a delivery sent live without history (yet, when
 // the outbox kept it).
-func (x *Journaled) failed(d herald.Delivery, err error, kept bool) {
+func (x *Journaled) failed(d herald.Delivery, err error, level slog.Level, msg string) {
 	x.failures.Add(1)
 	x.lastFail.Store(&ErrorInfo{At: time.Now(), Message: err.Error()})
 	// Codes are secrets: the log names the event, not the room.
-	msg := "journal append failed; alert sent live without history"
-	if kept {
-		msg = "journal append failed; alert sent to this node's pages, journaled and sent to the others once Redis is back"
-	}
-	x.log.Error(msg, "event_id", d.EventID, "rule", d.Rule, "err", err)
+	x.log.Log(context.Background(), level, msg, "event_id", d.EventID, "rule", d.Rule, "err", err)
 }
 
 // Replay publishes journaled entries again, marked replayed and without an

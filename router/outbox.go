@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,7 @@ type OutboxStatus struct {
 type outbox struct {
 	opts  OutboxOptions
 	store func(context.Context, kept) error // journal and publish one
+	log   *slog.Logger
 
 	mu    sync.Mutex // guards rooms and their queues
 	rooms map[string]*outQueue
@@ -71,6 +73,9 @@ type outbox struct {
 	failedAt  atomic.Int64 // unix nanos of the last failed try
 	journaled atomic.Uint64
 	dropped   atomic.Uint64
+	// caught is the journaled and dropped counts when the outbox last
+	// emptied, so its catch-up is logged as what this outage left.
+	caught [2]uint64
 }
 
 // kept is one delivery waiting in the outbox.
@@ -94,8 +99,8 @@ type outQueue struct {
 
 func newOutQueue() *outQueue { return &outQueue{turn: make(chan struct{}, 1)} }
 
-func newOutbox(opts OutboxOptions, store func(context.Context, kept) error) *outbox {
-	return &outbox{opts: opts, store: store, rooms: map[string]*outQueue{}}
+func newOutbox(opts OutboxOptions, store func(context.Context, kept) error, log *slog.Logger) *outbox {
+	return &outbox{opts: opts, store: store, log: log, rooms: map[string]*outQueue{}}
 }
 
 // keeps reports whether a delivery published now should be kept.
@@ -213,8 +218,19 @@ func (o *outbox) flushLocked(ctx context.Context, room string, q *outQueue) erro
 		q.entries = q.entries[1:]
 		o.total--
 		o.waiting.Store(int64(o.total))
+		if o.total == 0 {
+			o.caughtUp()
+		}
 		o.mu.Unlock()
 	}
+}
+
+// caughtUp logs what the outage that just ended left; callers hold o.mu.
+func (o *outbox) caughtUp() {
+	j, d := o.journaled.Load(), o.dropped.Load()
+	o.log.Info("journal back: alerts this node delivered alone while Redis was away are journaled and sent to every node",
+		"journaled", j-o.caught[0], "dropped", d-o.caught[1])
+	o.caught = [2]uint64{j, d}
 }
 
 // retry flushes every room with deliveries waiting, every outboxRetry,

@@ -3,7 +3,10 @@ package router_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -47,12 +50,34 @@ type outboxRig struct {
 	hang      atomic.Bool
 	localOnly atomic.Bool
 	appends   atomic.Int64
+	logs      lockedBuffer
 }
+
+// lockedBuffer collects log lines written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) count(s string) int { return strings.Count(l.String(), s) }
 
 func newOutboxRig(t *testing.T) *outboxRig {
 	r := &outboxRig{rb: &recordingBroker{pages: 1}, j: mem.New()}
 	t.Cleanup(func() { _ = r.j.Close() })
-	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.appends}, nil)
+	log := slog.New(slog.NewTextHandler(&r.logs, nil))
+	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.appends}, log)
 	r.x.KeepUnjournaled(router.OutboxOptions{
 		LocalOnly: r.localOnly.Load,
 		Sessions:  func(string) []string { return []string{"pid-here"} },
@@ -132,6 +157,10 @@ func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
 		if st := r.x.Status(); st.Outbox == nil || st.Outbox.Waiting != 3 {
 			t.Fatalf("status while away = %+v, want 3 waiting", st.Outbox)
 		}
+		// The outage is logged once, not once per alert.
+		if n := r.logs.count("level=ERROR"); n != 1 {
+			t.Errorf("%d ERROR lines while away, want 1:\n%s", n, r.logs.String())
+		}
 
 		r.away(false)
 		r.publish(t, "r", "after")
@@ -150,6 +179,9 @@ func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
 		}
 		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 3 {
 			t.Errorf("status once back = %+v, want none waiting, 3 journaled", st.Outbox)
+		}
+		if n := r.logs.count("journal back:"); n != 1 || r.logs.count("journaled=3 dropped=0") != 1 {
+			t.Errorf("the catch-up is logged %d times, want once with its count:\n%s", n, r.logs.String())
 		}
 		if err := r.x.Close(t.Context()); err != nil {
 			t.Fatal(err)
