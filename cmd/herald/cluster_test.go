@@ -250,6 +250,24 @@ func clusterState(t *testing.T, base string) (st clusterStatus, ok bool) {
 	return st, resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&st) == nil
 }
 
+// waitLink waits until every node reports its Redis subscription up
+// (connected) or lost.
+func waitLink(t *testing.T, connected bool, nodes ...*heraldProcess) {
+	t.Helper()
+	what := "the nodes to report Redis lost"
+	if connected {
+		what = "the nodes to reconnect to Redis"
+	}
+	waitUntil(t, what, func() bool {
+		for _, n := range nodes {
+			if st, ok := clusterState(t, n.base); !ok || st.Broker.Connected != connected {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // TestClusterLeaseTakeover: one node holds the singleton lease; when it
 // is killed with SIGKILL, another takes over within seconds.
 func TestClusterLeaseTakeover(t *testing.T) {
@@ -308,14 +326,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	expect(pages[1], "before")
 
 	srv.Stop()
-	waitUntil(t, "both nodes to report Redis lost", func() bool {
-		for _, n := range nodes {
-			if st, ok := clusterState(t, n.base); !ok || st.Broker.Connected {
-				return false
-			}
-		}
-		return true
-	})
+	waitLink(t, false, nodes...)
 	// Each node's own pages still get what that node receives.
 	send(0, "down-0")
 	send(1, "down-1")
@@ -323,14 +334,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	expect(pages[1], "down-1")
 
 	srv.Restart()
-	waitUntil(t, "both nodes to reconnect", func() bool {
-		for _, n := range nodes {
-			if st, ok := clusterState(t, n.base); !ok || !st.Broker.Connected {
-				return false
-			}
-		}
-		return true
-	})
+	waitLink(t, true, nodes...)
 	// What each node delivered alone reaches the other node's page now.
 	expect(pages[0], "down-1")
 	expect(pages[1], "down-0")
@@ -483,10 +487,7 @@ func TestClusterTriggersForAPageAwayCostNoMiss(t *testing.T) {
 	expectAlerts(t, page, 1, many, false)
 
 	srv.Stop()
-	waitUntil(t, "node 0 to report Redis lost", func() bool {
-		st, ok := clusterState(t, nodes[0].base)
-		return ok && !st.Broker.Connected
-	})
+	waitLink(t, false, nodes[0])
 	for n := many + 1; n <= 2*many; n++ {
 		fire(t, nodes[0].base, code, n)
 	}
@@ -524,14 +525,7 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			expectN(t, there, 0)
 
 			srv.Stop()
-			waitUntil(t, "both nodes to report Redis lost", func() bool {
-				for _, n := range nodes {
-					if st, ok := clusterState(t, n.base); !ok || st.Broker.Connected {
-						return false
-					}
-				}
-				return true
-			})
+			waitLink(t, false, nodes...)
 			fire(t, nodes[0].base, code, 1)
 			fire(t, nodes[0].base, code, 2)
 			expectN(t, here, 1, 2)
