@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/needs"
 	"github.com/heraldhq/herald/internal/pagetest"
 	"github.com/heraldhq/herald/internal/redistest"
 )
@@ -24,15 +25,7 @@ import (
 // fails.
 func startNginx(t *testing.T, nodes []*heraldProcess) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("nginx is required under CI=true (apt-get install nginx-light): not found")
-			}
-			t.Skip("nginx not found (apt-get install nginx-light); skipping")
-		}
-	}
+	bin := needs.Program(t, "apt-get install nginx-light", "nginx", "/usr/sbin/nginx")
 	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "cluster", "nginx.conf"))
 	if err != nil {
 		t.Fatal(err)

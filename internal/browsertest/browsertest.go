@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/needs"
 )
 
 // Path is Debian's Chromium (apt-get install chromium), which .ci/run
@@ -26,10 +28,7 @@ const Path = "/usr/bin/chromium"
 func Need(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(Path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", Path, err)
-		}
-		t.Skipf("%s not installed (apt-get install -y chromium); skipping the browser test", Path)
+		needs.Missing(t, Path, "apt-get install -y chromium")
 	}
 }
 

@@ -38,6 +38,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/needs"
 )
 
 //go:embed page.cjs
@@ -174,21 +176,14 @@ func Start(t testing.TB, baseURL string, opts Options) *Page {
 }
 
 // locate finds node and the repository's node_modules. Without them t is
-// skipped on a developer's machine, and fails under CI (CI set to anything
-// but "" or "false"): there a missing client must never pass as green.
+// skipped on a developer's machine, and fails under CI (internal/needs):
+// there a missing client must never pass as green.
 func locate(t testing.TB) (node, modules string) {
 	t.Helper()
-	missing := t.Skipf
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" {
-		missing = t.Fatalf
-	}
-	node, err := exec.LookPath("node")
+	node = needs.Program(t, "apt-get install nodejs", "node")
+	modules, err := NodeModules()
 	if err != nil {
-		missing("pagetest: node is not installed (apt-get install nodejs); cannot run the real-page test")
-	}
-	modules, err = NodeModules()
-	if err != nil {
-		missing("pagetest: %v; run `npm ci` at the repository root", err)
+		needs.Missing(t, "socket.io-client ("+err.Error()+")", "run `npm ci` at the repository root")
 	}
 	return node, modules
 }

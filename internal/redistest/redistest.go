@@ -23,6 +23,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/internal/needs"
 )
 
 // startTimeout bounds the wait for redis-server to answer PING. It only
@@ -47,14 +49,7 @@ type Server struct {
 // (failing it under CI=true).
 func Binary(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is required under CI=true (apt-get install redis-server): not found on PATH")
-		}
-		t.Skip("redis-server not on PATH (apt-get install redis-server); skipping")
-	}
-	return bin
+	return needs.Program(t, "apt-get install redis-server", "redis-server")
 }
 
 // Start runs a fresh redis-server for t and stops it when t ends.
