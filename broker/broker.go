@@ -8,9 +8,17 @@ package broker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/heraldhq/herald"
 )
+
+// ErrLocalOnly is what Publish of a delivery without an offset returns
+// when it reached this node's pages only (broker/redis while Redis is
+// away); the page count is theirs. The live delivery did not fail: the
+// caller keeps d to send to the other nodes later (router.Journaled's
+// outbox) and answers its sender as usual.
+var ErrLocalOnly = errors.New("broker: delivered to this node's pages only")
 
 // Subscriber is a node's page-facing side, as the broker sees it: every
 // egress.Sink is one.
@@ -26,7 +34,8 @@ type Broker interface {
 	// pages reached where the broker can know it (the local count for the
 	// in-process broker, the presence count across nodes for Redis). An
 	// error means d could not be handed over at all (closed, no
-	// connection): the caller must tell the sender so it can retry.
+	// connection): the caller must tell the sender so it can retry;
+	// ErrLocalOnly is the exception.
 	Publish(ctx context.Context, d herald.Delivery) (pages int, err error)
 	// Subscribe adds a node-local subscriber. It is called during start-up,
 	// before the first Publish.

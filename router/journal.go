@@ -147,10 +147,20 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.Delivery, cause error) (int, error) {
 	x.seq.waitFailed(t)
 	defer x.seq.leave(t)
-	keep := x.out.keeps()
-	if !keep {
+	if x.out != nil {
+		d.LiveTo = x.out.liveTo(d.Room)
+	}
+	n, err := x.next.Publish(ctx, d)
+	// Kept when it reached this node's pages only: the broker says so, or
+	// knew Redis was away (a broker that delivered locally before it
+	// noticed says so too).
+	localOnly := errors.Is(err, broker.ErrLocalOnly)
+	if localOnly {
+		err = nil
+	}
+	if x.out == nil || (!localOnly && !x.out.keeps()) {
 		x.failed(d, cause, slog.LevelError, "journal append failed; alert sent live without history")
-		return x.next.Publish(ctx, d)
+		return n, err
 	}
 	// An outage is logged once, by its first alert (the broker has said
 	// Redis is lost); the outbox logs again when it has caught up.
@@ -159,8 +169,6 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 		level = slog.LevelError
 	}
 	x.failed(d, cause, level, "journal append failed; alerts go to this node's pages and are journaled and sent to the other nodes once Redis is back")
-	d.LiveTo = x.out.liveTo(d.Room)
-	n, err := x.next.Publish(ctx, d)
 	x.out.add(kept{d: d, at: time.Now(), reached: n})
 	return n, err
 }
@@ -185,7 +193,7 @@ func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 	d := k.d
 	d.Offset = e.Offset
 	x.seq.wait(t, e.Offset)
-	n, _ := x.next.Publish(ctx, d)
+	n, _ := x.next.Publish(ctx, d) // the journal has it: that is what counts here
 	x.seq.leave(t)
 	if err := durable(ctx); err != nil {
 		return err
@@ -244,7 +252,7 @@ func (x *Journaled) Replay(ctx context.Context, es []journal.Entry) (pages int, 
 		d := e.Delivery
 		d.Offset, d.Replayed = 0, true
 		n, err := x.next.Publish(ctx, d)
-		if err != nil {
+		if err != nil && !errors.Is(err, broker.ErrLocalOnly) {
 			return pages, err
 		}
 		pages += n

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,6 +27,9 @@ type recordingBroker struct {
 	pages  int
 	byRoom map[string][]herald.Delivery
 	closed bool
+	// localOnly makes it answer a delivery without an offset as
+	// broker/redis does while Redis is away.
+	localOnly atomic.Bool
 }
 
 func (b *recordingBroker) Publish(_ context.Context, d herald.Delivery) (int, error) {
@@ -39,6 +43,9 @@ func (b *recordingBroker) Publish(_ context.Context, d herald.Delivery) (int, er
 	b.mu.Unlock()
 	time.Sleep(time.Microsecond)
 	b.mu.Lock()
+	if d.Offset == 0 && !d.Replayed && b.localOnly.Load() {
+		return b.pages, broker.ErrLocalOnly
+	}
 	return b.pages, nil
 }
 func (b *recordingBroker) Subscribe(broker.Subscriber)   {}

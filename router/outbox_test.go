@@ -227,6 +227,31 @@ func TestOutboxRetriesQuietRooms(t *testing.T) {
 	})
 }
 
+// TestOutboxKeepsWhatTheBrokerDeliveredLocally: a broker that delivered
+// to this node's pages only before it noticed Redis was gone (a network
+// cut is noticed late) says so, and the delivery is kept all the same;
+// its sender is answered as for any live delivery.
+func TestOutboxKeepsWhatTheBrokerDeliveredLocally(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.down.Store(true)
+		r.rb.localOnly.Store(true)
+		r.publish(t, "r", "a") // publish fails the test on an error
+		if st := r.x.Status(); st.Outbox.Waiting != 1 {
+			t.Fatalf("status = %+v, want the delivery kept", st.Outbox)
+		}
+		r.down.Store(false)
+		r.rb.localOnly.Store(false)
+		r.publish(t, "r", "b")
+		if got, want := r.published("r"), []string{"a", "a@1", "b@2"}; !slices.Equal(got, want) {
+			t.Errorf("the broker got %v, want %v", got, want)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // TestOutboxKeepsOnlyLocalDeliveries: when the journal fails but the
 // broker still reaches every node (Redis refuses writes but carries
 // Pub/Sub), every page had the alert live: nothing is kept to send again.

@@ -219,8 +219,9 @@ func (b *Broker) Start(ctx context.Context) error {
 
 // Publish hands d to the pages of every node and reports the pages in its
 // room across nodes (presence). With Redis unreachable, d goes to this
-// node's pages only and Publish reports those: the node keeps serving
-// what it can, and State says so.
+// node's pages only and Publish reports those (with broker.ErrLocalOnly
+// when d has no offset): the node keeps serving what it can, and State
+// says so.
 func (b *Broker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
 	n, err := b.publish(ctx, d)
 	if n > 0 {
@@ -246,7 +247,7 @@ func (b *Broker) publish(ctx context.Context, d herald.Delivery) (int, error) {
 		counted, known = b.opts.Counts.Take(d.Room, d.Offset)
 	}
 	if !b.connected.Load() {
-		return b.localOnlyDelivery(ctx, d), nil
+		return b.localOnlyDelivery(ctx, d), localOnlyErr(d)
 	}
 	if journaled {
 		// The journal's append script published it: only count pages,
@@ -272,7 +273,7 @@ func (b *Broker) publish(ctx context.Context, d herald.Delivery) (int, error) {
 		// Maybe it reached Redis before the error: the dedupe set drops the
 		// copy that may still arrive.
 		b.fail(req.err)
-		return b.localOnlyDelivery(ctx, d), nil
+		return b.localOnlyDelivery(ctx, d), localOnlyErr(d)
 	}
 	return req.pages, nil
 }
@@ -314,6 +315,18 @@ func (b *Broker) epochOf(d herald.Delivery) string {
 		return ""
 	}
 	return b.opts.Journal.Epoch()
+}
+
+// localOnlyErr is what Publish returns for d delivered to this node's
+// pages alone: broker.ErrLocalOnly for a live delivery without an offset,
+// which the router keeps to journal and send to the other nodes once
+// Redis is back. A journaled one is on the channel already (the append
+// script put it there), and a replay is not kept.
+func localOnlyErr(d herald.Delivery) error {
+	if d.Offset == 0 && !d.Replayed {
+		return broker.ErrLocalOnly
+	}
+	return nil
 }
 
 // localOnlyDelivery hands d to this node's pages alone (Redis is down).

@@ -69,9 +69,10 @@
 // the outage's start instead: its last offset says nothing of what other
 // nodes appended meanwhile.
 //
-// What a node delivered alone is journaled once Redis is back (the
-// router's outbox, router.Journaled.KeepUnjournaled) and so reaches the
-// other nodes' pages late. A page never receives a delivery twice: every
+// What a node delivered alone (Publish says so: broker.ErrLocalOnly) is
+// journaled once Redis is back (the router's outbox,
+// router.Journaled.KeepUnjournaled) and so reaches the other nodes' pages
+// late. A page never receives a delivery twice: every
 // node remembers what it handed its pages (by event, room, name and
 // offset) for DedupeWindow and drops a second copy, including the
 // journaled copy of a delivery its pages had without an offset.
