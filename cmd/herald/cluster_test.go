@@ -498,7 +498,7 @@ func TestClusterTriggersForAPageAwayCostNoMiss(t *testing.T) {
 // pages once Redis is back, in order; the pages that had them live never
 // get them again: not from the channel, nor when they recover (with
 // Redis's data kept, the journal knows them; restarted empty, it is a new
-// history).
+// history). An alert for a code with no page waits for the first page.
 func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -529,12 +529,17 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			fire(t, nodes[0].base, code, 1)
 			fire(t, nodes[0].base, code, 2)
 			expectN(t, here, 1, 2)
+			// A code with no page anywhere: its alert must wait for one.
+			fire(t, nodes[0].base, "outage-nobody", 9)
 
 			srv.Restart()
 			expectN(t, there, 1, 2)
+			late := pagetest.Start(t, nodes[1].base, pagetest.Options{Code: "outage-nobody", Handshake: true, Transports: []string{"websocket"}})
+			late.Connected(t, pageWait)
+			expectN(t, late, 9)
 
 			here.Leave()
-			waitUntil(t, "the page to leave", func() bool { return clientsCount(t, nodes[0].base) == 1 })
+			waitUntil(t, "the page to leave", func() bool { return clientsCount(t, nodes[0].base) == 2 })
 			here.Return()
 			if got := here.Connected(t, pageWait); got != tc.recovered {
 				t.Errorf("socket.recovered = %v, want %v", got, tc.recovered)
@@ -542,7 +547,7 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			if !tc.recovered {
 				here.WaitRegistered(t)
 			}
-			waitUntil(t, "both pages listed again", func() bool { return clientsCount(t, nodes[1].base) == 2 })
+			waitUntil(t, "the three pages listed again", func() bool { return clientsCount(t, nodes[1].base) == 3 })
 			fire(t, nodes[1].base, code, 3)
 			expectN(t, here, 3)
 			expectN(t, there, 3)
@@ -555,9 +560,9 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			}{
 				{"herald_cluster_connected", 1},
 				{"herald_cluster_disconnects_total", 1},
-				{"herald_cluster_local_only_total", 2},
+				{"herald_cluster_local_only_total", 3},
 				{"herald_cluster_outbox_waiting", 0},
-				{"herald_cluster_outbox_journaled_total", 2},
+				{"herald_cluster_outbox_journaled_total", 3},
 				{"herald_cluster_outbox_dropped_total", 0},
 			} {
 				if got, ok := value(families[m.name], nil); !ok || got != m.want {
