@@ -11,6 +11,13 @@ import (
 // maxBatch bounds how many Publish calls share one pipeline.
 const maxBatch = 256
 
+// roundTripTimeout bounds one pipeline. A Redis that stops answering
+// without closing anything (a network that drops packets) would otherwise
+// hold every Publish of the node for as long as the client's read
+// timeouts and retries add up to (about 45 s measured), and its pages
+// would wait as long for alerts that Publish then hands them locally.
+const roundTripTimeout = 2 * time.Second
+
 // request is one Publish waiting for its round trip.
 type request struct {
 	room  string
@@ -61,7 +68,9 @@ func (b *Broker) send(ctx context.Context, reqs []*request) {
 			counts[r.room] = pipe.HGetAll(ctx, b.pres.key(r.room))
 		}
 	}
-	_, err := pipe.Exec(ctx)
+	tctx, cancel := context.WithTimeout(ctx, roundTripTimeout)
+	_, err := pipe.Exec(tctx)
+	cancel()
 	b.roundTrips.Add(1)
 	if err == nil {
 		b.published.Add(uint64(published))

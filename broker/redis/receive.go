@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -39,7 +40,7 @@ const maxInbound = 256
 // pages are written to, so what piles up meanwhile is handed over at once
 // (deliverAll).
 func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
-	defer ps.Close()
+	defer func() { _ = ps.Close() }() // ps is replaced after a silent loss
 	in := make(chan inbound, 4*maxInbound)
 	delivered := make(chan struct{})
 	go func() { defer close(delivered); b.deliverInbound(ctx, in) }()
@@ -54,6 +55,7 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 		}
 	}
 	backoff := minBackoff
+	pinged := false // a ping for silence is waiting for its pong
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
 		if err != nil {
@@ -61,12 +63,24 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 				return
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && b.connected.Load() {
-				// Silence: ask the server, so a dead peer shows as an error.
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			if timeout && b.connected.Load() && !pinged {
+				// Silence: ask the server, so a dead peer shows as an error,
+				// or as a pong that does not come.
 				if perr := ps.Ping(ctx); perr == nil {
+					pinged = true
 					continue
 				}
 			}
+			if timeout && pinged {
+				// No pong: the network drops what it carries without
+				// closing anything. A timeout does not make the client
+				// reconnect, so start a new subscription.
+				err = fmt.Errorf("no answer to a ping within %v", healthEvery)
+				_ = ps.Close()
+				ps = b.c.Subscribe(ctx, b.channel)
+			}
+			pinged = false
 			b.setConnected(false, err)
 			select {
 			case <-ctx.Done():
@@ -79,7 +93,7 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 			_ = ps.Ping(ctx)
 			continue
 		}
-		backoff = minBackoff
+		backoff, pinged = minBackoff, false
 		switch m := msg.(type) {
 		case *goredis.Message:
 			if !hand(inbound{msg: m}) {
