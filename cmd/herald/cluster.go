@@ -57,6 +57,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--redis (Sentinel): %w", err)
 		}
+		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
 		return goredis.NewFailoverClient(opts), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		q.Del("cluster")
@@ -65,13 +66,37 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--redis (Cluster): %w", err)
 		}
+		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
 		return goredis.NewClusterClient(opts), nil
 	default:
 		opts, err := goredis.ParseURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
+		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
 		return goredis.NewClient(opts), nil
+	}
+}
+
+// redisTimeout is herald's default for the Redis client's dial, read and
+// write timeouts (go-redis: 5 s, 3 s, 3 s), unless the URL sets them
+// (dial_timeout=, read_timeout=, write_timeout=). An alert waits on Redis
+// at most this long before it goes to the node's own pages anyway: when
+// the network to Redis drops packets without closing anything, the
+// client's own timeouts decide, not the caller's deadline (a connection
+// being set up ignores it).
+const redisTimeout = 2 * time.Second
+
+// boundTimeouts applies redisTimeout to the timeouts the URL's query q
+// leaves unset.
+func boundTimeouts(q url.Values, dial, read, write *time.Duration) {
+	for _, t := range []struct {
+		key string
+		d   *time.Duration
+	}{{"dial_timeout", dial}, {"read_timeout", read}, {"write_timeout", write}} {
+		if !q.Has(t.key) {
+			*t.d = redisTimeout
+		}
 	}
 }
 
