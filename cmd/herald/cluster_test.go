@@ -512,17 +512,7 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			srv := tc.start(t)
 			nodes := startNodes(t, srv, 2, "--metrics")
 			const code = "outage"
-			opts := pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}}
-			here := pagetest.Start(t, nodes[0].base, opts)
-			there := pagetest.Start(t, nodes[1].base, opts)
-			for _, p := range []*pagetest.Page{here, there} {
-				p.Connected(t, pageWait)
-				p.WaitRegistered(t)
-			}
-			waitUntil(t, "node 0 to count both pages", func() bool { return clientsCount(t, nodes[0].base) == 2 })
-			fire(t, nodes[0].base, code, 0)
-			expectN(t, here, 0)
-			expectN(t, there, 0)
+			here, there := pageOnEach(t, nodes, code)
 
 			srv.Stop()
 			waitLink(t, false, nodes...)
@@ -571,6 +561,24 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pageOnEach connects a page of code to each of two nodes and checks
+// that an alert sent to node 0 (n=0) reaches both.
+func pageOnEach(t *testing.T, nodes []*heraldProcess, code string) (here, there *pagetest.Page) {
+	t.Helper()
+	opts := pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}}
+	here = pagetest.Start(t, nodes[0].base, opts)
+	there = pagetest.Start(t, nodes[1].base, opts)
+	for _, p := range []*pagetest.Page{here, there} {
+		p.Connected(t, pageWait)
+		p.WaitRegistered(t)
+	}
+	waitUntil(t, "node 0 to count both pages", func() bool { return clientsCount(t, nodes[0].base) == 2 })
+	fire(t, nodes[0].base, code, 0)
+	expectN(t, here, 0)
+	expectN(t, there, 0)
+	return here, there
 }
 
 // expectN reads the page's next events and checks they are the DONATION

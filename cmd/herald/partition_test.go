@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/pagetest"
 	"github.com/heraldhq/herald/internal/redistest"
 )
 
@@ -132,17 +131,7 @@ func TestClusterRedisCutSilently(t *testing.T) {
 	proxies := []*cutProxy{startCutProxy(t, srv.Addr()), startCutProxy(t, srv.Addr())}
 	nodes := startNodesAt(t, []string{"redis://" + proxies[0].addr() + "/0", "redis://" + proxies[1].addr() + "/0"})
 	const code = "cut"
-	opts := pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}}
-	here := pagetest.Start(t, nodes[0].base, opts)
-	there := pagetest.Start(t, nodes[1].base, opts)
-	for _, p := range []*pagetest.Page{here, there} {
-		p.Connected(t, pageWait)
-		p.WaitRegistered(t)
-	}
-	waitUntil(t, "node 0 to count both pages", func() bool { return clientsCount(t, nodes[0].base) == 2 })
-	fire(t, nodes[0].base, code, 0)
-	expectN(t, here, 0)
-	expectN(t, there, 0)
+	here, there := pageOnEach(t, nodes, code)
 
 	// Only node 0 loses Redis: node 1 keeps publishing, so what node 0
 	// delivered alone must come to node 1's page through the journal.
