@@ -282,14 +282,23 @@
   // promise a handler returned settled: "acked" means "shown".
   proto._dispatch = function (event, data, meta, ack) {
     if (meta && meta.id !== undefined && this.options.dedupe > 0) {
-      if (this._seen.has(meta.id)) {
-        this._log('duplicate dropped', event, meta.id);
-        if (ack) ack();
-        return;
+      // A repeat is the same event under the same name (a retried
+      // webhook): it shows once. One event may become several alerts of
+      // different names, and a replay (meta.replayed: the dashboard's, or
+      // an alert that waited for a page) is sent again on purpose: those
+      // show.
+      var key = meta.id + '\u0000' + event;
+      if (this._seen.has(key)) {
+        if (!meta.replayed) {
+          this._log('duplicate dropped', event, meta.id);
+          if (ack) ack();
+          return;
+        }
+      } else {
+        this._seen.add(key);
+        this._seenOrder.push(key);
+        while (this._seenOrder.length > this.options.dedupe) this._seen.delete(this._seenOrder.shift());
       }
-      this._seen.add(meta.id);
-      this._seenOrder.push(meta.id);
-      while (this._seenOrder.length > this.options.dedupe) this._seen.delete(this._seenOrder.shift());
     }
     this._log('alert', event, data, meta);
     var self = this;
