@@ -88,6 +88,28 @@
     } catch (e) { /* storage full or refused: recovery after a reload is lost, nothing else */ }
   }
 
+  // The alerts shown lately (event id and name) are kept in sessionStorage
+  // too, so a reloaded page does not show again one it showed before the
+  // reload (a retried webhook, or an alert its server sent it while it
+  // could not journal it and then, journaled, again).
+  var SEEN_KEY = 'herald.seen';
+
+  function loadSeen() {
+    try {
+      var raw = root.sessionStorage ? root.sessionStorage.getItem(SEEN_KEY) : null;
+      var keys = raw ? JSON.parse(raw) : [];
+      return Array.isArray(keys) ? keys.filter(function (k) { return typeof k === 'string'; }) : [];
+    } catch (e) {
+      return []; // refused storage or a damaged value: start fresh
+    }
+  }
+
+  function saveSeen(keys) {
+    try {
+      if (root.sessionStorage) root.sessionStorage.setItem(SEEN_KEY, JSON.stringify(keys));
+    } catch (e) { /* storage full or refused: a reload forgets, nothing else */ }
+  }
+
   // mask shows enough of a code to recognise it in a console, not to use it.
   function mask(code) {
     if (!code) return '(none)';
@@ -113,8 +135,9 @@
     this._handlers = {};    // event name -> [fn]
     this._any = [];         // fn(event, data, meta)
     this._status = [];      // fn(status, detail)
-    this._seen = new Set(); // recent meta.id values
-    this._seenOrder = [];
+    // recent alerts, "<meta.id>\u0000<event>", oldest first
+    this._seenOrder = this.options.dedupe > 0 ? loadSeen().slice(-this.options.dedupe) : [];
+    this._seen = new Set(this._seenOrder);
     this._registeredWaiters = [];
     if (this.options.autoConnect) this.connect();
   }
@@ -298,6 +321,7 @@
         this._seen.add(key);
         this._seenOrder.push(key);
         while (this._seenOrder.length > this.options.dedupe) this._seen.delete(this._seenOrder.shift());
+        saveSeen(this._seenOrder);
       }
     }
     this._log('alert', event, data, meta);

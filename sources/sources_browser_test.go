@@ -239,6 +239,55 @@ func TestExamplePageSurvivesServerRestart(t *testing.T) {
 	}
 }
 
+// TestHelperRemembersAlertsAcrossAReload: a reloaded page (an OBS source
+// refreshed) does not show again an alert it showed before the reload,
+// and shows new ones and replays.
+func TestHelperRemembersAlertsAcrossAReload(t *testing.T) {
+	browsertest.Need(t)
+	const code = "reload-code-31"
+	srv := serve(t)
+	ctx, consoleLog := browsertest.Start(t, 60*time.Second)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	}()
+	record := chromedp.Evaluate(`window.__seen = []; herald.onAny(function (e, data) { __seen.push(data.n); }); 0`, nil)
+	run(t, ctx, "open the page and wait until it is registered",
+		chromedp.Navigate(srv.URL+"/sources/example.html?status=1&code="+code+"&duration=1&debug=1"),
+		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
+		record,
+	)
+	alert := func(id, n string, replayed bool) {
+		t.Helper()
+		d := herald.Delivery{EventID: id, Source: "trigger", Room: code, Name: "TIP",
+			Payload: map[string]any{"n": n}, Time: time.Now(), Replayed: replayed}
+		if got, err := srv.sink().Deliver(t.Context(), d); err != nil || got != 1 {
+			t.Fatalf("Deliver(%s) = %d, %v; want 1 page", n, got, err)
+		}
+	}
+	alert("a", "first", false)
+	run(t, ctx, "see it", chromedp.Poll(`__seen.length === 1`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+
+	run(t, ctx, "reload the page and wait until it is registered again",
+		chromedp.Reload(),
+		chromedp.WaitReady("body"),
+		chromedp.WaitVisible(`#status[data-status="registered"]`, chromedp.ByQuery),
+		record,
+	)
+	alert("a", "first again", false) // shown before the reload: dropped
+	alert("b", "new", false)
+	alert("a", "replayed", true)
+	var seen []string
+	run(t, ctx, "see the new alert and the replay, not the repeat",
+		chromedp.Poll(`__seen.length >= 2`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`__seen`, &seen),
+	)
+	if strings.Join(seen, ",") != "new,replayed" {
+		t.Errorf("after the reload the helper passed on %q, want new,replayed", seen)
+	}
+}
+
 // TestHelperTakesCodeFromScriptTagAndMoves: a page with no script of its
 // own beyond new NotificationService() registers the script tag's
 // data-code, and setCode moves it to another room.
