@@ -124,14 +124,9 @@ func (o *outbox) add(k kept) {
 		q = newOutQueue()
 		o.rooms[k.d.Room] = q
 	}
-	if o.total >= maxOutbox && len(q.entries) > 0 {
-		// Full: the room's oldest gives way (it is the nearest to its age
-		// limit, and the newest is what the room's pages await).
-		q.entries = q.entries[1:]
-		o.total--
-		o.dropped.Add(1)
-	}
 	if o.total >= maxOutbox {
+		// Full: the newest is not kept (this node's pages had it). Not
+		// the oldest instead: a flush may be journaling it right now.
 		o.dropped.Add(1)
 		return
 	}

@@ -3,8 +3,10 @@ package router_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -304,6 +306,52 @@ func TestOutboxKeepsARoomsOrderWhileRedisIsAway(t *testing.T) {
 		synctest.Wait()
 		if ids, _ := r.journaled(t, "r"); !slices.Equal(ids, []string{"first", "second", "third"}) {
 			t.Errorf("journaled once back: %v, want first, second, third", ids)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxFull: an outbox holds at most 10,000 alerts (the README's
+// bound); the ones beyond it reach this node's pages and are counted as
+// dropped, and the ones it holds are journaled once Redis is back, in
+// order.
+func TestOutboxFull(t *testing.T) {
+	const bound = 10_000
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.away(true)
+		for i := range bound + 2 {
+			if _, err := r.x.Publish(t.Context(), alert(fmt.Sprint("room", i%7), fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != bound || st.Outbox.Dropped != 2 {
+			t.Fatalf("status = %+v, want %d waiting and 2 dropped", st.Outbox, bound)
+		}
+		r.away(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != bound {
+			t.Errorf("status once back = %+v, want all %d journaled", st.Outbox, bound)
+		}
+		// room0's history (what retention keeps of it) ends with its last
+		// kept alert, in the order they came.
+		es, err := r.j.Last(t.Context(), "room0", 1000)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("room0's history: %d entries, %v", len(es), err)
+		}
+		prev := -1
+		for _, e := range es {
+			n, _ := strconv.Atoi(e.Delivery.EventID)
+			if n <= prev {
+				t.Fatalf("room0's history has %d after %d", n, prev)
+			}
+			prev = n
+		}
+		if prev != 9996 {
+			t.Errorf("room0's last journaled alert = %d, want 9996 (the last one kept)", prev)
 		}
 		if err := r.x.Close(t.Context()); err != nil {
 			t.Fatal(err)
