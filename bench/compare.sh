@@ -26,6 +26,7 @@
 # flags for herald; "--data :memory:" keeps the journal off the disk),
 # HERALD_BIN (a herald binary to measure instead of building this tree,
 # e.g. an older commit's, to compare two trees on the same machine),
+# LOADER_ARGS (extra flags for herald-load, e.g. "-cpuprofile loader.prof"),
 # HOLD (D's hold time, 60s). Loopback only; bounded in time;
 # every process it starts is stopped on exit.
 set -euo pipefail
@@ -182,7 +183,8 @@ run_cluster() {
 	start_cluster "$srv"
 	echo
 	echo "== scenario $name on 3 × $srv + redis: herald-load -url $urls $*"
-	"$bin/herald-load" -url "$urls" -any-count -label "$name/$srv" -out "$raw" "$@" ||
+	# shellcheck disable=SC2086 # LOADER_ARGS is a list of flags
+	"$bin/herald-load" -url "$urls" -any-count -label "$name/$srv" -out "$raw" ${LOADER_ARGS:-} "$@" ||
 		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
 	after=$(redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '/^total_commands_processed:/ {print $2}')
 	triggers=$(tail -n 1 "$raw" | jq '.triggers // 0')
@@ -198,7 +200,8 @@ run() {
 	start_server "$srv"
 	echo
 	echo "== scenario $name on $srv: herald-load $*"
-	"$bin/herald-load" -url "http://127.0.0.1:$port" -label "$name/$srv" -pid "$server_pid" -out "$raw" "$@" ||
+	# shellcheck disable=SC2086 # LOADER_ARGS is a list of flags
+	"$bin/herald-load" -url "http://127.0.0.1:$port" -label "$name/$srv" -pid "$server_pid" -out "$raw" ${LOADER_ARGS:-} "$@" ||
 		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
 	stop_server
 }

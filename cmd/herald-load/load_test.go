@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// heraldBinary builds the real herald once per test run.
+var heraldBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "herald-load-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "herald")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/heraldhq/herald/cmd/herald").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startHerald starts the real herald on a free loopback port, with the
+// journal in memory and the per-client limits off (a load test is one
+// client), and returns its base URL and process.
+func startHerald(t *testing.T) (string, *os.Process) {
+	t.Helper()
+	bin, err := heraldBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", "0", "--data", ":memory:", "--rate-requests", "off", "--rate-misses", "off",
+		"--rate-handshakes", "off", "--rate-handshakes-total", "off", "--conns-per-ip", "0", "--conns-total", "0", "--bodies-per-ip", "0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`msg="herald listening" addr=(\S+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return "http://" + a, cmd.Process
+	case <-time.After(30 * time.Second):
+		t.Fatal("herald did not start")
+	}
+	return "", nil
+}
+
+// runLoad runs herald-load with args and returns its exit code and report.
+func runLoad(t *testing.T, ctx context.Context, args ...string) (int, report, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	var rep report
+	if err := json.Unmarshal(lines[len(lines)-1], &rep); err != nil {
+		t.Fatalf("exit %d, last line not a report: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	return code, rep, stderr.String()
+}
+
+// TestLoadAgainstHerald runs herald-load against a real herald with each
+// way of registering: every trigger must reach every page of its code, and
+// the report must say so.
+func TestLoadAgainstHerald(t *testing.T) {
+	base, proc := startHerald(t)
+	for _, register := range []string{"event", "handshake"} {
+		t.Run(register, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			code, rep, stderr := runLoad(t, ctx, "-url", base, "-pid", strconv.Itoa(proc.Pid),
+				"-register", register, "-code-prefix", register,
+				"-pages", "60", "-codes", "6", "-triggers", "120", "-concurrency", "4", "-warmup", "10")
+			if code != exitOK || !rep.OK {
+				t.Fatalf("exit %d, report %+v\n%s", code, rep, stderr)
+			}
+			// 120 triggers over 6 codes of 10 pages each.
+			if rep.Connected != 60 || rep.Expected != 1200 || rep.Delivered != 1200 || rep.TriggersOK != 120 {
+				t.Errorf("connected %d, triggers ok %d, delivered %d of %d; want 60, 120, 1200 of 1200",
+					rep.Connected, rep.TriggersOK, rep.Delivered, rep.Expected)
+			}
+			if rep.LatP50Ms <= 0 || rep.DeliveriesPerS <= 0 {
+				t.Errorf("latency p50 %v ms, %v deliveries/s: want both measured", rep.LatP50Ms, rep.DeliveriesPerS)
+			}
+		})
+	}
+}
+
+// TestLoadSeesTheServerGo kills herald while the pages hold: the run must
+// end in failure with the pages counted dead, not hang or pass.
+func TestLoadSeesTheServerGo(t *testing.T) {
+	base, proc := startHerald(t)
+	time.AfterFunc(2*time.Second, func() { proc.Kill() })
+	code, rep, stderr := runLoad(t, t.Context(), "-url", base, "-pages", "20", "-codes", "2", "-hold", "5s", "-timeout", "20s")
+	if code != exitFailure || rep.OK || rep.AliveAfterHold != 0 {
+		t.Fatalf("exit %d (want %d), ok %v, %d pages alive after herald was killed\n%s",
+			code, exitFailure, rep.OK, rep.AliveAfterHold, stderr)
+	}
+}
