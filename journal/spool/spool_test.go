@@ -1,0 +1,194 @@
+package spool
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald"
+)
+
+func delivery(room, id string) herald.Delivery {
+	return herald.Delivery{EventID: id, Source: "trigger", Room: room, Name: "DONATION",
+		Payload: map[string]any{"n": id}, Time: time.Unix(1700000000, 0).UTC(), LiveTo: []string{"pid-" + id}}
+}
+
+func mustOpen(t *testing.T, path string) *Spool {
+	t.Helper()
+	s, aside, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aside != "" {
+		t.Fatalf("a sound file was moved aside to %s", aside)
+	}
+	return s
+}
+
+func load(t *testing.T, s *Spool) []Entry {
+	t.Helper()
+	var es []Entry
+	bad, err := s.Load(func(e Entry) { es = append(es, e) })
+	if err != nil || bad != 0 {
+		t.Fatalf("Load: %d unreadable, %v", bad, err)
+	}
+	return es
+}
+
+func ids(es []Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Delivery.EventID)
+	}
+	return out
+}
+
+// TestKeepOutlivesTheProcessAndForgetEmptiesIt: what Keep stored is there,
+// whole and in order, after the file is closed and opened again; what was
+// forgotten is not.
+func TestKeepOutlivesTheProcessAndForgetEmptiesIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "outbox-8080.db")
+	s := mustOpen(t, path)
+	at := time.Unix(1700000001, 0).UTC()
+	var kept []uint64
+	for _, id := range []string{"a", "b", "c"} {
+		n, err := s.Keep(delivery("room", id), at, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, n)
+	}
+	if !slices.IsSorted(kept) || kept[0] == 0 {
+		t.Fatalf("ids %v: want increasing, never 0", kept)
+	}
+	s.Forget(kept[1])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("file mode %v (%v), want 0600: it holds donors' names", fi.Mode().Perm(), err)
+		}
+		if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("directory mode %v (%v), want 0700", fi.Mode().Perm(), err)
+		}
+	}
+
+	s = mustOpen(t, path)
+	defer s.Close()
+	es := load(t, s)
+	if got := ids(es); !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("after a restart the file holds %v, want a and c", got)
+	}
+	want := delivery("room", "c")
+	if e := es[1]; e.ID != kept[2] || !e.At.Equal(at) || e.Reached != 2 || e.Delivery.Room != want.Room ||
+		e.Delivery.Name != want.Name || !slices.Equal(e.Delivery.LiveTo, want.LiveTo) ||
+		!e.Delivery.Time.Equal(want.Time) || e.Delivery.Payload["n"] != "c" {
+		t.Errorf("read back %+v, want %+v kept at %v reaching 2", e, want, at)
+	}
+}
+
+// TestOpenInUse: a second node on the same file is told at once, not after
+// bbolt's usual wait, and the first keeps its file.
+func TestOpenInUse(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the lock is per process on Windows")
+	}
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s := mustOpen(t, path)
+	defer s.Close()
+	start := time.Now()
+	_, _, err := Open(path)
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("second Open = %v, want ErrInUse", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("second Open waited %v", waited)
+	}
+	if _, err := s.Keep(delivery("r", "x"), time.Now(), 1); err != nil {
+		t.Errorf("the first holder cannot keep: %v", err)
+	}
+}
+
+// TestOpenMovesADamagedFileAside: a file that is not a spool is moved
+// aside and a new one started; alerts must not stop for it.
+func TestOpenMovesADamagedFileAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	if err := os.WriteFile(path, []byte("not a bbolt file at all, but long enough to be read as one......"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, aside, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open of a damaged file: %v", err)
+	}
+	defer s.Close()
+	if aside == "" {
+		t.Fatal("the damaged file was not moved aside")
+	}
+	if b, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(b), "not a bbolt") {
+		t.Errorf("aside %s: %q, %v: want the damaged file's bytes", aside, b, err)
+	}
+	if _, err := s.Keep(delivery("r", "x"), time.Now(), 1); err != nil {
+		t.Errorf("the new file cannot keep: %v", err)
+	}
+}
+
+// TestLoadRemovesUnreadableRecords: a record that does not decode cannot be
+// journaled; it is counted and removed, and the others load.
+func TestLoadRemovesUnreadableRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s := mustOpen(t, path)
+	if _, err := s.Keep(delivery("r", "good"), time.Now(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).Put(key(99), []byte(`{"delivery":`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var es []Entry
+	bad, err := s.Load(func(e Entry) { es = append(es, e) })
+	if err != nil || bad != 1 || !slices.Equal(ids(es), []string{"good"}) {
+		t.Fatalf("Load = %v, %d unreadable, %v; want good, 1 unreadable", ids(es), bad, err)
+	}
+	if got := ids(load(t, s)); !slices.Equal(got, []string{"good"}) {
+		t.Errorf("the unreadable record is still there: %v", got)
+	}
+	s.Close()
+}
+
+// FuzzDecode: the spool's own records read back, whatever the bytes: no
+// panic, and a record that decodes has what journaling it needs and
+// encodes back to one that decodes the same.
+func FuzzDecode(f *testing.F) {
+	good, _ := json.Marshal(Entry{Delivery: delivery("r", "a"), At: time.Unix(1700000001, 0).UTC(), Reached: 1})
+	f.Add(key(1), good)
+	f.Add(key(2), []byte(`{"delivery":{"room":"r","name":"X"},"at":"2026-11-29T10:00:00Z"}`))
+	f.Add([]byte{1}, good)
+	f.Add(key(3), []byte(`{"delivery":{"room":"","name":"X"},"at":"x"}`))
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		e, err := decode(k, v)
+		if err != nil {
+			return
+		}
+		if e.Delivery.Room == "" || e.Delivery.Name == "" || e.At.IsZero() || len(k) != 8 {
+			t.Fatalf("decode(%q) = %+v: accepted without room, name, time or key", v, e)
+		}
+		again, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", e, err)
+		}
+		e2, err := decode(k, again)
+		if err != nil || e2.Delivery.Room != e.Delivery.Room || e2.Delivery.Name != e.Delivery.Name || !e2.At.Equal(e.At) || e2.ID != e.ID {
+			t.Fatalf("round trip of %q: %+v, %v; want %+v", v, e2, err, e)
+		}
+	})
+}
