@@ -269,8 +269,10 @@ func (x *Journaled) Close(ctx context.Context) error {
 	if x.stopOut != nil {
 		x.stopOut()
 		x.retrying.Wait()
-		if n := x.out.waiting.Load(); n > 0 {
+		if n := x.out.waiting.Load(); n > 0 && x.out.opts.Store == nil {
 			x.log.Warn("shutting down with alerts the journal never took: they reached this node's pages only", "alerts", n)
+		} else if n > 0 {
+			x.log.Warn("shutting down with alerts the journal never took: they are kept on disk and journaled when this node starts again", "alerts", n)
 		}
 	}
 	err := x.next.Close(ctx)

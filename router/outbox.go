@@ -41,6 +41,29 @@ type OutboxOptions struct {
 	// MaxAge is how old a kept delivery may grow before it is dropped
 	// instead of journaled late (an alert after the window is noise).
 	MaxAge func() time.Duration
+	// Store keeps what waits on disk (journal/spool), so that a node
+	// stopped or killed while Redis is away journals it when it starts
+	// again. Nil keeps it in memory only.
+	Store OutboxStore
+	// Left is what Store held at start, oldest first: deliveries an
+	// earlier run of this node sent alone and never journaled.
+	Left []Unjournaled
+}
+
+// OutboxStore is where an outbox keeps its deliveries on disk.
+type OutboxStore interface {
+	// Keep stores a delivery and returns its id once it is on disk.
+	Keep(d herald.Delivery, at time.Time, reached int) (id uint64, err error)
+	// Forget removes a delivery once it is journaled or given up.
+	Forget(id uint64)
+}
+
+// Unjournaled is a delivery an earlier run kept in its OutboxStore.
+type Unjournaled struct {
+	ID       uint64          // the store's id
+	Delivery herald.Delivery // with LiveTo
+	At       time.Time       // when it went live
+	Reached  int             // pages it reached live
 }
 
 // OutboxStatus is the outbox's part of the journal status.
@@ -53,6 +76,9 @@ type OutboxStatus struct {
 	Journaled uint64 `json:"journaled"`
 	// Dropped counts deliveries given up: too old, or the outbox full.
 	Dropped uint64 `json:"dropped"`
+	// OnDisk tells whether waiting deliveries are also kept on disk, and
+	// so survive this node's stop or crash.
+	OnDisk bool `json:"on_disk"`
 }
 
 // outbox holds, per room and in order, the deliveries the journal could
@@ -73,6 +99,9 @@ type outbox struct {
 	failedAt  atomic.Int64 // unix nanos of the last failed try
 	journaled atomic.Uint64
 	dropped   atomic.Uint64
+	// storeFailed is set while opts.Store refuses deliveries, so that the
+	// failure is logged once, not per alert.
+	storeFailed atomic.Bool
 	// caught is the journaled and dropped counts when the outbox last
 	// emptied, so its catch-up is logged as what this outage left.
 	caught [2]uint64
@@ -83,6 +112,7 @@ type kept struct {
 	d       herald.Delivery // with LiveTo
 	at      time.Time       // when it went live
 	reached int             // pages it reached live
+	id      uint64          // its id in opts.Store; 0 when not stored
 }
 
 // outQueue is one room's waiting deliveries. Its turn is held while they
@@ -100,7 +130,15 @@ type outQueue struct {
 func newOutQueue() *outQueue { return &outQueue{turn: make(chan struct{}, 1)} }
 
 func newOutbox(opts OutboxOptions, store func(context.Context, kept) error, log *slog.Logger) *outbox {
-	return &outbox{opts: opts, store: store, log: log, rooms: map[string]*outQueue{}}
+	o := &outbox{opts: opts, store: store, log: log, rooms: map[string]*outQueue{}}
+	for _, u := range opts.Left {
+		o.queue(kept{d: u.Delivery, at: u.At, reached: u.Reached, id: u.ID})
+	}
+	if n := len(opts.Left); n > 0 {
+		o.log.Info("alerts this node delivered alone while Redis was away, before it stopped, are journaled and sent to every node now",
+			"alerts", n, "waiting", o.waiting.Load())
+	}
+	return o
 }
 
 // keeps reports whether a delivery published now should be kept.
@@ -115,24 +153,59 @@ func (o *outbox) liveTo(room string) []string {
 	return ids
 }
 
-// add queues k behind its room's earlier deliveries.
+// add stores k on disk, when the outbox has a store, and queues it behind
+// its room's earlier deliveries. The caller holds the room's place in
+// line (the journal's sequencer), so a room's deliveries are added, and
+// stored, in order.
 func (o *outbox) add(k kept) {
+	if o.waiting.Load() >= maxOutbox {
+		o.dropped.Add(1)
+		return
+	}
+	if o.opts.Store != nil {
+		id, err := o.opts.Store.Keep(k.d, k.at, k.reached)
+		if err != nil {
+			// The live alert is out; only a crash before Redis is back
+			// would now lose its way to the other nodes.
+			level := slog.LevelDebug
+			if !o.storeFailed.Swap(true) {
+				level = slog.LevelError
+			}
+			o.log.Log(context.Background(), level, "outbox not kept on disk: alerts wait in memory for Redis", "err", err)
+		} else {
+			k.id = id
+			o.storeFailed.Store(false)
+		}
+	}
+	o.queue(k)
+}
+
+// queue appends k to its room's queue.
+func (o *outbox) queue(k kept) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.total >= maxOutbox {
+		// Full: the newest is not kept (this node's pages had it). Not
+		// the oldest instead: a flush may be journaling it right now.
+		o.dropped.Add(1)
+		o.forget(k)
+		return
+	}
 	q := o.rooms[k.d.Room]
 	if q == nil {
 		q = newOutQueue()
 		o.rooms[k.d.Room] = q
 	}
-	if o.total >= maxOutbox {
-		// Full: the newest is not kept (this node's pages had it). Not
-		// the oldest instead: a flush may be journaling it right now.
-		o.dropped.Add(1)
-		return
-	}
 	q.entries = append(q.entries, k)
 	o.total++
 	o.waiting.Store(int64(o.total))
+}
+
+// forget removes k from the store once it is journaled or given up.
+func (o *outbox) forget(k kept) {
+	if k.id != 0 && o.opts.Store != nil {
+		o.opts.Store.Forget(k.id)
+	}
 }
 
 // away reports whether a delivery published now should skip the journal:
@@ -209,6 +282,7 @@ func (o *outbox) flushLocked(ctx context.Context, room string, q *outQueue) erro
 		} else {
 			o.journaled.Add(1)
 		}
+		o.forget(k)
 		o.mu.Lock()
 		q.entries = q.entries[1:]
 		o.total--
@@ -261,5 +335,6 @@ func (o *outbox) status() *OutboxStatus {
 	if o == nil {
 		return nil
 	}
-	return &OutboxStatus{Waiting: int(o.waiting.Load()), Journaled: o.journaled.Load(), Dropped: o.dropped.Load()}
+	return &OutboxStatus{Waiting: int(o.waiting.Load()), Journaled: o.journaled.Load(), Dropped: o.dropped.Load(),
+		OnDisk: o.opts.Store != nil}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/spool"
 	"github.com/heraldhq/herald/router"
 )
 
@@ -75,7 +77,11 @@ func (l *lockedBuffer) String() string {
 
 func (l *lockedBuffer) count(s string) int { return strings.Count(l.String(), s) }
 
-func newOutboxRig(t *testing.T) *outboxRig {
+func newOutboxRig(t *testing.T) *outboxRig { return newOutboxRigOn(t, nil, nil) }
+
+// newOutboxRigOn is newOutboxRig with its outbox kept in store, which held
+// left at start.
+func newOutboxRigOn(t *testing.T, store router.OutboxStore, left []router.Unjournaled) *outboxRig {
 	r := &outboxRig{rb: &recordingBroker{pages: 1}, j: mem.New()}
 	t.Cleanup(func() { _ = r.j.Close() })
 	log := slog.New(slog.NewTextHandler(&r.logs, nil))
@@ -84,6 +90,8 @@ func newOutboxRig(t *testing.T) *outboxRig {
 		LocalOnly: r.localOnly.Load,
 		Sessions:  func(string) []string { return []string{"pid-here"} },
 		MaxAge:    func() time.Duration { return 10 * time.Minute },
+		Store:     store,
+		Left:      left,
 	})
 	return r
 }
@@ -357,4 +365,90 @@ func TestOutboxFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestOutboxOnDiskOutlivesTheNode: with a store (journal/spool, a real
+// file), what a node delivered alone while Redis was away is on disk when
+// its sender is answered. The node stops before Redis is back; started
+// again on the same file, it journals those alerts in order once Redis is
+// back, naming the pages that had them live, and the file is emptied.
+func TestOutboxOnDiskOutlivesTheNode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	sp, _, err := spool.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newOutboxRigOn(t, sp, nil)
+	first.away(true)
+	first.publish(t, "r", "a", "b")
+	first.publish(t, "other", "c")
+	if st := first.x.Status(); st.Outbox == nil || !st.Outbox.OnDisk || st.Outbox.Waiting != 3 {
+		t.Fatalf("status while away = %+v, want 3 waiting on disk", st.Outbox)
+	}
+	if err := first.x.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(first.logs.String(), "kept on disk and journaled when this node starts again") {
+		t.Errorf("stopping with alerts waiting does not say where they are:\n%s", first.logs.String())
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	left := loadSpool(t, path)
+	if got := unjournaledIDs(left); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("the file holds %v, want a, b, c in order", got)
+	}
+	sp, _, err = spool.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newOutboxRigOn(t, sp, left)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(second.published("r")) < 2 || len(second.published("other")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart the broker got %v and %v, want a@1 b@2 and c@1", second.published("r"), second.published("other"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, want := second.published("r"), []string{"a@1", "b@2"}; !slices.Equal(got, want) {
+		t.Errorf("after the restart the broker got %v, want %v", got, want)
+	}
+	ids, liveTo := second.journaled(t, "r")
+	if !slices.Equal(ids, []string{"a", "b"}) || !slices.Equal(liveTo[0], []string{"pid-here"}) {
+		t.Errorf("journal holds %v with LiveTo %v, want a, b, each live to pid-here", ids, liveTo)
+	}
+	if err := second.x.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := loadSpool(t, path); len(left) != 0 {
+		t.Errorf("the file still holds %v once they are journaled", unjournaledIDs(left))
+	}
+}
+
+func loadSpool(t *testing.T, path string) []router.Unjournaled {
+	t.Helper()
+	sp, _, err := spool.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	var left []router.Unjournaled
+	if _, err := sp.Load(func(e spool.Entry) {
+		left = append(left, router.Unjournaled{ID: e.ID, Delivery: e.Delivery, At: e.At, Reached: e.Reached})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return left
+}
+
+func unjournaledIDs(us []router.Unjournaled) []string {
+	var ids []string
+	for _, u := range us {
+		ids = append(ids, u.Delivery.EventID)
+	}
+	return ids
 }

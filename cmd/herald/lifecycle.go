@@ -153,11 +153,20 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		// outbox journals them once it is back, which sends them to the
 		// other nodes' pages too, within the recovery window.
 		b := s.cluster.broker
-		s.journaled.KeepUnjournaled(router.OutboxOptions{
+		opts := router.OutboxOptions{
 			LocalOnly: func() bool { return !b.Connected() },
 			Sessions:  s.sinks.sessions,
 			MaxAge:    s.keeper.Window,
-		})
+		}
+		if sp, left := openOutboxSpool(cfg, log); sp != nil {
+			opts.Store, opts.Left = sp, left
+			s.cleanup = append(s.cleanup, func() {
+				if err := sp.Close(); err != nil {
+					log.Error("closing the outbox file", "err", err)
+				}
+			})
+		}
+		s.journaled.KeepUnjournaled(opts)
 	}
 	toJournal.b = s.journaled
 	lim := newLimits(cfg)

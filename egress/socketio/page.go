@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -93,17 +94,22 @@ func (p *page) deliver(e *outgoing, l limits) bool {
 }
 
 // alreadySent reports whether p already got journaled delivery e while
-// catching up (the seam between history and live), so it is not sent
-// twice; otherwise it moves p's position to e. Such a delivery counts as
-// reached.
+// catching up (the seam between history and live), or got it live before
+// it was journaled (LiveTo: a cluster node that lost Redis, maybe this
+// process before a restart), so it is not sent twice; otherwise it moves
+// p's position to e. Such a delivery counts as reached.
 func (p *page) alreadySent(e *outgoing) bool {
-	if off := e.d.Offset; off != 0 {
-		if off <= p.offset.Load() {
-			return true
-		}
-		p.offset.Store(off)
+	off := e.d.Offset
+	if off == 0 {
+		return false // live only; its LiveTo lists the pages it goes to now
 	}
-	return false
+	if off <= p.offset.Load() {
+		return true
+	}
+	p.offset.Store(off)
+	// LiveTo is empty but for deliveries journaled late, and the pid is
+	// set before the page joins a room.
+	return len(e.d.LiveTo) > 0 && p.pid != "" && slices.Contains(e.d.LiveTo, p.pid)
 }
 
 // overflowed closes p when its send queue is past the bound (the slow-page

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/internal/redistest"
+)
+
+// TestClusterOutboxSurvivesAKill: while Redis is away a node answers a
+// trigger 200 and delivers to its own pages only. Killed with SIGKILL
+// before Redis is back, and started again on the same port and --data,
+// it journals that alert from its file, so the other node's page gets it;
+// its own page, which had it live, recovers without it.
+func TestClusterOutboxSurvivesAKill(t *testing.T) {
+	srv := redistest.StartDurable(t) // the page's session outlives the outage
+	nodeArgs := []string{"--redis", srv.URL(), "-p", freePort(t), "--data", t.TempDir()}
+	a := startHerald(t, nodeArgs...)
+	b := startNodes(t, srv, 1)[0]
+	const code = "outbox-kill"
+	here, there := pageOnEach(t, []*heraldProcess{a, b}, code)
+
+	srv.Stop()
+	waitLink(t, false, a, b)
+	fire(t, a.base, code, 1)
+	expectN(t, here, 1)
+	a.kill9(t)
+
+	srv.Restart()
+	waitLink(t, true, b)
+	a = startHerald(t, nodeArgs...)
+	expectN(t, there, 1)
+	if !strings.Contains(a.logs.String(), "before it stopped, are journaled") {
+		t.Errorf("the restarted node does not say it journals what it kept:\n%s", a.logs.String())
+	}
+
+	// The page on the killed node comes back to the restarted one, to its
+	// session, without the alert it had live.
+	if !here.Connected(t, pageWait) {
+		t.Error("the page on the killed node did not recover its session")
+	}
+	waitUntil(t, "both pages listed again", func() bool { return clientsCount(t, b.base) == 2 })
+	fire(t, b.base, code, 2)
+	expectN(t, here, 2)
+	expectN(t, there, 2)
+}
