@@ -52,10 +52,15 @@ function startRedis() {
   redis = need(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', ...persistence, '--loglevel', 'warning'], { stdio: 'ignore' }),
     'redis-server (apt-get install redis-server)');
 }
+// The nodes' own files (outbox-PORT.db: what a node delivers alone while
+// Redis is away), fresh for each run: a node restarted within the run
+// finds its own again.
+const dataDir = require('fs').mkdtempSync(require('path').join(require('os').tmpdir(), 'chaos-data-'));
+process.on('exit', () => require('fs').rmSync(dataDir, { recursive: true, force: true }));
 const nodes = [];
 function startNode(i) {
   const p = spawn(HERALD, ['-p', String(NODE_PORTS[i]), '--redis', `redis://127.0.0.1:${REDIS_PORT}/0`, '--admin-token', 'tok',
-    '--trusted-proxies', '127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--trusted-proxies', '127.0.0.1', '--data', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
   need(p, `herald (${HERALD}; set HERALD=path)`);
   p.stderr.on('data', (d) => { for (const l of String(d).split('\n')) if (/level=(ERROR|WARN)/.test(l) && !/journal append failed/.test(l)) log(`node${i}:`, l.slice(0, 240)); });
   nodes[i] = p;

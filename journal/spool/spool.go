@@ -96,6 +96,9 @@ func open(path string) (db *bbolt.DB, err error) {
 	case err != nil:
 		return nil, err
 	}
+	// Keep runs while its alert's room waits: a batch may gather for 1 ms,
+	// not bbolt's usual 10.
+	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucket)
 		return err
