@@ -54,6 +54,7 @@ type Journaled struct {
 	marked   chan struct{}
 	closing  sync.Once
 	failures atomic.Uint64
+	outage   failLog       // paces the ERROR lines of a failing journal
 	dropped  atomic.Uint64 // marks dropped because the queue was full
 	lastFail atomic.Pointer[ErrorInfo]
 
@@ -131,9 +132,10 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	// The sender is answered only once the entry is on disk; with a
 	// Stager the pages got it while the commit was under way.
 	if derr := durable(actx); derr != nil {
-		x.failed(d, derr, slog.LevelError, "journal commit failed; alert sent live without history")
+		x.failedLive(d, derr, "journal commit failed; alert sent live without history")
 		return n, err
 	}
+	x.outage.ok(x.log)
 	if err == nil && n > 0 {
 		x.mark(d.Room, e.Offset, n)
 	}
@@ -159,7 +161,7 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 		err = nil
 	}
 	if x.out == nil || (!localOnly && !x.out.keeps()) {
-		x.failed(d, cause, slog.LevelError, "journal append failed; alert sent live without history")
+		x.failedLive(d, cause, "journal append failed; alert sent live without history")
 		return n, err
 	}
 	// An outage is logged once, by its first alert (the broker has said
@@ -235,13 +237,74 @@ func (x *Journaled) stage(ctx context.Context, d herald.Delivery) (journal.Entry
 	return e, func(context.Context) error { return nil }, err
 }
 
-// failed counts and logs a delivery sent live without history (yet, when
-// the outbox kept it).
-func (x *Journaled) failed(d herald.Delivery, err error, level slog.Level, msg string) {
+// failed counts and logs a delivery sent live without history yet, which
+// the outbox kept (it paces its own lines: one per outage).
+func (x *Journaled) failed(d herald.Delivery, err error, level slog.Level, msg string, more ...any) {
 	x.failures.Add(1)
 	x.lastFail.Store(&ErrorInfo{At: time.Now(), Message: err.Error()})
 	// Codes are secrets: the log names the event, not the room.
-	x.log.Log(context.Background(), level, msg, "event_id", d.EventID, "rule", d.Rule, "err", err)
+	x.log.Log(context.Background(), level, msg, append([]any{"event_id", d.EventID, "rule", d.Rule, "err", err}, more...)...)
+}
+
+// failedLive counts and logs a delivery sent live without history for
+// good. A failing disk fails every alert, and a line per alert would bury
+// the log: x.outage paces the ERROR lines.
+func (x *Journaled) failedLive(d herald.Delivery, err error, msg string) {
+	level, since := x.outage.fail(time.Now())
+	var more []any
+	if since > 0 {
+		more = []any{"failed_since_last_line", since}
+	}
+	x.failed(d, err, level, msg, more...)
+}
+
+// failLogEvery is how often a journal that keeps failing says so again.
+const failLogEvery = time.Minute
+
+// failLog paces the log of a failing journal: its first failure is an
+// ERROR line at once, later ones one ERROR line a minute that counts them
+// (DEBUG lines between), and the first success after them an INFO line
+// that says how many alerts went live without history.
+type failLog struct {
+	failing atomic.Bool // read on every successful append: no lock then
+	mu      sync.Mutex
+	last    time.Time // of the last ERROR line
+	since   int       // failures since that line
+	total   int       // failures since the journal began failing
+}
+
+// fail records a failure at now and returns the level to log it at and,
+// for an ERROR line after the first, how many failed since the last one.
+func (f *failLog) fail(now time.Time) (slog.Level, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.total++
+	f.since++
+	if f.failing.Load() && now.Sub(f.last) < failLogEvery {
+		return slog.LevelDebug, 0
+	}
+	since := f.since
+	if !f.failing.Load() {
+		since = 0 // the first line of an outage is its own
+	}
+	f.failing.Store(true)
+	f.last, f.since = now, 0
+	return slog.LevelError, since
+}
+
+// ok records a successful append and logs the end of an outage.
+func (f *failLog) ok(log *slog.Logger) {
+	if !f.failing.Load() {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.failing.Load() {
+		return
+	}
+	log.Info("journal appends work again", "alerts_sent_without_history", f.total)
+	f.failing.Store(false)
+	f.total, f.since = 0, 0
 }
 
 // Replay publishes journaled entries again, marked replayed and without an

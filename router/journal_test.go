@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -319,4 +320,57 @@ func TestJournaledMixedOutcomesNeverDeadlock(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestJournaledFailingDiskLogsPaced: a journal that fails every append (a
+// failing disk) is logged at ERROR at once, then once a minute with how
+// many failed since, not once per alert; the first append that works again
+// says how many alerts went live without history, and a new failure
+// after that is a new ERROR at once.
+func TestJournaledFailingDiskLogsPaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs lockedBuffer
+		var down, hang atomic.Bool
+		var appends atomic.Int64
+		j := mem.New()
+		defer j.Close()
+		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &appends},
+			slog.New(slog.NewTextHandler(&logs, nil)))
+		publish := func(id string) {
+			t.Helper()
+			if n, err := x.Publish(t.Context(), alert("r", id)); err != nil || n != 1 {
+				t.Fatalf("Publish %s = %d, %v; want it live to the page", id, n, err)
+			}
+		}
+		down.Store(true)
+		for i := range 50 {
+			publish(fmt.Sprint("f", i))
+			time.Sleep(time.Second)
+		}
+		if n := logs.count("level=ERROR"); n != 1 {
+			t.Fatalf("%d ERROR lines for 50 failures within a minute, want 1:\n%s", n, logs.String())
+		}
+		time.Sleep(15 * time.Second)
+		publish("f50")
+		if n := logs.count("level=ERROR"); n != 2 || logs.count("failed_since_last_line=50") != 1 {
+			t.Fatalf("a minute on: %d ERROR lines, want 2, the second counting 50:\n%s", n, logs.String())
+		}
+		down.Store(false)
+		publish("ok1")
+		publish("ok2")
+		if logs.count("journal appends work again") != 1 || logs.count("alerts_sent_without_history=51") != 1 {
+			t.Fatalf("the end of the outage is not logged once with its 51 alerts:\n%s", logs.String())
+		}
+		down.Store(true)
+		publish("again")
+		if n := logs.count("level=ERROR"); n != 3 {
+			t.Errorf("a new failure after recovery: %d ERROR lines, want 3:\n%s", n, logs.String())
+		}
+		if st := x.Status(); st.Failures != 52 {
+			t.Errorf("Status counts %d failures, want 52", st.Failures)
+		}
+		if err := x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
