@@ -49,6 +49,9 @@ type Options struct {
 	Token string
 	// Status reads the router (Router.Status).
 	Status func() router.Status
+	// Journal reads the journal's health (Journaled.Status); nil shows
+	// none.
+	Journal func() router.JournalStatus
 	// Pages lists connected pages; nil shows none.
 	Pages egress.Lister
 	// API serves the admin endpoints the dashboard's actions forward to

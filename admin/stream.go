@@ -104,10 +104,23 @@ func sendRaw(w http.ResponseWriter, event string, data []byte) bool {
 
 // statusView is everything in the side panels.
 type statusView struct {
-	Rules  router.Status `json:"rules"`
-	Pages  []codeView    `json:"pages"`
-	Total  int           `json:"total_pages"`
-	Missed uint64        `json:"missed"` // events this tab missed by falling behind
+	Rules   router.Status `json:"rules"`
+	Pages   []codeView    `json:"pages"`
+	Total   int           `json:"total_pages"`
+	Missed  uint64        `json:"missed"` // events this tab missed by falling behind
+	Journal *journalView  `json:"journal,omitempty"`
+}
+
+// journalView is the journal's health: whether alerts go out with their
+// history (and so recover and replay), or live only.
+type journalView struct {
+	Failing bool `json:"failing"`
+	// Failures counts alerts sent live without history since the start.
+	Failures    uint64            `json:"failures"`
+	LastFailure *router.ErrorInfo `json:"last_failure,omitempty"`
+	// Waiting counts alerts a cluster node sent to its own pages only,
+	// waiting for Redis to be journaled and sent to the other nodes.
+	Waiting int `json:"waiting"`
 }
 
 // codeView is the pages registered under one code.
@@ -122,6 +135,13 @@ func (d *Dashboard) status(missed uint64) statusView {
 	st := statusView{Pages: []codeView{}, Missed: missed}
 	if d.opts.Status != nil {
 		st.Rules = d.opts.Status()
+	}
+	if d.opts.Journal != nil {
+		js := d.opts.Journal()
+		st.Journal = &journalView{Failing: js.Failing, Failures: js.Failures, LastFailure: js.LastFailure}
+		if js.Outbox != nil {
+			st.Journal.Waiting = js.Outbox.Waiting
+		}
 	}
 	if d.opts.Pages == nil {
 		return st

@@ -266,7 +266,8 @@ const failLogEvery = time.Minute
 // (DEBUG lines between), and the first success after them an INFO line
 // that says how many alerts went live without history.
 type failLog struct {
-	failing atomic.Bool // read on every successful append: no lock then
+	failing atomic.Bool  // read on every successful append: no lock then
+	lastAt  atomic.Int64 // unix nanos of the last failure, for Status
 	mu      sync.Mutex
 	last    time.Time // of the last ERROR line
 	since   int       // failures since that line
@@ -276,6 +277,7 @@ type failLog struct {
 // fail records a failure at now and returns the level to log it at and,
 // for an ERROR line after the first, how many failed since the last one.
 func (f *failLog) fail(now time.Time) (slog.Level, int) {
+	f.lastAt.Store(now.UnixNano())
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.total++
@@ -447,12 +449,21 @@ type JournalStatus struct {
 	MarksDropped uint64 `json:"marks_dropped"`
 	// Outbox is what waits for the journal (cluster mode, Redis away).
 	Outbox *OutboxStatus `json:"outbox,omitempty"`
+	// Failing is set while alerts go out without history: an append
+	// failed within the last minute (a full disk may still take a small
+	// alert now and then), or (cluster mode) alerts wait in the outbox for
+	// Redis.
+	Failing bool `json:"failing"`
 }
 
 // Status reports the store and the failures seen here.
 func (x *Journaled) Status() JournalStatus {
-	return JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load(),
+	st := JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load(),
 		MarksDropped: x.dropped.Load(), Outbox: x.out.status()}
+	last := x.outage.lastAt.Load()
+	st.Failing = last != 0 && time.Since(time.Unix(0, last)) < failLogEvery ||
+		st.Outbox != nil && st.Outbox.Waiting > 0
+	return st
 }
 
 // sequencer publishes a room's journaled deliveries in offset order while

@@ -350,6 +350,9 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 		if n := logs.count("level=ERROR"); n != 1 {
 			t.Fatalf("%d ERROR lines for 50 failures within a minute, want 1:\n%s", n, logs.String())
 		}
+		if st := x.Status(); !st.Failing {
+			t.Errorf("Status while failing = %+v, want Failing", st)
+		}
 		time.Sleep(15 * time.Second)
 		publish("f50")
 		if n := logs.count("level=ERROR"); n != 2 || logs.count("failed_since_last_line=50") != 1 {
@@ -360,6 +363,13 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 		publish("ok2")
 		if logs.count("journal appends work again") != 1 || logs.count("alerts_sent_without_history=51") != 1 {
 			t.Fatalf("the end of the outage is not logged once with its 51 alerts:\n%s", logs.String())
+		}
+		if st := x.Status(); !st.Failing {
+			t.Errorf("Status right after the outage = %+v, want Failing for a minute", st)
+		}
+		time.Sleep(time.Minute)
+		if st := x.Status(); st.Failing {
+			t.Errorf("Status a minute after the last failure = %+v, want not Failing", st)
 		}
 		down.Store(true)
 		publish("again")

@@ -240,6 +240,23 @@
   }
 
   // ---- side panels ----------------------------------------------------------
+  // journalPill says whether alerts go out with their history (so pages
+  // recover them and they can be replayed) or live only.
+  function journalPill(j) {
+    if (!j) return null;
+    if (!j.failing) {
+      return h("span", { class: "pill", id: "pill-journal", "data-state": "ok", title: "every alert is kept in the journal: pages recover what they missed, and it can be replayed" },
+        h("span", { class: "dot ok" }), "history");
+    }
+    var why = j.last_failure ? j.last_failure.message : "";
+    if (j.waiting) {
+      return h("span", { class: "pill", id: "pill-journal", "data-state": "waiting", title: "Redis is away: these alerts reached this node's pages only; they are journaled and sent to the other nodes once it is back. " + why },
+        h("span", { class: "dot bad" }), h("b", { text: String(j.waiting) }), "waiting for Redis");
+    }
+    return h("span", { class: "pill", id: "pill-journal", "data-state": "failing", title: "alerts still reach the pages, but are not kept: a page that is away will not get them. " + why },
+      h("span", { class: "dot bad" }), "history failing · ", h("b", { text: String(j.failures) }), "live only");
+  }
+
   function renderStatus() {
     if (!status) return;
     var st = status.rules || {};
@@ -254,7 +271,8 @@
         "rules ", h("b", { text: "gen " + st.generation }), loadFailed ? " · save refused" : ""),
       h("span", { class: "pill" }, h("b", { text: String((st.counters || {}).routed || 0) }), "routed"),
       (st.counters || {}).unrouted ? h("span", { class: "pill" }, h("span", { class: "dot warn" }), h("b", { text: String(st.counters.unrouted) }), "unrouted") : null,
-      status.missed ? h("span", { class: "pill", title: "this tab fell behind and missed events; reload to catch up" }, h("span", { class: "dot warn" }), h("b", { text: String(status.missed) }), "missed") : null);
+      status.missed ? h("span", { class: "pill", title: "this tab fell behind and missed events; reload to catch up" }, h("span", { class: "dot warn" }), h("b", { text: String(status.missed) }), "missed") : null,
+      journalPill(status.journal));
 
     // pages
     $("pages-total").textContent = plural(status.total_pages, "page") + " · " + plural(pages.filter(function (p) { return p.code; }).length, "code");

@@ -46,6 +46,13 @@ var listenAddr = regexp.MustCompile(`msg="herald listening" addr=(\S+)`)
 
 func startHerald(t *testing.T, args ...string) *heraldProcess {
 	t.Helper()
+	return startHeraldUnder(t, nil, args...)
+}
+
+// startHeraldUnder is startHerald with the binary run by a wrapper
+// command (prlimit, to give it a disk that fills).
+func startHeraldUnder(t *testing.T, wrapper []string, args ...string) *heraldProcess {
+	t.Helper()
 	bin, err := heraldBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,8 @@ func startHerald(t *testing.T, args ...string) *heraldProcess {
 	// allows (abuse_test.go covers it). The miss budget stays on, as by
 	// default: alerts for a page that is away must never cost misses.
 	base := []string{"-p", "0", "--admin-token", testToken, "--rate-requests", "off"}
-	cmd := exec.Command(bin, append(base, args...)...)
+	argv := append(append(append(wrapper[:len(wrapper):len(wrapper)], bin), base...), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		clusterMetrics = s.clusterMetrics
 	}
 	s.mon = newMonitoring(cfg, log, s.sinks, func() router.Status { return s.router.Status() },
-		func() journal.Stats { return s.journal.Stats() }, clusterMetrics)
+		func() journal.Stats { return s.journal.Stats() }, func() router.JournalStatus { return s.journaled.Status() }, clusterMetrics)
 	if s.mon.dash.Enabled() {
 		s.keeper.OnAck(s.mon.dash.Acked) // acks show beside each delivery
 	}

@@ -28,11 +28,12 @@ type monitoring struct {
 // newMonitoring builds what the flags turn on. status reads the router,
 // which is built after the observers it is handed.
 //
-// cluster is nil outside cluster mode.
+// journalHealth reads the journal's health (router.Journaled), for the
+// dashboard; cluster is nil outside cluster mode.
 func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status func() router.Status, journalStats func() journal.Stats,
-	cluster func() metrics.Cluster) *monitoring {
+	journalHealth func() router.JournalStatus, cluster func() metrics.Cluster) *monitoring {
 	m := &monitoring{dash: admin.New(admin.Options{
-		Token: cfg.adminToken, Status: status, Pages: lister, Log: log.With("component", "dashboard"),
+		Token: cfg.adminToken, Status: status, Journal: journalHealth, Pages: lister, Log: log.With("component", "dashboard"),
 		SecureCookie: cfg.tlsCert != "" || cfg.sslContext != "",
 	})}
 	if cfg.metrics || cfg.metricsListen != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -24,6 +25,17 @@ func TestClusterOutboxSurvivesAKill(t *testing.T) {
 	waitLink(t, false, a, b)
 	fire(t, a.base, code, 1)
 	expectN(t, here, 1)
+	ans := do(t, "GET", a.base+"/api/journal", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	var st struct {
+		Failing bool
+		Outbox  struct {
+			Waiting int
+			OnDisk  bool `json:"on_disk"`
+		}
+	}
+	if err := json.Unmarshal([]byte(ans.body), &st); err != nil || !st.Failing || st.Outbox.Waiting != 1 || !st.Outbox.OnDisk {
+		t.Errorf("/api/journal while Redis is away = %s (%v); want failing, 1 waiting on disk", ans.body, err)
+	}
 	a.kill9(t)
 
 	srv.Restart()
