@@ -3,6 +3,7 @@ package spool
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,7 +22,7 @@ func delivery(room, id string) herald.Delivery {
 		Payload: map[string]any{"n": id}, Time: time.Unix(1700000000, 0).UTC(), LiveTo: []string{"pid-" + id}}
 }
 
-func mustOpen(t *testing.T, path string) *Spool {
+func mustOpen(t testing.TB, path string) *Spool {
 	t.Helper()
 	s, aside, err := Open(path)
 	if err != nil {
@@ -191,4 +192,25 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v, %v; want %+v", v, e2, err, e)
 		}
 	})
+}
+
+// BenchmarkKeep is what an alert costs while Redis is away: its room waits
+// for the commit (serial), and concurrent alerts share commits.
+func BenchmarkKeep(b *testing.B) {
+	for _, par := range []int{1, 16} {
+		b.Run(fmt.Sprintf("goroutines-%d", par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+			s := mustOpen(b, filepath.Join(b.TempDir(), "outbox.db"))
+			defer s.Close()
+			d := delivery("room", "x")
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Keep(d, time.Now(), 1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
