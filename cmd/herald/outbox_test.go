@@ -56,3 +56,33 @@ func TestClusterOutboxSurvivesAKill(t *testing.T) {
 	expectN(t, here, 2)
 	expectN(t, there, 2)
 }
+
+// TestClusterPageMovingNodesDuringAnOutage: while Redis is away a page
+// leaves node 0 after an alert it had live, and comes back through the
+// balancer to node 1, which cannot look its session up and greets it as a
+// new page. Once Redis is back node 0 journals the alert, late, for the
+// other node's pages: the page that moved does not get it a second time.
+func TestClusterPageMovingNodesDuringAnOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := startNodes(t, srv, 2)
+	const code = "moving"
+	mover, stayer := pageOnEach(t, nodes, code)
+
+	srv.Stop()
+	waitLink(t, false, nodes...)
+	fire(t, nodes[0].base, code, 1)
+	expectN(t, mover, 1)
+	mover.Leave()
+	mover.ReturnTo(nodes[1].base)
+	if mover.Connected(t, pageWait) {
+		t.Fatal("the page recovered its session on a node that cannot reach Redis")
+	}
+	mover.WaitRegistered(t) // greeted as a new page, in its room
+
+	srv.Restart()
+	waitLink(t, true, nodes...)
+	expectN(t, stayer, 1)
+	fire(t, nodes[1].base, code, 2)
+	expectN(t, mover, 2)
+	expectN(t, stayer, 2)
+}

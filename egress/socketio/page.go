@@ -26,6 +26,12 @@ type page struct {
 	// refresh reads it), offset atomically.
 	pid    string
 	offset atomic.Uint64
+	// claimedPID is the session id the page came back with when it did
+	// not get that session back: a cluster node that could not ask Redis
+	// greets it as new. Its alerts of that session may still be journaled
+	// late, naming it (LiveTo); the page gets them live once. Unverified,
+	// it can only keep its own page from an alert. Set with pid.
+	claimedPID string
 	// resumed is what recovery decided before the CONNECT answer (native
 	// path), consumed by connected.
 	resumed *recovery.Result
@@ -107,9 +113,10 @@ func (p *page) alreadySent(e *outgoing) bool {
 		return true
 	}
 	p.offset.Store(off)
-	// LiveTo is empty but for deliveries journaled late, and the pid is
+	// LiveTo is empty but for deliveries journaled late, and the pids are
 	// set before the page joins a room.
-	return len(e.d.LiveTo) > 0 && p.pid != "" && slices.Contains(e.d.LiveTo, p.pid)
+	return len(e.d.LiveTo) > 0 && (p.pid != "" && slices.Contains(e.d.LiveTo, p.pid) ||
+		p.claimedPID != "" && slices.Contains(e.d.LiveTo, p.claimedPID))
 }
 
 // overflowed closes p when its send queue is past the bound (the slow-page

@@ -78,6 +78,9 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	}
 	s.rooms.mu.Lock() // refreshSessions reads it
 	p.pid = pid
+	if claimed, _ := h.auth["pid"].(string); claimed != pid {
+		p.claimedPID = claimed
+	}
 	s.rooms.mu.Unlock()
 	if res.Code == "" {
 		return false

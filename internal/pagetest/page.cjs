@@ -18,6 +18,7 @@
 //   {"cmd":"close"}                           disconnect and exit
 //   {"cmd":"disconnect"}                      leave (socket.disconnect()), keeping the session
 //   {"cmd":"connect"}                         come back (socket.connect()): recovery if the server kept it
+//   {"cmd":"connect","url":U}                 come back to another server (another node), with the same session
 // The process exits when stdin closes, so a dead test never leaves it behind.
 'use strict';
 const path = require('path');
@@ -72,6 +73,7 @@ rl.on('line', (line) => {
   } else if (msg.cmd === 'disconnect') {
     socket.disconnect();
   } else if (msg.cmd === 'connect') {
+    if (msg.url) socket.io.uri = msg.url; // the Manager opens its next transport there
     socket.connect();
   } else if (msg.cmd === 'close') {
     quit();

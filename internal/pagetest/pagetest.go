@@ -401,6 +401,10 @@ func (p *Page) Leave() { p.send(map[string]any{"cmd": "disconnect"}) }
 // and offset, and reports socket.recovered on the connect.
 func (p *Page) Return() { p.send(map[string]any{"cmd": "connect"}) }
 
+// ReturnTo is Return to another server (base URL): a page that the load
+// balancer sends to another node, with its pid and offset.
+func (p *Page) ReturnTo(base string) { p.send(map[string]any{"cmd": "connect", "url": base}) }
+
 // Stderr is what node wrote to stderr, plus pagetest's notes.
 func (p *Page) Stderr() string {
 	p.mu.Lock()
