@@ -31,7 +31,10 @@ func openOutboxSpool(cfg config, log *slog.Logger) (*spool.Spool, []router.Unjou
 		log.Warn("outbox in memory only: another herald holds its file; give each node on this machine its own --data", "file", path)
 		return nil, nil
 	case err != nil:
-		log.Error("outbox in memory only: its file cannot be opened", "file", path, "err", err)
+		// A warning, not an error: alerts are unaffected unless this node
+		// also dies while Redis is away.
+		log.Warn("outbox in memory only: its file cannot be opened; give --data a writable directory, or --data :memory: to keep it in memory",
+			"file", path, "err", err)
 		return nil, nil
 	case aside != "":
 		log.Error("the outbox file was damaged and is moved aside; alerts it held may not reach the other nodes", "file", path, "aside", aside)
