@@ -2,10 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/journal/spool"
 )
 
 // TestClusterOutboxSurvivesAKill: while Redis is away a node answers a
@@ -85,4 +92,64 @@ func TestClusterPageMovingNodesDuringAnOutage(t *testing.T) {
 	fire(t, nodes[1].base, code, 2)
 	expectN(t, mover, 2)
 	expectN(t, stayer, 2)
+}
+
+// TestOpenOutboxSpool: where a cluster node keeps its outbox, and that a
+// file it cannot have never stops it: the outbox stays in memory and the
+// log says why.
+func TestOpenOutboxSpool(t *testing.T) {
+	dir := t.TempDir()
+	held, _, err := spool.Open(filepath.Join(dir, "outbox-9001.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := held.Keep(herald.Delivery{EventID: "e1", Room: "r", Name: "DONATION", Time: time.Now()}, time.Now(), 1); err != nil {
+		t.Fatal(err)
+	}
+	aFile := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(aFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		data   string
+		port   int
+		onDisk bool
+		log    string
+	}{
+		{"its own file, named after the port", dir, 9000, true, ""},
+		{"--data :memory:", memoryData, 9000, false, ""},
+		{"a random port", dir, 0, false, "random port"},
+		{"a file another herald holds", dir, 9001, false, "another herald holds its file"},
+		{"--data is a file", aFile, 9000, false, "cannot be opened"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.port == 9001 && runtime.GOOS == "windows" {
+				t.Skip("the lock is per process on Windows")
+			}
+			var logs syncBuffer
+			cfg := config{dataDir: tc.data, port: tc.port}
+			sp, left := openOutboxSpool(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+			if sp != nil {
+				defer sp.Close()
+			}
+			if (sp != nil) != tc.onDisk || len(left) != 0 {
+				t.Errorf("on disk %v with %d left, want %v with none", sp != nil, len(left), tc.onDisk)
+			}
+			if tc.onDisk && sp.Path() != filepath.Join(dir, "outbox-9000.db") {
+				t.Errorf("file %s, want outbox-9000.db in --data", sp.Path())
+			}
+			if !strings.Contains(logs.String(), tc.log) || tc.log == "" && strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("log %q, want it to say %q", logs.String(), tc.log)
+			}
+		})
+	}
+	// What an earlier run left comes back, for the outbox to journal.
+	held.Close()
+	sp, left := openOutboxSpool(config{dataDir: dir, port: 9001}, slog.New(slog.DiscardHandler))
+	defer sp.Close()
+	if len(left) != 1 || left[0].Delivery.EventID != "e1" || left[0].ID == 0 {
+		t.Errorf("left = %+v, want the one alert kept before", left)
+	}
 }
