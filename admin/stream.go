@@ -121,6 +121,11 @@ type journalView struct {
 	// Waiting counts alerts a cluster node sent to its own pages only,
 	// waiting for Redis to be journaled and sent to the other nodes.
 	Waiting int `json:"waiting"`
+	// Store is where history is kept ("bolt", "memory", "redis") and
+	// StoreError the store's own last error: with store "memory", why the
+	// disk was not used (history then ends at the next restart).
+	Store      string `json:"store"`
+	StoreError string `json:"store_error,omitempty"`
 }
 
 // codeView is the pages registered under one code.
@@ -138,7 +143,8 @@ func (d *Dashboard) status(missed uint64) statusView {
 	}
 	if d.opts.Journal != nil {
 		js := d.opts.Journal()
-		st.Journal = &journalView{Failing: js.Failing, Failures: js.Failures, LastFailure: js.LastFailure}
+		st.Journal = &journalView{Failing: js.Failing, Failures: js.Failures, LastFailure: js.LastFailure,
+			Store: js.Store, StoreError: js.LastError}
 		if js.Outbox != nil {
 			st.Journal.Waiting = js.Outbox.Waiting
 		}

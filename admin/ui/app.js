@@ -244,6 +244,10 @@
   // recover them and they can be replayed) or live only.
   function journalPill(j) {
     if (!j) return null;
+    if (!j.failing && j.store === "memory" && j.store_error) {
+      return h("span", { class: "pill", id: "pill-journal", "data-state": "memory", title: "the journal could not be kept on disk, so history lives in memory and ends at the next restart: " + j.store_error },
+        h("span", { class: "dot warn" }), "history in memory");
+    }
     if (!j.failing) {
       return h("span", { class: "pill", id: "pill-journal", "data-state": "ok", title: "every alert is kept in the journal: pages recover what they missed, and it can be replayed" },
         h("span", { class: "dot ok" }), "history");

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +68,37 @@ func TestDashboardShowsAFailingJournal(t *testing.T) {
 	do(t, "GET", h.base+"/notify?event=follow&user=ada&code="+code, nil, nil)
 	if m := page.Next(t, pageWait); m.Event != "FOLLOW" {
 		t.Fatalf("the page got %s %s while the disk was full, want its FOLLOW", m.Event, m.Args)
+	}
+}
+
+// TestDashboardShowsHistoryInMemory: herald whose --data cannot be opened
+// (a file in its place) starts anyway with its history in memory; the
+// dashboard says so, since that history ends at the next restart.
+func TestDashboardShowsHistoryInMemory(t *testing.T) {
+	browsertest.Need(t)
+	notADir := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHerald(t, "--data", notADir)
+	ctx, consoleLog := browsertest.Start(t, 60*time.Second)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	}()
+	var pill, title string
+	var ok bool
+	step(t, ctx, "sign in: history is in memory",
+		chromedp.Navigate(h.base+"/admin/"),
+		chromedp.WaitVisible(`#token`, chromedp.ByID),
+		chromedp.SetValue(`#token`, testToken, chromedp.ByID),
+		chromedp.Click(`#signin-button`, chromedp.ByID),
+		chromedp.WaitVisible(`#pill-journal[data-state="memory"]`, chromedp.ByQuery),
+		chromedp.Text(`#pill-journal`, &pill, chromedp.ByID),
+		chromedp.AttributeValue(`#pill-journal`, "title", &title, &ok, chromedp.ByID),
+	)
+	if !strings.Contains(pill, "history in memory") || !strings.Contains(title, "a-file") {
+		t.Errorf("pill reads %q (title %q), want it to say history is in memory, and why", pill, title)
 	}
 }
