@@ -16,12 +16,25 @@ import (
 	"time"
 )
 
+// builtIn is the directory heraldBinary built herald in, removed by
+// TestMain once the tests are done ("" when none needed it).
+var builtIn string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtIn != "" {
+		os.RemoveAll(builtIn)
+	}
+	os.Exit(code)
+}
+
 // heraldBinary builds the real herald once per test run.
 var heraldBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "herald-load-test-")
 	if err != nil {
 		return "", err
 	}
+	builtIn = dir
 	bin := filepath.Join(dir, "herald")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/heraldhq/herald/cmd/herald").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
