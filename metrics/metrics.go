@@ -44,6 +44,10 @@ type Options struct {
 	// Journal reports the journal's size and health; nil (no journal)
 	// leaves the herald_journal_* series out.
 	Journal func() journal.Stats
+	// JournalHealthy reports whether alerts go out with their history
+	// (herald_journal_healthy); nil takes a store that reports no error
+	// as healthy.
+	JournalHealthy func() bool
 	// Cluster reports the node's link to Redis (cluster mode); nil leaves
 	// the herald_cluster_* series out.
 	Cluster func() Cluster

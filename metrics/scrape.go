@@ -34,7 +34,7 @@ var (
 	descJRooms     = desc("herald_journal_rooms", "Rooms with journaled entries.")
 	descJBytes     = desc("herald_journal_bytes", "Size of the journal's store in bytes, where known.")
 	descJErrs      = desc("herald_journal_append_errors_total", "Journal appends that failed since start.")
-	descJHealthy   = desc("herald_journal_healthy", "0 when the journal's last operation failed.")
+	descJHealthy   = desc("herald_journal_healthy", "1 while every alert is journaled; 0 while alerts go out without history (an append failed within the last minute, or in cluster mode alerts wait for Redis) or the history is in memory because --data could not be used.")
 	descJCommits   = desc("herald_journal_commits_total", "Group commits of the journal's store (fsync'd transactions; 0 for stores without them).")
 	descCConnected = desc("herald_cluster_connected", "1 while this node's Redis subscription is up (cluster mode).")
 	descCDisconn   = desc("herald_cluster_disconnects_total", "Redis subscription losses since start.")
@@ -153,7 +153,11 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		gauge(descJRooms, float64(js.Rooms))
 		gauge(descJBytes, float64(js.Bytes))
 		counter(descJErrs, js.AppendErrors)
-		gauge(descJHealthy, map[bool]float64{false: 1, true: 0}[js.LastError != ""])
+		healthy := js.LastError == ""
+		if s.opts.JournalHealthy != nil {
+			healthy = s.opts.JournalHealthy()
+		}
+		gauge(descJHealthy, map[bool]float64{false: 0, true: 1}[healthy])
 		counter(descJCommits, js.Commits)
 		counter(descJCommitOps, js.CommitOps)
 	}

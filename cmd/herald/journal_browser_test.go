@@ -24,7 +24,7 @@ import (
 func TestDashboardShowsAFailingJournal(t *testing.T) {
 	browsertest.Need(t)
 	prlimit := needs.Program(t, "apt-get install util-linux", "prlimit")
-	h := startHeraldUnder(t, []string{prlimit, "--fsize=131072"}, "--data", t.TempDir(), "--rate-misses", "off")
+	h := startHeraldUnder(t, []string{prlimit, "--fsize=131072"}, "--data", t.TempDir(), "--rate-misses", "off", "--metrics")
 	const code = "journal-pill-7f3a"
 	page := pagetest.Start(t, h.base, pagetest.Options{Code: code})
 	page.WaitRegistered(t)
@@ -63,6 +63,9 @@ func TestDashboardShowsAFailingJournal(t *testing.T) {
 	)
 	if !strings.Contains(pill, "history failing") || !strings.Contains(pill, "live only") {
 		t.Errorf("pill reads %q, want it to say history is failing and count the alerts sent live only", pill)
+	}
+	if got, ok := value(scrape(t, h.base)["herald_journal_healthy"], nil); !ok || got != 0 {
+		t.Errorf("herald_journal_healthy = %v (present %v) while alerts go out live only, want 0", got, ok)
 	}
 	// The page still gets its alerts, live.
 	do(t, "GET", h.base+"/notify?event=follow&user=ada&code="+code, nil, nil)

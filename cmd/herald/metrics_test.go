@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/heraldhq/herald/internal/pagetest"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/router"
 )
 
 const metricsRules = `version: 1
@@ -182,5 +186,52 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"--metrics", "--metrics-listen", ":9"}, noEnv, nil); err == nil {
 		t.Error("--metrics with --metrics-listen was accepted")
+	}
+}
+
+// TestMetricsJournalHealthy: herald_journal_healthy is 1 with the journal
+// on disk, and 0 when --data could not be used (a file in its place) and
+// the history is in memory, which ends at the next restart.
+func TestMetricsJournalHealthy(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data string
+		want float64
+	}{
+		{"on disk", t.TempDir(), 1},
+		{"in memory for want of --data", notADir, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := startServer(t, func(c *config) { c.metrics = true; c.dataDir = tc.data })
+			do(t, "GET", base+"/notify?code=healthy-code&event=follow", nil, nil)
+			if got, ok := value(scrape(t, base)["herald_journal_healthy"], nil); !ok || got != tc.want {
+				t.Errorf("herald_journal_healthy = %v (present %v), want %v", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+// TestJournalHealthy pins what herald_journal_healthy means: alerts going
+// out with their history now, not whether the store ever failed (bolt
+// keeps its last error for /api/journal after it recovered).
+func TestJournalHealthy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		st   router.JournalStatus
+		want bool
+	}{
+		{"all well", router.JournalStatus{Stats: journal.Stats{Store: "bolt"}}, true},
+		{"a store error of the past", router.JournalStatus{Stats: journal.Stats{Store: "bolt", LastError: "write: file too large"}}, true},
+		{"failing now", router.JournalStatus{Stats: journal.Stats{Store: "bolt"}, Failing: true}, false},
+		{"--data :memory:", router.JournalStatus{Stats: journal.Stats{Store: "memory"}}, true},
+		{"in memory for want of --data", router.JournalStatus{Stats: journal.Stats{Store: "memory", LastError: "journal on disk unavailable"}}, false},
+	} {
+		if got := journalHealthy(tc.st); got != tc.want {
+			t.Errorf("%s: journalHealthy = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
