@@ -33,11 +33,13 @@ var ErrInUse = errors.New("outbox file held by another process")
 
 // Spool is one node's outbox on disk.
 type Spool struct {
-	db      *bbolt.DB
-	path    string
-	mu      sync.Mutex // guards closed against a Forget racing Close
-	closed  bool
-	forgets sync.WaitGroup
+	db        *bbolt.DB
+	path      string
+	mu        sync.Mutex // guards the three below
+	closed    bool
+	forget    []uint64 // ids to remove, in the next removal's transaction
+	forgetter bool     // a goroutine is removing them
+	forgets   sync.WaitGroup
 }
 
 // Entry is one kept delivery.
@@ -140,15 +142,47 @@ func (s *Spool) Keep(d herald.Delivery, at time.Time, reached int) (uint64, erro
 // wait for the disk: if the node dies before the removal is committed, the
 // delivery is journaled a second time when it starts again, which the
 // pages that had it live skip (herald.Delivery.LiveTo). Close waits.
+//
+// One goroutine at a time removes what was forgotten meanwhile in one
+// transaction: the catch-up after a long outage forgets thousands of
+// deliveries in a burst.
 func (s *Spool) Forget(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return // kept: journaled again at the next start
 	}
-	s.forgets.Go(func() {
-		_ = s.db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Delete(key(id)) })
-	})
+	s.forget = append(s.forget, id)
+	if !s.forgetter {
+		s.forgetter = true
+		s.forgets.Go(s.removeForgotten)
+	}
+}
+
+// removeForgotten removes forgotten ids until none is left.
+func (s *Spool) removeForgotten() {
+	for {
+		s.mu.Lock()
+		ids := s.forget
+		s.forget = nil
+		if len(ids) == 0 {
+			s.forgetter = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		// A failed removal leaves the deliveries to be journaled again at
+		// the next start, which the pages that had them skip.
+		_ = s.db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bucket)
+			for _, id := range ids {
+				if err := b.Delete(key(id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // Load calls each with the kept deliveries, oldest first. A record it

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +213,39 @@ func BenchmarkKeep(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestForgetABurst: the catch-up after a long outage forgets thousands of
+// deliveries at once; every one is gone once Close returns.
+func TestForgetABurst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s := mustOpen(t, path)
+	var kept []uint64
+	for i := range 50 {
+		var wg sync.WaitGroup
+		ids := make([]uint64, 40)
+		for j := range ids {
+			wg.Go(func() {
+				id, err := s.Keep(delivery("room", fmt.Sprint(i, "-", j)), time.Now(), 1)
+				if err != nil {
+					t.Error(err)
+				}
+				ids[j] = id
+			})
+		}
+		wg.Wait()
+		kept = append(kept, ids...)
+	}
+	for _, id := range kept[:len(kept)-1] {
+		s.Forget(id)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path)
+	defer s.Close()
+	if es := load(t, s); len(es) != 1 || es[0].ID != kept[len(kept)-1] {
+		t.Fatalf("after forgetting all but the last of %d, the file holds %d", len(kept), len(es))
 	}
 }
