@@ -5,42 +5,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
-)
 
-// builtIn is the directory heraldBinary built herald in, removed by
-// TestMain once the tests are done ("" when none needed it).
-var builtIn string
+	"github.com/heraldhq/herald/internal/heraldbin"
+)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtIn != "" {
-		os.RemoveAll(builtIn)
-	}
+	heraldbin.Remove()
 	os.Exit(code)
 }
 
-// heraldBinary builds the real herald once per test run.
-var heraldBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "herald-load-test-")
-	if err != nil {
-		return "", err
-	}
-	builtIn = dir
-	bin := filepath.Join(dir, "herald")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/heraldhq/herald/cmd/herald").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// heraldBinary is the real herald, built once per test run.
+var heraldBinary = heraldbin.Path
 
 // startHerald starts the real herald on a free loopback port, with the
 // journal in memory and the per-client limits off (a load test is one

@@ -18,35 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/heraldbin"
 	"github.com/heraldhq/herald/internal/pagetest"
 )
 
-// builtIn is the directory heraldBinary built herald in, removed by
-// TestMain once the tests are done ("" when none needed it).
-var builtIn string
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtIn != "" {
-		os.RemoveAll(builtIn)
-	}
+	heraldbin.Remove()
 	os.Exit(code)
 }
 
-// heraldBinary builds the real herald once per test run.
-var heraldBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "herald-bin-")
-	if err != nil {
-		return "", err
-	}
-	builtIn = dir
-	bin := filepath.Join(dir, "herald")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// heraldBinary is the real herald, built once per test run.
+var heraldBinary = heraldbin.Path
 
 // heraldProcess is a real herald binary on a free loopback port.
 type heraldProcess struct {
