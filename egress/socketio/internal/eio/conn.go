@@ -166,10 +166,11 @@ func (c *Conn) flush() {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
 			// The deadline bounds this writer's batches only. Left set, it
-			// would expire while the page idles and fail the next inline
-			// write (which honours it too), dropping a healthy page. It is
-			// cleared before the socket is handed back, while no other
-			// writer can run.
+			// would expire while the page idles and fail the next write
+			// that honours it, dropping a healthy page (the inline write
+			// does not; the next writer sets its own). It is cleared
+			// before the socket is handed back, while no other writer can
+			// run.
 			_ = c.nc.SetWriteDeadline(time.Time{})
 			c.writing = false
 			closeNow = c.closed

@@ -28,13 +28,16 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 }
 
 // tryWrite makes one non-blocking write; a full socket is 0 bytes, not an
-// error.
+// error. It goes through Control, not RawConn.Write: the writing flag
+// already keeps every other writer off the socket, and it never waits for
+// room, so the poller's write lock and deadline bookkeeping would only be
+// paid for on every delivery to every page.
 func (c *Conn) tryWrite(b []byte) (int, error) {
 	var n int
 	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
+	err := c.raw.Control(func(fd uintptr) {
 		for {
-			n, werr = syscall.Write(int(fd), b)
+			n, werr = writeNonblocking(fd, b)
 			if werr != syscall.EINTR {
 				break
 			}
@@ -42,7 +45,6 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 		if werr == syscall.EAGAIN {
 			n, werr = 0, nil
 		}
-		return true // never wait for the socket: the writer goroutine does
 	})
 	if err == nil {
 		err = werr
