@@ -114,7 +114,9 @@ type statusView struct {
 // journalView is the journal's health: whether alerts go out with their
 // history (and so recover and replay), or live only.
 type journalView struct {
-	Failing bool `json:"failing"`
+	// State is router.JournalStatus.State: ok, memory, failing or waiting.
+	State   string `json:"state"`
+	Failing bool   `json:"failing"`
 	// Failures counts alerts sent live without history since the start.
 	Failures    uint64            `json:"failures"`
 	LastFailure *router.ErrorInfo `json:"last_failure,omitempty"`
@@ -143,7 +145,7 @@ func (d *Dashboard) status(missed uint64) statusView {
 	}
 	if d.opts.Journal != nil {
 		js := d.opts.Journal()
-		st.Journal = &journalView{Failing: js.Failing, Failures: js.Failures, LastFailure: js.LastFailure,
+		st.Journal = &journalView{State: js.State, Failing: js.Failing, Failures: js.Failures, LastFailure: js.LastFailure,
 			Store: js.Store, StoreError: js.LastError}
 		if js.Outbox != nil {
 			st.Journal.Waiting = js.Outbox.Waiting

@@ -454,16 +454,55 @@ type JournalStatus struct {
 	// alert now and then), or (cluster mode) alerts wait in the outbox for
 	// Redis.
 	Failing bool `json:"failing"`
+	// State sums the above up for people: one of the Journal* states. The
+	// dashboard's pill and the herald_journal_healthy metric both show it.
+	State string `json:"state"`
 }
+
+// The journal's states, from good to bad news.
+const (
+	// JournalOK: every alert is kept, so pages recover what they missed
+	// and it can be replayed. Also with --data :memory:, which asked for
+	// history in memory.
+	JournalOK = "ok"
+	// JournalInMemory: history is in memory because --data could not be
+	// used at start (Stats.LastError says why); it ends at the next
+	// restart.
+	JournalInMemory = "memory"
+	// JournalFailing: alerts go out live only; a page that is away will
+	// not get them.
+	JournalFailing = "failing"
+	// JournalWaiting (cluster mode): alerts reached this node's pages only
+	// and wait in the outbox for Redis.
+	JournalWaiting = "waiting"
+)
 
 // Status reports the store and the failures seen here.
 func (x *Journaled) Status() JournalStatus {
 	st := JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load(),
 		MarksDropped: x.dropped.Load(), Outbox: x.out.status()}
 	last := x.outage.lastAt.Load()
-	st.Failing = last != 0 && time.Since(time.Unix(0, last)) < failLogEvery ||
-		st.Outbox != nil && st.Outbox.Waiting > 0
+	failedLately := last != 0 && time.Since(time.Unix(0, last)) < failLogEvery
+	waiting := st.Outbox != nil && st.Outbox.Waiting > 0
+	st.Failing = failedLately || waiting
+	st.State = journalState(failedLately, waiting, st.Stats)
 	return st
+}
+
+// journalState is JournalStatus.State. A store's own last error alone is
+// no failure: bolt keeps it after it recovered, for /api/journal to show.
+// Only the memory store that stands in for an unusable --data has one.
+func journalState(failedLately, waiting bool, st journal.Stats) string {
+	switch {
+	case waiting:
+		return JournalWaiting
+	case failedLately:
+		return JournalFailing
+	case st.Store == "memory" && st.LastError != "":
+		return JournalInMemory
+	default:
+		return JournalOK
+	}
 }
 
 // sequencer publishes a room's journaled deliveries in offset order while

@@ -350,8 +350,8 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 		if n := logs.count("level=ERROR"); n != 1 {
 			t.Fatalf("%d ERROR lines for 50 failures within a minute, want 1:\n%s", n, logs.String())
 		}
-		if st := x.Status(); !st.Failing {
-			t.Errorf("Status while failing = %+v, want Failing", st)
+		if st := x.Status(); !st.Failing || st.State != router.JournalFailing {
+			t.Errorf("Status while failing = %+v, want Failing, state failing", st)
 		}
 		time.Sleep(15 * time.Second)
 		publish("f50")
@@ -368,8 +368,8 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 			t.Errorf("Status right after the outage = %+v, want Failing for a minute", st)
 		}
 		time.Sleep(time.Minute)
-		if st := x.Status(); st.Failing {
-			t.Errorf("Status a minute after the last failure = %+v, want not Failing", st)
+		if st := x.Status(); st.Failing || st.State != router.JournalOK {
+			t.Errorf("Status a minute after the last failure = %+v, want not Failing, state ok", st)
 		}
 		down.Store(true)
 		publish("again")
@@ -383,4 +383,39 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// storeStats is a journal whose Stats say what the test needs.
+type storeStats struct {
+	journal.Journal
+	stats journal.Stats
+}
+
+func (s storeStats) Stats() journal.Stats { return s.stats }
+
+// TestJournalStateOfTheStore: a store's own last error is no failure (bolt
+// keeps it after it recovered), and a memory store is fine when it was
+// asked for; only the memory store that stands in for an unusable --data,
+// which carries why, makes the state "memory".
+func TestJournalStateOfTheStore(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stats journal.Stats
+		want  string
+	}{
+		{"on disk", journal.Stats{Store: "bolt"}, router.JournalOK},
+		{"a store error of the past", journal.Stats{Store: "bolt", LastError: "write: file too large"}, router.JournalOK},
+		{"--data :memory:", journal.Stats{Store: "memory"}, router.JournalOK},
+		{"in memory for want of --data", journal.Stats{Store: "memory", LastError: "journal on disk unavailable"}, router.JournalInMemory},
+	} {
+		j := mem.New()
+		x := router.NewJournaled(&recordingBroker{pages: 1}, storeStats{j, tc.stats}, slog.New(slog.DiscardHandler))
+		if got := x.Status(); got.State != tc.want || got.Failing {
+			t.Errorf("%s: state %q (failing %v), want %q", tc.name, got.State, got.Failing, tc.want)
+		}
+		if err := x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+	}
 }

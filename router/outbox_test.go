@@ -164,8 +164,8 @@ func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
 		if n := r.appends.Load(); n != 2 {
 			t.Errorf("%d appends tried, want 2 (one for 'before', one that failed)", n)
 		}
-		if st := r.x.Status(); st.Outbox == nil || st.Outbox.Waiting != 3 || !st.Failing {
-			t.Fatalf("status while away = %+v (failing %v), want 3 waiting, failing", st.Outbox, st.Failing)
+		if st := r.x.Status(); st.Outbox == nil || st.Outbox.Waiting != 3 || !st.Failing || st.State != router.JournalWaiting {
+			t.Fatalf("status while away = %+v (failing %v, state %q), want 3 waiting, failing, state waiting", st.Outbox, st.Failing, st.State)
 		}
 		// The outage is logged once, not once per alert.
 		if n := r.logs.count("level=ERROR"); n != 1 {
@@ -187,8 +187,8 @@ func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
 				t.Errorf("entry %s lists LiveTo %v", ids[i], pids)
 			}
 		}
-		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 3 || st.Failing {
-			t.Errorf("status once back = %+v (failing %v), want none waiting, 3 journaled, not failing", st.Outbox, st.Failing)
+		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 3 || st.Failing || st.State != router.JournalOK {
+			t.Errorf("status once back = %+v (failing %v, state %q), want none waiting, 3 journaled, not failing, state ok", st.Outbox, st.Failing, st.State)
 		}
 		if n := r.logs.count("journal back:"); n != 1 || r.logs.count("journaled=3 dropped=0") != 1 {
 			t.Errorf("the catch-up is logged %d times, want once with its count:\n%s", n, r.logs.String())

@@ -244,21 +244,21 @@
   // recover them and they can be replayed) or live only.
   function journalPill(j) {
     if (!j) return null;
-    if (!j.failing && j.store === "memory" && j.store_error) {
-      return h("span", { class: "pill", id: "pill-journal", "data-state": "memory", title: "the journal could not be kept on disk, so history lives in memory and ends at the next restart: " + j.store_error },
-        h("span", { class: "dot warn" }), "history in memory");
-    }
-    if (!j.failing) {
-      return h("span", { class: "pill", id: "pill-journal", "data-state": "ok", title: "every alert is kept in the journal: pages recover what they missed, and it can be replayed" },
-        h("span", { class: "dot ok" }), "history");
-    }
     var why = j.last_failure ? j.last_failure.message : "";
-    if (j.waiting) {
-      return h("span", { class: "pill", id: "pill-journal", "data-state": "waiting", title: "Redis is away: these alerts reached this node's pages only; they are journaled and sent to the other nodes once it is back. " + why },
-        h("span", { class: "dot bad" }), h("b", { text: String(j.waiting) }), "waiting for Redis");
+    switch (j.state) {
+      case "ok":
+        return h("span", { class: "pill", id: "pill-journal", "data-state": "ok", title: "every alert is kept in the journal: pages recover what they missed, and it can be replayed" },
+          h("span", { class: "dot ok" }), "history");
+      case "memory":
+        return h("span", { class: "pill", id: "pill-journal", "data-state": "memory", title: "the journal could not be kept on disk, so history lives in memory and ends at the next restart: " + j.store_error },
+          h("span", { class: "dot warn" }), "history in memory");
+      case "waiting":
+        return h("span", { class: "pill", id: "pill-journal", "data-state": "waiting", title: "Redis is away: these alerts reached this node's pages only; they are journaled and sent to the other nodes once it is back. " + why },
+          h("span", { class: "dot bad" }), h("b", { text: String(j.waiting) }), "waiting for Redis");
+      default:
+        return h("span", { class: "pill", id: "pill-journal", "data-state": "failing", title: "alerts still reach the pages, but are not kept: a page that is away will not get them. " + why },
+          h("span", { class: "dot bad" }), "history failing · ", h("b", { text: String(j.failures) }), "live only");
     }
-    return h("span", { class: "pill", id: "pill-journal", "data-state": "failing", title: "alerts still reach the pages, but are not kept: a page that is away will not get them. " + why },
-      h("span", { class: "dot bad" }), "history failing · ", h("b", { text: String(j.failures) }), "live only");
   }
 
   function renderStatus() {

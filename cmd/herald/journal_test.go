@@ -317,8 +317,8 @@ func TestJournalDiskUnavailableKeepsAlertsLive(t *testing.T) {
 	fire(t, h.base, code, 1)
 	expectAlerts(t, p, 1, 1, false)
 	a := do(t, "GET", h.base+"/api/journal", nil, map[string]string{"Authorization": "Bearer " + testToken})
-	if a.status != http.StatusOK || !strings.Contains(a.body, "history in memory until restart") {
-		t.Errorf("GET /api/journal = %d %s, want the fallback named as the last error", a.status, a.body)
+	if a.status != http.StatusOK || !strings.Contains(a.body, "history in memory until restart") || !strings.Contains(a.body, `"state":"memory"`) {
+		t.Errorf("GET /api/journal = %d %s, want state memory and the fallback named as the last error", a.status, a.body)
 	}
 	if !strings.Contains(h.logs.String(), "level=ERROR") || !strings.Contains(h.logs.String(), "cannot be opened on disk") {
 		t.Errorf("the fallback was not logged at ERROR:\n%s", h.logs.String())

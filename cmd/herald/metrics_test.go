@@ -13,8 +13,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/heraldhq/herald/internal/pagetest"
-	"github.com/heraldhq/herald/journal"
-	"github.com/heraldhq/herald/router"
 )
 
 const metricsRules = `version: 1
@@ -212,26 +210,5 @@ func TestMetricsJournalHealthy(t *testing.T) {
 				t.Errorf("herald_journal_healthy = %v (present %v), want %v", got, ok, tc.want)
 			}
 		})
-	}
-}
-
-// TestJournalHealthy pins what herald_journal_healthy means: alerts going
-// out with their history now, not whether the store ever failed (bolt
-// keeps its last error for /api/journal after it recovered).
-func TestJournalHealthy(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		st   router.JournalStatus
-		want bool
-	}{
-		{"all well", router.JournalStatus{Stats: journal.Stats{Store: "bolt"}}, true},
-		{"a store error of the past", router.JournalStatus{Stats: journal.Stats{Store: "bolt", LastError: "write: file too large"}}, true},
-		{"failing now", router.JournalStatus{Stats: journal.Stats{Store: "bolt"}, Failing: true}, false},
-		{"--data :memory:", router.JournalStatus{Stats: journal.Stats{Store: "memory"}}, true},
-		{"in memory for want of --data", router.JournalStatus{Stats: journal.Stats{Store: "memory", LastError: "journal on disk unavailable"}}, false},
-	} {
-		if got := journalHealthy(tc.st); got != tc.want {
-			t.Errorf("%s: journalHealthy = %v, want %v", tc.name, got, tc.want)
-		}
 	}
 }

@@ -38,7 +38,7 @@ func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status fu
 	})}
 	if cfg.metrics || cfg.metricsListen != "" {
 		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister, Journal: journalStats, Cluster: cluster,
-			JournalHealthy: func() bool { return journalHealthy(journalHealth()) }})
+			JournalHealthy: func() bool { return journalHealth().State == router.JournalOK }})
 	}
 	return m
 }
@@ -90,13 +90,4 @@ func (m *monitoring) serveMetrics(cfg config, log *slog.Logger) (stop func(conte
 	}()
 	log.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
 	return srv.Shutdown, nil
-}
-
-// journalHealthy reports whether alerts go out with their history: none
-// failed within the last minute, none waits for Redis, and the history is
-// not in memory for want of --data (inMemoryInstead, the one memory store
-// that reports an error). A store's own last error is not enough: bolt
-// keeps it after the store recovered, for /api/journal to show.
-func journalHealthy(st router.JournalStatus) bool {
-	return !st.Failing && !(st.Store == "memory" && st.LastError != "")
 }

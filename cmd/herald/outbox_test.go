@@ -35,13 +35,14 @@ func TestClusterOutboxSurvivesAKill(t *testing.T) {
 	ans := do(t, "GET", a.base+"/api/journal", nil, map[string]string{"Authorization": "Bearer " + testToken})
 	var st struct {
 		Failing bool
+		State   string
 		Outbox  struct {
 			Waiting int
 			OnDisk  bool `json:"on_disk"`
 		}
 	}
-	if err := json.Unmarshal([]byte(ans.body), &st); err != nil || !st.Failing || st.Outbox.Waiting != 1 || !st.Outbox.OnDisk {
-		t.Errorf("/api/journal while Redis is away = %s (%v); want failing, 1 waiting on disk", ans.body, err)
+	if err := json.Unmarshal([]byte(ans.body), &st); err != nil || !st.Failing || st.State != "waiting" || st.Outbox.Waiting != 1 || !st.Outbox.OnDisk {
+		t.Errorf("/api/journal while Redis is away = %s (%v); want failing, state waiting, 1 waiting on disk", ans.body, err)
 	}
 	a.kill9(t)
 
