@@ -165,12 +165,11 @@ func (c *Conn) flush() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
-			// The deadline bounds this writer's batches only. Left set, it
-			// would expire while the page idles and fail the next write
-			// that honours it, dropping a healthy page (the inline write
-			// does not; the next writer sets its own). It is cleared
-			// before the socket is handed back, while no other writer can
-			// run.
+			// The deadline bounds this writer's batches only, so it is
+			// cleared before the socket is handed back, while no other
+			// writer can run. Left set, it would expire while the page
+			// idles and fail any later write that honours deadlines: it
+			// once dropped healthy pages that way.
 			_ = c.nc.SetWriteDeadline(time.Time{})
 			c.writing = false
 			closeNow = c.closed
