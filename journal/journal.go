@@ -141,6 +141,11 @@ type Session struct {
 	// session (the client keeps the offset of the last alert it got), so
 	// it resumes after Since.
 	Since uint64 `json:"since,omitempty"`
+	// Formerly is the session id the page came with when it was given
+	// this one instead: a cluster node that could not look it up (Redis
+	// away) greets the page as new. Deliveries that went live to Formerly
+	// before they were journaled are not sent to this session again.
+	Formerly string `json:"formerly,omitempty"`
 }
 
 // Retention bounds each room's history: entries beyond MaxEntries or older

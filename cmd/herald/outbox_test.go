@@ -71,7 +71,7 @@ func TestClusterOutboxSurvivesAKill(t *testing.T) {
 // new page. Once Redis is back node 0 journals the alert, late, for the
 // other node's pages: the page that moved does not get it a second time.
 func TestClusterPageMovingNodesDuringAnOutage(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := redistest.StartDurable(t) // the history outlives the outage, as the page's offsets do
 	nodes := startNodes(t, srv, 2)
 	const code = "moving"
 	mover, stayer := pageOnEach(t, nodes, code)
@@ -90,6 +90,13 @@ func TestClusterPageMovingNodesDuringAnOutage(t *testing.T) {
 	srv.Restart()
 	waitLink(t, true, nodes...)
 	expectN(t, stayer, 1)
+	// The page drops again and recovers the session node 1 gave it: the
+	// alert it had live from node 0 is still not sent to it twice.
+	mover.Leave()
+	mover.Return()
+	if !mover.Connected(t, pageWait) {
+		t.Fatal("the page did not recover the session node 1 gave it")
+	}
 	fire(t, nodes[1].base, code, 2)
 	expectN(t, mover, 2)
 	expectN(t, stayer, 2)

@@ -29,8 +29,10 @@ type page struct {
 	// claimedPID is the session id the page came back with when it did
 	// not get that session back: a cluster node that could not ask Redis
 	// greets it as new. Its alerts of that session may still be journaled
-	// late, naming it (LiveTo); the page gets them live once. Unverified,
-	// it can only keep its own page from an alert. Set with pid.
+	// late, naming it (LiveTo); the page gets them once. Unverified, it
+	// can only keep its own page from an alert. Saved with the new
+	// session (Session.Formerly), so it holds after that one recovers too.
+	// Set with pid.
 	claimedPID string
 	// resumed is what recovery decided before the CONNECT answer (native
 	// path), consumed by connected.

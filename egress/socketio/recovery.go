@@ -80,6 +80,8 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	p.pid = pid
 	if claimed, _ := h.auth["pid"].(string); claimed != pid {
 		p.claimedPID = claimed
+	} else if res.Recovered {
+		p.claimedPID = res.Formerly // the session this one replaced
 	}
 	s.rooms.mu.Unlock()
 	if res.Code == "" {
@@ -101,7 +103,7 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		from := max(res.From, p.offset.Load())
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		defer cancel()
-		more, err := s.recovery.Catchup(ctx, res.Code, from, pidIf(res))
+		more, err := s.recovery.Catchup(ctx, res.Code, from, livePIDs(res)...)
 		if err != nil {
 			s.log.Warn("recovery: catch-up read failed", "err", err)
 			return
@@ -113,13 +115,13 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	return true
 }
 
-// pidIf is the session whose live deliveries recovery leaves out: the
-// page's, when it recovered it.
-func pidIf(res *recovery.Result) string {
+// livePIDs are the sessions whose live deliveries recovery leaves out:
+// the page's, when it recovered it, and the one that session replaced.
+func livePIDs(res *recovery.Result) []string {
 	if res.Recovered {
-		return res.PID
+		return []string{res.PID, res.Formerly}
 	}
-	return ""
+	return nil
 }
 
 // send queues journal entries to p, in order, as live deliveries would be.
@@ -166,14 +168,14 @@ func (s *Sink) keepSession(p *page) {
 func (s *Sink) sessionOf(p *page) (sess journal.Session, ok bool) {
 	s.rooms.mu.RLock()
 	defer s.rooms.mu.RUnlock()
-	sess = journal.Session{PID: p.pid, Code: p.code, Since: p.since}
+	sess = journal.Session{PID: p.pid, Code: p.code, Since: p.since, Formerly: p.claimedPID}
 	return sess, sess.PID != "" && sess.Code != ""
 }
 
 func (s *Sink) saveSession(sess journal.Session) error {
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	return s.recovery.Keep(ctx, sess.PID, sess.Code, sess.Since)
+	return s.recovery.Keep(ctx, sess)
 }
 
 // refreshSessions saves the sessions of connected pages again every third

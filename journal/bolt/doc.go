@@ -15,7 +15,7 @@
 //	log              big-endian sequence number → entry record (record.go),
 //	                 which holds its room and its offset in the room
 //	last             room → its offsets reserved so far (see below)
-//	sessions         pid → expiry, code
+//	sessions         pid → since, former pid, expiry, code (record.go)
 //	seen             key → big-endian expiry (Unix nanoseconds)
 //
 // Which records belong to which room is an index in memory (index.go),

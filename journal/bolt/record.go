@@ -178,29 +178,45 @@ func (r *reader) fail(format string, args ...any) {
 	}
 }
 
-// sessionSince marks a session value that starts with Since. The first
-// values had expiry then code; an expiry's first byte is never this one
-// (it would be the one-byte varint -1, a time in 1969), so both decode.
-const sessionSince = 0x01
+// sessionSince marks a session value that starts with Since, and
+// sessionFormerly one with Since and then Formerly. The first values had
+// expiry then code; an expiry's first byte is never one of these (it
+// would be the one-byte varint -1 or -2, a time in 1969), so all decode.
+const (
+	sessionSince    = 0x01
+	sessionFormerly = 0x03
+)
 
-// encodeSession is a session's value: the marker, Since, expiry, code.
+// encodeSession is a session's value: the marker, Since, Formerly if
+// any, expiry, code.
 func encodeSession(s journal.Session) []byte {
-	b := binary.AppendUvarint([]byte{sessionSince}, s.Since)
+	if s.Formerly == "" {
+		b := binary.AppendUvarint([]byte{sessionSince}, s.Since)
+		return append(appendTime(b, s.Expires), s.Code...)
+	}
+	b := binary.AppendUvarint([]byte{sessionFormerly}, s.Since)
+	b = appendString(b, s.Formerly)
 	return append(appendTime(b, s.Expires), s.Code...)
 }
 
 func decodeSession(pid string, b []byte) (journal.Session, error) {
 	r := reader{b: b}
-	var since uint64
-	if len(b) > 0 && b[0] == sessionSince {
+	s := journal.Session{PID: pid}
+	if len(b) > 0 && (b[0] == sessionSince || b[0] == sessionFormerly) {
 		r.b = b[1:]
-		since = r.uvarint()
+		s.Since = r.uvarint()
+		if b[0] == sessionFormerly {
+			if s.Formerly = r.string(); s.Formerly == "" {
+				r.fail("empty former session id")
+			}
+		}
 	}
-	exp := r.time()
+	s.Expires = r.time()
 	if r.err != nil {
 		return journal.Session{}, fmt.Errorf("decode session: %w", r.err)
 	}
-	return journal.Session{PID: pid, Code: string(r.b), Expires: exp, Since: since}, nil
+	s.Code = string(r.b)
+	return s, nil
 }
 
 // encodeBody is the part of a record that does not depend on where the

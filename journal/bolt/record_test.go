@@ -124,6 +124,8 @@ func TestSessionValues(t *testing.T) {
 			want: journal.Session{PID: "p", Code: "abc", Expires: exp, Since: 1 << 40}},
 		{name: "since 0", b: encodeSession(journal.Session{Code: "\x01x", Expires: exp}),
 			want: journal.Session{PID: "p", Code: "\x01x", Expires: exp}},
+		{name: "with the session it replaced", b: encodeSession(journal.Session{Code: "abc", Expires: exp, Since: 9, Formerly: "old-pid"}),
+			want: journal.Session{PID: "p", Code: "abc", Expires: exp, Since: 9, Formerly: "old-pid"}},
 		{name: "the first form: expiry, code", b: append(appendTime(nil, exp), "abc"...),
 			want: journal.Session{PID: "p", Code: "abc", Expires: exp}},
 	}
@@ -140,6 +142,7 @@ func FuzzDecodeSession(f *testing.F) {
 	f.Add(encodeSession(journal.Session{Code: "abc", Expires: time.Unix(1e9, 5), Since: 300}))
 	f.Add(append(appendTime(nil, time.Unix(1e9, 0)), "old"...))
 	f.Add([]byte{sessionSince})
+	f.Add(encodeSession(journal.Session{Code: "abc", Expires: time.Unix(1e9, 5), Since: 300, Formerly: "x"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeSession("p", b)
 		if err != nil {

@@ -389,7 +389,7 @@ func (s suite) markAndPending(t *testing.T) {
 func (s suite) sessions(t *testing.T) {
 	j := s.open(t)
 	ctx := t.Context()
-	long := journal.Session{PID: "pid-long", Code: "alpha", Expires: time.Now().Add(time.Hour), Since: 1 << 40}
+	long := journal.Session{PID: "pid-long", Code: "alpha", Expires: time.Now().Add(time.Hour), Since: 1 << 40, Formerly: "pid-before"}
 	short := journal.Session{PID: "pid-short", Code: "beta", Expires: time.Now().Add(300 * time.Millisecond)}
 	past := journal.Session{PID: "pid-past", Code: "gamma", Expires: time.Now().Add(-time.Second)}
 	for _, s := range []journal.Session{long, short, past} {
@@ -412,11 +412,11 @@ func (s suite) sessions(t *testing.T) {
 	check("pid-past", false, "")
 	check("pid-unknown", false, "")
 	got, _, _ := j.Session(ctx, "pid-long")
-	if got.Expires.Sub(long.Expires).Abs() >= time.Millisecond || got.Since != long.Since {
-		t.Errorf("Session(pid-long) = expires %v, since %d; want %v, %d", got.Expires, got.Since, long.Expires, long.Since)
+	if got.Expires.Sub(long.Expires).Abs() >= time.Millisecond || got.Since != long.Since || got.Formerly != long.Formerly {
+		t.Errorf("Session(pid-long) = expires %v, since %d, formerly %q; want %v, %d, %q", got.Expires, got.Since, got.Formerly, long.Expires, long.Since, long.Formerly)
 	}
-	if got, _, _ := j.Session(ctx, "pid-short"); got.Since != 0 {
-		t.Errorf("Session(pid-short).Since = %d, want 0 (never set)", got.Since)
+	if got, _, _ := j.Session(ctx, "pid-short"); got.Since != 0 || got.Formerly != "" {
+		t.Errorf("Session(pid-short) = since %d, formerly %q; want 0, none (never set)", got.Since, got.Formerly)
 	}
 	time.Sleep(time.Until(short.Expires) + 100*time.Millisecond)
 	check("pid-short", false, "")

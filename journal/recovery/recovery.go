@@ -129,6 +129,10 @@ type Result struct {
 	// Since is what the page's session starts after, for Keep: where it
 	// resumes if it comes back with its pid but without an offset.
 	Since uint64
+	// Formerly is the recovered session's Session.Formerly, for Keep and
+	// for the page model, which does not send the page what went live to
+	// either session.
+	Formerly string
 }
 
 // Connect decides what a connecting page gets. A journal error is
@@ -136,10 +140,11 @@ type Result struct {
 // never stops a page from connecting.
 func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	fresh := Result{PID: newPID(), Code: req.Code}
-	code, after, recovered, err := k.resume(ctx, req)
+	code, after, session, err := k.resume(ctx, req)
 	if err != nil {
 		return fresh, err
 	}
+	recovered := session != nil
 	if code == "" {
 		return fresh, nil // no code yet: pending delivery happens at Register
 	}
@@ -150,11 +155,7 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	// Only a page resuming from an offset it received is sure of what it
 	// missed; any other start is checked against the window.
 	windowed := !recovered || req.Offset == ""
-	pid := ""
-	if recovered {
-		pid = req.PID
-	}
-	res, resumed, err := k.resumeAfter(ctx, code, *after, pid, windowed)
+	res, resumed, err := k.resumeAfter(ctx, code, *after, session, windowed)
 	if err == nil && !resumed { // away longer than the window: a new page
 		return k.pending(ctx, fresh)
 	}
@@ -174,9 +175,9 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 // session saved when the journal could not be read, or by a build that
 // did not record it), which must not replay the room's whole history.
 //
-// pid is the recovered session's ("" for a page that is not): entries it
+// session is the recovered one (nil for a page that is not): entries it
 // received live before they were journaled are not sent again.
-func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, pid string, windowed bool) (res Result, resumed bool, err error) {
+func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, session *journal.Session, windowed bool) (res Result, resumed bool, err error) {
 	c := k.claim(code)
 	defer k.release(code, c)
 	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
@@ -186,7 +187,11 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, pid
 	if windowed && len(es) > 0 && es[0].At.Before(k.opts().Now().Add(-k.opts().Window)) {
 		return Result{Code: code}, false, nil
 	}
-	res = Result{Code: code, Recovered: pid != "", Missed: notLiveTo(es, pid), From: after, Resumed: true, Since: after}
+	res = Result{Code: code, Missed: es, From: after, Resumed: true, Since: after}
+	if session != nil {
+		res.Recovered, res.Formerly = true, session.Formerly
+		res.Missed = notLiveTo(es, session.PID, session.Formerly)
+	}
 	// What reached nobody live reaches this page now: no longer pending.
 	for _, e := range res.Missed {
 		if e.Reached == 0 {
@@ -205,8 +210,8 @@ func (k *Keeper) Register(ctx context.Context, code string) (Result, error) {
 }
 
 // resume reads the request: the code (restored from a known pid), the
-// offset to resume after (nil when there is none to resume from), and
-// whether it is a Socket.IO recovery.
+// offset to resume after (nil when there is none to resume from), and,
+// when it is a Socket.IO recovery, the session (nil otherwise).
 //
 // A known pid without an offset is a page that received nothing in its
 // session (socket.io-client sends the offset of the last alert it got):
@@ -215,38 +220,37 @@ func (k *Keeper) Register(ctx context.Context, code string) (Result, error) {
 // recovering page resume from before its session started: an offset that
 // low is another room's (the page REGISTERed a new code since, and got no
 // alert in it), as every alert it got in this room is past Since.
-func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *uint64, recovered bool, err error) {
+func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *uint64, session *journal.Session, err error) {
 	code = req.Code
-	var since uint64
 	if req.PID != "" {
 		s, ok, err := k.j.Session(ctx, req.PID)
 		if err != nil {
-			return code, nil, false, fmt.Errorf("recovery: session: %w", err)
+			return code, nil, nil, fmt.Errorf("recovery: session: %w", err)
 		}
 		if !ok {
 			// Unknown or expired: a new page, whatever offset it sends;
 			// only a page without a pid (a reload) resumes from one.
-			return code, nil, false, nil
+			return code, nil, nil, nil
 		}
 		if req.Offset == "" {
-			return s.Code, &s.Since, true, nil
+			return s.Code, &s.Since, &s, nil
 		}
-		code, recovered, since = s.Code, true, s.Since
+		code, session = s.Code, &s
 	}
 	if req.Offset == "" || code == "" {
-		return code, nil, false, nil
+		return code, nil, nil, nil
 	}
 	pos, err := journal.ParsePosition(req.Offset)
 	if err != nil || pos.Epoch != k.j.Epoch() {
 		// Another history (a lost file, a flushed Redis) or junk: the page
 		// is new; replaying from a foreign offset would skip or repeat.
-		return code, nil, false, nil
+		return code, nil, nil, nil
 	}
 	after = &pos.Offset
-	if recovered && since > pos.Offset {
-		after = &since
+	if session != nil && session.Since > pos.Offset {
+		after = &session.Since
 	}
-	return code, after, recovered, nil
+	return code, after, session, nil
 }
 
 // pending hands the room's unreached alerts to this page and marks them
@@ -337,33 +341,38 @@ func (k *Keeper) OnAck(fn func(code string, offset uint64)) { k.onAck.Store(&fn)
 // Catchup reads the entries of code after offset: the page model's second
 // read, under its room lock, for what was published between Connect and
 // the page joining its room.
-// pid is the page's session id, as for Connect.
-func (k *Keeper) Catchup(ctx context.Context, code string, after uint64, pid string) ([]journal.Entry, error) {
+// pids are the page's recovered session's id and Formerly, as for
+// Connect.
+func (k *Keeper) Catchup(ctx context.Context, code string, after uint64, pids ...string) ([]journal.Entry, error) {
 	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
-	return notLiveTo(es, pid), err
+	return notLiveTo(es, pids...), err
 }
 
-// notLiveTo leaves out of es the entries the page of session pid received
-// live before they were journaled (herald.Delivery.LiveTo: in cluster
-// mode, its node delivered them while Redis was away).
-func notLiveTo(es []journal.Entry, pid string) []journal.Entry {
-	live := func(e journal.Entry) bool { return slices.Contains(e.Delivery.LiveTo, pid) }
-	if pid == "" || !slices.ContainsFunc(es, live) {
+// notLiveTo leaves out of es the entries the page of the sessions pids
+// received live before they were journaled (herald.Delivery.LiveTo: in
+// cluster mode, its node delivered them while Redis was away). An empty
+// pid stands for no session.
+func notLiveTo(es []journal.Entry, pids ...string) []journal.Entry {
+	live := func(e journal.Entry) bool {
+		return slices.ContainsFunc(pids, func(pid string) bool { return pid != "" && slices.Contains(e.Delivery.LiveTo, pid) })
+	}
+	if !slices.ContainsFunc(es, live) {
 		return es
 	}
 	return slices.DeleteFunc(slices.Clone(es), live)
 }
 
 // Keep records (or extends) a page's session: call it when a page
-// connects and when it disconnects, so its pid outlives it by the window.
-// since is the Result.Since of the Connect or Register that put the page
-// in its room.
-func (k *Keeper) Keep(ctx context.Context, pid, code string, since uint64) error {
-	if pid == "" || code == "" {
+// connects and when it disconnects, so its pid outlives it by the window
+// (Keep sets s.Expires). s.Since is the Result.Since of the Connect or
+// Register that put the page in its room; s.Formerly the session id the
+// page came with, if it was given another.
+func (k *Keeper) Keep(ctx context.Context, s journal.Session) error {
+	if s.PID == "" || s.Code == "" {
 		return nil
 	}
-	return k.j.SaveSession(ctx, journal.Session{PID: pid, Code: code, Since: since,
-		Expires: k.opts().Now().Add(k.opts().Window)})
+	s.Expires = k.opts().Now().Add(k.opts().Window)
+	return k.j.SaveSession(ctx, s)
 }
 
 // Window is the recovery window in force (recovery_window).

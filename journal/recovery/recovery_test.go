@@ -47,15 +47,21 @@ func TestCatchupLeavesOutLiveAlerts(t *testing.T) {
 	appendLiveTo(t, j, "abc", "pid-1")
 	appendN(t, j, "abc", 1)
 	for _, tc := range []struct {
-		pid  string
+		pids []string
 		want []uint64
-	}{{"pid-1", []uint64{3}}, {"pid-2", []uint64{2, 3}}, {"", []uint64{2, 3}}} {
-		es, err := k.Catchup(t.Context(), "abc", 1, tc.pid)
+	}{
+		{[]string{"pid-1"}, []uint64{3}},
+		{[]string{"pid-2"}, []uint64{2, 3}},
+		{[]string{"pid-2", "pid-1"}, []uint64{3}}, // pid-2 replaced pid-1
+		{[]string{"", ""}, []uint64{2, 3}},
+		{nil, []uint64{2, 3}},
+	} {
+		es, err := k.Catchup(t.Context(), "abc", 1, tc.pids...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := offsets(es); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Catchup after 1 for %q = %v, want %v", tc.pid, got, tc.want)
+			t.Errorf("Catchup after 1 for %q = %v, want %v", tc.pids, got, tc.want)
 		}
 	}
 }
@@ -83,6 +89,8 @@ func TestConnect(t *testing.T) {
 		// wantSince is where the page's session starts: where it resumes
 		// if it comes back with its pid and no offset.
 		wantSince uint64
+		// wantFormerly is the session the recovered one replaced.
+		wantFormerly string
 	}{
 		{
 			name:  "new page without a code",
@@ -118,7 +126,7 @@ func TestConnect(t *testing.T) {
 		{
 			name: "socket.io recovery from a known pid",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				if err := k.Keep(t.Context(), "pid-1", "abc", 0); err != nil {
+				if err := k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0}); err != nil {
 					t.Fatal(err)
 				}
 				appendN(t, j, "abc", 4)
@@ -130,7 +138,7 @@ func TestConnect(t *testing.T) {
 		{
 			name: "alerts a page had live before they were journaled are not sent again",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				if err := k.Keep(t.Context(), "pid-1", "abc", 0); err != nil {
+				if err := k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0}); err != nil {
 					t.Fatal(err)
 				}
 				appendN(t, j, "abc", 2)
@@ -140,6 +148,22 @@ func TestConnect(t *testing.T) {
 				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
 			},
 			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{4, 5}, wantSince: 2,
+		},
+		{
+			name: "nor alerts it had live in the session this one replaced",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				// A node that could not reach Redis gave the page pid-1 for
+				// pid-0; the alert it had live on its first node is
+				// journaled late, naming pid-0.
+				if err := k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Formerly: "pid-0"}); err != nil {
+					t.Fatal(err)
+				}
+				appendN(t, j, "abc", 2)
+				appendLiveTo(t, j, "abc", "pid-0")
+				appendLiveTo(t, j, "abc", "pid-2")
+				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{4}, wantSince: 2, wantFormerly: "pid-0",
 		},
 		{
 			name: "a reloaded page is no session: it gets what it missed by offset",
@@ -154,7 +178,7 @@ func TestConnect(t *testing.T) {
 			name: "a known pid without an offset resumes where its session started",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
 				appendN(t, j, "abc", 2)
-				if err := k.Keep(t.Context(), "pid-1", "abc", 2); err != nil {
+				if err := k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 2}); err != nil {
 					t.Fatal(err)
 				}
 				for _, e := range appendN(t, j, "abc", 3) {
@@ -172,7 +196,7 @@ func TestConnect(t *testing.T) {
 				for _, e := range appendN(t, j, "abc", 3) {
 					_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0)
 				}
-				_ = k.Keep(t.Context(), "pid-1", "abc", 0) // Since unknown: 0
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0}) // Since unknown: 0
 				return recovery.Request{PID: "pid-1"}
 			},
 			wantCode: "abc", wantSince: 3,
@@ -181,7 +205,7 @@ func TestConnect(t *testing.T) {
 			name: "an offset from before the session started is another room's",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
 				appendN(t, j, "abc", 4) // before the page REGISTERed abc
-				if err := k.Keep(t.Context(), "pid-1", "abc", 4); err != nil {
+				if err := k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 4}); err != nil {
 					t.Fatal(err)
 				}
 				appendN(t, j, "abc", 2)
@@ -193,7 +217,7 @@ func TestConnect(t *testing.T) {
 		{
 			name: "recovery with nothing missed",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), "pid-1", "abc", 0)
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0})
 				appendN(t, j, "abc", 2)
 				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
 			},
@@ -232,7 +256,7 @@ func TestConnect(t *testing.T) {
 			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }},
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
 				appendN(t, j, "abc", 3)
-				_ = k.Keep(t.Context(), "pid-1", "abc", 0) // alive until a minute after the fake now
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0}) // alive until a minute after the fake now
 				return recovery.Request{PID: "pid-1", Offset: k.Position(1)}
 			},
 			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{2, 3}, wantSince: 1,
@@ -241,14 +265,14 @@ func TestConnect(t *testing.T) {
 			name: "expired session is a new page",
 			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }},
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), "pid-1", "abc", 0) // expired a minute ago in real time
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0}) // expired a minute ago in real time
 				return recovery.Request{PID: "pid-1", Offset: k.Position(0)}
 			},
 		},
 		{
 			name: "an offset of another history is not resumed",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), "pid-1", "abc", 0)
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0})
 				es := appendN(t, j, "abc", 2)
 				_ = j.Mark(t.Context(), "abc", es[0].Offset, 1, 0)
 				_ = j.Mark(t.Context(), "abc", es[1].Offset, 1, 0)
@@ -287,6 +311,9 @@ func TestConnect(t *testing.T) {
 			}
 			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) {
 				t.Errorf("missed = %v, want %v", got, tc.wantMissed)
+			}
+			if res.Formerly != tc.wantFormerly {
+				t.Errorf("formerly = %q, want %q", res.Formerly, tc.wantFormerly)
 			}
 			if res.Since != tc.wantSince {
 				t.Errorf("since = %d, want %d", res.Since, tc.wantSince)
