@@ -67,7 +67,7 @@ type pageEnv struct {
 func newDialer() *websocket.Dialer {
 	return &websocket.Dialer{
 		// Proxy stays nil on purpose: loopback only, never via $HTTP_PROXY.
-		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		NetDialContext:   dialRawReads(&net.Dialer{Timeout: 10 * time.Second}),
 		HandshakeTimeout: 10 * time.Second,
 		// Frames are small; keep the loader light at 10,000 pages.
 		ReadBufferSize:  1024,
