@@ -92,13 +92,13 @@ func (s *Sink) acked(p *page, id uint64, _ []any) {
 	if code == "" {
 		return
 	}
-	go func() {
+	s.journalWrite(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		defer cancel()
 		if err := s.recovery.Acked(ctx, code, id); err != nil {
 			s.log.Warn("recovery: ack not counted", "err", err)
 		}
-	}()
+	})
 }
 
 // disconnected runs once when the page's connection ended.

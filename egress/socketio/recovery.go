@@ -155,12 +155,25 @@ func (s *Sink) keepSession(p *page) {
 		return
 	}
 	if sess, ok := s.sessionOf(p); ok {
-		go func() {
+		s.journalWrite(func() {
 			if err := s.saveSession(sess); err != nil {
 				s.log.Warn("recovery: session not saved", "err", err)
 			}
-		}()
+		})
 	}
+}
+
+// journalWrite runs write, a journal write a page caused, on its own
+// goroutine and reports true, unless Close has already waited for the last
+// ones (the journal may be closed by now).
+func (s *Sink) journalWrite(write func()) bool {
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	if s.writesSealed {
+		return false
+	}
+	s.writes.Go(write)
+	return true
 }
 
 // sessionOf is what keepSession saves for p; ok is false for a page with
@@ -203,13 +216,20 @@ func (s *Sink) refreshSessions() {
 				continue
 			}
 			sem <- struct{}{}
-			wg.Go(func() {
+			wg.Add(1)
+			started := s.journalWrite(func() {
+				defer wg.Done()
 				defer func() { <-sem }()
 				if err := s.saveSession(sess); err != nil {
 					failed.Add(1)
 					lastErr.Store(&err)
 				}
 			})
+			if !started { // the sink is closing
+				wg.Done()
+				<-sem
+				break
+			}
 		}
 		wg.Wait()
 		if n := failed.Load(); n > 0 {

@@ -94,6 +94,12 @@ type Sink struct {
 	onRooms    atomic.Pointer[func()] // OnRoomsChanged
 	refresher  sync.Once              // starts refreshSessions with the first page
 	stopping   chan struct{}          // closed when Close begins
+	// writes counts the journal writes pages cause (sessions, acks) that
+	// are under way, so Close lets them end before the journal under the
+	// sink is closed; once sealed (by Close), none starts.
+	writes       sync.WaitGroup
+	writesMu     sync.Mutex
+	writesSealed bool
 	// corsOrigin and started are for the client bundle (bundle.go).
 	corsOrigin string
 	started    time.Time
@@ -232,6 +238,13 @@ func (s *Sink) Close(ctx context.Context) error {
 			for _, p := range s.rooms.all() {
 				s.rooms.remove(p)
 			}
+			// The pages are gone and have left their sessions to save:
+			// a page that reconnects to the restarted herald recovers
+			// from them.
+			s.writesMu.Lock()
+			s.writesSealed = true
+			s.writesMu.Unlock()
+			s.writes.Wait()
 			s.log.Debug("socket.io sink closed")
 		}()
 	})
