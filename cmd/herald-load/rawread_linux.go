@@ -11,9 +11,10 @@ import (
 // dialRawReads dials like d and reads the connection with raw read(2)
 // calls: a page's socket is non-blocking, so a read returns at once, and
 // the runtime need not treat it as a system call that may block (hand the
-// processor over, wake its monitor thread). With a read or two per
-// delivery, that bookkeeping was a tenth of the loader's CPU, spent on the
-// cores it shares with the server it measures.
+// processor over, wake its monitor thread). Against a server that writes
+// its pages one at a time (Node), the loader wakes for every delivery, and
+// that bookkeeping was 10-15 % of its CPU, taken from the cores it shares
+// with the server it measures (BENCHMARKS.md, eighth pass).
 func dialRawReads(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
