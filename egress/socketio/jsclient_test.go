@@ -72,7 +72,7 @@ func TestJSPageRegistersAndReceives(t *testing.T) {
 			if !jsonEqual(t, m.Args[0], payload) {
 				t.Errorf("FOLLOW payload = %s, want %v", m.Args[0], payload)
 			}
-			wantMeta := map[string]any{"id": "ev-alpha-FOLLOW", "source": "trigger", "ts": 1_700_000_000_123}
+			wantMeta := map[string]any{"id": "ev-alpha-FOLLOW", "source": "trigger", "ts": int64(1_700_000_000_123)}
 			if !jsonEqual(t, m.Args[1], wantMeta) {
 				t.Errorf("FOLLOW meta = %s, want %v", m.Args[1], wantMeta)
 			}

@@ -15,8 +15,9 @@ import (
 // records of a version it does not know instead of misreading them.
 const recordVersion = 1
 
-// maxCount bounds a record's counters; marks saturate there.
-const maxCount = 1 << 31
+// maxCount bounds a record's counters; marks saturate there. It is the
+// largest int on every platform, so herald builds for 32-bit ARM too.
+const maxCount = 1<<31 - 1
 
 func clampCount(n int) int { return min(max(0, n), maxCount) }
 
