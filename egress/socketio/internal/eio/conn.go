@@ -73,11 +73,13 @@ func (c *Conn) Queued() int {
 // write f itself with one non-blocking write: the common case, a page
 // whose socket has room, then costs no goroutine and no hand-off. Whatever
 // does not fit goes to the writer goroutine, as everything does otherwise.
-func (c *Conn) Send(f *Frame) bool { return c.send([]*Frame{f}) }
+func (c *Conn) Send(f *Frame) bool { return c.send([]*Frame{f}, nil) }
 
 // send queues fs in order, or writes them at once (joined, when there are
-// several) when the socket is free; see Send and SendMany.
-func (c *Conn) send(fs []*Frame) bool {
+// several) when the socket is free; see Send and SendMany. With a batch,
+// that write is left to the batch's Flush, which holds the socket till
+// then.
+func (c *Conn) send(fs []*Frame, b *Batch) bool {
 	size := 0
 	for _, f := range fs {
 		size += len(f.b)
@@ -95,14 +97,13 @@ func (c *Conn) send(fs []*Frame) bool {
 	if !c.writing && c.raw != nil {
 		c.writing = true // the socket is ours until we hand it back
 		c.mu.Unlock()
-		if len(fs) == 1 {
-			return c.sendInline(fs[0].b)
+		out := joined(fs, size)
+		if b != nil {
+			b.items = append(b.items, batchItem{c: c, b: out})
+			return true
 		}
-		b := make([]byte, 0, size)
-		for _, f := range fs {
-			b = append(b, f.b...)
-		}
-		return c.sendInline(b)
+		n, err := c.tryWrite(out)
+		return c.handBack(out, n, err)
 	}
 	for _, f := range fs {
 		c.queue = append(c.queue, f.b)
@@ -117,11 +118,23 @@ func (c *Conn) send(fs []*Frame) bool {
 	return true
 }
 
-// sendInline writes b without blocking, then hands the socket back: to
-// nobody if everything went out and nothing was queued meanwhile, to a
-// writer goroutine otherwise. The caller holds the writing flag.
-func (c *Conn) sendInline(b []byte) bool {
-	n, err := c.tryWrite(b)
+// joined is the frames' bytes in one slice.
+func joined(fs []*Frame, size int) []byte {
+	if len(fs) == 1 {
+		return fs[0].b
+	}
+	b := make([]byte, 0, size)
+	for _, f := range fs {
+		b = append(b, f.b...)
+	}
+	return b
+}
+
+// handBack follows an inline write of b that wrote n bytes (or failed with
+// err) by handing the socket back: to nobody if everything went out and
+// nothing was queued meanwhile, to a writer goroutine otherwise. The
+// caller holds the writing flag.
+func (c *Conn) handBack(b []byte, n int, err error) bool {
 	if err != nil {
 		c.abort("transport error")
 		return false

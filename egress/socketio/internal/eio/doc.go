@@ -8,7 +8,10 @@
 // non-blocking write made by the sender (on unix; write_unix.go), and
 // whatever does not fit is queued and flushed by a short-lived writer that
 // sends everything queued in one writev, so an alert costs at most one
-// system call per page and a burst to a slow page one per batch. The Conn
+// system call per page and a burst to a slow page one per batch. A room's
+// delivery goes through a Batch (batch.go), which on Linux makes those
+// non-blocking writes for up to 64 pages in one io_uring submission
+// (uring_linux.go), and one write each where io_uring is refused. The Conn
 // is its socket's only writer: gorilla/websocket's own close frames go
 // through its queue (guard.go). One
 // goroutine runs the heartbeat of every connection instead of two timers

@@ -25,8 +25,11 @@ type rooms struct {
 	acks   chan string // "id args" of every ack a page sent
 }
 
+// newRooms' gone holds a reason for every page a test opens (TestBatch
+// opens 150), so closing the server never waits on a test that reads
+// none of them.
 func newRooms() *rooms {
-	return &rooms{byCode: map[string]*Conn{}, gone: make(chan string, 16), acks: make(chan string, 16)}
+	return &rooms{byCode: map[string]*Conn{}, gone: make(chan string, 256), acks: make(chan string, 16)}
 }
 
 func (r *rooms) Ack(c *Conn, id uint64, args []json.RawMessage) {

@@ -12,15 +12,17 @@ func (s *Server) heartbeat() {
 	tick = min(max(tick, 10*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var batch []*Conn
+	var conns []*Conn
+	var pings Batch
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			batch = s.snapshot(batch[:0])
-			s.beat(batch, now.UnixNano())
-			clear(batch)
+			conns = s.snapshot(conns[:0])
+			s.beat(conns, now.UnixNano(), &pings)
+			pings.Flush(nil) // a page cut off here is gone: Disconnect runs
+			clear(conns)
 		}
 	}
 }
@@ -34,7 +36,7 @@ func (s *Server) snapshot(buf []*Conn) []*Conn {
 	return buf
 }
 
-func (s *Server) beat(conns []*Conn, now int64) {
+func (s *Server) beat(conns []*Conn, now int64, pings *Batch) {
 	for _, c := range conns {
 		if !c.connected.Load() && now-c.start.UnixNano() > s.opts.ConnectTimeout.Nanoseconds() {
 			c.abort("connect timeout")
@@ -49,7 +51,7 @@ func (s *Server) beat(conns []*Conn, now int64) {
 		if now >= c.nextPing.Load() {
 			c.pongBy.Store(now + s.opts.PingTimeout.Nanoseconds())
 			c.nextPing.Store(now + s.opts.PingInterval.Nanoseconds())
-			c.Send(pingFrame)
+			pings.Send(c, pingFrame)
 		}
 	}
 }

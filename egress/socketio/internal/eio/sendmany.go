@@ -10,5 +10,5 @@ func (c *Conn) SendMany(fs []*Frame) bool {
 	if len(fs) == 0 {
 		return true
 	}
-	return c.send(fs)
+	return c.send(fs, nil)
 }

@@ -56,6 +56,10 @@ type Options struct {
 	// CheckOrigin vets the handshake's Origin; nil accepts every origin,
 	// as browser sources often have none or file://.
 	CheckOrigin func(r *http.Request) bool
+	// PlainWrites makes a Batch write each page with its own system call
+	// even where io_uring is there (a kernel policy may forbid it; this
+	// also lets both ways be tested).
+	PlainWrites bool
 	Log         *slog.Logger
 }
 
@@ -65,6 +69,7 @@ type Server struct {
 	handler  Handler
 	upgrader websocket.Upgrader
 	log      *slog.Logger
+	rings    *ringPool
 
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
@@ -104,7 +109,7 @@ func NewServer(opts Options, h Handler) *Server {
 		check = func(*http.Request) bool { return true }
 	}
 	s := &Server{
-		opts: opts, handler: h, log: opts.Log,
+		opts: opts, handler: h, log: opts.Log, rings: newRingPool(opts.PlainWrites, opts.Log),
 		conns: map[*Conn]struct{}{}, stop: make(chan struct{}),
 		// A small read buffer (pages send little: pongs and REGISTER) and
 		// a write-buffer pool that is never drawn from (frames are written
@@ -375,6 +380,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.closing = true
 	close(s.stop)
+	s.rings.close()
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

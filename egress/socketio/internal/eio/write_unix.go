@@ -35,22 +35,26 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 func (c *Conn) tryWrite(b []byte) (int, error) {
 	var n int
 	var werr error
-	err := c.raw.Control(func(fd uintptr) {
-		for {
-			n, werr = writeNonblocking(fd, b)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		if werr == syscall.EAGAIN {
-			n, werr = 0, nil
-		}
-	})
+	err := c.raw.Control(func(fd uintptr) { n, werr = writeFD(fd, b) })
 	if err == nil {
 		err = werr
 	}
-	if n < 0 {
-		n = 0
-	}
 	return n, err
+}
+
+// writeFD is one non-blocking write to socket fd; a full socket is 0
+// bytes, not an error.
+func writeFD(fd uintptr, b []byte) (int, error) {
+	for {
+		n, err := writeNonblocking(fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, nil
+		case n < 0:
+			return 0, err
+		}
+		return n, err
+	}
 }

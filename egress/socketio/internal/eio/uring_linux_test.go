@@ -1,0 +1,139 @@
+package eio
+
+import (
+	"net"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// testRing is a ring for a test, skipped (saying why) where the kernel
+// refuses io_uring.
+func testRing(t *testing.T) *ring {
+	t.Helper()
+	r, err := newRing(ringEntries)
+	if err != nil {
+		t.Skipf("this kernel refuses io_uring: %v", err)
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+// tcpPair is a connected loopback pair and the accepted side's socket.
+func tcpPair(t *testing.T) (client net.Conn, server *net.TCPConn, fd int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = sc.(*net.TCPConn)
+	t.Cleanup(func() { server.Close() })
+	raw, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Control(func(f uintptr) { fd = int32(f) })
+	return client, server, fd
+}
+
+// TestRingFullSocket: a write to a socket with no room completes at once
+// with EAGAIN (for the page's writer to finish), rather than waiting in
+// the kernel for the page to read.
+func TestRingFullSocket(t *testing.T) {
+	r := testRing(t)
+	_, server, fd := tcpPair(t)
+	_ = server.SetWriteBuffer(4 << 10)
+	chunk := make([]byte, 64<<10)
+	for {
+		n, err := writeFD(uintptr(fd), chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break // full
+		}
+	}
+	done := make(chan []int32, 1)
+	go func() {
+		res := make([]int32, 1)
+		if err := r.send([]int32{fd}, [][]byte{[]byte("more")}, res); err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		if res[0] != -int32(syscall.EAGAIN) {
+			t.Fatalf("send to a full socket completed with %d, want -EAGAIN", res[0])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("send to a full socket waited for room")
+	}
+}
+
+// TestRingRefusedSubmissionFallsBack: when the kernel refuses a
+// submission, every write of the batch is still made exactly once (one
+// system call each), the broken ring is dropped, and the next batch gets
+// a new one.
+func TestRingRefusedSubmissionFallsBack(t *testing.T) {
+	s, h, url := startServer(t, Options{})
+	broken := testRing(t)
+	realFD := broken.fd
+	t.Cleanup(func() { syscall.Close(realFD) })
+	broken.fd = -1 // io_uring_enter: EBADF
+	s.rings.mu.Lock()
+	s.rings.free, s.rings.made = []*ring{broken}, 1
+	s.rings.mu.Unlock()
+
+	ws := dial(t, url)
+	c := connectPage(t, h, ws, "p")
+	var b Batch
+	for _, text := range []string{"first", "second"} {
+		if !b.Send(c, NewFrame(eioMessage, []byte(text))) {
+			t.Fatal("Batch.Send to a live page = false")
+		}
+		if cut := b.Flush(nil); len(cut) != 0 {
+			t.Fatal("Flush cut off a live page")
+		}
+	}
+	for _, want := range []string{"4first", "4second"} {
+		if got := read(t, ws); got != want {
+			t.Fatalf("page read %q, want %q", got, want)
+		}
+	}
+	s.rings.mu.Lock()
+	defer s.rings.mu.Unlock()
+	if len(s.rings.free) != 1 || s.rings.free[0] == broken || s.rings.made != 1 {
+		t.Fatalf("rings after a refused submission: %d free, %d made; want the broken one replaced", len(s.rings.free), s.rings.made)
+	}
+}
+
+// TestRingABI: the structures shared with the kernel have its sizes
+// (linux/io_uring.h); a field out of place would send garbage.
+func TestRingABI(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"io_uring_sqe", unsafe.Sizeof(uringSQE{}), sqeSize},
+		{"io_uring_cqe", unsafe.Sizeof(uringCQE{}), cqeSize},
+		{"io_uring_params", unsafe.Sizeof(uringParams{}), 120},
+		{"io_uring_sqe.user_data", unsafe.Offsetof(uringSQE{}.userData), 32},
+		{"io_uring_sqe.msg_flags", unsafe.Offsetof(uringSQE{}.opFlags), 28},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d bytes, the kernel's is %d", tc.name, tc.got, tc.want)
+		}
+	}
+}
