@@ -41,6 +41,9 @@ type Params struct {
 	// pending alerts, Socket.IO recovery) and renders the positions pages
 	// receive; nil when the sink runs without a journal.
 	Recovery *recovery.Keeper
+	// PlainWrites turns off batched system calls for writes to pages
+	// (io_uring on Linux): each page is written with its own.
+	PlainWrites bool
 }
 
 // Factory builds a sink. Like ingress factories it starts nothing: pages

@@ -29,9 +29,14 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 	pages = make([]int, len(ds))
 	// Per page, what it gets, in delivery order.
 	type item struct {
-		i int
-		e *outgoing
+		i       int
+		e       *outgoing
+		counted bool // pages[i] counts this page
 	}
+	// Native pages' writes go out together, a ring-full at a time (see
+	// eio.Batch); a page whose write then fails was counted for nothing.
+	batch := s.batches.Get().(*eio.Batch)
+	defer s.batches.Put(batch)
 	var order []*page
 	byPage := map[*page][]item{}
 	var errs []error
@@ -40,12 +45,12 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 			errs = append(errs, fmt.Errorf("socketio: cannot emit event %q: reserved or empty name", d.Name))
 			continue
 		}
-		e := &outgoing{d: d, pos: s.position(d)}
+		e := &outgoing{d: d, pos: s.position(d), batch: batch}
 		for _, p := range s.rooms.members(d.Room, nil) {
 			if byPage[p] == nil {
 				order = append(order, p)
 			}
-			byPage[p] = append(byPage[p], item{i, e})
+			byPage[p] = append(byPage[p], item{i: i, e: e})
 		}
 	}
 	var frames []*eio.Frame
@@ -54,16 +59,17 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 		items := byPage[p]
 		nc, native := p.c.(nativeConn)
 		if !native || len(items) == 1 {
-			for _, it := range items {
+			for k, it := range items {
 				if p.deliver(it.e, s.limits) {
 					pages[it.i]++
+					items[k].counted = true
 				}
 			}
 			continue
 		}
 		// page.deliver's policy, for several frames at once.
 		frames, sent = frames[:0], sent[:0]
-		for _, it := range items {
+		for k, it := range items {
 			if p.alreadySent(it.e) {
 				pages[it.i]++
 				continue
@@ -73,14 +79,20 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 				continue
 			}
 			frames = append(frames, f)
-			sent = append(sent, it.i)
+			sent = append(sent, k)
 		}
-		if len(frames) == 0 || p.overflowed(s.limits) {
+		if len(frames) == 0 || p.overflowed(s.limits) || !batch.SendMany(nc.c, frames) {
 			continue
 		}
-		if nc.c.SendMany(frames) {
-			for _, i := range sent {
-				pages[i]++
+		for _, k := range sent {
+			pages[items[k].i]++
+			items[k].counted = true
+		}
+	}
+	for _, c := range batch.Flush(nil) {
+		for _, it := range byPage[pageOf(c)] {
+			if it.counted {
+				pages[it.i]--
 			}
 		}
 	}

@@ -22,6 +22,9 @@ func (n nativeConn) send(e *outgoing, ack bool) bool {
 	if err != nil {
 		return false
 	}
+	if e.batch != nil {
+		return e.batch.Send(n.c, f)
+	}
 	return n.c.Send(f)
 }
 
@@ -143,7 +146,7 @@ func nativeOptions(opts Options, l limits, log *slog.Logger) eio.Options {
 	o := eio.Options{
 		PingInterval: opts.PingInterval, PingTimeout: opts.PingTimeout,
 		MaxPayload: opts.MaxBody, QueueBytes: l.queueBytes, WriteTimeout: l.writeTimeout,
-		Log: log,
+		PlainWrites: opts.PlainWrites, Log: log,
 	}
 	if o.MaxPayload <= 0 {
 		o.MaxPayload = defaultMaxBody

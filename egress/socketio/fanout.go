@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 )
 
 // reserved are event names the official client handles itself; emitting
@@ -53,13 +54,15 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	// delivery. No connection keeps it past send.
 	e := s.outgoings.Get().(*outgoing)
 	defer func() { *e = outgoing{}; s.outgoings.Put(e) }()
-	*e = outgoing{d: d, pos: s.position(d)}
+	*e = outgoing{d: d, pos: s.position(d), batch: s.batches.Get().(*eio.Batch)}
 	n := 0
 	for _, p := range pages {
 		if p.deliver(e, s.limits) {
 			n++
 		}
 	}
+	n -= len(e.batch.Flush(nil))
+	s.batches.Put(e.batch)
 	if e.native.err != nil {
 		return n, e.native.err
 	}

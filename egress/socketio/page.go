@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/heraldhq/herald/journal/recovery"
 )
 
@@ -144,6 +145,9 @@ type outgoing struct {
 	l       []any
 	native  nativeEncoding
 	library libraryEncoding
+	// batch, when set, takes native pages' writes, made together when the
+	// delivery has gone through the room (Deliver).
+	batch *eio.Batch
 }
 
 // list is the event as pages receive it: its name, the payload, the meta

@@ -55,6 +55,9 @@ type Options struct {
 	// Offset with the journal's epoch), which pages receive as the event's
 	// last argument and send back to recover. nil: no position argument.
 	Position func(herald.Delivery) string
+	// PlainWrites makes a delivery write each native page with its own
+	// system call even where io_uring could write a room's pages in one.
+	PlainWrites bool
 }
 
 func (o Options) limits() limits {
@@ -106,6 +109,7 @@ type Sink struct {
 
 	snapshots sync.Pool // *[]*page, see Deliver
 	outgoings sync.Pool // *outgoing, see Deliver
+	batches   sync.Pool // *eio.Batch, see Deliver
 }
 
 var (
@@ -116,7 +120,7 @@ var (
 
 func init() {
 	egress.Register("socketio", func(p egress.Params) (egress.Sink, error) {
-		o := Options{Log: p.Log, CORSOrigin: p.CORSOrigin, MaxBody: p.MaxBody, Recovery: p.Recovery}
+		o := Options{Log: p.Log, CORSOrigin: p.CORSOrigin, MaxBody: p.MaxBody, Recovery: p.Recovery, PlainWrites: p.PlainWrites}
 		if k := p.Recovery; k != nil {
 			o.Position = func(d herald.Delivery) string { return k.Position(d.Offset) }
 		}
@@ -150,6 +154,7 @@ func New(opts Options) *Sink {
 	}
 	s.snapshots.New = func() any { b := make([]*page, 0, 64); return &b }
 	s.outgoings.New = func() any { return new(outgoing) }
+	s.batches.New = func() any { return new(eio.Batch) }
 	s.native = eio.NewServer(nativeOptions(opts, s.limits, log), nativeHandler{s})
 	so := serverOptions(opts)
 	if s.recovery != nil {
