@@ -36,6 +36,9 @@ type config struct {
 	redisURL      string
 	version       bool
 	egress        string
+	// ioURing lets the fan-out write a room's pages in one system call
+	// where Linux allows io_uring.
+	ioURing bool
 
 	// Hardening (see SECURITY.md); zero rates and counts are off.
 	allowedHosts        []string
@@ -85,7 +88,7 @@ var version = "dev"
 // dashes for any name.
 func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Writer) (config, error) {
 	cfg := config{port: 8080, host: "127.0.0.1", logLevel: "INFO", maxBody: 1 << 20, shutdown: 10 * time.Second,
-		egress: defaultEgress, dataDir: defaultDataDir, bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
+		egress: defaultEgress, ioURing: true, dataDir: defaultDataDir, bodyTimeout: 30 * time.Second, rateRequests: defaultRateRequests, rateMisses: defaultRateMisses,
 		rateHandshakes: defaultRateHandshakes, rateHandshakesTotal: defaultRateHandshakesTotal,
 		connsPerIP: 256, connsTotal: 4096, bodiesPerIP: 128, logLimit: defaultLogLimit}
 	if tok, ok := getenv("HERALD_ADMIN_TOKEN"); ok {
@@ -150,6 +153,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.metrics, "metrics", false, "")
 	str(&cfg.metricsListen, "metrics-listen", "", "")
 	fs.BoolVar(&cfg.version, "version", false, "")
+	fs.BoolVar(&cfg.ioURing, "io-uring", cfg.ioURing, "")
 	fs.Func("allowed-hosts", "", func(s string) error {
 		cfg.allowedHosts = append(cfg.allowedHosts, splitList(s)...)
 		return nil
@@ -277,6 +281,7 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--sslcontext SSLCONTEXT] [--tls-cert FILE --tls-key FILE] [-r RULES]
               [--sources DIR] [--admin-token TOKEN] [--cors-origin ORIGIN] [--max-body SIZE]
               [--shutdown-timeout DURATION] [--egress SINKS] [--data DIR|:memory:] [--version]
+              [--io-uring=false]
               [--metrics | --metrics-listen ADDR] [--redis URL]
               [--allowed-hosts NAMES] [--trusted-proxies ADDRS] [--trigger-key KEY]
               [--code-key CODE=KEY]
@@ -330,6 +335,9 @@ options:
                         rooms, journal, de-duplication and presence; replaces --data.
                         redis://[:PASS@]HOST:6379/0, rediss:// for TLS, ?master_name=M
                         for Sentinel, ?addr=HOST2:6379&... for Redis Cluster
+  --io-uring            where Linux allows io_uring, write a room's pages with one
+                        system call per 64 pages (default: true); --io-uring=false
+                        writes each page with its own
   --version             print the version and exit
 
 hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):

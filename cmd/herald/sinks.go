@@ -44,7 +44,7 @@ func buildSinks(names string, cfg config, log *slog.Logger, keeper *recovery.Kee
 		}
 		// Origins are vetted in front of the sinks (guard.go), so a sink may
 		// answer every request that reaches it, reflecting the page's origin.
-		s, err := factory(egress.Params{Log: log.With("egress", name), CORSOrigin: "", MaxBody: cfg.maxBody, Recovery: keeper})
+		s, err := factory(egress.Params{Log: log.With("egress", name), CORSOrigin: "", MaxBody: cfg.maxBody, Recovery: keeper, PlainWrites: !cfg.ioURing})
 		if err != nil {
 			return nil, fmt.Errorf("egress %s: %w", name, err)
 		}
