@@ -83,9 +83,10 @@ func writeEach(items []batchItem) {
 	}
 }
 
-// ringPool lends io_uring rings to batches: one per processor at most,
-// made when first needed. A batch that finds none free (or a kernel with
-// no io_uring, or one that refused it) writes each page itself.
+// ringPool lends io_uring rings to batches, made when first needed: four
+// per processor at most, since a delivery holding one may be descheduled
+// while others run. A batch that finds none free (or a kernel with no
+// io_uring, or one that refused it) writes each page itself.
 type ringPool struct {
 	log *slog.Logger
 
@@ -98,7 +99,7 @@ type ringPool struct {
 }
 
 func newRingPool(disabled bool, log *slog.Logger) *ringPool {
-	return &ringPool{log: log, max: runtime.GOMAXPROCS(0), off: disabled || !ringsSupported}
+	return &ringPool{log: log, max: 4 * runtime.GOMAXPROCS(0), off: disabled || !ringsSupported}
 }
 
 // write makes the batch's writes.
