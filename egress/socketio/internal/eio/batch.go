@@ -94,7 +94,7 @@ type ringPool struct {
 	free   []*ring
 	made   int
 	max    int
-	off    bool // no ring can be made, or the server was told not to
+	off    bool // no ring can be made, one failed, or the server was told not to
 	closed bool
 }
 
@@ -117,7 +117,21 @@ func (p *ringPool) write(b *Batch) {
 			writeEach(chunk)
 			continue
 		}
-		b.ring.write(r, chunk, p.log)
+		if err := b.ring.write(r, chunk); err != nil {
+			p.turnOff(err)
+		}
+	}
+}
+
+// turnOff stops lending rings after one failed: what made the kernel
+// refuse a submission is unlikely to pass, and one log line says so
+// where an error per delivery would flood the log.
+func (p *ringPool) turnOff(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.off {
+		p.off = true
+		p.log.Error("io_uring write failed: writing each page with its own system call from now on", "err", err)
 	}
 }
 
@@ -151,7 +165,7 @@ func (p *ringPool) get() *ring {
 func (p *ringPool) put(r *ring) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if r.broken || p.closed {
+	if r.broken || p.closed || p.off {
 		r.close()
 		p.made--
 		return

@@ -2,8 +2,6 @@
 
 package eio
 
-import "log/slog"
-
 const ringsSupported = false
 
 // ring is io_uring's, which only Linux has; no ring is ever made here.
@@ -17,4 +15,4 @@ func (*ring) close()                {}
 
 type ringScratch struct{}
 
-func (*ringScratch) write(_ *ring, items []batchItem, _ *slog.Logger) { writeEach(items) }
+func (*ringScratch) write(_ *ring, items []batchItem) error { writeEach(items); return nil }

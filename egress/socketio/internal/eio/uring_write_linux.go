@@ -2,7 +2,6 @@ package eio
 
 import (
 	"errors"
-	"log/slog"
 	"syscall"
 )
 
@@ -17,18 +16,21 @@ type ringScratch struct {
 	bufs  [][]byte
 	res   []int32
 	at    []int // items index of each submitted write
-	log   *slog.Logger
+	err   error // the ring's, from the last submission
 }
 
 // write makes items' writes through r. Every socket is pinned open
 // (RawConn.Control) for the whole submission: a page closed meanwhile
-// must not have its descriptor reused under a write meant for it.
-func (w *ringScratch) write(r *ring, items []batchItem, log *slog.Logger) {
-	w.r, w.items, w.log = r, items, log
+// must not have its descriptor reused under a write meant for it. An
+// error means r broke; the writes were still made, one system call each,
+// but for those in an unknown state, whose pages are cut off.
+func (w *ringScratch) write(r *ring, items []batchItem) error {
+	w.r, w.items, w.err = r, items, nil
 	w.fds = grow(w.fds, len(items))
 	w.pin(0)
 	w.r, w.items = nil, nil
 	clear(w.bufs)
+	return w.err
 }
 
 func grow[T any](s []T, n int) []T {
@@ -72,9 +74,7 @@ func (w *ringScratch) submit() {
 	if len(w.sub) == 0 {
 		return
 	}
-	if err := w.r.send(w.sub, w.bufs, w.res); err != nil {
-		w.log.Error("io_uring write failed: writing each page with its own system call", "err", err)
-	}
+	w.err = w.r.send(w.sub, w.bufs, w.res)
 	for k, i := range w.at {
 		it := &w.items[i]
 		switch res := w.res[k]; {
