@@ -135,7 +135,7 @@ func (r *ring) close() {
 }
 
 // send writes bufs[i] to socket fds[i] without blocking, for every i, and
-// sets res[i] to the bytes written (0 for a full socket) or -errno. It
+// sets res[i] to the bytes written or -errno (-EAGAIN for a full socket). It
 // returns once every write has completed, so the buffers are free again.
 // An error means the ring is broken (not to be used again); see fail for
 // what res then holds.
