@@ -91,6 +91,7 @@ func trigger(ctx context.Context, cfg *config, r *runner, rep *report, fail func
 		fmt.Fprintf(r.log, "herald-load: %d warmup triggers in %.2fs\n", cfg.warmup, seconds(w.end.Sub(w.start)))
 	}
 	cpu0, _ := readCPU(cfg.pid)
+	self0 := selfCPU()
 	r.triggerStart = time.Now()
 	st := r.fire(ctx, cfg.event, cfg.triggers)
 	rep.TriggersOK, rep.TriggerErrors = st.ok, st.errors
@@ -101,6 +102,7 @@ func trigger(ctx context.Context, cfg *config, r *runner, rep *report, fail func
 		fail(fmt.Errorf("trigger: %s", st.firstErr))
 	}
 	rep.Delivered = r.drain(ctx, st.expected, cfg.drain)
+	rep.LoaderTriggerCPUS = seconds(selfCPU() - self0)
 	if cpu1, err := readCPU(cfg.pid); err == nil && cfg.pid > 0 {
 		rep.ServerCPUS = seconds(cpu1 - cpu0)
 	}
