@@ -5,7 +5,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 )
 
 // testRing is a ring for a test, skipped (saying why) where the kernel
@@ -89,9 +88,9 @@ func TestRingFullSocket(t *testing.T) {
 func TestRingRefusedSubmissionFallsBack(t *testing.T) {
 	s, h, url := startServer(t, Options{})
 	broken := testRing(t)
-	realFD := broken.fd
+	realFD := broken.FD
 	t.Cleanup(func() { syscall.Close(realFD) })
-	broken.fd = -1 // io_uring_enter: EBADF
+	broken.FD = -1 // io_uring_enter: EBADF
 	s.rings.mu.Lock()
 	s.rings.free, s.rings.made = []*ring{broken}, 1
 	s.rings.mu.Unlock()
@@ -116,24 +115,5 @@ func TestRingRefusedSubmissionFallsBack(t *testing.T) {
 	defer s.rings.mu.Unlock()
 	if !s.rings.off || len(s.rings.free) != 0 || s.rings.made != 0 {
 		t.Fatalf("rings after a refused submission: off %v, %d free, %d made; want none, and no more lent", s.rings.off, len(s.rings.free), s.rings.made)
-	}
-}
-
-// TestRingABI: the structures shared with the kernel have its sizes
-// (linux/io_uring.h); a field out of place would send garbage.
-func TestRingABI(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		got, want uintptr
-	}{
-		{"io_uring_sqe", unsafe.Sizeof(uringSQE{}), sqeSize},
-		{"io_uring_cqe", unsafe.Sizeof(uringCQE{}), cqeSize},
-		{"io_uring_params", unsafe.Sizeof(uringParams{}), 120},
-		{"io_uring_sqe.user_data", unsafe.Offsetof(uringSQE{}.userData), 32},
-		{"io_uring_sqe.msg_flags", unsafe.Offsetof(uringSQE{}.opFlags), 28},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%s: %d bytes, the kernel's is %d", tc.name, tc.got, tc.want)
-		}
 	}
 }
