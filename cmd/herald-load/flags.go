@@ -22,6 +22,7 @@ type config struct {
 	codes       int
 	codePrefix  string
 	register    string // "event" or "handshake"
+	reader      string // "auto", "uring" or "goroutines"
 	triggers    int
 	concurrency int
 	rate        float64 // triggers/s; 0 = as fast as concurrency allows
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.codes, "codes", 10, "number of codes, `K`; page i registers code PREFIX<i%K>")
 	fs.StringVar(&c.codePrefix, "code-prefix", "c", "code name prefix")
 	fs.StringVar(&c.register, "register", "event", "how pages register: event (wait WELCOME, emit REGISTER) or handshake (CONNECT auth {\"code\":…})")
+	fs.StringVar(&c.reader, "reader", "auto", "how the loader reads its pages' sockets: uring (a loop per CPU collects every socket's bytes through io_uring; Linux, the lightest), goroutines (one blocking reader per page), or auto (uring where the kernel allows it)")
 	fs.IntVar(&c.triggers, "triggers", 1000, "number of triggers, `T`; trigger j targets code j%K")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "triggers in flight at most, `C` (also the keep-alive pool size)")
 	fs.Float64Var(&c.rate, "rate", 0, "offer triggers at a fixed `R` per second (0: as fast as -concurrency allows)")
@@ -109,6 +111,12 @@ func (c *config) validate() error {
 	}
 	if c.register != "event" && c.register != "handshake" {
 		errs = append(errs, fmt.Errorf("-register %q: want event or handshake", c.register))
+	}
+	switch {
+	case c.reader == "uring" && !uringSupported:
+		errs = append(errs, errors.New("-reader uring needs Linux; use -reader goroutines"))
+	case c.reader != "auto" && c.reader != "goroutines" && c.reader != "uring":
+		errs = append(errs, fmt.Errorf("-reader %q: want auto, uring or goroutines", c.reader))
 	}
 	if c.triggers < 0 || c.warmup < 0 || c.concurrency < 1 || c.dialers < 1 || c.rate < 0 {
 		errs = append(errs, errors.New("-triggers, -warmup, -rate must be >= 0; -concurrency, -dialers >= 1"))

@@ -75,41 +75,65 @@ func runLoad(t *testing.T, ctx context.Context, args ...string) (int, report, st
 	return code, rep, stderr.String()
 }
 
+// readers are the ways herald-load can read its pages on this machine;
+// io_uring where the kernel allows it (a sandbox may refuse it: the uring
+// runs then skip and say why, and goroutines still cover the behaviour).
+func readers(t *testing.T) []string {
+	if !uringSupported {
+		return []string{"goroutines"}
+	}
+	if err := uringUsable(); err != nil {
+		t.Logf("io_uring refused here (%v): only -reader goroutines runs", err)
+		return []string{"goroutines"}
+	}
+	return []string{"goroutines", "uring"}
+}
+
 // TestLoadAgainstHerald runs herald-load against a real herald with each
-// way of registering: every trigger must reach every page of its code, and
-// the report must say so.
+// reader and each way of registering: every trigger must reach every page
+// of its code, and the report must say so.
 func TestLoadAgainstHerald(t *testing.T) {
 	base, proc := startHerald(t)
-	for _, register := range []string{"event", "handshake"} {
-		t.Run(register, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			code, rep, stderr := runLoad(t, ctx, "-url", base, "-pid", strconv.Itoa(proc.Pid),
-				"-register", register, "-code-prefix", register,
-				"-pages", "60", "-codes", "6", "-triggers", "120", "-concurrency", "4", "-warmup", "10")
-			if code != exitOK || !rep.OK {
-				t.Fatalf("exit %d, report %+v\n%s", code, rep, stderr)
-			}
-			// 120 triggers over 6 codes of 10 pages each.
-			if rep.Connected != 60 || rep.Expected != 1200 || rep.Delivered != 1200 || rep.TriggersOK != 120 {
-				t.Errorf("connected %d, triggers ok %d, delivered %d of %d; want 60, 120, 1200 of 1200",
-					rep.Connected, rep.TriggersOK, rep.Delivered, rep.Expected)
-			}
-			if rep.LatP50Ms <= 0 || rep.DeliveriesPerS <= 0 {
-				t.Errorf("latency p50 %v ms, %v deliveries/s: want both measured", rep.LatP50Ms, rep.DeliveriesPerS)
-			}
-		})
+	for _, reader := range readers(t) {
+		for _, register := range []string{"event", "handshake"} {
+			t.Run(reader+"/"+register, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				defer cancel()
+				code, rep, stderr := runLoad(t, ctx, "-url", base, "-pid", strconv.Itoa(proc.Pid),
+					"-reader", reader, "-register", register, "-code-prefix", reader+register,
+					"-pages", "60", "-codes", "6", "-triggers", "120", "-concurrency", "4", "-warmup", "10")
+				if code != exitOK || !rep.OK {
+					t.Fatalf("exit %d, report %+v\n%s", code, rep, stderr)
+				}
+				// 120 triggers over 6 codes of 10 pages each.
+				if rep.Connected != 60 || rep.Expected != 1200 || rep.Delivered != 1200 || rep.TriggersOK != 120 {
+					t.Errorf("connected %d, triggers ok %d, delivered %d of %d; want 60, 120, 1200 of 1200",
+						rep.Connected, rep.TriggersOK, rep.Delivered, rep.Expected)
+				}
+				if rep.LatP50Ms <= 0 || rep.DeliveriesPerS <= 0 {
+					t.Errorf("latency p50 %v ms, %v deliveries/s: want both measured", rep.LatP50Ms, rep.DeliveriesPerS)
+				}
+				if rep.Reader != reader {
+					t.Errorf("report says reader %q, want %q", rep.Reader, reader)
+				}
+			})
+		}
 	}
 }
 
 // TestLoadSeesTheServerGo kills herald while the pages hold: the run must
 // end in failure with the pages counted dead, not hang or pass.
 func TestLoadSeesTheServerGo(t *testing.T) {
-	base, proc := startHerald(t)
-	time.AfterFunc(2*time.Second, func() { proc.Kill() })
-	code, rep, stderr := runLoad(t, t.Context(), "-url", base, "-pages", "20", "-codes", "2", "-hold", "5s", "-timeout", "20s")
-	if code != exitFailure || rep.OK || rep.AliveAfterHold != 0 {
-		t.Fatalf("exit %d (want %d), ok %v, %d pages alive after herald was killed\n%s",
-			code, exitFailure, rep.OK, rep.AliveAfterHold, stderr)
+	for _, reader := range readers(t) {
+		t.Run(reader, func(t *testing.T) {
+			base, proc := startHerald(t)
+			time.AfterFunc(2*time.Second, func() { proc.Kill() })
+			code, rep, stderr := runLoad(t, t.Context(), "-url", base, "-reader", reader,
+				"-pages", "20", "-codes", "2", "-hold", "5s", "-timeout", "20s")
+			if code != exitFailure || rep.OK || rep.AliveAfterHold != 0 {
+				t.Fatalf("exit %d (want %d), ok %v, %d pages alive after herald was killed\n%s",
+					code, exitFailure, rep.OK, rep.AliveAfterHold, stderr)
+			}
+		})
 	}
 }

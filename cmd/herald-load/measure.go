@@ -34,6 +34,7 @@ func measure(parent context.Context, cfg *config, logw io.Writer) *report {
 	defer r.stop(stopPages)
 	t0 := time.Now()
 	fail(r.connect(pagesCtx))
+	rep.Reader = r.readerUsed
 	rep.ConnectS = seconds(time.Since(t0))
 	_, err := r.probe(ctx, 1)
 	fail(err)

@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // probeEvent is the event name of registration probes; pages never count
@@ -35,9 +30,10 @@ var (
 	plainConnect = []byte("40")
 )
 
-// page is one simulated browser source: one websocket, one goroutine. The
-// coordinator reads the atomics while the page runs; everything else is
-// owned by the page goroutine and read only after it has exited.
+// page is one simulated browser source: one websocket. The coordinator
+// reads the atomics while the page runs; everything else is written only by
+// the reader of the page's socket, and read after the page's run has
+// returned.
 type page struct {
 	code     string
 	wsURL    string // the node this page connects to; "" is env.wsURL
@@ -57,24 +53,17 @@ type page struct {
 // pageEnv is what every page shares: read-only after construction.
 type pageEnv struct {
 	wsURL    string
-	dialer   *websocket.Dialer
 	dialSem  chan struct{}
 	event    []byte
 	register string // "event" or "handshake"
 	settled  func() // called once per page when it is ready or dead
+	// read serves one page's open connection until the page ends or ctx
+	// does: readConn, or an io_uring loop's (uring_linux.go).
+	read func(ctx context.Context, conn net.Conn, pending []byte, l *link) error
 }
 
-func newDialer() *websocket.Dialer {
-	return &websocket.Dialer{
-		// Proxy stays nil on purpose: loopback only, never via $HTTP_PROXY.
-		NetDialContext:   dialRawReads(&net.Dialer{Timeout: 10 * time.Second}),
-		HandshakeTimeout: 10 * time.Second,
-		// Frames are small; keep the loader light at 10,000 pages.
-		ReadBufferSize:  1024,
-		WriteBufferSize: 512,
-		WriteBufferPool: &sync.Pool{},
-	}
-}
+// dialTimeout bounds a page's TCP connect and websocket handshake.
+const dialTimeout = 10 * time.Second
 
 // run connects the page and serves it until ctx ends or the server closes
 // it. It always calls env.settled exactly once.
@@ -87,74 +76,120 @@ func (p *page) run(ctx context.Context, env *pageEnv) {
 			env.settled()
 		}
 	}
-	conn, err := p.dial(ctx, env)
+	conn, pending, err := p.dial(ctx, env)
 	if err != nil {
 		p.err, p.dialFailed = err, true
 		settle(stateDead)
 		return
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
-	err = p.serve(ctx, conn, env, func() { settle(stateReady) })
+	l := &link{p: p, env: env, ready: func() { settle(stateReady) }}
+	err = env.read(ctx, conn, pending, l)
 	if ctx.Err() == nil {
 		p.err = err
 	}
 	settle(stateDead)
 }
 
-func (p *page) dial(ctx context.Context, env *pageEnv) (*websocket.Conn, error) {
+func (p *page) dial(ctx context.Context, env *pageEnv) (net.Conn, []byte, error) {
 	select {
 	case env.dialSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	defer func() { <-env.dialSem }()
 	target := env.wsURL
 	if p.wsURL != "" {
 		target = p.wsURL
 	}
-	conn, resp, err := env.dialer.DialContext(ctx, target, nil)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("websocket handshake: %s: %w", resp.Status, err)
-		}
-		return nil, fmt.Errorf("websocket handshake: %w", err)
-	}
-	return conn, nil
+	return wsDial(ctx, target, dialTimeout)
 }
 
-// serve is the page's protocol loop: Engine.IO heartbeat, Socket.IO connect,
-// registration, and counting deliveries.
-func (p *page) serve(ctx context.Context, conn *websocket.Conn, env *pageEnv, ready func()) error {
-	buf := make([]byte, 0, 512)
+// link is one page's open websocket as its reader sees it: bytes in, the
+// page's answers out.
+type link struct {
+	p     *page
+	env   *pageEnv
+	ready func()
+	write func(frame []byte) error // writes one whole frame to the socket
+	dec   wsDecoder
+	out   []byte // the frame being written; reused
+	now   int64  // unix ns when the bytes being decoded were read
+}
+
+// feed handles every complete message at the start of data, read at now,
+// and returns how many bytes it used; the rest is an incomplete frame.
+func (l *link) feed(data []byte, now int64) (int, error) {
+	l.now = now
+	return l.dec.decode(data, l.onFrame)
+}
+
+func (l *link) onFrame(op byte, payload []byte) error {
+	switch op {
+	case opText:
+		return l.p.onMessage(l, payload)
+	case opPing:
+		return l.send(opPong, payload)
+	case opClose:
+		return errClosedByServer
+	}
+	return nil // binary messages and pongs mean nothing to a page
+}
+
+// send writes one masked frame. Its mask is not random: it only has to
+// keep proxies from reading the frame as HTTP, and there is none here.
+func (l *link) send(op byte, payload []byte) error {
+	l.out = appendClientFrame(l.out[:0], op, payload, 0x9e3779b9)
+	return l.write(l.out)
+}
+
+// onMessage is the page's protocol step for one Engine.IO packet: the
+// heartbeat, Socket.IO connect, registration, and counting deliveries.
+func (p *page) onMessage(l *link, msg []byte) error {
+	f := parseFrame(msg)
+	switch f.kind {
+	case kindOpen:
+		return l.send(opText, p.connect)
+	case kindPing:
+		return l.send(opText, pong)
+	case kindConnect:
+		if l.env.register == "handshake" {
+			l.ready()
+		}
+	case kindEvent:
+		return p.onEvent(l, f.event, msg)
+	case kindConnectErr:
+		return fmt.Errorf("connect refused: %.200s", msg)
+	case kindClose, kindDisconnect:
+		return errClosedByServer
+	}
+	return nil
+}
+
+// readConn is the portable reader: a blocking read loop on the page's own
+// goroutine.
+func readConn(ctx context.Context, conn net.Conn, pending []byte, l *link) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	l.write = func(frame []byte) error {
+		_, err := conn.Write(frame)
+		return err
+	}
+	buf := append(make([]byte, 0, 4096), pending...)
 	for {
-		msg, err := readMessage(conn, buf)
+		used, err := l.feed(buf, time.Now().UnixNano())
 		if err != nil {
+			return err
+		}
+		buf = buf[:copy(buf, buf[used:])]
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := conn.Read(buf[len(buf):cap(buf)])
+		if n == 0 && err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		buf = msg[:0]
-		now := time.Now().UnixNano()
-		f := parseFrame(msg)
-		switch f.kind {
-		case kindOpen:
-			err = conn.WriteMessage(websocket.TextMessage, p.connect)
-		case kindPing:
-			err = conn.WriteMessage(websocket.TextMessage, pong)
-		case kindConnect:
-			if env.register == "handshake" {
-				ready()
-			}
-		case kindEvent:
-			err = p.onEvent(conn, env, f.event, msg, now, ready)
-		case kindConnectErr:
-			return fmt.Errorf("connect refused: %.200s", msg)
-		case kindClose, kindDisconnect:
-			return errors.New("closed by server")
-		}
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
+		buf = buf[:len(buf)+n]
 	}
 }
 
@@ -169,13 +204,13 @@ func newPage(code, register string) *page {
 	return p
 }
 
-func (p *page) onEvent(conn *websocket.Conn, env *pageEnv, name, msg []byte, now int64, ready func()) error {
+func (p *page) onEvent(l *link, name, msg []byte) error {
 	switch {
-	case bytes.Equal(name, env.event):
+	case bytes.Equal(name, l.env.event):
 		p.count.Add(1)
-		p.lastRecv = now
+		p.lastRecv = l.now
 		if t, ok := intField(msg, "t"); ok {
-			p.lat = append(p.lat, now-t)
+			p.lat = append(p.lat, l.now-t)
 		} else {
 			p.badT++
 		}
@@ -183,34 +218,11 @@ func (p *page) onEvent(conn *websocket.Conn, env *pageEnv, name, msg []byte, now
 		if g, ok := intField(msg, "g"); ok && g > p.probeGen.Load() {
 			p.probeGen.Store(g)
 		}
-	case string(name) == "WELCOME" && env.register == "event" && p.state.Load() == stateConnecting:
-		if err := conn.WriteMessage(websocket.TextMessage, p.regEvent); err != nil {
+	case string(name) == "WELCOME" && l.env.register == "event" && p.state.Load() == stateConnecting:
+		if err := l.send(opText, p.regEvent); err != nil {
 			return err
 		}
-		ready()
+		l.ready()
 	}
 	return nil
-}
-
-// readMessage reads one websocket message into buf's storage, growing it
-// as needed, so a page allocates nothing per delivery.
-func readMessage(conn *websocket.Conn, buf []byte) ([]byte, error) {
-	_, r, err := conn.NextReader()
-	if err != nil {
-		return nil, err
-	}
-	buf = buf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }

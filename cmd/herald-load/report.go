@@ -23,6 +23,7 @@ type report struct {
 	Rate        float64 `json:"rate"`
 	Warmup      int     `json:"warmup"`
 	LoadAvg     string  `json:"loadavg"` // /proc/loadavg at start: other work on the machine
+	Reader      string  `json:"reader"`  // how the loader read its pages: uring or goroutines
 
 	ConnectS   float64 `json:"connect_s"`  // first dial to every page ready
 	RegisterS  float64 `json:"register_s"` // first dial to every page probed
@@ -81,7 +82,7 @@ func (r *report) writeTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	row("target", "%s (%s)", r.Target, r.Label)
-	row("pages / codes", "%d over %d codes, register=%s", r.Pages, r.Codes, r.Register)
+	row("pages / codes", "%d over %d codes, register=%s, reader=%s", r.Pages, r.Codes, r.Register, r.Reader)
 	row("machine load", "%s", r.LoadAvg)
 	row("connect", "%.2fs ready, %.2fs registered, %d registered, %d dial errors", r.ConnectS, r.RegisterS, r.Connected, r.DialErrors)
 	if r.Mode == "hold" {

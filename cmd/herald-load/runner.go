@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,7 @@ type runner struct {
 	allSet  chan struct{} // closed when every page is ready or dead
 
 	triggerStart time.Time // first trigger sent: start of the deliveries/s window
+	readerUsed   string    // "uring" or "goroutines", once connect chose
 	wg           sync.WaitGroup
 }
 
@@ -65,6 +68,29 @@ func newHTTPClient(conc int) *http.Client {
 	}
 }
 
+// reader returns how pages read their sockets, as cfg.reader asks, and
+// records the choice in r.readerUsed.
+func (r *runner) reader(ctx context.Context) (func(context.Context, net.Conn, []byte, *link) error, error) {
+	if r.cfg.reader == "goroutines" || !uringSupported {
+		r.readerUsed = "goroutines"
+		return readConn, nil
+	}
+	ur, err := newUringReader(ctx, runtime.GOMAXPROCS(0), defaultRxBuffers, &r.wg)
+	if err != nil {
+		if r.cfg.reader == "uring" {
+			return nil, err
+		}
+		// A kernel or sandbox that refuses io_uring (Docker's default
+		// seccomp profile, kernel.io_uring_disabled) still gets a run,
+		// with a heavier loader: say so, since it moves the figures.
+		fmt.Fprintf(r.log, "herald-load: -reader auto: %v; each page reads its own socket\n", err)
+		r.readerUsed = "goroutines"
+		return readConn, nil
+	}
+	r.readerUsed = "uring"
+	return ur.read, nil
+}
+
 // connect starts every page and waits until each is ready or dead.
 func (r *runner) connect(ctx context.Context) error {
 	var wsURLs []string
@@ -75,9 +101,13 @@ func (r *runner) connect(ctx context.Context) error {
 		u.RawQuery = "EIO=4&transport=websocket"
 		wsURLs = append(wsURLs, u.String())
 	}
+	read, err := r.reader(ctx)
+	if err != nil {
+		return err
+	}
 	env := &pageEnv{
 		wsURL:    wsURLs[0],
-		dialer:   newDialer(),
+		read:     read,
 		dialSem:  make(chan struct{}, r.cfg.dialers),
 		event:    []byte(r.cfg.event),
 		register: r.cfg.register,
