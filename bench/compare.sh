@@ -13,6 +13,12 @@
 #   bench/compare.sh --scenarios A,C a subset
 #   bench/compare.sh --repeat 3      each scenario 3 times per server,
 #                                    alternating; the table shows medians
+#   bench/compare.sh --pin           servers (and Redis) on CPU 0, herald-load on
+#                                    the others, reading through io_uring
+#                                    (-reader auto): each side has cores of its
+#                                    own, so neither server pays for the loader
+#                                    (herald then has one core, as Node's one
+#                                    thread does; see BENCHMARKS.md)
 #   bench/compare.sh --cluster       scenarios E (as fast as it goes) and F
 #                                    (100 triggers/s, for latency): three herald nodes (--redis)
 #                                    against three Node socket.io servers with
@@ -37,6 +43,7 @@ only=""
 scenarios="A,B,C"
 repeat=1
 cluster=0
+pin=0
 while (($#)); do
 	case "$1" in
 	--full) full=1 ;;
@@ -44,7 +51,8 @@ while (($#)); do
 	--only) only="$2"; shift ;;
 	--scenarios) scenarios="$2"; shift ;;
 	--repeat) repeat="$2"; shift ;;
-	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+	--pin) pin=1 ;;
+	-h | --help) sed -n '2,37p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -63,6 +71,19 @@ HOLD=${HOLD:-60s}
 REDIS_PORT=${REDIS_PORT:-16390}
 if ((cluster)); then
 	command -v redis-server >/dev/null || { echo "compare.sh: --cluster needs redis-server" >&2; exit 2; }
+fi
+# on_server and on_loader prefix the commands that start servers and the
+# loader: empty, or taskset with --pin. taskset execs the command, so $!
+# stays the server's pid.
+on_server=()
+on_loader=()
+if ((pin)); then
+	command -v taskset >/dev/null || { echo "compare.sh: --pin needs taskset (util-linux)" >&2; exit 2; }
+	cpus=$(nproc)
+	((cpus >= 2)) || { echo "compare.sh: --pin needs 2 CPUs or more" >&2; exit 2; }
+	on_server=(taskset -c 0)
+	on_loader=(taskset -c "1-$((cpus - 1))")
+	LOADER_ARGS="-reader auto ${LOADER_ARGS:-}"
 fi
 bin=$(mktemp -d)
 results="bench/results/$(date +%Y%m%d-%H%M%S)"
@@ -108,15 +129,15 @@ start_server() {
 		# A fresh journal per run (bbolt, fsync'd group commits, herald's
 		# default); HERALD_ARGS="--data :memory:" measures without the disk.
 		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
-		"$bin/herald" -p "$port" --data "$(mktemp -d -p "$bin")" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
+		"${on_server[@]}" "$bin/herald" -p "$port" --data "$(mktemp -d -p "$bin")" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
 		;;
 	node)
 		port=$NODE_PORT
-		node bench/reference/server.js "$port" >>"$results/node.log" 2>&1 &
+		"${on_server[@]}" node bench/reference/server.js "$port" >>"$results/node.log" 2>&1 &
 		;;
 	egress)
 		port=$EGRESS_PORT
-		"$bin/egress" -p "$port" >>"$results/egress.log" 2>&1 &
+		"${on_server[@]}" "$bin/egress" -p "$port" >>"$results/egress.log" 2>&1 &
 		;;
 	*) echo "compare.sh: unknown server $1 (herald, node, egress)" >&2; exit 2 ;;
 	esac
@@ -145,7 +166,7 @@ stop_server() {
 cluster_pids=()
 start_cluster() {
 	local base i p
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning \
+	"${on_server[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning \
 		>>"$results/redis.log" 2>&1 &
 	cluster_pids=($!)
 	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -155,9 +176,9 @@ start_cluster() {
 		p=$((base + i))
 		if [[ $1 == herald ]]; then
 			# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
-			"$bin/herald" -p "$p" --redis "redis://127.0.0.1:$REDIS_PORT/0" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald-$i.log" 2>&1 &
+			"${on_server[@]}" "$bin/herald" -p "$p" --redis "redis://127.0.0.1:$REDIS_PORT/0" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald-$i.log" 2>&1 &
 		else
-			REDIS_URL="redis://127.0.0.1:$REDIS_PORT" node bench/reference/server.js "$p" >>"$results/node-$i.log" 2>&1 &
+			REDIS_URL="redis://127.0.0.1:$REDIS_PORT" "${on_server[@]}" node bench/reference/server.js "$p" >>"$results/node-$i.log" 2>&1 &
 		fi
 		cluster_pids+=($!)
 		for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$p/heartbeat" && break; sleep 0.1; done
@@ -184,7 +205,7 @@ run_cluster() {
 	echo
 	echo "== scenario $name on 3 × $srv + redis: herald-load -url $urls $*"
 	# shellcheck disable=SC2086 # LOADER_ARGS is a list of flags
-	"$bin/herald-load" -url "$urls" -any-count -label "$name/$srv" -out "$raw" ${LOADER_ARGS:-} "$@" ||
+	"${on_loader[@]}" "$bin/herald-load" -url "$urls" -any-count -label "$name/$srv" -out "$raw" ${LOADER_ARGS:-} "$@" ||
 		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
 	after=$(redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '/^total_commands_processed:/ {print $2}')
 	triggers=$(tail -n 1 "$raw" | jq '.triggers // 0')
@@ -201,7 +222,7 @@ run() {
 	echo
 	echo "== scenario $name on $srv: herald-load $*"
 	# shellcheck disable=SC2086 # LOADER_ARGS is a list of flags
-	"$bin/herald-load" -url "http://127.0.0.1:$port" -label "$name/$srv" -pid "$server_pid" -out "$raw" ${LOADER_ARGS:-} "$@" ||
+	"${on_loader[@]}" "$bin/herald-load" -url "http://127.0.0.1:$port" -label "$name/$srv" -pid "$server_pid" -out "$raw" ${LOADER_ARGS:-} "$@" ||
 		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
 	stop_server
 }

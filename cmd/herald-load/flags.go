@@ -71,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.codes, "codes", 10, "number of codes, `K`; page i registers code PREFIX<i%K>")
 	fs.StringVar(&c.codePrefix, "code-prefix", "c", "code name prefix")
 	fs.StringVar(&c.register, "register", "event", "how pages register: event (wait WELCOME, emit REGISTER) or handshake (CONNECT auth {\"code\":…})")
-	fs.StringVar(&c.reader, "reader", "auto", "how the loader reads its pages' sockets: uring (a loop per CPU collects every socket's bytes through io_uring; Linux, the lightest), goroutines (one blocking reader per page), or auto (uring where the kernel allows it)")
+	fs.StringVar(&c.reader, "reader", "goroutines", "how the loader reads its pages' sockets: goroutines (one reader per page), uring (a loop per CPU collects every socket's bytes through io_uring; Linux; the lightest, but on cores shared with the server it costs a server that writes one page at a time more: see BENCHMARKS.md), or auto (uring where the kernel allows it)")
 	fs.IntVar(&c.triggers, "triggers", 1000, "number of triggers, `T`; trigger j targets code j%K")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "triggers in flight at most, `C` (also the keep-alive pool size)")
 	fs.Float64Var(&c.rate, "rate", 0, "offer triggers at a fixed `R` per second (0: as fast as -concurrency allows)")

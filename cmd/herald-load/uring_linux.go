@@ -282,15 +282,11 @@ func (lp *uringLoop) serve(ctx context.Context, r *rxRing) error {
 		if err := lp.arm(r); err != nil {
 			return err
 		}
-		// Collect what is due without blocking, as a raw call the runtime
-		// need not hand the thread's processor over for; block only when
-		// nothing is.
-		if err := r.enter(nil); err != nil {
-			return err
-		}
-		if lp.reap(r) > 0 {
-			continue
-		}
+		// One call submits, runs the receives due and waits for the
+		// first completion if none is in: a wait that finds work returns
+		// at once, so a second, non-blocking call would only add a system
+		// call per wake-up (against Node, which writes one page at a
+		// time, a wake-up is a delivery).
 		if err := r.enter(&addWait); err != nil {
 			return err
 		}
