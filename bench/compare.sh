@@ -13,19 +13,24 @@
 #   bench/compare.sh --scenarios A,C a subset
 #   bench/compare.sh --repeat 3      each scenario 3 times per server,
 #                                    alternating; the table shows medians
-#   bench/compare.sh --pin           servers (and Redis) on CPU 0, herald-load on
-#                                    the others, reading through io_uring
-#                                    (-reader auto): each side has cores of its
-#                                    own, so neither server pays for the loader
-#                                    (herald then has one core, as Node's one
-#                                    thread does; see BENCHMARKS.md)
+#   bench/compare.sh --pin           servers (and Redis) on the first half of the
+#                                    CPUs, herald-load on the rest, reading
+#                                    through io_uring (-reader auto), so neither
+#                                    server pays for the loader; on 2 CPUs herald
+#                                    then has one core, as Node's one thread
+#                                    does (see BENCHMARKS.md, tenth pass)
+#   bench/compare.sh --no-pin        everything on every CPU (the default,
+#                                    except with --cluster)
 #   bench/compare.sh --cluster       scenarios E (as fast as it goes) and F
 #                                    (100 triggers/s, for latency): three herald nodes (--redis)
 #                                    against three Node socket.io servers with
 #                                    the official @socket.io/redis-adapter, one
 #                                    fresh redis-server each; pages spread over
 #                                    the nodes, triggers round-robin; prints the
-#                                    Redis commands per trigger
+#                                    Redis commands per trigger; pinned as with
+#                                    --pin unless --no-pin (both sides run
+#                                    several processes, and on a small machine
+#                                    the loader's cores decide the result)
 #
 # Environment: HERALD_PORT (18080), NODE_PORT (18090), REDIS_PORT (16390,
 # --cluster), HERALD_ARGS (extra
@@ -43,7 +48,7 @@ only=""
 scenarios="A,B,C"
 repeat=1
 cluster=0
-pin=0
+pin=auto
 while (($#)); do
 	case "$1" in
 	--full) full=1 ;;
@@ -52,7 +57,8 @@ while (($#)); do
 	--scenarios) scenarios="$2"; shift ;;
 	--repeat) repeat="$2"; shift ;;
 	--pin) pin=1 ;;
-	-h | --help) sed -n '2,37p' "$0"; exit 0 ;;
+	--no-pin) pin=0 ;;
+	-h | --help) sed -n '2,42p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -77,13 +83,23 @@ fi
 # stays the server's pid.
 on_server=()
 on_loader=()
+cpus=$(nproc 2>/dev/null || echo 1)
+if [[ $pin == auto ]]; then
+	pin=$cluster
+	if ((pin)) && { ! command -v taskset >/dev/null || ((cpus < 2)); }; then
+		echo "compare.sh: warning: --cluster runs unpinned here (pinning needs taskset and 2 CPUs); the loader shares the servers' cores" >&2
+		pin=0
+	fi
+fi
 if ((pin)); then
 	command -v taskset >/dev/null || { echo "compare.sh: --pin needs taskset (util-linux)" >&2; exit 2; }
-	cpus=$(nproc)
 	((cpus >= 2)) || { echo "compare.sh: --pin needs 2 CPUs or more" >&2; exit 2; }
-	on_server=(taskset -c 0)
-	on_loader=(taskset -c "1-$((cpus - 1))")
+	half=$((cpus / 2))
+	on_server=(taskset -c "0-$((half - 1))")
+	on_loader=(taskset -c "$half-$((cpus - 1))")
+	# Later flags win: LOADER_ARGS="-reader goroutines" still can.
 	LOADER_ARGS="-reader auto ${LOADER_ARGS:-}"
+	echo "compare.sh: servers on CPUs 0-$((half - 1)), herald-load on $half-$((cpus - 1))"
 fi
 bin=$(mktemp -d)
 results="bench/results/$(date +%Y%m%d-%H%M%S)"
