@@ -16,13 +16,16 @@ import (
 )
 
 // The io_uring reader: a few loops, one per CPU, each with a ring that
-// keeps one multishot receive armed per page socket. The kernel reads a
-// socket as soon as data arrives, into a buffer the loop provided, and
-// posts the bytes as a completion; the loop collects the completions of
-// every socket with one system call. Against a server that writes many
-// pages at once, the loader then makes a fraction of a system call per
-// delivery instead of one or two, and on the 2-core VM the benchmarks run
-// on, that CPU goes to the server it measures (BENCHMARKS.md).
+// keeps one multishot receive armed per page socket. When the loop enters
+// the ring, the kernel reads every socket that has data into buffers the
+// loop lent it and posts the bytes as completions: one system call for
+// all the pages that received something. Against a server that writes
+// many pages at once, the loader then makes a fraction of a system call
+// per delivery instead of one or two, at about half the CPU. It wakes for
+// every delivery of a server that writes one page at a time, though, and
+// on cores shared with such a server it costs the server more than a
+// goroutine per page does; compare.sh uses it with the loader on cores of
+// its own (--pin; BENCHMARKS.md, tenth pass).
 
 const uringSupported = true
 
