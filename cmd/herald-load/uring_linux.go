@@ -151,14 +151,12 @@ func (r *rxRing) enter(wait *uring.Timespec) error {
 }
 
 // completions calls f for each completion in, in order, then frees them.
-func (r *rxRing) completions(f func(*uring.CQE)) int {
+func (r *rxRing) completions(f func(*uring.CQE)) {
 	head, tail := r.CQHead(), r.CQTail()
-	n := int(tail - head)
 	for ; head != tail; head++ {
 		f(r.CQE(head))
 	}
 	r.SetCQHead(tail)
-	return n
 }
 
 // close closes the ring, which ends its receives, and frees its buffers.
@@ -322,10 +320,10 @@ func (lp *uringLoop) arm(r *rxRing) error {
 	return nil
 }
 
-// reap handles the completions in and reports how many there were.
-func (lp *uringLoop) reap(r *rxRing) int {
+// reap handles the completions in.
+func (lp *uringLoop) reap(r *rxRing) {
 	now := time.Now().UnixNano()
-	return r.completions(func(cqe *uring.CQE) {
+	r.completions(func(cqe *uring.CQE) {
 		c := lp.conns[cqe.UserData]
 		if cqe.Flags&uring.CQEFBuffer != 0 {
 			bid := uint16(cqe.Flags >> 16)

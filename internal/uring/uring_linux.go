@@ -24,7 +24,7 @@ const (
 	featSingleMmap = 1 << 0
 	offSQEs        = 0x10000000
 
-	OpSend = 26
+	OpSend = 26 // Linux 5.6, as OpRecv
 	OpRecv = 27
 
 	RecvMultishot   = 1 << 1 // in SQE.Ioprio of an OpRecv (Linux 6.0)
