@@ -60,7 +60,7 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 		nc, native := p.c.(nativeConn)
 		if !native || len(items) == 1 {
 			for k, it := range items {
-				if p.deliver(it.e, s.limits) {
+				if p.deliver(it.e) {
 					pages[it.i]++
 					items[k].counted = true
 				}
@@ -81,7 +81,7 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 			frames = append(frames, f)
 			sent = append(sent, k)
 		}
-		if len(frames) == 0 || p.overflowed(s.limits) || !batch.SendMany(nc.c, frames) {
+		if len(frames) == 0 || !batch.SendMany(nc.c, frames) {
 			continue
 		}
 		for _, k := range sent {

@@ -23,15 +23,17 @@ import (
 type libConn struct {
 	sock    *socket.Socket
 	enc     parser.Encoder
+	bound   int                 // the queue bound: more waiting, and the page is cut off
 	pending atomic.Int64        // bytes in the engine socket's write buffer
 	onAck   func(offset uint64) // the page acknowledged the alert at offset
 }
 
 var _ conn = (*libConn)(nil)
 
-// newLibConn wraps sock and starts counting its write buffer.
-func newLibConn(sock *socket.Socket, enc parser.Encoder) *libConn {
-	l := &libConn{sock: sock, enc: enc}
+// newLibConn wraps sock, with bound as its queue bound, and starts counting
+// its write buffer.
+func newLibConn(sock *socket.Socket, enc parser.Encoder, bound int) *libConn {
+	l := &libConn{sock: sock, enc: enc, bound: bound}
 	engine := sock.Conn()
 	_ = engine.On("packetCreate", func(args ...any) {
 		if p, ok := first(args).(*packet.Packet); ok {
@@ -60,9 +62,15 @@ func packetSize(p *packet.Packet) int {
 // send writes the delivery encoded once for every library page; with ack
 // it asks the page to acknowledge it instead. The library keeps its own
 // ack ids (the native path uses the offset), so such an alert is encoded
-// for this page alone, with a callback that reports its offset.
+// for this page alone, with a callback that reports its offset. A page
+// with more than its bound already buffered is closed instead, so what
+// waits for it passes the bound by one delivery at most.
 func (l *libConn) send(e *outgoing, ack bool) bool {
 	if !l.sock.Connected() {
+		return false
+	}
+	if l.queued() > l.bound {
+		l.close("send queue full")
 		return false
 	}
 	if ack && l.onAck != nil {
@@ -135,7 +143,7 @@ func (s *Sink) onConnection(args ...any) {
 		return
 	}
 	h := sock.Handshake()
-	lc := newLibConn(sock, s.enc)
+	lc := newLibConn(sock, s.enc, s.limits.queueBytes)
 	p := &page{c: lc, id: string(sock.Id()), connected: s.now()}
 	lc.onAck = func(offset uint64) { s.acked(p, offset, nil) }
 	if h != nil {

@@ -11,8 +11,8 @@ import (
 
 // nativeConn is a page on the native WebSocket path (internal/eio): pages
 // that open a WebSocket straight away, which is every notificationservice.js
-// page. Its queue bound and write timeout are eio's, set from the same
-// limits as library pages.
+// page. eio holds its queue bound (a Send past it aborts the connection)
+// and its write timeout, set from the same limits as library pages.
 type nativeConn struct{ c *eio.Conn }
 
 var _ conn = nativeConn{}
@@ -39,7 +39,6 @@ func (n nativeConn) emit(name string, args ...any) bool {
 	return n.c.Send(f)
 }
 
-func (n nativeConn) queued() int         { return n.c.Queued() }
 func (n nativeConn) close(reason string) { n.c.Close(reason) }
 func (n nativeConn) transport() string   { return "websocket" }
 

@@ -20,7 +20,7 @@ var reserved = map[string]bool{
 //
 // The delivery is encoded once per transport, and only for the transports
 // the room's pages use (outgoing). Each page gets it under the slow-page
-// policy (page.deliver): a native page's frame is written inline when its
+// policy (conn.send): a native page's frame is written inline when its
 // socket has room and queued to its writer otherwise, a library page's
 // packet is buffered by the library; neither waits for a slow page.
 // Deliver is safe for concurrent use.
@@ -57,7 +57,7 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	*e = outgoing{d: d, pos: s.position(d), batch: s.batches.Get().(*eio.Batch)}
 	n := 0
 	for _, p := range pages {
-		if p.deliver(e, s.limits) {
+		if p.deliver(e) {
 			n++
 		}
 	}

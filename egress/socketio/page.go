@@ -54,15 +54,15 @@ type page struct {
 // for the native WebSocket connection (nativeConn). Methods are safe for
 // concurrent use and never block on the page.
 type conn interface {
-	// It reports false if the connection is closed.
 	// send queues one encoded delivery, shared by every page of a room;
 	// with ack, the page is asked to acknowledge it (ack id = offset).
+	// send holds the slow-page policy: a connection that has more than its
+	// bound waiting is closed at once (the page reconnects and registers
+	// again) rather than slowing anyone else or holding memory without
+	// end. It reports false if the connection is closed, or was for that.
 	send(e *outgoing, ack bool) bool
 	// emit sends one event to this page alone (WELCOME, ERROR).
 	emit(name string, args ...any) bool
-	// queued is the number of bytes handed to the connection and not yet
-	// written out (or, for long-polling, not yet polled).
-	queued() int
 	// close ends the connection; the page's disconnect follows.
 	close(reason string)
 	// transport names how the page is connected ("polling", "websocket").
@@ -86,18 +86,11 @@ const (
 	maxCodeBytes = 256
 )
 
-// deliver sends e to p under the slow-page policy: a page that already has
-// more than the bound waiting is closed (it reconnects and registers again)
-// rather than slowing anyone else or holding memory without end, so what
-// waits for one page never passes the bound by more than one delivery.
-// (The native connection also checks the bound under its own lock, so
-// concurrent deliveries cannot overshoot it together.)
-func (p *page) deliver(e *outgoing, l limits) bool {
+// deliver sends e to p, under the slow-page policy of p's connection
+// (conn.send), unless p already has it.
+func (p *page) deliver(e *outgoing) bool {
 	if p.alreadySent(e) {
 		return true
-	}
-	if p.overflowed(l) {
-		return false
 	}
 	return p.c.send(e, p.asksAck(e))
 }
@@ -120,16 +113,6 @@ func (p *page) alreadySent(e *outgoing) bool {
 	// set before the page joins a room.
 	return len(e.d.LiveTo) > 0 && (p.pid != "" && slices.Contains(e.d.LiveTo, p.pid) ||
 		p.claimedPID != "" && slices.Contains(e.d.LiveTo, p.claimedPID))
-}
-
-// overflowed closes p when its send queue is past the bound (the slow-page
-// policy) and reports whether it did.
-func (p *page) overflowed(l limits) bool {
-	if p.c.queued() > l.queueBytes {
-		p.c.close("send queue full")
-		return true
-	}
-	return false
 }
 
 // asksAck reports whether p gets e with an acknowledgement id: pages that

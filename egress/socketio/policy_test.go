@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 // TestSlowPollingPageIsCutOff: a long-polling page that never polls gets
@@ -38,6 +40,49 @@ func TestSlowPollingPageIsCutOff(t *testing.T) {
 	// one more at most: 64 KiB / ~10 KiB is 7 or 8.
 	if reached < bound/(11<<10) || reached > bound/(10<<10)+2 {
 		t.Errorf("a page that never polls was handed %d deliveries of 10 KiB under a %d-byte bound", reached, bound)
+	}
+	waitFor(t, "the slow page to be closed", func() bool { return s.rooms.count("slow") == 0 && len(s.Clients()) == 0 })
+}
+
+// TestSlowWebSocketPageIsCutOff: the same bound holds for a page on the
+// native WebSocket path that stops reading. Once the kernel's socket
+// buffers are full, what waits for it grows to the bound; the next
+// delivery cuts it off instead of queueing without end, and the page is
+// no longer counted.
+func TestSlowWebSocketPageIsCutOff(t *testing.T) {
+	const bound = 64 << 10
+	s, srv := startSink(t, Options{QueueBytes: bound})
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if _, open, err := ws.ReadMessage(); err != nil || open[0] != '0' {
+		t.Fatalf("open packet = %q, %v", open, err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`40{"code":"slow"}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the page to join its room", func() bool { return s.rooms.count("slow") == 1 })
+
+	// From here the page reads nothing. Loopback socket buffers hold a few
+	// MiB at most, so 64 MiB of deliveries is far more than they and the
+	// bound can take.
+	big := map[string]any{"text": strings.Repeat("x", 10<<10)}
+	cutOff := false
+	for i := range (64 << 20) / (10 << 10) {
+		n, err := s.Deliver(t.Context(), delivery("slow", "BIG", big))
+		if err != nil {
+			t.Fatalf("Deliver %d: %v", i, err)
+		}
+		if n == 0 {
+			cutOff = true
+			break
+		}
+	}
+	if !cutOff {
+		t.Fatal("a WebSocket page that reads nothing was handed 64 MiB of deliveries under a 64 KiB bound")
 	}
 	waitFor(t, "the slow page to be closed", func() bool { return s.rooms.count("slow") == 0 && len(s.Clients()) == 0 })
 }

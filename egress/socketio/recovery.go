@@ -128,7 +128,7 @@ func livePIDs(res *recovery.Result) []string {
 func (s *Sink) send(p *page, es []journal.Entry) {
 	for _, e := range es {
 		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery)}
-		p.deliver(&o, s.limits)
+		p.deliver(&o)
 	}
 }
 
