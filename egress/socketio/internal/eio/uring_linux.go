@@ -53,9 +53,17 @@ func (r *ring) send(fds []int32, bufs [][]byte, res []int32) error {
 	r.SetSQTail(tail + n)
 	end := tail + n
 	pending := n
+	// A send with MSG_DONTWAIT completes while it is submitted, so the
+	// submission need not wait, and goes in as a raw system call: the
+	// runtime then does not hand this thread's processor to another
+	// thread (and wake one) while the kernel makes the writes. Should a
+	// completion still be owed, the loop below waits for it.
+	if errno := r.EnterNow(toSubmit(r, end), 0); errno != 0 && errno != syscall.EINTR && errno != syscall.EAGAIN && errno != syscall.EBUSY {
+		return r.fail(errno, res, tail, end, pending)
+	}
+	pending -= r.reap(res)
 	for pending > 0 {
-		toSubmit := end - r.SQHead()
-		errno := r.Enter(toSubmit, pending, uring.EnterGetevents, nil, 0)
+		errno := r.Enter(toSubmit(r, end), pending, uring.EnterGetevents, nil, 0)
 		pending -= r.reap(res)
 		if errno != 0 && errno != syscall.EINTR {
 			return r.fail(errno, res, tail, end, pending)
@@ -63,6 +71,9 @@ func (r *ring) send(fds []int32, bufs [][]byte, res []int32) error {
 	}
 	return nil
 }
+
+// toSubmit is how many entries up to end the kernel has not taken yet.
+func toSubmit(r *ring, end uint32) uint32 { return end - r.SQHead() }
 
 // fail handles a submission the kernel refused: the writes it did not take
 // are withdrawn (marked resNotSent: the caller makes them another way),
