@@ -18,9 +18,11 @@
 #                                    through io_uring (-reader auto), so neither
 #                                    server pays for the loader; on 2 CPUs herald
 #                                    then has one core, as Node's one thread
-#                                    does (see BENCHMARKS.md, tenth pass)
-#   bench/compare.sh --no-pin        everything on every CPU (the default,
-#                                    except with --cluster)
+#                                    does (see BENCHMARKS.md, tenth pass). The
+#                                    default on 4 CPUs or more, and with --cluster
+#   bench/compare.sh --no-pin        everything on every CPU (the default on
+#                                    fewer than 4 CPUs, where pinning would
+#                                    leave herald one core for B)
 #   bench/compare.sh --cluster       scenarios E (as fast as it goes) and F
 #                                    (100 triggers/s, for latency): three herald nodes (--redis)
 #                                    against three Node socket.io servers with
@@ -58,7 +60,7 @@ while (($#)); do
 	--repeat) repeat="$2"; shift ;;
 	--pin) pin=1 ;;
 	--no-pin) pin=0 ;;
-	-h | --help) sed -n '2,42p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,44p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -85,9 +87,18 @@ on_server=()
 on_loader=()
 cpus=$(nproc 2>/dev/null || echo 1)
 if [[ $pin == auto ]]; then
+	# The loader costs about as much CPU per delivery as the server it
+	# measures; on cores of its own it takes none from either server. With
+	# 2 or 3 CPUs that would leave herald one core, too few for B's
+	# 100,000 deliveries/s, so single servers share the CPUs there.
 	pin=$cluster
-	if ((pin)) && { ! command -v taskset >/dev/null || ((cpus < 2)); }; then
-		echo "compare.sh: warning: --cluster runs unpinned here (pinning needs taskset and 2 CPUs); the loader shares the servers' cores" >&2
+	((cpus >= 4)) && pin=1
+	if ((pin)) && ! command -v taskset >/dev/null; then
+		echo "compare.sh: warning: runs unpinned here (pinning needs taskset); the loader shares the servers' cores" >&2
+		pin=0
+	fi
+	if ((pin)) && ((cpus < 2)); then
+		echo "compare.sh: warning: --cluster runs unpinned here (pinning needs 2 CPUs); the loader shares the servers' cores" >&2
 		pin=0
 	fi
 fi
