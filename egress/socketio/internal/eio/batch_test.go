@@ -124,7 +124,9 @@ func testBatchLargeFrame(t *testing.T, plain bool) {
 
 // testBatchClosedPage: a page whose socket closes while a batch holds it
 // is reported cut off by Flush; the other pages of the batch still get
-// the frame.
+// the frame, and a page that connects meanwhile does not: the closed
+// page's descriptor, which the new socket could have been given, stays
+// the closed page's until the batch is done with it.
 func testBatchClosedPage(t *testing.T, plain bool) {
 	s, h, url := batchServer(t, plain)
 	gone := connectPage(t, h, dial(t, url), "gone")
@@ -136,6 +138,8 @@ func testBatchClosedPage(t *testing.T, plain bool) {
 		t.Fatal("Batch.Send to a live page = false")
 	}
 	gone.abort("closed under the batch")
+	newWS := dial(t, url)
+	newcomer := connectPage(t, h, newWS, "newcomer")
 	cut := b.Flush(nil)
 	if len(cut) != 1 || cut[0] != gone {
 		t.Fatalf("Flush cut off %v, want only the closed page", cut)
@@ -145,4 +149,10 @@ func testBatchClosedPage(t *testing.T, plain bool) {
 		t.Fatalf("live page read %q, want 4alert", got)
 	}
 	waitGone(t, h, "closed under the batch")
+	if !newcomer.Send(NewFrame(eioMessage, []byte("own"))) {
+		t.Fatal("Send to the new page = false")
+	}
+	if got := read(t, newWS); got != "4own" {
+		t.Fatalf("a page that connected while the batch held a closed page's socket read %q first, want 4own", got)
+	}
 }

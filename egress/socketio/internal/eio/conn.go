@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -17,11 +16,17 @@ type Conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	nc     net.Conn
-	raw    syscall.RawConn // nil unless nc is a plain TCP socket on unix
-	id     string          // the Socket.IO socket id pages see
-	query  string          // raw: parsed on demand, idle pages keep no map
+	id     string // the Socket.IO socket id pages see
+	query  string // raw: parsed on demand, idle pages keep no map
 	remote string
 	start  time.Time
+
+	// fd is the socket's descriptor, for inline and batched writes, when
+	// hasFD: nc is a plain TCP socket on unix. It is not pinned: a write
+	// that uses it holds direct, and nc is closed only once no write does,
+	// so the number cannot pass to another socket under the write.
+	fd    int
+	hasFD bool
 
 	// Value is the handler's own per-connection data. Handler methods run
 	// on the connection's goroutine, so setting it in Connect and reading
@@ -33,6 +38,8 @@ type Conn struct {
 	spare   net.Buffers // the writer's last batch, reused
 	queued  int         // bytes in queue
 	writing bool        // a writer goroutine owns the connection's writes
+	direct  bool        // ...and it is an inline or batched write on fd, which never blocks
+	owed    bool        // abort came while direct: the write that holds fd closes nc
 	closed  bool
 	reason  string
 
@@ -94,8 +101,8 @@ func (c *Conn) send(fs []*Frame, b *Batch) bool {
 		c.abort("send queue full")
 		return false
 	}
-	if !c.writing && c.raw != nil {
-		c.writing = true // the socket is ours until we hand it back
+	if !c.writing && c.hasFD {
+		c.writing, c.direct = true, true // the socket is ours until we hand it back
 		c.mu.Unlock()
 		out := joined(fs, size)
 		if b != nil {
@@ -133,13 +140,22 @@ func joined(fs []*Frame, size int) []byte {
 // handBack follows an inline write of b that wrote n bytes (or failed with
 // err) by handing the socket back: to nobody if everything went out and
 // nothing was queued meanwhile, to a writer goroutine otherwise. The
-// caller holds the writing flag.
+// caller holds the writing flag, and holds fd (direct).
 func (c *Conn) handBack(b []byte, n int, err error) bool {
+	c.mu.Lock()
+	c.direct = false
+	if c.owed {
+		// Aborted during the write: fd is free to close now, and the
+		// page is cut off, whatever the write did.
+		c.mu.Unlock()
+		c.nc.Close()
+		return false
+	}
 	if err != nil {
+		c.mu.Unlock()
 		c.abort("transport error")
 		return false
 	}
-	c.mu.Lock()
 	if n < len(b) {
 		// The rest goes first: frames queued meanwhile come after it.
 		c.queue = append(c.queue, nil)
@@ -250,6 +266,13 @@ func (c *Conn) abort(reason string) {
 		c.closed, c.reason = true, reason
 	}
 	c.queue, c.queued = nil, 0
+	if c.direct {
+		// A write is on fd. It does not block, and it closes nc when it
+		// is done: closed now, fd could be another socket's by then.
+		c.owed = true
+		c.mu.Unlock()
+		return
+	}
 	c.mu.Unlock()
 	c.nc.Close()
 }

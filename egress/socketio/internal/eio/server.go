@@ -160,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Conn{srv: s, ws: ws, nc: gw.conn.Conn, id: newID(), query: r.URL.RawQuery,
 		remote: r.RemoteAddr, start: time.Now()}
-	c.raw = rawConnOf(c.nc)
+	c.fd, c.hasFD = fdOf(c.nc)
 	gw.conn.owner.Store(c) // from here on the Conn is the socket's only writer
 	go s.serve(c)
 }

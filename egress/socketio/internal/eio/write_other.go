@@ -12,6 +12,9 @@ import (
 // everywhere and costs one goroutine hand-off per burst.
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
+// fdOf reports no descriptor: no page is written inline.
+func fdOf(net.Conn) (int, bool) { return 0, false }
+
 // tryWrite is never called without a raw socket; it reports a full socket
 // so a caller would fall back to the writer goroutine.
 func (c *Conn) tryWrite([]byte) (int, error) { return 0, nil }

@@ -27,20 +27,23 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 	return raw
 }
 
-// tryWrite makes one non-blocking write; a full socket is 0 bytes, not an
-// error. It goes through Control, not RawConn.Write: the writing flag
-// already keeps every other writer off the socket, and it never waits for
-// room, so the poller's write lock and deadline bookkeeping would only be
-// paid for on every delivery to every page.
-func (c *Conn) tryWrite(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Control(func(fd uintptr) { n, werr = writeFD(fd, b) })
-	if err == nil {
-		err = werr
+// fdOf is the descriptor of nc's socket, if it has one to write inline
+// (rawConnOf).
+func fdOf(nc net.Conn) (int, bool) {
+	raw := rawConnOf(nc)
+	if raw == nil {
+		return 0, false
 	}
-	return n, err
+	fd, ok := 0, false
+	if err := raw.Control(func(f uintptr) { fd, ok = int(f), true }); err != nil {
+		return 0, false
+	}
+	return fd, ok
 }
+
+// tryWrite makes one non-blocking write; a full socket is 0 bytes, not an
+// error. The caller holds fd (direct).
+func (c *Conn) tryWrite(b []byte) (int, error) { return writeFD(uintptr(c.fd), b) }
 
 // writeFD is one non-blocking write to socket fd; a full socket is 0
 // bytes, not an error.
