@@ -259,7 +259,8 @@ func (c *Conn) closeAfter(last *Frame, reason string) {
 	}
 }
 
-// abort closes the socket at once, dropping whatever is queued.
+// abort closes the socket at once, dropping whatever is queued; during an
+// inline or batched write, as soon as that write is done.
 func (c *Conn) abort(reason string) {
 	c.mu.Lock()
 	if !c.closed {
