@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -132,6 +133,7 @@ func testBatchClosedPage(t *testing.T, plain bool) {
 	gone := connectPage(t, h, dial(t, url), "gone")
 	ws := dial(t, url)
 	live := connectPage(t, h, ws, "live")
+	waitWritable(t, gone) // so the batch holds its socket
 	var b Batch
 	f := NewFrame(eioMessage, []byte("alert"))
 	if !b.Send(gone, f) || !b.Send(live, f) {
@@ -154,5 +156,25 @@ func testBatchClosedPage(t *testing.T, plain bool) {
 	}
 	if got := read(t, newWS); got != "4own" {
 		t.Fatalf("a page that connected while the batch held a closed page's socket read %q first, want 4own", got)
+	}
+}
+
+// waitWritable waits until no write holds c's socket. A page reads the
+// handshake's last frame as soon as the kernel has it, a moment before
+// the server hands the socket back; a Send in that moment queues behind.
+func waitWritable(t *testing.T, c *Conn) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.mu.Lock()
+		busy := c.writing
+		c.mu.Unlock()
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the page's socket stayed busy")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
