@@ -64,13 +64,6 @@ func (c *Conn) RemoteAddr() string { return c.remote }
 // Connected is when the WebSocket was accepted.
 func (c *Conn) Connected() time.Time { return c.start }
 
-// Queued is the number of bytes waiting for the page's writer.
-func (c *Conn) Queued() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.queued
-}
-
 // Send queues f to the page and returns at once. It reports false if the
 // connection is closed, or if f overflows the page's queue: a page that
 // cannot keep up is cut off (it reconnects and registers again) rather
