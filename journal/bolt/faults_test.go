@@ -96,14 +96,26 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// A file cut short names pages past its end: reading one at open
+		// was a memory fault that crashed herald before it listened.
+		{name: "cut short after its header pages", spoil: func(t *testing.T, path string) {
+			if err := os.Truncate(path, 3*int64(os.Getpagesize())); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "cut short inside its header pages", spoil: func(t *testing.T, path string) {
+			if err := os.Truncate(path, 5000); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := open(t, dir)
 			old := s.Epoch()
-			for i := range 50 {
-				if _, err := s.Append(t.Context(), delivery("r"+string(rune('a'+i%5)), "e", strings.Repeat("x", 500))); err != nil {
+			for i := range 400 { // enough pages that a cut leaves some named past the end
+				if _, err := s.Append(t.Context(), delivery("r"+string(rune('a'+i%5)), "e", strings.Repeat("x", 2000))); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -225,6 +226,9 @@ type opened struct {
 func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, err error) {
 	var db *bbolt.DB
 	var walFile *os.File
+	// A damaged page can send bbolt's reads outside its map; this
+	// goroutine's fault then panics, and the recover below sees it.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil { // bbolt panics on some damaged pages
 			err = &corruptError{fmt.Errorf("bbolt panicked: %v", p)}
@@ -239,6 +243,9 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 			o = opened{}
 		}
 	}()
+	if err := checkExtent(path); err != nil {
+		return o, err
+	}
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:      2 * time.Second,
 		FreelistType: bbolt.FreelistMapType,
