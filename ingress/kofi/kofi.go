@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,8 +160,12 @@ func (a *Adapter) event(r *http.Request, data map[string]any) (herald.Event, err
 	}
 	delete(data, "verification_token")
 	if !a.cfg.ForwardPersonalData {
-		for _, k := range personal {
-			delete(data, k)
+		// Whatever its case: JSON keys are case-sensitive, and a payload
+		// that spelled one differently must not carry it to the pages.
+		for k := range data {
+			if slices.Contains(personal, strings.ToLower(k)) {
+				delete(data, k)
+			}
 		}
 	}
 	if private(data["is_public"]) {
