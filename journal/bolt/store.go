@@ -180,6 +180,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		stopTrim:      make(chan struct{}),
 		trimmed:       make(chan struct{}),
 	}
+	if f.notice != "" {
+		notice = f.notice
+	}
 	if notice != "" {
 		s.lastErr.Store(&notice)
 	}
@@ -215,6 +218,7 @@ type opened struct {
 	idx     *index
 	nextSeq uint64
 	wal     *wal
+	notice  string // what the store reports until its next error: a damaged log
 }
 
 // openFile opens the bbolt file, checks it, redoes what the write-ahead
@@ -289,6 +293,7 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 		nextSeq uint64
 		gen     uint64
 		redone  int
+		damage  []walDamage
 	)
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketLog, bucketLast, bucketSessions, bucketSeen} {
@@ -311,7 +316,7 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 		if g := meta.Get(keyWALGen); len(g) == 8 {
 			gen = binary.BigEndian.Uint64(g)
 		}
-		if _, err := replayWAL(walFile, walSeed(epoch), gen, -1, func(p []byte) error {
+		if damage, err = redoWAL(walFile, walSeed(epoch), gen, func(p []byte) error {
 			redone++
 			return redo(tx, p)
 		}); err != nil {
@@ -345,7 +350,32 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 	if redone > 0 {
 		log.Info("journal: redid the write-ahead log of the last run", "path", walPath, "groups", redone)
 	}
-	return opened{db: db, epoch: epoch, idx: idx, nextSeq: nextSeq, wal: &wal{f: walFile, seed: walSeed(epoch), gen: gen}}, nil
+	o = opened{db: db, epoch: epoch, idx: idx, nextSeq: nextSeq, wal: &wal{f: walFile, seed: walSeed(epoch), gen: gen}}
+	if len(damage) > 0 {
+		o.notice = reportDamage(walPath, damage, log)
+	}
+	return o, nil
+}
+
+// reportDamage logs a write-ahead log damaged on disk and keeps a copy
+// of it, which the log's next generation would overwrite, for whoever
+// looks into it; it returns the notice the store reports.
+func reportDamage(walPath string, damage []walDamage, log *slog.Logger) string {
+	var lost int64
+	for _, d := range damage {
+		lost += d.length
+	}
+	kept := walPath + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+	b, err := os.ReadFile(walPath)
+	if err == nil {
+		err = os.WriteFile(kept, b, 0o600)
+	}
+	if err != nil {
+		kept = "(not kept: " + err.Error() + ")"
+	}
+	log.Error("journal: write-ahead log damaged on disk; the alerts written there are lost, those after it were redone",
+		"path", walPath, "at", damage[0].at, "damaged_bytes", lost, "stretches", len(damage), "copy", kept)
+	return fmt.Sprintf("write-ahead log was damaged (%d bytes at offset %d); alerts written there are lost; copy kept at %s", lost, damage[0].at, kept)
 }
 
 // checkFormat refuses a file of another layout: an older one as corrupt

@@ -37,7 +37,9 @@ const WALFileName = "herald.wal"
 //
 // Replay stops at the first frame that is short, fails its checksum or
 // has another generation: a write torn by the crash, or the previous
-// generation's frames, which its checkpoint already put in bbolt. The
+// generation's frames, which its checkpoint already put in bbolt. (At
+// open, redoWAL goes on past such a frame when a whole frame of the
+// generation follows it: that is damage on disk, not the log's end.) The
 // epoch in the checksum keeps a log from being redone into another
 // history's file (a herald.db restored from a backup beside a newer log).
 const frameHead = 16
@@ -124,15 +126,24 @@ func appendFrame(b []byte, seed uint32, gen uint64, payload []byte) []byte {
 // last one. It stops quietly at the end of the generation (see
 // frameHead); only a read error or fn's error is an error.
 func replayWAL(f *os.File, seed uint32, gen uint64, limit int64, fn func(payload []byte) error) (end int64, err error) {
+	return replayFrom(f, seed, gen, 0, limit, fn)
+}
+
+// replayFrom is replayWAL starting at the frame at offset from.
+func replayFrom(f *os.File, seed uint32, gen uint64, from, limit int64, fn func(payload []byte) error) (end int64, err error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("write-ahead log: %w", err)
+		return from, fmt.Errorf("write-ahead log: %w", err)
 	}
 	size := fi.Size()
 	if limit >= 0 {
 		size = min(size, limit)
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
+	end = from
+	if end >= size {
+		return end, nil
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, from, size-from), 64<<10)
 	var head [frameHead]byte
 	var payload []byte
 	for {
@@ -163,6 +174,61 @@ func replayWAL(f *os.File, seed uint32, gen uint64, limit int64, fn func(payload
 		}
 		end += frameHead + int64(n)
 	}
+}
+
+// walDamage is a stretch of the log, at offset at, that held no whole
+// frame of the generation being redone although frames of it follow: the
+// groups written there are lost.
+type walDamage struct{ at, length int64 }
+
+// redoWAL replays generation gen as replayWAL does, and where replay
+// stops, looks for another frame of the generation further on. A crash
+// tears only the last frame written, so such a frame means the stretch
+// before it was damaged on disk: redoWAL reports the stretch and goes on
+// from the frame, so one damaged group costs only its own alerts.
+func redoWAL(f *os.File, seed uint32, gen uint64, fn func(payload []byte) error) ([]walDamage, error) {
+	var damage []walDamage
+	end, err := replayWAL(f, seed, gen, -1, fn)
+	for err == nil {
+		next, ok, ferr := findFrame(f, seed, gen, end+1)
+		if ferr != nil || !ok {
+			return damage, ferr
+		}
+		damage = append(damage, walDamage{at: end, length: next - end})
+		end, err = replayFrom(f, seed, gen, next, -1, fn)
+	}
+	return damage, err
+}
+
+// findFrame returns the offset of the first whole frame of generation gen
+// at or after from, found by its generation and checksum.
+func findFrame(f *os.File, seed uint32, gen uint64, from int64) (int64, bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, fmt.Errorf("write-ahead log: %w", err)
+	}
+	if fi.Size()-from < frameHead {
+		return 0, false, nil
+	}
+	b := make([]byte, fi.Size()-from) // a generation is at most a few MiB
+	if _, err := f.ReadAt(b, from); err != nil && !errors.Is(err, io.EOF) {
+		return 0, false, fmt.Errorf("write-ahead log: %w", err)
+	}
+	var want [8]byte
+	binary.BigEndian.PutUint64(want[:], gen)
+	for i := 0; i+frameHead <= len(b); i++ {
+		if [8]byte(b[i+4:i+12]) != want {
+			continue
+		}
+		n := int64(binary.BigEndian.Uint32(b[i+12:]))
+		if n > int64(len(b)-i-frameHead) {
+			continue
+		}
+		if crc32.Update(seed, castagnoli, b[i+4:i+frameHead+int(n)]) == binary.BigEndian.Uint32(b[i:]) {
+			return from + int64(i), true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // The operations a frame carries, each a kind byte then its fields

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -110,6 +111,77 @@ func TestReplayStopsAtTheEndOfItsGeneration(t *testing.T) {
 			}
 			if c.want > 0 && end != ends[c.want-1] {
 				t.Errorf("replay ended at %d, want %d (the end of frame %d)", end, ends[c.want-1], c.want)
+			}
+		})
+	}
+}
+
+// TestRedoGoesPastDamage: at open, a frame damaged on disk costs only
+// its own group: the frames of the generation after it are redone, and
+// the damaged stretch is reported. A torn last frame, or an older
+// generation's frames after the last one, are the log's end, not damage.
+func TestRedoGoesPastDamage(t *testing.T) {
+	payloads := []string{"one", "two", "three", "four"}
+	for _, c := range []struct {
+		name       string
+		damage     func(t *testing.T, f *os.File, ends []int64)
+		gen        uint64 // the generation redone; 7 (the frames') when 0
+		want       []string
+		wantDamage []walDamage // in frames: {at: index of the first frame lost, length: frames lost}
+	}{
+		{name: "whole", damage: func(*testing.T, *os.File, []int64) {}, want: payloads},
+		{name: "last frame torn", damage: func(t *testing.T, f *os.File, ends []int64) {
+			if err := f.Truncate(ends[3] - 2); err != nil {
+				t.Fatal(err)
+			}
+		}, want: payloads[:3]},
+		{name: "a payload byte damaged", damage: func(t *testing.T, f *os.File, ends []int64) {
+			if _, err := f.WriteAt([]byte{'X'}, ends[1]+frameHead); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{"one", "two", "four"}, wantDamage: []walDamage{{at: 2, length: 1}}},
+		{name: "a length damaged", damage: func(t *testing.T, f *os.File, ends []int64) {
+			if _, err := f.WriteAt([]byte{0x7f}, ends[0]+12); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{"one", "three", "four"}, wantDamage: []walDamage{{at: 1, length: 1}}},
+		{name: "two frames damaged apart", damage: func(t *testing.T, f *os.File, ends []int64) {
+			if _, err := f.WriteAt([]byte{'X'}, 5); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte{'X'}, ends[1]+5); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{"two", "four"}, wantDamage: []walDamage{{at: 0, length: 1}, {at: 2, length: 1}}},
+		{name: "older generation after", damage: func(t *testing.T, f *os.File, ends []int64) {
+			w := &wal{f: f, seed: testSeed, gen: 8}
+			if err := w.commit([]byte("five")); err != nil {
+				t.Fatal(err)
+			}
+		}, gen: 8, want: []string{"five"}}, // 7's frames after it are over, not damage
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, ends := writeFrames(t, 7, payloads...)
+			c.damage(t, f, ends)
+			gen := cmp.Or(c.gen, 7)
+			var got []string
+			damage, err := redoWAL(f, testSeed, gen, func(p []byte) error {
+				got = append(got, string(p))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("redone %q, want %q", got, c.want)
+			}
+			starts := append([]int64{0}, ends...)
+			var wantDamage []walDamage
+			for _, d := range c.wantDamage {
+				wantDamage = append(wantDamage, walDamage{at: starts[d.at], length: starts[d.at+d.length] - starts[d.at]})
+			}
+			if !slices.Equal(damage, wantDamage) {
+				t.Errorf("damage %v, want %v", damage, wantDamage)
 			}
 		})
 	}
@@ -254,6 +326,17 @@ func FuzzReplayWAL(f *testing.F) {
 		})
 		if err != nil || end != read || end > int64(len(data)) {
 			t.Fatalf("replay ended at %d after %d bytes of frames, err %v (file of %d bytes)", end, read, err, len(data))
+		}
+		read = 0
+		damage, err := redoWAL(file, testSeed, gen, func(p []byte) error {
+			read += frameHead + int64(len(p))
+			return nil
+		})
+		for _, d := range damage {
+			read += d.length
+		}
+		if err != nil || read > int64(len(data)) {
+			t.Fatalf("redo read %d bytes of frames and damage, err %v (file of %d bytes)", read, err, len(data))
 		}
 	})
 }
