@@ -340,12 +340,24 @@ func (k *Keeper) OnAck(fn func(code string, offset uint64)) { k.onAck.Store(&fn)
 
 // Catchup reads the entries of code after offset: the page model's second
 // read, under its room lock, for what was published between Connect and
-// the page joining its room.
-// pids are the page's recovered session's id and Formerly, as for
-// Connect.
+// the page joining its room, and for what Connect's read left for it (a
+// page away for more than MaxMissed alerts): everything the journal
+// holds after offset, so recovery never leaves a gap that retention did
+// not make. pids are the page's recovered session's id and Formerly, as
+// for Connect.
 func (k *Keeper) Catchup(ctx context.Context, code string, after uint64, pids ...string) ([]journal.Entry, error) {
-	es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
-	return notLiveTo(es, pids...), err
+	var all []journal.Entry
+	for {
+		es, err := k.j.After(ctx, code, after, k.opts().MaxMissed)
+		if err != nil {
+			return notLiveTo(all, pids...), err
+		}
+		all = append(all, es...)
+		if len(es) < k.opts().MaxMissed {
+			return notLiveTo(all, pids...), nil
+		}
+		after = es[len(es)-1].Offset
+	}
 }
 
 // notLiveTo leaves out of es the entries the page of the sessions pids

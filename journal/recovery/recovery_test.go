@@ -66,6 +66,26 @@ func TestCatchupLeavesOutLiveAlerts(t *testing.T) {
 	}
 }
 
+// TestCatchupReadsEverythingAfterTheOffset: a page away for more alerts
+// than one read returns (MaxMissed) gets all of them from Connect's read
+// and the catch-up's together, with no gap between them and the live
+// ones.
+func TestCatchupReadsEverythingAfterTheOffset(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	k := recovery.New(j, recovery.Options{MaxMissed: 10})
+	all := appendN(t, j, "abc", 35)
+	for _, after := range []uint64{0, 5, 10, 25, 30, 35} {
+		es, err := k.Catchup(t.Context(), "abc", after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := offsets(es), offsets(all[after:]); !reflect.DeepEqual(got, want) {
+			t.Errorf("Catchup after %d = %v, want %v", after, got, want)
+		}
+	}
+}
+
 func offsets(es []journal.Entry) []uint64 {
 	var out []uint64
 	for _, e := range es {
