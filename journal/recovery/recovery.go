@@ -42,10 +42,30 @@ type Options struct {
 	// DefaultPendingWindow, PendingOff turns pending delivery off.
 	PendingWindow time.Duration
 	PendingOff    bool
+	// RulePending are the rules' own pending windows, by rule name (what
+	// herald.Delivery.Rule holds): an alert of a rule listed here is
+	// pending for that long instead, and never when it is 0, whatever
+	// PendingOff says. Alerts of other rules (one renamed or removed since
+	// they were journaled, the default route) follow PendingWindow and
+	// PendingOff. It must not change once given.
+	RulePending map[string]time.Duration
 	// MaxMissed caps what one connect replays; 0 means DefaultMaxMissed.
 	MaxMissed int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	longestPending time.Duration // the longest window in force, 0 when none is
+}
+
+// pendingWindow is how long the alerts of rule stay pending, 0 for never.
+func (o *Options) pendingWindow(rule string) time.Duration {
+	if w, ok := o.RulePending[rule]; ok {
+		return max(w, 0)
+	}
+	if o.PendingOff {
+		return 0
+	}
+	return o.PendingWindow
 }
 
 // Keeper answers connecting pages from a journal. It is safe for
@@ -86,6 +106,13 @@ func (k *Keeper) SetOptions(opts Options) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	opts.longestPending = 0
+	if !opts.PendingOff {
+		opts.longestPending = opts.PendingWindow
+	}
+	for _, w := range opts.RulePending {
+		opts.longestPending = max(opts.longestPending, w)
 	}
 	k.cur.Store(&opts)
 }
@@ -255,7 +282,10 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 
 // pending hands the room's unreached alerts to this page and marks them
 // reached, under the room's claim, so a second page registering at the
-// same moment does not get them again.
+// same moment does not get them again. An alert is pending for its rule's
+// pending window (Options.RulePending), else the global one: the journal
+// is read back to the longest window in force, and each entry kept only
+// if its own window covers its age.
 //
 // The page's session starts after the room's newest entry, read before
 // the page joins the room (so nothing falls between), or before the
@@ -273,15 +303,24 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	if len(last) == 1 {
 		res.Since = last[0].Offset
 	}
-	if k.opts().PendingOff {
+	o := k.opts()
+	if o.longestPending <= 0 {
 		return res, nil
 	}
-	es, err := k.j.Pending(ctx, res.Code, k.opts().Now().Add(-k.opts().PendingWindow))
-	if err != nil || len(es) == 0 {
+	now := o.Now()
+	es, err := k.j.Pending(ctx, res.Code, now.Add(-o.longestPending))
+	if err != nil {
 		return res, err
 	}
-	if len(es) > k.opts().MaxMissed {
-		es = es[len(es)-k.opts().MaxMissed:]
+	es = slices.DeleteFunc(es, func(e journal.Entry) bool {
+		w := o.pendingWindow(e.Delivery.Rule)
+		return w <= 0 || e.At.Before(now.Add(-w))
+	})
+	if len(es) == 0 {
+		return res, nil
+	}
+	if len(es) > o.MaxMissed {
+		es = es[len(es)-o.MaxMissed:]
 	}
 	res.Since = min(res.Since, es[0].Offset-1)
 	for _, e := range es {

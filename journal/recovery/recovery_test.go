@@ -1,6 +1,7 @@
 package recovery_test
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync"
@@ -417,5 +418,134 @@ func TestAckedIsJournaledAndTold(t *testing.T) {
 	}
 	if want := []string{fmt.Sprintf("c@%d", es[1].Offset)}; !reflect.DeepEqual(told, want) {
 		t.Errorf("OnAck heard %v, want %v", told, want)
+	}
+}
+
+// agedJournal is a memory journal whose pending entries of room "abc" were
+// appended when the test says (by offset), so ages can sit right at a
+// window's edge.
+type agedJournal struct {
+	*mem.Store
+	at map[uint64]time.Time
+}
+
+func (j *agedJournal) Pending(ctx context.Context, room string, since time.Time) ([]journal.Entry, error) {
+	es, err := j.Store.Pending(ctx, room, time.Time{})
+	var out []journal.Entry
+	for _, e := range es {
+		if at, ok := j.at[e.Offset]; ok {
+			e.At = at
+		}
+		if !e.At.Before(since) {
+			out = append(out, e)
+		}
+	}
+	return out, err
+}
+
+// TestPendingWindowPerRule: a registering page gets each unreached alert
+// whose own window covers its age: its rule's pending_window when the rule
+// has one (0: never), the global one otherwise (also for a rule renamed or
+// removed since, and for the default route).
+func TestPendingWindowPerRule(t *testing.T) {
+	type alert struct {
+		rule string
+		age  time.Duration
+	}
+	perRule := map[string]time.Duration{"A": 0, "B": time.Hour}
+	tests := []struct {
+		name   string
+		opts   recovery.Options
+		alerts []alert // offsets 1, 2, … in this order
+		want   []uint64
+	}{
+		{
+			name: "global 10m, rule A off, rule B 1h",
+			opts: recovery.Options{PendingWindow: 10 * time.Minute, RulePending: perRule},
+			alerts: []alert{
+				{"A", 0}, {"A", time.Minute}, // never pending
+				{"B", 59 * time.Minute}, {"B", time.Hour}, {"B", time.Hour + time.Second},
+				{"C", 9 * time.Minute}, {"C", 10 * time.Minute}, {"C", 10*time.Minute + time.Second},
+				{"", 5 * time.Minute}, // the default route
+			},
+			want: []uint64{3, 4, 6, 7, 9},
+		},
+		{
+			name:   "global default (10m) with rule A off",
+			opts:   recovery.Options{RulePending: perRule},
+			alerts: []alert{{"A", time.Second}, {"C", 10 * time.Minute}, {"C", 11 * time.Minute}, {"B", 30 * time.Minute}},
+			want:   []uint64{2, 4},
+		},
+		{
+			name:   "global off, rule B on",
+			opts:   recovery.Options{PendingOff: true, RulePending: perRule},
+			alerts: []alert{{"C", time.Second}, {"B", time.Minute}, {"A", time.Second}, {"B", time.Hour}, {"B", 2 * time.Hour}, {"", time.Second}},
+			want:   []uint64{2, 4},
+		},
+		{
+			name:   "global off, every rule's window 0",
+			opts:   recovery.Options{PendingOff: true, RulePending: map[string]time.Duration{"A": 0}},
+			alerts: []alert{{"A", time.Second}, {"C", time.Second}},
+		},
+		{
+			name:   "a rule's window shorter than the global one",
+			opts:   recovery.Options{PendingWindow: time.Hour, RulePending: map[string]time.Duration{"quick": time.Minute}},
+			alerts: []alert{{"quick", time.Minute}, {"quick", 2 * time.Minute}, {"other", 50 * time.Minute}},
+			want:   []uint64{1, 3},
+		},
+		{
+			name:   "a rule renamed or removed since follows the global window",
+			opts:   recovery.Options{PendingWindow: 10 * time.Minute, RulePending: map[string]time.Duration{"raid-v2": time.Hour}},
+			alerts: []alert{{"raid", 5 * time.Minute}, {"raid", 30 * time.Minute}, {"raid-v2", 30 * time.Minute}},
+			want:   []uint64{1, 3},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Now().Add(24 * time.Hour)
+			j := &agedJournal{Store: mem.New(), at: map[uint64]time.Time{}}
+			defer j.Close()
+			for i, a := range tc.alerts {
+				e, err := j.Append(t.Context(), herald.Delivery{EventID: fmt.Sprint(i), Room: "abc", Name: "ALERT", Rule: a.rule})
+				if err != nil {
+					t.Fatal(err)
+				}
+				j.at[e.Offset] = now.Add(-a.age)
+			}
+			opts := tc.opts
+			opts.Now = func() time.Time { return now }
+			k := recovery.New(j, opts)
+			res, err := k.Register(t.Context(), "abc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.want) || res.Pending != (len(tc.want) > 0) {
+				t.Errorf("pending = %v (%v), want %v", got, res.Pending, tc.want)
+			}
+			// What the page did not get stays unreached: still there for
+			// history and replay, and for a page of a later window.
+			left, _ := j.Store.Pending(t.Context(), "abc", time.Time{})
+			if len(left)+len(res.Missed) != len(tc.alerts) {
+				t.Errorf("%d left unreached and %d sent, of %d alerts", len(left), len(res.Missed), len(tc.alerts))
+			}
+		})
+	}
+}
+
+// TestPendingWindowPerRuleFollowsSetOptions: a reloaded rules file's
+// windows apply to the next page that registers.
+func TestPendingWindowPerRuleFollowsSetOptions(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	if _, err := j.Append(t.Context(), herald.Delivery{EventID: "1", Room: "abc", Name: "RAID", Rule: "raid"}); err != nil {
+		t.Fatal(err)
+	}
+	k := recovery.New(j, recovery.Options{RulePending: map[string]time.Duration{"raid": 0}})
+	if res, err := k.Register(t.Context(), "abc"); err != nil || len(res.Missed) != 0 {
+		t.Fatalf("with raid's window 0: Register = %v, %v; want nothing pending", offsets(res.Missed), err)
+	}
+	k.SetOptions(recovery.Options{PendingOff: true, RulePending: map[string]time.Duration{"raid": time.Minute}})
+	if res, err := k.Register(t.Context(), "abc"); err != nil || !reflect.DeepEqual(offsets(res.Missed), []uint64{1}) {
+		t.Fatalf("with raid's window 1m: Register = %v, %v; want [1]", offsets(res.Missed), err)
 	}
 }
