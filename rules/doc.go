@@ -20,6 +20,7 @@
 //	      text: "{{ from_name }} sent {{ amount }}"
 //	      pounds: float(data.amount)
 //	    continue: true            # let later rules act too
+//	    pending_window: 1h        # its alerts' pending window; 0: none
 //	  - name: no-tests
 //	    when: data.is_test == true
 //	    drop: true                # stop here, deliver nothing more

@@ -18,12 +18,20 @@ import (
 //	  max_age: 24h
 //	  recovery_window: 10m   # Socket.IO connection state recovery
 //	  pending_window: 10m    # alerts that reached no page go to the next one
+//
+// A rule may set its own pending_window, for the alerts it produces:
+// RulePending holds those by rule name (0: that rule's alerts are never
+// pending, whatever the journal: section says), nil when no rule does.
+// The alerts of any other rule, of a rule renamed or removed since, and of
+// the default route follow PendingWindow and PendingOff. It is shared:
+// read it, never change it.
 type JournalSettings struct {
 	MaxEntries     int
 	MaxAge         time.Duration
 	RecoveryWindow time.Duration
 	PendingWindow  time.Duration
 	PendingOff     bool
+	RulePending    map[string]time.Duration
 }
 
 // Journal returns the file's journal: section (all zero when it has none).
@@ -66,6 +74,8 @@ func (p *parser) duration(n *yaml.Node, what string, zeroOK bool) time.Duration 
 	switch {
 	case n.Kind != yaml.ScalarNode || err != nil:
 		p.errorf(n, "%s: expected a duration like 90s, 10m or 24h, got %s", what, describe(n))
+	case d < 0 && zeroOK:
+		p.errorf(n, "%s: must not be negative (0 turns it off)", what)
 	case d < 0 || (d == 0 && !zeroOK):
 		p.errorf(n, "%s: must be more than 0", what)
 	case d > 366*24*time.Hour:

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,26 @@ func TestJournalSection(t *testing.T) {
 		{name: "bad duration", yaml: "version: 1\njournal:\n  max_age: a day\n", wantErr: "x.yaml:3:12: journal.max_age: expected a duration"},
 		{name: "zero age", yaml: "version: 1\njournal:\n  max_age: 0\n", wantErr: "x.yaml:3:12: journal.max_age: must be more than 0"},
 		{name: "negative window", yaml: "version: 1\njournal:\n  recovery_window: -5m\n", wantErr: "x.yaml:3:20: journal.recovery_window: must be more than 0"},
+		{name: "negative pending window", yaml: "version: 1\njournal:\n  pending_window: -1m\n", wantErr: "x.yaml:3:19: journal.pending_window: must not be negative (0 turns it off)"},
 		{name: "not a mapping", yaml: "version: 1\njournal: 5\n", wantErr: "x.yaml:2:10: journal: expected a mapping"},
+		{
+			name: "a rule's own pending window",
+			yaml: "version: 1\nrules:\n  - name: raid\n    pending_window: 1h\n  - name: follow\n",
+			want: rules.JournalSettings{RulePending: map[string]time.Duration{"raid": time.Hour}},
+		},
+		{
+			name: "a rule's pending window turned off, the global one set",
+			yaml: "version: 1\njournal:\n  pending_window: 5m\nrules:\n  - name: chat\n    pending_window: 0\n  - name: tip\n    pending_window: 90s\n",
+			want: rules.JournalSettings{PendingWindow: 5 * time.Minute, RulePending: map[string]time.Duration{"chat": 0, "tip": 90 * time.Second}},
+		},
+		{
+			name: "global off, a rule on",
+			yaml: "version: 1\njournal:\n  pending_window: 0\nrules:\n  - name: raid\n    pending_window: 30m\n",
+			want: rules.JournalSettings{PendingOff: true, RulePending: map[string]time.Duration{"raid": 30 * time.Minute}},
+		},
+		{name: "rules without one", yaml: "version: 1\nrules:\n  - name: raid\n", want: rules.JournalSettings{}},
+		{name: "a rule's bad window", yaml: "version: 1\nrules:\n  - name: raid\n    pending_window: soon\n", wantErr: `x.yaml:4:21: rule "raid": pending_window: expected a duration like 90s, 10m or 24h, got a scalar "soon"`},
+		{name: "a rule's negative window", yaml: "version: 1\nrules:\n  - name: raid\n    pending_window: -1m\n", wantErr: `x.yaml:4:21: rule "raid": pending_window: must not be negative (0 turns it off)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +66,7 @@ func TestJournalSection(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if got := set.Journal(); got != tc.want {
+			if got := set.Journal(); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Journal() = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -19,6 +20,10 @@ type rule struct {
 	set  []setField
 	drop bool
 	cont bool
+	// pendingWindow is the rule's own pending_window (0: its alerts are
+	// never pending), when pendingSet; the journal: section's otherwise.
+	pendingWindow time.Duration
+	pendingSet    bool
 }
 
 // target is a literal string, a template, or an expression yielding a
@@ -37,7 +42,7 @@ type setField struct {
 	prog *program
 }
 
-var ruleKeys = []string{"name", "when", "emit", "to", "set", "drop", "continue"}
+var ruleKeys = []string{"name", "when", "emit", "to", "set", "drop", "continue", "pending_window"}
 
 func (p *parser) rulesSection(n *yaml.Node) {
 	if n.Kind != yaml.SequenceNode {
@@ -56,6 +61,12 @@ func (p *parser) rulesSection(n *yaml.Node) {
 		}
 		names[r.name] = r.pos
 		p.set.rules = append(p.set.rules, r)
+		if r.pendingSet {
+			if p.set.journal.RulePending == nil {
+				p.set.journal.RulePending = map[string]time.Duration{}
+			}
+			p.set.journal.RulePending[r.name] = r.pendingWindow
+		}
 	}
 }
 
@@ -85,8 +96,11 @@ func (p *parser) rule(n *yaml.Node, i int) *rule {
 	if c := f["continue"]; c != nil {
 		r.cont = p.boolean(c, what+": continue")
 	}
+	if w := f["pending_window"]; w != nil {
+		r.pendingWindow, r.pendingSet = p.duration(w, what+": pending_window", true), true
+	}
 	if r.drop {
-		for _, k := range []string{"emit", "to", "set", "continue"} {
+		for _, k := range []string{"emit", "to", "set", "continue", "pending_window"} {
 			if f[k] != nil {
 				p.errorf(f[k], "%s: %s has no effect with drop: true (a dropping rule delivers nothing and ends routing)", what, k)
 			}

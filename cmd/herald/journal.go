@@ -71,9 +71,11 @@ func journalRetention(s rules.JournalSettings) journal.Retention {
 	return journal.Retention{MaxEntries: s.MaxEntries, MaxAge: s.MaxAge}.WithDefaults()
 }
 
-// recoveryOptions are the rules file's recovery and pending windows.
+// recoveryOptions are the rules file's recovery and pending windows, the
+// rules' own pending windows included.
 func recoveryOptions(s rules.JournalSettings) recovery.Options {
-	return recovery.Options{Window: s.RecoveryWindow, PendingWindow: s.PendingWindow, PendingOff: s.PendingOff}
+	return recovery.Options{Window: s.RecoveryWindow, PendingWindow: s.PendingWindow, PendingOff: s.PendingOff,
+		RulePending: s.RulePending}
 }
 
 // historyEntry is one line of GET /api/history.

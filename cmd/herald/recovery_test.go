@@ -261,6 +261,48 @@ func TestPendingAlertsGoToTheFirstPage(t *testing.T) {
 	expectAlerts(t, first, 6, 6, false)
 }
 
+// pendingRules routes alerts n=1 and n=3 by rule "odd", the others by rule
+// "even", each with the pending_window given ("" for none).
+func pendingRules(odd, even string) string {
+	window := func(w string) string {
+		if w == "" {
+			return ""
+		}
+		return "    pending_window: " + w + "\n"
+	}
+	return "version: 1\nrules:\n" +
+		"  - name: odd\n    when: source == \"trigger\" && data.n in [\"1\", \"3\"]\n    emit: DONATION\n" + window(odd) +
+		"  - name: even\n    when: source == \"trigger\"\n    emit: DONATION\n" + window(even)
+}
+
+// TestPendingWindowOfARule: a rule with pending_window: 0 keeps its alerts
+// from the first page to register while another rule's still go to it;
+// a saved rules file changes that for the next page.
+func TestPendingWindowOfARule(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomically(t, rulesFile, pendingRules("0", ""))
+	h := startHerald(t, "--data", t.TempDir(), "--rules", rulesFile)
+	// check fires alerts 1 to 4 at a code without a page: the first page
+	// gets alerts first and first+2 as pending, then 5 live.
+	check := func(code string, first int) {
+		t.Helper()
+		for n := 1; n <= 4; n++ {
+			fire(t, h.base, code, n)
+		}
+		p := pagetest.Start(t, h.base, pagetest.Options{Code: code})
+		p.WaitRegistered(t)
+		expectAlerts(t, p, first, first, true)
+		expectAlerts(t, p, first+2, first+2, true)
+		fire(t, h.base, code, 5)
+		expectAlerts(t, p, 5, 5, false) // nothing else was pending before it
+	}
+	check("pending-rule-1", 2) // odd's window is 0
+
+	writeAtomically(t, rulesFile, pendingRules("", "0"))
+	waitFor(t, "the edited rules to load", func() bool { return rulesStatus(t, h.base).Generation == 2 })
+	check("pending-rule-2", 1) // even's window is 0
+}
+
 // TestAcksOnEveryTransport: a page that asks for acks (auth.acks, as
 // notificationservice.js does) gets each journaled alert with an ack id on
 // the native WebSocket path and on the library path (long-polling, or
