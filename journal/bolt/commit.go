@@ -7,6 +7,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/heraldhq/herald/journal"
 )
@@ -344,6 +345,9 @@ func (s *Store) checkpoint() {
 		}
 		s.checkpointFailing = true
 		s.broken = true
+		if errors.Is(err, berrors.ErrMaxSizeReached) {
+			s.trimAlone()
+		}
 		return
 	}
 	if s.checkpointFailing {
@@ -352,6 +356,46 @@ func (s *Store) checkpoint() {
 	}
 	s.wal.restart(gen)
 	s.pending = 0
+}
+
+// trimAlone commits, in a transaction of their own, the deletes the log
+// holds since the last checkpoint. A checkpoint refused for the size
+// bound carries them beside the appends they are to make room for, and
+// bbolt reuses a transaction's freed pages only once it has committed:
+// without this a file that filled up (big alerts, whose runs of pages do
+// not fit the holes of a fragmented file) stayed full whatever retention
+// said. The commit is not held to the bound: a delete only copies the
+// pages on the path to what it deletes, so the file grows by one of
+// bbolt's growth steps at most. The log keeps its generation: the next
+// checkpoint, or a restart, redoes all of it, the deletes again included
+// (harmless).
+func (s *Store) trimAlone() {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return
+	}
+	if _, err := replayWAL(s.wal.f, s.wal.seed, s.wal.gen, s.wal.end, func(p []byte) error { return redoDeletes(tx, p) }); err != nil {
+		_ = tx.Rollback()
+		return
+	}
+	bound := s.db.MaxSize
+	s.db.MaxSize = 0
+	defer func() { s.db.MaxSize = bound }()
+	if err := commitAlone(tx); err != nil {
+		s.log.Warn("journal: trimming the full file failed; retried at the next checkpoint", "err", err)
+	}
+}
+
+// commitAlone commits tx; a bbolt panic (a failing disk) comes back as
+// an error.
+func commitAlone(tx *bbolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			err = fmt.Errorf("bbolt panicked: %v", p)
+		}
+	}()
+	return tx.Commit()
 }
 
 // commitTx names the log's next generation in tx and commits it; a bbolt

@@ -73,7 +73,8 @@
 // fails its callers and is counted, and the open transaction is rebuilt
 // from the log; herald delivers live regardless. A checkpoint that fails
 // leaves herald.db as it was and is tried again; the log keeps every
-// write meanwhile. The file never grows past Options.MaxBytes, and the
-// log stays within a sixteenth of it: appends fail until trimming frees
-// pages.
+// write meanwhile. The file stays within Options.MaxBytes (but for one
+// of bbolt's growth steps while a full file trims itself back, see
+// Store.trimAlone), and the log within a sixteenth of it: appends fail
+// until trimming frees pages.
 package bolt

@@ -17,6 +17,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
 )
 
@@ -313,5 +314,93 @@ func editMeta(t *testing.T, path string, edit func(meta *bbolt.Bucket) error) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFullFragmentedJournalTrimsBack: in a file whose free pages are
+// many small holes, appends of big alerts pass the free-page check but
+// the checkpoint finds no run of pages long enough for them, and the file
+// is full. Lowering retention must bring it back: the checkpoint that
+// would commit the trims also carries those appends, and bbolt reuses
+// freed pages only after a commit, so the trims must commit on their own.
+// A restart on the full file must not lose the journal either.
+func TestFullFragmentedJournalTrimsBack(t *testing.T) {
+	dir := t.TempDir()
+	s, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetRetention(journal.Retention{MaxEntries: 1000, MaxAge: time.Hour})
+	small := strings.Repeat("s", 20<<10)
+	for i := range 100 {
+		for _, room := range []string{"a", fmt.Sprint("b", i)} {
+			if _, err := s.Append(t.Context(), delivery(room, "e", small)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Room a keeps one record: 99 holes of 20 KB between the b rooms'.
+	s.SetRetention(journal.Retention{MaxEntries: 1, MaxAge: time.Hour})
+	for deadline := time.Now().Add(10 * time.Second); s.Stats().Entries > 101; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("room a not trimmed to one entry: %d entries", s.Stats().Entries)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, bolt.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := bolt.Options{MaxBytes: fi.Size()} // no room to grow
+	s, err = bolt.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	s.SetRetention(journal.Retention{MaxEntries: 1000, MaxAge: time.Hour})
+	big := strings.Repeat("B", 100<<10)
+	full := false
+	for range 300 {
+		_, _ = s.Append(t.Context(), delivery("big", "e", big)) // ErrFull too, while the checkpoint fails
+		if full = strings.Contains(s.Stats().LastError, "maximum size"); full {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // let checkpoints come
+	}
+	if !full {
+		t.Fatalf("300 appends of 100 KB never made a checkpoint fail for the size bound (last error %q): the test no longer fills the file", s.Stats().LastError)
+	}
+	// A restart now must redo the log, which holds what the failing
+	// checkpoints could not place: refused for the bound, the journal
+	// would be off at every start.
+	if err := s.Close(); err != nil {
+		t.Logf("Close of the full journal: %v", err)
+	}
+	if s, err = bolt.Open(dir, opts); err != nil {
+		t.Fatalf("reopen of the full journal: %v", err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	s.SetRetention(journal.Retention{MaxEntries: 1, MaxAge: time.Millisecond}) // everything goes
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := s.Append(t.Context(), delivery("big", "after", big))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Append still fails 20 s after retention let everything go: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = bolt.Open(dir, opts); err != nil {
+		t.Fatalf("reopen after the journal filled and trimmed back: %v", err)
+	}
+	if _, err := s.Append(t.Context(), delivery("big", "reopened", big)); err != nil {
+		t.Errorf("Append after reopening: %v", err)
 	}
 }

@@ -295,6 +295,12 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 		redone  int
 		damage  []walDamage
 	)
+	// The log holds what the last run answered; redoing it must not be
+	// refused because the file was at its bound (it would be refused at
+	// every start, and history stay off). The log is bounded (walLimit),
+	// so the file passes the bound by that and one of bbolt's growth steps
+	// at most, until trimming brings it back.
+	db.MaxSize = 0
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketLog, bucketLast, bucketSessions, bucketSeen} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -341,6 +347,7 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 		}
 		return nil
 	})
+	db.MaxSize = int(opts.MaxBytes)
 	if err != nil {
 		return o, err
 	}

@@ -301,7 +301,13 @@ func (t *txState) log(tx *bbolt.Tx, add func(w *walOps)) error {
 // redo applies a frame's payload to tx, as the committer applied it in
 // the transaction the crash lost. A payload it cannot read is an error:
 // its checksum held, so a newer herald or a bug wrote it.
-func redo(tx *bbolt.Tx, payload []byte) error {
+func redo(tx *bbolt.Tx, payload []byte) error { return redoOps(tx, payload, false) }
+
+// redoDeletes applies only the deletes of a frame's payload: what frees
+// pages (see Store.trimAlone).
+func redoDeletes(tx *bbolt.Tx, payload []byte) error { return redoOps(tx, payload, true) }
+
+func redoOps(tx *bbolt.Tx, payload []byte, deletesOnly bool) error {
 	r := reader{b: payload}
 	logs, last := tx.Bucket(bucketLog), tx.Bucket(bucketLast)
 	for len(r.b) > 0 && r.err == nil {
@@ -309,22 +315,22 @@ func redo(tx *bbolt.Tx, payload []byte) error {
 		switch kind := r.byte(); kind {
 		case walRecord:
 			seq, rec := r.uvarint(), r.string()
-			if r.err == nil {
+			if r.err == nil && !deletesOnly {
 				err = logs.Put(u64(seq), []byte(rec))
 			}
 		case walReserve:
 			room, to := r.string(), r.uvarint()
-			if r.err == nil {
+			if r.err == nil && !deletesOnly {
 				err = last.Put([]byte(room), u64(to))
 			}
 		case walSession:
 			pid, v := r.string(), r.string()
-			if r.err == nil {
+			if r.err == nil && !deletesOnly {
 				err = tx.Bucket(bucketSessions).Put([]byte(pid), []byte(v))
 			}
 		case walSeen:
 			key, exp := r.string(), r.uvarint()
-			if r.err == nil {
+			if r.err == nil && !deletesOnly {
 				err = tx.Bucket(bucketSeen).Put([]byte(key), u64(exp))
 			}
 		case walForget:
@@ -339,7 +345,7 @@ func redo(tx *bbolt.Tx, payload []byte) error {
 			}
 		case walCounts:
 			seq, reached, acked := r.uvarint(), r.count(), r.count()
-			if r.err == nil {
+			if r.err == nil && !deletesOnly {
 				err = writeCounts(tx, []countsWrite{{seq: seq, reached: reached, acked: acked}})
 			}
 		default:
