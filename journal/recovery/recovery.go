@@ -49,7 +49,9 @@ type Options struct {
 	// they were journaled, the default route) follow PendingWindow and
 	// PendingOff. It must not change once given.
 	RulePending map[string]time.Duration
-	// MaxMissed caps what one connect replays; 0 means DefaultMaxMissed.
+	// MaxMissed is how many entries one journal read takes (a recovering
+	// page gets all of them after its offset, read by read; pending alerts
+	// beyond it, the oldest, are not sent); 0 means DefaultMaxMissed.
 	MaxMissed int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
