@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
@@ -104,6 +108,10 @@ func historyHandler(x *router.Journaled) http.HandlerFunc {
 			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "room is required: /api/history?room=CODE&limit=N"})
 			return
 		}
+		if why := badRoom(room); why != "" {
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": why})
+			return
+		}
 		limit := 20
 		if s := r.URL.Query().Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
@@ -128,6 +136,21 @@ func historyHandler(x *router.Journaled) http.HandlerFunc {
 	}
 }
 
+// maxRoomBytes is the longest code a page can register (egress/socketio
+// refuses longer ones), so the longest room with a history.
+const maxRoomBytes = 256
+
+// badRoom says why room cannot be a room with a history, or "".
+func badRoom(room string) string {
+	switch {
+	case len(room) > maxRoomBytes:
+		return fmt.Sprintf("room: %d bytes; a code is at most %d", len(room), maxRoomBytes)
+	case !utf8.ValidString(room) || strings.ContainsFunc(room, unicode.IsControl):
+		return "room: not a code (invalid UTF-8 or a control character)"
+	}
+	return ""
+}
+
 // replayRequest is POST /api/replay's body: either a room and how many of
 // its newest alerts, or one event id (every room it went to).
 type replayRequest struct {
@@ -146,6 +169,14 @@ func replayHandler(x *router.Journaled) http.HandlerFunc {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+			return
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "body: one JSON object, with nothing after it"})
+			return
+		}
+		if why := badRoom(req.Room); req.Room != "" && why != "" {
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": why})
 			return
 		}
 		var (
