@@ -303,6 +303,49 @@ func TestPendingWindowOfARule(t *testing.T) {
 	check("pending-rule-2", 1) // even's window is 0
 }
 
+// TestRecoveryOfAPageThatAcks: socket.io-client keeps no offset for an
+// event that carries an ack callback, so a page that acks with the
+// official client alone (no notificationservice.js to track positions)
+// comes back with its pid and no offset. What it acknowledged was shown:
+// it gets what it missed, and not again what it acked, on every
+// transport.
+func TestRecoveryOfAPageThatAcks(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	for i, transports := range [][]string{{"websocket"}, {"polling"}, nil} {
+		name := strings.Join(transports, ",")
+		if name == "" {
+			name = "client default"
+		}
+		t.Run(name, func(t *testing.T) {
+			code := fmt.Sprintf("acks-recover-%d", i)
+			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: transports, Acks: true})
+			p.Connected(t, pageWait)
+			p.WaitRegistered(t)
+			for n := 1; n <= 3; n++ {
+				fire(t, h.base, code, n)
+			}
+			expectAlerts(t, p, 1, 3, false)
+			waitFor(t, "herald to count the page's 3 acks", func() bool {
+				acked := 0
+				for _, e := range history(t, h.base, code, 10).Entries {
+					acked += e.Acked
+				}
+				return acked == 3
+			})
+			p.Leave()
+			fire(t, h.base, code, 4)
+			fire(t, h.base, code, 5)
+			p.Return()
+			if !p.Connected(t, pageWait) {
+				t.Fatal("socket.recovered = false after coming back within the window")
+			}
+			expectAlerts(t, p, 4, 5, false)
+			fire(t, h.base, code, 6)
+			expectAlerts(t, p, 6, 6, false)
+		})
+	}
+}
+
 // TestAcksOnEveryTransport: a page that asks for acks (auth.acks, as
 // notificationservice.js does) gets each journaled alert with an ack id on
 // the native WebSocket path and on the library path (long-polling, or

@@ -43,7 +43,8 @@ type page struct {
 	acks bool
 
 	// code, since and gone are guarded by rooms.mu. since is what the
-	// page's session in its room starts after (recovery.Result.Since).
+	// page's session in its room starts after (recovery.Result.Since),
+	// moved on by the page's acknowledgements (Sink.acked).
 	code  string
 	since uint64
 	gone  bool

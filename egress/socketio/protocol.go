@@ -86,9 +86,19 @@ func (s *Sink) acked(p *page, id uint64, _ []any) {
 	if s.recovery == nil || id == 0 {
 		return
 	}
-	s.rooms.mu.RLock()
+	s.rooms.mu.Lock()
 	code := p.code
-	s.rooms.mu.RUnlock()
+	// An acknowledged alert was shown: the page's session resumes after
+	// it. socket.io-client keeps no offset for an event that carries an
+	// acknowledgement callback (the callback, not the position, is its
+	// last argument), so a page that acks with the official client alone
+	// comes back with its pid and no offset, or an old one; without this
+	// it would get every alert of its session again. Only an offset this
+	// page was sent in its current room counts.
+	if code != "" && id <= p.offset.Load() && id > p.since {
+		p.since = id
+	}
+	s.rooms.mu.Unlock()
 	if code == "" {
 		return
 	}
