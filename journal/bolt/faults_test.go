@@ -404,3 +404,46 @@ func TestFullFragmentedJournalTrimsBack(t *testing.T) {
 		t.Errorf("Append after reopening: %v", err)
 	}
 }
+
+// TestOrphanWALIsSetAside: a journal file deleted (or emptied) by hand
+// beside its write-ahead log starts a new history, and says so: the log
+// is of the history that is gone, and is kept aside, not silently ignored.
+func TestOrphanWALIsSetAside(t *testing.T) {
+	for _, spoil := range []string{"deleted", "emptied"} {
+		t.Run(spoil, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir)
+			old := s.Epoch()
+			if _, err := s.Append(t.Context(), delivery("r", "e", "x")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if spoil == "deleted" {
+				err := os.Remove(s.Path())
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.Truncate(s.Path(), 0); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			s2, err := bolt.Open(dir, bolt.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			if s2.Epoch() == old {
+				t.Errorf("epoch = %q, the old one; want a new history", old)
+			}
+			aside, _ := filepath.Glob(filepath.Join(dir, bolt.WALFileName+".orphan-*"))
+			if len(aside) != 1 || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), aside[0]) {
+				t.Errorf("logs %q, logs moved aside %v: want a warning naming the one moved aside", logs.String(), aside)
+			}
+			if le := s2.Stats().LastError; !strings.Contains(le, "missing or empty") {
+				t.Errorf("Stats.LastError = %q, want it reported", le)
+			}
+		})
+	}
+}

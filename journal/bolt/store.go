@@ -133,8 +133,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	walPath := filepath.Join(dir, WALFileName)
+	orphan := setAsideOrphanWAL(path, walPath, log)
 	f, err := openFile(path, walPath, opts, log)
-	var notice string
+	notice := orphan
 	var corrupt *corruptError
 	if errors.As(err, &corrupt) {
 		suffix := ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
@@ -191,6 +192,28 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.commitLoop()
 	go s.trimLoop(opts.TrimEvery)
 	return s, nil
+}
+
+// setAsideOrphanWAL moves a non-empty write-ahead log aside when the
+// file it belongs to is missing or empty (deleted, or replaced by hand):
+// its frames are of a history that is gone, and the new one would ignore
+// them without a word. It returns the notice the store reports, or "".
+func setAsideOrphanWAL(path, walPath string, log *slog.Logger) string {
+	db, err := os.Stat(path)
+	if err == nil && db.Size() > 0 || err != nil && !errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	w, err := os.Stat(walPath)
+	if err != nil || w.Size() == 0 {
+		return ""
+	}
+	aside := walPath + ".orphan-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(walPath, aside); err != nil {
+		return ""
+	}
+	log.Warn("journal: the journal file was missing or empty beside its write-ahead log; started a new history and moved the log aside",
+		"path", path, "moved_to", aside, "log_bytes", w.Size())
+	return fmt.Sprintf("journal file was missing or empty; its write-ahead log (%d bytes) was moved to %s and a new history started", w.Size(), aside)
 }
 
 // walLimit is the length of a write-ahead log generation that brings its
