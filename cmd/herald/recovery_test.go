@@ -303,6 +303,41 @@ func TestPendingWindowOfARule(t *testing.T) {
 	check("pending-rule-2", 1) // even's window is 0
 }
 
+// TestHistoryCountsPagesReachedByRecovery: an alert a page got by
+// recovery reached it as if it had got it live, and /api/history says so.
+func TestHistoryCountsPagesReachedByRecovery(t *testing.T) {
+	h := startHerald(t, "--data", t.TempDir())
+	code := "reached-by-recovery"
+	watcher := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true})
+	watcher.WaitRegistered(t)
+	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	p.Connected(t, pageWait)
+	p.WaitRegistered(t)
+	fire(t, h.base, code, 0)
+	expectAlerts(t, p, 0, 0, false)
+	p.Leave()
+	// Until herald sees the page go, a live alert counts it as reached.
+	waitFor(t, "herald to see the page leave", func() bool { return clientsCount(t, h.base) == 1 })
+	for n := 1; n <= 3; n++ {
+		fire(t, h.base, code, n)
+	}
+	expectAlerts(t, watcher, 0, 3, false)
+	p.Return()
+	if !p.Connected(t, pageWait) {
+		t.Fatal("socket.recovered = false after coming back within the window")
+	}
+	expectAlerts(t, p, 1, 3, false)
+	waitFor(t, "the history to count both pages for each alert", func() bool {
+		es := history(t, h.base, code, 10).Entries
+		for _, e := range es {
+			if e.Reached != 2 {
+				return false
+			}
+		}
+		return len(es) == 4
+	})
+}
+
 // TestRecoveryOfAPageThatAcks: socket.io-client keeps no offset for an
 // event that carries an ack callback, so a page that acks with the
 // official client alone (no notificationservice.js to track positions)

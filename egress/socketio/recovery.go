@@ -96,7 +96,10 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		if !res.Recovered {
 			p.c.emit(eventWelcome, welcome)
 		}
-		s.send(p, res.Missed)
+		sent := s.send(p, res.Missed)
+		if !res.Pending { // pending alerts were counted when claimed
+			s.countReached(res.Code, sent)
+		}
 		if !res.Resumed {
 			return
 		}
@@ -108,7 +111,7 @@ func (s *Sink) recover(p *page, h handshake) bool {
 			s.log.Warn("recovery: catch-up read failed", "err", err)
 			return
 		}
-		s.send(p, more)
+		s.countReached(res.Code, s.send(p, more))
 	})
 	s.keepSession(p)
 	s.log.Debug("page connected", "sid", p.id, "transport", p.c.transport(), "recovered", res.Recovered, "missed", len(res.Missed))
@@ -124,12 +127,33 @@ func livePIDs(res *recovery.Result) []string {
 	return nil
 }
 
-// send queues journal entries to p, in order, as live deliveries would be.
-func (s *Sink) send(p *page, es []journal.Entry) {
+// send queues journal entries to p, in order, as live deliveries would be,
+// and returns the offsets of those it sent (not those p already had).
+func (s *Sink) send(p *page, es []journal.Entry) (sent []uint64) {
 	for _, e := range es {
 		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery)}
-		p.deliver(&o)
+		if !p.alreadySent(&o) && p.c.send(&o, p.asksAck(&o)) {
+			sent = append(sent, e.Offset)
+		}
 	}
+	return sent
+}
+
+// countReached counts p's catch-up in the history: a page that got an
+// alert by recovery was reached as one that got it live. It also keeps
+// an alert that went live to no page while p was joining its room (p got
+// it by catch-up) from being handed, as pending, to the next page.
+func (s *Sink) countReached(code string, offsets []uint64) {
+	if len(offsets) == 0 {
+		return
+	}
+	s.journalWrite(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+		defer cancel()
+		if err := s.recovery.Reached(ctx, code, offsets); err != nil {
+			s.log.Warn("recovery: catch-up not counted", "err", err)
+		}
+	})
 }
 
 // pendingFor claims the alerts of code that reached no page yet, for the

@@ -366,6 +366,17 @@ func (k *Keeper) Known(ctx context.Context, pid string) bool {
 	return err == nil && ok
 }
 
+// Reached counts one more page reached for each of code's entries at
+// offsets: a page that got them by recovery.
+func (k *Keeper) Reached(ctx context.Context, code string, offsets []uint64) error {
+	for _, off := range offsets {
+		if err := k.j.Mark(ctx, code, off, 1, 0); err != nil {
+			return fmt.Errorf("recovery: %w", err)
+		}
+	}
+	return nil
+}
+
 // Acked counts a page's acknowledgement of the entry at offset in code,
 // and tells the function given to OnAck (the dashboard).
 func (k *Keeper) Acked(ctx context.Context, code string, offset uint64) error {
