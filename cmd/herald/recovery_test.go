@@ -338,6 +338,27 @@ func TestHistoryCountsPagesReachedByRecovery(t *testing.T) {
 	})
 }
 
+// clientTransports are the ways the official client connects: the native
+// WebSocket path, long-polling, and its default, polling upgraded.
+var clientTransports = [][]string{{"websocket"}, {"polling"}, nil}
+
+func transportsName(transports []string) string {
+	if transports == nil {
+		return "client default"
+	}
+	return strings.Join(transports, ",")
+}
+
+// ackedIn is how many acks /api/history counts for code's newest alerts.
+func ackedIn(t *testing.T, base, code string) int {
+	t.Helper()
+	acked := 0
+	for _, e := range history(t, base, code, 10).Entries {
+		acked += e.Acked
+	}
+	return acked
+}
+
 // TestRecoveryOfAPageThatAcks: socket.io-client keeps no offset for an
 // event that carries an ack callback, so a page that acks with the
 // official client alone (no notificationservice.js to track positions)
@@ -346,12 +367,8 @@ func TestHistoryCountsPagesReachedByRecovery(t *testing.T) {
 // transport.
 func TestRecoveryOfAPageThatAcks(t *testing.T) {
 	h := startHerald(t, "--data", t.TempDir())
-	for i, transports := range [][]string{{"websocket"}, {"polling"}, nil} {
-		name := strings.Join(transports, ",")
-		if name == "" {
-			name = "client default"
-		}
-		t.Run(name, func(t *testing.T) {
+	for i, transports := range clientTransports {
+		t.Run(transportsName(transports), func(t *testing.T) {
 			code := fmt.Sprintf("acks-recover-%d", i)
 			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: transports, Acks: true})
 			p.Connected(t, pageWait)
@@ -360,13 +377,7 @@ func TestRecoveryOfAPageThatAcks(t *testing.T) {
 				fire(t, h.base, code, n)
 			}
 			expectAlerts(t, p, 1, 3, false)
-			waitFor(t, "herald to count the page's 3 acks", func() bool {
-				acked := 0
-				for _, e := range history(t, h.base, code, 10).Entries {
-					acked += e.Acked
-				}
-				return acked == 3
-			})
+			waitFor(t, "herald to count the page's 3 acks", func() bool { return ackedIn(t, h.base, code) == 3 })
 			p.Leave()
 			fire(t, h.base, code, 4)
 			fire(t, h.base, code, 5)
@@ -387,12 +398,8 @@ func TestRecoveryOfAPageThatAcks(t *testing.T) {
 // polling upgraded), once, and its acks are counted in /api/history.
 func TestAcksOnEveryTransport(t *testing.T) {
 	h := startHerald(t, "--data", t.TempDir())
-	for i, transports := range [][]string{{"websocket"}, {"polling"}, nil} {
-		name := strings.Join(transports, ",")
-		if name == "" {
-			name = "client default"
-		}
-		t.Run(name, func(t *testing.T) {
+	for i, transports := range clientTransports {
+		t.Run(transportsName(transports), func(t *testing.T) {
 			code := fmt.Sprintf("acks-%d", i)
 			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: transports, Acks: true})
 			p.Connected(t, pageWait)
@@ -406,10 +413,7 @@ func TestAcksOnEveryTransport(t *testing.T) {
 			}
 			deadline := time.Now().Add(20 * time.Second)
 			for {
-				acked := 0
-				for _, e := range history(t, h.base, code, 10).Entries {
-					acked += e.Acked
-				}
+				acked := ackedIn(t, h.base, code)
 				if acked == 3 {
 					break
 				}
