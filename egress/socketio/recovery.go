@@ -139,10 +139,11 @@ func (s *Sink) send(p *page, es []journal.Entry) (sent []uint64) {
 	return sent
 }
 
-// countReached counts p's catch-up in the history: a page that got an
-// alert by recovery was reached as one that got it live. It also keeps
-// an alert that went live to no page while p was joining its room (p got
-// it by catch-up) from being handed, as pending, to the next page.
+// countReached counts a page's catch-up (the offsets send returned) in
+// the history: a page that got an alert by recovery was reached as one
+// that got it live. It also keeps an alert that went live to no page
+// while the page was joining its room (it got it by catch-up) from being
+// handed, as pending, to the next page.
 func (s *Sink) countReached(code string, offsets []uint64) {
 	if len(offsets) == 0 {
 		return
