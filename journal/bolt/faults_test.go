@@ -60,6 +60,39 @@ func TestFirstRunCreatesPrivateFiles(t *testing.T) {
 	}
 }
 
+// TestDataDirOthersMayWriteIsWarned: a data directory made before the
+// first run with a mode that lets other users write to it is used as it
+// is (its owner chose the mode), with a warning: they could replace the
+// journal. A private one is not warned of.
+func TestDataDirOthersMayWriteIsWarned(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("modes are not Unix permissions on Windows")
+	}
+	for _, c := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o777, true}, {0o770, true}, {0o755, false}, {0o700, false}} {
+		t.Run(fmt.Sprintf("%o", c.mode), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			s, err := bolt.Open(dir, bolt.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "chmod 700"); got != c.warn {
+				t.Errorf("mode %o: warned %v, want %v; log %q", c.mode, got, c.warn, logs.String())
+			}
+		})
+	}
+}
+
 func TestCorruptFileIsMovedAside(t *testing.T) {
 	tests := []struct {
 		name  string

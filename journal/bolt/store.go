@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: data dir: %w", err)
 	}
+	warnIfOthersMayWrite(dir, log)
 	path := filepath.Join(dir, FileName)
 	walPath := filepath.Join(dir, WALFileName)
 	orphan := setAsideOrphanWAL(path, walPath, log)
@@ -192,6 +194,19 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.commitLoop()
 	go s.trimLoop(opts.TrimEvery)
 	return s, nil
+}
+
+// warnIfOthersMayWrite warns of a data directory that other users may
+// write to (one made before herald's first run, with a wide mode): the
+// files in it are private, but another user could delete or replace
+// them. herald leaves the mode to its owner. Windows has no such bits.
+func warnIfOthersMayWrite(dir string, log *slog.Logger) {
+	fi, err := os.Stat(dir)
+	if err != nil || runtime.GOOS == "windows" || fi.Mode().Perm()&0o022 == 0 {
+		return
+	}
+	log.Warn("journal: other users may write to the data directory and so delete or replace the journal; chmod 700 it",
+		"dir", dir, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
 }
 
 // setAsideOrphanWAL moves a non-empty write-ahead log aside when the
