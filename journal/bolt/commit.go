@@ -381,37 +381,34 @@ func (s *Store) trimAlone() {
 	bound := s.db.MaxSize
 	s.db.MaxSize = 0
 	defer func() { s.db.MaxSize = bound }()
-	if err := commitAlone(tx); err != nil {
+	if err := guarded(tx, tx.Commit); err != nil {
 		s.log.Warn("journal: trimming the full file failed; retried at the next checkpoint", "err", err)
 	}
 }
 
-// commitAlone commits tx; a bbolt panic (a failing disk) comes back as
-// an error.
-func commitAlone(tx *bbolt.Tx) (err error) {
+// guarded runs fn, which writes to or commits tx; a bbolt panic (a
+// failing disk) rolls tx back and comes back as an error.
+func guarded(tx *bbolt.Tx, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
 			err = fmt.Errorf("bbolt panicked: %v", p)
 		}
 	}()
-	return tx.Commit()
+	return fn()
 }
 
 // commitTx names the log's next generation in tx and commits it; a bbolt
 // panic (a failing disk) comes back as an error.
-func (s *Store) commitTx(tx *bbolt.Tx, gen uint64) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
+func (s *Store) commitTx(tx *bbolt.Tx, gen uint64) error {
+	err := guarded(tx, func() error {
+		if err := tx.Bucket(bucketMeta).Put(keyWALGen, u64(gen)); err != nil {
 			_ = tx.Rollback()
-			err = fmt.Errorf("journal: checkpoint failed: bbolt panicked: %v", p)
+			return err
 		}
-	}()
-	if err := tx.Bucket(bucketMeta).Put(keyWALGen, u64(gen)); err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("journal: checkpoint: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+		return tx.Commit()
+	})
+	if err != nil {
 		return fmt.Errorf("journal: checkpoint: %w", err)
 	}
 	return nil
