@@ -133,7 +133,6 @@ func testBatchClosedPage(t *testing.T, plain bool) {
 	gone := connectPage(t, h, dial(t, url), "gone")
 	ws := dial(t, url)
 	live := connectPage(t, h, ws, "live")
-	waitWritable(t, gone) // so the batch holds its socket
 	var b Batch
 	f := NewFrame(eioMessage, []byte("alert"))
 	if !b.Send(gone, f) || !b.Send(live, f) {

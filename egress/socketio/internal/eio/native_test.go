@@ -27,7 +27,9 @@ func connectPage(t *testing.T, h *rooms, ws *websocket.Conn, code string) *Conn 
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return h.page(code)
+	c := h.page(code)
+	waitWritable(t, c) // a batch sent next must find the socket free
+	return c
 }
 
 func waitGone(t *testing.T, h *rooms, want string) {
