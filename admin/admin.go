@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,9 @@ type Dashboard struct {
 	seq      atomic.Uint64
 	sessions *sessions
 	static   http.Handler
+
+	closing   chan struct{} // closed by Close: open streams end
+	closeOnce sync.Once
 }
 
 // New builds the dashboard. It starts nothing.
@@ -93,8 +97,15 @@ func New(opts Options) *Dashboard {
 		feed:     feed.New[record](History),
 		sessions: newSessions(opts.Now, opts.SessionTTL),
 		static:   http.StripPrefix("/admin/", http.FileServerFS(files)),
+		closing:  make(chan struct{}),
 	}
 }
+
+// Close ends every open stream, for a server that is shutting down:
+// http.Server.Shutdown waits for its handlers, and a stream would return
+// only when its tab went away. The tabs see the stream end and try again
+// (the page says "reconnecting") until the server is back.
+func (d *Dashboard) Close() { d.closeOnce.Do(func() { close(d.closing) }) }
 
 // SetAPI sets the handler actions are forwarded to, for a server whose mux
 // is built after the dashboard.

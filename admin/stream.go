@@ -64,6 +64,8 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-d.closing:
+			return
 		case rec := <-sub.C():
 			if !send(w, "event", rec.view()) {
 				return

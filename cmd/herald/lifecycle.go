@@ -202,6 +202,9 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		IdleTimeout: 120 * time.Second,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	// An open dashboard's stream never ends on its own: Shutdown would
+	// wait for it until --shutdown-timeout, then fail.
+	s.http.RegisterOnShutdown(s.mon.dash.Close)
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,4 +149,55 @@ func decodeJSON(r io.Reader, v any) error {
 		return fmt.Errorf("%s: %w", b, err)
 	}
 	return nil
+}
+
+// TestShutdownWithADashboardOpen: a signed-in dashboard tab holds a
+// stream that never ends on its own. Shutdown ends it and stops cleanly;
+// it used to wait for the tab until --shutdown-timeout and then fail
+// (exit status 1 under systemd).
+func TestShutdownWithADashboardOpen(t *testing.T) {
+	cfg, err := parseFlags([]string{"-p", "0", "--data", memoryData, "--admin-token", testToken, "--shutdown-timeout", "20s"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, nil, cfg, noEnv, io.Discard, ready) }()
+	base := "http://" + <-ready
+
+	a := doRaw(t, "POST", base+"/admin/login", `{"token":"`+testToken+`"}`, map[string]string{"Content-Type": "application/json"})
+	var session *http.Cookie
+	for _, c := range a.cookies {
+		if c.Name == cookieName {
+			session = c
+		}
+	}
+	if a.status != http.StatusOK || session == nil {
+		t.Fatalf("sign-in = %d, cookie %v", a.status, session)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/admin/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 64)
+	if n, err := resp.Body.Read(first); err != nil || !strings.HasPrefix(string(first[:n]), "event: history") {
+		t.Fatalf("stream began %q (%v), want the history event", first[:n], err)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown with a dashboard open: %v", err)
+	}
+	// The stream ended (EOF, not a reset): the tab sees it and reconnects.
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Errorf("stream ended with %v, want a clean end", err)
+	}
 }
