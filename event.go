@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -64,6 +66,27 @@ type Delivery struct {
 	// the delivery once Redis is back. Recovery does not send it to those
 	// pages again. Pages never see it.
 	LiveTo []string `json:"live_to,omitempty"`
+}
+
+// reservedNames are the event names Socket.IO keeps for its own events.
+// The official client takes a packet under one of them for a broken one
+// and drops its connection: the page would never show the alert, and a
+// page recovering it would drop again, in a loop.
+var reservedNames = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true,
+	"disconnecting": true, "newListener": true, "removeListener": true,
+}
+
+// CheckName reports why name cannot be sent to pages as an event name, or
+// nil when it can.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("an event name cannot be empty")
+	case reservedNames[name]:
+		return fmt.Errorf("%q is an event name Socket.IO keeps for itself: pages would drop their connection instead of showing the alert", name)
+	}
+	return nil
 }
 
 // Meta is the second emit argument every page receives beside the payload:

@@ -148,6 +148,10 @@ func (s *Set) act(r *rule, ev *herald.Event, st **state, res *Result) error {
 		case len(v) != 1 || v[0] == "":
 			res.Errors = append(res.Errors, runtimeError(r, "emit", fmt.Errorf("emit: yields %q, want one name; sent as %s", v, name)))
 		default:
+			if err := herald.CheckName(v[0]); err != nil {
+				res.Errors = append(res.Errors, runtimeError(r, "emit", fmt.Errorf("emit: %w; sent as %s", err, name)))
+				break
+			}
 			name = v[0]
 		}
 	}

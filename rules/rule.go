@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
 
@@ -109,6 +110,9 @@ func (p *parser) rule(n *yaml.Node, i int) *rule {
 	}
 	if e := f["emit"]; e != nil {
 		r.emit = p.target(e, what+": emit")
+		if err := herald.CheckName(r.emit.lit); r.emit.lit != "" && err != nil {
+			p.errorf(e, "%s: emit: %v", what, err)
+		}
 	}
 	if t := f["to"]; t != nil {
 		r.to = p.targets(t, what+": to")

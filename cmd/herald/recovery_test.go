@@ -425,3 +425,24 @@ func TestAcksOnEveryTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestEmitOfANameNoPageTakes: a rule whose emit template yields a name
+// Socket.IO keeps for itself ("disconnect") sends the alert under the
+// event's own name instead. It used to be refused (503) after it was
+// journaled, and the first page to register got it as pending, dropped
+// its connection on it, recovered it and dropped again, in a loop.
+func TestEmitOfANameNoPageTakes(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomically(t, rulesFile, "version: 1\nrules:\n  - name: named\n    when: source == \"trigger\"\n    emit: \"{{ name }}\"\n")
+	h := startHerald(t, "--data", t.TempDir(), "--rules", rulesFile)
+	const code = "reserved-name"
+	a := do(t, "GET", h.base+"/notify?code="+code+"&event=donation&name=disconnect&n=1", nil, nil)
+	if a.status != http.StatusOK {
+		t.Fatalf("trigger emitting disconnect = %d %s, want 200 (sent under its own name)", a.status, a.body)
+	}
+	p := pagetest.Start(t, h.base, pagetest.Options{Code: code})
+	p.WaitRegistered(t)
+	expectAlerts(t, p, 1, 1, true)
+	fire(t, h.base, code, 2) // name is empty: the event's own name too
+	expectAlerts(t, p, 2, 2, false)
+}

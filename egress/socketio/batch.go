@@ -41,8 +41,8 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 	byPage := map[*page][]item{}
 	var errs []error
 	for i, d := range ds {
-		if reserved[d.Name] || d.Name == "" {
-			errs = append(errs, fmt.Errorf("socketio: cannot emit event %q: reserved or empty name", d.Name))
+		if err := herald.CheckName(d.Name); err != nil {
+			errs = append(errs, fmt.Errorf("socketio: cannot emit: %w", err))
 			continue
 		}
 		e := &outgoing{d: d, pos: s.position(d), batch: batch}

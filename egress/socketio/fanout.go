@@ -8,13 +8,6 @@ import (
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 )
 
-// reserved are event names the official client handles itself; emitting
-// one would fire the page's own connect/disconnect handlers.
-var reserved = map[string]bool{
-	"connect": true, "connect_error": true, "disconnect": true,
-	"disconnecting": true, "newListener": true, "removeListener": true,
-}
-
 // Deliver emits d.Name with d.Payload and d.Meta() to every page registered
 // under d.Room and returns how many pages it handed the delivery to.
 //
@@ -30,8 +23,8 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
-	if reserved[d.Name] || d.Name == "" {
-		return 0, fmt.Errorf("socketio: cannot emit event %q: reserved or empty name", d.Name)
+	if err := herald.CheckName(d.Name); err != nil {
+		return 0, fmt.Errorf("socketio: cannot emit: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("socketio: deliver: %w", err)

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/recovery"
@@ -129,8 +130,15 @@ func livePIDs(res *recovery.Result) []string {
 
 // send queues journal entries to p, in order, as live deliveries would be,
 // and returns the offsets of those it sent (not those p already had).
+// An entry under a name pages cannot take (journaled by an older herald
+// whose rules let one through) is left out: sent, it would drop the page,
+// which would recover it again, in a loop.
 func (s *Sink) send(p *page, es []journal.Entry) (sent []uint64) {
 	for _, e := range es {
+		if err := herald.CheckName(e.Delivery.Name); err != nil {
+			s.log.Warn("recovery: journaled alert left out", "room", e.Delivery.Room, "offset", e.Offset, "err", err)
+			continue
+		}
 		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery)}
 		if !p.alreadySent(&o) && p.c.send(&o, p.asksAck(&o)) {
 			sent = append(sent, e.Offset)
