@@ -104,7 +104,6 @@ func (c *Client) Run(ctx context.Context) error {
 		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoLogin) {
 			return err
 		}
-		c.update(func(s *sessionState) { s.state = ingress.StateReconnecting })
 		if healthy {
 			// A session that carried subscriptions starts the backoff
 			// over; one that created none (all refused or revoked) does
@@ -112,6 +111,16 @@ func (c *Client) Run(ctx context.Context) error {
 			attempt = 0
 		}
 		wait := c.Backoff(attempt)
+		if at, ok := c.nextAsk(time.Now()); !ok || at.After(time.Now().Add(wait)) {
+			// A session would ask for nothing: Twitch would close it
+			// after 10 s (4003) and the next would do the same. Open
+			// none until a refused subscription is due again.
+			if !c.idle(ctx, at, ok) {
+				return nil
+			}
+			continue
+		}
+		c.update(func(s *sessionState) { s.state = ingress.StateReconnecting })
 		attrs := []any{"err", err, "retry_in", wait.Round(time.Millisecond)}
 		var ce *ClosedError
 		if errors.As(err, &ce) {
@@ -125,6 +134,28 @@ func (c *Client) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// idle holds no session until at (forever when !ok), reporting
+// StateWaiting meanwhile; it returns false when ctx ended first.
+func (c *Client) idle(ctx context.Context, at time.Time, ok bool) bool {
+	c.update(func(s *sessionState) { s.state = StateWaiting })
+	if !ok {
+		c.Log.Error("no EventSub session: Twitch revoked every declared subscription; change the rules file or restart herald")
+		<-ctx.Done()
+		return false
+	}
+	c.Log.Warn("no EventSub session until a refused subscription is due again; a new `herald twitch login` asks at once",
+		"next_ask", at.Format(time.RFC3339), "in", time.Until(at).Round(time.Second))
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		c.update(func(s *sessionState) { s.state = ingress.StateConnecting })
+		return true
 	}
 }
 

@@ -2,6 +2,7 @@ package eventsub_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -122,11 +123,13 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 	})
 }
 
-// TestSessionWithoutSubscriptionsBacksOff runs in fake time: when the only
-// declared subscription is refused, Twitch closes each session after 10 s
-// (4003, nothing subscribed); herald's reconnects then back off instead of
-// redialling every second, and Helix is not asked on every new session.
-func TestSessionWithoutSubscriptionsBacksOff(t *testing.T) {
+// TestNoSessionWhileNothingIsDue runs in fake time: when the only
+// declared subscription is refused, Twitch closes the session after 10 s
+// (4003, nothing subscribed). herald then opens no session until the
+// refused subscription is due again (30 s, 90 s, 210 s, 450 s after the
+// first), instead of a session per backoff step that asks for nothing,
+// and says so in its status: waiting, with the time of the next ask.
+func TestNoSessionWhileNothingIsDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tw := newFakeTwitch()
 		var dials, asks atomic.Int32
@@ -144,22 +147,81 @@ func TestSessionWithoutSubscriptionsBacksOff(t *testing.T) {
 			w.WriteHeader(403)
 			_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
 		})
-		_, cancel, done, end := tw.run(sub("channel.cheer"))
+		c, cancel, done, end := tw.run(sub("channel.cheer"))
 		defer end()
-		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		// Backoff 0.5-1 s, 1-2 s, 2-4 s … 60-120 s after each 10 s session:
-		// 10 to 14 sessions in 10 minutes (a reset per welcome makes ~55).
-		if n := dials.Load(); n < 4 || n > 16 {
-			t.Errorf("%d sessions in 10 minutes, want the reconnects backing off (4 to 16)", n)
+		start := time.Now()
+
+		time.Sleep(15 * time.Second) // the session ended at +10 s
+		synctest.Wait()
+		st := c.Status()
+		if st.State != eventsub.StateWaiting || !st.Subscriptions[0].RetryAt.Equal(start.Add(30*time.Second)) {
+			t.Fatalf("between sessions status = %+v, want waiting until the retry at +30s", st)
 		}
-		// Asked at 0, 30, 90, 210, 450 s, or at the first session after.
-		if n := asks.Load(); n < 3 || n > 6 {
-			t.Errorf("the refused subscription was asked for %d times in 10 minutes, want 3 to 6", n)
+		wantBy := []struct {
+			at    time.Duration
+			dials int32
+		}{
+			{at: 29 * time.Second, dials: 1}, {at: 30 * time.Second, dials: 2},
+			{at: 89 * time.Second, dials: 2}, {at: 90 * time.Second, dials: 3},
+			{at: 209 * time.Second, dials: 3}, {at: 210 * time.Second, dials: 4},
+			{at: 449 * time.Second, dials: 4}, {at: 450 * time.Second, dials: 5},
+			{at: 929 * time.Second, dials: 5},
+		}
+		for _, w := range wantBy {
+			time.Sleep(start.Add(w.at).Sub(time.Now()))
+			synctest.Wait()
+			if n := dials.Load(); n != w.dials {
+				t.Fatalf("at +%v herald had opened %d sessions, want %d (one per due retry)", w.at, n, w.dials)
+			}
+		}
+		if n := asks.Load(); n != 5 {
+			t.Errorf("the refused subscription was asked for %d times, want once per session (5)", n)
 		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("Run returned %v after cancel, want nil", err)
 		}
 	})
+}
+
+// TestNoSessionWhenEverythingIsRevoked runs in fake time: once Twitch has
+// revoked every declared subscription, a lost session is not replaced by
+// empty ones (which Twitch would close after 10 s, over and over).
+func TestNoSessionWhenEverythingIsRevoked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tw := newFakeTwitch()
+		var dials atomic.Int32
+		tw.sessions(func(conn *websocket.Conn) {
+			dials.Add(1)
+			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s", 30))
+			time.Sleep(time.Second)
+			_ = conn.WriteMessage(websocket.TextMessage, revocationMsg("stream.online"))
+			time.Sleep(time.Second)
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4000, ""), time.Now().Add(time.Second))
+		})
+		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(202)
+			_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"stream.online","version":"1"}]}`))
+		})
+		c, cancel, done, end := tw.run(sub("stream.online"))
+		defer end()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := dials.Load(); n != 1 {
+			t.Errorf("%d sessions after every subscription was revoked, want the first only", n)
+		}
+		if st := c.Status(); st.State != eventsub.StateWaiting {
+			t.Errorf("state = %q, want %q", st.State, eventsub.StateWaiting)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
+
+func revocationMsg(typ string) []byte {
+	return []byte(fmt.Sprintf(`{"metadata":{"message_id":"r%s","message_type":"revocation","subscription_type":%q,"subscription_version":"1"},"payload":{"subscription":{"id":"x","status":"authorization_revoked","type":%q,"version":"1"}}}`,
+		time.Now(), typ, typ))
 }

@@ -6,6 +6,12 @@ import (
 	"github.com/heraldhq/herald/ingress"
 )
 
+// StateWaiting is the connection state of a client that holds no session
+// because a new one would have nothing to ask for: every declared
+// subscription was refused (until its retry_at) or revoked. LastError
+// and each subscription's status say why.
+const StateWaiting = "waiting"
+
 // MaxRefusedRetry caps the wait before a subscription Helix refused (403)
 // is asked for again: a scope granted by a new login, or a right given
 // back, is picked up within it, and a lasting refusal costs one call per
@@ -101,4 +107,25 @@ func (c *Client) nextRetry() time.Time {
 		}
 	}
 	return next
+}
+
+// nextAsk is when a new session would first have a subscription to ask
+// for: now when one is pending or due, else the earliest retry of a
+// refused one. ok is false when nothing will ever be asked for (every
+// declared type was revoked).
+func (c *Client) nextAsk(now time.Time) (at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.Subs {
+		s := c.st.subs[r.Type]
+		switch {
+		case s == nil || s.status != ingress.SubRevoked && s.status != ingress.SubRefused:
+			return now, true
+		case s.status == ingress.SubRefused && !s.retryAt.After(now):
+			return now, true
+		case s.status == ingress.SubRefused && (!ok || s.retryAt.Before(at)):
+			at, ok = s.retryAt, true
+		}
+	}
+	return at, ok
 }
