@@ -29,24 +29,26 @@ type scope struct {
 }
 
 // checkShapes checks every rule of the set; it runs after parsing, when
-// the ingress section is known.
+// the ingress section is known. A when that contradicts itself is an
+// error even with no shapes to check against: it is never true whatever
+// arrives.
 func (p *parser) checkShapes(opts Options) {
-	if opts.Shapes == nil || len(opts.Builtin)+len(p.set.ingress) == 0 {
-		return // nothing known to check against
-	}
-	instances := map[string]string{}
-	for name, typ := range opts.Builtin {
-		instances[name] = typ
-	}
-	for _, in := range p.set.ingress {
-		instances[in.Name] = in.Type
-	}
+	instances := p.instances(opts.Builtin)
 	for _, r := range p.set.rules {
-		sc, ok := p.scopeOf(r, instances, opts.Shapes)
-		if !ok {
+		if r.when == nil {
 			continue
 		}
-		p.checkRule(r, sc)
+		c := constraints(r.when.prog.Node())
+		if c.conflict != nil {
+			p.errs.Add(r.when.span.at(c.conflict.at), "rule %q: when can never be true: %s", r.name, c.conflict)
+			continue
+		}
+		if opts.Shapes == nil || len(instances) == 0 {
+			continue // nothing known to check against
+		}
+		if sc, ok := p.scopeOf(r, c, instances, opts.Shapes); ok {
+			p.checkRule(r, sc)
+		}
 	}
 }
 
@@ -60,42 +62,36 @@ func (p *parser) report(certain bool, pos yamlpos.Pos, format string, args ...an
 }
 
 // scopeOf works out which shapes r's events may have from its when; false
-// means there is nothing to check against (no when, or a dynamic ingress).
-func (p *parser) scopeOf(r *rule, instances map[string]string, shapesOf func(string) ([]herald.Shape, bool)) (scope, bool) {
-	if r.when == nil {
-		return scope{}, false
-	}
-	sources, types := constraints(r.when.prog.Node())
+// means there is nothing to check against (neither source nor type named,
+// a dynamic ingress, or a type the ingress may send that herald has no
+// shape for).
+func (p *parser) scopeOf(r *rule, c when, instances map[string]instance, shapesOf func(string) ([]herald.Shape, bool)) (scope, bool) {
+	sources, types := c.sources, c.types
 	if sources == nil && types == nil {
 		return scope{}, false
 	}
 	names := sources
 	if names == nil {
-		for name := range instances {
-			names = append(names, name)
-		}
-		slices.Sort(names)
+		names = instanceNames(instances)
 	}
 	var explicit, wildcard []herald.Shape
 	var sent []string
 	for _, name := range names {
-		typ, ok := instances[name]
+		in, ok := instances[name]
 		if !ok {
-			known := make([]string, 0, len(instances))
-			for k := range instances {
-				known = append(known, k)
-			}
-			slices.Sort(known)
 			p.report(false, r.when.span.start, "rule %q: when: no ingress named %q in this file (known: %s), so source == %q is never true",
-				r.name, name, strings.Join(known, ", "), name)
+				r.name, name, strings.Join(instanceNames(instances), ", "), name)
 			return scope{}, false
 		}
-		shapes, ok := shapesOf(typ)
+		shapes, ok := shapesOf(in.typ)
 		if !ok {
 			if sources == nil {
 				continue // a dynamic ingress could send anything; judge by the others
 			}
 			return scope{}, false // the rule is about a dynamic ingress: anything goes
+		}
+		if p.unshapedTypes(r, name, in, shapes, types) {
+			return scope{}, false
 		}
 		for _, sh := range shapes {
 			switch {
@@ -131,13 +127,13 @@ func (p *parser) scopeOf(r *rule, instances map[string]string, shapesOf func(str
 	return sc, true
 }
 
-func describeSources(sources []string, instances map[string]string) string {
+func describeSources(sources []string, instances map[string]instance) string {
 	if sources == nil {
 		return "no ingress of this file"
 	}
 	parts := make([]string, len(sources))
 	for i, s := range sources {
-		parts[i] = fmt.Sprintf("ingress %q (%s)", s, instances[s])
+		parts[i] = fmt.Sprintf("ingress %q (%s)", s, instances[s].typ)
 	}
 	return strings.Join(parts, " or ")
 }
@@ -150,9 +146,37 @@ func quoteList(list []string) string {
 	return strings.Join(q, " or ")
 }
 
+// when is what the top-level && chain of a when says of source and type:
+// the values each may have (nil: any), or the pair of comparisons that
+// leave one of them none.
+type when struct {
+	sources, types []string
+	conflict       *conflict
+}
+
+// conflict is a when that asks source or type to be two things at once.
+type conflict struct {
+	name      string
+	had, want []string
+	at        int // rune offset of the comparison that contradicts
+}
+
+func (c *conflict) String() string {
+	return fmt.Sprintf("%s cannot be both %s and %s", c.name, oneOf(c.had), oneOf(c.want))
+}
+
+// oneOf reads a list of values the way a comparison names them.
+func oneOf(vals []string) string {
+	if len(vals) == 1 {
+		return strconv.Quote(vals[0])
+	}
+	return "one of " + strings.ReplaceAll(quoteList(vals), " or ", ", ")
+}
+
 // constraints reads source == "x", type == "y" and `in` lists from the
-// top-level && chain of a when; nil means unconstrained.
-func constraints(n ast.Node) (sources, types []string) {
+// top-level && chain of a when.
+func constraints(n ast.Node) when {
+	var c when
 	var walk func(n ast.Node)
 	walk = func(n ast.Node) {
 		b, ok := n.(*ast.BinaryNode)
@@ -166,15 +190,23 @@ func constraints(n ast.Node) (sources, types []string) {
 			return
 		}
 		name, vals := equality(b)
+		var have *[]string
 		switch name {
 		case "source":
-			sources = intersect(sources, vals)
+			have = &c.sources
 		case "type":
-			types = intersect(types, vals)
+			have = &c.types
+		default:
+			return
 		}
+		next := intersect(*have, vals)
+		if len(next) == 0 && c.conflict == nil {
+			c.conflict = &conflict{name: name, had: *have, want: vals, at: b.Left.Location().From}
+		}
+		*have = next
 	}
 	walk(n)
-	return sources, types
+	return c
 }
 
 // equality reads `ident == "lit"`, `"lit" == ident` and `ident in [...]`.
@@ -207,6 +239,9 @@ func equality(b *ast.BinaryNode) (string, []string) {
 				}
 				out = append(out, s.Value)
 			}
+			if len(out) == 0 {
+				return "", nil
+			}
 			return ident(b.Left), out
 		case *ast.ConstantNode: // the optimiser's set of literals
 			var out []string
@@ -223,6 +258,9 @@ func equality(b *ast.BinaryNode) (string, []string) {
 				}
 			}
 			slices.Sort(out)
+			if len(out) == 0 {
+				return "", nil // not a list of strings: nothing to read
+			}
 			return ident(b.Left), out
 		}
 	}

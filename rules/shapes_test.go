@@ -8,8 +8,9 @@ import (
 	"github.com/heraldhq/herald/rules"
 )
 
-// testShapes stands in for the ingress registry: a closed twitch raid, an
-// open trigger whose fields are strings, and a dynamic webhook.
+// testShapes stands in for the ingress registry: twitch with three of its
+// types, Ko-fi with one, an open trigger whose fields are strings, and a
+// dynamic webhook.
 func testShapes(typ string) ([]herald.Shape, bool) {
 	switch typ {
 	case "twitch":
@@ -21,6 +22,8 @@ func testShapes(typ string) ([]herald.Shape, bool) {
 			{Type: "channel.channel_points_custom_reward_redemption.add", Fields: map[string]herald.Kind{
 				"reward": herald.KindObject, "reward.title": herald.KindString, "reward.cost": herald.KindNumber}},
 		}, true
+	case "kofi":
+		return []herald.Shape{{Type: "Donation", Fields: map[string]herald.Kind{"amount": herald.KindString}}}, true
 	case "trigger":
 		return []herald.Shape{{Rest: herald.KindString}}, true
 	}
@@ -29,9 +32,15 @@ func testShapes(typ string) ([]herald.Shape, bool) {
 
 const twitchIngress = "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: x}\n  hook: {type: webhook, path: /hook}\nrules:\n"
 
+// subscribedIngress declares Twitch subscriptions, one of them to a type
+// herald has no shape for and one a near miss of a known type.
+const subscribedIngress = "version: 1\ningress:\n  twitch:\n    type: twitch\n    path: /twitch\n    secret: x\n" +
+	"    subscriptions: [channel.raid, channel.raids, {type: channel.ban, version: \"1\"}]\n  kofi: {type: kofi, path: /kofi}\nrules:\n"
+
 func TestShapeChecks(t *testing.T) {
 	tests := []struct {
 		name     string
+		head     string // the file before rule; twitchIngress when ""
 		rule     string
 		wantErr  string // "" for none
 		wantWarn string // "" for none
@@ -56,9 +65,45 @@ func TestShapeChecks(t *testing.T) {
 		{name: "number field compared with text",
 			rule:    "  - name: big\n    when: source == \"twitch\" && type == \"channel.cheer\" && data.bits >= \"100\"\n    to: a\n",
 			wantErr: `data.bits is a number, so >= with a string fails on every event`},
-		{name: "when that can never be true",
-			rule:    "  - name: r\n    when: source == \"twitch\" && type == \"channel.raids\"\n    to: a\n",
-			wantErr: `rule "r": when can never be true: ingress "twitch" (twitch) never sends type "channel.raids" (it sends: channel.raid, channel.cheer, channel.channel_points_custom_reward_redemption.add); did you mean "channel.raid"?`},
+		{name: "a near miss of a Twitch type is a warning: Twitch may send it",
+			rule:     "  - name: r\n    when: source == \"twitch\" && type == \"channel.raids\"\n    to: a\n",
+			wantWarn: `rules.yaml:7:11: warning: rule "r": when: ingress "twitch" (twitch) has no type "channel.raids" that herald knows of; did you mean "channel.raid"?`},
+		{name: "a near miss the file subscribes to is not doubted",
+			head: subscribedIngress,
+			rule: "  - name: r\n    when: source == \"twitch\" && type == \"channel.raids\"\n    to: a\n"},
+		{name: "a Twitch type herald has no shape for is not checked",
+			rule: "  - name: ban\n    when: source == \"twitch\" && type == \"channel.ban\" && data.reason != \"\"\n    to: a\n"},
+		{name: "a subscribed type herald has no shape for is not checked",
+			head: subscribedIngress,
+			rule: "  - name: ban\n    when: source == \"twitch\" && type == \"channel.ban\" && data.reason != \"\"\n    to: a\n"},
+		{name: "Twitch chat messages",
+			rule: "  - name: chat\n    when: source == \"twitch\" && type in [\"channel.chat.message\", \"channel.chat.notification\"]\n    to: a\n"},
+		{name: "Twitch vip.add, by type alone",
+			rule: "  - name: vip\n    when: type == \"channel.vip.add\"\n    to: a\n"},
+		{name: "Twitch user.update",
+			rule: "  - name: u\n    when: source == \"twitch\" && type == \"user.update\"\n    to: a\n"},
+		{name: "a known and an unshaped type: the fields could be either's",
+			rule: "  - name: r\n    when: source == \"twitch\" && type in [\"channel.raid\", \"channel.ban\"] && data.reason != \"\"\n    to: a\n"},
+		{name: "not an EventSub type: Twitch never sends it",
+			rule:    "  - name: r\n    when: source == \"twitch\" && type == \"Channel.Raid\"\n    to: a\n",
+			wantErr: `rules.yaml:7:11: rule "r": when can never be true: ingress "twitch" (twitch) never sends type "Channel.Raid" (it sends: channel.raid, channel.cheer, channel.channel_points_custom_reward_redemption.add); did you mean "channel.raid"?`},
+		{name: "Ko-fi's types are a closed set",
+			head:    subscribedIngress,
+			rule:    "  - name: r\n    when: source == \"kofi\" && type == \"Donations\"\n    to: a\n",
+			wantErr: `rule "r": when can never be true: ingress "kofi" (kofi) never sends type "Donations" (it sends: Donation); did you mean "Donation"?`},
+		{name: "Ko-fi never sends a Twitch type",
+			head:    subscribedIngress,
+			rule:    "  - name: r\n    when: source == \"kofi\" && type == \"channel.ban\"\n    to: a\n",
+			wantErr: `rule "r": when can never be true: ingress "kofi" (kofi) never sends type "channel.ban" (it sends: Donation)`},
+		{name: "type cannot be two things",
+			rule:    "  - name: r\n    when: source == \"twitch\" && type == \"channel.raid\" && type == \"channel.cheer\"\n    to: a\n",
+			wantErr: `rules.yaml:7:59: rule "r": when can never be true: type cannot be both "channel.raid" and "channel.cheer"`},
+		{name: "source cannot be two things",
+			rule:    "  - name: r\n    when: source == \"kofi\" && source == \"twitch\"\n    to: a\n",
+			wantErr: `rules.yaml:7:31: rule "r": when can never be true: source cannot be both "kofi" and "twitch"`},
+		{name: "a list and a value outside it",
+			rule:    "  - name: r\n    when: type in [\"channel.raid\", \"channel.cheer\"] && \"stream.online\" == type\n    to: a\n",
+			wantErr: `rules.yaml:7:56: rule "r": when can never be true: type cannot be both one of "channel.cheer", "channel.raid" and "stream.online"`},
 		{name: "unknown source",
 			rule:     "  - name: r\n    when: source == \"twich\"\n    to: a\n",
 			wantWarn: `no ingress named "twich" in this file`},
@@ -80,7 +125,11 @@ func TestShapeChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			set, err := rules.Parse("rules.yaml", []byte(twitchIngress+tc.rule), rules.Options{
+			head := tc.head
+			if head == "" {
+				head = twitchIngress
+			}
+			set, err := rules.Parse("rules.yaml", []byte(head+tc.rule), rules.Options{
 				Getenv: testEnv, Shapes: testShapes, Builtin: map[string]string{"trigger": "trigger"}})
 			got := ""
 			if err != nil {
