@@ -55,6 +55,10 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 func (p *parser) parse(data []byte) {
+	if e := encodingError(p.file, data); e != nil {
+		p.errs = append(p.errs, e)
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
