@@ -15,7 +15,10 @@ package metrics
 
 import (
 	"net/http"
+	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +33,8 @@ import (
 const (
 	MaxSources = 32
 	MaxTypes   = 64
+	// MaxLabelLen is the longest event type kept as a label value.
+	MaxLabelLen = 64
 	// Other stands for every value past the bound.
 	Other = "other"
 )
@@ -181,7 +186,7 @@ func (m *Metrics) counters(source, typ string) (prometheus.Counter, *sourceCount
 	srcLabel, typLabel := source, typ
 	if _, known := m.bySrc[source]; !known {
 		srcLabel, typLabel = Other, Other
-	} else if m.types[source] >= MaxTypes {
+	} else if m.types[source] >= MaxTypes || !labelLike(typ) {
 		typLabel = Other
 	}
 	c = m.events.WithLabelValues(srcLabel, typLabel)
@@ -190,6 +195,17 @@ func (m *Metrics) counters(source, typ string) (prometheus.Counter, *sourceCount
 		m.types[source]++
 	}
 	return c, s
+}
+
+// labelLike reports whether an event type from outside is fit to be a
+// label value: short, valid UTF-8, no control characters. Anything else (a
+// 200 KB name sent to /notify, a newline) is counted as "other" and takes
+// none of the source's MaxTypes slots.
+func labelLike(s string) bool {
+	if s == "" || len(s) > MaxLabelLen || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 var _ router.Observer = (*Metrics)(nil)

@@ -34,6 +34,34 @@ func TestEventTypeLabelsAreBounded(t *testing.T) {
 	}
 }
 
+// TestOddEventTypesAreOther: a type from outside that is no fit label
+// value is counted as "other" and leaves the source's MaxTypes slots to
+// real types.
+func TestOddEventTypesAreOther(t *testing.T) {
+	m := New(Options{Status: router.New(router.Options{}).Status})
+	for _, typ := range []string{
+		strings.Repeat("x", 200_000), // sent to /notify as event=
+		strings.Repeat("y", MaxLabelLen+1),
+		"line\nbreak",
+		"bad\xffutf8",
+		"",
+	} {
+		m.Observe(router.Observation{Event: herald.Event{Source: "trigger", Type: typ}})
+	}
+	for _, typ := range []string{"follow", strings.Repeat("z", MaxLabelLen), "寄付"} {
+		m.Observe(router.Observation{Event: herald.Event{Source: "trigger", Type: typ}})
+		if got := testutil.ToFloat64(m.events.WithLabelValues("trigger", typ)); got != 1 {
+			t.Errorf("events of type %.20q = %v, want 1 under its own label", typ, got)
+		}
+	}
+	if got := testutil.ToFloat64(m.events.WithLabelValues("trigger", Other)); got != 5 {
+		t.Errorf("odd types counted as %q = %v, want 5", Other, got)
+	}
+	if got := m.types["trigger"]; got != 3 {
+		t.Errorf("type slots taken = %d, want 3 (the odd types take none)", got)
+	}
+}
+
 func TestNoCodeInAnyLabel(t *testing.T) {
 	const code = "secret-code-91"
 	m := New(Options{Status: router.New(router.Options{}).Status})

@@ -129,7 +129,10 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if s.opts.Pages != nil {
-		byTransport := map[string]int{}
+		// Both transports are always there, at 0 when no page uses one:
+		// an "overlay gone" alert is sum(herald_pages_connected) == 0,
+		// which a series that vanished would never fire.
+		byTransport := map[string]int{"polling": 0, "websocket": 0}
 		codes := map[string]struct{}{}
 		for _, c := range s.opts.Pages.Clients() {
 			byTransport[c.Transport]++

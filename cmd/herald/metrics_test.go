@@ -38,6 +38,13 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	rulesFile := writeRules(t, metricsRules)
 	// The journal on disk, as herald runs by default: its commits count.
 	base := startServer(t, func(c *config) { c.metrics = true; c.rulesFile = rulesFile; c.dataDir = t.TempDir() })
+	// No page yet: each transport reads 0 rather than being absent, so
+	// sum(herald_pages_connected) == 0 can alert on a lost overlay.
+	for _, transport := range []string{"polling", "websocket"} {
+		if got, ok := value(scrape(t, base)["herald_pages_connected"], map[string]string{"transport": transport}); !ok || got != 0 {
+			t.Errorf("herald_pages_connected{transport=%q} with no page = %v (present: %v), want 0", transport, got, ok)
+		}
+	}
 	page := pagetest.Start(t, base, pagetest.Options{Code: code})
 	page.WaitRegistered(t)
 
@@ -87,9 +94,6 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 		{name: "herald_events_routed_total", want: 4},
 		{name: "herald_events_dropped_total", want: 1},
 		{name: "herald_events_unrouted_total", want: 1},
-		// Any transport: the page may upgrade to WebSocket after it reports
-		// polling; there is one page, so one series.
-		{name: "herald_pages_connected", want: 1},
 		{name: "herald_codes_connected", want: 1},
 		{name: "herald_ingress_published_total", labels: map[string]string{"instance": "trigger"}, want: 5},
 		{name: "herald_ingress_refused_total", labels: map[string]string{"instance": "trigger", "reason": "bad_request"}, want: 1},
@@ -103,6 +107,11 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 		{name: "herald_journal_append_errors_total", want: 0},
 		{name: "herald_journal_healthy", want: 1},
 		{name: "herald_rule_errors_total", labels: map[string]string{"rule": "api-big"}, want: 1},
+	}
+	// Either transport: the page may upgrade to WebSocket after it
+	// reports polling; there is one page.
+	if got := sum(families["herald_pages_connected"]); got != 1 {
+		t.Errorf("herald_pages_connected sums to %v, want 1", got)
 	}
 	for _, tc := range tests {
 		got, ok := value(families[tc.name], tc.labels)
@@ -139,6 +148,15 @@ func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 		t.Fatalf("parse /metrics: %v", err)
 	}
 	return families
+}
+
+// sum adds up a gauge family's samples.
+func sum(mf *dto.MetricFamily) float64 {
+	total := 0.0
+	for _, m := range mf.GetMetric() {
+		total += m.GetGauge().GetValue()
+	}
+	return total
 }
 
 // value finds the sample of mf whose labels include labels: a counter's or
