@@ -2,6 +2,7 @@ package rules
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +19,14 @@ func syntaxError(file string, data []byte, err error) *yamlpos.Error {
 	lines := splitLines(data)
 	if e.Pos.Line < 1 || e.Pos.Line > len(lines) {
 		return e
+	}
+	if ln, col, fix, ok := charTrap(lines, e.Pos.Line, e.Msg); ok {
+		out := *e
+		if ln > 0 {
+			out.Pos.Line, out.Pos.Col = ln, col
+		}
+		out.Msg += " (" + fix + ")"
+		return &out
 	}
 	for i, ln := range []int{e.Pos.Line, e.Pos.Line - 1} { // yaml may blame the line after the trap
 		for _, trap := range yamlTraps {
@@ -174,10 +183,19 @@ func closingQuote(s string) int {
 	return -1
 }
 
+// indentMessages are the parser messages a misindented line gives; any
+// other (a bad escape, a stray character) is about what the line holds,
+// and an indentation hint would send the reader to the wrong fix.
+var indentMessages = []string{
+	"did not find expected key", "mapping values are not allowed", "did not find expected '-' indicator",
+	"block sequence entries are not allowed", "could not find expected ':'",
+}
+
 // indentTrap: a key whose indentation lines up with no block above it.
-func indentTrap(lines []string, ln int, _ string) (int, string, bool) {
+func indentTrap(lines []string, ln int, msg string) (int, string, bool) {
 	l := lines[ln-1]
-	if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+	if !slices.ContainsFunc(indentMessages, func(m string) bool { return strings.Contains(msg, m) }) ||
+		strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
 		return 0, "", false
 	}
 	ind := indentOf(l)
