@@ -200,7 +200,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		// and websockets. Bodies are bounded by size (--max-body) and the
 		// header timeout; idle keep-alive connections are reaped.
 		IdleTimeout: 120 * time.Second,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:    httpErrorLog(log),
 	}
 	// An open dashboard's stream never ends on its own: Shutdown would
 	// wait for it until --shutdown-timeout, then fail.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"strings"
@@ -59,4 +61,25 @@ func levelNames(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.StringValue("WARNING")
 	}
 	return a
+}
+
+// httpErrorLog is the net/http server's error log. Most of what net/http
+// reports there is a client's doing (a TLS handshake that failed, a
+// malformed request) and would flood the log at any level above DEBUG; a
+// panic in a handler is herald's bug, which the sender sees as a dropped
+// connection, and goes out at ERROR with its stack.
+func httpErrorLog(l *slog.Logger) *log.Logger {
+	return log.New(httpLogWriter{l}, "", 0)
+}
+
+type httpLogWriter struct{ log *slog.Logger }
+
+func (w httpLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelDebug
+	if strings.HasPrefix(msg, "http: panic serving") {
+		level = slog.LevelError
+	}
+	w.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }

@@ -82,7 +82,7 @@ func (m *monitoring) serveMetrics(cfg config, log *slog.Logger) (stop func(conte
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", only("GET", m.metrics.Handler()))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		ErrorLog: httpErrorLog(log)}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics listener stopped", "err", err)
