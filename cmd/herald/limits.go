@@ -120,6 +120,13 @@ func (l *limits) readBody(w http.ResponseWriter, r *http.Request, key string) bo
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return true
 	}
+	if r.ContentLength > l.maxBody {
+		// Refused at once: waiting for a body it would refuse anyway kept
+		// the sender waiting for the body deadline, then answered 408.
+		w.Header().Set("Connection", "close")
+		ingress.WriteError(w, ingress.BodyError(w, &http.MaxBytesError{Limit: l.maxBody}, l.maxBody))
+		return false
+	}
 	if l.bodiesPerIP > 0 {
 		release, ok := l.bodies.Acquire(key)
 		if !ok {

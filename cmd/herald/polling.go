@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/ingress"
 )
 
 // pollWatch keeps long-polling sessions honest from outside the Socket.IO
@@ -62,9 +66,36 @@ func (p *pollWatch) wrap(next http.Handler) http.Handler {
 				_, _ = w.Write([]byte(`{"code":1,"message":"Session ID unknown"}`))
 				return
 			}
+			if !fewPackets(w, r) {
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// maxPostPackets bounds the packets one long-polling POST may carry. The
+// library makes objects some hundreds of bytes large of each: a 1 MiB
+// body of one-byte no-op packets took 380 MB. A page posts a handful at a
+// time (a pong, its REGISTER, acks); the acks of a whole catch-up, which
+// retention bounds (200 alerts by default), fit many times over.
+const maxPostPackets = 4096
+
+// fewPackets refuses (400) a POST of more than maxPostPackets packets. The
+// body is in memory already (limits.readBody), so counting costs one scan.
+func fewPackets(w http.ResponseWriter, r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		ingress.WriteError(w, ingress.BodyError(w, err, 0))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	// Engine.IO v4 separates a payload's packets with the record separator.
+	if n := bytes.Count(body, []byte{0x1e}) + 1; n > maxPostPackets {
+		ingress.WriteError(w, ingress.Errorf(http.StatusBadRequest, "%d packets in one post; at most %d", n, maxPostPackets))
+		return false
+	}
+	return true
 }
 
 func (p *pollWatch) polling(sid string, delta int) {

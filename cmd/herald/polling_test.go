@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,4 +55,28 @@ func TestPollWatch(t *testing.T) {
 	}
 	close(release)
 	<-done
+}
+
+// TestPollingPostOfTooManyPacketsIsRefused: a long-polling POST of more
+// packets than any page sends is refused with a reason before the
+// library parses it (one 1 MiB post of no-op packets took 380 MB there);
+// a post of a page's usual size goes through and the session lives on.
+func TestPollingPostOfTooManyPacketsIsRefused(t *testing.T) {
+	base := startServer(t, nil)
+	a := do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", nil, nil)
+	var open struct{ SID string }
+	if a.status != 200 || !strings.HasPrefix(a.body, "0") || json.Unmarshal([]byte(a.body[1:]), &open) != nil {
+		t.Fatalf("handshake = %d %q", a.status, a.body)
+	}
+	post := func(packets int) answer {
+		body := strings.Repeat("6\x1e", packets-1) + "6"
+		return do(t, "POST", base+"/socket.io/?EIO=4&transport=polling&sid="+open.SID, strings.NewReader(body),
+			map[string]string{"Content-Type": "text/plain;charset=UTF-8"})
+	}
+	if a := post(maxPostPackets + 1); a.status != http.StatusBadRequest || !strings.Contains(a.body, "packets in one post") {
+		t.Errorf("post of %d packets = %d %q, want 400 saying why", maxPostPackets+1, a.status, a.body)
+	}
+	if a := post(100); a.status != http.StatusOK || a.body != "ok" {
+		t.Errorf("post of 100 packets = %d %q, want the library's ok", a.status, a.body)
+	}
 }

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestDeclaredLengthOverMaxBodyIsRefusedAtOnce: a request whose
+// Content-Length is past --max-body is answered 413 from its headers,
+// without waiting for a body that would be refused anyway (it used to
+// wait out the body deadline and answer 408).
+func TestDeclaredLengthOverMaxBodyIsRefusedAtOnce(t *testing.T) {
+	base := startServer(t, nil)
+	for _, path := range []string{"/notify?code=c&event=x", "/socket.io/?EIO=4&transport=polling&sid=x"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// Two bytes of a body declared 99,999,999,999 long: the rest never comes.
+		req := "POST " + path + " HTTP/1.1\r\nHost: " + strings.TrimPrefix(base, "http://") +
+			"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999999\r\n\r\nab"
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("POST %s declaring 99,999,999,999 bytes = %d, want 413", path, resp.StatusCode)
+		}
+	}
+}
