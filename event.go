@@ -77,6 +77,11 @@ var reservedNames = map[string]bool{
 	"disconnecting": true, "newListener": true, "removeListener": true,
 }
 
+// ErrInvalidEvent wraps a Publisher's refusal of an event no rule could
+// make an alert of (it has no type, say): the sender's mistake, answered
+// 400, where any other error means "retry later".
+var ErrInvalidEvent = errors.New("invalid event")
+
 // CheckName reports why name cannot be sent to pages as an event name, or
 // nil when it can.
 func CheckName(name string) error {

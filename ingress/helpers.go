@@ -91,6 +91,10 @@ func (c *Counters) Duplicate(w http.ResponseWriter, log *slog.Logger, id string)
 // the sender retries later. It reports whether the event was published.
 func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Logger, p herald.Publisher, ev herald.Event) bool {
 	rc, err := p.Publish(r.Context(), ev)
+	if errors.Is(err, herald.ErrInvalidEvent) {
+		c.Refuse(w, log, Errorf(http.StatusBadRequest, "%v", err))
+		return false
+	}
 	if err != nil {
 		c.Refuse(w, log, Errorf(http.StatusServiceUnavailable, "not accepting events"))
 		return false

@@ -145,6 +145,11 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	if ctx.Done() != nil {
 		ctx = context.WithoutCancel(ctx)
 	}
+	if ev.Type == "" {
+		// Its default delivery would have no name: journaled, it would
+		// reach the next page as an event no page listens to.
+		return herald.Receipt{}, fmt.Errorf("%w: it has no type", herald.ErrInvalidEvent)
+	}
 	if ev.ID == "" {
 		ev.ID = herald.NewID()
 	}
@@ -161,6 +166,11 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	var pages PageCounts
 	var failed []error
 	for i, d := range res.Deliveries {
+		if err := herald.CheckName(d.Name); err != nil {
+			// The rules never yield one; kept out of the journal in case.
+			failed = append(failed, fmt.Errorf("rule %q: %w", d.Rule, err))
+			continue
+		}
 		n, err := r.broker.Publish(ctx, d)
 		rc.Pages += n
 		pages.Add(i, n)

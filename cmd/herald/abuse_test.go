@@ -560,3 +560,40 @@ func TestAbuseWebhookRefusals(t *testing.T) {
 		t.Fatalf("40 forged notifications answered %v, want 403 for the budget then 429", statuses)
 	}
 }
+
+// TestAbuseEventWithoutAType: a signed Twitch message whose subscription
+// names no type, or an /api/route event with none, is the sender's
+// mistake: 400 with the reason, and nothing journaled. It used to be
+// answered 503 and journaled with an empty name (once more on each of
+// Twitch's retries), then sent to the next page of the room.
+func TestAbuseEventWithoutAType(t *testing.T) {
+	rules := strings.Replace(webhookRules, "rules:\n", "rules:\n  - name: everything\n    to: everyone\n    continue: true\n", 1)
+	env := map[string]string{"TWITCH_SECRET": twitchSecret, "KOFI_TOKEN": "kofi-token", "ALERT_CODE": "typeless"}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeAtomically(t, path, rules)
+	base := startServerEnv(t, getenv, func(c *config) { c.rulesFile = path })
+	for i, sub := range []string{`{}`, `null`, `{"id":"s1","type":""}`} {
+		body := `{"subscription":` + sub + `,"event":{"user_name":"Ada"}}`
+		id := fmt.Sprint("typeless-", i)
+		for range 2 { // Twitch retries what was not answered 2xx
+			ts := time.Now().UTC().Format(time.RFC3339Nano)
+			a := do(t, "POST", base+"/webhooks/twitch", strings.NewReader(body), map[string]string{
+				"Content-Type": "application/json", "Twitch-Eventsub-Message-Id": id,
+				"Twitch-Eventsub-Message-Type": "notification", "Twitch-Eventsub-Message-Timestamp": ts,
+				"Twitch-Eventsub-Message-Signature": twitchSignature(id, ts, body),
+			})
+			if a.status != http.StatusBadRequest || !strings.Contains(a.body, "no type") {
+				t.Errorf("signed message with subscription %s = %d %s, want 400 saying it has no type", sub, a.status, a.body)
+			}
+		}
+	}
+	a := do(t, "POST", base+"/api/route", strings.NewReader(`{"source":"api","type":"","code":"everyone"}`),
+		map[string]string{"Authorization": "Bearer " + testToken})
+	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "no type") {
+		t.Errorf("/api/route of an event without a type = %d %s, want 400 saying so", a.status, a.body)
+	}
+	if h := history(t, base, "everyone", 100); len(h.Entries) != 0 {
+		t.Errorf("journal of the room after events without a type: %+v, want nothing", h.Entries)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -207,6 +208,10 @@ func (d handlerDeps) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc, err := d.router.Publish(r.Context(), ev)
+	if errors.Is(err, herald.ErrInvalidEvent) {
+		ingress.WriteError(w, ingress.Errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
 	if err != nil {
 		ingress.WriteError(w, ingress.Errorf(http.StatusServiceUnavailable, "%v", err))
 		return
