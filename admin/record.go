@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -116,16 +117,33 @@ func (r record) view() eventView {
 	return v
 }
 
-// secretKeys are data fields never shown: credentials an ingress may have
-// left in (a trigger's ?token=) and personal data (Ko-fi drops these
-// already; a generic webhook may not).
-var secretKeys = []string{"token", "password", "passwd", "secret", "api_key", "apikey", "access_token",
-	"verification_token", "signature", "authorization", "email", "shipping", "phone", "address", "ip"}
+// secretWords mark data fields never shown: credentials an ingress may
+// have left in (a trigger's ?token=) and personal data (Ko-fi drops these
+// already; a generic webhook may not). A key matches when the word is in
+// it, whatever its case and separators: "Email", "e_mail", "userEmail",
+// "ip_address", "access-token".
+var secretWords = []string{"token", "password", "passwd", "secret", "apikey", "signature", "authorization",
+	"email", "shipping", "phone", "address"}
+
+// secretParts are matched as a whole part of a key only ("ip", "user_ip",
+// "ipv6"): inside a word ("tip", "shipping") they mean nothing.
+var secretParts = []string{"ip", "ipv4", "ipv6"}
 
 func secretKey(k string) bool {
 	k = strings.ToLower(k)
-	for _, s := range secretKeys {
-		if k == s {
+	joined := strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' || r == ' ' {
+			return -1
+		}
+		return r
+	}, k)
+	for _, w := range secretWords {
+		if strings.Contains(joined, w) {
+			return true
+		}
+	}
+	for _, part := range strings.FieldsFunc(k, func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' }) {
+		if slices.Contains(secretParts, part) {
 			return true
 		}
 	}
@@ -160,23 +178,28 @@ func cleanValue(v any) any {
 }
 
 // secretHeaderParts mark headers never shown: credentials, signatures,
-// where the sender is (IP addresses are personal data) and what Ko-fi's
+// where the sender is (IP addresses are personal data: X-Forwarded-For,
+// CF-Connecting-IP, X-Envoy-External-Address, ...) and what Ko-fi's
 // private supporters asked to keep private.
 var secretHeaderParts = []string{"authorization", "cookie", "token", "secret", "signature", "api-key",
-	"forwarded", "real-ip", "client-ip", "private"}
+	"forwarded", "real-ip", "client-ip", "connecting-ip", "external-address", "private"}
+
+// secretHeader reports whether header k is never shown: it holds one of
+// secretHeaderParts, or an "ip" of its own ("X-Ip", "Fastly-Client-IP").
+func secretHeader(k string) bool {
+	lk := strings.ToLower(k)
+	for _, p := range secretHeaderParts {
+		if strings.Contains(lk, p) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(strings.Split(lk, "-"), func(part string) bool { return slices.Contains(secretParts, part) })
+}
 
 func cleanHeaders(h map[string]string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
-		lk := strings.ToLower(k)
-		hidden := false
-		for _, p := range secretHeaderParts {
-			if strings.Contains(lk, p) {
-				hidden = true
-				break
-			}
-		}
-		if hidden {
+		if secretHeader(k) {
 			v = "(hidden)"
 		}
 		out[k] = v
