@@ -133,6 +133,12 @@ func (a *Adapter) params(w http.ResponseWriter, r *http.Request) (map[string]any
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, ingress.Errorf(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 	}
+	// The query carries an alert as a body does (GET /notify?...), so the
+	// body limit holds for it too: past it, a 500 KB alert would be
+	// journaled and sent where a POST of the same is refused.
+	if a.p.MaxBody > 0 && int64(len(r.URL.RawQuery)) > a.p.MaxBody {
+		return nil, ingress.Errorf(http.StatusRequestEntityTooLarge, "query string larger than %d bytes", a.p.MaxBody)
+	}
 	// Query() would drop a query it cannot parse (more than 10,000
 	// parameters, a bad escape) and the sender would hear "missing code".
 	query, err := url.ParseQuery(r.URL.RawQuery)

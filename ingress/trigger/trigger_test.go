@@ -114,6 +114,10 @@ func TestTrigger(t *testing.T) {
 			body: "code=a&event=b&pad=" + strings.Repeat("x", 100), wantStatus: 413,
 		},
 		{
+			name: "GET with a query past the body limit", method: "GET", target: "/notify?code=a&event=b&pad=" + strings.Repeat("x", 100),
+			wantStatus: 413, wantBody: `{"success":0,"count":0,"msg":"query string larger than 64 bytes"}`,
+		},
+		{
 			name: "POST unsupported type", method: "POST", target: "/notify", contentType: "text/xml",
 			body: "<a/>", wantStatus: 415,
 		},
