@@ -158,19 +158,29 @@ func (s *Set) act(r *rule, ev *herald.Event, st **state, res *Result) error {
 	rooms := []string{ev.Code}
 	if r.to != nil {
 		rooms = rooms[:0]
+		var failed []error
 		for _, t := range r.to {
 			v, err := s.eval(t, ev, st)
 			if err == nil && slices.Contains(v, "") {
 				err = errors.New("to: empty room name")
 			}
 			if err != nil {
-				res.Errors = append(res.Errors, runtimeError(r, "to", err))
+				failed = append(failed, err)
 				continue
 			}
 			rooms = append(rooms, v...)
 		}
 		if len(rooms) == 0 {
+			// Not "left out": with no room the rule does nothing, and
+			// reporting its items as parts of an alert that went out
+			// would say so wrongly.
+			if len(failed) > 0 {
+				return fmt.Errorf("to: no room to send to (%v)", failed[0])
+			}
 			return errors.New("to: no room to send to")
+		}
+		for _, err := range failed {
+			res.Errors = append(res.Errors, runtimeError(r, "to", err))
 		}
 	} else if ev.Code == "" {
 		return errNoCode

@@ -185,6 +185,20 @@ func TestRuntimeErrorPosition(t *testing.T) {
 	}
 }
 
+// TestRuleWithNoRoomLeftIsSkipped: when every to item of a rule fails,
+// the rule did nothing: its failure is one "skipped" error, not items
+// "left out" of an alert that (the log would then say) still went out.
+func TestRuleWithNoRoomLeftIsSkipped(t *testing.T) {
+	set := mustParse(t, "version: 1\nrules:\n  - name: r\n    to: \"{{ room }}\"\n    emit: TO_T\n")
+	res := set.Route(event("webhook", "x", "", map[string]any{}))
+	if len(res.Errors) != 1 || !res.Errors[0].Skipped() || !strings.Contains(res.Errors[0].Error(), "no room to send to") {
+		t.Fatalf("Route errors = %v, want the rule skipped once for having no room", res.Errors)
+	}
+	if !res.Unrouted || len(res.Deliveries) != 0 {
+		t.Errorf("Route = %+v, want the event unrouted", res)
+	}
+}
+
 func TestSetCopiesPayload(t *testing.T) {
 	set := mustParse(t, `version: 1
 rules:
