@@ -13,6 +13,13 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
+// pollEvery is how often Watch also looks at the file itself. fsnotify
+// watches the directory's inode, so it misses a save into a directory that
+// replaced the watched one (mv conf conf.old; mkdir conf), a Kubernetes
+// ConfigMap's symlink swap, and an edit of the target of a symlinked
+// rules file. A stat every few seconds catches those, a little later.
+const pollEvery = 2 * time.Second
+
 // DefaultDebounce is how long the file must stay quiet before Watch reads
 // it: editors write a file in several steps (truncate, write, rename,
 // chmod), and a save written in two parts must never be loaded half-way.
@@ -22,8 +29,9 @@ const DefaultDebounce = 250 * time.Millisecond
 // changes, once per burst of changes (debounce; <= 0 means
 // DefaultDebounce). It watches the file's directory, not the file, so
 // that an editor saving by writing a temporary file and renaming it over
-// the old one is seen. It does not load the file at start: the caller
-// has done that.
+// the old one is seen, and looks at the file itself every pollEvery for
+// what the directory watch cannot see. It does not load the file at
+// start: the caller has done that.
 //
 // A file that is missing when the timer fires (deleted, or caught between
 // the two steps of a rename) is not an empty rule set: reload is not
@@ -42,11 +50,15 @@ func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	poll := time.NewTicker(pollEvery)
+	defer poll.Stop()
 	l := watchLoop{
 		name: name, events: w.Events, errors: w.Errors, debounce: debounce,
 		read: func() ([]byte, error) { return os.ReadFile(name) },
 		log:  log.With("component", "rules-watch", "file", name), reload: reload,
+		poll: poll.C, stat: func() (fs.FileInfo, error) { return os.Stat(name) },
 	}
+	l.loaded, _ = l.stat()
 	return l.run(ctx)
 }
 
@@ -74,6 +86,18 @@ type watchLoop struct {
 	read     func() ([]byte, error)
 	log      *slog.Logger
 	reload   func([]byte)
+	// poll ticks when the file is due a look of its own (pollEvery), by
+	// stat, which follows symlinks; nil turns that off.
+	poll <-chan time.Time
+	stat func() (fs.FileInfo, error)
+	// loaded is the file as the caller loaded it, before the watch began
+	// (nil: unknown, so the first poll reloads).
+	loaded fs.FileInfo
+}
+
+// changed reports whether the file now (b) is not the one last read (a).
+func changed(a, b fs.FileInfo) bool {
+	return a == nil || !os.SameFile(a, b) || !a.ModTime().Equal(b.ModTime()) || a.Size() != b.Size()
 }
 
 func (l watchLoop) run(ctx context.Context) error {
@@ -84,6 +108,7 @@ func (l watchLoop) run(ctx context.Context) error {
 	timer.Stop()
 	defer timer.Stop()
 	missing := false
+	last := l.loaded
 	for {
 		select {
 		case <-ctx.Done():
@@ -100,7 +125,15 @@ func (l watchLoop) run(ctx context.Context) error {
 				return errors.New("rules watcher closed")
 			}
 			l.log.Warn("rules watcher error", "err", err)
+		case <-l.poll:
+			if info, err := l.stat(); err == nil && changed(last, info) {
+				last = info // the next poll waits for another change
+				timer.Reset(l.debounce)
+			}
 		case <-timer.C:
+			if l.stat != nil {
+				last, _ = l.stat() // before the read: a change after it is seen next time
+			}
 			data, err := l.read()
 			switch {
 			case errors.Is(err, fs.ErrNotExist):

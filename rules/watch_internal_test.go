@@ -182,6 +182,76 @@ func TestWatchRealRename(t *testing.T) {
 	}
 }
 
+// TestWatchSeesWhatTheDirectoryWatchCannot: saves the directory watch
+// misses are still loaded, by the loop's own look at the file: into a
+// directory that replaced the watched one, and to the target of a
+// symlinked rules file (a Kubernetes ConfigMap, a dotfiles repository).
+func TestWatchSeesWhatTheDirectoryWatchCannot(t *testing.T) {
+	root := t.TempDir()
+	conf := filepath.Join(root, "conf")
+	elsewhere := filepath.Join(root, "elsewhere")
+	for _, d := range []string{conf, elsewhere} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(elsewhere, "real.yaml")
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(target, "version: 1\n")
+	path := filepath.Join(conf, "rules.yaml")
+	if err := os.Symlink(target, path); err != nil {
+		t.Skipf("no symlinks here: %v", err)
+	}
+	w, name, err := watchDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	got := make(chan string, 10)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	l := watchLoop{name: name, events: w.Events, errors: w.Errors, debounce: 20 * time.Millisecond,
+		read: func() ([]byte, error) { return os.ReadFile(name) }, log: slog.New(slog.DiscardHandler),
+		reload: func(b []byte) { got <- string(b) },
+		poll:   poll.C, stat: func() (fs.FileInfo, error) { return os.Stat(name) }}
+	l.loaded, _ = l.stat()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- l.run(ctx) }()
+	expect := func(want, what string) {
+		t.Helper()
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("%s: reloaded %q, want %q", what, s, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: never reloaded", what)
+		}
+	}
+
+	write(target, "version: 1\nrules: []\n")
+	expect("version: 1\nrules: []\n", "the symlink's target edited")
+
+	if err := os.Rename(conf, conf+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(path, "version: 1\n# new directory\n")
+	expect("version: 1\n# new directory\n", "a save into a directory that replaced the watched one")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+}
+
 func TestWatchMissingDirectory(t *testing.T) {
 	err := Watch(t.Context(), filepath.Join(t.TempDir(), "nope", "rules.yaml"), 0, nil, func([]byte) {})
 	if err == nil {
