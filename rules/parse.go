@@ -78,6 +78,10 @@ func (p *parser) parse(data []byte) {
 	default:
 		p.errorf(&extra, "only one YAML document is allowed in a rules file")
 	}
+	p.checkTags(&doc)
+	if len(p.errs) > 0 {
+		return // an unknown tag has eaten part of a value: the rest would mislead
+	}
 	p.expanded = expandTree(p.file, &doc, p.getenv, &p.errs)
 	if len(doc.Content) == 0 {
 		p.errs.Add(yamlpos.Pos{File: p.file, Line: 1, Col: 1}, "empty rules file (start with version: %d)", Version)
