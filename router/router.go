@@ -283,7 +283,7 @@ func (r *Router) Reload(file string, data []byte) error {
 	r.startRunners(next)
 	r.lastErr.Store(nil)
 	r.log.Info("rules loaded", "file", file, "gen", next.gen, "rules", next.set.Len(),
-		"ingress", len(next.paths), "tests", next.tests.Run, "took", time.Since(start).Round(time.Microsecond))
+		"ingress", len(next.paths)+len(next.runners), "tests", next.tests.Run, "took", time.Since(start).Round(time.Microsecond))
 	for _, f := range next.tests.Failures {
 		r.log.Warn("rules test failed", "file", file, "err", f)
 	}
