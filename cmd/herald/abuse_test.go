@@ -383,17 +383,31 @@ func TestAbuseSmallFindings(t *testing.T) {
 }
 
 // TestAbuseLogFlood: a client hammering the admin API with a wrong token
-// gets each refusal, but the log only the first lines of it per minute.
+// gets each refusal (401, then 429 once its refusals ran out), but the log
+// only the first lines of it per minute. Another client with the right
+// token is still served.
 func TestAbuseLogFlood(t *testing.T) {
 	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken, "--data", memoryData}, noEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	base, logs, stop := serveInTest(t, cfg, noEnv)
+	unauthorized, limited := 0, 0
 	for range 500 {
-		if a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer wrong"}); a.status != 401 {
+		switch a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer wrong"}); a.status {
+		case http.StatusUnauthorized:
+			unauthorized++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
 			t.Fatalf("wrong token = %d", a.status)
 		}
+	}
+	if burst := cfg.rateRequests.Burst; unauthorized == 0 || unauthorized > burst+10 || limited == 0 {
+		t.Errorf("500 wrong tokens: %d answered 401, %d 429; want guessing cut off after about %d", unauthorized, limited, burst)
+	}
+	if a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer " + testToken}); a.status != http.StatusOK {
+		t.Errorf("the right token from the guesser's address = %d, want 200: guessing must not lock the owner out", a.status)
 	}
 	stop()
 	if n := strings.Count(logs.String(), "admin request refused"); n > defaultLogLimit.Burst {

@@ -107,13 +107,30 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 		}
 		got, ok := ingress.BearerToken(r.Header)
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.cfg.adminToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-			ingress.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})
-			d.log.Warn("admin request refused", "path", r.URL.Path, "remote", r.RemoteAddr)
+			d.refuseAdmin(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuseAdmin answers a missing or wrong admin token. The token may be a
+// weak one its owner chose: each wrong one costs the client a refusal, so
+// guessing runs at the --rate-requests pace (429 beyond), as the
+// dashboard's sign-in does. The right token is never refused for it, so a
+// guesser behind the streamer's own address cannot lock the streamer out.
+func (d handlerDeps) refuseAdmin(w http.ResponseWriter, r *http.Request) {
+	if d.limits != nil {
+		key, _ := r.Context().Value(clientKey{}).(string)
+		if ok, retry := d.limits.refusals.Peek(key); !ok {
+			tooMany(w, http.StatusTooManyRequests, retry, "too many wrong admin tokens; retry later")
+			return
+		}
+		d.limits.refusals.Spend(key)
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+	ingress.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})
+	d.log.Warn("admin request refused", "path", r.URL.Path, "remote", r.RemoteAddr)
 }
 
 // clients lists registered pages, grouped by code as the original service did.
