@@ -151,12 +151,37 @@ func (r *Router) start(rs runnerSpec, after <-chan struct{}) {
 			return
 		}
 		if err := rs.run.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("ingress stopped; fix the cause, then save the rules file or restart herald", "err", err)
+			log.Error("ingress stopped; fix the cause, then save the rules file or send SIGHUP (systemctl reload) to start it again", "err", err)
 			r.run.mu.Lock()
 			lr.failed, lr.err, lr.at = true, err, r.opts.Now()
 			r.run.mu.Unlock()
 		}
 	})
+}
+
+// RestartStopped starts again every ingress instance whose Run gave up,
+// leaving the running ones alone, and returns their names. A reload
+// request for an unchanged file calls it: saving the file again, or a
+// SIGHUP, is how one says "I fixed what stopped it" (a login, a secret
+// in the environment, a service that was down).
+func (r *Router) RestartStopped() []string {
+	r.run.mu.Lock()
+	defer r.run.mu.Unlock()
+	if r.run.ctx == nil {
+		return nil
+	}
+	var names []string
+	for _, rs := range r.cur.Load().runners {
+		lr := r.run.live[rs.name]
+		if lr == nil || !lr.failed {
+			continue
+		}
+		delete(r.run.live, rs.name)
+		r.start(rs, lr.done)
+		names = append(names, rs.name)
+		r.opts.Log.Info("ingress started again after a reload request", "ingress", rs.name)
+	}
+	return names
 }
 
 // runStatus reports the running instance name's connection: nil when it

@@ -170,6 +170,51 @@ func TestFailedRunnerRestartsOnChange(t *testing.T) {
 	}
 }
 
+// TestRestartStopped: a reload request for unchanged rules starts again
+// the runner that gave up and leaves the running one alone (its
+// connection is not dropped).
+func TestRestartStopped(t *testing.T) {
+	log := &sessionLog{change: make(chan struct{}, 100)}
+	r := router.New(router.Options{Registry: connRegistry(log)})
+	if got := r.RestartStopped(); got != nil {
+		t.Fatalf("before RunIngress RestartStopped = %q, want nothing", got)
+	}
+	data := []byte("version: 1\ningress:\n  live:\n    type: conn\n    opt: a\n  broken:\n    type: conn\n    opt: fail\nrules: []\n")
+	if err := r.Reload("rules.yaml", data); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { r.RunIngress(ctx); close(done) }()
+	log.wait(t, 2)
+	// "broken" has logged its start; wait until the router has its failure.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := r.Reload("rules.yaml", data); !errors.Is(err, router.ErrUnchanged) {
+			t.Fatalf("Reload(same bytes) = %v, want ErrUnchanged", err)
+		}
+		got := r.RestartStopped()
+		if len(got) == 1 && got[0] == "broken" {
+			break
+		}
+		if len(got) != 0 || time.Now().After(deadline) {
+			t.Fatalf("RestartStopped = %q, want [broken] once it has stopped", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	log.wait(t, 3)
+	cancel()
+	<-done
+	count := map[string]int{}
+	for _, e := range log.wait(t, 4) {
+		count[e]++
+	}
+	want := map[string]int{"start live a": 1, "stop live a": 1, "start broken fail": 2}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Errorf("sessions = %v, want %v (live kept throughout, broken started twice)", count, want)
+	}
+}
+
 // statusAdapter is a runner that reports which build of it is running.
 type statusAdapter struct {
 	connAdapter

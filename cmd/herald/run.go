@@ -126,16 +126,21 @@ type reloader struct {
 	loaded func() // after a successful reload: settings outside the router follow
 }
 
-func (r reloader) load(data []byte) error {
-	err := r.rt.Reload(r.file, data)
-	if err != nil && !errors.Is(err, router.ErrUnchanged) {
+// load applies data. Unchanged rules are not applied again, but the
+// ingress instances that stopped on an error start again, and their names
+// are returned: a save or a SIGHUP is the user's word that the cause is
+// fixed.
+func (r reloader) load(data []byte) (restarted []string, err error) {
+	err = r.rt.Reload(r.file, data)
+	switch {
+	case errors.Is(err, router.ErrUnchanged):
+		return r.rt.RestartStopped(), err
+	case err != nil:
 		logLoadErrors(r.log, r.file, err)
-		return err
-	}
-	if err == nil && r.loaded != nil {
+	case r.loaded != nil:
 		r.loaded()
 	}
-	return err
+	return nil, err
 }
 
 // onHangup reloads on every SIGHUP (systemctl reload) until ctx ends. It is
@@ -155,7 +160,9 @@ func (r reloader) onHangup(ctx context.Context, hup <-chan os.Signal) {
 				r.log.Error("rules not reloaded", "file", r.file, "err", err)
 				continue
 			}
-			switch err := r.load(data); {
+			switch restarted, err := r.load(data); {
+			case errors.Is(err, router.ErrUnchanged) && len(restarted) > 0:
+				r.log.Info("SIGHUP: rules file unchanged; stopped ingress started again", "file", r.file, "ingress", restarted)
 			case errors.Is(err, router.ErrUnchanged):
 				r.log.Info("SIGHUP: rules file unchanged; nothing to reload", "file", r.file)
 			case err == nil:
