@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -21,12 +24,11 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if !a.cfg.Managed() {
 		return nil
 	}
-	tok, err := a.validate(ctx)
-	if err != nil || ctx.Err() != nil {
-		return err
-	}
 	if a.cfg.Transport == WebSocket {
-		return a.runWebSocket(ctx, tok)
+		return a.runWebSocket(ctx)
+	}
+	if _, err := a.validate(ctx); err != nil || ctx.Err() != nil {
+		return err
 	}
 	return a.syncWebhooks(ctx)
 }
@@ -120,19 +122,141 @@ func (a *Adapter) helix() *eventsub.Helix {
 	return &eventsub.Helix{BaseURL: a.cfg.HelixURL, ClientID: a.cfg.ClientID, Tokens: a.src}
 }
 
-func (a *Adapter) runWebSocket(ctx context.Context, tok auth.Token) error {
-	// A token whose scopes Twitch did not tell (a mock's) is not judged.
-	subs := a.requests(a.broadcaster(tok.UserID), tok.Scopes, tok.Scopes != nil)
+// loginPoll is how often the login file is read for a new `herald twitch
+// login`: a streamer who just logged in should not wait, and reading a
+// small file costs nothing.
+const loginPoll = 2 * time.Second
+
+// errNewLogin ends the sessions of one login when another was saved.
+var errNewLogin = errors.New("a new Twitch login was saved")
+
+// errNoUsableSubscription: the login lacks the scope of every declared type.
+var errNoUsableSubscription = errors.New("no declared subscription can be created with this login; run `herald twitch login` again")
+
+// runWebSocket holds EventSub sessions with the login, starting over with
+// each new one `herald twitch login` saves. A login that is missing,
+// refused or lacks every scope the file needs is waited for, not fatal: a
+// streamer fixes it by logging in, and expects that to be enough.
+func (a *Adapter) runWebSocket(ctx context.Context) error {
+	for {
+		err := a.withLogin(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errNewLogin):
+			a.p.Log.Info("new Twitch login saved; starting a session with it")
+			continue
+		case !a.loginFixes(err):
+			return err
+		}
+		a.run.waitForLogin(err)
+		a.p.Log.Error("Twitch ingress waiting for a login: run `herald twitch login`; herald picks it up without a restart", "err", err)
+		if !a.awaitLogin(ctx) {
+			return nil
+		}
+		a.p.Log.Info("new Twitch login found")
+	}
+}
+
+// loginFixes reports whether a new `herald twitch login` can cure err. A
+// token given in the rules file is replaced by saving the file instead.
+func (a *Adapter) loginFixes(err error) bool {
+	return a.src != nil && a.src.Kind == auth.User &&
+		(errors.Is(err, auth.ErrNoLogin) || errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, errNoUsableSubscription))
+}
+
+// awaitLogin waits until the login file holds another token than the one
+// that failed; false when ctx ended first.
+func (a *Adapter) awaitLogin(ctx context.Context) bool {
+	t := time.NewTicker(loginPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			if a.src.Changed() {
+				return true
+			}
+		}
+	}
+}
+
+// withLogin holds EventSub sessions with the login as it is until ctx
+// ends, the login fails, or a new login needs another session
+// (errNewLogin).
+func (a *Adapter) withLogin(ctx context.Context) error {
+	tok, err := a.validate(ctx)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	subs := a.wanted(tok)
 	if len(subs) == 0 {
-		return errors.New("no declared subscription can be created with this login; run `herald twitch login` again")
+		return errNoUsableSubscription
 	}
 	c := &eventsub.Client{URL: a.cfg.EventSubURL, Helix: a.helix(), Subs: subs, Log: a.p.Log,
 		Handle: a.publishMessage, Seen: a.seen}
 	a.run.setClient(c)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go a.keepFresh(ctx)
-	return c.Run(ctx)
+	// The next login's validate replaces a.src: nothing of this one may
+	// still use it by then.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wg.Go(func() { a.keepFresh(ctx) })
+	if a.src.Kind == auth.User {
+		wg.Go(func() { a.watchLogin(ctx, c, subs, cancel) })
+	}
+	err = c.Run(ctx)
+	if errors.Is(context.Cause(ctx), errNewLogin) {
+		return errNewLogin
+	}
+	return err
+}
+
+// wanted is the subscriptions tok can create. A token whose scopes
+// Twitch did not tell (a mock's) is not judged.
+func (a *Adapter) wanted(tok auth.Token) []eventsub.Request {
+	return a.requests(a.broadcaster(tok.UserID), tok.Scopes, tok.Scopes != nil)
+}
+
+// watchLogin notices a new `herald twitch login` while sessions run. The
+// refusals of the old login say nothing about the new one: if it can
+// create the same subscriptions, c asks again at once for the refused
+// ones on its session; if it can create others (new scopes, another
+// user), restart ends the session for one with the new list.
+func (a *Adapter) watchLogin(ctx context.Context, c *eventsub.Client, running []eventsub.Request, restart context.CancelCauseFunc) {
+	t := time.NewTicker(loginPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !a.src.Changed() {
+			continue
+		}
+		tok, err := a.src.Validate(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.p.Log.Warn("the new Twitch login was not accepted; the running session is unaffected", "err", err)
+			}
+			continue
+		}
+		if !sameRequests(a.wanted(tok), running) {
+			restart(errNewLogin)
+			return
+		}
+		a.p.Log.Info("new Twitch login saved; asking Twitch again for every refused subscription", "login", tok.Login)
+		c.AskAgain()
+	}
+}
+
+func sameRequests(a, b []eventsub.Request) bool {
+	return slices.EqualFunc(a, b, func(x, y eventsub.Request) bool {
+		return x.Type == y.Type && x.Version == y.Version && maps.Equal(x.Condition, y.Condition)
+	})
 }
 
 // freshEvery is how often a running instance checks its token. A session

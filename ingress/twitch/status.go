@@ -2,6 +2,7 @@ package twitch
 
 import (
 	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/twitch/eventsub"
@@ -13,12 +14,23 @@ type runState struct {
 	mu      sync.Mutex
 	client  *eventsub.Client
 	missing []eventsub.MissingScope
+	// loginErr is why the instance waits for a new login ("" when not).
+	loginErr   string
+	loginErrAt time.Time
 }
 
 func (r *runState) setClient(c *eventsub.Client) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.client = c
+	r.client, r.loginErr = c, ""
+}
+
+// waitForLogin reports the instance as waiting for `herald twitch login`,
+// with why.
+func (r *runState) waitForLogin(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.client, r.loginErr, r.loginErrAt = nil, err.Error(), time.Now()
 }
 
 func (r *runState) setMissing(m []eventsub.MissingScope) {
@@ -37,9 +49,12 @@ func (a *Adapter) RunStatus() ingress.RunStatus {
 		return ingress.RunStatus{}
 	}
 	a.run.mu.Lock()
-	c, missing := a.run.client, a.run.missing
+	c, missing, loginErr, loginErrAt := a.run.client, a.run.missing, a.run.loginErr, a.run.loginErrAt
 	a.run.mu.Unlock()
 	st := ingress.RunStatus{State: ingress.StateConnecting, Subscriptions: []ingress.SubscriptionStatus{}}
+	if loginErr != "" {
+		st.State, st.LastError, st.LastErrorAt = eventsub.StateWaiting, loginErr, loginErrAt
+	}
 	if c != nil {
 		st = c.Status()
 	} else if missing == nil { // still checking the login: all declared are to come

@@ -27,7 +27,8 @@ type Server struct {
 	Keepalive int
 	// UserID and Login are the logged-in user's.
 	UserID, Login string
-	// Scopes are the scopes /validate reports and new tokens carry.
+	// Scopes are the scopes /validate reports and new tokens carry, but
+	// for a device-code login's token: that one has the scopes it asked for.
 	Scopes []string
 	// CreateDelay delays every Helix create answer.
 	CreateDelay atomic.Int64 // nanoseconds
@@ -46,9 +47,10 @@ type Server struct {
 	requests []string // "METHOD path" of every HTTP request
 	newConn  chan *Conn
 	revoked  []string
-	gate     chan struct{}  // holds reconnect welcomes (HoldReconnects)
-	refuse   map[string]int // type → 403s still to answer (-1: always)
-	creates  map[string]int // type → create requests received
+	gate     chan struct{}       // holds reconnect welcomes (HoldReconnects)
+	refuse   map[string]int      // type → 403s still to answer (-1: always)
+	creates  map[string]int      // type → create requests received
+	granted  map[string][]string // device-code access token → its scopes
 }
 
 // Sub is a subscription the fake holds.
@@ -239,6 +241,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		if access, refresh, ok := strings.Cut(strings.TrimPrefix(a, "ok:"), ":"); strings.HasPrefix(a, "ok:") && ok {
 			s.access[access] = true
 			s.refresh[refresh] = access + "-refreshed"
+			if s.granted == nil {
+				s.granted = map[string][]string{}
+			}
+			s.granted[access] = strings.Fields(f.Get("scopes"))
 			writeJSON(w, 200, map[string]any{"access_token": access, "refresh_token": refresh, "expires_in": 14000,
 				"scope": strings.Fields(f.Get("scopes")), "token_type": "bearer"})
 			return
@@ -284,7 +290,13 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"client_id": "test-client", "scopes": []string{}, "expires_in": 5000000})
 		return
 	}
-	writeJSON(w, 200, map[string]any{"client_id": "test-client", "login": s.Login, "user_id": s.UserID, "scopes": s.Scopes, "expires_in": 14000})
+	s.mu.Lock()
+	scopes, ok := s.granted[tok]
+	s.mu.Unlock()
+	if !ok {
+		scopes = s.Scopes
+	}
+	writeJSON(w, 200, map[string]any{"client_id": "test-client", "login": s.Login, "user_id": s.UserID, "scopes": scopes, "expires_in": 14000})
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {

@@ -135,3 +135,43 @@ func TestSecretNeverShows(t *testing.T) {
 		t.Errorf("Validate error = %v", err)
 	}
 }
+
+// TestSourceChanged: a login saved by someone else (a new `herald twitch
+// login`) is noticed once, and used by the next Token call; what the
+// Source saves itself (after a refresh or a validation) never counts.
+func TestSourceChanged(t *testing.T) {
+	fake := faketwitch.New(t)
+	fake.Grant("access-1", "refresh-1", "access-2")
+	store := auth.Store{Dir: t.TempDir()}
+	src := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "test-client"}, Kind: auth.User, Store: store}
+	if src.Changed() {
+		t.Fatal("with no login file Changed = true")
+	}
+	save := func(access, refresh string, expires time.Time) {
+		t.Helper()
+		err := store.Save(auth.Token{ClientID: "test-client", Access: auth.NewSecret(access), Refresh: auth.NewSecret(refresh),
+			UserID: "4242", Login: "ada", Expires: expires})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("access-1", "refresh-1", time.Now().Add(time.Minute)) // due for a refresh
+	if !src.Changed() || src.Changed() {
+		t.Fatal("a first login was not noticed exactly once")
+	}
+	tok, err := src.Token(t.Context()) // refreshes and saves access-2
+	if err != nil || tok.Access.Value() != "access-2" {
+		t.Fatalf("Token = %v, %v; want the refreshed access-2", tok.Access.Value() != "", err)
+	}
+	if src.Changed() {
+		t.Error("the Source's own refresh counted as a new login")
+	}
+	fake.Grant("access-9", "refresh-9", "")
+	save("access-9", "refresh-9", time.Now().Add(4*time.Hour))
+	if !src.Changed() {
+		t.Fatal("a new login was not noticed")
+	}
+	if tok, err := src.Token(t.Context()); err != nil || tok.Access.Value() != "access-9" {
+		t.Errorf("after Changed, Token = %v; want the new login's token", err)
+	}
+}

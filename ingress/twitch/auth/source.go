@@ -139,6 +139,26 @@ func (s *Source) renew(ctx context.Context) error {
 	return s.Store.Save(t)
 }
 
+// Changed reports whether the Store holds another token than the one in
+// use (or than none): a new `herald twitch login`, or a refresh another
+// process saved. The next Token call then uses the stored one. What this
+// Source saves itself is the token in use, so it never counts. Only a
+// User source has a Store.
+func (s *Source) Changed() bool {
+	if s.Kind != User {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.Store.Load()
+	if err != nil || t.Access.Equal(s.tok.Access) {
+		return false
+	}
+	// Loaded again (and checked) by the next Token call.
+	s.tok, s.loaded = t, false
+	return true
+}
+
 // Validate checks the token with Twitch (renewing it once on a 401) and
 // records whose it is, its scopes and its expiry.
 func (s *Source) Validate(ctx context.Context) (Token, error) {

@@ -64,6 +64,26 @@ type Client struct {
 
 	mu sync.Mutex
 	st sessionState // what Status reports; revoked and refused types
+	// poke wakes Run after AskAgain; buffered, so a poke is never lost.
+	poke chan struct{}
+	once sync.Once
+}
+
+// AskAgain forgets every refusal (403) and asks Twitch for the refused
+// types at once: on the running session, or by opening one if none is
+// held because nothing was due. Call it after a new login. Safe to call
+// from any goroutine, before or during Run.
+func (c *Client) AskAgain() {
+	c.forgetRefusals()
+	select {
+	case c.wake() <- struct{}{}:
+	default: // a poke is already waiting
+	}
+}
+
+func (c *Client) wake() chan struct{} {
+	c.once.Do(func() { c.poke = make(chan struct{}, 1) })
+	return c.poke
 }
 
 // DefaultBackoff doubles from 1 s to 2 min, each wait jittered down by
@@ -154,9 +174,10 @@ func (c *Client) idle(ctx context.Context, at time.Time, ok bool) bool {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		c.update(func(s *sessionState) { s.state = ingress.StateConnecting })
-		return true
+	case <-c.wake():
 	}
+	c.update(func(s *sessionState) { s.state = ingress.StateConnecting })
+	return true
 }
 
 // link is one WebSocket connection and the frames read from it.
@@ -241,6 +262,7 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 	defer retry.Stop()
 	var session string
 	subscribing := false
+	again := false   // AskAgain came while subscribing: ask once that ends
 	dialing := false // a session_reconnect's dial has not reported yet
 	follow := func(r dialResult) error {
 		dialing = false
@@ -278,11 +300,24 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 			if res.created > 0 {
 				healthy = true
 			}
-			if at := c.nextRetry(); !at.IsZero() {
+			if again {
+				// The answers may be to the old login: forget them too.
+				again = false
+				c.forgetRefusals()
+				startSubscribe(true)
+			} else if at := c.nextRetry(); !at.IsZero() {
 				resetTimer(retry, time.Until(at))
 			}
 		case <-retry.C:
 			if !subscribing {
+				startSubscribe(true)
+			}
+		case <-c.wake():
+			switch {
+			case session == "": // not welcomed yet: the first subscribe asks for everything
+			case subscribing:
+				again = true
+			default:
 				startSubscribe(true)
 			}
 		case r := <-redialed:

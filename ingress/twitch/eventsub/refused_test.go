@@ -225,3 +225,90 @@ func revocationMsg(typ string) []byte {
 	return []byte(fmt.Sprintf(`{"metadata":{"message_id":"r%s","message_type":"revocation","subscription_type":%q,"subscription_version":"1"},"payload":{"subscription":{"id":"x","status":"authorization_revoked","type":%q,"version":"1"}}}`,
 		time.Now(), typ, typ))
 }
+
+// TestAskAgainAfterNewLogin runs in fake time: after a new login,
+// AskAgain forgets the refusals and asks for the refused types at once,
+// both on a running session (which is kept) and, when every type was
+// refused and no session is held, by opening one right away instead of
+// at the next retry time.
+func TestAskAgainAfterNewLogin(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		subs      []eventsub.Request
+		wantDials int32
+	}{
+		{name: "on the running session", subs: []eventsub.Request{sub("stream.online"), sub("channel.cheer")}, wantDials: 1},
+		{name: "with no session held", subs: []eventsub.Request{sub("channel.cheer")}, wantDials: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tw := newFakeTwitch()
+				var dials, cheerAsks atomic.Int32
+				var refusing atomic.Bool
+				refusing.Store(true)
+				tw.sessions(func(conn *websocket.Conn) {
+					dials.Add(1)
+					_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg(fmt.Sprint("s", dials.Load()), 10))
+					if len(tc.subs) == 1 && refusing.Load() {
+						// Nothing subscribed: Twitch ends the session after 10 s.
+						time.Sleep(10 * time.Second)
+						_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4003, ""), time.Now().Add(time.Second))
+						return
+					}
+					for {
+						select {
+						case <-tw.stop:
+							return
+						case <-time.After(9 * time.Second):
+						}
+						if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
+							return
+						}
+					}
+				})
+				tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					if bytes.Contains(body, []byte(`"channel.cheer"`)) {
+						cheerAsks.Add(1)
+						if refusing.Load() {
+							w.WriteHeader(403)
+							_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
+							return
+						}
+					}
+					w.WriteHeader(202)
+					_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"t","version":"1"}]}`))
+				})
+				c, cancel, done, end := tw.run(tc.subs...)
+				defer end()
+				synctest.Wait()
+				if len(tc.subs) == 1 {
+					time.Sleep(15 * time.Second) // Twitch ended the empty session at +10 s
+					synctest.Wait()
+					if st := c.Status().State; st != eventsub.StateWaiting {
+						t.Fatalf("with every type refused the state is %q, want %q", st, eventsub.StateWaiting)
+					}
+				}
+
+				refusing.Store(false) // the streamer logged in again with the scope
+				c.AskAgain()
+				synctest.Wait()
+				if n := cheerAsks.Load(); n != 2 {
+					t.Fatalf("channel.cheer was asked for %d times, want twice (at start, at once after AskAgain)", n)
+				}
+				for _, s := range c.Status().Subscriptions {
+					if s.Status != ingress.SubEnabled {
+						t.Errorf("%s is %s after AskAgain, want enabled", s.Type, s.Status)
+					}
+				}
+				if n := dials.Load(); n != tc.wantDials {
+					t.Errorf("%d sessions, want %d", n, tc.wantDials)
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatalf("Run returned %v after cancel, want nil", err)
+				}
+			})
+		})
+	}
+}

@@ -129,3 +129,14 @@ func (c *Client) nextAsk(now time.Time) (at time.Time, ok bool) {
 	}
 	return at, ok
 }
+
+// forgetRefusals makes every refused subscription pending again, due now.
+func (c *Client) forgetRefusals() {
+	c.update(func(s *sessionState) {
+		for _, ss := range s.subs {
+			if ss.status == ingress.SubRefused {
+				ss.status, ss.detail, ss.refusals, ss.retryAt = ingress.SubPending, "", 0, time.Time{}
+			}
+		}
+	})
+}

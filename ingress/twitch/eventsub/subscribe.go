@@ -15,7 +15,8 @@ import (
 // once so that one slow answer cannot push the rest past Twitch's
 // 10-second window, and reports how many it created. Revoked types are
 // left out, and so are refused ones (403) until their retry is due;
-// retrying asks only for those. It returns an error only when the token
+// retrying asks only for those and for pending ones (refusals AskAgain
+// forgot). It returns an error only when the token
 // is refused for good; other failures are logged and recorded.
 func (c *Client) subscribe(ctx context.Context, session string, retrying bool) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, SubscribeWindow)
@@ -37,8 +38,8 @@ func (c *Client) subscribe(ctx context.Context, session string, retrying bool) (
 			continue
 		case status == ingress.SubRefused && !due:
 			continue
-		case retrying && status != ingress.SubRefused:
-			continue
+		case retrying && status != ingress.SubRefused && status != ingress.SubPending:
+			continue // enabled on this session, or failed for another reason
 		}
 		asked[i] = true
 		wg.Go(func() { errs[i] = c.create(ctx, r, Transport{Method: "websocket", SessionID: session}) })
