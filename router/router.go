@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -385,11 +386,17 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 	return &snapshot{set: set, mux: mux, paths: paths, runners: runners, loaded: r.opts.Now(), file: file}, nil
 }
 
-// reserved reports the built-in path that path collides with: the same
-// path, or one below a built-in subtree such as /sources/.
-func (r *Router) reserved(path string) (string, bool) {
+// reserved reports the built-in path that mounted collides with: the same
+// path, or one below a built-in subtree such as /sources/. The path is
+// compared cleaned, as http.ServeMux sees a request for it, so
+// /hooks/../admin/ is /admin/'s.
+func (r *Router) reserved(mounted string) (string, bool) {
+	if mounted == "" {
+		return "", false
+	}
+	clean := path.Clean(mounted)
 	for _, p := range r.opts.Reserved {
-		if path == p || strings.HasSuffix(p, "/") && strings.HasPrefix(path, p) || path+"/" == p {
+		if clean == p || strings.HasSuffix(p, "/") && strings.HasPrefix(clean, p) || clean+"/" == p {
 			return p, true
 		}
 	}

@@ -238,6 +238,8 @@ func TestBuiltInPathsAndNamesAreRefused(t *testing.T) {
 		{name: "below a built-in subtree", block: "hook: {type: echo, path: /sources/hook}", want: "path /sources/hook is herald's own (/sources/ is built in)"},
 		{name: "a built-in subtree without its slash", block: "hook: {type: echo, path: /sources}", want: "is herald's own"},
 		{name: "a built-in name", block: "trigger: {type: echo, path: /t}", want: `ingress "trigger": the name is herald's own`},
+		{name: "climbing into a built-in subtree", block: "hook: {type: echo, path: /hooks/../sources/x}", want: "redirected to /sources/x and never arrive"},
+		{name: "every path", block: "hook: {type: echo, path: /}", want: "would catch every path"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -85,12 +86,58 @@ func (p *parser) ingressInstance(k, v *yaml.Node) (IngressSpec, bool) {
 		return spec, ok
 	}
 	var pathOK bool
-	if spec.Path, pathOK = p.str(path, what+": path"); pathOK && !strings.HasPrefix(spec.Path, "/") {
-		p.errorf(path, "%s: path %q must start with /", what, spec.Path)
-		pathOK = false
+	if spec.Path, pathOK = p.str(path, what+": path"); pathOK {
+		if why := pathProblem(spec.Path); why != "" {
+			p.errorf(path, "%s: path %q %s", what, spec.Path, why)
+			pathOK = false
+		}
 	}
 	spec.Options = opts
 	return spec, ok && pathOK
+}
+
+// pathProblem says why requests could never reach, or would reach more
+// than, an ingress mounted at p, and what to write instead; "" when p is
+// fine. http.ServeMux matches the path alone (a query never matches),
+// answers a path that is not clean with a redirect to the cleaned one
+// (which herald may serve itself), and takes a path ending in / as the
+// whole tree below it, / itself as every path nothing else serves.
+func pathProblem(p string) string {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return "must start with /"
+	case strings.ContainsAny(p, "?#"):
+		i := strings.IndexAny(p, "?#")
+		return fmt.Sprintf("holds %q, which is never part of a request's path (it starts a query or fragment): every request would get 404; write %s", p[i:i+1], path.Clean(p[:i]))
+	case p == "/":
+		return "would catch every path herald does not serve itself; write a path of its own, such as /webhooks/<name>"
+	case strings.Contains(p, "//"):
+		return fmt.Sprintf("has an empty segment (//): requests to it are redirected to %s and never arrive; write %s", redirectTarget(p), path.Clean(p))
+	case hasDotSegment(p):
+		return fmt.Sprintf(`has a "." or ".." segment: requests to it are redirected to %s and never arrive; write the path without them`, redirectTarget(p))
+	case strings.HasSuffix(p, "/"):
+		return fmt.Sprintf("ends in /, which would take every path below it too (and redirect %s there); write %s", path.Clean(p), path.Clean(p))
+	}
+	return ""
+}
+
+// redirectTarget is where http.ServeMux sends a request for p: the
+// cleaned path, keeping a trailing slash.
+func redirectTarget(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // validInstanceName reports whether s is [a-z0-9_-]+: instance names end
