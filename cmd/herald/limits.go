@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/internal/limit"
@@ -61,22 +63,12 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, key))
 		switch path := r.URL.Path; {
 		case d.sinkProtocol(path):
-			if c := limit.ConnOf(r.Context()); c != nil && !c.Claim(l.socketConns, key) {
-				d.log.Warn("socket.io connection refused: too many open", "remote", r.RemoteAddr)
-				tooMany(w, http.StatusServiceUnavailable, 10*time.Second, "too many open connections")
+			var end func()
+			var ok bool
+			if w, r, end, ok = d.admitSocket(l, w, r, key); !ok {
 				return
 			}
-			if r.URL.Query().Get("sid") == "" { // a new session: a handshake
-				ok, retry := l.handshakes.Allow(key)
-				if ok {
-					ok, retry = l.handshakesTotal.Allow("")
-				}
-				if !ok {
-					d.log.Warn("socket.io handshake refused: too many", "remote", r.RemoteAddr)
-					tooMany(w, http.StatusTooManyRequests, retry, "too many new connections; retry later")
-					return
-				}
-			}
+			defer end()
 		case path == "/notify":
 			if ok, retry := l.requests.Allow(key); !ok {
 				d.log.Warn("request refused: too many", "path", path, "remote", r.RemoteAddr)
@@ -107,6 +99,58 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// admitSocket applies the connection and handshake limits to a request
+// of the Socket.IO endpoint, and answers it when it is refused. A request
+// of a session (with its sid) was counted at the session's handshake. A
+// handshake is counted (countSocket) and spends a handshake token. end is to be called
+// once the request is served.
+func (d handlerDeps) admitSocket(l *limits, w http.ResponseWriter, r *http.Request, key string) (_ http.ResponseWriter, _ *http.Request, end func(), ok bool) {
+	if r.URL.Query().Get("sid") != "" {
+		return w, r, func() {}, true
+	}
+	hold, ok := l.countSocket(r, key)
+	if !ok {
+		d.log.Warn("socket.io connection refused: too many open", "remote", r.RemoteAddr)
+		tooMany(w, http.StatusServiceUnavailable, 10*time.Second, "too many open connections")
+		return w, r, nil, false
+	}
+	end = func() {}
+	if hold != nil {
+		end = hold.End
+		r = r.WithContext(limit.WithHold(r.Context(), hold))
+	}
+	ok, retry := l.handshakes.Allow(key)
+	if ok {
+		ok, retry = l.handshakesTotal.Allow("")
+	}
+	if !ok {
+		end()
+		d.log.Warn("socket.io handshake refused: too many", "remote", r.RemoteAddr)
+		tooMany(w, http.StatusTooManyRequests, retry, "too many new connections; retry later")
+		return w, r, nil, false
+	}
+	return w, r, end, true
+}
+
+// countSocket counts a new Socket.IO session (a handshake: no sid) as
+// one open connection of client key until it closes, and reports false
+// when key or everyone is at the bound (--conns-per-ip, --conns-total).
+// A WebSocket is counted by its connection, which it holds to its end
+// (hijacked). A long-polling session holds no connection between its
+// polls: it is counted by the Hold it returns, which the Socket.IO sink
+// keeps for the session, from this handshake until the library closes
+// it, upgraded to a WebSocket or not (the upgrade carries the sid, so it
+// is not counted again); the caller Ends the Hold once the request is
+// served, which gives the count back if no session was opened. Without
+// connection tracking (limit.Listener) WebSockets are not counted.
+func (l *limits) countSocket(r *http.Request, key string) (*limit.Hold, bool) {
+	if websocket.IsWebSocketUpgrade(r) {
+		c := limit.ConnOf(r.Context())
+		return nil, c == nil || c.Claim(l.socketConns, key)
+	}
+	return l.socketConns.Hold(key)
 }
 
 // readBody reads a request's body before any handler sees it, under the

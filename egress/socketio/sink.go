@@ -164,6 +164,7 @@ func New(opts Options) *Sink {
 	s.engine = s.io.ServeHandler(nil)
 	s.enc = s.io.Encoder()
 	_ = s.io.On("connection", s.onConnection)
+	_ = s.io.Engine().On("connection", s.onEngineConnection)
 	return s
 }
 

@@ -1,0 +1,43 @@
+package socketio
+
+import (
+	"github.com/heraldhq/herald/internal/limit"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// engineSession is what the sink uses of the library's engine socket: one
+// Engine.IO session, from its handshake to its close, whatever transports
+// it moves across (long-polling, then a WebSocket upgraded from it).
+type engineSession interface {
+	Request() *types.HttpContext
+	Once(types.EventName, ...types.EventListener) error
+	ReadyState() string
+}
+
+// onEngineConnection keeps the count the server took for a session's
+// handshake (a limit.Hold in the request's context, cmd/herald's
+// --conns-per-ip) until the library closes the session. The engine
+// socket emits "close" exactly once, whatever ends the session: the page
+// leaving, a ping timeout, a transport error, CloseSession or Close. An
+// upgrade to a WebSocket moves the same engine socket to a new transport
+// and closes nothing. So a long-polling page counts as one open
+// connection between its polls too, and as one after it upgrades. The
+// engine emits "connection" inside the handshake request, before that
+// request's Hold ends.
+func (s *Sink) onEngineConnection(args ...any) {
+	sess, ok := first(args).(engineSession)
+	if !ok || sess.Request() == nil {
+		return
+	}
+	hold := limit.HoldOf(sess.Request().Context())
+	if hold == nil {
+		return
+	}
+	release := hold.Keep()
+	_ = sess.Once("close", func(...any) { release() })
+	// A close between the engine's own check and the line above has
+	// been emitted already.
+	if sess.ReadyState() == "closed" {
+		release()
+	}
+}
