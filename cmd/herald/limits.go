@@ -55,8 +55,9 @@ func tooMany(w http.ResponseWriter, status int, retry time.Duration, reason stri
 }
 
 // apply puts the per-client limits in front of next: request rates on the
-// trigger URL and the rules file's ingress paths, connection counts and
-// handshake rates on Socket.IO, and the body read deadline everywhere.
+// trigger URL and the rules file's ingress paths, connection counts,
+// handshake rates and the long-polls' write deadline on Socket.IO, and the
+// body read deadline everywhere.
 func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := limit.Key(r)
@@ -103,12 +104,14 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 
 // admitSocket applies the connection and handshake limits to a request
 // of the Socket.IO endpoint, and answers it when it is refused. A request
-// of a session (with its sid) was counted at the session's handshake. A
-// handshake is counted (countSocket) and spends a handshake token. end is to be called
+// of a session (with its sid) was counted at the session's handshake; its
+// long-polls are given a write deadline (boundPoll). A handshake is
+// counted (countSocket) and spends a handshake token. end is to be called
 // once the request is served.
 func (d handlerDeps) admitSocket(l *limits, w http.ResponseWriter, r *http.Request, key string) (_ http.ResponseWriter, _ *http.Request, end func(), ok bool) {
 	if r.URL.Query().Get("sid") != "" {
-		return w, r, func() {}, true
+		w, end = d.boundPoll(w, r)
+		return w, r, end, true
 	}
 	hold, ok := l.countSocket(r, key)
 	if !ok {

@@ -134,3 +134,87 @@ func (p *pollWatch) state(sid string, now time.Time) *pollState {
 	p.sessions[sid] = st
 	return st
 }
+
+// pollWriteTimeout bounds how long writing one long-poll answer may take,
+// as the Socket.IO sink bounds one write to a WebSocket page (its
+// WriteTimeout, 10 s by default). It runs from the answer's first byte,
+// not from the poll's start: the library holds a healthy poll open until
+// it has something to send, up to its ping interval (25 s), and that
+// wait writes nothing.
+const pollWriteTimeout = 10 * time.Second
+
+// boundPoll bounds the writing of the answer to r when r is a long-poll
+// (a GET of a polling session). The library sets no write deadline and
+// ignores a failed write, so a client that never read its answer held
+// the answer (megabytes of queued alerts) in memory until TCP gave up,
+// two minutes later, and its session alive meanwhile. Now the write
+// fails after pollWriteTimeout, which frees the answer, and done (to be
+// called once r is served) closes the session: its page no longer reads,
+// and it would otherwise wait for the heartbeat to end it.
+func (d handlerDeps) boundPoll(w http.ResponseWriter, r *http.Request) (_ http.ResponseWriter, done func()) {
+	q := r.URL.Query()
+	if r.Method != http.MethodGet || q.Get("transport") != "polling" {
+		return w, func() {}
+	}
+	pw := &pollWriter{ResponseWriter: w, timeout: pollWriteTimeout}
+	return pw, func() {
+		if pw.finish() {
+			return
+		}
+		d.log.Warn("socket.io long-poll cut: its answer was not read in time", "remote", r.RemoteAddr)
+		d.sinks.closeSession(q.Get("sid"))
+	}
+}
+
+// pollWriter is a long-poll's response, with a write deadline from its
+// first byte on.
+type pollWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+
+	mu      sync.Mutex
+	bounded bool // the deadline is set
+	failed  bool // a write did not complete
+}
+
+func (p *pollWriter) WriteHeader(code int) {
+	p.begin()
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *pollWriter) Write(b []byte) (int, error) {
+	p.begin()
+	n, err := p.ResponseWriter.Write(b)
+	if err != nil {
+		p.mu.Lock()
+		p.failed = true
+		p.mu.Unlock()
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (p *pollWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+func (p *pollWriter) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.bounded {
+		p.bounded = true
+		_ = http.NewResponseController(p.ResponseWriter).SetWriteDeadline(time.Now().Add(p.timeout))
+	}
+}
+
+// finish sends what the answer still has buffered, within its deadline,
+// and reports whether all of it was written. An answer of known length
+// (every library answer that carries packets) has nothing left to write
+// after this; net/http lifts the deadline once the request is done.
+func (p *pollWriter) finish() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bounded && !p.failed && p.Header().Get("Content-Length") != "" &&
+		http.NewResponseController(p.ResponseWriter).Flush() != nil {
+		p.failed = true
+	}
+	return !p.failed
+}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,4 +110,109 @@ func TestPollingSessionsCountAsOpenConnections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStuckLongPollIsCutAtTheWriteTimeout: a long-poll whose client never
+// reads its answer (megabytes of alerts) is cut once writing it took the
+// write timeout, and its session closed then, not when the heartbeat gives
+// up on it; a healthy page's poll, held open by the library for longer than
+// the write timeout until it has something to send (an alert, the next
+// ping), is answered on the same connection every time.
+func TestStuckLongPollIsCutAtTheWriteTimeout(t *testing.T) {
+	cfg, err := parseFlags([]string{"-p", "0", "-l", "DEBUG", "--admin-token", testToken, "--data", memoryData,
+		"--rate-requests", "off", "--rate-misses", "off"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, logs, _ := serveInTest(t, cfg, noEnv)
+
+	healthy := openPolling(t, base)
+	healthy.post(`42["REGISTER",{"code":"healthy"}]`)
+	stuck := openPolling(t, base)
+	stuck.post(`42["REGISTER",{"code":"stuck"}]`)
+	waitFor(t, "both pages to register", func() bool {
+		list := clients(t, base)
+		return strings.Contains(list, `"healthy"`) && strings.Contains(list, `"stuck"`)
+	})
+	// The healthy page's polls all go on one connection of their own.
+	pollClient := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer pollClient.CloseIdleConnections()
+	poll := func() (answer, error) {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", healthy.url, nil)
+		resp, err := pollClient.Do(req)
+		if err != nil {
+			return answer{}, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return answer{status: resp.StatusCode, body: string(b)}, err
+	}
+	held := make(chan answer, 1)
+	heldErr := make(chan error, 1)
+	go func() {
+		a, err := poll()
+		heldErr <- err
+		held <- a
+	}()
+
+	blob := strings.Repeat("x", 900_000)
+	for i := range 5 {
+		body := fmt.Sprintf(`{"code":"stuck","event":"big","n":%d,"blob":%q}`, i, blob)
+		if a := do(t, "POST", base+"/notify", strings.NewReader(body), map[string]string{"Content-Type": "application/json"}); a.status != 200 || !strings.Contains(a.body, `"count":1`) {
+			t.Fatalf("alert %d for the stuck page = %d %s", i, a.status, a.body)
+		}
+	}
+	conn, err := net.Dial("tcp", hostOf(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", strings.TrimPrefix(stuck.url, base), hostOf(base))
+	// Never read. The heartbeat would end the session 45 s after its last
+	// poll; the safety net waits longer, so a late end is seen as such.
+	deadline := time.Now().Add(2 * time.Minute)
+	for strings.Contains(clients(t, base), `"stuck"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the page whose poll is never read is still registered after 2 minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if l := logs.String(); strings.Contains(l, `reason="ping timeout"`) || !strings.Contains(l, "socket.io long-poll cut") {
+		t.Fatalf("the stuck page left by the heartbeat, not at the write timeout:\n%s", grepLines(l, "disconnected", "long-poll"))
+	}
+
+	// The healthy page's poll, held since before the stuck one, answers
+	// the alert sent now; its next poll, on the same connection, waits
+	// for the library's next ping.
+	if a := do(t, "GET", base+"/notify?code=healthy&event=after", nil, nil); !strings.Contains(a.body, `"count":1`) {
+		t.Fatalf("alert for the healthy page = %d %s", a.status, a.body)
+	}
+	if err := <-heldErr; err != nil {
+		t.Fatalf("the healthy page's held poll: %v", err)
+	}
+	if a := <-held; a.status != http.StatusOK || !strings.Contains(a.body, "after") {
+		t.Fatalf("the healthy page's held poll = %d %.200q, want the alert", a.status, a.body)
+	}
+	a, err := poll()
+	if err != nil || a.status != http.StatusOK || !strings.HasPrefix(a.body, "2") {
+		t.Fatalf("the healthy page's next poll = %d %.200q, %v; want the ping", a.status, a.body, err)
+	}
+	if !strings.Contains(clients(t, base), `"healthy"`) {
+		t.Fatal("the healthy page is gone")
+	}
+}
+
+// grepLines returns the lines of s that contain any of words.
+func grepLines(s string, words ...string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -121,6 +121,16 @@ func (ss sinks) sessions(room string) []string {
 	return out
 }
 
+// closeSession drops session id of whichever sink holds it (one whose
+// long-poll answer could not be written in time, polling.go).
+func (ss sinks) closeSession(id string) {
+	for _, s := range ss {
+		if c, ok := s.(interface{ CloseSession(id string) bool }); ok && c.CloseSession(id) {
+			return
+		}
+	}
+}
+
 // close closes every sink in parallel and returns when all are done.
 func (ss sinks) close(ctx context.Context) error {
 	errs := make([]error, len(ss))

@@ -41,3 +41,17 @@ func (s *Sink) onEngineConnection(args ...any) {
 		release()
 	}
 }
+
+// CloseSession drops the library session id at once, discarding what its
+// buffer holds, as a page over its queue bound is dropped. cmd/herald
+// calls it for a long-polling page whose response could not be written in
+// time: the page no longer reads, and would otherwise hold its session
+// until the heartbeat gives up on it. It reports whether there was one.
+func (s *Sink) CloseSession(id string) bool {
+	sess, ok := s.io.Engine().Clients().Load(id)
+	if !ok {
+		return false
+	}
+	sess.Close(true)
+	return true
+}

@@ -89,6 +89,21 @@ func TestLibrarySessionsKeepTheirCount(t *testing.T) {
 			t.Fatalf("after Close %d sessions still count, want 0", n)
 		}
 	})
+	t.Run("dropped", func(t *testing.T) {
+		conns := limit.NewConns(0, 0)
+		s := New(Options{Log: discardLog()})
+		base := countedSink(t, s, conns)
+		open := pollHandshake(t, base)
+		if !s.CloseSession(open.SID) {
+			t.Fatal("CloseSession of a live session reported none")
+		}
+		if n := openCount(conns); n != 0 {
+			t.Fatalf("a dropped session counts %d, want 0", n)
+		}
+		if s.CloseSession(open.SID) {
+			t.Fatal("CloseSession of a closed session reported one")
+		}
+	})
 }
 
 func post(t *testing.T, base, sid, payload string) {
