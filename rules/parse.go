@@ -96,7 +96,10 @@ func (p *parser) root(n *yaml.Node) {
 		return
 	}
 	if v := f["version"]; v != nil {
-		if v.Kind != yaml.ScalarNode || v.Value != strconv.Itoa(Version) {
+		switch {
+		case v.Kind != yaml.ScalarNode:
+			p.errorf(v, "version: expected a number, got %s (write version: %d)", describe(v), Version)
+		case v.Value != strconv.Itoa(Version):
 			p.errorf(v, "unsupported version %q (this herald reads version %d)", v.Value, Version)
 		}
 	}
