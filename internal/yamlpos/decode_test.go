@@ -8,8 +8,9 @@ import (
 
 func TestDecodeStrict(t *testing.T) {
 	type opts struct {
-		Secret string `yaml:"secret"`
-		Window int    `yaml:"window"`
+		Secret string         `yaml:"secret"`
+		Window int            `yaml:"window"`
+		Data   map[string]any `yaml:"data"`
 	}
 	tests := []struct {
 		name    string
@@ -18,10 +19,15 @@ func TestDecodeStrict(t *testing.T) {
 	}{
 		{name: "ok", src: "x:\n  secret: s\n  window: 3\n"},
 		{name: "unknown key at its position", src: "x:\n  secret: s\n  windw: 3\n",
-			wantErr: `rules.yaml:3:3: unknown key "windw" (known: secret, window)`},
+			wantErr: `rules.yaml:3:3: unknown key "windw" (known: data, secret, window)`},
 		{name: "wrong type at its line", src: "x:\n  secret: s\n  window: soon\n",
 			wantErr: "rules.yaml:3: cannot unmarshal !!str `soon` into int"},
 		{name: "not a mapping", src: "x: [1]\n", wantErr: `rules.yaml:1:4: expected a mapping, got a list`},
+		{name: "duplicate key at its column", src: "x:\n  data: {x: 1, x: 2}\n",
+			wantErr: `rules.yaml:2:16: duplicate key "x" (first at rules.yaml:2:10)`},
+		{name: "duplicate key nested in a list", src: "x:\n  data:\n    l:\n      - {a: 1}\n      - {a: 1, a: 2}\n",
+			wantErr: `rules.yaml:5:16: duplicate key "a" (first at rules.yaml:5:10)`},
+		{name: "the same key in two mappings is fine", src: "x:\n  data: {a: {x: 1}, b: {x: 2}}\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
