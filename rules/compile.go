@@ -37,6 +37,7 @@ type program struct {
 	prog  *vm.Program
 	src   string
 	what  string // "when", "emit", "set.text": for messages
+	cond  bool   // a when: its advice is about logic, not text
 	span  span
 	names []string // environment entries it reads
 }
@@ -54,7 +55,7 @@ func compileExpr(src, what string, sp span, asBool bool) (*program, error) {
 	if err != nil {
 		return nil, sp.wrap(what, err)
 	}
-	return &program{prog: prog, src: src, what: what, span: sp, names: envNames(prog.Node())}, nil
+	return &program{prog: prog, src: src, what: what, cond: asBool, span: sp, names: envNames(prog.Node())}, nil
 }
 
 // envNames lists the environment names an expression reads, so routing

@@ -538,11 +538,7 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 	switch b.Operator {
 	case "+":
 		if (l == herald.KindString && rk == herald.KindNumber) || (l == herald.KindNumber && rk == herald.KindString) {
-			hint := "write the text as a template instead"
-			if field != "" && fk == herald.KindNumber {
-				hint = fmt.Sprintf(`write the text as a template ("… {{ %s }} …") or use string(data.%s)`, field, field)
-			}
-			p.report(certain, pos, "%s: text + number fails on every event: %s", prog.what, hint)
+			p.report(certain, pos, "%s: text + number fails on every event: %s", prog.what, plusHint(prog.cond, field, fk))
 		}
 	case "==", "!=", "<", "<=", ">", ">=":
 		if field == "" {
@@ -566,4 +562,21 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		p.report(certain, pos, "%s: data.%s is a %s, so %s with a %s %s: %s",
 			prog.what, field, fk, b.Operator, other, effect, fix)
 	}
+}
+
+// plusHint is the fix for text + number. Where the expression makes text
+// (set, emit, to) the fix is a template; in a when, which makes no text,
+// it is converting one side so the types match.
+func plusHint(cond bool, field string, fk herald.Kind) string {
+	switch {
+	case cond && field != "" && fk == herald.KindString:
+		return fmt.Sprintf("the types do not match (data.%s is text); use float(data.%s) to add to it", field, field)
+	case cond && field != "" && fk == herald.KindNumber:
+		return fmt.Sprintf("the types do not match (data.%s is a number); compare numbers, or use string(data.%s)", field, field)
+	case cond:
+		return "the types do not match; convert one side with float(…) or string(…)"
+	case field != "" && fk == herald.KindNumber:
+		return fmt.Sprintf(`write the text as a template ("… {{ %s }} …") or use string(data.%s)`, field, field)
+	}
+	return "write the text as a template instead"
 }
