@@ -57,7 +57,7 @@ func (p *parser) rulesSection(n *yaml.Node) {
 			continue
 		}
 		if first, dup := names[r.name]; dup {
-			p.errs.Add(r.pos, "duplicate rule name %q (first at %s)", r.name, first)
+			p.errs.Add(p.ownPos(item, r.pos), "duplicate rule name %q (first at %s)", r.name, first)
 			continue
 		}
 		names[r.name] = r.pos
@@ -121,6 +121,16 @@ func (p *parser) rule(n *yaml.Node, i int) *rule {
 		r.set = p.setFields(s, what+": set")
 	}
 	return r
+}
+
+// ownPos is where item is written: an alias (- *r) shares its anchor's
+// nodes, so an error about the repeat must point at the alias, not at
+// the anchor's pos.
+func (p *parser) ownPos(item *yaml.Node, pos yamlpos.Pos) yamlpos.Pos {
+	if item.Kind == yaml.AliasNode {
+		return yamlpos.At(p.file, item)
+	}
+	return pos
 }
 
 // ruleLabel names a rule in messages by its name when it has one, by its
@@ -222,6 +232,9 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if !p.fieldName(k, what) {
+			continue
+		}
 		if first := seen[k.Value]; first != nil {
 			p.errorf(k, "%s: duplicate field %q (first at %s)", what, k.Value, yamlpos.At(p.file, first))
 			continue
@@ -245,4 +258,18 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 		out = append(out, setField{key: k.Value, prog: prog})
 	}
 	return out
+}
+
+// fieldName reports a set key that cannot name a payload field; an empty
+// one would otherwise surface as a baffling "set.: …" error on its value.
+func (p *parser) fieldName(k *yaml.Node, what string) bool {
+	switch {
+	case k.Kind != yaml.ScalarNode:
+		p.errorf(k, "%s: a field name must be text, got %s", what, describe(k))
+	case k.Value == "":
+		p.errorf(k, "%s: empty field name (write the payload field's name before the colon)", what)
+	default:
+		return true
+	}
+	return false
 }

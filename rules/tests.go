@@ -80,7 +80,7 @@ func (p *parser) testsSection(n *yaml.Node) {
 			continue
 		}
 		if first, dup := names[tc.name]; dup {
-			p.errs.Add(tc.pos, "duplicate test name %q (first at %s)", tc.name, first)
+			p.errs.Add(p.ownPos(item, tc.pos), "duplicate test name %q (first at %s)", tc.name, first)
 			continue
 		}
 		names[tc.name] = tc.pos
