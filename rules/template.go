@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -234,8 +235,8 @@ func (p tmplPart) value(ev *herald.Event) string {
 				s = f.arg
 			}
 		case "number":
-			if x, ok := toFloat(v); ok {
-				s = formatNumber(x, f.n)
+			if t, ok := numberText(v); ok {
+				s = formatNumber(t, f.n)
 			}
 		}
 	}
@@ -297,8 +298,11 @@ func formatValue(v any) string {
 // formatFloat prints 5 as 5, 2.5 as 2.5 and 1e6 as 1000000: never an
 // exponent, never a trailing .0.
 func formatFloat(f float64) string {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
+	switch {
+	case math.IsInf(f, 0) || math.IsNaN(f):
 		return ""
+	case f == 0: // -0 too: nobody writes a minus on nothing
+		return "0"
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
@@ -321,19 +325,63 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// formatNumber groups thousands with commas; decimals < 0 keeps the
-// number's own decimals.
-func formatNumber(f float64, decimals int) string {
-	s := formatFloat(f)
-	if decimals >= 0 {
-		s = strconv.FormatFloat(f, 'f', decimals, 64)
+// plainDecimal is a number written the way formatNumber can take it
+// digit by digit, so a text field keeps digits a float64 cannot hold.
+var plainDecimal = regexp.MustCompile(`^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$`)
+
+// numberText is v as decimal digits with no exponent, and the same digits
+// the plain form {{ v }} prints: the number filter only groups and rounds
+// them, so the two forms never disagree.
+func numberText(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		if t := strings.TrimSpace(v); plainDecimal.MatchString(t) {
+			return trimDecimal(t), true
+		}
+	case int:
+		return strconv.Itoa(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
 	}
+	f, ok := toFloat(v)
+	if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", false
+	}
+	return formatFloat(f), true
+}
+
+// trimDecimal writes a plainDecimal the way formatFloat would: no plus,
+// no leading or trailing zeros beyond one whole digit.
+func trimDecimal(t string) string {
 	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
+	if t[0] == '-' || t[0] == '+' {
+		sign, t = strings.TrimPrefix(t[:1], "+"), t[1:]
 	}
-	whole, frac, hasFrac := strings.Cut(s, ".")
+	whole, frac, _ := strings.Cut(t, ".")
+	whole = strings.TrimLeft(whole, "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if frac = strings.TrimRight(frac, "0"); frac != "" {
+		whole += "." + frac
+	}
+	return sign + whole
+}
+
+// formatNumber groups the thousands of decimal text t with commas and,
+// for decimals >= 0, rounds it half up to that many places, as a person
+// rounds the number they read.
+func formatNumber(t string, decimals int) string {
+	neg := strings.HasPrefix(t, "-")
+	t = strings.TrimPrefix(t, "-")
+	if decimals >= 0 {
+		t = roundDecimal(t, decimals)
+	}
+	whole, frac, hasFrac := strings.Cut(t, ".")
 	var b strings.Builder
+	if neg && strings.Trim(whole+frac, "0") != "" { // -0.004 rounds to 0.00, not -0.00
+		b.WriteByte('-')
+	}
 	for i, c := range whole {
 		if i > 0 && (len(whole)-i)%3 == 0 {
 			b.WriteByte(',')
@@ -343,7 +391,33 @@ func formatNumber(f float64, decimals int) string {
 	if hasFrac {
 		b.WriteString("." + frac)
 	}
-	return sign + b.String()
+	return b.String()
+}
+
+// roundDecimal rounds unsigned decimal text t half up to decimals places.
+func roundDecimal(t string, decimals int) string {
+	whole, frac, _ := strings.Cut(t, ".")
+	up := len(frac) > decimals && frac[decimals] >= '5'
+	if len(frac) > decimals {
+		frac = frac[:decimals]
+	}
+	digits := []byte(whole + frac + strings.Repeat("0", decimals-len(frac)))
+	for i := len(digits) - 1; up && i >= 0; i-- {
+		if digits[i] == '9' {
+			digits[i] = '0'
+			continue
+		}
+		digits[i]++
+		up = false
+	}
+	if up {
+		digits = append([]byte{'1'}, digits...)
+	}
+	if decimals == 0 {
+		return string(digits)
+	}
+	cut := len(digits) - decimals
+	return string(digits[:cut]) + "." + string(digits[cut:])
 }
 
 // fields lists the data fields the template reads, dotted.

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -14,6 +15,8 @@ func TestTemplateText(t *testing.T) {
 		"user_name": "Ann", "viewers": 5.0, "big": 1234567.0, "ratio": 2.5, "huge": 1e21,
 		"empty": "", "is_gift": true, "reward": map[string]any{"title": "Hydrate"},
 		"choices": []any{map[string]any{"title": "Yes"}}, "amount": "3.50",
+		"tiny_loss": -0.004, "neg_zero": math.Copysign(0, -1), "loss": -1234.5, "half": 2.675, "nines": 9.995,
+		"big_id": 12345678901234567890.0, "big_text": "12345678901234567890", "padded": " +0012.50 ",
 	}
 	tests := []struct {
 		name, tmpl, want string
@@ -27,6 +30,12 @@ func TestTemplateText(t *testing.T) {
 		{name: "event fields", tmpl: `{{ event.source }}/{{ event.type }}/{{ event.code }}`, want: "twitch/channel.raid/abc"},
 		{name: "upper lower", tmpl: `{{ user_name | upper }}{{ user_name | lower }}`, want: "ANNann"},
 		{name: "number", tmpl: `{{ big | number }} {{ amount | number 2 }} {{ viewers | number 1 }}`, want: "1,234,567 3.50 5.0"},
+		{name: "no minus on zero", tmpl: `{{ tiny_loss | number 2 }} {{ neg_zero }} {{ neg_zero | number }} {{ neg_zero | number 1 }}`, want: "0.00 0 0 0.0"},
+		{name: "a negative number", tmpl: `{{ loss | number 2 }} {{ loss | number 0 }}`, want: "-1,234.50 -1,235"},
+		{name: "rounds half up as printed", tmpl: `{{ half | number 2 }} {{ nines | number 2 }} {{ nines | number 0 }}`, want: "2.68 10.00 10"},
+		{name: "beyond float64's integers, both forms agree", tmpl: `{{ big_id }} {{ big_id | number 2 }}`, want: "12345678901234567000 12,345,678,901,234,567,000.00"},
+		{name: "text keeps every digit", tmpl: `{{ big_text }} {{ big_text | number 2 }}`, want: "12345678901234567890 12,345,678,901,234,567,890.00"},
+		{name: "text as formatFloat writes it", tmpl: `{{ padded | number }} {{ padded | number 3 }}`, want: "12.5 12.500"},
 		{name: "bool and text around", tmpl: `gift={{ is_gift }}`, want: "gift=true"},
 		{name: "filter chain", tmpl: `{{ nobody | default "anon" | upper }}`, want: "ANON"},
 		{name: "bar inside a default", tmpl: `{{ nobody | default "a|b" }}`, want: "a|b"},
