@@ -2,7 +2,7 @@ package rules
 
 import (
 	"fmt"
-	"path"
+	pathpkg "path"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -90,6 +90,12 @@ func (p *parser) ingressInstance(k, v *yaml.Node) (IngressSpec, bool) {
 		if why := pathProblem(spec.Path); why != "" {
 			p.errorf(path, "%s: path %q %s", what, spec.Path, why)
 			pathOK = false
+		} else if strings.HasSuffix(spec.Path, "/") {
+			// Only a warning: the platform may well post to exactly that
+			// URL, and refusing a file that works would keep it from
+			// loading after an upgrade.
+			p.set.warnings.Add(yamlpos.At(p.file, path), "warning: %s: path %q ends in /, which takes every path below it too (and redirects %s there); write %s unless that is meant",
+				what, spec.Path, pathpkg.Clean(spec.Path), pathpkg.Clean(spec.Path))
 		}
 	}
 	spec.Options = opts
@@ -100,23 +106,21 @@ func (p *parser) ingressInstance(k, v *yaml.Node) (IngressSpec, bool) {
 // than, an ingress mounted at p, and what to write instead; "" when p is
 // fine. http.ServeMux matches the path alone (a query never matches),
 // answers a path that is not clean with a redirect to the cleaned one
-// (which herald may serve itself), and takes a path ending in / as the
-// whole tree below it, / itself as every path nothing else serves.
+// (which herald may serve itself), and takes / as every path nothing else
+// serves. (A path ending in / takes the tree below it: a warning only.)
 func pathProblem(p string) string {
 	switch {
 	case !strings.HasPrefix(p, "/"):
 		return "must start with /"
 	case strings.ContainsAny(p, "?#"):
 		i := strings.IndexAny(p, "?#")
-		return fmt.Sprintf("holds %q, which is never part of a request's path (it starts a query or fragment): every request would get 404; write %s", p[i:i+1], path.Clean(p[:i]))
+		return fmt.Sprintf("holds %q, which is never part of a request's path (it starts a query or fragment): every request would get 404; write %s", p[i:i+1], pathpkg.Clean(p[:i]))
 	case p == "/":
 		return "would catch every path herald does not serve itself; write a path of its own, such as /webhooks/<name>"
 	case strings.Contains(p, "//"):
-		return fmt.Sprintf("has an empty segment (//): requests to it are redirected to %s and never arrive; write %s", redirectTarget(p), path.Clean(p))
+		return fmt.Sprintf("has an empty segment (//): requests to it are redirected to %s and never arrive; write %s", redirectTarget(p), pathpkg.Clean(p))
 	case hasDotSegment(p):
 		return fmt.Sprintf(`has a "." or ".." segment: requests to it are redirected to %s and never arrive; write the path without them`, redirectTarget(p))
-	case strings.HasSuffix(p, "/"):
-		return fmt.Sprintf("ends in /, which would take every path below it too (and redirect %s there); write %s", path.Clean(p), path.Clean(p))
 	}
 	return ""
 }
@@ -124,7 +128,7 @@ func pathProblem(p string) string {
 // redirectTarget is where http.ServeMux sends a request for p: the
 // cleaned path, keeping a trailing slash.
 func redirectTarget(p string) string {
-	c := path.Clean(p)
+	c := pathpkg.Clean(p)
 	if strings.HasSuffix(p, "/") && c != "/" {
 		c += "/"
 	}

@@ -131,3 +131,16 @@ func TestErrorsAreLists(t *testing.T) {
 		t.Errorf("error = %q", list[0])
 	}
 }
+
+// TestIngressPathEndingInSlashIsAWarning: a path ending in / takes the
+// tree below it, which is rarely meant, but a platform may post to exactly
+// that URL: the file loads, with a warning saying what to write instead.
+func TestIngressPathEndingInSlashIsAWarning(t *testing.T) {
+	set, err := rules.Parse("rules.yaml", []byte("version: 1\ningress:\n  gen:\n    type: webhook\n    path: /hooks/gen/\n"), rules.Options{})
+	if err != nil {
+		t.Fatalf("a path ending in / refused: %v", err)
+	}
+	if w := set.Warnings().Error(); !strings.Contains(w, "rules.yaml:5:11: warning:") || !strings.Contains(w, "write /hooks/gen") {
+		t.Errorf("warnings = %q, want one at the path saying to write /hooks/gen", w)
+	}
+}
