@@ -18,6 +18,10 @@ const (
 	StateConnected    = "connected"    // a session is up
 	StateReconnecting = "reconnecting" // the session was lost; waiting to dial again
 	StateStopped      = "stopped"      // Run returned; LastError says why
+	// StateWaiting: no session on purpose, until something changes (a
+	// login is saved, a refused subscription is due again); LastError
+	// says what it waits for. Not a failure to dial, as reconnecting is.
+	StateWaiting = "waiting"
 )
 
 // RunStatus is a Runner's connection as people need to see it.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heraldhq/herald/ingress/twitch/eventsub"
+	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/internal/faketwitch"
 	"github.com/heraldhq/herald/internal/pagetest"
 )
@@ -75,8 +75,8 @@ func TestTwitchWebSocketWaitsForLogin(t *testing.T) {
 		return conn != nil && conn.LastError != ""
 	})
 	conn, _ := twitchConnection(t, h.base)
-	if conn.State != eventsub.StateWaiting || !strings.Contains(conn.LastError, "herald twitch login") {
-		t.Errorf("without a login the connection is %q (%s), want %q and what to do", conn.State, conn.LastError, eventsub.StateWaiting)
+	if conn.State != ingress.StateWaiting || !strings.Contains(conn.LastError, "herald twitch login") {
+		t.Errorf("without a login the connection is %q (%s), want %q and what to do", conn.State, conn.LastError, ingress.StateWaiting)
 	}
 
 	h.login(t, "device-access")

@@ -53,7 +53,7 @@ func (a *Adapter) RunStatus() ingress.RunStatus {
 	a.run.mu.Unlock()
 	st := ingress.RunStatus{State: ingress.StateConnecting, Subscriptions: []ingress.SubscriptionStatus{}}
 	if loginErr != "" {
-		st.State, st.LastError, st.LastErrorAt = eventsub.StateWaiting, loginErr, loginErrAt
+		st.State, st.LastError, st.LastErrorAt = ingress.StateWaiting, loginErr, loginErrAt
 	}
 	if c != nil {
 		st = c.Status()

@@ -158,9 +158,9 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 // idle holds no session until at (forever when !ok), reporting
-// StateWaiting meanwhile; it returns false when ctx ended first.
+// ingress.StateWaiting meanwhile; it returns false when ctx ended first.
 func (c *Client) idle(ctx context.Context, at time.Time, ok bool) bool {
-	c.update(func(s *sessionState) { s.state = StateWaiting })
+	c.update(func(s *sessionState) { s.state = ingress.StateWaiting })
 	if !ok {
 		c.Log.Error("no EventSub session: Twitch revoked every declared subscription; change the rules file or restart herald")
 		<-ctx.Done()

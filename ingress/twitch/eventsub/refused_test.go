@@ -155,7 +155,7 @@ func TestNoSessionWhileNothingIsDue(t *testing.T) {
 		time.Sleep(15 * time.Second) // the session ended at +10 s
 		synctest.Wait()
 		st := c.Status()
-		if st.State != eventsub.StateWaiting || !st.Subscriptions[0].RetryAt.Equal(start.Add(30*time.Second)) {
+		if st.State != ingress.StateWaiting || !st.Subscriptions[0].RetryAt.Equal(start.Add(30*time.Second)) {
 			t.Fatalf("between sessions status = %+v, want waiting until the retry at +30s", st)
 		}
 		wantBy := []struct {
@@ -211,8 +211,8 @@ func TestNoSessionWhenEverythingIsRevoked(t *testing.T) {
 		if n := dials.Load(); n != 1 {
 			t.Errorf("%d sessions after every subscription was revoked, want the first only", n)
 		}
-		if st := c.Status(); st.State != eventsub.StateWaiting {
-			t.Errorf("state = %q, want %q", st.State, eventsub.StateWaiting)
+		if st := c.Status(); st.State != ingress.StateWaiting {
+			t.Errorf("state = %q, want %q", st.State, ingress.StateWaiting)
 		}
 		cancel()
 		if err := <-done; err != nil {
@@ -285,8 +285,8 @@ func TestAskAgainAfterNewLogin(t *testing.T) {
 				if len(tc.subs) == 1 {
 					time.Sleep(15 * time.Second) // Twitch ended the empty session at +10 s
 					synctest.Wait()
-					if st := c.Status().State; st != eventsub.StateWaiting {
-						t.Fatalf("with every type refused the state is %q, want %q", st, eventsub.StateWaiting)
+					if st := c.Status().State; st != ingress.StateWaiting {
+						t.Fatalf("with every type refused the state is %q, want %q", st, ingress.StateWaiting)
 					}
 				}
 

@@ -6,12 +6,6 @@ import (
 	"github.com/heraldhq/herald/ingress"
 )
 
-// StateWaiting is the connection state of a client that holds no session
-// because a new one would have nothing to ask for: every declared
-// subscription was refused (until its retry_at) or revoked. LastError
-// and each subscription's status say why.
-const StateWaiting = "waiting"
-
 // MaxRefusedRetry caps the wait before a subscription Helix refused (403)
 // is asked for again: a scope granted by a new login, or a right given
 // back, is picked up within it, and a lasting refusal costs one call per
