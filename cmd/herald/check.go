@@ -58,15 +58,16 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	}
 	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reserved, ReservedNames: reservedNames, DataDir: dataDir})
 	set, err := r.Check(file, data)
+	var loginWarnings yamlpos.List
 	if err == nil {
-		err = preflight(set, file, dataDir)
+		loginWarnings, err = preflight(set, file, dataDir)
 	}
 	if err != nil {
 		n := printErrors(stderr, data, err)
 		fmt.Fprintf(stderr, "%s: %d error(s); the running rules would stay in place\n", file, n)
 		return exitFailure
 	}
-	warnings := append(set.Warnings(), set.Lint()...).Sort()
+	warnings := append(append(set.Warnings(), set.Lint()...), loginWarnings...).Sort()
 	if len(warnings) > 0 {
 		printErrors(stderr, data, warnings)
 	}
@@ -132,16 +133,19 @@ func caretPad(line string, col int) string {
 
 // preflight runs the checks that look beyond the file (a Twitch login's
 // scopes) for every instance that offers them.
-func preflight(set *rules.Set, file, dataDir string) error {
+func preflight(set *rules.Set, file, dataDir string) (warnings yamlpos.List, err error) {
 	var errs yamlpos.List
 	for _, spec := range set.Ingress() {
 		if spec.Type != "twitch" {
 			continue
 		}
-		err := twitch.Preflight(ingress.Params{Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file, DataDir: dataDir})
+		warning, err := twitch.Preflight(ingress.Params{Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file, DataDir: dataDir})
 		if err != nil {
 			errs.Append(spec.Pos, err)
 		}
+		if warning != "" {
+			warnings.Add(spec.Pos, "warning: ingress %q: %s", spec.Name, warning)
+		}
 	}
-	return errs.Err()
+	return warnings, errs.Err()
 }

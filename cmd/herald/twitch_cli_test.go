@@ -146,6 +146,14 @@ func TestCheckTwitchDeclaration(t *testing.T) {
 		name, rules string
 		want        []string
 	}{name: "webhook without callback", rules: webhook, want: []string{"rules.yaml:9:20: ingress \"twitch\": managed webhook subscriptions need callback"}})
+	t.Run("no login yet", func(t *testing.T) {
+		// The file is right: ok, with a warning saying how to log in.
+		empty := t.TempDir()
+		code, out, errOut := runHerald(t, "check", "--data", empty, cliRules(t, fake, "channel.follow"))
+		if code != exitOK || !strings.Contains(errOut, `warning: ingress "twitch": no Twitch login`) || !strings.Contains(errOut, "--data "+empty) {
+			t.Errorf("check with no login exited %d:\n%s%s\nwant 0 and a warning naming the login command and %s", code, out, errOut, empty)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runHerald(t, "check", "--data", data, tc.rules)

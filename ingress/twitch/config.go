@@ -1,6 +1,7 @@
 package twitch
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -136,21 +137,27 @@ func DecodeConfig(p ingress.Params) (*Config, error) {
 	return &cfg, nil
 }
 
-// Preflight is `herald check`'s look beyond the file: when the instance
-// uses the login in p.DataDir and one exists, every declared subscription
-// whose scope the login lacks is a positioned error. It reads one local
-// file and nothing else.
-func Preflight(p ingress.Params) error {
+// Preflight is `herald check`'s look beyond the file, at the login in
+// p.DataDir of an instance that uses one. Every declared subscription
+// whose scope the login lacks is a positioned error. No login (or one
+// that cannot be read) is a warning only: the file is right, and herald
+// started without a login waits for one (a WebSocket instance) or says
+// what to do. It reads one local file and nothing else.
+func Preflight(p ingress.Params) (warning string, err error) {
 	cfg, err := DecodeConfig(p)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if cfg.AccessToken.Value() != "" || !cfg.Managed() {
-		return nil
+		return "", nil
 	}
-	tok, err := auth.Store{Dir: dataDirOr(p.DataDir)}.Load()
+	dir := dataDirOr(p.DataDir)
+	tok, err := auth.Store{Dir: dir}.Load()
+	if errors.Is(err, auth.ErrNoLogin) {
+		return fmt.Sprintf("no Twitch login in %s yet: herald twitch login --rules %s --data %s", dir, p.File, dir), nil
+	}
 	if err != nil {
-		return nil // no login yet: nothing to compare with
+		return fmt.Sprintf("the Twitch login in %s cannot be read (%v): herald twitch login --rules %s --data %s", dir, err, p.File, dir), nil
 	}
 	missing := map[string]eventsub.MissingScope{}
 	for _, m := range eventsub.Missing(cfg.Declared(), tok.Scopes) {
@@ -162,5 +169,5 @@ func Preflight(p ingress.Params) error {
 			errs.Add(yamlpos.At(p.File, s.pos), "ingress %q: %s, which the Twitch login of %s lacks; run `herald twitch login` again", p.Name, m, tok.Login)
 		}
 	}
-	return errs.Err()
+	return "", errs.Err()
 }
