@@ -160,12 +160,7 @@ func TestShutdownWithADashboardOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, nil, cfg, noEnv, io.Discard, ready) }()
-	base := "http://" + <-ready
+	base, _, stop := serveInTest(t, cfg, noEnv)
 
 	a := doRaw(t, "POST", base+"/admin/login", `{"token":"`+testToken+`"}`, map[string]string{"Content-Type": "application/json"})
 	var session *http.Cookie
@@ -192,9 +187,9 @@ func TestShutdownWithADashboardOpen(t *testing.T) {
 		t.Fatalf("stream began %q (%v), want the history event", first[:n], err)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("shutdown with a dashboard open: %v", err)
+	stop() // fails the test if the shutdown does
+	if t.Failed() {
+		t.FailNow()
 	}
 	// The stream ended (EOF, not a reset): the tab sees it and reconnects.
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
