@@ -32,6 +32,16 @@ const (
 	// drainGrace is how long the old connection of a session_reconnect is
 	// read after the new welcome, unless Twitch closes it first.
 	drainGrace = 5 * time.Second
+	// moveGrace is how long Twitch keeps the old connection of a
+	// session_reconnect open for the client to reach reconnect_url (it
+	// then closes it with 4004): a dial that fails within it is tried
+	// again while the old connection still delivers.
+	moveGrace = 30 * time.Second
+	// firstRedial is the wait before the first retry of a failed
+	// reconnect_url dial; each retry waits twice as long as the last, up
+	// to maxRedial, so the dials go on until the grace ends.
+	firstRedial = time.Second
+	maxRedial   = 4 * time.Second
 	// maxFrame bounds one message; notifications are a few KiB.
 	maxFrame = 1 << 20
 )
@@ -264,13 +274,52 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 	subscribing := false
 	again := false   // AskAgain came while subscribing: ask once that ends
 	dialing := false // a session_reconnect's dial has not reported yet
+	// The move a session_reconnect asked for: where to, since when, how
+	// long the next failed dial waits before trying again, and whether the
+	// old connection has ended meanwhile (then a failed dial is final).
+	var move struct {
+		url     string
+		asked   time.Time
+		wait    time.Duration
+		oldGone bool
+	}
+	redial := func(after time.Duration) {
+		dialing = true
+		go func(u string) {
+			if after > 0 {
+				select {
+				case <-time.After(after):
+				case <-ctx.Done():
+					return
+				}
+			}
+			l, err := c.dial(ctx, u, frames)
+			select {
+			case redialed <- dialResult{l, err}:
+			case <-ctx.Done():
+				if l != nil {
+					l.conn.Close() // the session ended meanwhile
+				}
+			}
+		}(move.url)
+	}
 	follow := func(r dialResult) error {
 		dialing = false
-		if r.err != nil {
+		if r.err == nil {
+			next = r.link
+			links = append(links, next)
+			return nil
+		}
+		// The old connection delivers until Twitch closes it, so a move
+		// that failed once is not a lost session yet: starting over would
+		// drop a working connection and its subscriptions.
+		if move.oldGone || time.Since(move.asked) >= moveGrace {
 			return fmt.Errorf("following session_reconnect: %w", r.err)
 		}
-		next = r.link
-		links = append(links, next)
+		c.Log.Warn("EventSub reconnect_url not reached; the current connection still delivers, trying again",
+			"err", r.err, "retry_in", move.wait)
+		redial(move.wait)
+		move.wait = min(2*move.wait, maxRedial)
 		return nil
 	}
 	startSubscribe := func(retrying bool) {
@@ -346,6 +395,7 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 				if next != nil || dialing {
 					// Twitch closes the old connection once the new one
 					// is up; wait for the new welcome.
+					move.oldGone = true
 					continue
 				}
 				return healthy, f.err
@@ -373,17 +423,8 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 			case TypeKeepalive:
 			case TypeReconnect:
 				c.Log.Info("EventSub asked to reconnect; moving the session")
-				dialing = true
-				go func(u string) {
-					l, err := c.dial(ctx, u, frames)
-					select {
-					case redialed <- dialResult{l, err}:
-					case <-ctx.Done():
-						if l != nil {
-							l.conn.Close() // the session ended meanwhile
-						}
-					}
-				}(f.msg.Session.ReconnectURL)
+				move.url, move.asked, move.wait, move.oldGone = f.msg.Session.ReconnectURL, time.Now(), firstRedial, false
+				redial(0)
 			case TypeNotification, TypeRevocation:
 				c.deliver(ctx, f.msg)
 			default:

@@ -8,7 +8,8 @@
 // It follows Twitch's documented behaviour: subscriptions are created
 // within 10 s of session_welcome; a session whose keepalives stop is
 // replaced; session_reconnect moves to the new URL and keeps the old
-// connection until the new welcome; revoked subscriptions are not
+// connection until the new welcome, retrying a failed dial while Twitch
+// keeps the old one (30 s); revoked subscriptions are not
 // re-created; ones Helix refuses (403) are asked for again with a backoff
 // capped at MaxRefusedRetry; close codes 4000-4007 are logged with their
 // meaning; lost connections are re-dialled with exponential backoff and

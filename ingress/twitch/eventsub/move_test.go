@@ -1,0 +1,168 @@
+package eventsub_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/heraldhq/herald/ingress/twitch/eventsub"
+)
+
+// moveFake is a Twitch whose first connection asks to move the session
+// at once and then delivers a notification every 5 s until it is closed,
+// as Twitch's old connection does until the client's new one is welcomed
+// or the 30 s grace ends (close 4004). Dials of reconnect_url are refused
+// (503) while refuse says so.
+type moveFake struct {
+	*fakeTwitch
+	refuse            func(n int32) bool // n counts reconnect_url dials from 1
+	moves, creates    atomic.Int32
+	sessionsStarted   atomic.Int32
+	handled           chan string
+	welcomedElsewhere chan struct{}
+}
+
+func newMoveFake(refuse func(int32) bool) *moveFake {
+	f := &moveFake{fakeTwitch: newFakeTwitch(), refuse: refuse, handled: make(chan string, 64),
+		welcomedElsewhere: make(chan struct{})}
+	f.handle = func(_ context.Context, m eventsub.Message) { f.handled <- m.ID }
+	var up websocket.Upgrader
+	f.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		moved := r.URL.Query().Has("moved")
+		if moved && f.refuse(f.moves.Add(1)) {
+			http.Error(w, "edge restarting", http.StatusServiceUnavailable)
+			return
+		}
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		f.handlers.Add(1)
+		defer f.handlers.Done()
+		defer conn.Close()
+		go func() { <-f.stop; conn.Close() }()
+		if moved {
+			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
+			close(f.welcomedElsewhere)
+			_ = conn.WriteMessage(websocket.TextMessage, notificationMsg("on-the-new-connection"))
+			f.keepAlive(conn)
+			return
+		}
+		n := f.sessionsStarted.Add(1)
+		_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
+		if n > 1 {
+			f.keepAlive(conn) // a session started over: nothing more to say
+			return
+		}
+		_ = conn.WriteMessage(websocket.TextMessage, reconnectMsg("ws://herald.test/ws?moved"))
+		grace := time.After(30 * time.Second)
+		for i := 0; ; i++ {
+			select {
+			case <-f.welcomedElsewhere:
+				_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "reconnect grace time expired"))
+				return
+			case <-grace:
+				_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "reconnect grace time expired"))
+				return
+			case <-time.After(5 * time.Second):
+				_ = conn.WriteMessage(websocket.TextMessage, notificationMsg("on-the-old-connection-"+string(rune('a'+i))))
+			case <-f.stop:
+				return
+			}
+		}
+	})
+	f.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		f.creates.Add(1)
+		w.WriteHeader(202)
+		_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"stream.online","version":"1"}]}`))
+	})
+	return f
+}
+
+// keepAlive sends keepalives on conn until the test ends.
+func (f *moveFake) keepAlive(conn *websocket.Conn) {
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-time.After(5 * time.Second):
+			if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
+				return
+			}
+		}
+	}
+}
+
+// drain returns what was handled so far.
+func (f *moveFake) drain() (ids []string) {
+	for {
+		select {
+		case id := <-f.handled:
+			ids = append(ids, id)
+		default:
+			return ids
+		}
+	}
+}
+
+// TestMoveRetriedWhileTheOldConnectionDelivers runs in fake time: Twitch
+// asks to move the session, and its reconnect_url refuses the first three
+// dials. The old connection keeps delivering meanwhile, and the fourth
+// dial completes the move: the session and its subscription are kept (no
+// new session, nothing created again), and nothing is lost.
+func TestMoveRetriedWhileTheOldConnectionDelivers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMoveFake(func(n int32) bool { return n <= 3 })
+		_, cancel, done, end := f.run(sub("stream.online"))
+		defer end()
+
+		time.Sleep(20 * time.Second) // retries after 1, 2 and 4 s; the old connection delivers at 5 s
+		synctest.Wait()
+		got := f.drain()
+		if len(got) != 2 || got[len(got)-1] != "on-the-new-connection" {
+			t.Errorf("handled %q, want one notification from the old connection, then the new one's", got)
+		}
+		if m, s, c := f.moves.Load(), f.sessionsStarted.Load(), f.creates.Load(); m != 4 || s != 1 || c != 1 {
+			t.Errorf("%d dials of reconnect_url, %d sessions, %d subscription creates; want 4, 1 and 1 (the move retried, the session kept)", m, s, c)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
+
+// TestMoveGivenUpWhenTheGraceEnds: reconnect_url refuses every dial. The
+// client keeps reading the old connection for as long as Twitch keeps it
+// (its notifications are handled), and starts a new session, subscribed
+// again, only once the move can no longer succeed.
+func TestMoveGivenUpWhenTheGraceEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMoveFake(func(int32) bool { return true })
+		_, cancel, done, end := f.run(sub("stream.online"))
+		defer end()
+
+		time.Sleep(26 * time.Second)
+		synctest.Wait()
+		if got := f.drain(); len(got) != 5 {
+			t.Errorf("handled %q in the 26 s after the request to move, want the old connection's 5", got)
+		}
+		if s, c := f.sessionsStarted.Load(), f.creates.Load(); s != 1 || c != 1 {
+			t.Errorf("%d sessions and %d creates while the old connection delivered, want 1 and 1", s, c)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if s, c := f.sessionsStarted.Load(), f.creates.Load(); s != 2 || c != 2 {
+			t.Errorf("%d sessions and %d creates after the move failed, want 2 and 2 (a new session, subscribed again)", s, c)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
