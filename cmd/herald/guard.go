@@ -128,9 +128,14 @@ func portOf(hostport string) string {
 // files, which a page on another origin may embed but never read. Allowed
 // cross-origin requests get CORS headers naming their origin (or "*" with
 // --cors-origin '*').
+//
+// Every answer says nosniff: a browser then never runs a JSON, text or
+// long-polling answer as a script or a style, whatever a page on another
+// site embeds it as.
 func (d handlerDeps) guard(next http.Handler) http.Handler {
 	p := d.policy
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if !p.hostAllowed(r.Host) && !d.router.Handles(r.URL.Path) {
 			d.refuse(w, r, http.StatusForbidden, "host not allowed: start herald with --allowed-hosts "+hostOnly(r.Host)+" to serve it under that name", "request for a host not allowed")
 			return

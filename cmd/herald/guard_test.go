@@ -51,3 +51,30 @@ func TestOriginPolicy(t *testing.T) {
 		t.Error("'*' does not allow every host and origin")
 	}
 }
+
+// TestEveryAnswerSaysNosniff: whatever herald answers (a page's files,
+// JSON, a refusal, a long-polling handshake, the library's own answers),
+// a browser is told not to guess its type.
+func TestEveryAnswerSaysNosniff(t *testing.T) {
+	base := startServer(t, nil)
+	for _, tc := range []struct {
+		method, path string
+		header       map[string]string
+	}{
+		{"GET", "/heartbeat", nil},
+		{"GET", "/sources/notificationservice.js", nil},
+		{"GET", "/notify?code=x&event=y", nil},
+		{"GET", "/clients", map[string]string{"Authorization": "Bearer " + testToken}},
+		{"GET", "/clients", nil},
+		{"GET", "/socket.io/?EIO=4&transport=polling", nil},
+		{"GET", "/socket.io/?EIO=4&transport=polling&j=0", nil},
+		{"GET", "/socket.io/?EIO=4&transport=polling&sid=unknown", nil},
+		{"GET", "/heartbeat", map[string]string{"Origin": "https://evil.example"}},
+		{"GET", "/nothing-here", nil},
+	} {
+		a := do(t, tc.method, base+tc.path, nil, tc.header)
+		if got := a.header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s (%d, %s): X-Content-Type-Options %q, want nosniff", tc.method, tc.path, a.status, a.header.Get("Content-Type"), got)
+		}
+	}
+}
