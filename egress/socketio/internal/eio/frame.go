@@ -108,6 +108,10 @@ var pingFrame = NewFrame(eioPing, nil)
 // closeFrame is a WebSocket close frame with status 1000 (normal closure).
 var closeFrame = &Frame{b: []byte{0x88, 0x02, 0x03, 0xE8}}
 
+// invalidTextFrame closes with status 1007: a text message that is not
+// UTF-8 (RFC 6455 §8.1: the connection must be failed).
+var invalidTextFrame = &Frame{b: []byte{0x88, 0x02, 0x03, 0xEF}}
+
 // pongFrame answers a WebSocket ping with the same application data.
 func pongFrame(appData []byte) *Frame {
 	if len(appData) > 125 {

@@ -202,6 +202,28 @@ func TestOversizedMessageIsClosedByTheOneWriter(t *testing.T) {
 	waitGone(t, h, "protocol error")
 }
 
+// TestInvalidUTF8IsClosed: a text message that is not UTF-8 fails the
+// connection with a 1007 close (RFC 6455 §8.1), written through the Conn's
+// queue; what it carried is not handled.
+func TestInvalidUTF8IsClosed(t *testing.T) {
+	_, h, url := startServer(t, Options{})
+	ws := dial(t, url)
+	connectPage(t, h, ws, "mangled")
+	write(t, ws, "42[\"REGISTER\",\"\xff\xfe\"]")
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue // a ping may come first
+		}
+		if !websocket.IsCloseError(err, websocket.CloseInvalidFramePayloadData) {
+			t.Fatalf("after a text message that is not UTF-8 the page read %v, want a 1007 close", err)
+		}
+		break
+	}
+	waitGone(t, h, "protocol error")
+}
+
 // TestClientAckReachesHandler: an acknowledgement a page sends (43<id>[…])
 // reaches Handler.Ack with its id and arguments.
 func TestClientAckReachesHandler(t *testing.T) {

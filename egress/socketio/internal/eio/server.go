@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -212,6 +213,12 @@ func (s *Server) read(c *Conn) string {
 		}
 		if typ != websocket.TextMessage || len(data) == 0 {
 			continue // binary attachments are not part of herald's protocol
+		}
+		if !utf8.Valid(data) {
+			// gorilla leaves this check to us; a page that sends such a
+			// frame is broken, and what it meant cannot be known.
+			c.closeAfter(invalidTextFrame, "protocol error")
+			return "protocol error"
 		}
 		if reason := s.packet(c, data); reason != "" {
 			return reason
