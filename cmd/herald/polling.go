@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -66,7 +68,7 @@ func (p *pollWatch) wrap(next http.Handler) http.Handler {
 				_, _ = w.Write([]byte(`{"code":1,"message":"Session ID unknown"}`))
 				return
 			}
-			if !fewPackets(w, r) {
+			if !fewPackets(w, r, q.Has("j")) {
 				return
 			}
 		}
@@ -83,19 +85,39 @@ const maxPostPackets = 4096
 
 // fewPackets refuses (400) a POST of more than maxPostPackets packets. The
 // body is in memory already (limits.readBody), so counting costs one scan.
-func fewPackets(w http.ResponseWriter, r *http.Request) bool {
+func fewPackets(w http.ResponseWriter, r *http.Request, jsonp bool) bool {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		ingress.WriteError(w, ingress.BodyError(w, err, 0))
 		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	// Engine.IO v4 separates a payload's packets with the record separator.
-	if n := bytes.Count(body, []byte{0x1e}) + 1; n > maxPostPackets {
+	n, err := postPackets(body, jsonp)
+	if err != nil {
+		ingress.WriteError(w, ingress.Errorf(http.StatusBadRequest, "%v", err))
+		return false
+	}
+	if n > maxPostPackets {
 		ingress.WriteError(w, ingress.Errorf(http.StatusBadRequest, "%d packets in one post; at most %d", n, maxPostPackets))
 		return false
 	}
 	return true
+}
+
+// postPackets counts the packets of a long-polling POST body. Engine.IO
+// v4 separates a payload's packets with the record separator; a JSONP
+// client (?j=N: socket.io-client 3 without XHR) posts the payload as the
+// d field of a form, where the separators are escaped (%1E), so the form
+// is read as the library reads it before counting.
+func postPackets(body []byte, jsonp bool) (int, error) {
+	if jsonp {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return 0, errors.New("malformed JSONP post: the payload goes in a form's d field")
+		}
+		body = []byte(form.Get("d"))
+	}
+	return bytes.Count(body, []byte{0x1e}) + 1, nil
 }
 
 func (p *pollWatch) polling(sid string, delta int) {

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,22 +62,54 @@ func TestPollWatch(t *testing.T) {
 // packets than any page sends is refused with a reason before the
 // library parses it (one 1 MiB post of no-op packets took 380 MB there);
 // a post of a page's usual size goes through and the session lives on.
+// A JSONP client posts its packets as a form, separators escaped: they
+// are counted all the same.
 func TestPollingPostOfTooManyPacketsIsRefused(t *testing.T) {
 	base := startServer(t, nil)
-	a := do(t, "GET", base+"/socket.io/?EIO=4&transport=polling", nil, nil)
-	var open struct{ SID string }
-	if a.status != 200 || !strings.HasPrefix(a.body, "0") || json.Unmarshal([]byte(a.body[1:]), &open) != nil {
-		t.Fatalf("handshake = %d %q", a.status, a.body)
+	for _, tc := range []struct {
+		name, query, contentType string
+		body                     func(payload string) string
+	}{
+		{"XHR", "", "text/plain;charset=UTF-8", func(p string) string { return p }},
+		{"JSONP", "&j=0", "application/x-www-form-urlencoded", func(p string) string { return "d=" + url.QueryEscape(p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, "GET", base+"/socket.io/?EIO=4&transport=polling"+tc.query, nil, nil)
+			sid := regexp.MustCompile(`"sid\\?":\\?"([^"\\]+)`).FindStringSubmatch(a.body)
+			if a.status != 200 || sid == nil {
+				t.Fatalf("handshake = %d %q", a.status, a.body)
+			}
+			post := func(packets int) answer {
+				payload := strings.Repeat("6\x1e", packets-1) + "6"
+				return do(t, "POST", base+"/socket.io/?EIO=4&transport=polling"+tc.query+"&sid="+sid[1], strings.NewReader(tc.body(payload)),
+					map[string]string{"Content-Type": tc.contentType})
+			}
+			if a := post(maxPostPackets + 1); a.status != http.StatusBadRequest || !strings.Contains(a.body, "packets in one post") {
+				t.Errorf("post of %d packets = %d %q, want 400 saying why", maxPostPackets+1, a.status, a.body)
+			}
+			if a := post(100); a.status != http.StatusOK || a.body != "ok" {
+				t.Errorf("post of 100 packets = %d %q, want the library's ok", a.status, a.body)
+			}
+		})
 	}
-	post := func(packets int) answer {
-		body := strings.Repeat("6\x1e", packets-1) + "6"
-		return do(t, "POST", base+"/socket.io/?EIO=4&transport=polling&sid="+open.SID, strings.NewReader(body),
-			map[string]string{"Content-Type": "text/plain;charset=UTF-8"})
-	}
-	if a := post(maxPostPackets + 1); a.status != http.StatusBadRequest || !strings.Contains(a.body, "packets in one post") {
-		t.Errorf("post of %d packets = %d %q, want 400 saying why", maxPostPackets+1, a.status, a.body)
-	}
-	if a := post(100); a.status != http.StatusOK || a.body != "ok" {
-		t.Errorf("post of 100 packets = %d %q, want the library's ok", a.status, a.body)
-	}
+}
+
+// FuzzPostPackets: a JSONP post counts as many packets as the same payload
+// posted plainly, whatever the payload, and no body makes the count fail
+// but a form that is not one.
+func FuzzPostPackets(f *testing.F) {
+	f.Add([]byte("40"))
+	f.Add([]byte("6\x1e6\x1e42[\"REGISTER\",\"x\"]"))
+	f.Add([]byte("%1E\x1e;&d=%"))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		plain, err := postPackets(payload, false)
+		if err != nil || plain < 1 {
+			t.Fatalf("plain count = %d, %v", plain, err)
+		}
+		form, err := postPackets([]byte("d="+url.QueryEscape(string(payload))), true)
+		if err != nil || form != plain {
+			t.Fatalf("JSONP count = %d, %v; plain %d", form, err, plain)
+		}
+		_, _ = postPackets(payload, true) // anything: an error or a count, never a panic
+	})
 }
