@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type Options struct {
 	// Shapes are the event shapes rules are checked against; nil means
 	// ingress.DefaultShapes.
 	Shapes *ingress.ShapeRegistry
+	// OpenTypes are the patterns of the types ingress may send beyond
+	// their shapes; nil means ingress.DefaultOpenTypes.
+	OpenTypes *ingress.OpenTypeRegistry
 	// Log is the parent logger; nil discards.
 	Log *slog.Logger
 	// Getenv resolves ${VAR} in the rules file; nil means the process env.
@@ -117,6 +121,9 @@ func New(opts Options) *Router {
 	}
 	if opts.Shapes == nil {
 		opts.Shapes = ingress.DefaultShapes
+	}
+	if opts.OpenTypes == nil {
+		opts.OpenTypes = ingress.DefaultOpenTypes
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -307,6 +314,10 @@ func (r *Router) parseOptions() rules.Options {
 		Shapes: func(typ string) ([]herald.Shape, bool) {
 			shapes, err := r.opts.Shapes.Lookup(typ)
 			return shapes, err == nil
+		},
+		OpenTypes: func(typ string) *regexp.Regexp {
+			open, _ := r.opts.OpenTypes.Lookup(typ)
+			return open
 		},
 	}
 }

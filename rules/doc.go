@@ -72,7 +72,10 @@
 // events its when names (see shapes.go): unknown fields, text + number,
 // strings compared with numbers, a when that can never be true. Certain
 // findings are errors, probable ones Set.Warnings; Set.Lint adds what
-// only `herald check` reports.
+// only `herald check` reports. A type an ingress may send with no shape
+// (Options.OpenTypes: any EventSub type for Twitch), or one the file
+// subscribes it to, leaves its rule unchecked; a near miss of a listed
+// type is warned about.
 //
 // # Literals and expressions
 //

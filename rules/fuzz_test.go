@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		set, err := rules.Parse("rules.yaml", data, rules.Options{Getenv: testEnv, Shapes: testShapes,
+		set, err := rules.Parse("rules.yaml", data, rules.Options{Getenv: testEnv, Shapes: testShapes, OpenTypes: testOpenTypes,
 			Builtin: map[string]string{"trigger": "trigger"}})
 		if err != nil {
 			var list yamlpos.List

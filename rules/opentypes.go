@@ -68,20 +68,10 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// openTypes says, by ingress type, which event types beyond its shapes an
-// ingress may still send. Twitch delivers every EventSub subscription type
-// it is subscribed to, and herald's shape table lists only the common ones
-// ("a type not listed still arrives and routes; its rules are just not
-// checked"); Ko-fi's four types are all there are. herald.Shape has no way
-// to say this yet, which is why the table lives here.
-var openTypes = map[string]*regexp.Regexp{
-	"twitch": regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`), // EventSub: channel.chat.message
-}
-
-// maySend reports whether in may send typ although no shape lists it.
-func (in instance) maySend(typ string) bool {
-	re := openTypes[in.typ]
-	return slices.Contains(in.declared, typ) || re != nil && re.MatchString(typ)
+// maySend reports whether in may send typ although no shape lists it:
+// the file subscribes to it, or open (Options.OpenTypes) matches it.
+func (in instance) maySend(typ string, open *regexp.Regexp) bool {
+	return slices.Contains(in.declared, typ) || open != nil && open.MatchString(typ)
 }
 
 // unshapedTypes reports whether a type the when names is one instance name
@@ -92,7 +82,7 @@ func (in instance) maySend(typ string) bool {
 // the whole file out over a type Twitch may well send, because herald's
 // table lags behind EventSub. A type the file subscribes to is never
 // doubted.
-func (p *parser) unshapedTypes(r *rule, name string, in instance, shapes []herald.Shape, types []string) bool {
+func (p *parser) unshapedTypes(r *rule, name string, in instance, shapes []herald.Shape, open *regexp.Regexp, types []string) bool {
 	var known []string
 	for _, sh := range shapes {
 		if sh.Type == "" {
@@ -102,7 +92,7 @@ func (p *parser) unshapedTypes(r *rule, name string, in instance, shapes []heral
 	}
 	unshaped := false
 	for _, t := range types {
-		if slices.Contains(known, t) || !in.maySend(t) {
+		if slices.Contains(known, t) || !in.maySend(t, open) {
 			continue
 		}
 		unshaped = true

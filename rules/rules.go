@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 
@@ -17,6 +18,11 @@ type Options struct {
 	// Shapes returns the shapes of the events an ingress type produces;
 	// false means the type is dynamic (anything goes). nil checks nothing.
 	Shapes func(ingressType string) ([]herald.Shape, bool)
+	// OpenTypes returns the pattern of the event types an ingress type may
+	// send beyond its shapes (nil: none): a rule about one is not checked,
+	// and only a near miss of a listed type is warned about. nil means no
+	// ingress type has any.
+	OpenTypes func(ingressType string) *regexp.Regexp
 	// Builtin lists the ingress instances the server runs without the
 	// file declaring them, by name: {"trigger": "trigger"} for /notify.
 	Builtin map[string]string

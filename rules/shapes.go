@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ func (p *parser) checkShapes(opts Options) {
 		if opts.Shapes == nil || len(instances) == 0 {
 			continue // nothing known to check against
 		}
-		if sc, ok := p.scopeOf(r, c, instances, opts.Shapes); ok {
+		if sc, ok := p.scopeOf(r, c, instances, opts); ok {
 			p.checkRule(r, sc)
 		}
 	}
@@ -65,7 +66,7 @@ func (p *parser) report(certain bool, pos yamlpos.Pos, format string, args ...an
 // means there is nothing to check against (neither source nor type named,
 // a dynamic ingress, or a type the ingress may send that herald has no
 // shape for).
-func (p *parser) scopeOf(r *rule, c when, instances map[string]instance, shapesOf func(string) ([]herald.Shape, bool)) (scope, bool) {
+func (p *parser) scopeOf(r *rule, c when, instances map[string]instance, opts Options) (scope, bool) {
 	sources, types := c.sources, c.types
 	if sources == nil && types == nil {
 		return scope{}, false
@@ -83,14 +84,18 @@ func (p *parser) scopeOf(r *rule, c when, instances map[string]instance, shapesO
 				r.name, name, strings.Join(instanceNames(instances), ", "), name)
 			return scope{}, false
 		}
-		shapes, ok := shapesOf(in.typ)
+		shapes, ok := opts.Shapes(in.typ)
 		if !ok {
 			if sources == nil {
 				continue // a dynamic ingress could send anything; judge by the others
 			}
 			return scope{}, false // the rule is about a dynamic ingress: anything goes
 		}
-		if p.unshapedTypes(r, name, in, shapes, types) {
+		var open *regexp.Regexp
+		if opts.OpenTypes != nil {
+			open = opts.OpenTypes(in.typ)
+		}
+		if p.unshapedTypes(r, name, in, shapes, open, types) {
 			return scope{}, false
 		}
 		for _, sh := range shapes {

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -28,6 +29,15 @@ func testShapes(typ string) ([]herald.Shape, bool) {
 		return []herald.Shape{{Rest: herald.KindString}}, true
 	}
 	return nil, false
+}
+
+// testOpenTypes stands in for the open-types registry: twitch sends any
+// EventSub type, the others only what their shapes list.
+func testOpenTypes(typ string) *regexp.Regexp {
+	if typ == "twitch" {
+		return regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
+	}
+	return nil
 }
 
 const twitchIngress = "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: x}\n  hook: {type: webhook, path: /hook}\nrules:\n"
@@ -137,7 +147,7 @@ func TestShapeChecks(t *testing.T) {
 				head = twitchIngress
 			}
 			set, err := rules.Parse("rules.yaml", []byte(head+tc.rule), rules.Options{
-				Getenv: testEnv, Shapes: testShapes, Builtin: map[string]string{"trigger": "trigger"}})
+				Getenv: testEnv, Shapes: testShapes, OpenTypes: testOpenTypes, Builtin: map[string]string{"trigger": "trigger"}})
 			got := ""
 			if err != nil {
 				got = err.Error()

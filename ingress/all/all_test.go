@@ -108,3 +108,25 @@ func TestShapesAreDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenTypesReachTheRules: the router hands the rules the adapters'
+// shapes and open types. A rule about a Twitch type herald lists no
+// fields for (channel.chat.message) loads unchecked; a Ko-fi type that
+// does not exist is refused, since Ko-fi sends only its four. Without
+// Twitch's open types the same Twitch rule could never be true.
+func TestOpenTypesReachTheRules(t *testing.T) {
+	head := "version: 1\ningress:\n  tw: {type: twitch, path: /tw, secret: 0123456789ab}\n  ko: {type: kofi, path: /ko, verification_token: t}\nrules:\n"
+	chat := head + "  - name: chat\n    when: source == \"tw\" && type == \"channel.chat.message\" && data.message.text != \"\"\n    to: a\n"
+	r := router.New(router.Options{})
+	if _, err := r.Check("rules.yaml", []byte(chat)); err != nil {
+		t.Errorf("a rule about an open Twitch type was refused: %v", err)
+	}
+	_, err := r.Check("rules.yaml", []byte(head+"  - name: d\n    when: source == \"ko\" && type == \"Donations\"\n    to: a\n"))
+	if err == nil || !strings.Contains(err.Error(), "never sends type") {
+		t.Errorf("a rule about a Ko-fi type that does not exist: %v, want it refused as never true", err)
+	}
+	strict := router.New(router.Options{OpenTypes: ingress.NewOpenTypeRegistry()})
+	if _, err := strict.Check("rules.yaml", []byte(chat)); err == nil || !strings.Contains(err.Error(), "never sends type") {
+		t.Errorf("with no open types registered, a rule about an unlisted Twitch type: %v, want it refused", err)
+	}
+}

@@ -2,12 +2,21 @@ package twitch
 
 import (
 	"maps"
+	"regexp"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingress"
 )
 
-func init() { ingress.RegisterShapes("twitch", Shapes) }
+func init() {
+	ingress.RegisterShapes("twitch", Shapes)
+	ingress.RegisterOpenTypes("twitch", OpenTypes)
+}
+
+// OpenTypes matches every EventSub subscription type (channel.chat.message,
+// user.update): Twitch sends whichever a rules file subscribes to, and
+// Shapes lists only the common ones.
+var OpenTypes = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
 
 // Shapes are the events the twitch ingress produces: Event.Type is the
 // EventSub subscription type and Event.Data its event object, with the
