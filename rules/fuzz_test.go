@@ -87,3 +87,46 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeEvent: /api/route and `herald route -e` read an event as JSON.
+// Whatever the bytes, decoding either fails with an error or yields an
+// event whose data has JSON's own shapes (float64 numbers), which the
+// example rules then route without panicking.
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add([]byte(`{"source":"twitch","type":"channel.raid","data":{"from_broadcaster_user_name":"ann","viewers":5}}`))
+	f.Add([]byte(`{"source":"trigger","type":"follow","code":"alerts","data":{"n":1e400}}`))
+	f.Add([]byte(`{"type":"x","data":{"a":[1,{"b":null}]},"time":"2026-01-01T00:00:00Z","headers":{"h":"v"}}`))
+	f.Add([]byte(`{"unknown":1}`))
+	data, err := os.ReadFile("../examples/rules.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	set, err := rules.Parse("rules.yaml", data, rules.Options{Getenv: testEnv})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := rules.DecodeEvent(raw)
+		if err != nil {
+			return
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case nil, bool, float64, string:
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			case map[string]any:
+				for _, x := range v {
+					walk(x)
+				}
+			default:
+				t.Fatalf("decoded data holds a %T (%v), not a JSON value", v, v)
+			}
+		}
+		walk(map[string]any(ev.Data))
+		set.Route(ev)
+	})
+}
