@@ -27,6 +27,14 @@ type page struct {
 	// refresh reads it), offset atomically.
 	pid    string
 	offset atomic.Uint64
+	// first is the offset of the first journaled delivery the page was
+	// sent in its room: with offset, the span it got live (it was in the
+	// room from then on). late lists the offsets it was sent as pending
+	// alerts claimed late (Sink.retryPending), without a position, which
+	// moves neither; a live copy of one is not sent again. Both are reset
+	// with offset when the page changes rooms.
+	first atomic.Uint64
+	late  atomic.Pointer[[]uint64]
 	// claimedPID is the session id the page came back with when it did
 	// not get that session back: a cluster node that could not ask Redis
 	// greets it as new. Its alerts of that session may still be journaled
@@ -36,8 +44,10 @@ type page struct {
 	// Set with pid.
 	claimedPID string
 	// resumed is what recovery decided before the CONNECT answer (native
-	// path), consumed by connected.
-	resumed *recovery.Result
+	// path), consumed by connected; resumeFailed says the journal did not
+	// answer (the page is owed its pending alerts).
+	resumed      *recovery.Result
+	resumeFailed bool
 	// acks is set for a page that asked (auth {acks: true}) to acknowledge
 	// journaled alerts once shown; set before the page joins a room.
 	acks bool
@@ -99,8 +109,9 @@ func (p *page) deliver(e *outgoing) bool {
 // alreadySent reports whether p already got journaled delivery e while
 // catching up (the seam between history and live), or got it live before
 // it was journaled (LiveTo: a cluster node that lost Redis, maybe this
-// process before a restart), so it is not sent twice; otherwise it moves
-// p's position to e. Such a delivery counts as reached.
+// process before a restart), or got it as a late pending alert, so it is
+// not sent twice; otherwise it moves p's position to e. Such a delivery
+// counts as reached.
 func (p *page) alreadySent(e *outgoing) bool {
 	off := e.d.Offset
 	if off == 0 {
@@ -110,6 +121,12 @@ func (p *page) alreadySent(e *outgoing) bool {
 		return true
 	}
 	p.offset.Store(off)
+	if p.first.Load() == 0 {
+		p.first.Store(off)
+	}
+	if late := p.late.Load(); late != nil && slices.Contains(*late, off) {
+		return true // sent as a late pending alert
+	}
 	// LiveTo is empty but for deliveries journaled late, and the pids are
 	// set before the page joins a room.
 	return len(e.d.LiveTo) > 0 && (p.pid != "" && slices.Contains(e.d.LiveTo, p.pid) ||

@@ -114,6 +114,7 @@ func (s *Sink) acked(p *page, id uint64, _ []any) {
 // disconnected runs once when the page's connection ended.
 func (s *Sink) disconnected(p *page, reason string) {
 	s.keepSession(p)
+	s.forgetOwed(p, "")
 	if s.rooms.remove(p) {
 		s.roomsChanged()
 	}
@@ -134,11 +135,16 @@ func (s *Sink) register(p *page, data any) map[string]any {
 		s.log.Debug("REGISTER refused", "sid", p.id, "err", err)
 		return s.refuse(p, err.Error())
 	}
-	pending := s.pendingFor(code)
+	pending, err := s.pendingFor(code)
 	s.join(p, code, "register", func() {
 		p.since = pending.Since
 		s.send(p, pending.Missed)
 	})
+	if err != nil {
+		s.owePending(p, code)
+	} else {
+		s.forgetOwed(p, "")
+	}
 	s.keepSession(p)
 	return map[string]any{"ok": true, "code": code}
 }

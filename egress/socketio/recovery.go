@@ -24,13 +24,15 @@ func (h nativeHandler) Session(c *eio.Conn, auth map[string]any) string {
 	if h.s.recovery == nil {
 		return ""
 	}
-	res := h.s.lookup(handshake{auth: auth, query: c.Query()})
-	p.resumed = &res
+	res, err := h.s.lookup(handshake{auth: auth, query: c.Query()})
+	p.resumed, p.resumeFailed = &res, err != nil
 	return res.PID
 }
 
-// lookup asks the journal what a connecting page gets.
-func (s *Sink) lookup(h handshake) recovery.Result {
+// lookup asks the journal what a connecting page gets. On an error the
+// page is new, with nothing missed, and the error is returned: a page
+// with a code is then owed its room's pending alerts (owePending).
+func (s *Sink) lookup(h handshake) (recovery.Result, error) {
 	code, _ := handshakeCode(h)
 	pid, _ := h.auth["pid"].(string)
 	offset, _ := h.auth["offset"].(string)
@@ -43,7 +45,7 @@ func (s *Sink) lookup(h handshake) recovery.Result {
 	if err != nil {
 		s.log.Warn("recovery: journal unavailable; page treated as new", "err", err)
 	}
-	return res
+	return res, err
 }
 
 // recover puts a page that recovery knows into its room, with what it
@@ -58,12 +60,12 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	if s.recovery == nil {
 		return false
 	}
-	res := p.resumed
+	res, failed := p.resumed, p.resumeFailed
 	if res == nil { // the library path decides here
-		r := s.lookup(h)
-		res = &r
+		r, err := s.lookup(h)
+		res, failed = &r, err != nil
 	}
-	p.resumed = nil
+	p.resumed, p.resumeFailed = nil, false
 	p.acks = h.auth["acks"] == true
 	pid := res.PID
 	if lc, ok := p.c.(*libConn); ok {
@@ -114,6 +116,9 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		}
 		s.countReached(res.Code, s.send(p, more))
 	})
+	if failed {
+		s.owePending(p, res.Code)
+	}
 	s.keepSession(p)
 	s.log.Debug("page connected", "sid", p.id, "transport", p.c.transport(), "recovered", res.Recovered, "missed", len(res.Missed))
 	return true
@@ -166,18 +171,20 @@ func (s *Sink) countReached(code string, offsets []uint64) {
 }
 
 // pendingFor claims the alerts of code that reached no page yet, for the
-// page registering now, and tells where its session starts.
-func (s *Sink) pendingFor(code string) recovery.Result {
+// page registering now, and tells where its session starts. On a journal
+// error it returns the error with an empty result: the page is owed its
+// pending alerts (owePending).
+func (s *Sink) pendingFor(code string) (recovery.Result, error) {
 	if s.recovery == nil {
-		return recovery.Result{}
+		return recovery.Result{}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
 	res, err := s.recovery.Register(ctx, code)
 	if err != nil {
-		s.log.Warn("recovery: pending alerts unavailable", "err", err)
+		s.log.Warn("recovery: pending alerts unavailable; they are claimed once the journal answers", "err", err)
 	}
-	return res
+	return res, err
 }
 
 // keepSession records the page's pid → code, so it can recover within the

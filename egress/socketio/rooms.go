@@ -79,6 +79,8 @@ func (r *rooms) join(p *page, code string, then func()) (old string, ok bool) {
 	members[p] = struct{}{}
 	p.code = code
 	p.offset.Store(0) // offsets are per room
+	p.first.Store(0)
+	p.late.Store(nil)
 	return old, true
 }
 

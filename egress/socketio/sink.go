@@ -96,7 +96,12 @@ type Sink struct {
 	recovery   *recovery.Keeper
 	onRooms    atomic.Pointer[func()] // OnRoomsChanged
 	refresher  sync.Once              // starts refreshSessions with the first page
-	stopping   chan struct{}          // closed when Close begins
+	// owed are the pages owed their room's pending alerts (owed.go), by
+	// page, with their code; owedRetrying is set while retryPending runs.
+	owedMu       sync.Mutex
+	owed         map[*page]string
+	owedRetrying bool
+	stopping     chan struct{} // closed when Close begins
 	// writes counts the journal writes pages cause (sessions, acks) that
 	// are under way, so Close lets them end before the journal under the
 	// sink is closed; once sealed (by Close), none starts.

@@ -1,0 +1,199 @@
+package socketio
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal"
+)
+
+// Pages owed their pending alerts.
+//
+// A page that joins a room while the journal does not answer (cluster
+// mode with Redis away: Register or Connect fails) joins with nothing:
+// the alerts that reached no page before (a donation while OBS was
+// closed) are still pending in the journal. The sink remembers it as
+// owed them, and retryPending claims them for it once the journal
+// answers again, with Register's semantics (under the room's claim,
+// marked reached: a second page does not get them too), and sends them
+// as late replays (sendLate).
+
+const (
+	// pendingRetry is how often owed pages are tried again.
+	pendingRetry = time.Second
+	// maxOwed bounds the pages remembered as owed; beyond it, a page that
+	// registers while the journal is away does not get its pending
+	// alerts late (a room's next page still does).
+	maxOwed = 10_000
+)
+
+// owePending remembers p, in room code, as owed its room's pending
+// alerts, and starts the retry if it is not running.
+func (s *Sink) owePending(p *page, code string) {
+	if s.recovery == nil || code == "" {
+		return
+	}
+	s.owedMu.Lock()
+	defer s.owedMu.Unlock()
+	if _, ok := s.owed[p]; !ok && len(s.owed) >= maxOwed {
+		s.log.Warn("recovery: too many pages waiting for pending alerts; this one will not get them", "code", logCode(code))
+		return
+	}
+	if s.owed == nil {
+		s.owed = map[*page]string{}
+	}
+	s.owed[p] = code
+	if !s.owedRetrying {
+		s.owedRetrying = true
+		go s.retryPending()
+	}
+}
+
+// forgetOwed drops p from the owed pages (it left, or got its room's
+// pending alerts another way). With code, only if it is owed those of
+// that room.
+func (s *Sink) forgetOwed(p *page, code string) {
+	s.owedMu.Lock()
+	defer s.owedMu.Unlock()
+	if c, ok := s.owed[p]; ok && (code == "" || c == code) {
+		delete(s.owed, p)
+	}
+}
+
+// retryPending tries the owed pages every pendingRetry until none is
+// left or the sink closes. A round stops at the first journal error:
+// the journal is still away.
+func (s *Sink) retryPending() {
+	t := time.NewTicker(pendingRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-t.C:
+		}
+		s.owedMu.Lock()
+		if len(s.owed) == 0 {
+			s.owedRetrying = false
+			s.owedMu.Unlock()
+			return
+		}
+		owed := make(map[*page]string, len(s.owed))
+		for p, code := range s.owed {
+			owed[p] = code
+		}
+		s.owedMu.Unlock()
+		done := make(chan struct{})
+		// Journal calls made for pages end before the journal is closed.
+		if !s.journalWrite(func() {
+			defer close(done)
+			for p, code := range owed {
+				if !s.claimLate(p, code) {
+					return
+				}
+			}
+		}) {
+			return
+		}
+		<-done
+	}
+}
+
+// claimLate claims the pending alerts of code for p, sends them
+// (sendLate) and reports whether the journal answered.
+func (s *Sink) claimLate(p *page, code string) bool {
+	if !s.inRoom(p, code) {
+		s.forgetOwed(p, code)
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	res, err := s.recovery.Register(ctx, code)
+	if err != nil {
+		s.log.Debug("recovery: pending alerts still unavailable", "err", err)
+		return false
+	}
+	s.forgetOwed(p, code)
+	sent, ok := s.sendLate(p, code, res.Missed)
+	switch {
+	case !ok && len(res.Missed) > 0:
+		s.log.Warn("recovery: the page owed pending alerts left before they were sent", "code", logCode(code), "alerts", len(res.Missed))
+	case len(sent) > 0:
+		s.log.Info("recovery: pending alerts delivered late (claimed once the journal answered again)",
+			"sid", p.id, "code", logCode(code), "alerts", len(sent), "offsets", sent)
+	}
+	if ok {
+		s.keepSession(p)
+	}
+	return true
+}
+
+func (s *Sink) inRoom(p *page, code string) bool {
+	s.rooms.mu.RLock()
+	defer s.rooms.mu.RUnlock()
+	return !p.gone && p.code == code
+}
+
+// sendLate sends p, still in room code, the pending alerts es claimed for
+// it late, and returns the offsets it sent; ok is false when p is no
+// longer in the room.
+//
+// The page has had live alerts since it joined, with higher offsets, so
+// these go without a position (socket.io-client keeps the last argument
+// of an alert as its offset: an older one would move it back, and its
+// next recovery would replay what it has), marked replayed as pending
+// alerts are. Nothing is sent twice: an alert the page already got live
+// is left out (its offset is within the span it got live, first to
+// offset: the broker's re-sync after Redis came back may have delivered
+// an alert that was still pending, before its delivery was counted), and
+// the offsets sent are noted (page.late) so a live copy that comes after
+// (that re-sync, still under way) is not sent either. Live deliveries
+// wait meanwhile (delivering), so none is between the check and the
+// send. The page's session now starts after the alerts it was sent: its
+// recovery does not replay them.
+func (s *Sink) sendLate(p *page, code string, es []journal.Entry) (sent []uint64, ok bool) {
+	s.delivering.Lock()
+	defer s.delivering.Unlock()
+	s.rooms.mu.Lock()
+	defer s.rooms.mu.Unlock()
+	if p.gone || p.code != code {
+		return nil, false
+	}
+	first, last := p.first.Load(), p.offset.Load()
+	var late []uint64
+	if l := p.late.Load(); l != nil {
+		late = slices.DeleteFunc(slices.Clone(*l), func(off uint64) bool { return off <= last })
+	}
+	for _, e := range es {
+		off := e.Offset
+		switch {
+		case first != 0 && off >= first && off <= last, slices.Contains(late, off), livedTo(p, e.Delivery):
+			continue // the page has it
+		}
+		if err := herald.CheckName(e.Delivery.Name); err != nil {
+			s.log.Warn("recovery: journaled alert left out", "room", e.Delivery.Room, "offset", off, "err", err)
+			continue
+		}
+		e.Delivery.Replayed = true
+		o := outgoing{d: e.Delivery} // no position
+		late = append(late, off)
+		if p.c.send(&o, p.asksAck(&o)) {
+			sent = append(sent, off)
+			p.since = max(p.since, off)
+		}
+	}
+	if len(late) > 0 {
+		p.late.Store(&late)
+	} else {
+		p.late.Store(nil)
+	}
+	return sent, true
+}
+
+// livedTo reports whether p got d live before it was journaled (LiveTo).
+func livedTo(p *page, d herald.Delivery) bool {
+	return len(d.LiveTo) > 0 && (p.pid != "" && slices.Contains(d.LiveTo, p.pid) ||
+		p.claimedPID != "" && slices.Contains(d.LiveTo, p.claimedPID))
+}
