@@ -6,6 +6,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/pagetest"
 	"github.com/heraldhq/herald/internal/redistest"
+	"github.com/heraldhq/herald/internal/rediswire"
 )
 
 // expectDonation reads the page's next event and checks it is DONATION n,
@@ -68,4 +69,64 @@ func TestClusterPendingForAPageThatRegisteredDuringAnOutage(t *testing.T) {
 	fire(t, nodes[0].base, code, 4)
 	expectDonation(t, page, 4, false, true)
 	expectDonation(t, next, 4, false, true)
+}
+
+// TestClusterSessionsSavedAgainAfterRedisLostThem: Redis restarts empty
+// under pages connected to node 0, and so loses their sessions. Node 0
+// saves them again as soon as it sees the new history, not a third of the
+// recovery window later: when node 0 is then killed, its pages recover
+// on node 1 and get what fired while they moved, once, in order. One
+// page holds a position of the lost history, the other one of the new.
+func TestClusterSessionsSavedAgainAfterRedisLostThem(t *testing.T) {
+	srv := redistest.Start(t) // no persistence: a restart comes back empty
+	nodes := startNodes(t, srv, 2)
+	opts := func(code string) pagetest.Options {
+		return pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}}
+	}
+	old := pagetest.Start(t, nodes[0].base, opts("lost-old"))
+	fresh := pagetest.Start(t, nodes[0].base, opts("lost-new"))
+	for _, p := range []*pagetest.Page{old, fresh} {
+		p.Connected(t, pageWait)
+		p.WaitRegistered(t)
+	}
+	waitUntil(t, "node 1 to count both pages", func() bool { return clientsCount(t, nodes[1].base) == 2 })
+	fire(t, nodes[1].base, "lost-old", 1)
+	fire(t, nodes[1].base, "lost-new", 1)
+	expectDonation(t, old, 1, false, true)
+	expectDonation(t, fresh, 1, false, true)
+
+	srv.Stop()
+	waitLink(t, false, nodes...)
+	srv.Restart()
+	waitLink(t, true, nodes...)
+	fire(t, nodes[1].base, "lost-new", 2) // a position of the new history
+	expectDonation(t, fresh, 2, false, true)
+	// The sessions are saved again within seconds (the epoch is checked
+	// every second); the periodic refresh would take 3m20s.
+	rdb := srv.Client()
+	waitUntil(t, "the sessions to be saved again", func() bool {
+		keys, err := rdb.Keys(t.Context(), rediswire.DefaultPrefix+"s:*").Result()
+		return err == nil && len(keys) >= 2
+	})
+
+	nodes[0].kill9(t)
+	for n := 2; n <= 4; n++ {
+		fire(t, nodes[1].base, "lost-old", n)
+	}
+	fire(t, nodes[1].base, "lost-new", 3)
+	old.ReturnTo(nodes[1].base)
+	fresh.ReturnTo(nodes[1].base)
+	for _, p := range []*pagetest.Page{old, fresh} {
+		if !p.Connected(t, pageWait) {
+			t.Fatal("a page of the killed node did not recover its session on node 1")
+		}
+	}
+	fire(t, nodes[1].base, "lost-old", 5)
+	fire(t, nodes[1].base, "lost-new", 4)
+	for n := 2; n <= 5; n++ {
+		expectDonation(t, old, n, false, true)
+	}
+	for n := 3; n <= 4; n++ {
+		expectDonation(t, fresh, n, false, true)
+	}
 }

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,6 +198,7 @@ func (s *Sink) keepSession(p *page) {
 	if sess, ok := s.sessionOf(p); ok {
 		s.journalWrite(func() {
 			if err := s.saveSession(sess); err != nil {
+				s.sessionsUnsaved.Store(true) // refreshSessions tries again
 				s.log.Warn("recovery: session not saved", "err", err)
 			}
 		})
@@ -237,47 +239,102 @@ func (s *Sink) saveSession(sess journal.Session) error {
 // the window whose herald dies under it (kill -9, a cluster node lost)
 // never left, and without this its session would have expired by the
 // time it comes back, so it would not recover.
+//
+// It also saves them again, without waiting for the third of the window,
+// once the journal's history changed (its epoch: Redis restarted empty
+// and lost every session with it), and after a save failed (the journal
+// did not answer), retrying with backoff: a page whose node dies in the
+// meantime then still recovers on another node. The epoch is checked every
+// epochCheck, an atomic read.
 func (s *Sink) refreshSessions() {
+	tick := time.NewTicker(epochCheck)
+	defer tick.Stop()
+	epoch := s.recovery.Epoch()
+	due := time.Now().Add(s.recovery.Window() / 3)
+	var backoff time.Duration
+	var retryAt time.Time
 	for {
-		t := time.NewTimer(s.recovery.Window() / 3)
 		select {
 		case <-s.stopping:
-			t.Stop()
 			return
-		case <-t.C:
+		case <-tick.C:
 		}
-		var failed atomic.Int64
-		var lastErr atomic.Pointer[error]
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, refreshWorkers)
-		for _, p := range s.rooms.all() {
-			sess, ok := s.sessionOf(p)
-			if !ok {
-				continue
+		now := time.Now()
+		e := s.recovery.Epoch()
+		changed := e != epoch
+		retry := s.sessionsUnsaved.Load() && !now.Before(retryAt)
+		if !changed && !retry && now.Before(due) {
+			continue
+		}
+		if changed {
+			s.log.Info("recovery: journal history changed; saving the sessions of connected pages again", "epoch", e)
+		}
+		epoch = e
+		s.sessionsUnsaved.Store(false)
+		if n, err := s.saveSessions(); err == nil {
+			backoff = 0
+		} else {
+			level := slog.LevelWarn
+			if backoff > 0 {
+				level = slog.LevelDebug // said once for the outage
 			}
-			sem <- struct{}{}
-			wg.Add(1)
-			started := s.journalWrite(func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if err := s.saveSession(sess); err != nil {
-					failed.Add(1)
-					lastErr.Store(&err)
-				}
-			})
-			if !started { // the sink is closing
-				wg.Done()
-				<-sem
-				break
-			}
+			s.log.Log(context.Background(), level, "recovery: sessions of connected pages not saved; retrying", "pages", n, "err", err)
+			s.sessionsUnsaved.Store(true)
+			backoff = min(max(2*backoff, epochCheck), maxRefreshBackoff)
+			retryAt = time.Now().Add(backoff)
 		}
-		wg.Wait()
-		if n := failed.Load(); n > 0 {
-			s.log.Warn("recovery: sessions of connected pages not refreshed", "pages", n, "err", *lastErr.Load())
-		}
+		due = time.Now().Add(s.recovery.Window() / 3)
 	}
 }
 
-// refreshWorkers bounds the session saves in flight during a refresh:
-// enough for the journal to group them into few commits.
-const refreshWorkers = 16
+// saveSessions saves the session of every connected page; on failure it
+// reports how many saves failed and the last error. It stops at the first
+// failure: the journal is not answering, and the whole refresh is tried
+// again.
+func (s *Sink) saveSessions() (failedSaves int64, err error) {
+	var failed atomic.Int64
+	var lastErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, refreshWorkers)
+	for _, p := range s.rooms.all() {
+		sess, ok := s.sessionOf(p)
+		if !ok {
+			continue
+		}
+		sem <- struct{}{}
+		if failed.Load() > 0 {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		started := s.journalWrite(func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := s.saveSession(sess); err != nil {
+				failed.Add(1)
+				lastErr.Store(&err)
+			}
+		})
+		if !started { // the sink is closing
+			wg.Done()
+			<-sem
+			break
+		}
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return n, *lastErr.Load()
+	}
+	return 0, nil
+}
+
+const (
+	// refreshWorkers bounds the session saves in flight during a refresh:
+	// enough for the journal to group them into few commits.
+	refreshWorkers = 16
+	// epochCheck is how often refreshSessions looks at the journal's
+	// epoch, and the first backoff after a failed refresh.
+	epochCheck = time.Second
+	// maxRefreshBackoff bounds the backoff between failed refreshes.
+	maxRefreshBackoff = 10 * time.Second
+)

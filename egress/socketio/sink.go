@@ -96,6 +96,9 @@ type Sink struct {
 	recovery   *recovery.Keeper
 	onRooms    atomic.Pointer[func()] // OnRoomsChanged
 	refresher  sync.Once              // starts refreshSessions with the first page
+	// sessionsUnsaved is set when a page's session could not be saved:
+	// refreshSessions saves them all again, with backoff.
+	sessionsUnsaved atomic.Bool
 	// owed are the pages owed their room's pending alerts (owed.go), by
 	// page, with their code; owedRetrying is set while retryPending runs.
 	owedMu       sync.Mutex

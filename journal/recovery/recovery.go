@@ -142,9 +142,9 @@ type Result struct {
 	// Code is the page's code: restored from the session when Recovered,
 	// else the request's.
 	Code string
-	// Recovered is true when the pid was known and its offset, if it sent
-	// one, belongs to this journal's history: the client's
-	// socket.recovered.
+	// Recovered is true when the pid was known and its session resumed:
+	// the client's socket.recovered. An offset of another history is not
+	// resumed from; such a page resumes after its session's start.
 	Recovered bool
 	// Missed are the entries to send before any live alert, oldest first.
 	Missed []journal.Entry
@@ -181,9 +181,10 @@ func (k *Keeper) Connect(ctx context.Context, req Request) (Result, error) {
 	if after == nil { // a new page of a known room
 		return k.pending(ctx, fresh)
 	}
-	// Only a page resuming from an offset it received is sure of what it
-	// missed; any other start is checked against the window.
-	windowed := !recovered || req.Offset == ""
+	// Only a page resuming from an offset it received (in this history)
+	// is sure of what it missed; any other start is checked against the
+	// window.
+	windowed := !recovered || req.Offset == "" || !k.ours(req.Offset)
 	res, resumed, err := k.resumeAfter(ctx, code, *after, session, windowed)
 	if err == nil && !resumed { // away longer than the window: a new page
 		return k.pending(ctx, fresh)
@@ -271,8 +272,19 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 	}
 	pos, err := journal.ParsePosition(req.Offset)
 	if err != nil || pos.Epoch != k.j.Epoch() {
-		// Another history (a lost file, a flushed Redis) or junk: the page
-		// is new; replaying from a foreign offset would skip or repeat.
+		// Another history (a lost file, a flushed Redis) or junk: replaying
+		// from a foreign offset would skip or repeat. A session this
+		// history knows was saved since it began (a lost history loses its
+		// sessions with it): its page stayed connected while the history
+		// changed, and its node saved its session again (Sink's refresh on
+		// an epoch change). It resumes after the session's start, as a page
+		// that received nothing in it: a Since from the old history is
+		// below every offset of the new one (journal/redis's epoch base),
+		// so it gets all the room's new history, which it missed if it
+		// holds no offset of it. Any other page is new.
+		if session != nil {
+			return code, &session.Since, session, nil
+		}
 		return code, nil, nil, nil
 	}
 	after = &pos.Offset
@@ -280,6 +292,12 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 		after = &session.Since
 	}
 	return code, after, session, nil
+}
+
+// ours reports whether offset is a position of this journal's history.
+func (k *Keeper) ours(offset string) bool {
+	pos, err := journal.ParsePosition(offset)
+	return err == nil && pos.Epoch == k.j.Epoch()
 }
 
 // pending hands the room's unreached alerts to this page and marks them
@@ -441,6 +459,10 @@ func (k *Keeper) Keep(ctx context.Context, s journal.Session) error {
 
 // Window is the recovery window in force (recovery_window).
 func (k *Keeper) Window() time.Duration { return k.opts().Window }
+
+// Epoch names the journal's history (journal.Journal.Epoch): it changes
+// when the history was lost, and with it the sessions saved in it.
+func (k *Keeper) Epoch() string { return k.j.Epoch() }
 
 // Position is what a page receives as the last argument of an alert.
 func (k *Keeper) Position(offset uint64) string {

@@ -293,11 +293,36 @@ func TestConnect(t *testing.T) {
 		{
 			name: "an offset of another history is not resumed",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
-				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0})
 				es := appendN(t, j, "abc", 2)
 				_ = j.Mark(t.Context(), "abc", es[0].Offset, 1, 0)
 				_ = j.Mark(t.Context(), "abc", es[1].Offset, 1, 0)
-				return recovery.Request{PID: "pid-1", Offset: "someotherepoch-1"}
+				return recovery.Request{PID: "lost-with-its-history", Code: "abc", Offset: "someotherepoch-1"}
+			},
+			wantCode: "abc", wantSince: 2,
+		},
+		{
+			// Redis restarted empty under a connected page; its node saved
+			// its session again (with the old history's Since, below every
+			// new offset). The page, which holds an offset of the old
+			// history, recovers: it gets the room's new history, and
+			// nothing pending is handed to it as a replay.
+			name: "a session saved since the history changed resumes after its start, whatever its offset",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0})
+				appendN(t, j, "abc", 2)
+				return recovery.Request{PID: "pid-1", Offset: "someotherepoch-7"}
+			},
+			wantRecovered: true, wantSamePID: true, wantCode: "abc", wantMissed: []uint64{1, 2},
+		},
+		{
+			name: "a session saved since the history changed is still windowed",
+			opts: recovery.Options{Window: time.Minute, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }},
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				for _, e := range appendN(t, j, "abc", 2) {
+					_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0)
+				}
+				_ = k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: "abc", Since: 0})
+				return recovery.Request{PID: "pid-1", Offset: "someotherepoch-7"}
 			},
 			wantCode: "abc", wantSince: 2,
 		},

@@ -74,7 +74,8 @@
 // one). A room found under an epoch that is not the current one is reset.
 // Nodes also check the epoch key every second in the background, so
 // Epoch() moves within a second of a loss even on a node that does not
-// append.
+// append. Page sessions go with the lost history; the Socket.IO sink
+// saves those of its connected pages again once it sees Epoch() move.
 //
 // Known limit: in Redis Cluster, a shard that loses its data while the
 // shard holding the epoch key keeps it resets the offsets of the rooms in
