@@ -125,6 +125,36 @@ func (s *Server) Stop() {
 	s.proc = nil
 }
 
+// Pause freezes the server (SIGSTOP), as a Redis that is busy or stalled
+// rather than gone: its connections stay open, connecting still works
+// (the kernel completes the handshake), and what clients send waits in
+// the kernel's buffers, unanswered, until Resume. Commands whose clients
+// gave up meanwhile still run then. Unix only; a stopped or killed
+// server is killed all the same by Stop.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.signalFreeze(true)
+}
+
+// Resume thaws a server frozen by Pause (SIGCONT): it runs what was sent
+// to it meanwhile, in the order it reads it, and answers again.
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.signalFreeze(false)
+}
+
+func (s *Server) signalFreeze(stop bool) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		s.t.Fatal("redistest: pause or resume of a stopped server")
+	}
+	if err := freeze(s.proc, stop); err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
+}
+
 // Restart starts the server again on the same port, with no data (unless
 // it was started with StartDurable). It
 // fails the test when the server does not come up.

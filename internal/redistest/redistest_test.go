@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -35,6 +36,41 @@ func TestStopRestart(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "k").Result(); !errors.Is(err, goredis.Nil) {
 		t.Fatalf("GET k after Restart = %v, want redis.Nil (no persistence)", err)
+	}
+}
+
+// TestPauseResume: a paused server answers nothing, yet a command sent
+// to it meanwhile, whose client gave up, runs once it resumes: what a
+// stalled Redis does, and fault tests rely on.
+func TestPauseResume(t *testing.T) {
+	srv := redistest.Start(t)
+	// The client gives up after 300 ms, as herald's does after its own
+	// bounded read timeout, and does not try again.
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), ReadTimeout: 300 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	// A connection of the pool, set up before the pause: a new one would
+	// wait for its handshake's answer and never send the SET.
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	if err := c.Set(t.Context(), "k", "v", 0).Err(); err == nil {
+		t.Fatal("SET answered by a paused server")
+	}
+	srv.Resume()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := c.Get(t.Context(), "k").Result()
+		if err == nil && got == "v" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET k after Resume = %q, %v; want \"v\" (the SET sent while paused runs)", got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !srv.Running() {
+		t.Error("Running() = false after Resume")
 	}
 }
 
