@@ -183,9 +183,30 @@ var errJournalAway = errors.New("journal unavailable (tried again every second)"
 // with its offset, through the broker: the other nodes' pages get it; the
 // pages that had it live do not again (broker/redis drops a second copy,
 // and recovery skips it for the pages in LiveTo).
+//
+// A delivery the journal already holds is neither journaled nor published
+// again: its append failed on a timeout, but reached the journal all the
+// same (a Redis that stalled, rather than went away, runs the script it
+// was sent once it resumes, and that script published it to every node).
 func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 	ctx, cancel := context.WithTimeout(ctx, x.timeout)
 	defer cancel()
+	if e, ok, err := x.findJournaled(ctx, k.d); err != nil {
+		return err // the journal is still away: k keeps waiting
+	} else if ok {
+		// The pages this node reached live are recorded on the entry, so
+		// it is not handed out as pending. The entry lists no LiveTo
+		// (it was appended before it went live): a page of this node that
+		// had it live, and recovers from a position before it, gets it
+		// again. It can only do so until its next alert moves its
+		// position on: the broker drops the entry's copy for this node's
+		// pages without moving them past it.
+		if k.reached > 0 {
+			x.mark(e.Delivery.Room, e.Offset, k.reached)
+		}
+		x.out.already.Add(1)
+		return nil
+	}
 	t := x.seq.enter(k.d.Room)
 	e, durable, err := x.stage(ctx, k.d)
 	if err != nil {
@@ -204,6 +225,33 @@ func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 		x.mark(d.Room, e.Offset, reached)
 	}
 	return nil
+}
+
+// findJournaled looks for the journal's entry of d, a kept delivery: one
+// of the same event, room, emit name and rule (an event may go to a room
+// under two names, through two rules, as two entries). Replays are never
+// journaled, and never taken for one.
+//
+// It costs a Find per kept delivery: on journal/redis one round trip for
+// an event it never stored (the event index is written in the append's
+// pipeline), one more to read the room's entries for one it did; on bolt
+// and mem, which have no event index, a scan of the whole journal. The
+// outbox only runs in cluster mode, on journal/redis.
+func (x *Journaled) findJournaled(ctx context.Context, d herald.Delivery) (journal.Entry, bool, error) {
+	if d.Replayed || d.EventID == "" {
+		return journal.Entry{}, false, nil
+	}
+	es, err := x.j.Find(ctx, d.EventID)
+	if err != nil {
+		return journal.Entry{}, false, err
+	}
+	for _, e := range es {
+		j := e.Delivery
+		if !j.Replayed && j.EventID == d.EventID && j.Room == d.Room && j.Name == d.Name && j.Rule == d.Rule {
+			return e, true, nil
+		}
+	}
+	return journal.Entry{}, false, nil
 }
 
 // KeepUnjournaled turns on the outbox (cluster mode): while Redis is away

@@ -330,11 +330,11 @@ func TestJournaledMixedOutcomesNeverDeadlock(t *testing.T) {
 func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs lockedBuffer
-		var down, hang atomic.Bool
+		var down, hang, stall atomic.Bool
 		var appends atomic.Int64
 		j := mem.New()
 		defer j.Close()
-		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &appends},
+		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &stall, &appends},
 			slog.New(slog.NewTextHandler(&logs, nil)))
 		publish := func(id string) {
 			t.Helper()

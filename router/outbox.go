@@ -85,7 +85,10 @@ type OutboxStatus struct {
 // not take while they went to this node's pages only. Each is journaled
 // (and so published to every node) once the journal is back: by the next
 // delivery of its room, which waits for them so a room's alerts keep
-// their order, or by a retry loop for rooms that stay quiet.
+// their order, or by a retry loop for rooms that stay quiet. One the
+// journal turns out to hold already (an append that timed out but reached
+// a stalled Redis, which ran it on resuming, and so published it) is not
+// journaled or published again (Journaled.storeLate).
 type outbox struct {
 	opts  OutboxOptions
 	store func(context.Context, kept) error // journal and publish one
@@ -99,12 +102,15 @@ type outbox struct {
 	failedAt  atomic.Int64 // unix nanos of the last failed try
 	journaled atomic.Uint64
 	dropped   atomic.Uint64
+	// already counts the journaled deliveries the journal turned out to
+	// hold already (an append that timed out, but ran): not sent again.
+	already atomic.Uint64
 	// storeFailed is set while opts.Store refuses deliveries, so that the
 	// failure is logged once, not per alert.
 	storeFailed atomic.Bool
-	// caught is the journaled and dropped counts when the outbox last
-	// emptied, so its catch-up is logged as what this outage left.
-	caught [2]uint64
+	// caught is the journaled, dropped and already counts when the outbox
+	// last emptied, so its catch-up is logged as what this outage left.
+	caught [3]uint64
 }
 
 // kept is one delivery waiting in the outbox.
@@ -296,10 +302,10 @@ func (o *outbox) flushLocked(ctx context.Context, room string, q *outQueue) erro
 
 // caughtUp logs what the outage that just ended left; callers hold o.mu.
 func (o *outbox) caughtUp() {
-	j, d := o.journaled.Load(), o.dropped.Load()
+	j, d, a := o.journaled.Load(), o.dropped.Load(), o.already.Load()
 	o.log.Info("journal back: alerts this node delivered alone while Redis was away are journaled and sent to every node",
-		"journaled", j-o.caught[0], "dropped", d-o.caught[1])
-	o.caught = [2]uint64{j, d}
+		"journaled", j-o.caught[0], "dropped", d-o.caught[1], "already_journaled", a-o.caught[2])
+	o.caught = [3]uint64{j, d, a}
 }
 
 // retry flushes every room with deliveries waiting, every outboxRetry,

@@ -25,17 +25,26 @@ import (
 // switchedJournal is a fake of our own journal seam that refuses appends
 // while down is set, as the Redis journal does while Redis is away.
 // With hang set, an append blocks until its deadline instead (a Redis
-// that stopped answering).
+// that stopped answering). With stall set, it blocks until its deadline
+// too, and then stores the entry all the same (a Redis that stalled, and
+// ran the script it had been sent once it resumed).
 type switchedJournal struct {
 	journal.Journal
-	down, hang *atomic.Bool
-	appends    *atomic.Int64
+	down, hang, stall *atomic.Bool
+	appends           *atomic.Int64
 }
 
 func (s switchedJournal) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
 	s.appends.Add(1)
 	if s.hang.Load() {
 		<-ctx.Done()
+		return journal.Entry{}, ctx.Err()
+	}
+	if s.stall.Load() {
+		<-ctx.Done()
+		if _, err := s.Journal.Append(context.WithoutCancel(ctx), d); err != nil {
+			return journal.Entry{}, err
+		}
 		return journal.Entry{}, ctx.Err()
 	}
 	if s.down.Load() {
@@ -52,6 +61,7 @@ type outboxRig struct {
 	j         *mem.Store
 	down      atomic.Bool
 	hang      atomic.Bool
+	stall     atomic.Bool
 	localOnly atomic.Bool
 	appends   atomic.Int64
 	logs      lockedBuffer
@@ -85,7 +95,7 @@ func newOutboxRigOn(t *testing.T, store router.OutboxStore, left []router.Unjour
 	r := &outboxRig{rb: &recordingBroker{pages: 1}, j: mem.New()}
 	t.Cleanup(func() { _ = r.j.Close() })
 	log := slog.New(slog.NewTextHandler(&r.logs, nil))
-	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.appends}, log)
+	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.stall, &r.appends}, log)
 	r.x.KeepUnjournaled(router.OutboxOptions{
 		LocalOnly: r.localOnly.Load,
 		Sessions:  func(string) []string { return []string{"pid-here"} },
@@ -195,6 +205,59 @@ func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
 		}
 		if err := r.x.Close(t.Context()); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxSkipsWhatAStalledJournalTook: an append that times out on a
+// Redis that stalled is stored when Redis resumes (and, on Redis, its
+// script publishes it to every node). The outbox, which kept the delivery
+// meanwhile, finds it in the journal and neither journals nor publishes it
+// a second time; it records the pages it reached live on that entry, so
+// the entry is not pending. The same event under another emit name (a
+// second rule) is another delivery: that one is journaled late.
+func TestOutboxSkipsWhatAStalledJournalTook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.publish(t, "r", "before")
+		r.stall.Store(true)
+		r.localOnly.Store(true)
+		r.publish(t, "r", "a") // times out after 2 s; stored on the way out
+		other := alert("r", "a")
+		other.Name, other.Rule = "OTHER", "second rule"
+		if _, err := r.x.Publish(t.Context(), other); err != nil { // joins the outbox at once
+			t.Fatal(err)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 2 {
+			t.Fatalf("status while stalled = %+v, want 2 waiting", st.Outbox)
+		}
+		r.stall.Store(false)
+		r.localOnly.Store(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got, want := r.published("r"), []string{"before@1", "a", "a", "a@3"}; !slices.Equal(got, want) {
+			t.Errorf("the broker got %v, want %v (the stalled append's entry is not published again)", got, want)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 2 {
+			t.Errorf("status once back = %+v, want none waiting, 2 journaled", st.Outbox)
+		}
+		if r.logs.count("journaled=2 dropped=0 already_journaled=1") != 1 {
+			t.Errorf("the catch-up does not say one alert was journaled already:\n%s", r.logs.String())
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		es, err := r.j.After(t.Context(), "r", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range es {
+			got = append(got, fmt.Sprintf("%s/%s@%d reached %d", e.Delivery.EventID, e.Delivery.Name, e.Offset, e.Reached))
+		}
+		want := []string{"before/FOLLOW@1 reached 1", "a/FOLLOW@2 reached 1", "a/OTHER@3 reached 1"}
+		if !slices.Equal(got, want) {
+			t.Errorf("journal holds %v, want %v", got, want)
 		}
 	})
 }

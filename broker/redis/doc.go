@@ -72,7 +72,10 @@
 // What a node delivered alone (Publish says so: broker.ErrLocalOnly) is
 // journaled once Redis is back (the router's outbox,
 // router.Journaled.KeepUnjournaled) and so reaches the other nodes' pages
-// late. A page never receives a delivery twice: every
+// late. When its append timed out on a Redis that stalled rather than
+// went away, Redis runs the append script on resuming, which journals and
+// publishes it; the outbox then finds it in the journal and does not
+// journal or publish it again. A page never receives a delivery twice: every
 // node remembers what it handed its pages (by event, room, name and
 // offset) for DedupeWindow and drops a second copy, including the
 // journaled copy of a delivery its pages had without an offset.
