@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/recovery"
 )
 
 // Pages owed their pending alerts.
@@ -16,9 +17,10 @@ import (
 // the alerts that reached no page before (a donation while OBS was
 // closed) are still pending in the journal. The sink remembers it as
 // owed them, and retryPending claims them for it once the journal
-// answers again, with Register's semantics (under the room's claim,
-// marked reached: a second page does not get them too), and sends them
-// as late replays (sendLate).
+// answers again (Keeper.Owed: Register's semantics, under the room's
+// claim, marked reached, so a second page does not get them too; but a
+// page that came back holding an offset of the room is not handed what
+// it holds), and sends them as late replays (sendLate).
 
 const (
 	// pendingRetry is how often owed pages are tried again.
@@ -28,6 +30,13 @@ const (
 	// alerts late (a room's next page still does).
 	maxOwed = 10_000
 )
+
+// owing is what an owed page is owed: the pending alerts of code, as
+// Keeper.Owed decides for the request the page came with.
+type owing struct {
+	code string
+	req  recovery.Request
+}
 
 // owePending remembers p, in room code, as owed its room's pending
 // alerts, and starts the retry if it is not running.
@@ -42,9 +51,12 @@ func (s *Sink) owePending(p *page, code string) {
 		return
 	}
 	if s.owed == nil {
-		s.owed = map[*page]string{}
+		s.owed = map[*page]owing{}
 	}
-	s.owed[p] = code
+	s.rooms.mu.RLock()
+	req := recovery.Request{PID: p.claimedPID, Offset: p.cameOffset, Code: p.cameCode}
+	s.rooms.mu.RUnlock()
+	s.owed[p] = owing{code: code, req: req}
 	if !s.owedRetrying {
 		s.owedRetrying = true
 		go s.retryPending()
@@ -57,7 +69,7 @@ func (s *Sink) owePending(p *page, code string) {
 func (s *Sink) forgetOwed(p *page, code string) {
 	s.owedMu.Lock()
 	defer s.owedMu.Unlock()
-	if c, ok := s.owed[p]; ok && (code == "" || c == code) {
+	if o, ok := s.owed[p]; ok && (code == "" || o.code == code) {
 		delete(s.owed, p)
 	}
 }
@@ -80,17 +92,17 @@ func (s *Sink) retryPending() {
 			s.owedMu.Unlock()
 			return
 		}
-		owed := make(map[*page]string, len(s.owed))
-		for p, code := range s.owed {
-			owed[p] = code
+		owed := make(map[*page]owing, len(s.owed))
+		for p, o := range s.owed {
+			owed[p] = o
 		}
 		s.owedMu.Unlock()
 		done := make(chan struct{})
 		// Journal calls made for pages end before the journal is closed.
 		if !s.journalWrite(func() {
 			defer close(done)
-			for p, code := range owed {
-				if !s.claimLate(p, code) {
+			for p, o := range owed {
+				if !s.claimLate(p, o) {
 					return
 				}
 			}
@@ -101,22 +113,23 @@ func (s *Sink) retryPending() {
 	}
 }
 
-// claimLate claims the pending alerts of code for p, sends them
-// (sendLate) and reports whether the journal answered.
-func (s *Sink) claimLate(p *page, code string) bool {
+// claimLate claims the pending alerts of o.code for p (Keeper.Owed),
+// sends them (sendLate) and reports whether the journal answered.
+func (s *Sink) claimLate(p *page, o owing) bool {
+	code := o.code
 	if !s.inRoom(p, code) {
 		s.forgetOwed(p, code)
 		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	res, err := s.recovery.Register(ctx, code)
+	res, err := s.recovery.Owed(ctx, code, o.req)
 	if err != nil {
 		s.log.Debug("recovery: pending alerts still unavailable", "err", err)
 		return false
 	}
 	s.forgetOwed(p, code)
-	sent, ok := s.sendLate(p, code, res.Missed)
+	sent, ok := s.sendLate(p, code, res.Since, res.Missed)
 	switch {
 	case !ok && len(res.Missed) > 0:
 		s.log.Warn("recovery: the page owed pending alerts left before they were sent", "code", logCode(code), "alerts", len(res.Missed))
@@ -151,9 +164,10 @@ func (s *Sink) inRoom(p *page, code string) bool {
 // the offsets sent are noted (page.late) so a live copy that comes after
 // (that re-sync, still under way) is not sent either. Live deliveries
 // wait meanwhile (delivering), so none is between the check and the
-// send. The page's session now starts after the alerts it was sent: its
-// recovery does not replay them.
-func (s *Sink) sendLate(p *page, code string, es []journal.Entry) (sent []uint64, ok bool) {
+// send. The page's session now starts after the alerts it was sent (and
+// after held, the offset it holds of the room): its recovery does not
+// replay them.
+func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (sent []uint64, ok bool) {
 	s.delivering.Lock()
 	defer s.delivering.Unlock()
 	s.rooms.mu.Lock()
@@ -161,6 +175,7 @@ func (s *Sink) sendLate(p *page, code string, es []journal.Entry) (sent []uint64
 	if p.gone || p.code != code {
 		return nil, false
 	}
+	p.since = max(p.since, held)
 	first, last := p.first.Load(), p.offset.Load()
 	var late []uint64
 	if l := p.late.Load(); l != nil {

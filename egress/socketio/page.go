@@ -43,6 +43,9 @@ type page struct {
 	// session (Session.Formerly), so it holds after that one recovers too.
 	// Set with pid.
 	claimedPID string
+	// cameOffset and cameCode are the offset and code the page sent at
+	// CONNECT, kept for Keeper.Owed. Set with pid.
+	cameOffset, cameCode string
 	// resumed is what recovery decided before the CONNECT answer (native
 	// path), consumed by connected; resumeFailed says the journal did not
 	// answer (the page is owed its pending alerts).

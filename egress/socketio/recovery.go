@@ -80,8 +80,14 @@ func (s *Sink) recover(p *page, h handshake) bool {
 			res = &r
 		}
 	}
+	offset, _ := h.auth["offset"].(string)
+	if offset == noOffset {
+		offset = ""
+	}
+	code, _ := handshakeCode(h)
 	s.rooms.mu.Lock() // refreshSessions reads it
 	p.pid = pid
+	p.cameOffset, p.cameCode = offset, code
 	if claimed, _ := h.auth["pid"].(string); claimed != pid {
 		p.claimedPID = claimed
 	} else if res.Recovered {

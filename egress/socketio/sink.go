@@ -100,9 +100,10 @@ type Sink struct {
 	// refreshSessions saves them all again, with backoff.
 	sessionsUnsaved atomic.Bool
 	// owed are the pages owed their room's pending alerts (owed.go), by
-	// page, with their code; owedRetrying is set while retryPending runs.
+	// page, with what they are owed; owedRetrying is set while
+	// retryPending runs.
 	owedMu       sync.Mutex
-	owed         map[*page]string
+	owed         map[*page]owing
 	owedRetrying bool
 	stopping     chan struct{} // closed when Close begins
 	// writes counts the journal writes pages cause (sessions, acks) that

@@ -239,6 +239,43 @@ func (k *Keeper) Register(ctx context.Context, code string) (Result, error) {
 	return k.pending(ctx, Result{Code: code})
 }
 
+// Owed is Register for a page that joined code's room while the journal
+// did not answer (its Connect or Register failed), called once it
+// answers again: the room's pending alerts are claimed for it, under the
+// room's claim, as for Register. req is what the page sent at CONNECT.
+// A page that came back holding an offset of this room and history is
+// not new: what is at or below it was sent to it (its delivery may only
+// have gone uncounted, a mark lost with Redis), or came before it
+// joined; those are claimed (they reached it) but left out of Missed, as
+// are those it received live before they were journaled (LiveTo).
+// Since is that offset, 0 when it holds none.
+func (k *Keeper) Owed(ctx context.Context, code string, req Request) (Result, error) {
+	var held uint64
+	if pos, err := journal.ParsePosition(req.Offset); err == nil && pos.Epoch == k.j.Epoch() {
+		same := req.Code == code
+		if req.PID != "" {
+			s, ok, err := k.j.Session(ctx, req.PID)
+			if err != nil {
+				return Result{Code: code}, fmt.Errorf("recovery: session: %w", err)
+			}
+			if ok {
+				same = s.Code == code // the offset is of the room it was in
+			}
+		}
+		if same {
+			held = pos.Offset
+		}
+	}
+	res, err := k.pending(ctx, Result{Code: code})
+	res.Since = held
+	res.Missed = notLiveTo(res.Missed, req.PID)
+	if held > 0 {
+		res.Missed = slices.DeleteFunc(res.Missed, func(e journal.Entry) bool { return e.Offset <= held })
+	}
+	res.Pending = len(res.Missed) > 0
+	return res, err
+}
+
 // resume reads the request: the code (restored from a known pid), the
 // offset to resume after (nil when there is none to resume from), and,
 // when it is a Socket.IO recovery, the session (nil otherwise).

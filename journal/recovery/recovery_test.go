@@ -574,3 +574,75 @@ func TestPendingWindowPerRuleFollowsSetOptions(t *testing.T) {
 		t.Fatalf("with raid's window 1m: Register = %v, %v; want [1]", offsets(res.Missed), err)
 	}
 }
+
+// TestOwed: a page that joined its room while the journal did not answer
+// is handed the room's pending alerts once it answers, but for what it
+// holds: a page that came back with an offset of this room and history
+// got everything up to it (a lost mark can make one of those look
+// pending), and those it had live before they were journaled. Whatever it
+// is handed or holds is no longer pending.
+func TestOwed(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		req        func(k *recovery.Keeper) recovery.Request
+		session    string // the code of pid-1's session, "" for none
+		wantMissed []uint64
+		wantSince  uint64
+	}{
+		{name: "a new page gets them all", req: func(*recovery.Keeper) recovery.Request { return recovery.Request{} },
+			wantMissed: []uint64{1, 2, 3}},
+		{name: "a page holding an offset of the room gets what is after it",
+			req:        func(k *recovery.Keeper) recovery.Request { return recovery.Request{Code: "abc", Offset: k.Position(2)} },
+			wantMissed: []uint64{3}, wantSince: 2},
+		{name: "its session says the offset is of the room", session: "abc",
+			req: func(k *recovery.Keeper) recovery.Request {
+				return recovery.Request{PID: "pid-1", Offset: k.Position(2)}
+			},
+			wantMissed: []uint64{3}, wantSince: 2},
+		{name: "its session says the offset is of another room", session: "other",
+			req: func(k *recovery.Keeper) recovery.Request {
+				return recovery.Request{PID: "pid-1", Code: "abc", Offset: k.Position(2)}
+			},
+			wantMissed: []uint64{1, 2, 3}},
+		{name: "an offset of another history holds nothing",
+			req:        func(*recovery.Keeper) recovery.Request { return recovery.Request{Code: "abc", Offset: "lost-2"} },
+			wantMissed: []uint64{1, 2, 3}},
+		{name: "what it had live is left out",
+			req:        func(*recovery.Keeper) recovery.Request { return recovery.Request{PID: "pid-live"} },
+			wantMissed: []uint64{1, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := mem.New()
+			defer j.Close()
+			k := recovery.New(j, recovery.Options{})
+			appendN(t, j, "abc", 3)
+			e, err := j.Append(t.Context(), herald.Delivery{EventID: "live", Room: "abc", Name: "TIP", Time: time.Now(), LiveTo: []string{"pid-live"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name != "what it had live is left out" {
+				_ = j.Mark(t.Context(), "abc", e.Offset, 1, 0)
+			}
+			if tc.session != "" {
+				if err := k.Keep(t.Context(), journal.Session{PID: "pid-1", Code: tc.session}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := k.Owed(t.Context(), "abc", tc.req(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) || res.Since != tc.wantSince {
+				t.Errorf("Owed = missed %v since %d, want %v since %d", got, res.Since, tc.wantMissed, tc.wantSince)
+			}
+			for _, m := range res.Missed {
+				if !m.Delivery.Replayed {
+					t.Errorf("offset %d not marked replayed", m.Offset)
+				}
+			}
+			if left, _ := j.Pending(t.Context(), "abc", time.Time{}); len(left) != 0 {
+				t.Errorf("still pending: %v", offsets(left))
+			}
+		})
+	}
+}
