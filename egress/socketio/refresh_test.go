@@ -60,9 +60,9 @@ func TestSessionsSavedAgainWithoutWaitingForTheRefresh(t *testing.T) {
 			_, srv := startSink(t, Options{Recovery: k})
 			dialRaw(t, srv.URL, "abc", nil)
 			if tc.down {
-				waitFor(t, "the save at connect to fail", func() bool { return j.fails.Load() == 1 })
+				waitFor(t, "the save at connect to fail", func() bool { return j.fails.Load() >= 1 })
 			} else {
-				waitFor(t, "the session saved at connect", func() bool { return j.saved.Load() == 1 })
+				waitFor(t, "the session saved at connect", func() bool { return j.saved.Load() >= 1 })
 			}
 			j.savesDown.Store(false)
 			if tc.lose {
