@@ -363,7 +363,8 @@ func (f *failLog) ok(log *slog.Logger) {
 func (x *Journaled) Replay(ctx context.Context, es []journal.Entry) (pages int, err error) {
 	for _, e := range es {
 		d := e.Delivery
-		d.Offset, d.Replayed = 0, true
+		// A replay is for every page, those that had it live included.
+		d.Offset, d.Replayed, d.LiveTo = 0, true, nil
 		n, err := x.next.Publish(ctx, d)
 		if err != nil && !errors.Is(err, broker.ErrLocalOnly) {
 			return pages, err

@@ -186,14 +186,15 @@ func TestJournaledReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	es[0].Delivery.LiveTo = []string{"pid-1"} // journaled late: that page had it live
 	n, err := x.Replay(t.Context(), es)
 	if err != nil || n != 2 {
 		t.Fatalf("Replay = %d, %v; want 2 pages", n, err)
 	}
 	got := rb.byRoom["a"][3:]
 	for i, d := range got {
-		if !d.Replayed || d.Offset != 0 || d.EventID != es[i].Delivery.EventID {
-			t.Errorf("replayed delivery %d = %+v, want %s with replayed set and no offset", i, d, es[i].Delivery.EventID)
+		if !d.Replayed || d.Offset != 0 || d.EventID != es[i].Delivery.EventID || d.LiveTo != nil {
+			t.Errorf("replayed delivery %d = %+v, want %s with replayed set, no offset and no LiveTo (a replay is for every page)", i, d, es[i].Delivery.EventID)
 		}
 	}
 	if after, _ := j.After(t.Context(), "a", 0, 10); len(after) != 3 {

@@ -331,10 +331,12 @@ func localOnlyErr(d herald.Delivery) error {
 
 // localOnlyDelivery hands d to this node's pages alone (Redis is down).
 // Only deliveries handed over count as local-only: the journaled copy of
-// one the pages already have is not another.
+// one the pages already had live is not another, even when it is handed
+// over for a page that came since.
 func (b *Broker) localOnlyDelivery(ctx context.Context, d herald.Delivery) int {
+	again := d.Offset != 0 && b.seen.handedLive(d)
 	n, fresh := b.deliverLocal(ctx, d, b.epochOf(d))
-	if fresh {
+	if fresh && !again {
 		b.localOnly.Add(1)
 	}
 	return n

@@ -27,11 +27,13 @@ const maxAbove = 4096
 // Redis was away, and the re-sync brings the others'). Offsets of a room
 // have no gaps within an epoch (journal/redis), so the floor climbs back
 // as the holes fill. That costs one small entry per room. Deliveries
-// without an offset are tracked by (event, room, name) for a time window,
-// and a journaled copy of one of them (the router's outbox journals what
-// a node delivered while Redis was away) is dropped too, its position
-// counted as handed over. Replays are meant to be sent again and are
-// never dropped.
+// without an offset are tracked by (event, room, name) for a time window.
+// A journaled copy of one of them is handed over only when it names the
+// pages that had it live (LiveTo: the router's outbox journals what a
+// node delivered while Redis was away), so that pages which came since get
+// it and those pages skip it; without LiveTo (an append that timed out but
+// ran) it is dropped, its position counted as handed over. Replays are
+// meant to be sent again and are never dropped.
 type dedupe struct {
 	mu     sync.Mutex
 	rooms  map[string]*roomSeen
@@ -104,13 +106,18 @@ func (s *dedupe) add(d herald.Delivery, epoch string, blind bool) (fresh, late b
 				r.floor, r.above = r.top, nil
 			}
 		}
-		if s.handedUnjournaled(d) {
-			// Journaled late (router's outbox) or after an append that
-			// timed out: this node's pages had it live without an offset.
-			// Its position counts as handed over all the same.
+		if s.handedUnjournaled(d) && len(d.LiveTo) == 0 {
+			// Journaled by an append that timed out (a stalled Redis ran
+			// it late): this node's pages had it live without an offset,
+			// and the entry does not say which. Its position counts as
+			// handed over all the same.
 			s.duplicates.Add(1)
 			return false, false
 		}
+		// Journaled late by this node's outbox, it names the pages that
+		// had it live (LiveTo): they skip it (egress), and a page that
+		// came since (one that moved here from a node it could not hear
+		// while Redis was away) gets it.
 		return true, late
 	}
 	if d.EventID == "" {
@@ -140,6 +147,13 @@ func (s *dedupe) handedUnjournaled(d herald.Delivery) bool {
 	}
 	at, ok := s.recent[d.EventID+"\x00"+d.Room+"\x00"+d.Name]
 	return ok && s.now().Sub(at) <= s.window
+}
+
+// handedLive reports whether d was handed over before without an offset.
+func (s *dedupe) handedLive(d herald.Delivery) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handedUnjournaled(d)
 }
 
 // floor is where a re-sync of room starts: every offset at or below it

@@ -15,6 +15,7 @@ func TestDedupe(t *testing.T) {
 		event    string
 		offset   uint64
 		replayed bool
+		liveTo   []string      // the pages that had it live (an outbox copy)
 		blind    bool          // the node's subscription is down
 		after    time.Duration // clock moves this far first
 		fresh    bool
@@ -30,10 +31,17 @@ func TestDedupe(t *testing.T) {
 		{"an unjournaled copy twice", []step{
 			{event: "a", fresh: true}, {event: "a"},
 		}},
-		{"journaled late after going live: dropped, its position counted", []step{
+		{"journaled after going live, by an append that ran late: dropped, its position counted", []step{
 			{event: "a", offset: 1, fresh: true},
-			{event: "b", fresh: true}, // Redis away: live without an offset
-			{event: "b", offset: 2},   // the outbox journals it
+			{event: "b", fresh: true}, // Redis stalled: live without an offset
+			{event: "b", offset: 2},   // the append Redis ran on resuming
+			{event: "c", offset: 3, fresh: true},
+		}},
+		{"journaled late by the outbox: handed over, for the pages that came since", []step{
+			{event: "a", offset: 1, fresh: true},
+			{event: "b", fresh: true},                                    // Redis away: live without an offset
+			{event: "b", offset: 2, liveTo: []string{"p1"}, fresh: true}, // egress skips p1
+			{event: "b", offset: 2, liveTo: []string{"p1"}},              // a second copy is still one
 			{event: "c", offset: 3, fresh: true},
 		}},
 		{"another node's late alert reaches this node's pages", []step{
@@ -66,7 +74,7 @@ func TestDedupe(t *testing.T) {
 			s.now = func() time.Time { return now }
 			for i, st := range tc.steps {
 				now = now.Add(st.after)
-				d := herald.Delivery{EventID: st.event, Room: "room", Name: "TIP", Offset: st.offset, Replayed: st.replayed}
+				d := herald.Delivery{EventID: st.event, Room: "room", Name: "TIP", Offset: st.offset, Replayed: st.replayed, LiveTo: st.liveTo}
 				fresh, late := s.add(d, "epoch", st.blind)
 				if fresh != st.fresh || late != st.late {
 					t.Fatalf("step %d %s: add = fresh %v late %v, want %v %v", i, describe(st.event, st.offset), fresh, late, st.fresh, st.late)

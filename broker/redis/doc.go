@@ -77,6 +77,10 @@
 // publishes it; the outbox then finds it in the journal and does not
 // journal or publish it again. A page never receives a delivery twice: every
 // node remembers what it handed its pages (by event, room, name and
-// offset) for DedupeWindow and drops a second copy, including the
-// journaled copy of a delivery its pages had without an offset.
+// offset) for DedupeWindow and drops a second copy. The journaled copy of
+// a delivery its pages had without an offset is dropped too when it does
+// not say which pages had it (an append that ran late); the outbox's
+// copy names them (LiveTo), so it is handed over, those pages skip it
+// (egress), and a page that came since (one that moved here during the
+// outage) gets it.
 package redis

@@ -161,3 +161,39 @@ func TestOpenOutboxSpool(t *testing.T) {
 		t.Errorf("left = %+v, want the one alert kept before", left)
 	}
 }
+
+// TestClusterPageMovingNodesGetsWhatItsNewNodeSentAlone: while Redis is
+// away, node 1 delivers an alert alone to its own page; then a page that
+// left node 0, where it had another alert live, comes back through the
+// balancer to node 1, which greets it as new. Once Redis is back each
+// node journals what it delivered alone: the page that moved gets node
+// 1's alert late (it was not there for it) and not node 0's again (it had
+// that one live); node 1's page gets node 0's alert late and not its own
+// again.
+func TestClusterPageMovingNodesGetsWhatItsNewNodeSentAlone(t *testing.T) {
+	srv := redistest.StartDurable(t)
+	nodes := startNodes(t, srv, 2)
+	const code = "moving-late"
+	mover, stayer := pageOnEach(t, nodes, code)
+
+	srv.Stop()
+	waitLink(t, false, nodes...)
+	fire(t, nodes[0].base, code, 1)
+	expectN(t, mover, 1)
+	mover.Leave()
+	fire(t, nodes[1].base, code, 2)
+	expectN(t, stayer, 2)
+	mover.ReturnTo(nodes[1].base)
+	if mover.Connected(t, pageWait) {
+		t.Fatal("the page recovered its session on a node that cannot reach Redis")
+	}
+	mover.WaitRegistered(t)
+
+	srv.Restart()
+	waitLink(t, true, nodes...)
+	expectN(t, mover, 2)
+	expectN(t, stayer, 1)
+	fire(t, nodes[1].base, code, 3)
+	expectN(t, mover, 3)
+	expectN(t, stayer, 3)
+}

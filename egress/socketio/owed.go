@@ -206,9 +206,3 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 	}
 	return sent, true
 }
-
-// livedTo reports whether p got d live before it was journaled (LiveTo).
-func livedTo(p *page, d herald.Delivery) bool {
-	return len(d.LiveTo) > 0 && (p.pid != "" && slices.Contains(d.LiveTo, p.pid) ||
-		p.claimedPID != "" && slices.Contains(d.LiveTo, p.claimedPID))
-}

@@ -115,10 +115,15 @@ func (p *page) deliver(e *outgoing) bool {
 // process before a restart), or got it as a late pending alert, so it is
 // not sent twice; otherwise it moves p's position to e. Such a delivery
 // counts as reached.
+//
+// A delivery without an offset is live only (its LiveTo lists the pages it
+// goes to now), unless it is a journaled one sent as a replay because it
+// came after later ones (broker/redis fills a hole so): then the pages it
+// reached live before it was journaled skip it too.
 func (p *page) alreadySent(e *outgoing) bool {
 	off := e.d.Offset
 	if off == 0 {
-		return false // live only; its LiveTo lists the pages it goes to now
+		return e.d.Replayed && livedTo(p, e.d)
 	}
 	if off <= p.offset.Load() {
 		return true
@@ -130,10 +135,15 @@ func (p *page) alreadySent(e *outgoing) bool {
 	if late := p.late.Load(); late != nil && slices.Contains(*late, off) {
 		return true // sent as a late pending alert
 	}
-	// LiveTo is empty but for deliveries journaled late, and the pids are
-	// set before the page joins a room.
-	return len(e.d.LiveTo) > 0 && (p.pid != "" && slices.Contains(e.d.LiveTo, p.pid) ||
-		p.claimedPID != "" && slices.Contains(e.d.LiveTo, p.claimedPID))
+	return livedTo(p, e.d)
+}
+
+// livedTo reports whether p got d live before it was journaled (LiveTo
+// is empty but for deliveries journaled late; the pids are set before the
+// page joins a room).
+func livedTo(p *page, d herald.Delivery) bool {
+	return len(d.LiveTo) > 0 && (p.pid != "" && slices.Contains(d.LiveTo, p.pid) ||
+		p.claimedPID != "" && slices.Contains(d.LiveTo, p.claimedPID))
 }
 
 // asksAck reports whether p gets e with an acknowledgement id: pages that
