@@ -197,10 +197,10 @@ func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 		// The pages this node reached live are recorded on the entry, so
 		// it is not handed out as pending. The entry lists no LiveTo
 		// (it was appended before it went live): a page of this node that
-		// had it live, and recovers from a position before it, gets it
-		// again. It can only do so until its next alert moves its
-		// position on: the broker drops the entry's copy for this node's
-		// pages without moving them past it.
+		// had it live and recovers from a position before it is kept
+		// from getting it again by this node's egress, which remembers
+		// the live delivery's LiveTo; on another node it gets it again,
+		// until its next alert moves its position on.
 		if k.reached > 0 {
 			x.mark(e.Delivery.Room, e.Offset, k.reached)
 		}

@@ -17,7 +17,8 @@ import (
 // its own page only and keeps the alert in its outbox. Redis then resumes
 // and runs the append it had been sent: the alert is journaled and
 // published to every node. The outbox finds it in the journal and does
-// not journal or publish it a second time: each page gets it once, and
+// not journal or publish it a second time: each page gets it once, also
+// node 0's page when it recovers from a position before that entry, and
 // the history lists it once.
 func TestClusterRedisStallJournalsOnce(t *testing.T) {
 	srv := redistest.Start(t)
@@ -54,6 +55,15 @@ func TestClusterRedisStallJournalsOnce(t *testing.T) {
 	waitUntil(t, "node 0 to log its catch-up", func() bool { return strings.Contains(nodes[0].logs.String(), "journal back:") })
 	if !strings.Contains(nodes[0].logs.String(), "already_journaled=1") {
 		t.Errorf("node 0 did not find the alert journaled by the append the stall held:\n%s", nodes[0].logs.String())
+	}
+	// Node 0's page had n=1 live, without a position, before the entry the
+	// stall held could say so: when it drops and recovers from the
+	// position before that entry, it does not get n=1 again.
+	here.Leave()
+	waitUntil(t, "the page to leave", func() bool { return clientsCount(t, nodes[0].base) == 1 })
+	here.Return()
+	if !here.Connected(t, pageWait) {
+		t.Fatal("node 0's page did not recover its session")
 	}
 	fire(t, nodes[0].base, code, 2)
 	expectN(t, here, 2)

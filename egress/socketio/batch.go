@@ -45,6 +45,7 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 			errs = append(errs, fmt.Errorf("socketio: cannot emit: %w", err))
 			continue
 		}
+		s.noteLiveOnly(d)
 		e := &outgoing{d: d, pos: s.position(d), batch: batch}
 		for _, p := range s.rooms.members(d.Room, nil) {
 			if byPage[p] == nil {

@@ -42,6 +42,7 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if len(pages) == 0 {
 		return 0, nil
 	}
+	s.noteLiveOnly(d)
 	// The shared encoding is pooled too: handed to each page's connection
 	// through an interface, it would otherwise escape, one allocation per
 	// delivery. No connection keeps it past send.
@@ -60,6 +61,14 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 		return n, e.native.err
 	}
 	return n, nil
+}
+
+// noteLiveOnly remembers the pages d names as getting it live without an
+// offset (liveOnly), when pages can recover.
+func (s *Sink) noteLiveOnly(d herald.Delivery) {
+	if len(d.LiveTo) > 0 && s.recovery != nil {
+		s.live.note(d, s.now(), s.recovery.Window())
+	}
 }
 
 // position is the journal position pages receive as the event's last

@@ -152,7 +152,10 @@ func (s *Sink) send(p *page, es []journal.Entry) (sent []uint64) {
 			continue
 		}
 		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery)}
-		if !p.alreadySent(&o) && p.c.send(&o, p.asksAck(&o)) {
+		if p.alreadySent(&o) || s.live.had(p, e.Delivery) {
+			continue // it has it (liveOnly: live, before the entry could say so)
+		}
+		if p.c.send(&o, p.asksAck(&o)) {
 			sent = append(sent, e.Offset)
 		}
 	}

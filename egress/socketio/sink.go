@@ -99,6 +99,9 @@ type Sink struct {
 	// sessionsUnsaved is set when a page's session could not be saved:
 	// refreshSessions saves them all again, with backoff.
 	sessionsUnsaved atomic.Bool
+	// live remembers the pages that got deliveries live without an
+	// offset (liveonly.go), so catch-up does not send them again.
+	live liveOnly
 	// owed are the pages owed their room's pending alerts (owed.go), by
 	// page, with what they are owed; owedRetrying is set while
 	// retryPending runs.
