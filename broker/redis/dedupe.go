@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,11 @@ const maxRecent = 100_000
 
 // maxAbove bounds the offsets remembered above a room's floor.
 const maxAbove = 4096
+
+// journaledRing is how many of a room's latest journaled deliveries are
+// remembered by event and name: an unjournaled copy of one only comes
+// right after it, when a stalled Redis resumes.
+const journaledRing = 32
 
 // dedupe remembers what this node handed its pages, so no page gets a
 // delivery twice (a publish retried locally, a re-sync that overlaps the
@@ -32,8 +38,11 @@ const maxAbove = 4096
 // pages that had it live (LiveTo: the router's outbox journals what a
 // node delivered while Redis was away), so that pages which came since get
 // it and those pages skip it; without LiveTo (an append that timed out but
-// ran) it is dropped, its position counted as handed over. Replays are
-// meant to be sent again and are never dropped.
+// ran) it is dropped, its position counted as handed over. The other way
+// round, an unjournaled copy of one of a room's latest journaled
+// deliveries is dropped too (a stalled Redis runs a timed-out append and
+// its node's unjournaled PUBLISH, in either order). Replays are meant to
+// be sent again and are never dropped.
 type dedupe struct {
 	mu     sync.Mutex
 	rooms  map[string]*roomSeen
@@ -55,6 +64,30 @@ type roomSeen struct {
 	// (another node may have appended it meanwhile), so the floor starts
 	// at 0 and the re-sync reads the room since the outage and settles it.
 	blind bool
+	// journaled holds the event and name of the room's latest journaled
+	// deliveries handed over (a ring; next is where the next one goes).
+	// When Redis stalls, a node whose append timed out publishes the
+	// delivery unjournaled; on resuming Redis runs both, and the
+	// unjournaled copy may come after the journaled one.
+	journaled [journaledRing]eventName
+	next      int
+}
+
+type eventName struct{ event, name string }
+
+// noteJournaled remembers d, a journaled delivery handed over.
+func (r *roomSeen) noteJournaled(d herald.Delivery) {
+	if d.EventID == "" {
+		return
+	}
+	r.journaled[r.next] = eventName{d.EventID, d.Name}
+	r.next = (r.next + 1) % journaledRing
+}
+
+// sawJournaled reports whether a journaled copy of d was handed over
+// lately.
+func (r *roomSeen) sawJournaled(d herald.Delivery) bool {
+	return d.EventID != "" && slices.Contains(r.journaled[:], eventName{d.EventID, d.Name})
 }
 
 func newDedupe(window time.Duration) *dedupe {
@@ -106,6 +139,7 @@ func (s *dedupe) add(d herald.Delivery, epoch string, blind bool) (fresh, late b
 				r.floor, r.above = r.top, nil
 			}
 		}
+		r.noteJournaled(d)
 		if s.handedUnjournaled(d) && len(d.LiveTo) == 0 {
 			// Journaled by an append that timed out (a stalled Redis ran
 			// it late): this node's pages had it live without an offset,
@@ -122,6 +156,11 @@ func (s *dedupe) add(d herald.Delivery, epoch string, blind bool) (fresh, late b
 	}
 	if d.EventID == "" {
 		return true, false
+	}
+	if r := s.rooms[d.Room]; r != nil && r.sawJournaled(d) {
+		// The unjournaled copy of a delivery handed over journaled.
+		s.duplicates.Add(1)
+		return false, false
 	}
 	now := s.now()
 	for len(s.order) > 0 && (len(s.order) >= maxRecent || now.Sub(s.recent[s.order[0]]) > s.window) {

@@ -44,6 +44,11 @@ func TestDedupe(t *testing.T) {
 			{event: "b", offset: 2, liveTo: []string{"p1"}},              // a second copy is still one
 			{event: "c", offset: 3, fresh: true},
 		}},
+		{"an unjournaled copy after the journaled one: dropped", []step{
+			{event: "a", offset: 1, fresh: true}, // the append a stalled Redis ran on resuming
+			{event: "a"},                         // the PUBLISH its node made when the append timed out
+			{event: "b", offset: 2, fresh: true},
+		}},
 		{"another node's late alert reaches this node's pages", []step{
 			{event: "a", offset: 1, fresh: true},
 			{event: "mine", fresh: true},
