@@ -67,5 +67,5 @@ func (l *liveOnly) had(p *page, d herald.Delivery) bool {
 		return false
 	}
 	rec, ok := l.m[liveOnlyKey(d)]
-	return ok && livedTo(p, herald.Delivery{LiveTo: rec.pids})
+	return ok && p.hadLive(rec.pids)
 }

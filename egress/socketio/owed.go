@@ -184,7 +184,7 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 	for _, e := range es {
 		off := e.Offset
 		switch {
-		case first != 0 && off >= first && off <= last, slices.Contains(late, off), livedTo(p, e.Delivery), s.live.had(p, e.Delivery):
+		case first != 0 && off >= first && off <= last, slices.Contains(late, off), p.hadLive(e.Delivery.LiveTo), s.live.had(p, e.Delivery):
 			continue // the page has it
 		}
 		if err := herald.CheckName(e.Delivery.Name); err != nil {

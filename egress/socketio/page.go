@@ -123,7 +123,7 @@ func (p *page) deliver(e *outgoing) bool {
 func (p *page) alreadySent(e *outgoing) bool {
 	off := e.d.Offset
 	if off == 0 {
-		return e.d.Replayed && livedTo(p, e.d)
+		return e.d.Replayed && p.hadLive(e.d.LiveTo)
 	}
 	if off <= p.offset.Load() {
 		return true
@@ -135,15 +135,16 @@ func (p *page) alreadySent(e *outgoing) bool {
 	if late := p.late.Load(); late != nil && slices.Contains(*late, off) {
 		return true // sent as a late pending alert
 	}
-	return livedTo(p, e.d)
+	return p.hadLive(e.d.LiveTo)
 }
 
-// livedTo reports whether p got d live before it was journaled (LiveTo
-// is empty but for deliveries journaled late; the pids are set before the
-// page joins a room).
-func livedTo(p *page, d herald.Delivery) bool {
-	return len(d.LiveTo) > 0 && (p.pid != "" && slices.Contains(d.LiveTo, p.pid) ||
-		p.claimedPID != "" && slices.Contains(d.LiveTo, p.claimedPID))
+// hadLive reports whether p is one of the pages named in liveTo, the
+// pages a delivery went to live before it was journaled (LiveTo is empty
+// but for deliveries journaled late; the pids are set before the page
+// joins a room).
+func (p *page) hadLive(liveTo []string) bool {
+	return len(liveTo) > 0 && (p.pid != "" && slices.Contains(liveTo, p.pid) ||
+		p.claimedPID != "" && slices.Contains(liveTo, p.claimedPID))
 }
 
 // asksAck reports whether p gets e with an acknowledgement id: pages that
