@@ -56,7 +56,10 @@ type Journal interface {
 	// across rooms, oldest first (replay of one alert).
 	Find(ctx context.Context, eventID string) ([]Entry, error)
 	// Mark adds to an entry's counters: pages reached and acks received. A
-	// mark for an entry that retention already removed is not an error.
+	// negative count takes a mark back (a pending alert claimed for a page
+	// that left before it was sent is pending again); counters never go
+	// below zero. A mark for an entry that retention already removed is
+	// not an error.
 	// Reads see a mark once Mark returned; a persistent store may write it
 	// with its next commit rather than one of its own (bolt does).
 	Mark(ctx context.Context, room string, offset uint64, reached, acked int) error

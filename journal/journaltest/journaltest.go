@@ -384,6 +384,33 @@ func (s suite) markAndPending(t *testing.T) {
 	if got, err := j.Pending(ctx, "nobody", since); err != nil || len(got) != 0 {
 		t.Errorf("Pending(empty room) = %v, %v; want nothing, nil", got, err)
 	}
+
+	// A negative mark takes a claim back (a page that was handed a pending
+	// alert left before it was sent): the entry is pending again. Counters
+	// never go below zero, so a second take-back leaves it at zero, and one
+	// more page reached takes it out of pending again.
+	for _, reached := range []int{-1, -1} {
+		if err := j.Mark(ctx, "r", es[3].Offset, reached, 0); err != nil {
+			t.Fatalf("Mark(%d, %d): %v", es[3].Offset, reached, err)
+		}
+	}
+	got, err = j.Pending(ctx, "r", since)
+	if err != nil {
+		t.Fatalf("Pending: %v", err)
+	}
+	if want := []string{"ev-0", "ev-2", "ev-3"}; !reflect.DeepEqual(eventIDs(got), want) {
+		t.Errorf("Pending after taking ev-3's mark back = %v, want %v", eventIDs(got), want)
+	}
+	if err := j.Mark(ctx, "r", es[3].Offset, 1, 0); err != nil {
+		t.Fatalf("Mark: %v", err)
+	}
+	got, err = j.Pending(ctx, "r", since)
+	if err != nil {
+		t.Fatalf("Pending: %v", err)
+	}
+	if want := []string{"ev-0", "ev-2"}; !reflect.DeepEqual(eventIDs(got), want) {
+		t.Errorf("Pending after reaching ev-3 again = %v, want %v (its counter went below zero)", eventIDs(got), want)
+	}
 }
 
 func (s suite) sessions(t *testing.T) {

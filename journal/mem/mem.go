@@ -175,8 +175,8 @@ func (s *Store) Mark(ctx context.Context, roomName string, offset uint64, reache
 		return nil
 	}
 	if i := r.index(offset - 1); i < len(r.entries) && r.entries[i].Offset == offset {
-		r.entries[i].Reached += reached
-		r.entries[i].Acked += acked
+		e := &r.entries[i]
+		e.Reached, e.Acked = max(0, e.Reached+reached), max(0, e.Acked+acked)
 	}
 	return nil
 }

@@ -179,8 +179,13 @@ for i = 2, #ARGV, 3 do
   local off = ARGV[i]
   local n = tonumber(off)
   if n and n >= oldest and n <= newest then
-    if tonumber(ARGV[i + 1]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'r:' .. off, ARGV[i + 1]) end
-    if tonumber(ARGV[i + 2]) ~= 0 then redis.call('HINCRBY', KEYS[3], 'a:' .. off, ARGV[i + 2]) end
+    for j, f in ipairs({'r:', 'a:'}) do
+      local by = tonumber(ARGV[i + j])
+      -- A negative mark takes a claim back; counters never go below zero.
+      if by ~= 0 and redis.call('HINCRBY', KEYS[3], f .. off, by) < 0 then
+        redis.call('HSET', KEYS[3], f .. off, 0)
+      end
+    end
     marked = marked + 1
   end
 end
