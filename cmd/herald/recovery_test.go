@@ -304,38 +304,65 @@ func TestPendingWindowOfARule(t *testing.T) {
 }
 
 // TestHistoryCountsPagesReachedByRecovery: an alert a page got by
-// recovery reached it as if it had got it live, and /api/history says so.
+// recovery reached it as if it had got it live, and /api/history says so:
+// once, whether another page had it live or it was pending until then.
 func TestHistoryCountsPagesReachedByRecovery(t *testing.T) {
-	h := startHerald(t, "--data", t.TempDir())
-	code := "reached-by-recovery"
-	watcher := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true})
-	watcher.WaitRegistered(t)
-	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
-	p.Connected(t, pageWait)
-	p.WaitRegistered(t)
-	fire(t, h.base, code, 0)
-	expectAlerts(t, p, 0, 0, false)
-	p.Leave()
-	// Until herald sees the page go, a live alert counts it as reached.
-	waitFor(t, "herald to see the page leave", func() bool { return clientsCount(t, h.base) == 1 })
-	for n := 1; n <= 3; n++ {
-		fire(t, h.base, code, n)
-	}
-	expectAlerts(t, watcher, 0, 3, false)
-	p.Return()
-	if !p.Connected(t, pageWait) {
-		t.Fatal("socket.recovered = false after coming back within the window")
-	}
-	expectAlerts(t, p, 1, 3, false)
-	waitFor(t, "the history to count both pages for each alert", func() bool {
-		es := history(t, h.base, code, 10).Entries
-		for _, e := range es {
-			if e.Reached != 2 {
-				return false
+	for _, tc := range []struct {
+		name    string
+		watcher bool // another page of the code stays connected
+		want    int
+	}{
+		{name: "another page had them live", watcher: true, want: 2},
+		{name: "they reached no page before", want: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startHerald(t, "--data", t.TempDir())
+			code := "reached-by-recovery"
+			var watcher *pagetest.Page
+			if tc.watcher {
+				watcher = pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true})
+				watcher.WaitRegistered(t)
 			}
-		}
-		return len(es) == 4
-	})
+			p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+			p.Connected(t, pageWait)
+			p.WaitRegistered(t)
+			fire(t, h.base, code, 0)
+			expectAlerts(t, p, 0, 0, false)
+			p.Leave()
+			// Until herald sees the page go, a live alert counts it as reached.
+			waitFor(t, "herald to see the page leave", func() bool { return clientsCount(t, h.base) == btoi(tc.watcher) })
+			for n := 1; n <= 3; n++ {
+				fire(t, h.base, code, n)
+			}
+			if watcher != nil {
+				expectAlerts(t, watcher, 0, 3, false)
+			}
+			p.Return()
+			if !p.Connected(t, pageWait) {
+				t.Fatal("socket.recovered = false after coming back within the window")
+			}
+			expectAlerts(t, p, 1, 3, false)
+			// One more live alert, counted after the recovery's.
+			fire(t, h.base, code, 4)
+			expectAlerts(t, p, 4, 4, false)
+			waitFor(t, "the history to count the last alert", func() bool {
+				es := history(t, h.base, code, 10).Entries
+				return len(es) == 5 && es[len(es)-1].Reached == tc.want
+			})
+			for _, e := range history(t, h.base, code, 10).Entries {
+				if e.Reached != tc.want {
+					t.Errorf("entry %d reached %d pages, want %d", e.Offset, e.Reached, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // clientTransports are the ways the official client connects: the native

@@ -129,18 +129,29 @@ func (s *Sink) claimLate(p *page, o owing) bool {
 		return false
 	}
 	s.forgetOwed(p, code)
-	sent, ok := s.sendLate(p, code, res.Since, res.Missed)
-	switch {
-	case !ok && len(res.Missed) > 0:
-		s.log.Warn("recovery: the page owed pending alerts left before they were sent", "code", logCode(code), "alerts", len(res.Missed))
-	case len(sent) > 0:
+	r, ok := s.sendLate(p, code, res.Since, res.Missed)
+	if !ok { // it left: every alert claimed for it and not sent
+		r.refused = offsetsOf(res.Missed)
+	}
+	// Claimed also names what the page held already (res.Since, LiveTo):
+	// those reached it, and only the refused are given back.
+	s.settle(code, res.Claimed, sendResult{refused: r.refused})
+	if len(r.sent) > 0 {
 		s.log.Info("recovery: pending alerts delivered late (claimed once the journal answered again)",
-			"sid", p.id, "code", logCode(code), "alerts", len(sent), "offsets", sent)
+			"sid", p.id, "code", logCode(code), "alerts", len(r.sent), "offsets", r.sent)
 	}
 	if ok {
 		s.keepSession(p)
 	}
 	return true
+}
+
+func offsetsOf(es []journal.Entry) []uint64 {
+	out := make([]uint64, len(es))
+	for i, e := range es {
+		out[i] = e.Offset
+	}
+	return out
 }
 
 func (s *Sink) inRoom(p *page, code string) bool {
@@ -150,8 +161,8 @@ func (s *Sink) inRoom(p *page, code string) bool {
 }
 
 // sendLate sends p, still in room code, the pending alerts es claimed for
-// it late, and returns the offsets it sent; ok is false when p is no
-// longer in the room.
+// it late, and returns what it sent and what p's connection refused; ok is
+// false when p is no longer in the room.
 //
 // The page has had live alerts since it joined, with higher offsets, so
 // these go without a position (socket.io-client keeps the last argument
@@ -167,13 +178,13 @@ func (s *Sink) inRoom(p *page, code string) bool {
 // send. The page's session now starts after the alerts it was sent (and
 // after held, the offset it holds of the room): its recovery does not
 // replay them.
-func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (sent []uint64, ok bool) {
+func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (r sendResult, ok bool) {
 	s.delivering.Lock()
 	defer s.delivering.Unlock()
 	s.rooms.mu.Lock()
 	defer s.rooms.mu.Unlock()
 	if p.gone || p.code != code {
-		return nil, false
+		return r, false
 	}
 	p.since = max(p.since, held)
 	first, last := p.first.Load(), p.offset.Load()
@@ -195,8 +206,10 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 		o := outgoing{d: e.Delivery} // no position
 		late = append(late, off)
 		if p.c.send(&o, p.asksAck(&o)) {
-			sent = append(sent, off)
+			r.sent = append(r.sent, off)
 			p.since = max(p.since, off)
+		} else {
+			r.refused = append(r.refused, off)
 		}
 	}
 	if len(late) > 0 {
@@ -204,5 +217,5 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 	} else {
 		p.late.Store(nil)
 	}
-	return sent, true
+	return r, true
 }

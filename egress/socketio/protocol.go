@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 
 	"github.com/heraldhq/herald"
@@ -43,6 +42,9 @@ type handshake struct {
 // missed before the live deliveries start.
 func (s *Sink) connected(p *page, h handshake) {
 	if !s.rooms.add(p) {
+		if p.resumed != nil { // looked up before it left (native path)
+			s.unclaim(p.resumed.Code, p.resumed.Claimed)
+		}
 		return
 	}
 	if s.recovery != nil {
@@ -136,10 +138,13 @@ func (s *Sink) register(p *page, data any) map[string]any {
 		return s.refuse(p, err.Error())
 	}
 	pending, err := s.pendingFor(code)
-	s.join(p, code, "register", func() {
+	joined := s.join(p, code, "register", func() {
 		p.since = pending.Since
-		s.send(p, pending.Missed)
+		s.settle(code, pending.Claimed, s.send(p, pending.Missed))
 	})
+	if !joined { // it left meanwhile: what was claimed for it is pending again
+		s.unclaim(code, pending.Claimed)
+	}
 	if err != nil {
 		s.owePending(p, code)
 	} else {
@@ -156,15 +161,17 @@ func (s *Sink) refuse(p *page, reason string) map[string]any {
 	return map[string]any{"ok": false, "error": reason}
 }
 
-func (s *Sink) join(p *page, code, via string, then func()) {
+// join puts p in room code and runs then under the rooms' lock, unless p
+// is gone; it reports whether it did.
+func (s *Sink) join(p *page, code, via string, then func()) bool {
 	old, ok := s.rooms.join(p, code, then)
 	if ok && old != code {
 		s.roomsChanged()
 	}
-	if !ok || !s.log.Enabled(context.Background(), slog.LevelDebug) {
-		return
+	if ok {
+		s.log.Debug("page registered", "sid", p.id, "code", logCode(code), "previous", logCode(old), "via", via)
 	}
-	s.log.Debug("page registered", "sid", p.id, "code", logCode(code), "previous", logCode(old), "via", via)
+	return ok
 }
 
 // registerCode extracts the code from a REGISTER argument: {code: "…"} as

@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,15 +102,12 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	if res.Recovered {
 		via = "recovery"
 	}
-	s.join(p, res.Code, via, func() {
+	joined := s.join(p, res.Code, via, func() {
 		p.since = res.Since
 		if !res.Recovered {
 			p.c.emit(eventWelcome, welcome)
 		}
-		sent := s.send(p, res.Missed)
-		if !res.Pending { // pending alerts were counted when claimed
-			s.countReached(res.Code, sent)
-		}
+		s.settle(res.Code, res.Claimed, s.send(p, res.Missed))
 		if !res.Resumed {
 			return
 		}
@@ -121,8 +119,11 @@ func (s *Sink) recover(p *page, h handshake) bool {
 			s.log.Warn("recovery: catch-up read failed", "err", err)
 			return
 		}
-		s.countReached(res.Code, s.send(p, more))
+		s.settle(res.Code, nil, s.send(p, more))
 	})
+	if !joined { // it left meanwhile: what was claimed for it is pending again
+		s.unclaim(res.Code, res.Claimed)
+	}
 	if failed {
 		s.owePending(p, res.Code)
 	}
@@ -140,12 +141,19 @@ func livePIDs(res *recovery.Result) []string {
 	return nil
 }
 
-// send queues journal entries to p, in order, as live deliveries would be,
-// and returns the offsets of those it sent (not those p already had).
+// sendResult is what send did with a page's journal entries: the offsets
+// it sent and those the page's connection refused (it is closing, or was
+// cut off as too slow). Entries the page already had, or that no page
+// can take, are in neither.
+type sendResult struct {
+	sent, refused []uint64
+}
+
+// send queues journal entries to p, in order, as live deliveries would be.
 // An entry under a name pages cannot take (journaled by an older herald
 // whose rules let one through) is left out: sent, it would drop the page,
 // which would recover it again, in a loop.
-func (s *Sink) send(p *page, es []journal.Entry) (sent []uint64) {
+func (s *Sink) send(p *page, es []journal.Entry) (r sendResult) {
 	for _, e := range es {
 		if err := herald.CheckName(e.Delivery.Name); err != nil {
 			s.log.Warn("recovery: journaled alert left out", "room", e.Delivery.Room, "offset", e.Offset, "err", err)
@@ -156,26 +164,59 @@ func (s *Sink) send(p *page, es []journal.Entry) (sent []uint64) {
 			continue // it has it (liveOnly: live, before the entry could say so)
 		}
 		if p.c.send(&o, p.asksAck(&o)) {
-			sent = append(sent, e.Offset)
+			r.sent = append(r.sent, e.Offset)
+		} else {
+			r.refused = append(r.refused, e.Offset)
 		}
 	}
-	return sent
+	return r
 }
 
-// countReached counts a page's catch-up (the offsets send returned) in
-// the history: a page that got an alert by recovery was reached as one
-// that got it live. It also keeps an alert that went live to no page
-// while the page was joining its room (it got it by catch-up) from being
+// settle brings the history up to date with what send did for a page in
+// room code. The alerts sent were reached, as if they had gone live; the
+// claimed ones (recovery.Result.Claimed: marked reached for this page
+// already) are not counted again. A claimed alert the page's connection
+// refused is given back: it is still pending, for the next page.
+//
+// Counting the others also keeps an alert that went live to no page while
+// the page was joining its room (it got it by catch-up) from being
 // handed, as pending, to the next page.
-func (s *Sink) countReached(code string, offsets []uint64) {
+func (s *Sink) settle(code string, claimed []uint64, r sendResult) {
+	var reached, back []uint64
+	for _, off := range r.sent {
+		if !slices.Contains(claimed, off) {
+			reached = append(reached, off)
+		}
+	}
+	for _, off := range r.refused {
+		if slices.Contains(claimed, off) {
+			back = append(back, off)
+		}
+	}
+	if len(reached) > 0 {
+		s.journalWrite(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+			defer cancel()
+			if err := s.recovery.Reached(ctx, code, reached); err != nil {
+				s.log.Warn("recovery: catch-up not counted", "err", err)
+			}
+		})
+	}
+	s.unclaim(code, back)
+}
+
+// unclaim gives back alerts claimed for a page that did not get them
+// (Keeper.Unclaim): they are pending again.
+func (s *Sink) unclaim(code string, offsets []uint64) {
 	if len(offsets) == 0 {
 		return
 	}
+	s.log.Info("recovery: alerts claimed for a page that left before they were sent are pending again", "code", logCode(code), "alerts", len(offsets))
 	s.journalWrite(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 		defer cancel()
-		if err := s.recovery.Reached(ctx, code, offsets); err != nil {
-			s.log.Warn("recovery: catch-up not counted", "err", err)
+		if err := s.recovery.Unclaim(ctx, code, offsets); err != nil {
+			s.log.Warn("recovery: alerts not given back; the next page will not get them", "code", logCode(code), "alerts", len(offsets), "err", err)
 		}
 	})
 }

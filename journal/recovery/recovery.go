@@ -151,6 +151,11 @@ type Result struct {
 	// Pending is true when Missed are alerts that reached no page (sent
 	// with meta replayed: true); they are already marked as reached.
 	Pending bool
+	// Claimed are the offsets this call marked reached for the page: the
+	// pending alerts, and the missed alerts that reached no page before
+	// it. The page model counts no other page for them, and gives back
+	// (Unclaim) those it could not send, so they stay pending.
+	Claimed []uint64
 	// From is the offset the page resumed after, when Resumed: with
 	// Missed, where the page model's catch-up read starts.
 	From    uint64
@@ -228,6 +233,7 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, ses
 			if err := k.j.Mark(ctx, code, e.Offset, 1, 0); err != nil {
 				return res, true, fmt.Errorf("recovery: mark: %w", err)
 			}
+			res.Claimed = append(res.Claimed, e.Offset)
 		}
 	}
 	return res, true, nil
@@ -382,8 +388,14 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	res.Since = min(res.Since, es[0].Offset-1)
 	for _, e := range es {
 		if err := k.j.Mark(ctx, res.Code, e.Offset, 1, 0); err != nil {
+			// The page is owed them and claims them again later: what
+			// this call marked is given back, so it finds them pending.
+			// Best effort: the journal that failed may fail this too.
+			_ = k.Unclaim(ctx, res.Code, res.Claimed)
+			res.Claimed = nil
 			return res, fmt.Errorf("recovery: mark pending: %w", err)
 		}
+		res.Claimed = append(res.Claimed, e.Offset)
 	}
 	for i := range es {
 		es[i].Delivery.Replayed = true
@@ -427,6 +439,19 @@ func (k *Keeper) Reached(ctx context.Context, code string, offsets []uint64) err
 	for _, off := range offsets {
 		if err := k.j.Mark(ctx, code, off, 1, 0); err != nil {
 			return fmt.Errorf("recovery: %w", err)
+		}
+	}
+	return nil
+}
+
+// Unclaim makes code's entries at offsets pending again: they were
+// claimed for a page (Register, Connect, Owed) that left, or whose
+// connection refused them, before they were sent. The next page to
+// register gets them, within their pending window.
+func (k *Keeper) Unclaim(ctx context.Context, code string, offsets []uint64) error {
+	for _, off := range offsets {
+		if err := k.j.Mark(ctx, code, off, -1, 0); err != nil {
+			return fmt.Errorf("recovery: unclaim: %w", err)
 		}
 	}
 	return nil

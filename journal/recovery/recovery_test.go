@@ -423,6 +423,37 @@ func TestPendingGoesToOnePage(t *testing.T) {
 	}
 }
 
+// TestUnclaimMakesPendingAgain: pending alerts claimed for a page that
+// left before they were sent go to the next page that registers, and
+// only those given back.
+func TestUnclaimMakesPendingAgain(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	appendN(t, j, "abc", 3)
+	k := recovery.New(j, recovery.Options{})
+	first, err := k.Register(t.Context(), "abc")
+	if err != nil || len(first.Missed) != 3 {
+		t.Fatalf("first Register = %v, %v; want 3 pending alerts", offsets(first.Missed), err)
+	}
+	// The page got the first one; the other two were never sent.
+	if err := k.Unclaim(t.Context(), "abc", offsets(first.Missed[1:])); err != nil {
+		t.Fatal(err)
+	}
+	second, err := k.Register(t.Context(), "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := offsets(second.Missed), offsets(first.Missed[1:]); !reflect.DeepEqual(got, want) {
+		t.Errorf("next page got %v, want %v (what the first page never got)", got, want)
+	}
+	if !second.Pending || second.Since != first.Missed[1].Offset-1 {
+		t.Errorf("next page: pending %v since %d, want true, %d", second.Pending, second.Since, first.Missed[1].Offset-1)
+	}
+	if third, _ := k.Register(t.Context(), "abc"); len(third.Missed) != 0 {
+		t.Errorf("a third page got %v again", offsets(third.Missed))
+	}
+}
+
 // TestAckedIsJournaledAndTold: a page's ack is counted on the entry (what
 // /api/history shows) and handed to the OnAck listener (the dashboard).
 func TestAckedIsJournaledAndTold(t *testing.T) {
