@@ -111,6 +111,19 @@ type Stager interface {
 	Stage(ctx context.Context, d herald.Delivery) (e Entry, durable func(context.Context) error, err error)
 }
 
+// LiveMarker is implemented by a Journal that can add, to an entry it
+// holds, pages that had its delivery live before it was journaled
+// (herald.Delivery.LiveTo), so recovery on any node leaves it out for
+// them. A cluster node needs it when an append it gave up on reached the
+// journal after all (a Redis that stalled ran it on resuming), without
+// the LiveTo the node recorded meanwhile.
+type LiveMarker interface {
+	// MarkLive adds pids to the LiveTo of room's entry at offset; those it
+	// names already are kept once. An entry that retention already
+	// removed is not an error.
+	MarkLive(ctx context.Context, room string, offset uint64, pids []string) error
+}
+
 // SessionLister is a journal that can list its live sessions at once: herald
 // reads them at start to know which rooms had pages lately (a trigger for
 // a page away while herald restarted is no guess at a code). The

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) journal.Journal, opts ...Option) 
 		{name: "AfterAndLast", run: s.afterAndLast},
 		{name: "Find", run: s.find},
 		{name: "MarkAndPending", run: s.markAndPending},
+		{name: "MarkLive", run: s.markLive},
 		{name: "Sessions", run: s.sessions},
 		{name: "SeenAndForget", run: s.seenAndForget},
 		{name: "RetentionByCount", run: s.retentionByCount},
@@ -410,6 +411,58 @@ func (s suite) markAndPending(t *testing.T) {
 	}
 	if want := []string{"ev-0", "ev-2"}; !reflect.DeepEqual(eventIDs(got), want) {
 		t.Errorf("Pending after reaching ev-3 again = %v, want %v (its counter went below zero)", eventIDs(got), want)
+	}
+}
+
+// markLive: a store that implements journal.LiveMarker adds the pages to
+// the entry's LiveTo, as every read returns it, each page once, and only
+// on that entry. A store without it has nothing to check.
+func (s suite) markLive(t *testing.T) {
+	j := s.open(t)
+	lm, ok := j.(journal.LiveMarker)
+	if !ok {
+		t.Logf("%T does not implement journal.LiveMarker", j)
+		return
+	}
+	ctx := t.Context()
+	d := delivery("r", "ev-0", 0)
+	d.LiveTo = []string{"p1"}
+	first := mustAppend(t, j, d)
+	second := mustAppend(t, j, delivery("r", "ev-1", 1))
+	if err := lm.MarkLive(ctx, "r", first.Offset, []string{"p2", "p1"}); err != nil {
+		t.Fatalf("MarkLive: %v", err)
+	}
+	if err := lm.MarkLive(ctx, "r", first.Offset, []string{"p3", "p2"}); err != nil {
+		t.Fatalf("MarkLive again: %v", err)
+	}
+	if err := lm.MarkLive(ctx, "r", second.Offset+100, []string{"p9"}); err != nil {
+		t.Errorf("MarkLive(unknown offset) = %v, want nil", err)
+	}
+	if err := lm.MarkLive(ctx, "nobody", 1, []string{"p9"}); err != nil {
+		t.Errorf("MarkLive(unknown room) = %v, want nil", err)
+	}
+	want := []string{"p1", "p2", "p3"}
+	check := func(how string, es []journal.Entry, err error) {
+		t.Helper()
+		if err != nil || len(es) != 2 {
+			t.Fatalf("%s = %d entries, %v; want 2", how, len(es), err)
+		}
+		if got := es[0].Delivery.LiveTo; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: LiveTo = %q, want %q", how, got, want)
+		}
+		if got := es[1].Delivery.LiveTo; len(got) != 0 {
+			t.Errorf("%s: the other entry's LiveTo = %q, want none", how, got)
+		}
+	}
+	es, err := j.After(ctx, "r", 0, 10)
+	check("After", es, err)
+	es, err = j.Last(ctx, "r", 2)
+	check("Last", es, err)
+	es, err = j.Pending(ctx, "r", time.Time{})
+	check("Pending", es, err)
+	found, err := j.Find(ctx, "ev-0")
+	if err != nil || len(found) != 1 || !reflect.DeepEqual(found[0].Delivery.LiveTo, want) {
+		t.Errorf("Find = %+v, %v; want one entry live to %q", found, err, want)
 	}
 }
 

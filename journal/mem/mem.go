@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -177,6 +178,30 @@ func (s *Store) Mark(ctx context.Context, roomName string, offset uint64, reache
 	if i := r.index(offset - 1); i < len(r.entries) && r.entries[i].Offset == offset {
 		e := &r.entries[i]
 		e.Reached, e.Acked = max(0, e.Reached+reached), max(0, e.Acked+acked)
+	}
+	return nil
+}
+
+// MarkLive implements journal.LiveMarker.
+func (s *Store) MarkLive(ctx context.Context, roomName string, offset uint64, pids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.live(ctx); err != nil {
+		return err
+	}
+	r := s.rooms[roomName]
+	if r == nil {
+		return nil
+	}
+	if i := r.index(offset - 1); i < len(r.entries) && r.entries[i].Offset == offset {
+		d := &r.entries[i].Delivery
+		live := slices.Clone(d.LiveTo) // readers hold the old slice
+		for _, pid := range pids {
+			if !slices.Contains(live, pid) {
+				live = append(live, pid)
+			}
+		}
+		d.LiveTo = live
 	}
 	return nil
 }

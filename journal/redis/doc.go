@@ -13,7 +13,8 @@
 //
 //	P{r:H}:m      hash   e = epoch the room belongs to, n = last offset (no expiry)
 //	P{r:H}:l      stream the history; id "<offset>-0", fields d (delivery JSON), t (ms)
-//	P{r:H}:c      hash   r:<offset>, a:<offset>: pages reached, acks received
+//	P{r:H}:c      hash   r:<offset>, a:<offset>: pages reached, acks received;
+//	                     l:<offset>: pids added to the entry's LiveTo (MarkLive)
 //	P{r:H}:p      hash   presence, written by broker/redis
 //	Pepoch        string the store's epoch
 //	Pev:<id>      list   rooms an event id was delivered to, in order (Find)

@@ -63,9 +63,9 @@ while not keep do
   if not keep then redis.call('XTRIM', KEYS[2], 'MINID', id(offset(head[#head][1]) + 1)) end
 end
 redis.call('PEXPIRE', KEYS[2], maxAge)
--- Counters of trimmed entries: at most two per entry, cleaned when the
+-- Counters of trimmed entries: at most three per entry, cleaned when the
 -- hash outgrows the log by a margin (amortised).
-if redis.call('HLEN', KEYS[3]) > 2 * maxEntries + 64 then
+if redis.call('HLEN', KEYS[3]) > 3 * maxEntries + 64 then
   local min = offset(keep)
   for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do
     if (tonumber(string.sub(f, 3)) or 0) < min then redis.call('HDEL', KEYS[3], f) end
@@ -100,7 +100,7 @@ return 'reset'
 `)
 
 // readScript returns up to ARGV[3] entries of the room, each as
-// {id, delivery JSON, ms, reached, acked}, skipping entries older than
+// {id, delivery JSON, ms, reached, acked, live}, skipping entries older than
 // ARGV[4] ms and entries beyond the newest ARGV[5] (retention as seen from
 // outside, even before the next append trims), in the mode ARGV[1]:
 //
@@ -125,7 +125,8 @@ local function take(item)
   if at < cutoff or off < minOffset then return mode ~= 'after' end -- stop when reading backwards
   local r = redis.call('HGET', KEYS[3], 'r:' .. off) or '0'
   if mode == 'pending' and tonumber(r) > 0 then return false end
-  out[#out + 1] = {item[1], field(f, 'd'), at, r, redis.call('HGET', KEYS[3], 'a:' .. off) or '0'}
+  out[#out + 1] = {item[1], field(f, 'd'), at, r, redis.call('HGET', KEYS[3], 'a:' .. off) or '0',
+    redis.call('HGET', KEYS[3], 'l:' .. off) or ''}
   return #out >= limit
 end
 if mode == 'after' then
@@ -191,4 +192,32 @@ for i = 2, #ARGV, 3 do
 end
 if marked > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
 return marked
+`)
+
+// liveScript adds pages to the LiveTo of one of the room's entries, if
+// the entry is still in the log: a JSON array of pids in the counters
+// hash (l:<offset>), which reads add to the delivery's own. It returns 1
+// when the entry was there.
+//
+//	ARGV[1] max age ms   ARGV[2] offset   ARGV[3] pids (JSON array)
+var liveScript = goredis.NewScript(`
+if #redis.call('XRANGE', KEYS[2], ARGV[2] .. '-0', ARGV[2] .. '-0') == 0 then return 0 end
+local f = 'l:' .. ARGV[2]
+local list, seen = {}, {}
+local function add(pids)
+  for _, pid in ipairs(pids) do
+    if type(pid) == 'string' and not seen[pid] then
+      seen[pid] = true
+      list[#list + 1] = pid
+    end
+  end
+end
+local have = redis.call('HGET', KEYS[3], f)
+if have then add(cjson.decode(have)) end
+add(cjson.decode(ARGV[3]))
+if #list > 0 then
+  redis.call('HSET', KEYS[3], f, cjson.encode(list))
+  redis.call('PEXPIRE', KEYS[3], ARGV[1])
+end
+return 1
 `)

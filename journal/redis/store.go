@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,10 +351,12 @@ func (s *Store) read(ctx context.Context, room, mode, from string, limit int, si
 	return out, nil
 }
 
-// decodeEntry reads one {id, delivery JSON, ms, reached, acked} item.
+// decodeEntry reads one {id, delivery JSON, ms, reached, acked, live}
+// item; live is "" or a JSON array of pids that had the entry live, added
+// to the delivery's LiveTo (MarkLive).
 func decodeEntry(item any) (journal.Entry, error) {
 	f, ok := item.([]any)
-	if !ok || len(f) != 5 {
+	if !ok || len(f) != 6 {
 		return journal.Entry{}, fmt.Errorf("bad entry %v", item)
 	}
 	id, _ := f[0].(string)
@@ -370,7 +373,40 @@ func decodeEntry(item any) (journal.Entry, error) {
 		return journal.Entry{}, fmt.Errorf("entry %d: decode delivery: %w", off, err)
 	}
 	d.Offset = off
+	if live, _ := f[5].(string); live != "" {
+		var pids []string
+		if err := json.Unmarshal([]byte(live), &pids); err != nil {
+			return journal.Entry{}, fmt.Errorf("entry %d: decode its live pages: %w", off, err)
+		}
+		for _, pid := range pids {
+			if !slices.Contains(d.LiveTo, pid) {
+				d.LiveTo = append(d.LiveTo, pid)
+			}
+		}
+	}
 	return journal.Entry{Offset: off, Delivery: d, At: time.UnixMilli(at), Reached: reached, Acked: acked}, nil
+}
+
+// MarkLive implements journal.LiveMarker: the pids go to the entry's
+// field in the room's counters hash, since a stream entry cannot change.
+func (s *Store) MarkLive(ctx context.Context, room string, offset uint64, pids []string) error {
+	if s.closed.Load() {
+		return journal.ErrClosed
+	}
+	if len(pids) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(pids)
+	if err != nil {
+		return fmt.Errorf("redis journal: mark live pages: %w", err)
+	}
+	maxAge := s.ret().MaxAge.Milliseconds()
+	if err := liveScript.Run(ctx, s.c, s.roomKeys(room), maxAge, offset, string(b)).Err(); err != nil {
+		s.fail(err)
+		return fmt.Errorf("redis journal: mark live pages: %w", err)
+	}
+	s.ok()
+	return nil
 }
 
 // Find returns the entries made from one event, across rooms, oldest
