@@ -194,13 +194,18 @@ func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 	if e, ok, err := x.findJournaled(ctx, k.d); err != nil {
 		return err // the journal is still away: k keeps waiting
 	} else if ok {
-		// The pages this node reached live are recorded on the entry, so
-		// it is not handed out as pending. The entry lists no LiveTo
-		// (it was appended before it went live): a page of this node that
-		// had it live and recovers from a position before it is kept
-		// from getting it again by this node's egress, which remembers
-		// the live delivery's LiveTo; on another node it gets it again,
-		// until its next alert moves its position on.
+		// The entry lists no LiveTo (it was appended before it went
+		// live): the pages this node reached live are added to it, so a
+		// page that had it live and recovers from a position before it,
+		// on any node, does not get it again. (This node's egress also
+		// remembers the live delivery's LiveTo, for a journal that cannot
+		// add them.) They are counted on it too, so it is not handed out
+		// as pending.
+		if lm, can := x.j.(journal.LiveMarker); can && len(k.d.LiveTo) > 0 {
+			if err := lm.MarkLive(ctx, e.Delivery.Room, e.Offset, k.d.LiveTo); err != nil {
+				return err // k waits and is found again
+			}
+		}
 		if k.reached > 0 {
 			x.mark(e.Delivery.Room, e.Offset, k.reached)
 		}

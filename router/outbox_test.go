@@ -53,6 +53,12 @@ func (s switchedJournal) Append(ctx context.Context, d herald.Delivery) (journal
 	return s.Journal.Append(ctx, d)
 }
 
+// MarkLive passes through to the store (mem implements it), as Redis's
+// journal does.
+func (s switchedJournal) MarkLive(ctx context.Context, room string, offset uint64, pids []string) error {
+	return s.Journal.(journal.LiveMarker).MarkLive(ctx, room, offset, pids)
+}
+
 // outboxRig is a Journaled with its outbox on, over a journal that can go
 // away, on a node whose Redis subscription can be lost (localOnly).
 type outboxRig struct {
@@ -213,8 +219,9 @@ func TestOutboxJournalsWhatWentLiveWhileRedisWasAway(t *testing.T) {
 // Redis that stalled is stored when Redis resumes (and, on Redis, its
 // script publishes it to every node). The outbox, which kept the delivery
 // meanwhile, finds it in the journal and neither journals nor publishes it
-// a second time; it records the pages it reached live on that entry, so
-// the entry is not pending. The same event under another emit name (a
+// a second time; it records on that entry the pages it reached live, as
+// pages that had it live (LiveTo: recovery on any node leaves it out for
+// them) and as reached (the entry is not pending). The same event under another emit name (a
 // second rule) is another delivery: that one is journaled late.
 func TestOutboxSkipsWhatAStalledJournalTook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -253,9 +260,9 @@ func TestOutboxSkipsWhatAStalledJournalTook(t *testing.T) {
 		}
 		var got []string
 		for _, e := range es {
-			got = append(got, fmt.Sprintf("%s/%s@%d reached %d", e.Delivery.EventID, e.Delivery.Name, e.Offset, e.Reached))
+			got = append(got, fmt.Sprintf("%s/%s@%d reached %d live to %v", e.Delivery.EventID, e.Delivery.Name, e.Offset, e.Reached, e.Delivery.LiveTo))
 		}
-		want := []string{"before/FOLLOW@1 reached 1", "a/FOLLOW@2 reached 1", "a/OTHER@3 reached 1"}
+		want := []string{"before/FOLLOW@1 reached 1 live to []", "a/FOLLOW@2 reached 1 live to [pid-here]", "a/OTHER@3 reached 1 live to [pid-here]"}
 		if !slices.Equal(got, want) {
 			t.Errorf("journal holds %v, want %v", got, want)
 		}

@@ -18,9 +18,24 @@ import (
 // and runs the append it had been sent: the alert is journaled and
 // published to every node. The outbox finds it in the journal and does
 // not journal or publish it a second time: each page gets it once, also
-// node 0's page when it recovers from a position before that entry, and
-// the history lists it once.
+// node 0's page when it recovers from a position before that entry, on
+// node 0 or on the other node (the entry names it as a page that had it
+// live), and the history lists it once.
 func TestClusterRedisStallJournalsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		recoOn int // the node node 0's page recovers on
+	}{
+		{"the page recovers on its node", 0},
+		{"the page recovers on the other node", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testRedisStall(t, tc.recoOn)
+		})
+	}
+}
+
+func testRedisStall(t *testing.T, recoOn int) {
 	srv := redistest.Start(t)
 	nodes := startNodes(t, srv, 2)
 	const code = "stall"
@@ -61,9 +76,9 @@ func TestClusterRedisStallJournalsOnce(t *testing.T) {
 	// position before that entry, it does not get n=1 again.
 	here.Leave()
 	waitUntil(t, "the page to leave", func() bool { return clientsCount(t, nodes[0].base) == 1 })
-	here.Return()
+	here.ReturnTo(nodes[recoOn].base)
 	if !here.Connected(t, pageWait) {
-		t.Fatal("node 0's page did not recover its session")
+		t.Fatalf("node 0's page did not recover its session on node %d", recoOn)
 	}
 	fire(t, nodes[0].base, code, 2)
 	expectN(t, here, 2)

@@ -11,11 +11,13 @@ import (
 // liveOnly remembers which pages got a delivery live without an offset,
 // naming them (herald.Delivery.LiveTo): a cluster node does so while Redis
 // is away. The journal's entry of such a delivery usually names them too
-// (the router's outbox journals it with LiveTo), but not when the append
-// that timed out reached a Redis that had stalled and ran it on resuming:
-// the entry was written before the alert went live. A page of this node
-// that had the alert live, and then recovers from a position before that
-// entry, would get it again by catch-up; the sink skips it instead.
+// (the router's outbox journals it with LiveTo), but not at once when the
+// append that timed out reached a Redis that had stalled and ran it on
+// resuming: the entry was written before the alert went live, and names
+// them only once the outbox has found it there (journal.LiveMarker), a
+// retry later. A page of this node that had the alert live, and recovers
+// meanwhile from a position before that entry, would get it again by
+// catch-up; the sink skips it instead.
 //
 // It only holds deliveries made while Redis was away, for the recovery
 // window, and at most maxLiveOnly of them: outside an outage it costs a
