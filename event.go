@@ -60,6 +60,15 @@ type Delivery struct {
 	// delivery to a page that came late, or an admin replay); pages see it
 	// in meta as replayed: true.
 	Replayed bool `json:"replayed,omitempty"`
+	// Late is set by a cluster node's broker on a journaled delivery that
+	// reaches the node after later ones of its room went out (it fills a
+	// hole: the node served its pages alone while Redis was away, or
+	// missed it on the channel). Pages get it as a replay, without a
+	// position, so their recovery position does not move back; egress
+	// still knows its Offset, so a page that got it another way (a
+	// pending alert claimed late) does not get it twice. It is never
+	// journaled or sent between nodes.
+	Late bool `json:"-"`
 	// LiveTo lists the private session ids (Socket.IO pids) of pages that
 	// received this delivery live before the journal took it: in cluster
 	// mode, a node that lost Redis delivers to its own pages and journals

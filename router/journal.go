@@ -94,7 +94,7 @@ func (x *Journaled) Journal() journal.Journal { return x.j }
 
 // Publish implements broker.Broker.
 func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error) {
-	d.Offset, d.Replayed, d.LiveTo = 0, false, nil
+	d.Offset, d.Replayed, d.Late, d.LiveTo = 0, false, false, nil
 	// The append is the server's business, not the sender's: a sender that
 	// hangs up must not leave a half-journaled alert.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.timeout)

@@ -364,10 +364,10 @@ func (b *Broker) deliverLocal(ctx context.Context, d herald.Delivery, epoch stri
 	}
 	if late {
 		// A hole filled after later offsets went out (this node served its
-		// own deliveries while Redis was away): send it as a replay, so a
-		// page's recovery position does not move back and re-fetch what it
-		// has.
-		d.Offset, d.Replayed = 0, true
+		// own deliveries while Redis was away): send it as a replay
+		// without a position (herald.Delivery.Late), so a page's recovery
+		// position does not move back and re-fetch what it has.
+		d.Late, d.Replayed = true, true
 	}
 	for _, s := range b.subs {
 		n, err := s.Deliver(ctx, d)
@@ -410,7 +410,7 @@ func (b *Broker) deliverAll(ctx context.Context, in []decoded) {
 			continue
 		}
 		if late {
-			x.d.Offset, x.d.Replayed = 0, true // as in deliverLocal
+			x.d.Late, x.d.Replayed = true, true // as in deliverLocal
 		}
 		ds = append(ds, x.d)
 	}

@@ -74,7 +74,7 @@ func (s *Sink) noteLiveOnly(d herald.Delivery) {
 // position is the journal position pages receive as the event's last
 // argument, "" for a delivery that was not journaled (Options.Position).
 func (s *Sink) position(d herald.Delivery) string {
-	if d.Offset == 0 || s.positionOf == nil {
+	if d.Offset == 0 || d.Late || s.positionOf == nil {
 		return ""
 	}
 	return s.positionOf(d)

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -188,15 +187,11 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 	}
 	p.since = max(p.since, held)
 	first, last := p.first.Load(), p.offset.Load()
-	var late []uint64
-	if l := p.late.Load(); l != nil {
-		late = slices.DeleteFunc(slices.Clone(*l), func(off uint64) bool { return off <= last })
-	}
 	for _, e := range es {
 		off := e.Offset
 		switch {
-		case first != 0 && off >= first && off <= last, slices.Contains(late, off), p.hadLive(e.Delivery.LiveTo), s.live.had(p, e.Delivery):
-			continue // the page has it
+		case first != 0 && off >= first && off <= last, p.sentLate(off), p.hadLive(e.Delivery.LiveTo), s.live.had(p, e.Delivery):
+			continue // the page has it (or a late copy of a hole in its span is on its way)
 		}
 		if err := herald.CheckName(e.Delivery.Name); err != nil {
 			s.log.Warn("recovery: journaled alert left out", "room", e.Delivery.Room, "offset", off, "err", err)
@@ -204,18 +199,13 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 		}
 		e.Delivery.Replayed = true
 		o := outgoing{d: e.Delivery} // no position
-		late = append(late, off)
+		p.noteLate(off)
 		if p.c.send(&o, p.asksAck(&o)) {
 			r.sent = append(r.sent, off)
 			p.since = max(p.since, off)
 		} else {
 			r.refused = append(r.refused, off)
 		}
-	}
-	if len(late) > 0 {
-		p.late.Store(&late)
-	} else {
-		p.late.Store(nil)
 	}
 	return r, true
 }

@@ -88,7 +88,9 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 		register bool // REGISTER after connecting, rather than a handshake code
 		// before and after are what the live path delivers to the room
 		// before and after the journal is back: "p" the pending alert
-		// itself (offset 1), "n" a new alert (offset 2).
+		// itself (offset 1), "P" the same as broker/redis hands over a
+		// hole it fills after later offsets went out (Late), "n" a new
+		// alert (offset 2).
 		before, after string
 		want          []string // n and how: r replayed without position, l live with one
 	}{
@@ -98,6 +100,8 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 		{name: "the pending alert live first (re-sync)", before: "p", want: []string{"1l", "2l"}},
 		{name: "the pending alert live after (re-sync)", after: "p", want: []string{"1r", "2l"}},
 		{name: "the pending alert live first, by REGISTER", register: true, before: "pn", want: []string{"1l", "2l"}},
+		{name: "the pending alert filling a hole first", before: "nP", want: []string{"2l", "1r"}},
+		{name: "the pending alert filling a hole after", after: "P", want: []string{"1r", "2l"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &unreachable{Journal: mem.New()}
@@ -122,8 +126,11 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 			live := func(what string) {
 				for _, c := range what {
 					d := es[0].Delivery
-					if c == 'n' {
+					switch c {
+					case 'n':
 						d = es[1].Delivery
+					case 'P':
+						d.Late, d.Replayed = true, true
 					}
 					deliver(t, s, d, 1)
 				}
@@ -158,7 +165,7 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 			for range len(tc.before) {
 				read()
 			}
-			if !strings.Contains(tc.before, "p") {
+			if !strings.ContainsAny(tc.before, "pP") {
 				read() // the late pending alert
 			}
 			waitFor(t, "the owed page to be served", func() bool {
@@ -190,5 +197,53 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLateDeliveryFillsAHole: a journaled delivery that reaches the node
+// after later ones of its room (herald.Delivery.Late: broker/redis fills
+// a hole so) goes to a page that has later offsets, as a replay without a
+// position, once; the page's position stays where it was.
+func TestLateDeliveryFillsAHole(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	k := recovery.New(j, recovery.Options{})
+	s, srv := startSink(t, Options{Recovery: k, Position: func(d herald.Delivery) string { return k.Position(d.Offset) }})
+	var es []journal.Entry
+	for n := 1; n <= 3; n++ {
+		d := delivery("abc", "DONATION", map[string]any{"n": n})
+		d.EventID, d.Time = fmt.Sprint("ev-", n), time.Now()
+		e, err := j.Append(t.Context(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, e)
+		// Reached by another node's pages: not pending for this one.
+		if err := j.Mark(t.Context(), "abc", e.Offset, 1, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := dialRaw(t, srv.URL, "abc", nil)
+	late := es[0].Delivery
+	late.Late, late.Replayed = true, true
+	deliver(t, s, es[1].Delivery, 1)
+	deliver(t, s, late, 1)
+	deliver(t, s, late, 1) // a second copy of the hole is not sent again
+	deliver(t, s, es[2].Delivery, 1)
+	var got []string
+	for range 3 {
+		_, n, replayed, positioned := frame(t, p.next(t))
+		got = append(got, fmt.Sprintf("%s replayed=%v positioned=%v", n, replayed, positioned))
+	}
+	want := []string{"2 replayed=false positioned=true", "1 replayed=true positioned=false", "3 replayed=false positioned=true"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("page got %q, want %q", got, want)
+	}
+	s.rooms.mu.RLock()
+	defer s.rooms.mu.RUnlock()
+	for pg := range s.rooms.pages {
+		if off := pg.offset.Load(); off != 3 {
+			t.Errorf("page's position is offset %d, want 3", off)
+		}
 	}
 }

@@ -29,10 +29,12 @@ type page struct {
 	offset atomic.Uint64
 	// first is the offset of the first journaled delivery the page was
 	// sent in its room: with offset, the span it got live (it was in the
-	// room from then on). late lists the offsets it was sent as pending
-	// alerts claimed late (Sink.retryPending), without a position, which
-	// moves neither; a live copy of one is not sent again. Both are reset
-	// with offset when the page changes rooms.
+	// room from then on). late lists the offsets it was sent out of
+	// order, without a position, which moves neither: pending alerts
+	// claimed late (Sink.retryPending) and journaled deliveries that
+	// reached this node late (herald.Delivery.Late); another copy of one
+	// is not sent again. It keeps the newest maxLate. Both are reset with
+	// offset when the page changes rooms.
 	first atomic.Uint64
 	late  atomic.Pointer[[]uint64]
 	// claimedPID is the session id the page came back with when it did
@@ -117,13 +119,21 @@ func (p *page) deliver(e *outgoing) bool {
 // counts as reached.
 //
 // A delivery without an offset is live only (its LiveTo lists the pages it
-// goes to now), unless it is a journaled one sent as a replay because it
-// came after later ones (broker/redis fills a hole so): then the pages it
-// reached live before it was journaled skip it too.
+// goes to now). A journaled one that came after later ones (Late:
+// broker/redis fills a hole so) goes without a position: it moves neither
+// offset nor first, is noted in late, and is skipped by the pages that
+// had it live before it was journaled or were sent it late already.
 func (p *page) alreadySent(e *outgoing) bool {
 	off := e.d.Offset
 	if off == 0 {
 		return e.d.Replayed && p.hadLive(e.d.LiveTo)
+	}
+	if e.d.Late {
+		if p.sentLate(off) || p.hadLive(e.d.LiveTo) {
+			return true
+		}
+		p.noteLate(off)
+		return false
 	}
 	if off <= p.offset.Load() {
 		return true
@@ -132,10 +142,41 @@ func (p *page) alreadySent(e *outgoing) bool {
 	if p.first.Load() == 0 {
 		p.first.Store(off)
 	}
-	if late := p.late.Load(); late != nil && slices.Contains(*late, off) {
-		return true // sent as a late pending alert
+	if p.sentLate(off) {
+		return true // sent out of order before
 	}
 	return p.hadLive(e.d.LiveTo)
+}
+
+// maxLate bounds the offsets a page remembers sending out of order (late):
+// more than that many in one room at once means an outage longer than any
+// page's patience.
+const maxLate = 1024
+
+// sentLate reports whether p was sent the delivery at off out of order.
+func (p *page) sentLate(off uint64) bool {
+	late := p.late.Load()
+	return late != nil && slices.Contains(*late, off)
+}
+
+// noteLate adds off to the offsets p was sent out of order, keeping the
+// newest maxLate. Deliveries of a room reach a page one at a time, but a
+// late pending claim (sendLate) may race them, so it swaps a copy in.
+func (p *page) noteLate(offs ...uint64) {
+	for {
+		old := p.late.Load()
+		var l []uint64
+		if old != nil {
+			l = slices.Clone(*old)
+		}
+		l = append(l, offs...)
+		if len(l) > maxLate {
+			l = l[len(l)-maxLate:]
+		}
+		if p.late.CompareAndSwap(old, &l) {
+			return
+		}
+	}
 }
 
 // hadLive reports whether p is one of the pages named in liveTo, the
