@@ -92,13 +92,15 @@ type Holder interface {
 	Held(room string) bool
 }
 
-// Sessions is the optional capability of a sink whose pages have private
-// session ids (Socket.IO connection state recovery): the ids of its pages
-// in a room, which a delivery sent to them live without an offset lists
-// once it is journaled late (herald.Delivery.LiveTo), so recovery does
-// not send it to them again.
-type Sessions interface {
-	Sessions(room string) []string
+// LiveSender is the optional capability of a sink whose pages have
+// private session ids (Socket.IO connection state recovery): the ids of
+// the pages it sent d, a delivery without an offset, live. Once d is
+// journaled late it lists them (herald.Delivery.LiveTo), so recovery does
+// not send it to them again. They are the pages d reached, not those in
+// its room when it was published: a delivery may wait seconds for a
+// Redis that stalled, while pages come and go.
+type LiveSender interface {
+	SentLive(d herald.Delivery) []string
 }
 
 // HeldFor is how long a Holder remembers that a page held a room. It

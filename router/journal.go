@@ -149,10 +149,12 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.Delivery, cause error) (int, error) {
 	x.seq.waitFailed(t)
 	defer x.seq.leave(t)
-	if x.out != nil {
-		d.LiveTo = x.out.liveTo(d.Room)
-	}
 	n, err := x.next.Publish(ctx, d)
+	if x.out != nil {
+		// Who got it, now that it went out: while Redis stalls a publish
+		// can take seconds, and pages come and go meanwhile.
+		d.LiveTo = x.out.liveTo(d)
+	}
 	// Kept when it reached this node's pages only: the broker says so, or
 	// knew Redis was away (a broker that delivered locally before it
 	// noticed says so too).

@@ -34,10 +34,11 @@ type OutboxOptions struct {
 	// kept: a delivery that reached every node's pages live has nobody
 	// left to reach.
 	LocalOnly func() bool
-	// Sessions lists the private session ids of this node's pages in a
-	// room: they get the delivery live, and recovery must not send it to
-	// them again once it is journaled (herald.Delivery.LiveTo).
-	Sessions func(room string) []string
+	// SentLive lists the private session ids of the pages of this node
+	// that a delivery without an offset was sent to live: recovery must
+	// not send it to them again once it is journaled
+	// (herald.Delivery.LiveTo).
+	SentLive func(herald.Delivery) []string
 	// MaxAge is how old a kept delivery may grow before it is dropped
 	// instead of journaled late (an alert after the window is noise).
 	MaxAge func() time.Duration
@@ -150,9 +151,9 @@ func newOutbox(opts OutboxOptions, store func(context.Context, kept) error, log 
 // keeps reports whether a delivery published now should be kept.
 func (o *outbox) keeps() bool { return o != nil && o.opts.LocalOnly() }
 
-// liveTo is the pages of room that a delivery published now reaches.
-func (o *outbox) liveTo(room string) []string {
-	ids := o.opts.Sessions(room)
+// liveTo is the pages of this node that d, just published, reached.
+func (o *outbox) liveTo(d herald.Delivery) []string {
+	ids := o.opts.SentLive(d)
 	if len(ids) > maxLiveTo {
 		ids = ids[:maxLiveTo]
 	}

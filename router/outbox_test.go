@@ -104,7 +104,7 @@ func newOutboxRigOn(t *testing.T, store router.OutboxStore, left []router.Unjour
 	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.stall, &r.appends}, log)
 	r.x.KeepUnjournaled(router.OutboxOptions{
 		LocalOnly: r.localOnly.Load,
-		Sessions:  func(string) []string { return []string{"pid-here"} },
+		SentLive:  func(herald.Delivery) []string { return []string{"pid-here"} },
 		MaxAge:    func() time.Duration { return 10 * time.Minute },
 		Store:     store,
 		Left:      left,

@@ -34,15 +34,15 @@ const journaledRing = 32
 // have no gaps within an epoch (journal/redis), so the floor climbs back
 // as the holes fill. That costs one small entry per room. Deliveries
 // without an offset are tracked by (event, room, name) for a time window.
-// A journaled copy of one of them is handed over only when it names the
-// pages that had it live (LiveTo: the router's outbox journals what a
-// node delivered while Redis was away), so that pages which came since get
-// it and those pages skip it; without LiveTo (an append that timed out but
-// ran) it is dropped, its position counted as handed over. The other way
-// round, an unjournaled copy of one of a room's latest journaled
-// deliveries is dropped too (a stalled Redis runs a timed-out append and
-// its node's unjournaled PUBLISH, in either order). Replays are meant to
-// be sent again and are never dropped.
+// A journaled copy of one of them (the router's outbox journals what a
+// node delivered while Redis was away; a stalled Redis runs an append that
+// timed out) is handed over all the same: pages that came since need it,
+// and the pages that had it live skip it (egress/socketio: the copy's
+// LiveTo, or what the node's pages were sent without an offset). The other
+// way round, an unjournaled copy of one of a room's latest journaled
+// deliveries is dropped (a stalled Redis runs a timed-out append and its
+// node's unjournaled PUBLISH, in either order). Replays are meant to be
+// sent again and are never dropped.
 type dedupe struct {
 	mu     sync.Mutex
 	rooms  map[string]*roomSeen
@@ -140,18 +140,10 @@ func (s *dedupe) add(d herald.Delivery, epoch string, blind bool) (fresh, late b
 			}
 		}
 		r.noteJournaled(d)
-		if s.handedUnjournaled(d) && len(d.LiveTo) == 0 {
-			// Journaled by an append that timed out (a stalled Redis ran
-			// it late): this node's pages had it live without an offset,
-			// and the entry does not say which. Its position counts as
-			// handed over all the same.
-			s.duplicates.Add(1)
-			return false, false
-		}
-		// Journaled late by this node's outbox, it names the pages that
-		// had it live (LiveTo): they skip it (egress), and a page that
-		// came since (one that moved here from a node it could not hear
-		// while Redis was away) gets it.
+		// Handed over unjournaled before or not, it goes to the pages: a
+		// page that came since (one that moved here from a node it could
+		// not hear while Redis was away) gets it, and those that had it
+		// live skip it (egress).
 		return true, late
 	}
 	if d.EventID == "" {

@@ -31,10 +31,11 @@ func TestDedupe(t *testing.T) {
 		{"an unjournaled copy twice", []step{
 			{event: "a", fresh: true}, {event: "a"},
 		}},
-		{"journaled after going live, by an append that ran late: dropped, its position counted", []step{
+		{"journaled after going live, by an append that ran late: handed over, for the pages that came since", []step{
 			{event: "a", offset: 1, fresh: true},
-			{event: "b", fresh: true}, // Redis stalled: live without an offset
-			{event: "b", offset: 2},   // the append Redis ran on resuming
+			{event: "b", fresh: true},            // Redis stalled: live without an offset
+			{event: "b", offset: 2, fresh: true}, // the append Redis ran on resuming
+			{event: "b", offset: 2},              // once
 			{event: "c", offset: 3, fresh: true},
 		}},
 		{"journaled late by the outbox: handed over, for the pages that came since", []step{
@@ -53,7 +54,7 @@ func TestDedupe(t *testing.T) {
 			{event: "a", offset: 1, fresh: true},
 			{event: "mine", fresh: true},
 			{event: "theirs", offset: 2, fresh: true},
-			{event: "mine", offset: 3},
+			{event: "mine", offset: 3, fresh: true}, // the pages that had it skip it (egress)
 			{event: "next", offset: 4, fresh: true},
 		}},
 		{"a replay is always sent", []step{

@@ -155,7 +155,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		b := s.cluster.broker
 		opts := router.OutboxOptions{
 			LocalOnly: func() bool { return !b.Connected() },
-			Sessions:  s.sinks.sessions,
+			SentLive:  s.sinks.sentLive,
 			MaxAge:    s.keeper.Window,
 		}
 		if sp, left := openOutboxSpool(cfg, log); sp != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/journal/recovery"
 )
@@ -110,12 +111,13 @@ func (ss sinks) held(room string) bool {
 	return false
 }
 
-// sessions lists the private session ids of every sink's pages in room.
-func (ss sinks) sessions(room string) []string {
+// sentLive lists the private session ids of the pages every sink sent d,
+// a delivery without an offset, live.
+func (ss sinks) sentLive(d herald.Delivery) []string {
 	var out []string
 	for _, s := range ss {
-		if h, ok := s.(egress.Sessions); ok {
-			out = append(out, h.Sessions(room)...)
+		if h, ok := s.(egress.LiveSender); ok {
+			out = append(out, h.SentLive(d)...)
 		}
 	}
 	return out

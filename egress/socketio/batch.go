@@ -45,8 +45,7 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 			errs = append(errs, fmt.Errorf("socketio: cannot emit: %w", err))
 			continue
 		}
-		s.noteLiveOnly(d)
-		e := &outgoing{d: d, pos: s.position(d), batch: batch}
+		e := &outgoing{d: d, pos: s.position(d), liveOnly: s.live.pidsOf(d), batch: batch}
 		for _, p := range s.rooms.members(d.Room, nil) {
 			if byPage[p] == nil {
 				order = append(order, p)
@@ -90,11 +89,31 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 			items[k].counted = true
 		}
 	}
+	cut := map[*page]bool{}
 	for _, c := range batch.Flush(nil) {
-		for _, it := range byPage[pageOf(c)] {
+		p := pageOf(c)
+		cut[p] = true
+		for _, it := range byPage[p] {
 			if it.counted {
 				pages[it.i]--
 			}
+		}
+	}
+	if s.recovery != nil {
+		// The pages that got a delivery without an offset (liveOnly).
+		sentLive := map[int][]string{}
+		for _, p := range order {
+			if cut[p] || p.pid == "" {
+				continue
+			}
+			for _, it := range byPage[p] {
+				if it.counted && s.live.records(ds[it.i]) {
+					sentLive[it.i] = append(sentLive[it.i], p.pid)
+				}
+			}
+		}
+		for i, pids := range sentLive {
+			s.live.note(ds[i], pids, s.now(), s.recovery.Window())
 		}
 	}
 	seen := map[*outgoing]bool{}

@@ -34,17 +34,3 @@ func (s *Sink) Rooms() map[string]int {
 	}
 	return out
 }
-
-// Sessions lists the private session ids of the pages in room on this
-// node (egress.Sessions); pages without one (recovery off) are left out.
-func (s *Sink) Sessions(room string) []string {
-	s.rooms.mu.RLock()
-	defer s.rooms.mu.RUnlock()
-	var out []string
-	for p := range s.rooms.byCode[room] {
-		if p.pid != "" {
-			out = append(out, p.pid)
-		}
-	}
-	return out
-}

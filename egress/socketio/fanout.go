@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
@@ -42,34 +43,49 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	if len(pages) == 0 {
 		return 0, nil
 	}
-	s.noteLiveOnly(d)
 	// The shared encoding is pooled too: handed to each page's connection
 	// through an interface, it would otherwise escape, one allocation per
 	// delivery. No connection keeps it past send.
 	e := s.outgoings.Get().(*outgoing)
 	defer func() { *e = outgoing{}; s.outgoings.Put(e) }()
-	*e = outgoing{d: d, pos: s.position(d), batch: s.batches.Get().(*eio.Batch)}
+	*e = outgoing{d: d, pos: s.position(d), liveOnly: s.live.pidsOf(d), batch: s.batches.Get().(*eio.Batch)}
 	n := 0
+	var sent []string // pids, when s.live remembers d
+	remember := s.recovery != nil && s.live.records(d)
 	for _, p := range pages {
 		if p.deliver(e) {
 			n++
+			if remember && p.pid != "" {
+				sent = append(sent, p.pid)
+			}
 		}
 	}
-	n -= len(e.batch.Flush(nil))
+	failed := e.batch.Flush(nil)
+	n -= len(failed)
 	s.batches.Put(e.batch)
+	if remember {
+		s.noteSentLive(d, sent, failed)
+	}
 	if e.native.err != nil {
 		return n, e.native.err
 	}
 	return n, nil
 }
 
-// noteLiveOnly remembers the pages d names as getting it live without an
-// offset (liveOnly), when pages can recover.
-func (s *Sink) noteLiveOnly(d herald.Delivery) {
-	if len(d.LiveTo) > 0 && s.recovery != nil {
-		s.live.note(d, s.now(), s.recovery.Window())
+// noteSentLive remembers the pages (pids) that were sent d live without an
+// offset (liveOnly), leaving out those whose write failed.
+func (s *Sink) noteSentLive(d herald.Delivery, pids []string, failed []*eio.Conn) {
+	for _, c := range failed {
+		if p := pageOf(c); p != nil {
+			pids = slices.DeleteFunc(pids, func(pid string) bool { return pid == p.pid })
+		}
 	}
+	s.live.note(d, pids, s.now(), s.recovery.Window())
 }
+
+// SentLive implements egress.LiveSender: the pages this sink sent d, a
+// delivery without an offset, live.
+func (s *Sink) SentLive(d herald.Delivery) []string { return s.live.sent(d) }
 
 // position is the journal position pages receive as the event's last
 // argument, "" for a delivery that was not journaled (Options.Position).

@@ -3,29 +3,35 @@ package socketio
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
 )
 
-// liveOnly remembers which pages got a delivery live without an offset,
-// naming them (herald.Delivery.LiveTo): a cluster node does so while Redis
-// is away. The journal's entry of such a delivery usually names them too
-// (the router's outbox journals it with LiveTo), but not at once when the
-// append that timed out reached a Redis that had stalled and ran it on
-// resuming: the entry was written before the alert went live, and names
-// them only once the outbox has found it there (journal.LiveMarker), a
-// retry later. A page of this node that had the alert live, and recovers
-// meanwhile from a position before that entry, would get it again by
-// catch-up; the sink skips it instead.
+// liveOnly remembers which pages this process sent a delivery without an
+// offset: a cluster node does so while Redis is away (or stalls), and a
+// node whose journal fails. It is what the pages got, not who was in the
+// room when the delivery was published: a delivery may wait seconds for a
+// stalled Redis while pages come and go.
 //
-// It only holds deliveries made while Redis was away, for the recovery
-// window, and at most maxLiveOnly of them: outside an outage it costs a
-// length check per delivery.
+// The router's outbox asks for them (SentLive) to journal the delivery
+// late naming them (herald.Delivery.LiveTo). Until then, and when the
+// journal holds an entry that does not name them (a stalled Redis ran an
+// append that had timed out, before the alert went live), the sink skips
+// the journaled copy for them itself (pidsOf): on the live path, which
+// broker/redis hands such a copy to for the pages that came since, and on
+// recovery.
+//
+// It holds deliveries for the recovery window, at most maxLiveOnly of
+// them: outside an outage it costs an atomic load per delivery.
 type liveOnly struct {
 	mu    sync.Mutex
 	m     map[string]liveOnlyRec
 	order []string // keys, oldest first
+	// size is len(m), read without the lock: every journaled delivery
+	// asks (pidsOf), and outside an outage the answer is none.
+	size atomic.Int64
 }
 
 type liveOnlyRec struct {
@@ -39,9 +45,15 @@ const maxLiveOnly = 10_000
 
 func liveOnlyKey(d herald.Delivery) string { return d.EventID + "\x00" + d.Room + "\x00" + d.Name }
 
-// note records d's pages if d went live without an offset and names them.
-func (l *liveOnly) note(d herald.Delivery, now time.Time, window time.Duration) {
-	if d.Offset != 0 || d.Replayed || len(d.LiveTo) == 0 || d.EventID == "" {
+// records reports whether d is remembered once sent: a live delivery
+// without an offset.
+func (l *liveOnly) records(d herald.Delivery) bool {
+	return d.Offset == 0 && !d.Replayed && d.EventID != ""
+}
+
+// note records that the pages pids were sent d (records(d) holds).
+func (l *liveOnly) note(d herald.Delivery, pids []string, now time.Time, window time.Duration) {
+	if len(pids) == 0 {
 		return
 	}
 	l.mu.Lock()
@@ -54,20 +66,40 @@ func (l *liveOnly) note(d herald.Delivery, now time.Time, window time.Duration) 
 		l.m = map[string]liveOnlyRec{}
 	}
 	k := liveOnlyKey(d)
-	if _, ok := l.m[k]; !ok {
+	rec, ok := l.m[k]
+	if !ok {
 		l.order = append(l.order, k)
 	}
-	l.m[k] = liveOnlyRec{pids: slices.Clone(d.LiveTo), at: now}
+	all := slices.Clone(rec.pids) // readers may hold the old slice
+	for _, pid := range pids {
+		if !slices.Contains(all, pid) {
+			all = append(all, pid)
+		}
+	}
+	rec.pids = all
+	rec.at = now
+	l.m[k] = rec
+	l.size.Store(int64(len(l.m)))
 }
 
-// had reports whether p got the journaled delivery d live, before it was
-// journaled, from this process.
-func (l *liveOnly) had(p *page, d herald.Delivery) bool {
+// sent returns the pages this process sent d, by its event, room and
+// name, whatever its offset (nil when none).
+func (l *liveOnly) sent(d herald.Delivery) []string {
+	if l.size.Load() == 0 {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.m) == 0 {
-		return false
+	return slices.Clone(l.m[liveOnlyKey(d)].pids)
+}
+
+// pidsOf returns the pages that had d, a journaled delivery, live before
+// it was journaled, from this process (nil when none).
+func (l *liveOnly) pidsOf(d herald.Delivery) []string {
+	if d.Offset == 0 || l.size.Load() == 0 {
+		return nil
 	}
-	rec, ok := l.m[liveOnlyKey(d)]
-	return ok && p.hadLive(rec.pids)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m[liveOnlyKey(d)].pids
 }

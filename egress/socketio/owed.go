@@ -190,7 +190,7 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 	for _, e := range es {
 		off := e.Offset
 		switch {
-		case first != 0 && off >= first && off <= last, p.sentLate(off), p.hadLive(e.Delivery.LiveTo), s.live.had(p, e.Delivery):
+		case first != 0 && off >= first && off <= last, p.sentLate(off), p.hadLive(e.Delivery.LiveTo), p.hadLive(s.live.pidsOf(e.Delivery)):
 			continue // the page has it (or a late copy of a hole in its span is on its way)
 		}
 		if err := herald.CheckName(e.Delivery.Name); err != nil {

@@ -114,7 +114,8 @@ func (p *page) deliver(e *outgoing) bool {
 // alreadySent reports whether p already got journaled delivery e while
 // catching up (the seam between history and live), or got it live before
 // it was journaled (LiveTo: a cluster node that lost Redis, maybe this
-// process before a restart), or got it as a late pending alert, so it is
+// process before a restart; or liveOnly: this process, when the entry
+// does not say), or got it as a late pending alert, so it is
 // not sent twice; otherwise it moves p's position to e. Such a delivery
 // counts as reached.
 //
@@ -129,7 +130,7 @@ func (p *page) alreadySent(e *outgoing) bool {
 		return e.d.Replayed && p.hadLive(e.d.LiveTo)
 	}
 	if e.d.Late {
-		if p.sentLate(off) || p.hadLive(e.d.LiveTo) {
+		if p.sentLate(off) || p.hadLive(e.d.LiveTo) || p.hadLive(e.liveOnly) {
 			return true
 		}
 		p.noteLate(off)
@@ -145,7 +146,7 @@ func (p *page) alreadySent(e *outgoing) bool {
 	if p.sentLate(off) {
 		return true // sent out of order before
 	}
-	return p.hadLive(e.d.LiveTo)
+	return p.hadLive(e.d.LiveTo) || p.hadLive(e.liveOnly)
 }
 
 // maxLate bounds the offsets a page remembers sending out of order (late):
@@ -197,6 +198,10 @@ func (p *page) asksAck(e *outgoing) bool { return p.acks && e.d.Offset != 0 }
 type outgoing struct {
 	d   herald.Delivery
 	pos string // the page-visible journal position, "" when not journaled
+	// liveOnly are the pages that had d live before it was journaled, as
+	// this process sent it (liveOnly.pidsOf): the journaled copy names
+	// none when a stalled Redis ran its append late.
+	liveOnly []string
 
 	l       []any
 	native  nativeEncoding

@@ -159,8 +159,8 @@ func (s *Sink) send(p *page, es []journal.Entry) (r sendResult) {
 			s.log.Warn("recovery: journaled alert left out", "room", e.Delivery.Room, "offset", e.Offset, "err", err)
 			continue
 		}
-		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery)}
-		if p.alreadySent(&o) || s.live.had(p, e.Delivery) {
+		o := outgoing{d: e.Delivery, pos: s.position(e.Delivery), liveOnly: s.live.pidsOf(e.Delivery)}
+		if p.alreadySent(&o) {
 			continue // it has it (liveOnly: live, before the entry could say so)
 		}
 		if p.c.send(&o, p.asksAck(&o)) {
