@@ -310,7 +310,10 @@ func (o *outbox) caughtUp() {
 }
 
 // retry flushes every room with deliveries waiting, every outboxRetry,
-// until ctx ends.
+// until ctx ends: once the node hears Redis again (keeps is false). While
+// it does not, a flush would only wait for the journal's timeout (a Redis
+// that stalled answers nothing), holding the room's turn: the room's live
+// deliveries would wait behind it.
 func (o *outbox) retry(ctx context.Context) {
 	t := time.NewTicker(outboxRetry)
 	defer t.Stop()
@@ -320,7 +323,7 @@ func (o *outbox) retry(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if o.waiting.Load() == 0 {
+		if o.waiting.Load() == 0 || o.keeps() {
 			continue
 		}
 		o.mu.Lock()

@@ -269,6 +269,39 @@ func TestOutboxSkipsWhatAStalledJournalTook(t *testing.T) {
 	})
 }
 
+// TestOutboxWaitsForTheNodeToHearRedis: while the node does not hear Redis
+// (its subscription is down), the retry loop leaves the journal alone,
+// even when the journal would answer: on a Redis that stalled each try
+// would wait for the journal's timeout holding the room's turn, and the
+// room's live alerts would wait behind it. Once the node hears Redis, the
+// loop journals what waits.
+func TestOutboxWaitsForTheNodeToHearRedis(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.away(true)
+		r.publish(t, "room", "a")
+		r.down.Store(false) // the journal answers; the subscription is still down
+		tries := r.appends.Load()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n := r.appends.Load() - tries; n != 0 {
+			t.Errorf("the retry loop tried the journal %d times while the node did not hear Redis, want 0", n)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 1 {
+			t.Errorf("status = %+v, want 1 waiting", st.Outbox)
+		}
+		r.localOnly.Store(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got, want := r.published("room"), []string{"a", "a@1"}; !slices.Equal(got, want) {
+			t.Errorf("once the node heard Redis the broker got %v, want %v", got, want)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // TestOutboxRetriesQuietRooms: a room that gets no further alert is
 // journaled by the retry loop soon after Redis is back; one that waited
 // beyond MaxAge is dropped, not sent hours late.
