@@ -58,6 +58,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis (Sentinel): %w", err)
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
+		opts.ContextTimeoutEnabled = true
 		return goredis.NewFailoverClient(opts), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		q.Del("cluster")
@@ -67,6 +68,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis (Cluster): %w", err)
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
+		opts.ContextTimeoutEnabled = true
 		return goredis.NewClusterClient(opts), nil
 	default:
 		opts, err := goredis.ParseURL(raw)
@@ -74,6 +76,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
+		opts.ContextTimeoutEnabled = true
 		return goredis.NewClient(opts), nil
 	}
 }
@@ -83,8 +86,12 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 // (dial_timeout=, read_timeout=, write_timeout=). An alert waits on Redis
 // at most this long before it goes to the node's own pages anyway: when
 // the network to Redis drops packets without closing anything, the
-// client's own timeouts decide, not the caller's deadline (a connection
-// being set up ignores it).
+// client's own timeouts decide for a connection being set up, which
+// ignores the caller's deadline. Every command also keeps to its caller's
+// deadline (ContextTimeoutEnabled): without it go-redis waits for its own
+// read timeout whatever the caller's deadline, and a Redis that stalls
+// (frozen, its port still accepting) holds a node's alerts that long, and
+// the locks that keep a room's alerts in order with them.
 const redisTimeout = 2 * time.Second
 
 // boundTimeouts applies redisTimeout to the timeouts the URL's query q

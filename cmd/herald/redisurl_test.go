@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald/internal/redistest"
 )
 
 // TestRedisClientTimeouts: herald bounds the Redis client's timeouts
@@ -28,13 +31,14 @@ func TestRedisClientTimeouts(t *testing.T) {
 			t.Fatalf("newRedisClient(%s): %v", tc.url, err)
 		}
 		var dial, read, write time.Duration
+		var deadlines bool
 		switch c := c.(type) {
 		case *goredis.Client:
 			o := c.Options()
-			dial, read, write = o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+			dial, read, write, deadlines = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled
 		case *goredis.ClusterClient:
 			o := c.Options()
-			dial, read, write = o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+			dial, read, write, deadlines = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled
 		default:
 			t.Fatalf("newRedisClient(%s) = %T", tc.url, c)
 		}
@@ -42,5 +46,40 @@ func TestRedisClientTimeouts(t *testing.T) {
 		if dial != tc.dial || read != tc.read || write != tc.write {
 			t.Errorf("%s: timeouts dial %v read %v write %v, want %v %v %v", tc.url, dial, read, write, tc.dial, tc.read, tc.write)
 		}
+		if !deadlines {
+			t.Errorf("%s: commands ignore their caller's deadline (ContextTimeoutEnabled is off)", tc.url)
+		}
+	}
+}
+
+// TestRedisCommandsKeepToTheCallersDeadline: on a Redis that stalls
+// (frozen; its port still accepts), a command gives up at its caller's
+// deadline, not at the client's read timeout and after its retries: an
+// alert waits for the journal at most the journal's timeout, holding its
+// room's place in line meanwhile.
+func TestRedisCommandsKeepToTheCallersDeadline(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := newRedisClient("redis://" + srv.Addr() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Ping(t.Context()).Err(); err != nil { // a connection, set up
+		t.Fatal(err)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	const deadline = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
+	defer cancel()
+	start := time.Now()
+	err = c.Ping(ctx).Err()
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("PING answered by a frozen Redis")
+	}
+	// Well under the read timeout, which alone is 10 times the deadline.
+	if took >= redisTimeout {
+		t.Errorf("PING gave up after %v, want about its deadline (%v), not the read timeout (%v)", took.Round(time.Millisecond), deadline, redisTimeout)
 	}
 }
