@@ -67,7 +67,10 @@ fuzz: ## every fuzz target for FUZZTIME each, with executions per target
 compare: ## herald against the official Node socket.io server, side by side
 	bash bench/compare.sh
 
-chaos: ## three nodes on Redis; a node killed, Redis killed and restarted, or frozen (needs redis-server)
+chaos: ## three nodes on Redis; a node killed, Redis killed and restarted (needs redis-server)
 	$(GO) build -o bench/.herald-chaos ./cmd/herald
-	HERALD=bench/.herald-chaos node bench/chaos.js && HERALD=bench/.herald-chaos CHAOS_REDIS_KEEP=1 node bench/chaos.js && \
-		HERALD=bench/.herald-chaos CHAOS_REDIS_STALL=1 node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s
+	HERALD=bench/.herald-chaos node bench/chaos.js && HERALD=bench/.herald-chaos CHAOS_REDIS_KEEP=1 node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s
+
+chaos-stall: ## the same with Redis frozen instead (known exceptions: README, Cluster mode)
+	$(GO) build -o bench/.herald-chaos ./cmd/herald
+	HERALD=bench/.herald-chaos CHAOS_REDIS_STALL=1 node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s

@@ -14,7 +14,8 @@
 // their transport and reconnect through the balancer, mostly to another
 // node.
 //
-//   make chaos                      (builds herald, runs this three ways, ~2.5 min)
+//   make chaos                      (builds herald, runs this both ways, ~90 s)
+//   make chaos-stall                (Redis frozen, ~45 s)
 //   HERALD=path node bench/chaos.js  a herald binary of your own
 //
 // It fails (exit 1) if a page gets an alert twice, gets one node's alerts
