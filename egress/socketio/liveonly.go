@@ -70,13 +70,11 @@ func (l *liveOnly) note(d herald.Delivery, pids []string, now time.Time, window 
 	if !ok {
 		l.order = append(l.order, k)
 	}
-	all := slices.Clone(rec.pids) // readers may hold the old slice
 	for _, pid := range pids {
-		if !slices.Contains(all, pid) {
-			all = append(all, pid)
+		if !slices.Contains(rec.pids, pid) {
+			rec.pids = append(rec.pids, pid)
 		}
 	}
-	rec.pids = all
 	rec.at = now
 	l.m[k] = rec
 	l.size.Store(int64(len(l.m)))
@@ -96,10 +94,8 @@ func (l *liveOnly) sent(d herald.Delivery) []string {
 // pidsOf returns the pages that had d, a journaled delivery, live before
 // it was journaled, from this process (nil when none).
 func (l *liveOnly) pidsOf(d herald.Delivery) []string {
-	if d.Offset == 0 || l.size.Load() == 0 {
+	if d.Offset == 0 {
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m[liveOnlyKey(d)].pids
+	return l.sent(d)
 }

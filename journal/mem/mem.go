@@ -171,13 +171,21 @@ func (s *Store) Mark(ctx context.Context, roomName string, offset uint64, reache
 	if err := s.live(ctx); err != nil {
 		return err
 	}
+	if e := s.entry(roomName, offset); e != nil {
+		e.Reached, e.Acked = max(0, e.Reached+reached), max(0, e.Acked+acked)
+	}
+	return nil
+}
+
+// entry is room's entry at offset, nil when there is none; callers hold
+// s.mu.
+func (s *Store) entry(roomName string, offset uint64) *journal.Entry {
 	r := s.rooms[roomName]
 	if r == nil {
 		return nil
 	}
 	if i := r.index(offset - 1); i < len(r.entries) && r.entries[i].Offset == offset {
-		e := &r.entries[i]
-		e.Reached, e.Acked = max(0, e.Reached+reached), max(0, e.Acked+acked)
+		return &r.entries[i]
 	}
 	return nil
 }
@@ -189,19 +197,14 @@ func (s *Store) MarkLive(ctx context.Context, roomName string, offset uint64, pi
 	if err := s.live(ctx); err != nil {
 		return err
 	}
-	r := s.rooms[roomName]
-	if r == nil {
-		return nil
-	}
-	if i := r.index(offset - 1); i < len(r.entries) && r.entries[i].Offset == offset {
-		d := &r.entries[i].Delivery
-		live := slices.Clone(d.LiveTo) // readers hold the old slice
+	if e := s.entry(roomName, offset); e != nil {
+		live := slices.Clone(e.Delivery.LiveTo) // readers hold the old slice
 		for _, pid := range pids {
 			if !slices.Contains(live, pid) {
 				live = append(live, pid)
 			}
 		}
-		d.LiveTo = live
+		e.Delivery.LiveTo = live
 	}
 	return nil
 }
