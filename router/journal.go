@@ -199,10 +199,10 @@ func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 		// The entry lists no LiveTo (it was appended before it went
 		// live): the pages this node reached live are added to it, so a
 		// page that had it live and recovers from a position before it,
-		// on any node, does not get it again. (This node's egress also
-		// remembers the live delivery's LiveTo, for a journal that cannot
-		// add them.) They are counted on it too, so it is not handed out
-		// as pending.
+		// on any node, does not get it again. (Until then, and with a
+		// journal that cannot add them, this node's egress skips it for
+		// the pages it sent it live.) They are counted on it too, so it is
+		// not handed out as pending.
 		if lm, can := x.j.(journal.LiveMarker); can && len(k.d.LiveTo) > 0 {
 			if err := lm.MarkLive(ctx, e.Delivery.Room, e.Offset, k.d.LiveTo); err != nil {
 				return err // k waits and is found again
