@@ -20,6 +20,19 @@ import (
 // outbox) and answers its sender as usual.
 var ErrLocalOnly = errors.New("broker: delivered to this node's pages only")
 
+// LocalPublisher is implemented by a broker that can hand a delivery to
+// this node's subscribers alone, as it does while it cannot reach the
+// other nodes (broker/redis). The router uses it for an alert whose
+// journal append just timed out: the store that did not answer is the one
+// the broker would wait for next, so the alert reaches the node's pages
+// one timeout sooner, and the router's outbox sends it to the other nodes
+// once the journal takes it.
+type LocalPublisher interface {
+	// PublishLocal hands d, a delivery without an offset, to this node's
+	// subscribers and returns the pages reached with ErrLocalOnly.
+	PublishLocal(ctx context.Context, d herald.Delivery) (int, error)
+}
+
 // Subscriber is a node's page-facing side, as the broker sees it: every
 // egress.Sink is one.
 type Subscriber interface {

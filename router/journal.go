@@ -122,7 +122,7 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	t := x.seq.enter(d.Room)
 	e, durable, err := x.stage(actx, d)
 	if err != nil {
-		x.out.failed()
+		x.out.failed(err)
 		return x.publishUnjournaled(ctx, t, d, err)
 	}
 	d.Offset = e.Offset
@@ -149,7 +149,7 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.Delivery, cause error) (int, error) {
 	x.seq.waitFailed(t)
 	defer x.seq.leave(t)
-	n, err := x.next.Publish(ctx, d)
+	n, err := x.publishLive(ctx, d, cause)
 	if x.out != nil {
 		// Who got it, now that it went out: while Redis stalls a publish
 		// can take seconds, and pages come and go meanwhile.
@@ -175,6 +175,20 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 	x.failed(d, cause, level, "journal append failed; alerts go to this node's pages and are journaled and sent to the other nodes once Redis is back")
 	x.out.add(kept{d: d, at: time.Now(), reached: n})
 	return n, err
+}
+
+// publishLive hands d, which the journal did not take, to the broker. In
+// cluster mode, when the journal did not answer in time (now, or on the
+// try that makes this node skip it for a moment), d goes to this node's
+// pages alone (broker.LocalPublisher): the broker would wait for the same
+// Redis, one more timeout before the pages get it. The outbox keeps it for
+// the other nodes, as while Redis is away.
+func (x *Journaled) publishLive(ctx context.Context, d herald.Delivery, cause error) (int, error) {
+	stalled := isTimeout(cause) || errors.Is(cause, errJournalAway) && x.out.stalled()
+	if lp, ok := x.next.(broker.LocalPublisher); ok && x.out != nil && stalled {
+		return lp.PublishLocal(ctx, d)
+	}
+	return x.next.Publish(ctx, d)
 }
 
 // errJournalAway stands for the journal's last failure while the outbox

@@ -31,6 +31,16 @@ type recordingBroker struct {
 	// localOnly makes it answer a delivery without an offset as
 	// broker/redis does while Redis is away.
 	localOnly atomic.Bool
+	// local counts the deliveries handed to this node's pages alone
+	// (PublishLocal).
+	local atomic.Int64
+}
+
+// PublishLocal is broker/redis's hand-over to this node's pages alone.
+func (b *recordingBroker) PublishLocal(ctx context.Context, d herald.Delivery) (int, error) {
+	b.local.Add(1)
+	n, _ := b.Publish(ctx, d)
+	return n, broker.ErrLocalOnly
 }
 
 func (b *recordingBroker) Publish(_ context.Context, d herald.Delivery) (int, error) {

@@ -2,7 +2,9 @@ package router
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +103,7 @@ type outbox struct {
 
 	waiting   atomic.Int64 // total, readable without mu
 	failedAt  atomic.Int64 // unix nanos of the last failed try
+	timedOut  atomic.Bool  // the last failed try timed out
 	journaled atomic.Uint64
 	dropped   atomic.Uint64
 	// already counts the journaled deliveries the journal turned out to
@@ -222,12 +225,25 @@ func (o *outbox) away(now time.Time) bool {
 	return o != nil && now.UnixNano()-o.failedAt.Load() < int64(outboxRetry) && o.keeps()
 }
 
-// failed records a failed try of the journal.
-func (o *outbox) failed() {
+// failed records a failed try of the journal, and whether it failed by
+// not answering in time.
+func (o *outbox) failed(err error) {
 	if o != nil {
 		o.failedAt.Store(time.Now().UnixNano())
+		o.timedOut.Store(isTimeout(err))
 	}
 }
+
+// isTimeout reports whether err is a store that did not answer in time.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// stalled reports whether the journal's last failure was a timeout: the
+// store is there but does not answer (a Redis that stalled), and neither
+// would the broker.
+func (o *outbox) stalled() bool { return o != nil && o.timedOut.Load() }
 
 // lock waits for room's turn and returns its queue, or nil when nothing
 // of room waits. The caller journals or joins the queue, then unlocks.
@@ -284,7 +300,7 @@ func (o *outbox) flushLocked(ctx context.Context, room string, q *outQueue) erro
 		if time.Since(k.at) > o.opts.MaxAge() {
 			o.dropped.Add(1)
 		} else if err = o.store(ctx, k); err != nil {
-			o.failed()
+			o.failed(err)
 			return err
 		} else {
 			o.journaled.Add(1)

@@ -302,6 +302,44 @@ func TestOutboxWaitsForTheNodeToHearRedis(t *testing.T) {
 	})
 }
 
+// TestAStalledJournalSendsToThisNodesPagesAlone: when the journal does not
+// answer in time (a Redis that stalled, before the node's subscription
+// notices), the alert goes to this node's pages alone at once, instead of
+// waiting on the same Redis for the broker, and the outbox keeps it for
+// the other nodes; so do the alerts that skip the journal for a moment
+// after. A journal that refuses (not a timeout) leaves the broker to try.
+func TestAStalledJournalSendsToThisNodesPagesAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.stall.Store(true) // the broker still hears Redis
+		r.publish(t, "room", "a", "b")
+		if n := r.rb.local.Load(); n != 2 {
+			t.Errorf("%d alerts went to this node's pages alone, want 2 (the one that timed out, the one after)", n)
+		}
+		// Kept for the other nodes (the retry may have taken one already).
+		if st := r.x.Status(); st.Outbox.Waiting+int(st.Outbox.Journaled) != 2 {
+			t.Errorf("status = %+v, want 2 kept for the other nodes", st.Outbox)
+		}
+		r.stall.Store(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if st := r.x.Status(); st.Outbox.Waiting != 0 {
+			t.Errorf("status once Redis answers = %+v, want none waiting", st.Outbox)
+		}
+
+		r.down.Store(true) // refused at once, not a timeout
+		time.Sleep(2 * time.Second)
+		r.publish(t, "other", "c")
+		if n := r.rb.local.Load(); n != 2 {
+			t.Errorf("an alert the journal refused went to this node's pages alone (%d, want 2): the broker may still reach the others", n)
+		}
+		r.down.Store(false)
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // TestOutboxRetriesQuietRooms: a room that gets no further alert is
 // journaled by the retry loop soon after Redis is back; one that waited
 // beyond MaxAge is dropped, not sent hours late.

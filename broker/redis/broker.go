@@ -230,6 +230,19 @@ func (b *Broker) Publish(ctx context.Context, d herald.Delivery) (int, error) {
 	return n, err
 }
 
+// PublishLocal implements broker.LocalPublisher: d goes to this node's
+// pages alone, as while Redis is away.
+func (b *Broker) PublishLocal(ctx context.Context, d herald.Delivery) (int, error) {
+	if b.closed.Load() {
+		return 0, ErrClosed
+	}
+	n := b.localOnlyDelivery(ctx, d)
+	if n > 0 {
+		b.held.Note(d.Room, time.Now())
+	}
+	return n, localOnlyErr(d)
+}
+
 // Held reports whether a delivery this node published to room found a
 // page, on any node, within Options.HeldFor. It is the cluster's side of
 // egress.Holder: a page that left another node, or that Redis being down
