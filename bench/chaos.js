@@ -176,9 +176,10 @@ function get(url) {
   // is back, after what its new node sent it meanwhile. Otherwise one
   // node's alerts keep their order always.
   const inOutage = (n) => { const f = fired.get(n); return f && f.at >= redisDown[0] - 500 && f.at <= redisDown[1] + 3000; };
-  // The node a page was on when an alert fired at t and went out (within
-  // 500 ms: the first alert of an outage waits for the journal's timeout).
-  const nodeAt = (pg, t) => { const c = pg.on.find((c) => c.from <= t && t + 500 < c.to); return c ? c.node : undefined; };
+  // The node a page was on when an alert fired at t and went out: within
+  // 2.5 s, as the first alert of an outage waits for the journal's
+  // timeout (2 s) before it goes to the node's pages.
+  const nodeAt = (pg, t) => { const c = pg.on.find((c) => c.from <= t && t + 2500 < c.to); return c ? c.node : undefined; };
   let dups = 0, disorder = 0, edgeSwaps = 0, moved = 0, missing = 0, missingInOutage = 0, missed = [];
   for (const pg of pages) {
     dups += pg.dups;
