@@ -162,6 +162,9 @@ type Session struct {
 	// away) greets the page as new. Deliveries that went live to Formerly
 	// before they were journaled are not sent to this session again.
 	Formerly string `json:"formerly,omitempty"`
+	// SID is the page's Socket.IO socket id in this session: a page that
+	// recovers it gets the same socket.id back, as from Node's server.
+	SID string `json:"sid,omitempty"`
 }
 
 // Retention bounds each room's history: entries beyond MaxEntries or older

@@ -421,8 +421,8 @@ func newBalancer(t *testing.T, backends ...string) string {
 // TestClusterRecoveryOnAnotherNode: a page connected to node 0 goes away;
 // node 0 is killed with SIGKILL; five alerts fire on node 1 meanwhile. The
 // page comes back through the balancer, now to node 1, with its pid and
-// offset: it is recovered (socket.recovered) and gets the five, in order,
-// once, before the next live alert.
+// offset: it is recovered (socket.recovered, the same socket.id) and gets
+// the five, in order, once, before the next live alert.
 func TestClusterRecoveryOnAnotherNode(t *testing.T) {
 	srv := redistest.Start(t)
 	nodes := startNodes(t, srv, 2)
@@ -440,6 +440,7 @@ func TestClusterRecoveryOnAnotherNode(t *testing.T) {
 	if got := payloadN(t, page.Expect(t, "TICK", 15*time.Second)); got != "1" {
 		t.Fatalf("page got n=%s, want 1", got)
 	}
+	id := page.ID()
 	page.Leave()
 	nodes[0].kill9(t)
 	for n := 2; n <= 6; n++ {
@@ -448,6 +449,9 @@ func TestClusterRecoveryOnAnotherNode(t *testing.T) {
 	page.Return()
 	if !page.Connected(t, 30*time.Second) {
 		t.Error("socket.recovered = false on node 1, want true (its session is in Redis)")
+	}
+	if page.ID() != id {
+		t.Errorf("socket.id = %q on node 1, %q on node 0; want it kept", page.ID(), id)
 	}
 	send(7)
 	for want := 2; want <= 7; want++ {

@@ -66,8 +66,8 @@ func freePort(t *testing.T) string {
 }
 
 // TestRecoveryAfterDrop: a page (official client) leaves, 20 alerts fire,
-// it comes back: socket.recovered is true and the 20 arrive once, in
-// order, before the next live alert, on every transport. A page that
+// it comes back: socket.recovered is true, socket.id is the same, and the
+// 20 arrive once, in order, before the next live alert, on every transport. A page that
 // received no alert before it left has a pid but no offset to send
 // (socket.io-client keeps the offset of the last alert it got); it
 // recovers too, with what another page of its code got live meanwhile
@@ -106,6 +106,7 @@ func TestRecoveryAfterDrop(t *testing.T) {
 				expectAlerts(t, p, 0, 0, false)
 			}
 
+			id := p.ID()
 			p.Leave()
 			for n := 1; n <= 20; n++ {
 				fire(t, h.base, code, n)
@@ -116,6 +117,9 @@ func TestRecoveryAfterDrop(t *testing.T) {
 			p.Return()
 			if !p.Connected(t, pageWait) {
 				t.Fatal("socket.recovered = false after coming back within the window")
+			}
+			if p.ID() != id || id == "" {
+				t.Errorf("socket.id = %q after recovery, %q before; want it kept", p.ID(), id)
 			}
 			expectAlerts(t, p, 1, 20, false)
 			fire(t, h.base, code, 21)
@@ -201,6 +205,7 @@ func TestRecoveryAcrossKill9(t *testing.T) {
 	h := startHerald(t, "--data", data, "-p", port)
 	const code = "recover-kill"
 	p := livePage(t, h.base, code, 0)
+	id := p.ID()
 
 	p.Leave()
 	for n := 1; n <= 50; n++ {
@@ -211,6 +216,9 @@ func TestRecoveryAcrossKill9(t *testing.T) {
 	p.Return()
 	if !p.Connected(t, pageWait) {
 		t.Fatal("socket.recovered = false after a herald restart")
+	}
+	if p.ID() != id {
+		t.Errorf("socket.id = %q after recovery, %q before; want it kept", p.ID(), id)
 	}
 	expectAlerts(t, p, 1, 50, false)
 	fire(t, h2.base, code, 51)

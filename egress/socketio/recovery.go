@@ -20,15 +20,28 @@ const journalTimeout = 5 * time.Second
 
 // Session implements eio.Sessioner: on the native path recovery is decided
 // before the CONNECT answer, so the answer can carry the page's pid (the
-// same one when recovered: the client's socket.recovered).
-func (h nativeHandler) Session(c *eio.Conn, auth map[string]any) string {
+// same one when recovered: the client's socket.recovered) and, when
+// recovered, its socket id of that session.
+func (h nativeHandler) Session(c *eio.Conn, auth map[string]any) (pid, sid string) {
 	p := h.s.newNativePage(c)
 	if h.s.recovery == nil {
-		return ""
+		return "", ""
 	}
 	res, err := h.s.lookup(handshake{auth: auth, query: c.Query()})
 	p.resumed, p.resumeFailed = &res, err != nil
-	return res.PID
+	if res.Recovered && h.s.sidFree(res.SID) {
+		p.id = res.SID // the page is in no set yet: nothing has read it
+		return res.PID, res.SID
+	}
+	return res.PID, ""
+}
+
+// sidFree reports whether a recovered session's socket id can be given
+// back: it has one, and no page connected here holds it (the page's old
+// connection, not yet seen to close: the page gets a new id then, rather
+// than two pages one).
+func (s *Sink) sidFree(sid string) bool {
+	return sid != "" && s.rooms.idFree(sid)
 }
 
 // lookup asks the journal what a connecting page gets. On an error the
@@ -88,6 +101,9 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	code, _ := handshakeCode(h)
 	s.rooms.mu.Lock() // refreshSessions reads it
 	p.pid = pid
+	if !p.gone {
+		s.rooms.pids[pid] = p // a page still connected with it has left its session to this one
+	}
 	p.cameOffset, p.cameCode = offset, code
 	if claimed, _ := h.auth["pid"].(string); claimed != pid {
 		p.claimedPID = claimed
@@ -269,12 +285,14 @@ func (s *Sink) journalWrite(write func()) bool {
 }
 
 // sessionOf is what keepSession saves for p; ok is false for a page with
-// no pid or no room.
+// no pid or no room, and for one whose session a newer connection has
+// (its page came back before this one was seen to close): saving it would
+// take the session back to this connection's start and socket id.
 func (s *Sink) sessionOf(p *page) (sess journal.Session, ok bool) {
 	s.rooms.mu.RLock()
 	defer s.rooms.mu.RUnlock()
-	sess = journal.Session{PID: p.pid, Code: p.code, Since: p.since, Formerly: p.claimedPID}
-	return sess, sess.PID != "" && sess.Code != ""
+	sess = journal.Session{PID: p.pid, Code: p.code, Since: p.since, Formerly: p.claimedPID, SID: p.id}
+	return sess, sess.PID != "" && sess.Code != "" && s.rooms.pids[p.pid] == p
 }
 
 func (s *Sink) saveSession(sess journal.Session) error {

@@ -105,15 +105,21 @@ type journalAdapter struct {
 // PersistSession does nothing: herald keeps sessions in its journal.
 func (*journalAdapter) PersistSession(*socket.SessionToPersist) {}
 
-// RestoreSession restores a pid the journal knows, with a fresh socket id.
+// RestoreSession restores a pid the journal knows, with the socket id of
+// its session when that is free here (sidFree, and not the library's for
+// another socket), else a fresh one.
 func (a *journalAdapter) RestoreSession(pid socket.PrivateSessionId, _ string) (*socket.Session, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	if !a.s.recovery.Known(ctx, string(pid)) {
+	sid, ok := a.s.recovery.Known(ctx, string(pid))
+	if !ok {
 		return nil, nil
 	}
+	if _, taken := a.Nsp().Sockets().Load(socket.SocketId(sid)); taken || !a.s.sidFree(sid) {
+		sid = utils.Base64Id().GenerateId()
+	}
 	return &socket.Session{SessionToPersist: &socket.SessionToPersist{
-		Sid: socket.SocketId(utils.Base64Id().GenerateId()), Pid: pid, Rooms: types.NewSet[socket.Room](),
+		Sid: socket.SocketId(sid), Pid: pid, Rooms: types.NewSet[socket.Room](),
 	}}, nil
 }
 

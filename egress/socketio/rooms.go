@@ -25,7 +25,9 @@ type rooms struct {
 	mu      sync.RWMutex
 	byCode  map[string]map[*page]struct{}
 	pages   map[*page]struct{}
-	emptied *recent.Set // code → when its last page left
+	ids     map[string]*page // socket id → page, so a recovered id is given back only while free
+	pids    map[string]*page // private session id → the newest page connected with it
+	emptied *recent.Set      // code → when its last page left
 }
 
 // maxEmptied bounds the rooms remembered as emptied: a page can register
@@ -36,7 +38,7 @@ const maxEmptied = 10_000
 
 func newRooms() *rooms {
 	return &rooms{byCode: map[string]map[*page]struct{}{}, pages: map[*page]struct{}{},
-		emptied: recent.New(egress.HeldFor, maxEmptied)}
+		ids: map[string]*page{}, pids: map[string]*page{}, emptied: recent.New(egress.HeldFor, maxEmptied)}
 }
 
 // add tracks p as connected. It reports false if p already left.
@@ -47,7 +49,15 @@ func (r *rooms) add(p *page) bool {
 		return false
 	}
 	r.pages[p] = struct{}{}
+	r.ids[p.id] = p
 	return true
+}
+
+// idFree reports whether no connected page has socket id id.
+func (r *rooms) idFree(id string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.ids[id] == nil
 }
 
 // join moves p into room code, leaving the room it was in. It returns the
@@ -93,6 +103,12 @@ func (r *rooms) remove(p *page) (left bool) {
 	left = p.code != ""
 	r.leaveLocked(p)
 	delete(r.pages, p)
+	if r.ids[p.id] == p {
+		delete(r.ids, p.id)
+	}
+	if r.pids[p.pid] == p {
+		delete(r.pids, p.pid)
+	}
 	return left
 }
 

@@ -107,6 +107,7 @@ type Page struct {
 	acked     int // last acked register request, -1 for none
 	welcomed  bool
 	transport string
+	id        string // socket.id at the last connect
 	stderr    bytes.Buffer
 	closeOnce sync.Once
 }
@@ -114,6 +115,7 @@ type Page struct {
 // line is what page.cjs prints.
 type line struct {
 	Type      string            `json:"type"`
+	ID        string            `json:"id"`
 	Event     string            `json:"event"`
 	Args      []json.RawMessage `json:"args"`
 	Seq       int               `json:"seq"`
@@ -264,7 +266,7 @@ func (p *Page) handle(l line) {
 		p.signal()
 	case "connect":
 		p.mu.Lock()
-		p.transport = l.Transport
+		p.transport, p.id = l.Transport, l.ID
 		p.mu.Unlock()
 		select {
 		case p.connects <- l.Recovered:
@@ -376,6 +378,14 @@ func (p *Page) Transport() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.transport
+}
+
+// ID is the client's socket.id at its last connect; "" before it
+// connected. A recovered session keeps it.
+func (p *Page) ID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.id
 }
 
 // Connected waits for the page's next connect and reports the client's

@@ -179,36 +179,55 @@ func (r *reader) fail(format string, args ...any) {
 	}
 }
 
-// sessionSince marks a session value that starts with Since, and
-// sessionFormerly one with Since and then Formerly. The first values had
+// sessionSince marks a session value that starts with Since,
+// sessionFormerly one with Since and then Formerly, and sessionSID one
+// with Since, Formerly (maybe empty) and then SID. The first values had
 // expiry then code; an expiry's first byte is never one of these (it
-// would be the one-byte varint -1 or -2, a time in 1969), so all decode.
+// would be the one-byte varint -1, -2 or -3, a time in 1969), so all
+// decode.
 const (
 	sessionSince    = 0x01
 	sessionFormerly = 0x03
+	sessionSID      = 0x05
 )
 
-// encodeSession is a session's value: the marker, Since, Formerly if
-// any, expiry, code.
+// encodeSession is a session's value: the marker, Since, Formerly and SID
+// as the marker says, expiry, code.
 func encodeSession(s journal.Session) []byte {
-	if s.Formerly == "" {
-		b := binary.AppendUvarint([]byte{sessionSince}, s.Since)
-		return append(appendTime(b, s.Expires), s.Code...)
+	var b []byte
+	switch {
+	case s.SID != "":
+		b = binary.AppendUvarint([]byte{sessionSID}, s.Since)
+		b = appendString(appendString(b, s.Formerly), s.SID)
+	case s.Formerly != "":
+		b = binary.AppendUvarint([]byte{sessionFormerly}, s.Since)
+		b = appendString(b, s.Formerly)
+	default:
+		b = binary.AppendUvarint([]byte{sessionSince}, s.Since)
 	}
-	b := binary.AppendUvarint([]byte{sessionFormerly}, s.Since)
-	b = appendString(b, s.Formerly)
 	return append(appendTime(b, s.Expires), s.Code...)
 }
 
 func decodeSession(pid string, b []byte) (journal.Session, error) {
 	r := reader{b: b}
 	s := journal.Session{PID: pid}
-	if len(b) > 0 && (b[0] == sessionSince || b[0] == sessionFormerly) {
-		r.b = b[1:]
-		s.Since = r.uvarint()
-		if b[0] == sessionFormerly {
+	if len(b) > 0 {
+		switch b[0] {
+		case sessionSince:
+			r.b = b[1:]
+			s.Since = r.uvarint()
+		case sessionFormerly:
+			r.b = b[1:]
+			s.Since = r.uvarint()
 			if s.Formerly = r.string(); s.Formerly == "" {
 				r.fail("empty former session id")
+			}
+		case sessionSID:
+			r.b = b[1:]
+			s.Since = r.uvarint()
+			s.Formerly = r.string()
+			if s.SID = r.string(); s.SID == "" {
+				r.fail("empty socket id")
 			}
 		}
 	}

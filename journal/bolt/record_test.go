@@ -126,6 +126,10 @@ func TestSessionValues(t *testing.T) {
 			want: journal.Session{PID: "p", Code: "\x01x", Expires: exp}},
 		{name: "with the session it replaced", b: encodeSession(journal.Session{Code: "abc", Expires: exp, Since: 9, Formerly: "old-pid"}),
 			want: journal.Session{PID: "p", Code: "abc", Expires: exp, Since: 9, Formerly: "old-pid"}},
+		{name: "with its socket id", b: encodeSession(journal.Session{Code: "abc", Expires: exp, Since: 9, SID: "sock-1"}),
+			want: journal.Session{PID: "p", Code: "abc", Expires: exp, Since: 9, SID: "sock-1"}},
+		{name: "with both", b: encodeSession(journal.Session{Code: "abc", Expires: exp, Since: 9, Formerly: "old-pid", SID: "sock-1"}),
+			want: journal.Session{PID: "p", Code: "abc", Expires: exp, Since: 9, Formerly: "old-pid", SID: "sock-1"}},
 		{name: "the first form: expiry, code", b: append(appendTime(nil, exp), "abc"...),
 			want: journal.Session{PID: "p", Code: "abc", Expires: exp}},
 	}
@@ -143,6 +147,8 @@ func FuzzDecodeSession(f *testing.F) {
 	f.Add(append(appendTime(nil, time.Unix(1e9, 0)), "old"...))
 	f.Add([]byte{sessionSince})
 	f.Add(encodeSession(journal.Session{Code: "abc", Expires: time.Unix(1e9, 5), Since: 300, Formerly: "x"}))
+	f.Add(encodeSession(journal.Session{Code: "abc", Expires: time.Unix(1e9, 5), Since: 300, SID: "s"}))
+	f.Add([]byte{sessionSID, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeSession("p", b)
 		if err != nil {

@@ -469,7 +469,7 @@ func (s suite) markLive(t *testing.T) {
 func (s suite) sessions(t *testing.T) {
 	j := s.open(t)
 	ctx := t.Context()
-	long := journal.Session{PID: "pid-long", Code: "alpha", Expires: time.Now().Add(time.Hour), Since: 1 << 40, Formerly: "pid-before"}
+	long := journal.Session{PID: "pid-long", Code: "alpha", Expires: time.Now().Add(time.Hour), Since: 1 << 40, Formerly: "pid-before", SID: "socket-id"}
 	short := journal.Session{PID: "pid-short", Code: "beta", Expires: time.Now().Add(300 * time.Millisecond)}
 	past := journal.Session{PID: "pid-past", Code: "gamma", Expires: time.Now().Add(-time.Second)}
 	for _, s := range []journal.Session{long, short, past} {
@@ -492,11 +492,12 @@ func (s suite) sessions(t *testing.T) {
 	check("pid-past", false, "")
 	check("pid-unknown", false, "")
 	got, _, _ := j.Session(ctx, "pid-long")
-	if got.Expires.Sub(long.Expires).Abs() >= time.Millisecond || got.Since != long.Since || got.Formerly != long.Formerly {
-		t.Errorf("Session(pid-long) = expires %v, since %d, formerly %q; want %v, %d, %q", got.Expires, got.Since, got.Formerly, long.Expires, long.Since, long.Formerly)
+	if got.Expires.Sub(long.Expires).Abs() >= time.Millisecond || got.Since != long.Since || got.Formerly != long.Formerly || got.SID != long.SID {
+		t.Errorf("Session(pid-long) = expires %v, since %d, formerly %q, sid %q; want %v, %d, %q, %q",
+			got.Expires, got.Since, got.Formerly, got.SID, long.Expires, long.Since, long.Formerly, long.SID)
 	}
-	if got, _, _ := j.Session(ctx, "pid-short"); got.Since != 0 || got.Formerly != "" {
-		t.Errorf("Session(pid-short) = since %d, formerly %q; want 0, none (never set)", got.Since, got.Formerly)
+	if got, _, _ := j.Session(ctx, "pid-short"); got.Since != 0 || got.Formerly != "" || got.SID != "" {
+		t.Errorf("Session(pid-short) = since %d, formerly %q, sid %q; want 0, none, none (never set)", got.Since, got.Formerly, got.SID)
 	}
 	time.Sleep(time.Until(short.Expires) + 100*time.Millisecond)
 	check("pid-short", false, "")

@@ -167,6 +167,10 @@ type Result struct {
 	// for the page model, which does not send the page what went live to
 	// either session.
 	Formerly string
+	// SID is the recovered session's socket id (Session.SID), "" when it
+	// has none: the page model gives it back to the page, as Node's
+	// server restores socket.id, unless a page connected here holds it.
+	SID string
 }
 
 // Connect decides what a connecting page gets. A journal error is
@@ -224,7 +228,7 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, ses
 	}
 	res = Result{Code: code, Missed: es, From: after, Resumed: true, Since: after}
 	if session != nil {
-		res.Recovered, res.Formerly = true, session.Formerly
+		res.Recovered, res.Formerly, res.SID = true, session.Formerly, session.SID
 		res.Missed = notLiveTo(es, session.PID, session.Formerly)
 	}
 	// What reached nobody live reaches this page now: no longer pending.
@@ -426,11 +430,12 @@ func (k *Keeper) release(room string, c *claim) {
 	k.mu.Unlock()
 }
 
-// Known reports whether pid is a live session (for a Socket.IO library
-// that asks before it restores one). A journal error is "no".
-func (k *Keeper) Known(ctx context.Context, pid string) bool {
-	_, ok, err := k.j.Session(ctx, pid)
-	return err == nil && ok
+// Known reports whether pid is a live session, and its socket id (for a
+// Socket.IO library that asks before it restores one). A journal error
+// is "no".
+func (k *Keeper) Known(ctx context.Context, pid string) (sid string, known bool) {
+	s, ok, err := k.j.Session(ctx, pid)
+	return s.SID, err == nil && ok
 }
 
 // Reached counts one more page reached for each of code's entries at

@@ -38,10 +38,12 @@ type Handler interface {
 }
 
 // Sessioner is an optional capability of a Handler: the private session id
-// (Socket.IO connection state recovery's pid) to put in the CONNECT answer.
-// It runs before the answer is sent and before Connect; "" sends none.
+// (Socket.IO connection state recovery's pid) to put in the CONNECT answer,
+// and the socket id of a recovered session, which replaces the Conn's. It
+// runs before the answer is sent and before Connect; "" sends no pid, or
+// keeps the socket id.
 type Sessioner interface {
-	Session(c *Conn, auth map[string]any) (pid string)
+	Session(c *Conn, auth map[string]any) (pid, sid string)
 }
 
 // Options tunes a Server. Zero values take the defaults in parentheses.
@@ -262,12 +264,17 @@ func (s *Server) socketPacket(c *Conn, p []byte) string {
 		if len(rest) > 0 && json.Unmarshal(rest, &auth) != nil {
 			auth = nil
 		}
-		answer := map[string]string{"sid": c.id}
+		answer := map[string]string{}
 		if ss, ok := s.handler.(Sessioner); ok {
-			if pid := ss.Session(c, auth); pid != "" {
+			pid, sid := ss.Session(c, auth)
+			if pid != "" {
 				answer["pid"] = pid
 			}
+			if sid != "" {
+				c.id = sid // read only on this goroutine, and by the handler's Connect
+			}
 		}
+		answer["sid"] = c.id
 		ack, _ := json.Marshal(answer)
 		c.Send(messageFrame(sioConnect, ack))
 		c.connected.Store(true)

@@ -1,0 +1,172 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/recovery"
+)
+
+// TestRecoveredSessionKeepsItsSocketID: a page that recovers its session
+// gets its socket id back (socket.id, as from Node's server), on both
+// paths; but not while its old connection is still open here (the page
+// came back before herald saw it leave): two pages never share an id, and
+// the page recovers with a new one, which its session keeps from then on,
+// even when the old connection closes later.
+func TestRecoveredSessionKeepsItsSocketID(t *testing.T) {
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			j := mem.New()
+			defer j.Close()
+			k := recovery.New(j, recovery.Options{})
+			s, srv := startSink(t, Options{Recovery: k, Position: func(d herald.Delivery) string { return k.Position(d.Offset) }})
+			saved := func(pid, sid string) {
+				t.Helper()
+				waitFor(t, "session saved with socket id "+sid, func() bool {
+					sess, ok, _ := j.Session(t.Context(), pid)
+					return ok && sess.SID == sid
+				})
+			}
+
+			first := connectRaw(t, srv.URL, transport, map[string]any{"code": "abc"})
+			saved(first.pid, first.sid)
+
+			again := connectRaw(t, srv.URL, transport, map[string]any{"pid": first.pid})
+			if again.pid != first.pid {
+				t.Fatalf("pid = %q, want %q (recovered)", again.pid, first.pid)
+			}
+			if again.sid == first.sid {
+				t.Fatalf("socket id %q given to a second page while the first is connected", again.sid)
+			}
+			saved(first.pid, again.sid)
+			if ids := clientIDs(s); len(ids) != 2 || ids[0] == ids[1] {
+				t.Fatalf("Clients = %q, want two pages with their own ids", ids)
+			}
+
+			// The old connection closing now does not take the session
+			// back to its socket id.
+			first.close()
+			waitFor(t, "the first page gone", func() bool { return len(s.Clients()) == 1 })
+			s.writes.Wait()
+			if sess, _, _ := j.Session(t.Context(), first.pid); sess.SID != again.sid {
+				t.Fatalf("session's socket id = %q after its old connection closed, want %q (the newer one's)", sess.SID, again.sid)
+			}
+			again.close()
+			waitFor(t, "both pages gone", func() bool { return len(s.Clients()) == 0 })
+			back := connectRaw(t, srv.URL, transport, map[string]any{"pid": first.pid})
+			if back.pid != first.pid || back.sid != again.sid {
+				t.Fatalf("answer {sid %q, pid %q}, want {%q, %q}: the session's socket id, recovered", back.sid, back.pid, again.sid, first.pid)
+			}
+			if ids := clientIDs(s); len(ids) != 1 || ids[0] != again.sid {
+				t.Fatalf("Clients = %q, want [%q]", ids, again.sid)
+			}
+		})
+	}
+}
+
+func clientIDs(s *Sink) []string {
+	var out []string
+	for _, c := range s.Clients() {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// rawConnect is a connection that sent CONNECT with some auth, and the
+// server's answer to it.
+type rawConnect struct {
+	sid, pid string
+	close    func()
+}
+
+// connectRaw opens a page over transport ("websocket": the native path;
+// "polling": the library's) and sends CONNECT with auth.
+func connectRaw(t *testing.T, base, transport string, auth map[string]any) rawConnect {
+	t.Helper()
+	packet, err := json.Marshal(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := "40" + string(packet)
+	var answer string
+	var closeFn func()
+	if transport == "websocket" {
+		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, open, err := conn.ReadMessage(); err != nil || open[0] != '0' {
+			t.Fatalf("open packet = %q, %v", open, err)
+		}
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(connect)); err != nil {
+			t.Fatal(err)
+		}
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, closeFn = string(msg), func() { conn.Close() }
+	} else {
+		answer, closeFn = pollingConnect(t, base, connect)
+	}
+	var a struct{ SID, PID string }
+	if !strings.HasPrefix(answer, "40{") || json.Unmarshal([]byte(answer[2:]), &a) != nil || a.SID == "" {
+		t.Fatalf("CONNECT answer = %q, want 40{sid, pid}", answer)
+	}
+	return rawConnect{sid: a.SID, pid: a.PID, close: closeFn}
+}
+
+// pollingConnect sends connect over a new long-polling session and
+// returns the server's first Socket.IO packet, and a function that ends
+// the session.
+func pollingConnect(t *testing.T, base, connect string) (answer string, closeFn func()) {
+	t.Helper()
+	u := base + "/socket.io/?EIO=4&transport=polling"
+	open := pollingDo(t, http.MethodGet, u, "")
+	var hs struct{ SID string }
+	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil {
+		t.Fatalf("polling handshake = %q", open)
+	}
+	u += "&sid=" + url.QueryEscape(hs.SID)
+	pollingDo(t, http.MethodPost, u, connect)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for p := range strings.SplitSeq(pollingDo(t, http.MethodGet, u, ""), "\x1e") {
+			if strings.HasPrefix(p, "40") {
+				return p, func() { pollingDo(t, http.MethodPost, u, "1") }
+			}
+		}
+	}
+	t.Fatal("no CONNECT answer over polling")
+	return "", nil
+}
+
+func pollingDo(t *testing.T, method, u, body string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, u, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatal(fmt.Errorf("%s: %s %s", method, resp.Status, b))
+	}
+	return string(b)
+}
