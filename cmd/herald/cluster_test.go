@@ -522,6 +522,7 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 
 			srv.Stop()
 			waitLink(t, false, nodes...)
+			listingWhileRedisIsAway(t, nodes[0].base, here.ID())
 			fire(t, nodes[0].base, code, 1)
 			fire(t, nodes[0].base, code, 2)
 			expectN(t, here, 1, 2)
@@ -566,6 +567,28 @@ func TestClusterRedisOutageReachesEveryNode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// listingWhileRedisIsAway checks GET /clients on a node that cannot reach
+// Redis: 503 (not the whole answer), with the node's own page, marked
+// partial.
+func listingWhileRedisIsAway(t *testing.T, base, ownPage string) {
+	t.Helper()
+	a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	var got struct {
+		Partial bool   `json:"partial"`
+		Error   string `json:"error"`
+		Count   int    `json:"count"`
+		Clients []struct {
+			ID string `json:"id"`
+		} `json:"clients"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &got); err != nil || a.status != http.StatusServiceUnavailable {
+		t.Fatalf("GET /clients with Redis away = %d %s (%v), want 503 and JSON", a.status, a.body, err)
+	}
+	if !got.Partial || !strings.Contains(got.Error, "this node's pages only") || got.Count != 1 || len(got.Clients) != 1 || got.Clients[0].ID != ownPage {
+		t.Errorf("GET /clients with Redis away = %s, want partial, saying so, with the node's one page %q", a.body, ownPage)
 	}
 }
 

@@ -140,16 +140,25 @@ func (d handlerDeps) clients(w http.ResponseWriter, r *http.Request) {
 		// Every node's pages, from their presence listings.
 		all, err := d.cluster.clients(r.Context())
 		if err != nil {
-			ingress.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "cluster listing: " + err.Error()})
+			// Not the whole answer, so not a 200; but this node's own
+			// pages are still known, and worth showing while Redis is away.
+			body := clientsBody(list)
+			body["partial"], body["error"] = true, "cluster listing: "+err.Error()+"; these are this node's pages only"
+			ingress.WriteJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
 		list = all
 	}
+	ingress.WriteJSON(w, http.StatusOK, clientsBody(list))
+}
+
+// clientsBody is GET /clients's answer for list.
+func clientsBody(list []egress.Client) map[string]any {
 	byCode := map[string][]egress.Client{}
 	for _, c := range list {
 		byCode[c.Code] = append(byCode[c.Code], c)
 	}
-	ingress.WriteJSON(w, http.StatusOK, map[string]any{"count": len(list), "codes": byCode, "clients": nonNil(list)})
+	return map[string]any{"count": len(list), "codes": byCode, "clients": nonNil(list)}
 }
 
 func (d handlerDeps) rulesStatus(w http.ResponseWriter, r *http.Request) {
