@@ -106,7 +106,7 @@ function get(url) {
   for (let i = 0; i < PAGES; i++) {
     const code = 'chaos' + (i % CODES);
     const s = io(`http://127.0.0.1:${LB_PORT}`, { transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 1000 });
-    const pg = { i, code, got: [], how: new Map(), dups: 0, swaps: [], recovered: 0, welcomes: 0, s, ev: [], on: [] };
+    const pg = { i, code, got: [], how: new Map(), dups: 0, swaps: [], recovered: 0, newIds: 0, id: '', welcomes: 0, s, ev: [], on: [] };
     // A page is in its room once recovered, or once its REGISTER is
     // answered (herald acknowledges it when the page asks): only then can
     // it get an alert live.
@@ -115,6 +115,10 @@ function get(url) {
     s.on('WELCOME', () => { pg.welcomes++; s.emit('REGISTER', { code }, inRoom); });
     s.on('connect', () => {
       if (s.recovered) pg.recovered++;
+      // A recovered page keeps its socket.id, unless its old connection
+      // was still open on the node it came back to (counted, not a fault).
+      if (s.recovered && s.id !== pg.id) pg.newIds++;
+      pg.id = s.id;
       const ws = s.io.engine && s.io.engine.transport && s.io.engine.transport.ws;
       const port = ws && ws._socket && ws._socket.localPort;
       node = backendOf.get(port);
@@ -199,7 +203,8 @@ function get(url) {
     }
   }
   log(`Redis ${STALL ? 'frozen and resumed' : KEEP ? 'restarted with its data' : 'restarted empty'}; pages ${pages.length}; duplicates ${dups}; out of order ${disorder} (and ${edgeSwaps} swaps of two nodes' alerts fired during the outage, ${moved} from a node the page had left); missing ${missing} (${missingInOutage} fired during the Redis outage)`);
-  log('recovered connects', pages.reduce((a, p) => a + p.recovered, 0), 'welcomes', pages.reduce((a, p) => a + p.welcomes, 0));
+  log('recovered connects', pages.reduce((a, p) => a + p.recovered, 0), '(with a new socket.id', pages.reduce((a, p) => a + p.newIds, 0) + ')',
+    'welcomes', pages.reduce((a, p) => a + p.welcomes, 0));
   if (missed.length) log('missing:', missed.slice(0, 20).join('; '), missed.length > 20 ? `… ${missed.length}` : '');
   for (const pg of pages) pg.s.close();
   for (const p of nodes) p.kill('SIGTERM');
