@@ -29,19 +29,13 @@ func (h nativeHandler) Session(c *eio.Conn, auth map[string]any) (pid, sid strin
 	}
 	res, err := h.s.lookup(handshake{auth: auth, query: c.Query()})
 	p.resumed, p.resumeFailed = &res, err != nil
-	if res.Recovered && h.s.sidFree(res.SID) {
-		p.id = res.SID // the page is in no set yet: nothing has read it
+	// A page connected here may still hold the id: the page's old
+	// connection, not yet seen to close. The page gets a new id then,
+	// rather than two pages one.
+	if res.Recovered && h.s.rooms.claimID(p, res.SID) {
 		return res.PID, res.SID
 	}
 	return res.PID, ""
-}
-
-// sidFree reports whether a recovered session's socket id can be given
-// back: it has one, and no page connected here holds it (the page's old
-// connection, not yet seen to close: the page gets a new id then, rather
-// than two pages one).
-func (s *Sink) sidFree(sid string) bool {
-	return sid != "" && s.rooms.idFree(sid)
 }
 
 // lookup asks the journal what a connecting page gets. On an error the
@@ -101,9 +95,7 @@ func (s *Sink) recover(p *page, h handshake) bool {
 	code, _ := handshakeCode(h)
 	s.rooms.mu.Lock() // refreshSessions reads it
 	p.pid = pid
-	if !p.gone {
-		s.rooms.pids[pid] = p // a page still connected with it has left its session to this one
-	}
+	s.rooms.holdSessionLocked(p)
 	p.cameOffset, p.cameCode = offset, code
 	if claimed, _ := h.auth["pid"].(string); claimed != pid {
 		p.claimedPID = claimed
@@ -292,7 +284,7 @@ func (s *Sink) sessionOf(p *page) (sess journal.Session, ok bool) {
 	s.rooms.mu.RLock()
 	defer s.rooms.mu.RUnlock()
 	sess = journal.Session{PID: p.pid, Code: p.code, Since: p.since, Formerly: p.claimedPID, SID: p.id}
-	return sess, sess.PID != "" && sess.Code != "" && s.rooms.pids[p.pid] == p
+	return sess, sess.Code != "" && s.rooms.holdsSessionLocked(p)
 }
 
 func (s *Sink) saveSession(sess journal.Session) error {

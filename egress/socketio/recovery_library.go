@@ -106,8 +106,11 @@ type journalAdapter struct {
 func (*journalAdapter) PersistSession(*socket.SessionToPersist) {}
 
 // RestoreSession restores a pid the journal knows, with the socket id of
-// its session when that is free here (sidFree, and not the library's for
-// another socket), else a fresh one.
+// its session when no page here holds it (nor a library socket not yet a
+// page), else a fresh one. Unlike the native path's claimID this checks
+// and does not take: the page is made later, from the library's socket; two
+// such restores of one session at the same moment may share an id (in
+// /clients only: nothing herald does goes by it).
 func (a *journalAdapter) RestoreSession(pid socket.PrivateSessionId, _ string) (*socket.Session, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
@@ -115,7 +118,7 @@ func (a *journalAdapter) RestoreSession(pid socket.PrivateSessionId, _ string) (
 	if !ok {
 		return nil, nil
 	}
-	if _, taken := a.Nsp().Sockets().Load(socket.SocketId(sid)); taken || !a.s.sidFree(sid) {
+	if _, taken := a.Nsp().Sockets().Load(socket.SocketId(sid)); taken || sid == "" || !a.s.rooms.idFree(sid) {
 		sid = utils.Base64Id().GenerateId()
 	}
 	return &socket.Session{SessionToPersist: &socket.SessionToPersist{

@@ -26,7 +26,7 @@ type rooms struct {
 	byCode  map[string]map[*page]struct{}
 	pages   map[*page]struct{}
 	ids     map[string]*page // socket id → page, so a recovered id is given back only while free
-	pids    map[string]*page // private session id → the newest page connected with it
+	pids    map[string]*page // private session id → the page that connected last with it (holdSessionLocked)
 	emptied *recent.Set      // code → when its last page left
 }
 
@@ -49,7 +49,9 @@ func (r *rooms) add(p *page) bool {
 		return false
 	}
 	r.pages[p] = struct{}{}
-	r.ids[p.id] = p
+	if r.ids[p.id] == nil { // a page that claimed its id (claimID) holds it already
+		r.ids[p.id] = p
+	}
 	return true
 }
 
@@ -59,6 +61,39 @@ func (r *rooms) idFree(id string) bool {
 	defer r.mu.RUnlock()
 	return r.ids[id] == nil
 }
+
+// claimID gives p socket id id if no page holds it, and reports whether
+// it did: checked and taken in one step, so two pages that recover the
+// same session at once cannot both get it. p must not be in the rooms
+// yet (nothing else reads its id); add keeps the claim, remove ends it.
+func (r *rooms) claimID(p *page, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id == "" || r.ids[id] != nil || p.gone {
+		return false
+	}
+	r.ids[id] = p
+	p.id = id
+	return true
+}
+
+// holdSessionLocked makes p the page of its pid's session, unless a page
+// that connected later has it already: an older connection with the same
+// pid is one its client gave up (it came back before herald saw it
+// close), and must not take the session back. Called under mu, with
+// p.pid set.
+func (r *rooms) holdSessionLocked(p *page) {
+	if p.gone || p.pid == "" {
+		return
+	}
+	if cur := r.pids[p.pid]; cur == nil || !p.connected.Before(cur.connected) {
+		r.pids[p.pid] = p
+	}
+}
+
+// holdsSessionLocked reports whether p is the page of its pid's session.
+// Called under mu (read or write).
+func (r *rooms) holdsSessionLocked(p *page) bool { return p.pid != "" && r.pids[p.pid] == p }
 
 // join moves p into room code, leaving the room it was in. It returns the
 // previous code and false if p already left.

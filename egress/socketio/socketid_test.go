@@ -2,17 +2,20 @@ package socketio
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/mem"
 	"github.com/heraldhq/herald/journal/recovery"
 )
@@ -169,4 +172,86 @@ func pollingDo(t *testing.T, method, u, body string) string {
 		t.Fatal(fmt.Errorf("%s: %s %s", method, resp.Status, b))
 	}
 	return string(b)
+}
+
+// TestOverlappingRecoveriesOfOneSession: a page comes back (B1), its
+// journal lookup is slow, its transport dies and the client comes back
+// again (B2), which recovers first. The two never share a socket id; the
+// session stays B2's when B1's lookup ends and when B1 is seen to close,
+// so B2's session is still saved (refreshed, and on leave) with its own
+// id.
+func TestOverlappingRecoveriesOfOneSession(t *testing.T) {
+	for _, b2First := range []bool{true, false} {
+		t.Run(fmt.Sprintf("b2 in its room first: %v", b2First), func(t *testing.T) {
+			mj := mem.New()
+			defer mj.Close()
+			g := &gatedJournal{Journal: mj, hit: make(chan struct{}), release: make(chan struct{})}
+			k := recovery.New(g, recovery.Options{})
+			s, srv := startSink(t, Options{Log: discardLog(), Recovery: k, Position: func(d herald.Delivery) string { return k.Position(d.Offset) }})
+
+			first := connectRaw(t, srv.URL, "websocket", map[string]any{"code": "abc"})
+			waitFor(t, "session saved", func() bool { _, ok, _ := mj.Session(t.Context(), first.pid); return ok })
+			first.close()
+			waitFor(t, "first page gone", func() bool { return len(s.Clients()) == 0 })
+			s.writes.Wait()
+
+			g.gate(first.pid)
+			b1 := make(chan rawConnect, 1)
+			go func() { b1 <- connectRaw(t, srv.URL, "websocket", map[string]any{"pid": first.pid}) }()
+			<-g.hit // B1 is in its journal lookup
+			b2 := connectRaw(t, srv.URL, "websocket", map[string]any{"pid": first.pid})
+			if b2.pid != first.pid || b2.sid != first.sid {
+				t.Fatalf("B2 answered {sid %q, pid %q}, want {%q, %q}", b2.sid, b2.pid, first.sid, first.pid)
+			}
+			if b2First {
+				waitFor(t, "B2 in its room", func() bool { return len(s.Clients()) == 1 })
+			}
+			close(g.release)
+			stale := <-b1
+			if stale.sid == b2.sid {
+				t.Errorf("B1 and B2 share socket id %s", b2.sid)
+			}
+			waitFor(t, "both pages in", func() bool { return len(s.Clients()) == 2 })
+			stale.close()
+			waitFor(t, "B1 gone", func() bool { return len(s.Clients()) == 1 })
+			s.writes.Wait()
+			if sess, _, _ := mj.Session(t.Context(), first.pid); sess.SID != b2.sid {
+				t.Errorf("session's socket id = %q with B1 gone, want B2's %q", sess.SID, b2.sid)
+			}
+			if live := s.rooms.all()[0]; live.id != b2.sid {
+				t.Fatalf("page left is %q, want B2 %q", live.id, b2.sid)
+			} else if _, ok := s.sessionOf(live); !ok {
+				t.Error("B2's session is no longer saved: it would expire while B2 is connected")
+			}
+		})
+	}
+}
+
+// gatedJournal holds the first Session lookup of one pid until release.
+type gatedJournal struct {
+	journal.Journal
+	mu      sync.Mutex
+	block   string
+	hit     chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedJournal) gate(pid string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.block = pid
+}
+
+func (g *gatedJournal) Session(ctx context.Context, pid string) (journal.Session, bool, error) {
+	g.mu.Lock()
+	held := pid != "" && pid == g.block
+	if held {
+		g.block = ""
+	}
+	g.mu.Unlock()
+	if held {
+		close(g.hit)
+		<-g.release
+	}
+	return g.Journal.Session(ctx, pid)
 }
