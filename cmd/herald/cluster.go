@@ -58,7 +58,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis (Sentinel): %w", err)
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
-		opts.ContextTimeoutEnabled = true
+		opts.ContextTimeoutEnabled, opts.MaxRetries = true, noRetries
 		return goredis.NewFailoverClient(opts), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		q.Del("cluster")
@@ -68,7 +68,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis (Cluster): %w", err)
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
-		opts.ContextTimeoutEnabled = true
+		opts.ContextTimeoutEnabled, opts.MaxRetries = true, noRetries
 		return goredis.NewClusterClient(opts), nil
 	default:
 		opts, err := goredis.ParseURL(raw)
@@ -76,10 +76,20 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
-		opts.ContextTimeoutEnabled = true
+		opts.ContextTimeoutEnabled, opts.MaxRetries = true, noRetries
 		return goredis.NewClient(opts), nil
 	}
 }
+
+// noRetries turns go-redis's own retries off (MaxRetries -1), whatever
+// the URL says: it sends a command again after a read timeout or a broken
+// connection, and herald's writes are not idempotent. An append retried
+// after Redis took it but before it answered (a stall longer than a
+// read_timeout shorter than the journal's 2 s, a kill) was journaled and
+// sent to every page once per try. herald decides itself what a failed
+// command means: an alert goes live and waits in the outbox, a page
+// recovers later, a loop tries again.
+const noRetries = -1
 
 // redisTimeout is herald's default for the Redis client's dial, read and
 // write timeouts (go-redis: 5 s, 3 s, 3 s), unless the URL sets them

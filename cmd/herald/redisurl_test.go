@@ -7,7 +7,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/redistest"
+	rj "github.com/heraldhq/herald/journal/redis"
 )
 
 // TestRedisClientTimeouts: herald bounds the Redis client's timeouts
@@ -32,13 +34,14 @@ func TestRedisClientTimeouts(t *testing.T) {
 		}
 		var dial, read, write time.Duration
 		var deadlines bool
+		var retries int
 		switch c := c.(type) {
 		case *goredis.Client:
 			o := c.Options()
-			dial, read, write, deadlines = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled
+			dial, read, write, deadlines, retries = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled, o.MaxRetries
 		case *goredis.ClusterClient:
 			o := c.Options()
-			dial, read, write, deadlines = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled
+			dial, read, write, deadlines, retries = o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled, o.MaxRetries
 		default:
 			t.Fatalf("newRedisClient(%s) = %T", tc.url, c)
 		}
@@ -49,6 +52,55 @@ func TestRedisClientTimeouts(t *testing.T) {
 		if !deadlines {
 			t.Errorf("%s: commands ignore their caller's deadline (ContextTimeoutEnabled is off)", tc.url)
 		}
+		if retries > 0 { // go-redis keeps -1 as 0 in some clients' options
+			t.Errorf("%s: go-redis retries commands (MaxRetries %d)", tc.url, retries)
+		}
+	}
+}
+
+// TestAnAppendIsNotRetriedIntoTwoEntries: with a read timeout shorter
+// than the journal's 2 s (a URL may set one), a Redis that stalls during
+// an append runs the append once when it resumes, however often the
+// client gave up waiting for it meanwhile: one alert, one entry, sent to
+// the pages once.
+func TestAnAppendIsNotRetriedIntoTwoEntries(t *testing.T) {
+	srv := redistest.Start(t)
+	c, err := newRedisClient("redis://" + srv.Addr() + "/0?read_timeout=300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	j, err := rj.Open(t.Context(), c, rj.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.Append(t.Context(), herald.Delivery{Room: "r", Name: "A", EventID: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	resumed := make(chan struct{})
+	go func() { defer close(resumed); time.Sleep(1200 * time.Millisecond); srv.Resume() }()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	_, _ = j.Append(ctx, herald.Delivery{Room: "r", Name: "A", EventID: "stalled"}) // may fail: the stall outlasts a read
+	cancel()
+	<-resumed
+	entries := func() (n int) {
+		es, err := j.Last(t.Context(), "r", 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.Delivery.EventID == "stalled" {
+				n++
+			}
+		}
+		return n
+	}
+	waitUntil(t, "the held append to run", func() bool { return entries() > 0 })
+	time.Sleep(300 * time.Millisecond) // retries, queued on other connections, would have run by now
+	if n := entries(); n != 1 {
+		t.Errorf("one Append during a stall made %d journal entries, want 1", n)
 	}
 }
 
