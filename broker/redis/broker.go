@@ -133,9 +133,9 @@ type Broker struct {
 	counted     atomic.Uint64
 
 	seen    *dedupe
-	held    *recent.Set // rooms whose count found pages, on any node
-	deliver sync.Mutex  // hands deliveries to subs one at a time, in order
-	downAt  atomic.Pointer[time.Time]
+	held    *recent.Set               // rooms whose count found pages, on any node
+	deliver sync.Mutex                // hands deliveries to subs one at a time, in order
+	downAt  atomic.Pointer[time.Time] // when the subscription last carried anything before it broke
 
 	batch chan *request
 	pres  *presence
@@ -203,7 +203,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = ps.Close()
 		return fmt.Errorf("redis broker: subscribe answered %v", msg)
 	}
-	b.setConnected(true, nil)
+	b.setConnected()
 	if err := b.pres.sync(ctx, true); err != nil {
 		_ = ps.Close()
 		return fmt.Errorf("redis broker: presence: %w", err)
@@ -442,24 +442,31 @@ func (b *Broker) deliverAll(ctx context.Context, in []decoded) {
 	}
 }
 
-// setConnected records a state change, logging it once.
-func (b *Broker) setConnected(up bool, err error) {
-	if err != nil {
-		msg := err.Error()
-		b.lastErr.Store(&msg)
-	}
-	if b.connected.Swap(up) == up {
+// setConnected records that the subscription is up, logging it once.
+func (b *Broker) setConnected() {
+	if b.connected.Swap(true) {
 		return
 	}
 	now := time.Now()
 	b.since.Store(&now)
-	if up {
-		b.lastErr.Store(nil)
-		b.log.Info("redis broker: subscribed; deliveries reach every node", "node", b.opts.NodeID)
+	b.lastErr.Store(nil)
+	b.log.Info("redis broker: subscribed; deliveries reach every node", "node", b.opts.NodeID)
+}
+
+// setLost records that the subscription broke with err, logging it once.
+// heard is when it last carried anything: what other nodes published
+// since may not have reached this one (the re-sync reads from then, a
+// network that drops everything is only noticed a ping later).
+func (b *Broker) setLost(err error, heard time.Time) {
+	msg := err.Error()
+	b.lastErr.Store(&msg)
+	if !b.connected.Swap(false) {
 		return
 	}
+	now := time.Now()
+	b.since.Store(&now)
 	b.disconnects.Add(1)
-	b.downAt.Store(&now)
+	b.downAt.Store(&heard)
 	b.log.Error("redis broker: Redis lost; this node delivers to its own pages only until it is back", "node", b.opts.NodeID, "err", err)
 }
 

@@ -21,6 +21,10 @@ const (
 	healthEvery = 2 * time.Second
 	// resyncLimit bounds what one room may recover after a reconnect.
 	resyncLimit = 1000
+	// clockSlack is how far apart this node's clock and Redis's (which
+	// stamps the journal's entries) may be without a re-sync missing an
+	// entry appended just after the subscription last carried anything.
+	clockSlack = time.Second
 )
 
 // inbound is what the reading goroutine hands the delivering one, in
@@ -55,7 +59,8 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 		}
 	}
 	backoff := minBackoff
-	pinged := false // a ping for silence is waiting for its pong
+	pinged := false     // a ping for silence is waiting for its pong
+	heard := time.Now() // when the subscription last carried anything
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, healthEvery)
 		if err != nil {
@@ -81,7 +86,7 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 				ps = b.c.Subscribe(ctx, b.channel)
 			}
 			pinged = false
-			b.setConnected(false, err)
+			b.setLost(err, heard)
 			select {
 			case <-ctx.Done():
 				return
@@ -93,7 +98,7 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 			_ = ps.Ping(ctx)
 			continue
 		}
-		backoff, pinged = minBackoff, false
+		backoff, pinged, heard = minBackoff, false, time.Now()
 		switch m := msg.(type) {
 		case *goredis.Message:
 			if !hand(inbound{msg: m}) {
@@ -102,7 +107,7 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 		case *goredis.Subscription, *goredis.Pong:
 			// A confirmation or a pong after a reconnect: we are back.
 			if !b.connected.Load() {
-				b.setConnected(true, nil)
+				b.setConnected()
 				// The re-sync runs in order: after what arrived before,
 				// before anything new is handed over.
 				if !hand(inbound{resync: true}) {
@@ -164,8 +169,9 @@ type epochRefresher interface {
 // any new message is handed over: presence is rewritten, and each room
 // with pages here gets from the journal what was appended after the last
 // offset this node delivered (what other nodes published while this one
-// was not listening). Entries that did arrive are dropped by the dedupe
-// set.
+// was not listening), or, for a room it delivered none of, what was
+// appended since the subscription last carried anything. Entries that did
+// arrive are dropped by the dedupe set, and by each page's offset.
 func (b *Broker) resync(ctx context.Context) {
 	if err := b.pres.sync(ctx, true); err != nil {
 		b.log.Warn("redis broker: presence not rewritten after reconnect", "err", err)
@@ -193,7 +199,7 @@ func (b *Broker) resync(ctx context.Context) {
 			continue
 		}
 		var after, last uint64
-		since := downAt
+		since := downAt.Add(-clockSlack)
 		if e, floor, ok := b.seen.floor(room); ok && e == epoch {
 			after, since = floor, time.Time{}
 		}

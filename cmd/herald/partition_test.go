@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/pagetest"
 	"github.com/heraldhq/herald/internal/redistest"
 )
 
@@ -146,6 +147,38 @@ func TestClusterRedisCutSilently(t *testing.T) {
 	fire(t, nodes[1].base, code, 3)
 	expectN(t, here, 3)
 	expectN(t, there, 3)
+}
+
+// TestClusterSilentCutMissesNothingFromOtherNodes: node 0's link to Redis
+// goes silent (packets dropped) and node 1 journals an alert before node
+// 0 notices, a ping later. Once the link heals node 0's page gets it from
+// the journal: the re-sync reads from when node 0 last heard Redis, not
+// from when it noticed. The room had no alert before, so node 0 has no
+// offset of it to resume after.
+func TestClusterSilentCutMissesNothingFromOtherNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	proxies := []*cutProxy{startCutProxy(t, srv.Addr()), startCutProxy(t, srv.Addr())}
+	nodes := startNodesAt(t, []string{"redis://" + proxies[0].addr() + "/0", "redis://" + proxies[1].addr() + "/0"})
+	const code = "cut-window"
+	opts := pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}}
+	here := pagetest.Start(t, nodes[0].base, opts)
+	there := pagetest.Start(t, nodes[1].base, opts)
+	for _, p := range []*pagetest.Page{here, there} {
+		p.Connected(t, pageWait)
+		p.WaitRegistered(t)
+	}
+	waitUntil(t, "node 1 to count both pages", func() bool { return clientsCount(t, nodes[1].base) == 2 })
+
+	proxies[0].setCut(true)
+	fire(t, nodes[1].base, code, 1)
+	expectN(t, there, 1)
+	waitLink(t, false, nodes[0])
+	proxies[0].heal()
+	waitLink(t, true, nodes[0])
+	expectN(t, here, 1)
+	fire(t, nodes[1].base, code, 2)
+	expectN(t, here, 2)
+	expectN(t, there, 2)
 }
 
 // cutAnswerBound is how long a trigger may wait for its answer while Redis
