@@ -10,8 +10,19 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// ErrClosed is returned by Publish once the broker was closed.
+// ErrClosed is returned by Publish once the broker was closed. It also
+// matches (errors.Is) what a closed broker or subscriber of another kind
+// returns (Closed): either way, herald is shutting down.
 var ErrClosed = errors.New("broker: closed")
+
+// Closed returns an error with message msg that matches ErrClosed: what a
+// Broker or a Subscriber returns once it was closed.
+func Closed(msg string) error { return closedError(msg) }
+
+type closedError string
+
+func (e closedError) Error() string        { return string(e) }
+func (e closedError) Is(target error) bool { return target == ErrClosed }
 
 // Local is the in-process broker, the default: Publish calls every
 // subscriber's Deliver directly, on the caller's goroutine, so it costs one

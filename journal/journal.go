@@ -124,6 +124,13 @@ type LiveMarker interface {
 	MarkLive(ctx context.Context, room string, offset uint64, pids []string) error
 }
 
+// Volatile is implemented by a Journal whose history ends with the
+// process (the in-memory store): an entry it holds does not reach pages
+// that come back after herald restarts.
+type Volatile interface {
+	Volatile()
+}
+
 // SessionLister is a journal that can list its live sessions at once: herald
 // reads them at start to know which rooms had pages lately (a trigger for
 // a page away while herald restarted is no guess at a code). The

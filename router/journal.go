@@ -136,6 +136,16 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 		return n, err
 	}
 	x.outage.ok(x.log)
+	if _, volatile := x.j.(journal.Volatile); errors.Is(err, broker.ErrClosed) && !volatile {
+		// Shutting down: the pages here did not get it, but the journal
+		// has it, so they do when they come back (or the first page does,
+		// while it is pending), and other nodes' pages had it from the
+		// append. The sender must not send it again. (A journal in memory
+		// goes with herald: the sender is told to send it again.)
+		x.log.Info("alert journaled while shutting down; pages get it when they come back",
+			"event_id", d.EventID, "rule", d.Rule, "offset", e.Offset, "err", err)
+		return n, nil
+	}
 	if err == nil && n > 0 {
 		x.mark(d.Room, e.Offset, n)
 	}
@@ -162,7 +172,9 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 	if localOnly {
 		err = nil
 	}
-	if x.out == nil || (!localOnly && !x.out.keeps()) {
+	// A refused delivery (herald is shutting down) is the sender's to
+	// send again: keeping it too would show it twice.
+	if x.out == nil || err != nil || (!localOnly && !x.out.keeps()) {
 		x.failedLive(d, cause, "journal append failed; alert sent live without history")
 		return n, err
 	}

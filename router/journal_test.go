@@ -34,16 +34,24 @@ type recordingBroker struct {
 	// local counts the deliveries handed to this node's pages alone
 	// (PublishLocal).
 	local atomic.Int64
+	// shut makes it refuse every delivery, as a closed broker does.
+	shut atomic.Bool
 }
 
 // PublishLocal is broker/redis's hand-over to this node's pages alone.
 func (b *recordingBroker) PublishLocal(ctx context.Context, d herald.Delivery) (int, error) {
 	b.local.Add(1)
-	n, _ := b.Publish(ctx, d)
-	return n, broker.ErrLocalOnly
+	n, err := b.Publish(ctx, d)
+	if err == nil {
+		err = broker.ErrLocalOnly
+	}
+	return n, err
 }
 
 func (b *recordingBroker) Publish(_ context.Context, d herald.Delivery) (int, error) {
+	if b.shut.Load() {
+		return 0, broker.Closed("recording broker: closed")
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.byRoom == nil {
@@ -179,6 +187,39 @@ func TestJournaledUnreachedStaysPending(t *testing.T) {
 	got, err := j.Pending(t.Context(), "a", since)
 	if err != nil || len(got) != 1 || got[0].Delivery.EventID != "unseen" {
 		t.Errorf("Pending = %v, %v; want only the alert that reached nobody", got, err)
+	}
+}
+
+// TestJournaledAlertRefusedAtShutdown: while herald shuts down, the
+// broker (or a sink) refuses a delivery the journal has already taken.
+// The sender is not told to send it again (its retry would show it
+// twice): the alert waits in the journal, pending, for the pages. A
+// journal in memory goes with herald: then the sender is told to retry.
+func TestJournaledAlertRefusedAtShutdown(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open()
+			defer j.Close()
+			b := broker.NewLocal()
+			_ = b.Close(t.Context())
+			x := router.NewJournaled(b, j, nil)
+			defer x.Close(t.Context())
+			since := time.Now().Add(-time.Second)
+			n, err := x.Publish(t.Context(), alert("a", "at-shutdown"))
+			if _, volatile := j.(journal.Volatile); volatile {
+				if !errors.Is(err, broker.ErrClosed) {
+					t.Errorf("Publish = %d, %v; want the broker's refusal (the history ends with herald)", n, err)
+				}
+				return
+			}
+			if err != nil || n != 0 {
+				t.Fatalf("Publish = %d, %v; want 0 pages and no error (the journal has it)", n, err)
+			}
+			got, err := j.Pending(t.Context(), "a", since)
+			if err != nil || len(got) != 1 || got[0].Delivery.EventID != "at-shutdown" {
+				t.Errorf("Pending = %v, %v; want the refused alert, for the first page", got, err)
+			}
+		})
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/mem"
 	"github.com/heraldhq/herald/journal/spool"
@@ -419,6 +420,26 @@ func TestOutboxKeepsOnlyLocalDeliveries(t *testing.T) {
 		}
 		if st := r.x.Status(); st.Outbox.Waiting != 0 || st.Outbox.Journaled != 0 {
 			t.Errorf("status = %+v, want nothing kept", st.Outbox)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxKeepsNothingRefusedAtShutdown: while Redis is away and herald
+// shuts down, a delivery the broker refuses is the sender's to send again
+// (503): the outbox does not keep it too, which would show it twice.
+func TestOutboxKeepsNothingRefusedAtShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.away(true)
+		r.rb.shut.Store(true)
+		if _, err := r.x.Publish(t.Context(), alert("r", "refused")); !errors.Is(err, broker.ErrClosed) {
+			t.Errorf("Publish = %v, want the broker's refusal", err)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 0 {
+			t.Errorf("outbox holds %d, want nothing", st.Outbox.Waiting)
 		}
 		if err := r.x.Close(t.Context()); err != nil {
 			t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +21,7 @@ import (
 )
 
 // ErrClosed is returned by Publish once Close was called.
-var ErrClosed = errors.New("redis broker: closed")
+var ErrClosed = broker.Closed("redis broker: closed")
 
 // Defaults.
 const (

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
 	"github.com/heraldhq/herald/journal/recovery"
@@ -20,8 +20,10 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
 
-// ErrClosed is returned by Deliver once Close has been called.
-var ErrClosed = errors.New("socketio: sink closed")
+// ErrClosed is returned by Deliver once Close has been called. It matches
+// broker.ErrClosed: the router tells a refused delivery from a failed one
+// by it.
+var ErrClosed = broker.Closed("socketio: sink closed")
 
 // defaultMaxBody is the original service's limit (python-engineio's max_http_buffer_size).
 const defaultMaxBody = 1 << 20

@@ -229,6 +229,9 @@ func (s *Store) Pending(ctx context.Context, roomName string, since time.Time) (
 	return out, nil
 }
 
+// Volatile implements journal.Volatile: the history ends with the process.
+func (*Store) Volatile() {}
+
 // SaveSession implements journal.Journal.
 func (s *Store) SaveSession(ctx context.Context, sess journal.Session) error {
 	s.mu.Lock()
