@@ -137,7 +137,10 @@ type Broker struct {
 	downAt  atomic.Pointer[time.Time] // when the subscription last carried anything before it broke
 
 	batch chan *request
-	pres  *presence
+	// stopped is closed when the publisher stops: a request queued after
+	// it drained the queue would wait for ever.
+	stopped chan struct{}
+	pres    *presence
 
 	closed  atomic.Bool
 	stop    context.CancelFunc
@@ -174,7 +177,7 @@ func New(c goredis.UniversalClient, opts Options) *Broker {
 	}
 	b := &Broker{c: c, opts: opts, log: opts.Log, channel: rediswire.Channel(opts.Prefix),
 		seen: newDedupe(opts.DedupeWindow), held: recent.New(opts.HeldFor, maxHeld),
-		batch: make(chan *request, 4096)}
+		batch: make(chan *request, 4096), stopped: make(chan struct{})}
 	b.pres = newPresence(b)
 	now := time.Now()
 	b.since.Store(&now)
@@ -310,6 +313,8 @@ func (b *Broker) wait(ctx context.Context, req *request) error {
 	case b.batch <- req:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-b.stopped:
+		return ErrClosed
 	}
 	select {
 	case <-req.done:
@@ -317,6 +322,13 @@ func (b *Broker) wait(ctx context.Context, req *request) error {
 	case <-ctx.Done():
 		// The publisher still sends it; the caller stops waiting.
 		return ctx.Err()
+	case <-b.stopped:
+		select {
+		case <-req.done: // sent (or drained) as it stopped
+			return nil
+		default:
+			return ErrClosed // it drained the queue before req joined it
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ func (b *Broker) publisher(ctx context.Context) {
 		reqs = reqs[:0]
 		select {
 		case <-ctx.Done():
+			close(b.stopped)
 			b.drain(ErrClosed)
 			return
 		case r := <-b.batch:
