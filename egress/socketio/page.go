@@ -56,6 +56,9 @@ type page struct {
 	// acks is set for a page that asked (auth {acks: true}) to acknowledge
 	// journaled alerts once shown; set before the page joins a room.
 	acks bool
+	// held is set while a recovering page catches up (Sink.catchUp): live
+	// deliveries wait in it.
+	held atomic.Pointer[held]
 
 	// code, since and gone are guarded by rooms.mu. since is what the
 	// page's session in its room starts after (recovery.Result.Since),
@@ -105,7 +108,7 @@ const (
 // deliver sends e to p, under the slow-page policy of p's connection
 // (conn.send), unless p already has it.
 func (p *page) deliver(e *outgoing) bool {
-	if p.alreadySent(e) {
+	if p.hold(e) || p.alreadySent(e) {
 		return true
 	}
 	return p.c.send(e, p.asksAck(e))

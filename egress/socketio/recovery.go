@@ -62,9 +62,11 @@ func (s *Sink) lookup(h handshake) (recovery.Result, error) {
 // recovered page is not greeted again (its client never left the
 // session); any other page with a code gets WELCOME first.
 //
-// The seam: the missed entries were read before the join; under the room
-// lock (join's then) a second read takes what was published in between,
-// and the page's offset makes the live path skip what catch-up sent.
+// The seam: the missed entries were read before the join and are queued
+// under the room lock (join's then); from the join on, live deliveries to
+// the page are held (page.held) while a second read, outside the lock,
+// takes what was published in between (catchUp); then the held ones go,
+// and the page's offset makes them skip what catch-up sent.
 func (s *Sink) recover(p *page, h handshake) bool {
 	if s.recovery == nil {
 		return false
@@ -116,21 +118,14 @@ func (s *Sink) recover(p *page, h handshake) bool {
 			p.c.emit(eventWelcome, welcome)
 		}
 		s.settle(res.Code, res.Claimed, s.send(p, res.Missed))
-		if !res.Resumed {
-			return
+		if res.Resumed {
+			p.held.Store(&held{}) // until catchUp has read the rest
 		}
-		from := max(res.From, p.offset.Load())
-		ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
-		defer cancel()
-		more, err := s.recovery.Catchup(ctx, res.Code, from, livePIDs(res)...)
-		if err != nil {
-			s.log.Warn("recovery: catch-up read failed", "err", err)
-			return
-		}
-		s.settle(res.Code, nil, s.send(p, more))
 	})
 	if !joined { // it left meanwhile: what was claimed for it is pending again
 		s.unclaim(res.Code, res.Claimed)
+	} else if res.Resumed {
+		s.catchUp(p, res)
 	}
 	if failed {
 		s.owePending(p, res.Code)
