@@ -62,6 +62,10 @@ type inMemoryInstead struct {
 	why string
 }
 
+// Volatile implements journal.Volatile: this history, too, ends with the
+// process (an alert refused at shutdown must be refused, not kept here).
+func (inMemoryInstead) Volatile() {}
+
 func (j inMemoryInstead) Stats() journal.Stats {
 	st := j.Journal.Stats()
 	if st.LastError == "" {
