@@ -70,9 +70,11 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 		// page.deliver's policy, for several frames at once.
 		frames, sent = frames[:0], sent[:0]
 		for k, it := range items {
-			if p.hold(it.e) {
-				pages[it.i]++
-				items[k].counted = true // it goes once the page has caught up
+			if held, counted := p.hold(it.e); held {
+				if counted { // see page.hold
+					pages[it.i]++
+					items[k].counted = true
+				}
 				continue
 			}
 			if p.alreadySent(it.e) {

@@ -24,28 +24,37 @@ type held struct {
 // most journalTimeout): far more than any room gets in that time.
 const maxHeld = 4096
 
-// keep holds d for the page and reports true, unless the page is live
+// keep holds d for the page and reports held, unless the page is live
 // again (release has run): then the caller sends d itself. A caller that
 // comes while release runs waits for it, so it cannot pass what is held.
-func (h *held) keep(d herald.Delivery) bool {
+// Beyond maxHeld, d is held back but not kept (stored is false): the page
+// is closed at release and recovers it.
+func (h *held) keep(d herald.Delivery) (held, stored bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.released {
-		return false
+		return false, false
 	}
 	if len(h.ds) == maxHeld {
 		h.over = true
-		return true
+		return true, false
 	}
 	h.ds = append(h.ds, d)
-	return true
+	return true, true
 }
 
-// hold reports whether e waits for p's catch-up (held.keep); the fan-out
-// counts it as delivered.
-func (p *page) hold(e *outgoing) bool {
+// hold reports whether e waits for p's catch-up (held.keep), and whether
+// the fan-out counts p as reached now: only for a delivery without an
+// offset, which recovery can never give the page again. A journaled one
+// counts when it is sent (catchUp settles it): until then it is pending if
+// no other page had it, and it stays so if the page never gets it.
+func (p *page) hold(e *outgoing) (held, counted bool) {
 	h := p.held.Load()
-	return h != nil && h.keep(e.d)
+	if h == nil {
+		return false, false
+	}
+	held, stored := h.keep(e.d)
+	return held, stored && e.d.Offset == 0
 }
 
 // catchUp reads what the journal holds for a recovering page past what
@@ -68,15 +77,17 @@ func (s *Sink) catchUp(p *page, res *recovery.Result) {
 	} else {
 		s.log.Warn("recovery: catch-up read failed; the page is closed to recover the rest", "err", err)
 	}
+	var sent sendResult // the journaled ones held, sent now: reached
 	for _, d := range h.ds {
 		if err != nil && d.Offset != 0 {
 			continue // it comes back with its recovery, after the gap
 		}
 		o := outgoing{d: d, pos: s.position(d), liveOnly: s.live.pidsOf(d)}
-		if !p.alreadySent(&o) {
-			p.c.send(&o, p.asksAck(&o))
+		if !p.alreadySent(&o) && p.c.send(&o, p.asksAck(&o)) && d.Offset != 0 {
+			sent.sent = append(sent.sent, d.Offset)
 		}
 	}
+	s.settle(res.Code, nil, sent)
 	if err != nil || h.over {
 		p.c.close("catch-up incomplete")
 	}

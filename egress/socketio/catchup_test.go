@@ -94,20 +94,35 @@ func (r *catchupRig) journal(n string) herald.Delivery {
 	return d
 }
 
-// deliverHeld delivers d to the page catching up, whose read is held: it
-// is counted (it waits for the page) and does not wait for the read.
+// deliverHeld delivers d, journaled, to the page catching up, whose read
+// is held: it waits for the page, without waiting for the read, and is
+// not counted yet (it is, once sent).
 func (r *catchupRig) deliverHeld(d herald.Delivery) {
 	r.t.Helper()
 	done := make(chan int, 1)
 	go func() { n, _ := r.s.Deliver(context.Background(), d); done <- n }()
 	select {
 	case n := <-done:
-		if n != 1 {
-			r.t.Errorf("%s during the catch-up reached %d pages, want 1 (held for it)", d.Name, n)
+		if n != 0 {
+			r.t.Errorf("%s during the catch-up counted %d pages, want 0 until it is sent", d.Name, n)
 		}
 	case <-time.After(timeout):
 		r.t.Fatalf("%s waited for the page's catch-up read", d.Name)
 	}
+}
+
+// reached returns the pages each of room abc's entries reached, by name.
+func (r *catchupRig) reached() map[string]int {
+	r.t.Helper()
+	es, err := r.j.Last(r.t.Context(), "abc", 20)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range es {
+		out[e.Delivery.Name] = e.Reached
+	}
+	return out
 }
 
 // recoverPage connects with auth over the native path and returns the
@@ -182,6 +197,10 @@ func TestCatchUpHoldsLiveDeliveriesOutsideTheLock(t *testing.T) {
 	if got, _ := alerts(t, conn, 3); strings.Join(got, ",") != "ALERT1,ALERT2,ALERT3" {
 		t.Errorf("recovering page got %v, want ALERT1, ALERT2, ALERT3", got)
 	}
+	waitFor(t, "ALERT2 and ALERT3 counted as reached once, when sent", func() bool {
+		got := r.reached()
+		return got["ALERT2"] == 1 && got["ALERT3"] == 1
+	})
 	deliver(t, r.s, r.journal("4"), 1)
 	if got, _ := alerts(t, conn, 1); strings.Join(got, ",") != "ALERT4" {
 		t.Errorf("then got %v, want ALERT4 (live again)", got)
@@ -204,6 +223,13 @@ func TestCatchUpFailureClosesThePage(t *testing.T) {
 	got, last := alerts(t, conn, 3)
 	if strings.Join(got, ",") != "ALERT1" {
 		t.Fatalf("before it was closed the page got %v, want ALERT1 only (ALERT2 is lost to it if ALERT3 comes first)", got)
+	}
+	// Not sent, so not counted: pending for the next page, should this
+	// one never come back.
+	waitFor(t, "the page closed", func() bool { return len(r.s.Clients()) == 0 })
+	r.s.writes.Wait() // no page is left to start another
+	if got := r.reached(); got["ALERT2"] != 0 || got["ALERT3"] != 0 {
+		t.Errorf("pages reached = %v, want ALERT2 and ALERT3 still at 0", got)
 	}
 	again := r.recoverPage(map[string]any{"pid": r.pid, "offset": last})
 	if got, _ := alerts(t, again, 2); strings.Join(got, ",") != "ALERT2,ALERT3" {

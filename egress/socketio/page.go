@@ -106,9 +106,13 @@ const (
 )
 
 // deliver sends e to p, under the slow-page policy of p's connection
-// (conn.send), unless p already has it.
+// (conn.send), unless p already has it or catches up (page.hold), and
+// reports whether p counts as reached.
 func (p *page) deliver(e *outgoing) bool {
-	if p.hold(e) || p.alreadySent(e) {
+	if held, counted := p.hold(e); held {
+		return counted
+	}
+	if p.alreadySent(e) {
 		return true
 	}
 	return p.c.send(e, p.asksAck(e))
