@@ -144,7 +144,7 @@ func (s *Sink) onConnection(args ...any) {
 	}
 	h := sock.Handshake()
 	lc := newLibConn(sock, s.enc, s.limits.queueBytes)
-	p := &page{c: lc, id: string(sock.Id()), connected: s.now()}
+	p := &page{c: lc, id: string(sock.Id()), connected: s.openedAt(sock.Conn())}
 	lc.onAck = func(offset uint64) { s.acked(p, offset, nil) }
 	if h != nil {
 		p.address = h.Address

@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"time"
+
 	"github.com/heraldhq/herald/internal/limit"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -24,22 +26,37 @@ type engineSession interface {
 // connection between its polls too, and as one after it upgrades. The
 // engine emits "connection" inside the handshake request, before that
 // request's Hold ends.
+//
+// It also notes when the session opened: a library page's connect time
+// (onConnection), which orders two connections of one page (rooms'
+// holdSessionLocked) by when they came, not by when a slow recovery
+// lookup let them in.
 func (s *Sink) onEngineConnection(args ...any) {
 	sess, ok := first(args).(engineSession)
 	if !ok || sess.Request() == nil {
 		return
 	}
-	hold := limit.HoldOf(sess.Request().Context())
-	if hold == nil {
-		return
+	s.opened.Store(sess, s.now())
+	release := func() { s.opened.Delete(sess) }
+	if hold := limit.HoldOf(sess.Request().Context()); hold != nil {
+		keep := hold.Keep()
+		release = func() { s.opened.Delete(sess); keep() }
 	}
-	release := hold.Keep()
 	_ = sess.Once("close", func(...any) { release() })
 	// A close between the engine's own check and the line above has
 	// been emitted already.
 	if sess.ReadyState() == "closed" {
 		release()
 	}
+}
+
+// openedAt is when the engine session conn opened, or now if it is not
+// known (nothing recorded it).
+func (s *Sink) openedAt(conn any) time.Time {
+	if t, ok := s.opened.Load(conn); ok {
+		return t.(time.Time)
+	}
+	return s.now()
 }
 
 // CloseSession drops the library session id at once, discarding what its

@@ -122,6 +122,7 @@ type Sink struct {
 	started    time.Time
 
 	snapshots sync.Pool // *[]*page, see Deliver
+	opened    sync.Map  // engine session → when it opened (onEngineConnection)
 	outgoings sync.Pool // *outgoing, see Deliver
 	batches   sync.Pool // *eio.Batch, see Deliver
 }

@@ -181,15 +181,19 @@ func pollingDo(t *testing.T, method, u, body string) string {
 // so B2's session is still saved (refreshed, and on leave) with its own
 // id.
 func TestOverlappingRecoveriesOfOneSession(t *testing.T) {
-	for _, b2First := range []bool{true, false} {
-		t.Run(fmt.Sprintf("b2 in its room first: %v", b2First), func(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		b2First   bool
+	}{{"websocket", true}, {"websocket", false}, {"polling", true}, {"polling", false}} {
+		transport, b2First := tc.transport, tc.b2First
+		t.Run(fmt.Sprintf("%s, B2 in its room first: %v", transport, b2First), func(t *testing.T) {
 			mj := mem.New()
 			defer mj.Close()
 			g := &gatedJournal{Journal: mj, hit: make(chan struct{}), release: make(chan struct{})}
 			k := recovery.New(g, recovery.Options{})
 			s, srv := startSink(t, Options{Log: discardLog(), Recovery: k, Position: func(d herald.Delivery) string { return k.Position(d.Offset) }})
 
-			first := connectRaw(t, srv.URL, "websocket", map[string]any{"code": "abc"})
+			first := connectRaw(t, srv.URL, transport, map[string]any{"code": "abc"})
 			waitFor(t, "session saved", func() bool { _, ok, _ := mj.Session(t.Context(), first.pid); return ok })
 			first.close()
 			waitFor(t, "first page gone", func() bool { return len(s.Clients()) == 0 })
@@ -197,9 +201,9 @@ func TestOverlappingRecoveriesOfOneSession(t *testing.T) {
 
 			g.gate(first.pid)
 			b1 := make(chan rawConnect, 1)
-			go func() { b1 <- connectRaw(t, srv.URL, "websocket", map[string]any{"pid": first.pid}) }()
+			go func() { b1 <- connectRaw(t, srv.URL, transport, map[string]any{"pid": first.pid}) }()
 			<-g.hit // B1 is in its journal lookup
-			b2 := connectRaw(t, srv.URL, "websocket", map[string]any{"pid": first.pid})
+			b2 := connectRaw(t, srv.URL, transport, map[string]any{"pid": first.pid})
 			if b2.pid != first.pid || b2.sid != first.sid {
 				t.Fatalf("B2 answered {sid %q, pid %q}, want {%q, %q}", b2.sid, b2.pid, first.sid, first.pid)
 			}
