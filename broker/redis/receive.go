@@ -21,10 +21,6 @@ const (
 	healthEvery = 2 * time.Second
 	// resyncLimit bounds what one room may recover after a reconnect.
 	resyncLimit = 1000
-	// clockSlack is how far apart this node's clock and Redis's (which
-	// stamps the journal's entries) may be without a re-sync missing an
-	// entry appended just after the subscription last carried anything.
-	clockSlack = time.Second
 )
 
 // inbound is what the reading goroutine hands the delivering one, in
@@ -170,8 +166,12 @@ type epochRefresher interface {
 // with pages here gets from the journal what was appended after the last
 // offset this node delivered (what other nodes published while this one
 // was not listening), or, for a room it delivered none of, what was
-// appended since the subscription last carried anything. Entries that did
-// arrive are dropped by the dedupe set, and by each page's offset.
+// appended since the subscription last carried anything: what was
+// appended before reached this node (the channel keeps order), and would
+// reach a page that joined since as an alert from before it came. (The
+// entries' times are Redis's, compared with this node's clock: they are
+// taken to agree, as NTP keeps them.) Entries that did arrive are dropped
+// by the dedupe set, and by each page's offset.
 func (b *Broker) resync(ctx context.Context) {
 	if err := b.pres.sync(ctx, true); err != nil {
 		b.log.Warn("redis broker: presence not rewritten after reconnect", "err", err)
@@ -199,7 +199,7 @@ func (b *Broker) resync(ctx context.Context) {
 			continue
 		}
 		var after, last uint64
-		since := downAt.Add(-clockSlack)
+		since := downAt
 		if e, floor, ok := b.seen.floor(room); ok && e == epoch {
 			after, since = floor, time.Time{}
 		}
