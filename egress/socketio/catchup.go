@@ -72,22 +72,22 @@ func (s *Sink) catchUp(p *page, res *recovery.Result) {
 	cancel()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var r sendResult // what the read found, then the journaled ones held: reached once sent
 	if err == nil {
-		s.settle(res.Code, nil, s.send(p, more))
+		r = s.send(p, more)
 	} else {
 		s.log.Warn("recovery: catch-up read failed; the page is closed to recover the rest", "err", err)
 	}
-	var sent sendResult // the journaled ones held, sent now: reached
 	for _, d := range h.ds {
 		if err != nil && d.Offset != 0 {
 			continue // it comes back with its recovery, after the gap
 		}
 		o := outgoing{d: d, pos: s.position(d), liveOnly: s.live.pidsOf(d)}
 		if !p.alreadySent(&o) && p.c.send(&o, p.asksAck(&o)) && d.Offset != 0 {
-			sent.sent = append(sent.sent, d.Offset)
+			r.sent = append(r.sent, d.Offset)
 		}
 	}
-	s.settle(res.Code, nil, sent)
+	s.settle(res.Code, nil, r)
 	if err != nil || h.over {
 		p.c.close("catch-up incomplete")
 	}

@@ -70,6 +70,8 @@ func TestRecoveredSessionKeepsItsSocketID(t *testing.T) {
 			if back.pid != first.pid || back.sid != again.sid {
 				t.Fatalf("answer {sid %q, pid %q}, want {%q, %q}: the session's socket id, recovered", back.sid, back.pid, again.sid, first.pid)
 			}
+			// The CONNECT answer goes out before the page joins the listing.
+			waitFor(t, "the page listed", func() bool { return len(s.Clients()) == 1 })
 			if ids := clientIDs(s); len(ids) != 1 || ids[0] != again.sid {
 				t.Fatalf("Clients = %q, want [%q]", ids, again.sid)
 			}
