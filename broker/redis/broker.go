@@ -132,9 +132,9 @@ type Broker struct {
 	counted     atomic.Uint64
 
 	seen    *dedupe
-	held    *recent.Set               // rooms whose count found pages, on any node
-	deliver sync.Mutex                // hands deliveries to subs one at a time, in order
-	downAt  atomic.Pointer[time.Time] // when the subscription last carried anything before it broke
+	held    *recent.Set          // rooms whose count found pages, on any node
+	deliver sync.Mutex           // hands deliveries to subs one at a time, in order
+	lost    atomic.Pointer[loss] // the subscription's last break
 
 	batch chan *request
 	// stopped is closed when the publisher stops: a request queued after
@@ -464,6 +464,11 @@ func (b *Broker) setConnected() {
 	b.log.Info("redis broker: subscribed; deliveries reach every node", "node", b.opts.NodeID)
 }
 
+// loss is when the subscription broke: when it last carried anything,
+// and when that was noticed (at once for a closed connection, a ping later
+// for a network that drops everything).
+type loss struct{ heard, noticed time.Time }
+
 // setLost records that the subscription broke with err, logging it once.
 // heard is when it last carried anything: what other nodes published
 // since may not have reached this one (the re-sync reads from then, a
@@ -477,7 +482,7 @@ func (b *Broker) setLost(err error, heard time.Time) {
 	now := time.Now()
 	b.since.Store(&now)
 	b.disconnects.Add(1)
-	b.downAt.Store(&heard)
+	b.lost.Store(&loss{heard: heard, noticed: now})
 	b.log.Error("redis broker: Redis lost; this node delivers to its own pages only until it is back", "node", b.opts.NodeID, "err", err)
 }
 

@@ -170,8 +170,9 @@ type epochRefresher interface {
 // appended before reached this node (the channel keeps order), and would
 // reach a page that joined since as an alert from before it came. (The
 // entries' times are Redis's, compared with this node's clock: they are
-// taken to agree, as NTP keeps them.) Entries that did arrive are dropped
-// by the dedupe set, and by each page's offset.
+// taken to agree, as NTP keeps them.) Of what was appended before the
+// loss was noticed, only what reached a page elsewhere. Entries that did
+// arrive are dropped by the dedupe set, and by each page's offset.
 func (b *Broker) resync(ctx context.Context) {
 	if err := b.pres.sync(ctx, true); err != nil {
 		b.log.Warn("redis broker: presence not rewritten after reconnect", "err", err)
@@ -189,9 +190,9 @@ func (b *Broker) resync(ctx context.Context) {
 		}
 		epoch = e
 	}
-	var downAt time.Time
-	if t := b.downAt.Load(); t != nil {
-		downAt = *t
+	var lost loss
+	if l := b.lost.Load(); l != nil {
+		lost = *l
 	}
 	recovered := 0
 	for room, pages := range b.opts.Rooms() {
@@ -199,9 +200,9 @@ func (b *Broker) resync(ctx context.Context) {
 			continue
 		}
 		var after, last uint64
-		since := downAt
+		since, noticed := lost.heard, lost.noticed
 		if e, floor, ok := b.seen.floor(room); ok && e == epoch {
-			after, since = floor, time.Time{}
+			after, since, noticed = floor, time.Time{}, time.Time{}
 		}
 		for {
 			es, err := j.After(ctx, room, after, resyncLimit)
@@ -215,7 +216,10 @@ func (b *Broker) resync(ctx context.Context) {
 			}
 			for _, e := range es {
 				last = max(last, e.Offset)
-				if e.At.Before(since) {
+				// Before the loss was noticed, an alert that reached no page
+				// was for no page here either: a page that joined since gets
+				// it as the pending alert it is (recovery), not as live.
+				if e.At.Before(since) || e.At.Before(noticed) && e.Reached == 0 {
 					continue
 				}
 				if _, fresh := b.deliverLocal(ctx, e.Delivery, epoch); fresh {
