@@ -148,6 +148,13 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 			} else {
 				p = dialRaw(t, srv.URL, "abc", nil)
 			}
+			// The page is greeted (or acked) a moment before it is noted as
+			// owed: the check below that it was served must not pass first.
+			waitFor(t, "the page owed its pending alerts", func() bool {
+				s.owedMu.Lock()
+				defer s.owedMu.Unlock()
+				return len(s.owed) == 1
+			})
 			live(tc.before)
 			j.down.Store(false)
 			got := []string{}
