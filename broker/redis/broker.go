@@ -135,6 +135,11 @@ type Broker struct {
 	held    *recent.Set          // rooms whose count found pages, on any node
 	deliver sync.Mutex           // hands deliveries to subs one at a time, in order
 	lost    atomic.Pointer[loss] // the subscription's last break
+	// returns counts the subscription's comebacks, synced those whose
+	// re-sync ran to the end: while synced is behind, what other nodes
+	// sent since the loss is still owed to this node's pages, and a
+	// second loss does not move where the re-sync starts (setLost).
+	returns, synced atomic.Uint64
 
 	batch chan *request
 	// stopped is closed when the publisher stops: a request queued after
@@ -482,7 +487,9 @@ func (b *Broker) setLost(err error, heard time.Time) {
 	now := time.Now()
 	b.since.Store(&now)
 	b.disconnects.Add(1)
-	b.lost.Store(&loss{heard: heard, noticed: now})
+	if prev := b.lost.Load(); prev == nil || b.synced.Load() == b.returns.Load() {
+		b.lost.Store(&loss{heard: heard, noticed: now})
+	} // else the last loss's re-sync has not run to the end: it starts there still
 	b.log.Error("redis broker: Redis lost; this node delivers to its own pages only until it is back", "node", b.opts.NodeID, "err", err)
 }
 

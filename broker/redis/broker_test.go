@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,12 +114,17 @@ type nodeOpts struct {
 	quiet   bool // no log (benchmarks)
 	pages   map[string]int
 	ttl     time.Duration
+	// reads, when set, is what the broker reads the journal through.
+	reads func(*rj.Store) journal.Journal
+	// user, when set, is the ACL user the node connects as (its name is
+	// its password): a test can then shut the node out of Redis alone.
+	user string
 }
 
 func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *clusterNode {
 	t.Helper()
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: 1, DialTimeout: 300 * time.Millisecond,
-		ReadTimeout: time.Second, WriteTimeout: time.Second})
+		ReadTimeout: time.Second, WriteTimeout: time.Second, Username: o.user, Password: o.user})
 	t.Cleanup(func() { _ = c.Close() })
 	n := &clusterNode{name: name, c: c, pages: &recorder{pages: map[string]int{}}}
 	for k, v := range o.pages {
@@ -147,6 +153,9 @@ func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *cl
 		t.Cleanup(func() { _ = j.Close() })
 		n.j = j
 		opts.Journal, opts.JournalPublishes = j, true
+		if o.reads != nil {
+			opts.Journal = o.reads(j)
+		}
 	}
 	n.b = rb.New(c, opts)
 	n.b.Subscribe(n.pages)
@@ -551,4 +560,94 @@ func TestPresenceWrittenWhenRoomsChange(t *testing.T) {
 	b.pages.setPages("room", 0)
 	b.b.RoomsChanged()
 	waitFor(t, "node a to see them gone", func() bool { return count() == 0 })
+}
+
+// failingReads is a node's journal as its broker reads it, failing while
+// a test says so: a Redis that restarted answers SUBSCRIBE before it has
+// loaded its data and answers reads ("LOADING").
+type failingReads struct {
+	*rj.Store
+	failing atomic.Bool
+	failed  atomic.Int64
+}
+
+func (f *failingReads) After(ctx context.Context, room string, after uint64, limit int) ([]journal.Entry, error) {
+	if f.failing.Load() {
+		f.failed.Add(1)
+		return nil, errors.New("LOADING Redis is loading the dataset in memory")
+	}
+	return f.Store.After(ctx, room, after, limit)
+}
+
+// TestResyncOutlastsAJournalThatDoesNotAnswerYet: node b is shut out of
+// Redis (its ACL user is off) while node a publishes; when it is let back
+// in, its journal reads fail for a while (and, in one row, it is shut out
+// again meanwhile). b's page still gets every alert a published in the
+// gap, once: the re-sync is tried again, and a second loss does not move
+// where it starts. The room has no delivered offset on b, so the re-sync
+// starts from when b last heard Redis.
+func TestResyncOutlastsAJournalThatDoesNotAnswerYet(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		lostAgain bool
+	}{
+		{"the journal answers again", false},
+		{"Redis is lost again before it does", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := srv.Client()
+			if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on", ">b", "~*", "&*", "+@all").Err(); err != nil {
+				t.Fatal(err)
+			}
+			reads := &failingReads{}
+			a := startNode(t, srv, "a", nodeOpts{journal: true})
+			b := startNode(t, srv, "b", nodeOpts{journal: true, user: "b", pages: map[string]int{"room": 1},
+				reads: func(s *rj.Store) journal.Journal { reads.Store = s; return reads }})
+			shutOut := func() {
+				t.Helper()
+				before := b.b.State().Disconnects
+				for _, cmd := range [][]any{{"ACL", "SETUSER", "b", "off"}, {"CLIENT", "KILL", "USER", "b"}} {
+					if err := admin.Do(t.Context(), cmd...).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				waitFor(t, "b to notice it lost Redis", func() bool { return b.b.State().Disconnects > before })
+			}
+			letIn := func() {
+				t.Helper()
+				tried := reads.failed.Load()
+				if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on").Err(); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "b's re-sync to try the journal", func() bool { return reads.failed.Load() > tried })
+			}
+
+			reads.failing.Store(true)
+			shutOut()
+			const total = 5
+			for i := range total {
+				if _, err := a.publish(t.Context(), delivery("room", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			letIn()
+			if tc.lostAgain {
+				shutOut()
+				letIn()
+			}
+			reads.failing.Store(false)
+
+			waitFor(t, "b's page to get every alert published while it was away", func() bool {
+				return len(received(b, "room")) >= total
+			})
+			time.Sleep(200 * time.Millisecond) // a duplicate would show up here
+			if got := received(b, "room"); !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+				t.Errorf("b's page got %v, want [0 1 2 3 4]", got)
+			}
+			if st := b.b.State(); st.Resynced != total {
+				t.Errorf("b re-synced %d alerts, want all %d (they reached it another way: no gap was tested)", st.Resynced, total)
+			}
+		})
+	}
 }

@@ -67,7 +67,11 @@
 // still arrives, in order. A room this node first delivered to while
 // unsubscribed (a new journal epoch: Redis came back empty) is read from
 // the outage's start instead: its last offset says nothing of what other
-// nodes appended meanwhile.
+// nodes appended meanwhile. A re-sync whose journal reads fail (a Redis
+// that restarted answers SUBSCRIBE before it has loaded its data) is
+// tried again, with the node's deliveries waiting behind it for up to
+// ten seconds; if the node loses Redis again first, the next re-sync
+// starts from the first loss.
 //
 // What a node delivered alone (Publish says so: broker.ErrLocalOnly) is
 // journaled once Redis is back (the router's outbox,

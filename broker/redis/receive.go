@@ -21,6 +21,12 @@ const (
 	healthEvery = 2 * time.Second
 	// resyncLimit bounds what one room may recover after a reconnect.
 	resyncLimit = 1000
+	// resyncPatience bounds how long a re-sync retries a journal that
+	// does not answer while the subscription does (a Redis that restarted
+	// answers SUBSCRIBE before it has loaded its data and answers reads).
+	// Deliveries to this node's pages wait meanwhile: the re-sync keeps
+	// its place in the order.
+	resyncPatience = 10 * time.Second
 )
 
 // inbound is what the reading goroutine hands the delivering one, in
@@ -103,6 +109,7 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 		case *goredis.Subscription, *goredis.Pong:
 			// A confirmation or a pong after a reconnect: we are back.
 			if !b.connected.Load() {
+				b.returns.Add(1)
 				b.setConnected()
 				// The re-sync runs in order: after what arrived before,
 				// before anything new is handed over.
@@ -163,38 +170,77 @@ type epochRefresher interface {
 
 // resync runs in the receive loop once the subscription is back, before
 // any new message is handed over: presence is rewritten, and each room
-// with pages here gets from the journal what was appended after the last
-// offset this node delivered (what other nodes published while this one
-// was not listening), or, for a room it delivered none of, what was
-// appended since the subscription last carried anything: what was
-// appended before reached this node (the channel keeps order), and would
-// reach a page that joined since as an alert from before it came. (The
-// entries' times are Redis's, compared with this node's clock: they are
-// taken to agree, as NTP keeps them.) Of what was appended before the
-// loss was noticed, only what reached a page elsewhere. Entries that did
-// arrive are dropped by the dedupe set, and by each page's offset.
+// with pages here gets from the journal what other nodes published while
+// this one was not listening (resyncRooms). A journal that fails is tried
+// again, for up to resyncPatience while the subscription holds; if it is
+// lost again first, the next comeback's re-sync starts from this loss
+// still (setLost), so nothing sent meanwhile is skipped.
 func (b *Broker) resync(ctx context.Context) {
+	upTo := b.returns.Load()
 	if err := b.pres.sync(ctx, true); err != nil {
 		b.log.Warn("redis broker: presence not rewritten after reconnect", "err", err)
 	}
-	j := b.opts.Journal
-	if j == nil || b.opts.Rooms == nil {
+	if b.opts.Journal == nil || b.opts.Rooms == nil {
+		b.synced.Store(upTo)
 		return
 	}
-	epoch := j.Epoch()
-	if r, ok := j.(epochRefresher); ok {
-		e, err := r.RefreshEpoch(ctx)
-		if err != nil {
-			b.log.Warn("redis broker: re-sync skipped: epoch unknown", "err", err)
+	giveUp := time.Now().Add(resyncPatience)
+	backoff, recovered := minBackoff, 0
+	for tries := 1; ; tries++ {
+		n, err := b.resyncRooms(ctx)
+		b.resynced.Add(uint64(n))
+		recovered += n
+		if err == nil {
+			b.synced.Store(upTo)
+			b.log.Info("redis broker: re-synced after reconnect", "recovered", recovered, "tries", tries)
 			return
 		}
-		epoch = e
+		b.log.Debug("redis broker: re-sync failed", "err", err, "tries", tries)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case !b.connected.Load():
+			b.log.Warn("redis broker: re-sync interrupted, Redis lost again; it runs once Redis is back", "err", err)
+			return
+		case time.Now().After(giveUp):
+			// Still owed: the next loss's re-sync starts from this one.
+			b.log.Error("redis broker: re-sync gave up; alerts other nodes sent while this node was away may not reach its pages",
+				"err", err, "tries", tries)
+			return
+		case tries == 1:
+			b.log.Warn("redis broker: re-sync failed; trying again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// resyncRooms hands each room with pages here what was appended after the
+// last offset this node delivered, or, for a room it delivered none of,
+// what was appended since the subscription last carried anything: what
+// was appended before reached this node (the channel keeps order), and
+// would reach a page that joined since as an alert from before it came.
+// (The entries' times are Redis's, compared with this node's clock: they
+// are taken to agree, as NTP keeps them.) Of what was appended before the
+// loss was noticed, only what reached a page elsewhere. Entries that did
+// arrive are dropped by the dedupe set, and by each page's offset; so a
+// retry after an error hands over only what the failed try did not.
+func (b *Broker) resyncRooms(ctx context.Context) (recovered int, err error) {
+	j := b.opts.Journal
+	epoch := j.Epoch()
+	if r, ok := j.(epochRefresher); ok {
+		if epoch, err = r.RefreshEpoch(ctx); err != nil {
+			return 0, fmt.Errorf("epoch unknown: %w", err)
+		}
 	}
 	var lost loss
 	if l := b.lost.Load(); l != nil {
 		lost = *l
 	}
-	recovered := 0
 	for room, pages := range b.opts.Rooms() {
 		if pages <= 0 {
 			continue
@@ -207,8 +253,7 @@ func (b *Broker) resync(ctx context.Context) {
 		for {
 			es, err := j.After(ctx, room, after, resyncLimit)
 			if err != nil {
-				b.log.Warn("redis broker: re-sync read failed", "err", err)
-				return
+				return recovered, fmt.Errorf("read a room: %w", err) // a room's name is its secret code
 			}
 			if len(es) > 0 && es[0].Offset > after+1 {
 				// Retention trimmed the hole: it will never fill.
@@ -233,6 +278,5 @@ func (b *Broker) resync(ctx context.Context) {
 		}
 		b.seen.settle(room, epoch, last)
 	}
-	b.resynced.Add(uint64(recovered))
-	b.log.Info("redis broker: re-synced after reconnect", "recovered", recovered)
+	return recovered, nil
 }
