@@ -12,10 +12,12 @@ package kofi
 import (
 	"encoding/json"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,7 +153,7 @@ func (a *Adapter) event(r *http.Request, data map[string]any) (herald.Event, err
 	if typ == "" {
 		return herald.Event{}, ingress.Errorf(http.StatusBadRequest, "missing type")
 	}
-	id, _ := data["message_id"].(string)
+	id := messageID(data["message_id"])
 	headers := ingress.Headers(r.Header)
 	for k := range headers {
 		if strings.HasPrefix(k, "Kofi-Private-") { // only herald may set these
@@ -179,6 +181,23 @@ func (a *Adapter) event(r *http.Request, data map[string]any) (herald.Event, err
 		delete(data, "message")
 	}
 	return herald.Event{ID: id, Source: a.p.Name, Type: typ, Data: data, Headers: headers, Received: a.p.Now()}, nil
+}
+
+// messageID is the event id Ko-fi's retries are recognised by: its
+// message_id, a string. A hand-made request may send a whole number; one
+// that JSON's float64 holds exactly is used as written. Any other value
+// gives no id (every copy is delivered) rather than one two different
+// donations could share.
+func messageID(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ""
 }
 
 // private reports whether is_public says the supporter asked for privacy.

@@ -150,3 +150,33 @@ func TestOverRealHTTP(t *testing.T) {
 		t.Errorf("published %+v, want one Donation from Ada without email", evs)
 	}
 }
+
+// TestNumericMessageIDRetryPublishedOnce: a hand-made request whose
+// message_id is a number is recognised when it comes again, as Ko-fi's
+// string ids are; a number too big to hold exactly is not an id at all
+// (two donations must never be taken for one).
+func TestNumericMessageIDRetryPublishedOnce(t *testing.T) {
+	a, rec := adaptertest.Build(t, kofi.New, "kofi", "verification_token: "+token, now)
+	post := func(id string) {
+		t.Helper()
+		body := `{"verification_token": "` + token + `", "message_id": ` + id + `, "type": "Donation", "from_name": "Jo", "amount": "3.00"}`
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/kofi", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("message_id %s: status %d (%s), want 200", id, w.Code, w.Body)
+		}
+	}
+	post("1234")
+	post("1234")
+	post("18014398509481985") // 2^54+1: float64 reads it as 2^54
+	post("18014398509481984") // 2^54
+	events := rec.Events()
+	if len(events) != 3 {
+		t.Fatalf("published %d events, want 3 (1234 once, each big number)", len(events))
+	}
+	if events[0].ID != "1234" || events[1].ID != "" || events[2].ID != "" {
+		t.Errorf("event ids %q, %q, %q; want \"1234\" and two without an id", events[0].ID, events[1].ID, events[2].ID)
+	}
+}
