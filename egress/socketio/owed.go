@@ -1,7 +1,9 @@
 package socketio
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -15,8 +17,8 @@ import (
 // mode with Redis away: Register or Connect fails) joins with nothing:
 // the alerts that reached no page before (a donation while OBS was
 // closed) are still pending in the journal. The sink remembers it as
-// owed them, and retryPending claims them for it once the journal
-// answers again (Keeper.Owed: Register's semantics, under the room's
+// owed them, and retryPending claims them, for the owed pages in the
+// order they came, once the journal answers again (Keeper.Owed: Register's semantics, under the room's
 // claim, marked reached, so a second page does not get them too; but a
 // page that came back holding an offset of the room is not handed what
 // it holds), and sends them as late replays (sendLate).
@@ -31,10 +33,13 @@ const (
 )
 
 // owing is what an owed page is owed: the pending alerts of code, as
-// Keeper.Owed decides for the request the page came with.
+// Keeper.Owed decides for the request the page came with. seq orders the
+// owed pages as they came: the first page of a room gets its pending
+// alerts, as when the journal answers (retryPending).
 type owing struct {
 	code string
 	req  recovery.Request
+	seq  uint64
 }
 
 // owePending remembers p, in room code, as owed its room's pending
@@ -45,7 +50,8 @@ func (s *Sink) owePending(p *page, code string) {
 	}
 	s.owedMu.Lock()
 	defer s.owedMu.Unlock()
-	if _, ok := s.owed[p]; !ok && len(s.owed) >= maxOwed {
+	prev, ok := s.owed[p]
+	if !ok && len(s.owed) >= maxOwed {
 		s.log.Warn("recovery: too many pages waiting for pending alerts; this one will not get them", "code", logCode(code))
 		return
 	}
@@ -55,7 +61,11 @@ func (s *Sink) owePending(p *page, code string) {
 	s.rooms.mu.RLock()
 	req := recovery.Request{PID: p.claimedPID, Offset: p.cameOffset, Code: p.cameCode}
 	s.rooms.mu.RUnlock()
-	s.owed[p] = owing{code: code, req: req}
+	if !ok || prev.code != code {
+		s.owedSeq++
+		prev.seq = s.owedSeq
+	}
+	s.owed[p] = owing{code: code, req: req, seq: prev.seq}
 	if !s.owedRetrying {
 		s.owedRetrying = true
 		go s.retryPending()
@@ -91,17 +101,22 @@ func (s *Sink) retryPending() {
 			s.owedMu.Unlock()
 			return
 		}
-		owed := make(map[*page]owing, len(s.owed))
+		type owedPage struct {
+			p *page
+			owing
+		}
+		owed := make([]owedPage, 0, len(s.owed))
 		for p, o := range s.owed {
-			owed[p] = o
+			owed = append(owed, owedPage{p, o})
 		}
 		s.owedMu.Unlock()
+		slices.SortFunc(owed, func(a, b owedPage) int { return cmp.Compare(a.seq, b.seq) })
 		done := make(chan struct{})
 		// Journal calls made for pages end before the journal is closed.
 		if !s.journalWrite(func() {
 			defer close(done)
-			for p, o := range owed {
-				if !s.claimLate(p, o) {
+			for _, o := range owed {
+				if !s.claimLate(o.p, o.owing) {
 					return
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -204,6 +205,60 @@ func TestPendingOwedToAPageThatJoinedWhileTheJournalWasAway(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPendingOwedGoesToTheFirstPageThatCame: pages that join a room one
+// after another while the journal does not answer are all owed its
+// pending alerts; once it answers, the first of them gets them, as it
+// would have with the journal there, and the others do not.
+func TestPendingOwedGoesToTheFirstPageThatCame(t *testing.T) {
+	j := &unreachable{Journal: mem.New()}
+	defer j.Journal.Close()
+	k := recovery.New(j, recovery.Options{})
+	s, srv := startSink(t, Options{Recovery: k, Position: func(d herald.Delivery) string { return k.Position(d.Offset) }})
+	d := delivery("abc", "DONATION", map[string]any{"n": 1})
+	d.EventID, d.Time = "ev-1", time.Now()
+	if _, err := j.Journal.Append(t.Context(), d); err != nil { // reached no page: pending
+		t.Fatal(err)
+	}
+	j.down.Store(true)
+	const pages = 6 // the old map order gave the first page them 1 time in 6
+	var ps []*rawPage
+	for i := range pages {
+		ps = append(ps, dialRaw(t, srv.URL, "abc", nil))
+		waitFor(t, fmt.Sprintf("page %d to be owed its pending alerts", i), func() bool {
+			s.owedMu.Lock()
+			defer s.owedMu.Unlock()
+			return len(s.owed) == i+1
+		})
+	}
+	j.down.Store(false)
+	waitFor(t, "every owed page to be settled", func() bool {
+		s.owedMu.Lock()
+		defer s.owedMu.Unlock()
+		return len(s.owed) == 0
+	})
+	d = delivery("abc", "DONATION", map[string]any{"n": 2})
+	d.EventID, d.Time = "ev-2", time.Now()
+	e, err := j.Journal.Append(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, s, e.Delivery, pages)
+	for i, p := range ps {
+		var got []string
+		for len(got) == 0 || got[len(got)-1] != "2" {
+			_, n, _, _ := frame(t, p.next(t))
+			got = append(got, n)
+		}
+		want := []string{"2"}
+		if i == 0 {
+			want = []string{"1", "2"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("page %d got %v, want %v: the pending alert goes to the first page that came, only", i, got, want)
+		}
 	}
 }
 

@@ -106,10 +106,11 @@ type Sink struct {
 	live liveOnly
 	// owed are the pages owed their room's pending alerts (owed.go), by
 	// page, with what they are owed; owedRetrying is set while
-	// retryPending runs.
+	// retryPending runs; owedSeq numbers them in the order they came.
 	owedMu       sync.Mutex
 	owed         map[*page]owing
 	owedRetrying bool
+	owedSeq      uint64
 	stopping     chan struct{} // closed when Close begins
 	// writes counts the journal writes pages cause (sessions, acks) that
 	// are under way, so Close lets them end before the journal under the
