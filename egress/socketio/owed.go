@@ -17,11 +17,12 @@ import (
 // mode with Redis away: Register or Connect fails) joins with nothing:
 // the alerts that reached no page before (a donation while OBS was
 // closed) are still pending in the journal. The sink remembers it as
-// owed them, and retryPending claims them, for the owed pages in the
-// order they came, once the journal answers again (Keeper.Owed: Register's semantics, under the room's
-// claim, marked reached, so a second page does not get them too; but a
-// page that came back holding an offset of the room is not handed what
-// it holds), and sends them as late replays (sendLate).
+// owed them, and once the journal answers again retryPending claims them
+// for the owed pages in the order they came (Keeper.Owed: Register's
+// semantics, under the room's claim, marked reached, so a second page
+// does not get them too; but a page that came back holding an offset of
+// the room is not handed what it holds), and sends them as late replays
+// (sendLate).
 
 const (
 	// pendingRetry is how often owed pages are tried again.
