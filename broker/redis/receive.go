@@ -203,7 +203,9 @@ func (b *Broker) resync(ctx context.Context) {
 			b.log.Warn("redis broker: re-sync interrupted, Redis lost again; it runs once Redis is back", "err", err)
 			return
 		case time.Now().After(giveUp):
-			// Still owed: the next loss's re-sync starts from this one.
+			// Given up, not owed: a later loss must not re-sync from this
+			// one, hours later perhaps, into rooms whose pages came since.
+			b.synced.Store(upTo)
 			b.log.Error("redis broker: re-sync gave up; alerts other nodes sent while this node was away may not reach its pages",
 				"err", err, "tries", tries)
 			return
