@@ -583,8 +583,9 @@ func (f *failingReads) After(ctx context.Context, room string, after uint64, lim
 // Redis (its ACL user is off) while node a publishes; when it is let back
 // in, its journal reads fail for a while (and, in one row, it is shut out
 // again meanwhile). b's page still gets every alert a published in the
-// gap, once: the re-sync is tried again, and a second loss does not move
-// where it starts. The room has no delivered offset on b, so the re-sync
+// gap, once, and before one published while its re-sync waited: the
+// re-sync is tried again, and a second loss does not move where it
+// starts. The room has no delivered offset on b, so the re-sync
 // starts from when b last heard Redis.
 func TestResyncOutlastsAJournalThatDoesNotAnswerYet(t *testing.T) {
 	for _, tc := range []struct {
@@ -632,21 +633,25 @@ func TestResyncOutlastsAJournalThatDoesNotAnswerYet(t *testing.T) {
 				}
 			}
 			letIn()
+			// One more while b's re-sync waits for the journal: it reaches
+			// b's subscription, and must wait behind the gap.
+			if _, err := a.publish(t.Context(), delivery("room", total)); err != nil {
+				t.Fatal(err)
+			}
 			if tc.lostAgain {
 				shutOut()
 				letIn()
 			}
 			reads.failing.Store(false)
 
-			waitFor(t, "b's page to get every alert published while it was away", func() bool {
-				return len(received(b, "room")) >= total
-			})
+			want := []int{0, 1, 2, 3, 4, 5}
+			waitFor(t, "b's page to get every alert", func() bool { return len(received(b, "room")) >= len(want) })
 			time.Sleep(200 * time.Millisecond) // a duplicate would show up here
-			if got := received(b, "room"); !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
-				t.Errorf("b's page got %v, want [0 1 2 3 4]", got)
+			if got := received(b, "room"); !slices.Equal(got, want) {
+				t.Errorf("b's page got %v, want %v: each once, in order", got, want)
 			}
-			if st := b.b.State(); st.Resynced != total {
-				t.Errorf("b re-synced %d alerts, want all %d (they reached it another way: no gap was tested)", st.Resynced, total)
+			if st := b.b.State(); st.Resynced < total {
+				t.Errorf("b re-synced %d alerts, want at least %d (they reached it another way: no gap was tested)", st.Resynced, total)
 			}
 		})
 	}

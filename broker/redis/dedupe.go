@@ -199,12 +199,14 @@ func (s *dedupe) floor(room string) (epoch string, floor uint64, ok bool) {
 	return r.epoch, r.floor, true
 }
 
-// settle ends a blind room's blindness once a re-sync read its entries up
-// to last: everything up to there was handed over or predates the outage.
+// settle records that a re-sync read room's entries up to last: every one
+// of them was handed over, predates the outage, or was left to the pending
+// path on purpose, so none is handed over later (a retry of the re-sync,
+// the next one); a blind room is blind no more.
 func (s *dedupe) settle(room, epoch string, last uint64) {
 	s.mu.Lock()
 	r := s.rooms[room]
-	if r == nil || r.epoch != epoch || !r.blind {
+	if r == nil || r.epoch != epoch {
 		s.mu.Unlock()
 		return
 	}

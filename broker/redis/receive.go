@@ -121,22 +121,49 @@ func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub) {
 	}
 }
 
+// maxHeldInbound bounds the messages held behind a re-sync that Redis
+// interrupted; beyond it they go to the pages at once (in order among
+// themselves; the re-sync's fill of the gap before them then comes late).
+const maxHeldInbound = 16 * maxInbound
+
 // deliverInbound hands messages to the pages in channel order, all those
 // waiting at once (up to maxInbound), and runs re-syncs in their place.
+// What arrived behind a re-sync that Redis interrupted (lost again before
+// the journal answered) is held until the next re-sync has filled the
+// gap before it.
 func (b *Broker) deliverInbound(ctx context.Context, in <-chan inbound) {
 	batch := make([]decoded, 0, maxInbound)
-	flush := func() {
-		if len(batch) > 0 {
-			b.deliverAll(ctx, batch)
-			clear(batch)
-			batch = batch[:0]
+	var held []decoded
+	holding := false
+	release := func() {
+		for len(held) > 0 {
+			n := min(len(held), maxInbound)
+			b.deliverAll(ctx, held[:n])
+			held = held[n:]
 		}
+		held = nil
+	}
+	defer release() // the channel closed (shutdown) with some held
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if holding && len(held)+len(batch) <= maxHeldInbound {
+			held = append(held, batch...)
+		} else {
+			release()
+			b.deliverAll(ctx, batch)
+		}
+		clear(batch)
+		batch = batch[:0]
 	}
 	for x := range in {
 		for {
 			if x.resync {
 				flush()
-				b.resync(ctx)
+				if holding = !b.resync(ctx); !holding {
+					release()
+				}
 			} else if d, epoch, err := rediswire.Decode([]byte(x.msg.Payload)); err != nil {
 				b.log.Warn("redis broker: undecodable message on the channel", "err", err)
 			} else {
@@ -174,15 +201,16 @@ type epochRefresher interface {
 // this one was not listening (resyncRooms). A journal that fails is tried
 // again, for up to resyncPatience while the subscription holds; if it is
 // lost again first, the next comeback's re-sync starts from this loss
-// still (setLost), so nothing sent meanwhile is skipped.
-func (b *Broker) resync(ctx context.Context) {
+// still (setLost), so nothing sent meanwhile is skipped. It reports
+// false only then: the gap is still owed.
+func (b *Broker) resync(ctx context.Context) (done bool) {
 	upTo := b.returns.Load()
 	if err := b.pres.sync(ctx, true); err != nil {
 		b.log.Warn("redis broker: presence not rewritten after reconnect", "err", err)
 	}
 	if b.opts.Journal == nil || b.opts.Rooms == nil {
 		b.synced.Store(upTo)
-		return
+		return true
 	}
 	giveUp := time.Now().Add(resyncPatience)
 	backoff, recovered := minBackoff, 0
@@ -193,28 +221,28 @@ func (b *Broker) resync(ctx context.Context) {
 		if err == nil {
 			b.synced.Store(upTo)
 			b.log.Info("redis broker: re-synced after reconnect", "recovered", recovered, "tries", tries)
-			return
+			return true
 		}
 		b.log.Debug("redis broker: re-sync failed", "err", err, "tries", tries)
 		switch {
 		case ctx.Err() != nil:
-			return
+			return true
 		case !b.connected.Load():
 			b.log.Warn("redis broker: re-sync interrupted, Redis lost again; it runs once Redis is back", "err", err)
-			return
+			return false
 		case time.Now().After(giveUp):
 			// Given up, not owed: a later loss must not re-sync from this
 			// one, hours later perhaps, into rooms whose pages came since.
 			b.synced.Store(upTo)
 			b.log.Error("redis broker: re-sync gave up; alerts other nodes sent while this node was away may not reach its pages",
 				"err", err, "tries", tries)
-			return
+			return true
 		case tries == 1:
 			b.log.Warn("redis broker: re-sync failed; trying again", "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return true
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
