@@ -185,7 +185,8 @@ func (a *Adapter) event(r *http.Request, data map[string]any) (herald.Event, err
 
 // messageID is the event id Ko-fi's retries are recognised by: its
 // message_id, a string. A hand-made request may send a whole number; one
-// that JSON's float64 holds exactly is used as written. Any other value
+// below 2^53, which JSON's float64 holds exactly and no other number
+// shares, is used as written. Any other value
 // gives no id (every copy is delivered) rather than one two different
 // donations could share.
 func messageID(v any) string {
@@ -193,7 +194,7 @@ func messageID(v any) string {
 	case string:
 		return v
 	case float64:
-		if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 { // every integer below 2^53 has its own float64
 			return strconv.FormatFloat(v, 'f', -1, 64)
 		}
 	}
