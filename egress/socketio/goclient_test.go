@@ -183,10 +183,12 @@ func TestClientsListing(t *testing.T) {
 	dialGo(t, srv.URL, map[string]any{"code": "listed"}, client.WebSocket)
 	// A raw long-polling page: the Go client's polling sometimes never
 	// gets WELCOME, and the session it then leaves behind stays listed
-	// until its ping timeout. The sink's Close ends this one.
+	// until its ping timeout. The sink's Close ends this one. The library
+	// answers its CONNECT a moment before the page is listed.
 	pollingConnect(t, srv.URL, "40")
 	after := time.Now()
 
+	waitFor(t, "both pages to be listed", func() bool { return len(s.Clients()) >= 2 })
 	got := s.Clients()
 	if len(got) != 2 {
 		t.Fatalf("Clients() = %v, want 2 pages", got)
