@@ -71,7 +71,8 @@
 // that restarted answers SUBSCRIBE before it has loaded its data) is
 // tried again, with the node's deliveries waiting behind it for up to
 // ten seconds; if the node loses Redis again first, the next re-sync
-// starts from the first loss.
+// starts from the first loss, and what reached the node meanwhile waits
+// for it.
 //
 // What a node delivered alone (Publish says so: broker.ErrLocalOnly) is
 // journaled once Redis is back (the router's outbox,
