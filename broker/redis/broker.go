@@ -140,6 +140,7 @@ type Broker struct {
 	// sent since the loss is still owed to this node's pages, and a
 	// second loss does not move where the re-sync starts (setLost).
 	returns, synced atomic.Uint64
+	patience        time.Duration // resyncPatience; tests shorten it
 
 	batch chan *request
 	// stopped is closed when the publisher stops: a request queued after
@@ -182,7 +183,7 @@ func New(c goredis.UniversalClient, opts Options) *Broker {
 	}
 	b := &Broker{c: c, opts: opts, log: opts.Log, channel: rediswire.Channel(opts.Prefix),
 		seen: newDedupe(opts.DedupeWindow), held: recent.New(opts.HeldFor, maxHeld),
-		batch: make(chan *request, 4096), stopped: make(chan struct{})}
+		batch: make(chan *request, 4096), stopped: make(chan struct{}), patience: resyncPatience}
 	b.pres = newPresence(b)
 	now := time.Now()
 	b.since.Store(&now)

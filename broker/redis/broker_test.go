@@ -119,6 +119,8 @@ type nodeOpts struct {
 	// user, when set, is the ACL user the node connects as (its name is
 	// its password): a test can then shut the node out of Redis alone.
 	user string
+	// patience, when set, is how long a re-sync retries a failing journal.
+	patience time.Duration
 }
 
 func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *clusterNode {
@@ -158,6 +160,9 @@ func startNode(t testing.TB, srv *redistest.Server, name string, o nodeOpts) *cl
 		}
 	}
 	n.b = rb.New(c, opts)
+	if o.patience > 0 {
+		rb.SetResyncPatience(n.b, o.patience)
+	}
 	n.b.Subscribe(n.pages)
 	if err := n.b.Start(t.Context()); err != nil {
 		t.Fatalf("node %s: Start: %v", name, err)
@@ -654,5 +659,45 @@ func TestResyncOutlastsAJournalThatDoesNotAnswerYet(t *testing.T) {
 				t.Errorf("b re-synced %d alerts, want at least %d (they reached it another way: no gap was tested)", st.Resynced, total)
 			}
 		})
+	}
+}
+
+// TestResyncGivesUpOnAJournalThatNeverAnswers: node b comes back to Redis
+// after a gap, and its journal reads keep failing. Its re-sync gives up
+// after its patience (shortened here), and the alerts that reached b
+// meanwhile, and later ones, go to its page: a journal that never
+// answers costs the gap, not the live alerts.
+func TestResyncGivesUpOnAJournalThatNeverAnswers(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client()
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on", ">b", "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	reads := &failingReads{}
+	reads.failing.Store(true)
+	a := startNode(t, srv, "a", nodeOpts{journal: true})
+	b := startNode(t, srv, "b", nodeOpts{journal: true, user: "b", pages: map[string]int{"room": 1}, patience: 300 * time.Millisecond,
+		reads: func(s *rj.Store) journal.Journal { reads.Store = s; return reads }})
+	for _, cmd := range [][]any{{"ACL", "SETUSER", "b", "off"}, {"CLIENT", "KILL", "USER", "b"}} {
+		if err := admin.Do(t.Context(), cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "b to notice it lost Redis", func() bool { return b.b.State().Disconnects > 0 })
+	if _, err := a.publish(t.Context(), delivery("room", 0)); err != nil { // the gap
+		t.Fatal(err)
+	}
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b's re-sync to try the journal", func() bool { return reads.failed.Load() > 0 })
+	for i := 1; i <= 2; i++ {
+		if _, err := a.publish(t.Context(), delivery("room", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "b's page to get the alerts sent after it came back", func() bool { return len(received(b, "room")) >= 2 })
+	if got := received(b, "room"); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("b's page got %v, want [1 2] (the gap is lost to a journal that never answers, nothing else)", got)
 	}
 }

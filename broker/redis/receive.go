@@ -212,7 +212,7 @@ func (b *Broker) resync(ctx context.Context) (done bool) {
 		b.synced.Store(upTo)
 		return true
 	}
-	giveUp := time.Now().Add(resyncPatience)
+	giveUp := time.Now().Add(b.patience)
 	backoff, recovered := minBackoff, 0
 	for tries := 1; ; tries++ {
 		n, err := b.resyncRooms(ctx)
