@@ -96,3 +96,35 @@ func describe(event string, offset uint64) string {
 	}
 	return fmt.Sprintf("%s@%d", event, offset)
 }
+
+// TestSettleCoversWhatTheResyncLeft: once a re-sync read a room up to an
+// offset, what it left there on purpose (an alert that reached no page
+// before the loss was noticed: the pending path's) is never handed over
+// afterwards, by a retry of the re-sync or the next one, whether the room
+// was blind or not.
+func TestSettleCoversWhatTheResyncLeft(t *testing.T) {
+	for _, blind := range []bool{false, true} {
+		t.Run(fmt.Sprint("blind=", blind), func(t *testing.T) {
+			s := newDedupe(time.Minute)
+			d := func(off uint64) herald.Delivery {
+				return herald.Delivery{EventID: fmt.Sprint("ev", off), Room: "r", Name: "N", Offset: off}
+			}
+			// The re-sync hands over 1 and 3, and leaves 2.
+			for _, off := range []uint64{1, 3} {
+				if fresh, _ := s.add(d(off), "e", blind); !fresh {
+					t.Fatalf("offset %d not fresh", off)
+				}
+			}
+			s.settle("r", "e", 3)
+			if fresh, _ := s.add(d(2), "e", false); fresh {
+				t.Error("offset 2, left by the re-sync, was handed over after it settled the room")
+			}
+			if _, floor, ok := s.floor("r"); !ok || floor != 3 {
+				t.Errorf("floor = %d, %v; want 3: the next re-sync starts after what this one read", floor, ok)
+			}
+			if fresh, _ := s.add(d(4), "e", false); !fresh {
+				t.Error("offset 4 not fresh")
+			}
+		})
+	}
+}
