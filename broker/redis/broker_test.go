@@ -584,6 +584,52 @@ func (f *failingReads) After(ctx context.Context, room string, after uint64, lim
 	return f.Store.After(ctx, room, after, limit)
 }
 
+// gatedNode is a node that connects as its own ACL user, so a test can
+// shut it out of Redis alone (its reconnects are refused: a real gap, where
+// after a plain CLIENT KILL go-redis subscribes again at once), and whose
+// broker reads the journal through failingReads.
+type gatedNode struct {
+	*clusterNode
+	admin *goredis.Client
+	reads *failingReads
+}
+
+func startGatedNode(t *testing.T, srv *redistest.Server, name string, o nodeOpts) *gatedNode {
+	t.Helper()
+	g := &gatedNode{admin: srv.Client(), reads: &failingReads{}}
+	if err := g.admin.Do(t.Context(), "ACL", "SETUSER", name, "on", ">"+name, "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	o.user = name
+	o.reads = func(s *rj.Store) journal.Journal { g.reads.Store = s; return g.reads }
+	g.clusterNode = startNode(t, srv, name, o)
+	return g
+}
+
+// shutOut turns the node's user off, cuts its connections and waits for
+// it to notice.
+func (g *gatedNode) shutOut(t *testing.T) {
+	t.Helper()
+	before := g.b.State().Disconnects
+	for _, cmd := range [][]any{{"ACL", "SETUSER", g.name, "off"}, {"CLIENT", "KILL", "USER", g.name}} {
+		if err := g.admin.Do(t.Context(), cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, g.name+" to notice it lost Redis", func() bool { return g.b.State().Disconnects > before })
+}
+
+// letIn turns the node's user on again and waits for its re-sync to try
+// the journal.
+func (g *gatedNode) letIn(t *testing.T) {
+	t.Helper()
+	tried := g.reads.failed.Load()
+	if err := g.admin.Do(t.Context(), "ACL", "SETUSER", g.name, "on").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, g.name+"'s re-sync to try the journal", func() bool { return g.reads.failed.Load() > tried })
+}
+
 // TestResyncOutlastsAJournalThatDoesNotAnswerYet: node b is shut out of
 // Redis (its ACL user is off) while node a publishes; when it is let back
 // in, its journal reads fail for a while (and, in one row, it is shut out
@@ -602,57 +648,33 @@ func TestResyncOutlastsAJournalThatDoesNotAnswerYet(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
-			admin := srv.Client()
-			if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on", ">b", "~*", "&*", "+@all").Err(); err != nil {
-				t.Fatal(err)
-			}
-			reads := &failingReads{}
 			a := startNode(t, srv, "a", nodeOpts{journal: true})
-			b := startNode(t, srv, "b", nodeOpts{journal: true, user: "b", pages: map[string]int{"room": 1},
-				reads: func(s *rj.Store) journal.Journal { reads.Store = s; return reads }})
-			shutOut := func() {
-				t.Helper()
-				before := b.b.State().Disconnects
-				for _, cmd := range [][]any{{"ACL", "SETUSER", "b", "off"}, {"CLIENT", "KILL", "USER", "b"}} {
-					if err := admin.Do(t.Context(), cmd...).Err(); err != nil {
-						t.Fatal(err)
-					}
-				}
-				waitFor(t, "b to notice it lost Redis", func() bool { return b.b.State().Disconnects > before })
-			}
-			letIn := func() {
-				t.Helper()
-				tried := reads.failed.Load()
-				if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on").Err(); err != nil {
-					t.Fatal(err)
-				}
-				waitFor(t, "b's re-sync to try the journal", func() bool { return reads.failed.Load() > tried })
-			}
+			b := startGatedNode(t, srv, "b", nodeOpts{journal: true, pages: map[string]int{"room": 1}})
 
-			reads.failing.Store(true)
-			shutOut()
+			b.reads.failing.Store(true)
+			b.shutOut(t)
 			const total = 5
 			for i := range total {
 				if _, err := a.publish(t.Context(), delivery("room", i)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			letIn()
+			b.letIn(t)
 			// One more while b's re-sync waits for the journal: it reaches
 			// b's subscription, and must wait behind the gap.
 			if _, err := a.publish(t.Context(), delivery("room", total)); err != nil {
 				t.Fatal(err)
 			}
 			if tc.lostAgain {
-				shutOut()
-				letIn()
+				b.shutOut(t)
+				b.letIn(t)
 			}
-			reads.failing.Store(false)
+			b.reads.failing.Store(false)
 
 			want := []int{0, 1, 2, 3, 4, 5}
-			waitFor(t, "b's page to get every alert", func() bool { return len(received(b, "room")) >= len(want) })
+			waitFor(t, "b's page to get every alert", func() bool { return len(received(b.clusterNode, "room")) >= len(want) })
 			time.Sleep(200 * time.Millisecond) // a duplicate would show up here
-			if got := received(b, "room"); !slices.Equal(got, want) {
+			if got := received(b.clusterNode, "room"); !slices.Equal(got, want) {
 				t.Errorf("b's page got %v, want %v: each once, in order", got, want)
 			}
 			if st := b.b.State(); st.Resynced < total {
@@ -669,35 +691,21 @@ func TestResyncOutlastsAJournalThatDoesNotAnswerYet(t *testing.T) {
 // answers costs the gap, not the live alerts.
 func TestResyncGivesUpOnAJournalThatNeverAnswers(t *testing.T) {
 	srv := redistest.Start(t)
-	admin := srv.Client()
-	if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on", ">b", "~*", "&*", "+@all").Err(); err != nil {
-		t.Fatal(err)
-	}
-	reads := &failingReads{}
-	reads.failing.Store(true)
 	a := startNode(t, srv, "a", nodeOpts{journal: true})
-	b := startNode(t, srv, "b", nodeOpts{journal: true, user: "b", pages: map[string]int{"room": 1}, patience: 300 * time.Millisecond,
-		reads: func(s *rj.Store) journal.Journal { reads.Store = s; return reads }})
-	for _, cmd := range [][]any{{"ACL", "SETUSER", "b", "off"}, {"CLIENT", "KILL", "USER", "b"}} {
-		if err := admin.Do(t.Context(), cmd...).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "b to notice it lost Redis", func() bool { return b.b.State().Disconnects > 0 })
+	b := startGatedNode(t, srv, "b", nodeOpts{journal: true, pages: map[string]int{"room": 1}, patience: 300 * time.Millisecond})
+	b.reads.failing.Store(true)
+	b.shutOut(t)
 	if _, err := a.publish(t.Context(), delivery("room", 0)); err != nil { // the gap
 		t.Fatal(err)
 	}
-	if err := admin.Do(t.Context(), "ACL", "SETUSER", "b", "on").Err(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "b's re-sync to try the journal", func() bool { return reads.failed.Load() > 0 })
+	b.letIn(t)
 	for i := 1; i <= 2; i++ {
 		if _, err := a.publish(t.Context(), delivery("room", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "b's page to get the alerts sent after it came back", func() bool { return len(received(b, "room")) >= 2 })
-	if got := received(b, "room"); !slices.Equal(got, []int{1, 2}) {
+	waitFor(t, "b's page to get the alerts sent after it came back", func() bool { return len(received(b.clusterNode, "room")) >= 2 })
+	if got := received(b.clusterNode, "room"); !slices.Equal(got, []int{1, 2}) {
 		t.Errorf("b's page got %v, want [1 2] (the gap is lost to a journal that never answers, nothing else)", got)
 	}
 }
