@@ -315,23 +315,33 @@ func TestTLS(t *testing.T) {
 }
 
 // TestNotifyTellsTheSender checks that /notify says when a rule dropped the
-// event, where the seed's answer alone reads like "no page connected".
+// event, where the seed's answer alone reads like "no page connected", and
+// that the log says at INFO why an alert reached no page.
 func TestNotifyTellsTheSender(t *testing.T) {
 	path := writeRules(t, "version: 1\nrules:\n  - name: no-tests\n    when: data.test == \"1\"\n    drop: true\n")
-	base := startServer(t, func(c *config) { c.rulesFile = path })
+	cfg, err := parseFlags([]string{"-p", "0", "--data", memoryData, "-r", path}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, logs, _ := serveInTest(t, cfg, noEnv)
 	tests := []struct {
-		name, path, want string
+		name, path, want, wantLog string
 	}{
 		{name: "dropped by a rule", path: "/notify?code=abc&event=follow&test=1",
-			want: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients","dropped":"no-tests"}`},
+			want:    `{"success":1,"count":0,"msg":"Broadcast event to 0 clients","dropped":"no-tests"}`,
+			wantLog: `level=INFO msg="alert reached no page: dropped by a rule" ingress=trigger event_id=`},
 		{name: "routed, no page", path: "/notify?code=abc&event=follow",
-			want: `{"success":1,"count":0,"msg":"Broadcast event to 0 clients"}`},
+			want:    `{"success":1,"count":0,"msg":"Broadcast event to 0 clients"}`,
+			wantLog: `level=INFO msg="alert reached no page: none connected to its room" ingress=trigger event_id=`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := do(t, "GET", base+tc.path, nil, nil)
 			if a.status != 200 || strings.TrimSpace(a.body) != tc.want {
 				t.Errorf("GET %s = %d %s, want 200 %s", tc.path, a.status, a.body, tc.want)
+			}
+			if !strings.Contains(logs.String(), tc.wantLog) {
+				t.Errorf("log has no %q:\n%s", tc.wantLog, logs.String())
 			}
 		})
 	}
