@@ -232,12 +232,17 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, ses
 		res.Missed = notLiveTo(es, session.PID, session.Formerly)
 	}
 	// What reached nobody live reaches this page now: no longer pending.
-	for _, e := range res.Missed {
+	// A reloaded page is a page registering, and the pending alerts it
+	// takes are marked as the pending path marks them (replayed: late, no
+	// page had them); a recovered session gets what it missed unmarked,
+	// as Socket.IO's recovery sends it.
+	for i, e := range res.Missed {
 		if e.Reached == 0 {
 			if err := k.j.Mark(ctx, code, e.Offset, 1, 0); err != nil {
 				return res, true, fmt.Errorf("recovery: mark: %w", err)
 			}
 			res.Claimed = append(res.Claimed, e.Offset)
+			res.Missed[i].Delivery.Replayed = !res.Recovered
 		}
 	}
 	return res, true, nil

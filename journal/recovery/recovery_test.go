@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,9 @@ func TestConnect(t *testing.T) {
 		wantCode      string
 		wantMissed    []uint64
 		wantPending   bool
+		// wantReplayed are the missed alerts marked replayed: all of them
+		// when wantPending, else a reloaded page's that reached no page.
+		wantReplayed []uint64
 		// wantSince is where the page's session starts: where it resumes
 		// if it comes back with its pid and no offset.
 		wantSince uint64
@@ -194,6 +198,15 @@ func TestConnect(t *testing.T) {
 				return recovery.Request{Code: "abc", Offset: k.Position(2)}
 			},
 			wantCode: "abc", wantMissed: []uint64{3}, wantSince: 2,
+		},
+		{
+			name: "a reloaded page takes the pending alerts after its offset, marked replayed",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				es := appendN(t, j, "abc", 4)
+				_ = j.Mark(t.Context(), "abc", es[2].Offset, 1, 0) // another page had it live
+				return recovery.Request{Code: "abc", Offset: k.Position(1)}
+			},
+			wantCode: "abc", wantMissed: []uint64{2, 3, 4}, wantReplayed: []uint64{2, 4}, wantSince: 1,
 		},
 		{
 			name: "a known pid without an offset resumes where its session started",
@@ -332,7 +345,7 @@ func TestConnect(t *testing.T) {
 				appendN(t, j, "abc", 5)
 				return recovery.Request{Code: "abc", Offset: k.Position(3)}
 			},
-			wantCode: "abc", wantMissed: []uint64{4, 5}, wantSince: 3,
+			wantCode: "abc", wantMissed: []uint64{4, 5}, wantReplayed: []uint64{4, 5}, wantSince: 3,
 		},
 		{
 			name: "junk offset is ignored",
@@ -367,9 +380,13 @@ func TestConnect(t *testing.T) {
 			if (res.PID == req.PID) != tc.wantSamePID || res.PID == "" {
 				t.Errorf("pid = %q for request pid %q, want same: %v", res.PID, req.PID, tc.wantSamePID)
 			}
+			wantReplayed := tc.wantReplayed
+			if tc.wantPending {
+				wantReplayed = tc.wantMissed
+			}
 			for _, e := range res.Missed {
-				if e.Delivery.Replayed != tc.wantPending {
-					t.Errorf("missed offset %d: replayed %v, want %v (only pending alerts are replays)", e.Offset, e.Delivery.Replayed, tc.wantPending)
+				if want := slices.Contains(wantReplayed, e.Offset); e.Delivery.Replayed != want {
+					t.Errorf("missed offset %d: replayed %v, want %v (only alerts that reached no page, taken by a new or reloaded page, are replays)", e.Offset, e.Delivery.Replayed, want)
 				}
 			}
 			// Whatever a page got is no longer pending.
