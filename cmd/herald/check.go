@@ -29,17 +29,18 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	fs.SetOutput(stderr)
 	dataDir := defaultDataDir
 	fs.StringVar(&dataDir, "data", dataDir, "")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: herald check [--data DIR] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR, also check it has the scopes the subscriptions need.")
-	}
+	const usage = "usage: herald check [--data DIR] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR (default: ./herald-data), also check it has the scopes the subscriptions need."
+	fs.Usage = func() {} // printed below: on stdout when asked for
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, usage)
 			return exitOK
 		}
+		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
 	if fs.NArg() > 1 {
-		fs.Usage()
+		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
 	file := "rules.yaml"

@@ -12,8 +12,13 @@ import (
 // can fire alerts into it), so a new one carries 128 random bits, in a
 // form that is safe in a URL and easy to copy: 26 characters of base32.
 func runCode(_ context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
+	const usage = "usage: herald code new\n\nPrint a new random code for an overlay page (26 characters, 128 bits)."
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stdout, usage)
+		return exitOK
+	}
 	if len(args) != 1 || args[0] != "new" {
-		fmt.Fprintln(stderr, "usage: herald code new")
+		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
 	fmt.Fprintln(stdout, newCode())

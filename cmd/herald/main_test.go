@@ -215,3 +215,19 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		}
 	})
 }
+
+// TestSubcommandHelp: every subcommand's -h prints its usage on stdout and
+// exits 0, as herald -h does, so `herald twitch -h | less` shows it.
+func TestSubcommandHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"check", "-h"}, {"route", "-h"}, {"twitch", "-h"}, {"twitch", "login", "-h"}, {"code", "-h"}, {"code", "--help"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			rc := run(t.Context(), args, noEnv, &out, &errOut)
+			if rc != exitOK || !strings.HasPrefix(out.String(), "usage: herald "+args[0]) || errOut.Len() > 0 {
+				t.Errorf("herald %s = exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout only", strings.Join(args, " "), rc, out.String(), errOut.String())
+			}
+		})
+	}
+}

@@ -26,6 +26,10 @@ const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [-
            subscription's state at Twitch
   logout   revoke the login at Twitch and delete it
 
+  --rules RULES    the rules file (default: ./rules.yaml)
+  --data DIR       where the login is kept (default: ./herald-data)
+  --instance NAME  the twitch ingress to use, when the file declares several
+
 The login is kept in DIR/twitch-token.json (mode 0600). The client id and the
 subscriptions come from the rules file's twitch ingress (transport: websocket).
 `
@@ -41,11 +45,12 @@ type twitchCmd struct {
 
 // runTwitch implements `herald twitch login|status|logout`.
 func runTwitch(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, twitchUsage)
+		return exitOK
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprint(stderr, twitchUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return exitOK
-		}
 		return exitUsage
 	}
 	verb := args[0]
