@@ -207,7 +207,8 @@ func TestAbuseCodeGuessing(t *testing.T) {
 }
 
 // TestAbuseRequestRate: a client firing triggers as fast as it can is
-// told to slow down with 429 and Retry-After.
+// told to slow down with 429 and Retry-After, in /notify's answer shape
+// (a bot written for the seed reads msg).
 func TestAbuseRequestRate(t *testing.T) {
 	base := startServer(t, func(c *config) { c.rateMisses = limit.Rate{} })
 	var limited answer
@@ -221,6 +222,9 @@ func TestAbuseRequestRate(t *testing.T) {
 	}
 	if limited.status != 429 || limited.header.Get("Retry-After") == "" {
 		t.Fatalf("300 triggers in a row were never refused with 429 + Retry-After")
+	}
+	if want := `{"success":0,"count":0,"msg":"too many requests; retry later"}`; limited.body != want {
+		t.Errorf("refusal = %s, want %s", limited.body, want)
 	}
 }
 

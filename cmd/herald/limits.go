@@ -49,8 +49,19 @@ func newLimits(cfg config) *limits {
 type clientKey struct{}
 
 // tooMany answers a refusal with Retry-After (whole seconds).
-func tooMany(w http.ResponseWriter, status int, retry time.Duration, reason string) {
+func tooMany(w http.ResponseWriter, r *http.Request, status int, retry time.Duration, reason string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(max(retry, time.Second)/time.Second)))
+	refuse(w, r, status, reason)
+}
+
+// refuse answers a request the limits turn away in the shape its sender
+// reads: the built-in /notify's (bots written for the seed service read
+// success, count and msg), {"error": reason} anywhere else.
+func refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	if r.URL.Path == "/notify" {
+		ingress.WriteJSON(w, status, seedAnswer{Success: 0, Count: 0, Msg: reason})
+		return
+	}
 	ingress.WriteJSON(w, status, map[string]string{"error": reason})
 }
 
@@ -73,7 +84,7 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 		case path == "/notify":
 			if ok, retry := l.requests.Allow(key); !ok {
 				d.log.Warn("request refused: too many", "path", path, "remote", r.RemoteAddr)
-				tooMany(w, http.StatusTooManyRequests, retry, "too many requests; retry later")
+				tooMany(w, r, http.StatusTooManyRequests, retry, "too many requests; retry later")
 				return
 			}
 		case d.router.Handles(path):
@@ -84,7 +95,7 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 			// sending forged or malformed requests is cut off.
 			if ok, retry := l.refusals.Peek(key); !ok {
 				d.log.Warn("request refused: too many refused before", "path", path, "remote", r.RemoteAddr)
-				tooMany(w, http.StatusTooManyRequests, retry, "too many refused requests; retry later")
+				tooMany(w, r, http.StatusTooManyRequests, retry, "too many refused requests; retry later")
 				return
 			}
 			rec := &statusRecorder{ResponseWriter: w}
@@ -116,7 +127,7 @@ func (d handlerDeps) admitSocket(l *limits, w http.ResponseWriter, r *http.Reque
 	hold, ok := l.countSocket(r, key)
 	if !ok {
 		d.log.Warn("socket.io connection refused: too many open", "remote", r.RemoteAddr)
-		tooMany(w, http.StatusServiceUnavailable, 10*time.Second, "too many open connections")
+		tooMany(w, r, http.StatusServiceUnavailable, 10*time.Second, "too many open connections")
 		return w, r, nil, false
 	}
 	end = func() {}
@@ -131,7 +142,7 @@ func (d handlerDeps) admitSocket(l *limits, w http.ResponseWriter, r *http.Reque
 	if !ok {
 		end()
 		d.log.Warn("socket.io handshake refused: too many", "remote", r.RemoteAddr)
-		tooMany(w, http.StatusTooManyRequests, retry, "too many new connections; retry later")
+		tooMany(w, r, http.StatusTooManyRequests, retry, "too many new connections; retry later")
 		return w, r, nil, false
 	}
 	return w, r, end, true
@@ -171,14 +182,15 @@ func (l *limits) readBody(w http.ResponseWriter, r *http.Request, key string) bo
 		// Refused at once: waiting for a body it would refuse anyway kept
 		// the sender waiting for the body deadline, then answered 408.
 		w.Header().Set("Connection", "close")
-		ingress.WriteError(w, ingress.BodyError(w, &http.MaxBytesError{Limit: l.maxBody}, l.maxBody))
+		e := ingress.BodyError(w, &http.MaxBytesError{Limit: l.maxBody}, l.maxBody)
+		refuse(w, r, e.Status, e.Reason)
 		return false
 	}
 	if l.bodiesPerIP > 0 {
 		release, ok := l.bodies.Acquire(key)
 		if !ok {
 			w.Header().Set("Connection", "close")
-			tooMany(w, http.StatusServiceUnavailable, time.Second, "too many request bodies in progress")
+			tooMany(w, r, http.StatusServiceUnavailable, time.Second, "too many request bodies in progress")
 			return false
 		}
 		defer release()
@@ -189,7 +201,8 @@ func (l *limits) readBody(w http.ResponseWriter, r *http.Request, key string) bo
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.maxBody))
 	if err != nil {
-		ingress.WriteError(w, ingress.BodyError(w, err, l.maxBody))
+		e := ingress.BodyError(w, err, l.maxBody)
+		refuse(w, r, e.Status, e.Reason)
 		return false
 	}
 	// The connection goes on (keep-alive, or the library's long-poll):
@@ -209,9 +222,7 @@ func missLimited(l *limits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, _ := r.Context().Value(clientKey{}).(string)
 		if ok, retry := l.misses.Peek(key); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
-			ingress.WriteJSON(w, http.StatusTooManyRequests, seedAnswer{
-				Success: 0, Count: 0, Msg: "too many triggers for codes with no page; retry later"})
+			tooMany(w, r, http.StatusTooManyRequests, retry, "too many triggers for codes with no page; retry later")
 			return
 		}
 		// A code with its own key answers 401 to a guesser: that is as

@@ -123,7 +123,7 @@ func (d handlerDeps) refuseAdmin(w http.ResponseWriter, r *http.Request) {
 	if d.limits != nil {
 		key, _ := r.Context().Value(clientKey{}).(string)
 		if ok, retry := d.limits.refusals.Peek(key); !ok {
-			tooMany(w, http.StatusTooManyRequests, retry, "too many wrong admin tokens; retry later")
+			tooMany(w, r, http.StatusTooManyRequests, retry, "too many wrong admin tokens; retry later")
 			return
 		}
 		d.limits.refusals.Spend(key)
