@@ -55,7 +55,7 @@ func TestDocCurlURLsHaveNoSpaces(t *testing.T) {
 
 // TestReadmeRulesLoad loads every rules file written out in the README
 // (a yaml block starting with version: 1) the way herald check does, and
-// runs its tests.
+// runs its tests: an example loads without a warning.
 func TestReadmeRulesLoad(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -65,13 +65,18 @@ func TestReadmeRulesLoad(t *testing.T) {
 	if len(blocks) == 0 {
 		t.Fatal("no rules file in README.md")
 	}
-	env := func(k string) (string, bool) { return "x", k == "KOFI_TOKEN" || k == "TWITCH_SECRET" }
+	env := func(k string) (string, bool) {
+		return "a-secret-of-20-chars", k == "KOFI_TOKEN" || k == "TWITCH_SECRET"
+	}
 	for i, m := range blocks {
 		r := router.New(router.Options{Getenv: env, Reserved: fixedPaths, ReservedNames: reservedNames})
 		set, err := r.Check("README.md", []byte(m[1]))
 		if err != nil {
 			t.Errorf("README rules block %d does not load:\n%v", i+1, err)
 			continue
+		}
+		if w := append(set.Warnings(), set.Lint()...); len(w) > 0 {
+			t.Errorf("README rules block %d warns:\n%v", i+1, w)
 		}
 		for _, res := range set.RunTests() {
 			if !res.Passed() {
