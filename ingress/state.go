@@ -28,6 +28,18 @@ type State struct {
 	// the instance name, which prefixes every id.
 	shared Deduper
 	key    string
+	// values is the cluster's SharedStore (nil on a single node).
+	values SharedStore
+}
+
+// SharedStore holds small values every node of a cluster reads and
+// writes (Redis in cluster mode), for what an instance must not keep on
+// one node only, such as a login the platform renews each time it is
+// used. Get returns nil when key holds nothing.
+type SharedStore interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Set(ctx context.Context, key string, value []byte) error
+	Delete(ctx context.Context, key string) error
 }
 
 // Deduper is a de-duplication store shared by every node (the journal:
@@ -140,6 +152,32 @@ type States struct {
 	mu     sync.Mutex
 	m      map[string]*State
 	shared Deduper
+	values SharedStore
+}
+
+// SharedStore returns the cluster's store of shared values, nil on a
+// single node. Read it when the instance runs: it is set once the
+// cluster is joined, after the rules file was loaded.
+func (s *State) SharedStore() SharedStore {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values
+}
+
+// ShareValues gives every instance, those that exist and those created
+// later, the cluster's store of shared values.
+func (ss *States) ShareValues(v SharedStore) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.values = v
+	for _, st := range ss.m {
+		st.mu.Lock()
+		st.values = v
+		st.mu.Unlock()
+	}
 }
 
 // Share makes s use d for de-duplication (cluster mode), with key
@@ -193,7 +231,7 @@ func (ss *States) Get(name string) *State {
 	st, ok := ss.m[name]
 	if !ok {
 		st = NewState()
-		st.shared, st.key = ss.shared, name
+		st.shared, st.key, st.values = ss.shared, name, ss.values
 		ss.m[name] = st
 	}
 	return st

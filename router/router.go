@@ -251,6 +251,11 @@ func (r *Router) ShareDedupe(d ingress.Deduper) {
 	r.dedupe.Share(d, "sender")
 }
 
+// ShareValues gives every ingress instance the cluster's store of shared
+// values (cluster mode), such as the Twitch login the nodes take turns to
+// use.
+func (r *Router) ShareValues(v ingress.SharedStore) { r.states.ShareValues(v) }
+
 // ErrUnchanged is returned by Reload when the bytes equal the running file.
 var ErrUnchanged = errors.New("rules unchanged")
 

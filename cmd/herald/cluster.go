@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -190,6 +191,28 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	ls := lease.New(client, rj.DefaultPrefix+"lease:singletons", lease.Options{Owner: node, Log: log.With("component", "lease")})
 	log.Info("cluster mode", "redis", redactedURL(raw), "node", node, "epoch", jr.Epoch())
 	return &cluster{client: client, journal: jr, broker: br, lease: ls}, nil
+}
+
+// sharedValues is the cluster's ingress.SharedStore: plain keys under
+// herald's prefix in the cluster's Redis, kept until overwritten.
+type sharedValues struct{ c goredis.UniversalClient }
+
+func (v sharedValues) key(k string) string { return rj.DefaultPrefix + "shared:" + k }
+
+func (v sharedValues) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := v.c.Get(ctx, v.key(key)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (v sharedValues) Set(ctx context.Context, key string, value []byte) error {
+	return v.c.Set(ctx, v.key(key), value, 0).Err()
+}
+
+func (v sharedValues) Delete(ctx context.Context, key string) error {
+	return v.c.Del(ctx, v.key(key)).Err()
 }
 
 // redisLog hands go-redis's log lines to slog at DEBUG.

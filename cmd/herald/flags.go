@@ -332,8 +332,8 @@ options:
   --metrics             serve Prometheus metrics at /metrics on the main listener
   --metrics-listen ADDR serve /metrics on a listener of its own instead (e.g. 127.0.0.1:9090)
   --redis URL           cluster mode (env HERALD_REDIS): every node on this Redis shares
-                        rooms, journal, de-duplication and presence; --data then keeps
-                        only the node's outbox and its Twitch login.
+                        rooms, journal, de-duplication, presence and the Twitch login;
+                        --data then keeps the node's outbox and its copy of the login.
                         redis://[:PASS@]HOST:6379/0, rediss:// for TLS, ?master_name=M
                         for Sentinel, ?addr=HOST2:6379&... for Redis Cluster
   --io-uring            where Linux allows io_uring, write a room's pages with one

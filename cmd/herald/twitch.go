@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/twitch"
 	"github.com/heraldhq/herald/ingress/twitch/auth"
@@ -18,7 +20,7 @@ import (
 	"github.com/heraldhq/herald/rules"
 )
 
-const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [--data DIR] [--instance NAME]
+const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [--data DIR] [--instance NAME] [--redis URL]
 
   login    log in to Twitch with a device code: open the printed URL, enter the
            code; the scopes are those the rules file's subscriptions need
@@ -29,6 +31,8 @@ const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [-
   --rules RULES    the rules file (default: ./rules.yaml)
   --data DIR       where the login is kept (default: ./herald-data)
   --instance NAME  the twitch ingress to use, when the file declares several
+  --redis URL      cluster mode (env HERALD_REDIS): the login is kept in the
+                   cluster's Redis too, where every node takes it from
 
 The login is kept in DIR/twitch-token.json (mode 0600). The client id and the
 subscriptions come from the rules file's twitch ingress (transport: websocket).
@@ -40,7 +44,10 @@ type twitchCmd struct {
 	stdout io.Writer
 	cfg    *twitch.Config
 	name   string
-	store  auth.Store
+	store  auth.TokenStore
+	// where names the login's place for messages: the file, and the
+	// cluster's Redis with --redis.
+	where string
 }
 
 // runTwitch implements `herald twitch login|status|logout`.
@@ -57,10 +64,12 @@ func runTwitch(ctx context.Context, args []string, getenv func(string) (string, 
 	fs := flag.NewFlagSet("herald twitch "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	file, dataDir, instance := "rules.yaml", defaultDataDir, ""
+	redisURL, _ := getenv("HERALD_REDIS")
 	fs.StringVar(&file, "rules", file, "")
 	fs.StringVar(&file, "r", file, "")
 	fs.StringVar(&dataDir, "data", dataDir, "")
 	fs.StringVar(&instance, "instance", "", "")
+	fs.StringVar(&redisURL, "redis", redisURL, "")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, twitchUsage)
@@ -74,7 +83,18 @@ func runTwitch(ctx context.Context, args []string, getenv func(string) (string, 
 		fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
 		return exitFailure
 	}
-	c := twitchCmd{ctx: ctx, stdout: stdout, cfg: cfg, name: name, store: auth.Store{Dir: dataDir}}
+	c := twitchCmd{ctx: ctx, stdout: stdout, cfg: cfg, name: name, store: auth.Store{Dir: dataDir},
+		where: auth.Store{Dir: dataDir}.Path()}
+	if redisURL != "" {
+		client, err := clusterLoginClient(ctx, redisURL)
+		if err != nil {
+			fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
+			return exitFailure
+		}
+		defer client.Close()
+		c.store = twitch.LoginStore(dataDir, sharedValues{client})
+		c.where += " and the cluster's Redis"
+	}
 	switch verb {
 	case "login":
 		err = c.login()
@@ -127,6 +147,21 @@ func twitchDeclaration(file, instance string, getenv func(string) (string, bool)
 	return cfg, spec.Name, nil
 }
 
+// clusterLoginClient connects to the cluster's Redis for the login.
+func clusterLoginClient(ctx context.Context, raw string) (goredis.UniversalClient, error) {
+	client, err := newRedisClient(raw)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisStartTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("cluster mode: Redis at %s: unreachable: %w", redactedURL(raw), err)
+	}
+	return client, nil
+}
+
 func (c twitchCmd) client() *auth.Client {
 	return &auth.Client{BaseURL: c.cfg.AuthURL, ClientID: c.cfg.ClientID}
 }
@@ -155,7 +190,7 @@ func (c twitchCmd) login() error {
 	if err := c.store.Save(tok); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Logged in as %s (user id %s). Login saved to %s.\n", tok.Login, tok.UserID, c.store.Path())
+	fmt.Fprintf(c.stdout, "Logged in as %s (user id %s). Login saved to %s.\n", tok.Login, tok.UserID, c.where)
 	c.printMissing(tok.Scopes)
 	return nil
 }
@@ -218,6 +253,6 @@ func (c twitchCmd) logout() error {
 	if err := c.store.Delete(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Logged out %s; %s deleted.\n", tok.Login, c.store.Path())
+	fmt.Fprintf(c.stdout, "Logged out %s; deleted from %s.\n", tok.Login, c.where)
 	return nil
 }

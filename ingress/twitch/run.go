@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/twitch/auth"
 	"github.com/heraldhq/herald/ingress/twitch/eventsub"
 )
@@ -36,11 +37,38 @@ func (a *Adapter) Run(ctx context.Context) error {
 // Source returns the token source the declaration calls for: the login in
 // the data directory, a static access_token, or an app token.
 func (a *Adapter) source() *auth.Source {
-	return NewSource(a.cfg, a.p.DataDir, nil)
+	return NewSource(a.cfg, a.p.DataDir, a.p.State.SharedStore(), nil)
 }
 
-// NewSource builds the token source a declaration calls for.
-func NewSource(cfg *Config, dataDir string, hc *http.Client) *auth.Source {
+// loginKey names the login in a cluster's SharedStore: one per cluster,
+// as there is one login file per data directory.
+const loginKey = "twitch-login"
+
+// sharedLogin is the login's copy in a cluster's SharedStore.
+type sharedLogin struct{ ingress.SharedStore }
+
+func (l sharedLogin) Get(ctx context.Context) ([]byte, error) {
+	return l.SharedStore.Get(ctx, loginKey)
+}
+func (l sharedLogin) Set(ctx context.Context, v []byte) error {
+	return l.SharedStore.Set(ctx, loginKey, v)
+}
+func (l sharedLogin) Delete(ctx context.Context) error { return l.SharedStore.Delete(ctx, loginKey) }
+
+// LoginStore is where a User login is kept: the data directory's file,
+// and with a cluster's shared store (nil on a single node) a copy every
+// node shares (auth.Shared).
+func LoginStore(dataDir string, shared ingress.SharedStore) auth.TokenStore {
+	file := auth.Store{Dir: dataDirOr(dataDir)}
+	if shared == nil {
+		return file
+	}
+	return auth.Shared{File: file, Remote: sharedLogin{shared}}
+}
+
+// NewSource builds the token source a declaration calls for; shared is
+// the cluster's store (nil on a single node).
+func NewSource(cfg *Config, dataDir string, shared ingress.SharedStore, hc *http.Client) *auth.Source {
 	c := &auth.Client{BaseURL: cfg.AuthURL, ClientID: cfg.ClientID, HTTP: hc}
 	switch {
 	case cfg.AccessToken.Value() != "":
@@ -48,7 +76,7 @@ func NewSource(cfg *Config, dataDir string, hc *http.Client) *auth.Source {
 	case cfg.Transport == Webhook:
 		return &auth.Source{Client: c, Kind: auth.App, ClientSecret: auth.NewSecret(cfg.ClientSecret.Value())}
 	default:
-		return &auth.Source{Client: c, Kind: auth.User, Store: auth.Store{Dir: dataDirOr(dataDir)}}
+		return &auth.Source{Client: c, Kind: auth.User, Store: LoginStore(dataDir, shared)}
 	}
 }
 
@@ -320,7 +348,7 @@ func (a *Adapter) publishMessage(ctx context.Context, m eventsub.Message) {
 // match the file, retrying while Twitch cannot be reached.
 func (a *Adapter) syncWebhooks(ctx context.Context) error {
 	userID, scopes, haveLogin := a.cfg.BroadcasterUserID, []string(nil), false
-	if login, err := (auth.Store{Dir: dataDirOr(a.p.DataDir)}).Load(); err == nil {
+	if login, err := LoginStore(a.p.DataDir, a.p.State.SharedStore()).Load(); err == nil {
 		haveLogin, scopes = true, login.Scopes
 		if userID == "" {
 			userID = login.UserID

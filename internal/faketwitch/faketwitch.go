@@ -256,6 +256,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			fail(w, 400, "Invalid refresh token")
 			return
 		}
+		// A public client's refresh token works once: the answer carries
+		// the next one, as Twitch's does.
+		delete(s.refresh, f.Get("refresh_token"))
 		s.access[next] = true
 		s.refresh[f.Get("refresh_token")+"+"] = next + "+"
 		writeJSON(w, 200, map[string]any{"access_token": next, "refresh_token": f.Get("refresh_token") + "+", "expires_in": 14000,

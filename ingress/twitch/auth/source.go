@@ -32,7 +32,7 @@ type Source struct {
 	Client *Client
 	Kind   Kind
 	// Store keeps a User login; renewed tokens are saved back.
-	Store Store
+	Store TokenStore
 	// ClientSecret is the application's secret (App).
 	ClientSecret Secret
 	// Static is the token from the rules file (Static).

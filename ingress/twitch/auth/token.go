@@ -45,6 +45,16 @@ type file struct {
 // ErrNoLogin means the data directory holds no login.
 var ErrNoLogin = errors.New("no Twitch login: run `herald twitch login`")
 
+// TokenStore keeps a User login between runs: Store, a file, or Shared,
+// the file and a copy every node of a cluster shares.
+type TokenStore interface {
+	// Load returns the login; ErrNoLogin when there is none.
+	Load() (Token, error)
+	Save(Token) error
+	// Delete removes the login; no login is not an error.
+	Delete() error
+}
+
 // Store keeps the login in DIR/twitch-token.json, mode 0600.
 type Store struct{ Dir string }
 
@@ -60,12 +70,11 @@ func (s Store) Load() (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("reading the Twitch login: %w", err)
 	}
-	var f file
-	if err := json.Unmarshal(b, &f); err != nil || f.AccessToken == "" {
+	t, err := decode(b)
+	if err != nil {
 		return Token{}, fmt.Errorf("the Twitch login in %s is damaged; run `herald twitch login` again", s.Path())
 	}
-	return Token{ClientID: f.ClientID, Access: NewSecret(f.AccessToken), Refresh: NewSecret(f.RefreshToken),
-		Scopes: f.Scopes, UserID: f.UserID, Login: f.Login, Expires: f.ExpiresAt}, nil
+	return t, nil
 }
 
 // Save writes t atomically (temporary file, then rename) with mode 0600,
@@ -74,8 +83,7 @@ func (s Store) Save(t Token) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
-	b, err := json.MarshalIndent(file{ClientID: t.ClientID, AccessToken: t.Access.Value(), RefreshToken: t.Refresh.Value(),
-		Scopes: t.Scopes, UserID: t.UserID, Login: t.Login, ExpiresAt: t.Expires.UTC()}, "", "  ")
+	b, err := encode(t)
 	if err != nil {
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
@@ -88,7 +96,7 @@ func (s Store) Save(t Token) error {
 		tmp.Close()
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
@@ -99,6 +107,26 @@ func (s Store) Save(t Token) error {
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
 	return nil
+}
+
+// encode is t as the login file holds it (and a cluster's copy, Shared).
+func encode(t Token) ([]byte, error) {
+	b, err := json.MarshalIndent(file{ClientID: t.ClientID, AccessToken: t.Access.Value(), RefreshToken: t.Refresh.Value(),
+		Scopes: t.Scopes, UserID: t.UserID, Login: t.Login, ExpiresAt: t.Expires.UTC()}, "", "  ")
+	return append(b, '\n'), err
+}
+
+// decode reads what encode wrote.
+func decode(b []byte) (Token, error) {
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return Token{}, err
+	}
+	if f.AccessToken == "" {
+		return Token{}, errors.New("no access token")
+	}
+	return Token{ClientID: f.ClientID, Access: NewSecret(f.AccessToken), Refresh: NewSecret(f.RefreshToken),
+		Scopes: f.Scopes, UserID: f.UserID, Login: f.Login, Expires: f.ExpiresAt}, nil
 }
 
 // Delete removes the login; no login is not an error.
