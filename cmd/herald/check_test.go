@@ -35,7 +35,7 @@ func TestCheckCommand(t *testing.T) {
 		wantErr []string
 	}{
 		{name: "the default example", args: func(*testing.T) []string { return []string{"../../examples/rules.yaml"} },
-			code: exitOK, wantOut: "../../examples/rules.yaml: ok (3 rules, 0 ingress, 6 tests passed, 0 warnings)\n"},
+			code: exitOK, wantOut: "../../examples/rules.yaml: ok (6 rules, 0 ingress, 8 tests passed, 0 warnings)\n"},
 		{name: "a good file", args: func(t *testing.T) []string { return []string{writeRules(t, good)} },
 			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed, 0 warnings)"},
 		{name: "an expr typo, with caret",
