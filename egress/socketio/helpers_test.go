@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ const timeout = 15 * time.Second
 func startSink(t testing.TB, opts Options) (*Sink, *httptest.Server) {
 	t.Helper()
 	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Log = slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s := New(opts)
 	mux := http.NewServeMux()
@@ -38,13 +39,35 @@ func startSink(t testing.TB, opts Options) (*Sink, *httptest.Server) {
 	return s, srv
 }
 
-// testWriter sends log lines to t.Log until the test ends.
-type testWriter struct{ t testing.TB }
+// testWriter sends log lines to t.Log until the test's cleanups end.
+// The library may still log from a goroutine of its own as the test
+// finishes (a connection it was handling when the sink closed); t.Log
+// then would race with the test's end, so later lines are dropped.
+type testWriter struct {
+	t    testing.TB
+	mu   *sync.Mutex
+	done *bool
+}
+
+// newTestWriter registers its own end first, so that it runs after every
+// cleanup registered later (the sink's Close logs too).
+func newTestWriter(t testing.TB) testWriter {
+	w := testWriter{t: t, mu: &sync.Mutex{}, done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		*w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Helper()
-	defer func() { _ = recover() }() // a late line after the test ended
-	w.t.Log(string(b))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(b))
+	}
 	return len(b), nil
 }
 
