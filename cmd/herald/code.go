@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // runCode is `herald code new`: it prints a fresh code for an overlay.
@@ -13,7 +14,7 @@ import (
 // form that is safe in a URL and easy to copy: 26 characters of base32.
 func runCode(_ context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
 	const usage = "usage: herald code new\n\nPrint a new random code for an overlay page (26 characters, 128 bits)."
-	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+	if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
 		fmt.Fprintln(stdout, usage)
 		return exitOK
 	}

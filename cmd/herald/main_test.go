@@ -220,7 +220,7 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 // exits 0, as herald -h does, so `herald twitch -h | less` shows it.
 func TestSubcommandHelp(t *testing.T) {
 	for _, args := range [][]string{
-		{"check", "-h"}, {"route", "-h"}, {"twitch", "-h"}, {"twitch", "login", "-h"}, {"code", "-h"}, {"code", "--help"},
+		{"check", "-h"}, {"route", "-h"}, {"twitch", "-h"}, {"twitch", "login", "-h"}, {"code", "-h"}, {"code", "--help"}, {"code", "new", "-h"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -235,14 +235,17 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, ses
 	// A reloaded page is a page registering, and the pending alerts it
 	// takes are marked as the pending path marks them (replayed: late, no
 	// page had them); a recovered session gets what it missed unmarked,
-	// as Socket.IO's recovery sends it.
+	// as Socket.IO's recovery sends it. An entry that went live before it
+	// was journaled (LiveTo) did reach pages, whose count may not be in
+	// yet: a page that reloads may have shown it, so it is not marked
+	// (notificationservice.js shows a replayed alert again).
 	for i, e := range res.Missed {
 		if e.Reached == 0 {
 			if err := k.j.Mark(ctx, code, e.Offset, 1, 0); err != nil {
 				return res, true, fmt.Errorf("recovery: mark: %w", err)
 			}
 			res.Claimed = append(res.Claimed, e.Offset)
-			res.Missed[i].Delivery.Replayed = !res.Recovered
+			res.Missed[i].Delivery.Replayed = !res.Recovered && len(e.Delivery.LiveTo) == 0
 		}
 	}
 	return res, true, nil

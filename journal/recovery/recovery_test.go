@@ -209,6 +209,17 @@ func TestConnect(t *testing.T) {
 			wantCode: "abc", wantMissed: []uint64{2, 3, 4}, wantReplayed: []uint64{2, 4}, wantSince: 1,
 		},
 		{
+			name: "an alert that went live before it was journaled is not marked, its count not in yet",
+			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
+				appendN(t, j, "abc", 1)
+				if _, err := j.Append(t.Context(), herald.Delivery{EventID: "late", Room: "abc", Name: "TIP", Time: time.Now(), LiveTo: []string{"pid-9"}}); err != nil {
+					t.Fatal(err)
+				}
+				return recovery.Request{Code: "abc", Offset: k.Position(1)}
+			},
+			wantCode: "abc", wantMissed: []uint64{2}, wantSince: 1,
+		},
+		{
 			name: "a known pid without an offset resumes where its session started",
 			setup: func(t *testing.T, j journal.Journal, k *recovery.Keeper) recovery.Request {
 				appendN(t, j, "abc", 2)
