@@ -249,7 +249,7 @@ run() {
 	echo
 	echo "== scenario $name on $srv: herald-load $*"
 	# shellcheck disable=SC2086 # LOADER_ARGS is a list of flags
-	"${on_loader[@]}" "$bin/herald-load" -url "http://127.0.0.1:$port" -label "$name/$srv" -pid "$server_pid" -out "$raw" ${LOADER_ARGS:-} "$@" ||
+	"${on_loader[@]}" "$bin/herald-load" -url "http://127.0.0.1:$port" -label "$name/$srv" -pid "$server_pid" -out "$raw" ${reader[$name]:-} ${LOADER_ARGS:-} "$@" ||
 		echo "compare.sh: scenario $name on $srv FAILED (exit $?)" >&2
 	stop_server
 }
@@ -264,6 +264,13 @@ declare -A args=(
 	[E]="-pages 3000 -codes 30 -triggers 3000 -concurrency 16 -warmup 300"
 	[F]="-pages 3000 -codes 30 -triggers 2000 -rate 100 -concurrency 16 -warmup 300"
 )
+# B measures latency: on shared cores the loader's reader adds its own
+# scheduling delay to every latency it records, and a goroutine per page
+# costs the loader about twice the CPU per delivery of one io_uring loop
+# per CPU (BENCHMARKS.md, tenth and seventeenth passes). So B reads
+# through io_uring where the kernel allows it, pinned or not, on both
+# servers; LOADER_ARGS="-reader goroutines" still can choose.
+declare -A reader=([B]="-reader auto")
 read -r load _ </proc/loadavg
 if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
 	echo "compare.sh: warning: 1-minute load average is $load; other work on this machine skews the figures" >&2
