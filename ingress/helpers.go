@@ -109,28 +109,8 @@ func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Log
 	case rc.Unrouted:
 		answer["unrouted"] = true
 	}
-	LogUnreached(r.Context(), log, ev, rc)
 	WriteJSON(w, http.StatusOK, answer)
 	return true
-}
-
-// LogUnreached logs at INFO, and says why, when a published event reached
-// no page: a rule dropped it, no rule routed it, or no page was in its
-// rooms (the journal then keeps it for the next page, within the pending
-// window). A sender's answer says as much; the log is where a streamer
-// looks when an alert did not show.
-func LogUnreached(ctx context.Context, log *slog.Logger, ev herald.Event, rc herald.Receipt) {
-	switch {
-	case rc.Dropped != "":
-		log.LogAttrs(ctx, slog.LevelInfo, "alert reached no page: dropped by a rule",
-			slog.String("event_id", rc.EventID), slog.String("type", ev.Type), slog.String("rule", rc.Dropped))
-	case rc.Unrouted:
-		log.LogAttrs(ctx, slog.LevelInfo, "alert reached no page: no rule routed it",
-			slog.String("event_id", rc.EventID), slog.String("type", ev.Type))
-	case rc.Pages == 0:
-		log.LogAttrs(ctx, slog.LevelInfo, "alert reached no page: none connected to its room",
-			slog.String("event_id", rc.EventID), slog.String("type", ev.Type))
-	}
 }
 
 // ReadPost is the prologue every webhook shares: a 405 unless r is a POST,

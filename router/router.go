@@ -190,7 +190,28 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	if failed != nil {
 		return rc, fmt.Errorf("%w: %w", ErrNotDelivered, errors.Join(failed...))
 	}
+	r.logOutcome(ev, res, rc)
 	return rc, nil
+}
+
+// logOutcome says at INFO why an event reached no page (a rule dropped
+// it, no rule routed it, or no page was in its rooms: the journal then
+// keeps it for the next page, within the pending window), whichever
+// ingress it came through; that is where a streamer looks when an alert
+// did not show. Codes are secrets, so rooms are not named.
+func (r *Router) logOutcome(ev herald.Event, res rules.Result, rc herald.Receipt) {
+	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("source", ev.Source), slog.String("event_type", ev.Type)}
+	switch {
+	case rc.Dropped != "":
+		r.log.LogAttrs(context.Background(), slog.LevelInfo, "alert reached no page: dropped by a rule", append(attrs, slog.String("rule", rc.Dropped))...)
+	case rc.Unrouted:
+		r.log.LogAttrs(context.Background(), slog.LevelInfo, "alert reached no page: no rule routed it", attrs...)
+	case rc.Pages == 0:
+		r.log.LogAttrs(context.Background(), slog.LevelInfo, "alert reached no page: none connected to its room", attrs...)
+	case r.log.Enabled(context.Background(), slog.LevelDebug):
+		r.log.LogAttrs(context.Background(), slog.LevelDebug, "event routed",
+			append(attrs, slog.Any("rules", res.Matched), slog.Int("deliveries", len(res.Deliveries)), slog.Int("pages", rc.Pages))...)
+	}
 }
 
 func (r *Router) account(ev herald.Event, res rules.Result) {
@@ -201,16 +222,10 @@ func (r *Router) account(ev herald.Event, res rules.Result) {
 	switch {
 	case res.Dropped:
 		r.dropped.Add(1)
-		r.log.Debug("event dropped", "event_id", ev.ID, "source", ev.Source, "type", ev.Type, "rules", res.Matched)
 	case res.Unrouted:
 		r.unrouted.Add(1)
-		r.log.Info("event unrouted", "event_id", ev.ID, "source", ev.Source, "type", ev.Type)
 	default:
 		r.routed.Add(1)
-		if r.log.Enabled(context.Background(), slog.LevelDebug) {
-			r.log.Debug("event routed", "event_id", ev.ID, "source", ev.Source, "type", ev.Type,
-				"rules", res.Matched, "deliveries", len(res.Deliveries))
-		}
 	}
 }
 

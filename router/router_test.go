@@ -271,19 +271,32 @@ func TestRevertingABrokenSaveClearsTheError(t *testing.T) {
 	}
 }
 
+// pageless is an egress.Sink with no page in any room.
+type pageless struct{}
+
+func (pageless) Deliver(context.Context, herald.Delivery) (int, error) { return 0, nil }
+func (pageless) Close(context.Context) error                           { return nil }
+
+// TestReceiptSaysDroppedOrUnrouted: the receipt says why an event reached
+// no page, and so does the log, at INFO, whatever ingress it came from.
 func TestReceiptSaysDroppedOrUnrouted(t *testing.T) {
-	r, _ := newRouter(t)
+	var logs syncBuilder
+	r := router.New(router.Options{Sinks: []egress.Sink{pageless{}}, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: quiet\n    when: type == \"x\"\n    drop: true\n")); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		ev   herald.Event
-		want herald.Receipt
+		name    string
+		ev      herald.Event
+		want    herald.Receipt
+		wantLog string
 	}{
-		{name: "dropped", ev: herald.Event{ID: "1", Source: "kofi", Type: "x"}, want: herald.Receipt{EventID: "1", Dropped: "quiet"}},
-		{name: "unrouted", ev: herald.Event{ID: "2", Source: "kofi", Type: "y"}, want: herald.Receipt{EventID: "2", Unrouted: true}},
-		{name: "default route", ev: herald.Event{ID: "3", Source: "trigger", Type: "y", Code: "abc"}, want: herald.Receipt{EventID: "3", Deliveries: 1, Pages: 1}},
+		{name: "dropped", ev: herald.Event{ID: "1", Source: "kofi", Type: "x"}, want: herald.Receipt{EventID: "1", Dropped: "quiet"},
+			wantLog: `level=INFO msg="alert reached no page: dropped by a rule" component=router event_id=1 source=kofi event_type=x rule=quiet`},
+		{name: "unrouted", ev: herald.Event{ID: "2", Source: "twitch", Type: "y"}, want: herald.Receipt{EventID: "2", Unrouted: true},
+			wantLog: `level=INFO msg="alert reached no page: no rule routed it" component=router event_id=2 source=twitch event_type=y`},
+		{name: "no page in its room", ev: herald.Event{ID: "3", Source: "trigger", Type: "y", Code: "abc"}, want: herald.Receipt{EventID: "3", Deliveries: 1},
+			wantLog: `level=INFO msg="alert reached no page: none connected to its room" component=router event_id=3 source=trigger event_type=y`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,8 +304,29 @@ func TestReceiptSaysDroppedOrUnrouted(t *testing.T) {
 			if err != nil || rc != tc.want {
 				t.Errorf("Publish(%+v) = %+v, %v, want %+v", tc.ev, rc, err, tc.want)
 			}
+			if got := logs.String(); strings.Count(got, `event_id=`+tc.ev.ID+` `) != 1 || !strings.Contains(got, tc.wantLog) {
+				t.Errorf("log = %q, want one line %q", got, tc.wantLog)
+			}
 		})
 	}
+}
+
+// syncBuilder is a strings.Builder safe for concurrent writes.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestRuleErrorsPerRule checks that a failing set field is counted under

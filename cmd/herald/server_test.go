@@ -330,10 +330,10 @@ func TestNotifyTellsTheSender(t *testing.T) {
 	}{
 		{name: "dropped by a rule", path: "/notify?code=abc&event=follow&test=1",
 			want:    `{"success":1,"count":0,"msg":"Broadcast event to 0 clients","dropped":"no-tests"}`,
-			wantLog: `level=INFO msg="alert reached no page: dropped by a rule" ingress=trigger event_id=`},
+			wantLog: `level=INFO msg="alert reached no page: dropped by a rule" component=router event_id=`},
 		{name: "routed, no page", path: "/notify?code=abc&event=follow",
 			want:    `{"success":1,"count":0,"msg":"Broadcast event to 0 clients"}`,
-			wantLog: `level=INFO msg="alert reached no page: none connected to its room" ingress=trigger event_id=`},
+			wantLog: `level=INFO msg="alert reached no page: none connected to its room" component=router event_id=`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,17 +98,15 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, `missing required parameter "event"`))
 		return
 	}
-	ev := herald.Event{
+	rc, err := a.p.Publish.Publish(r.Context(), herald.Event{
 		Source: a.p.Name, Type: event, Code: code, Data: params,
 		Headers: ingress.Headers(r.Header), Received: a.now(),
-	}
-	rc, err := a.p.Publish.Publish(r.Context(), ev)
+	})
 	if err != nil {
 		a.refuse(w, r, ingress.Errorf(http.StatusServiceUnavailable, "not delivered: %v", err))
 		return
 	}
 	a.Count(true)
-	ingress.LogUnreached(r.Context(), a.p.Log, ev, rc)
 	ingress.WriteJSON(w, http.StatusOK, response{
 		Success: 1, Count: rc.Pages, Msg: fmt.Sprintf("Broadcast event to %d clients", rc.Pages),
 		Dropped: rc.Dropped, Unrouted: rc.Unrouted,
