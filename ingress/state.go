@@ -33,13 +33,19 @@ type State struct {
 }
 
 // SharedStore holds small values every node of a cluster reads and
-// writes (Redis in cluster mode), for what an instance must not keep on
-// one node only, such as a login the platform renews each time it is
-// used. Get returns nil when key holds nothing.
+// writes (Redis in cluster mode: internal/redisvalues), for what an
+// instance must not keep on one node only, such as a login the platform
+// renews each time it is used. Each value carries a tag, a version its
+// writer chooses: Swap writes only while the stored tag is the one the
+// writer last saw, so nodes never overwrite each other's writes unaware.
 type SharedStore interface {
-	Get(ctx context.Context, key string) ([]byte, error)
-	Set(ctx context.Context, key string, value []byte) error
-	Delete(ctx context.Context, key string) error
+	// Get returns key's value and tag; nil and "" when it holds none.
+	Get(ctx context.Context, key string) (value []byte, tag string, err error)
+	// Set writes value under tag, whatever key held.
+	Set(ctx context.Context, key, tag string, value []byte) error
+	// Swap writes value under tag if key's tag is still oldTag ("": key
+	// holds nothing), and reports whether it did.
+	Swap(ctx context.Context, key, oldTag, tag string, value []byte) (bool, error)
 }
 
 // Deduper is a de-duplication store shared by every node (the journal:

@@ -28,8 +28,10 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	fs := flag.NewFlagSet("herald check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := defaultDataDir
+	redisURL, _ := getenv("HERALD_REDIS")
 	fs.StringVar(&dataDir, "data", dataDir, "")
-	const usage = "usage: herald check [--data DIR] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR (default: ./herald-data), also check it has the scopes the subscriptions need."
+	fs.StringVar(&redisURL, "redis", redisURL, "")
+	const usage = "usage: herald check [--data DIR] [--redis URL] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR (default: ./herald-data), or in the cluster's Redis with\n--redis (env HERALD_REDIS), also check it has the scopes the subscriptions need."
 	fs.Usage = func() {} // printed below: on stdout when asked for
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -61,7 +63,17 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	set, err := r.Check(file, data)
 	var loginWarnings yamlpos.List
 	if err == nil {
-		loginWarnings, err = preflight(set, file, dataDir)
+		var shared ingress.SharedStore
+		if redisURL != "" {
+			client, cerr := clusterLoginClient(ctx, redisURL)
+			if cerr != nil {
+				fmt.Fprintf(stderr, "herald check: %v\n", cerr)
+				return exitFailure
+			}
+			defer client.Close()
+			shared = sharedValues(client)
+		}
+		loginWarnings, err = preflight(set, file, dataDir, shared)
 	}
 	if err != nil {
 		n := printErrors(stderr, data, err)
@@ -134,13 +146,18 @@ func caretPad(line string, col int) string {
 
 // preflight runs the checks that look beyond the file (a Twitch login's
 // scopes) for every instance that offers them.
-func preflight(set *rules.Set, file, dataDir string) (warnings yamlpos.List, err error) {
+func preflight(set *rules.Set, file, dataDir string, shared ingress.SharedStore) (warnings yamlpos.List, err error) {
 	var errs yamlpos.List
+	var states ingress.States
+	if shared != nil {
+		states.ShareValues(shared)
+	}
 	for _, spec := range set.Ingress() {
 		if spec.Type != "twitch" {
 			continue
 		}
-		warning, err := twitch.Preflight(ingress.Params{Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file, DataDir: dataDir})
+		warning, err := twitch.Preflight(ingress.Params{Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file, DataDir: dataDir,
+			State: states.Get(spec.Name)})
 		if err != nil {
 			errs.Append(spec.Pos, err)
 		}

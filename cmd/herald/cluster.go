@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/internal/lease"
+	"github.com/heraldhq/herald/internal/redisvalues"
 	"github.com/heraldhq/herald/internal/rediswire"
 	rj "github.com/heraldhq/herald/journal/redis"
 )
@@ -193,26 +193,10 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	return &cluster{client: client, journal: jr, broker: br, lease: ls}, nil
 }
 
-// sharedValues is the cluster's ingress.SharedStore: plain keys under
-// herald's prefix in the cluster's Redis, kept until overwritten.
-type sharedValues struct{ c goredis.UniversalClient }
-
-func (v sharedValues) key(k string) string { return rj.DefaultPrefix + "shared:" + k }
-
-func (v sharedValues) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := v.c.Get(ctx, v.key(key)).Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return nil, nil
-	}
-	return b, err
-}
-
-func (v sharedValues) Set(ctx context.Context, key string, value []byte) error {
-	return v.c.Set(ctx, v.key(key), value, 0).Err()
-}
-
-func (v sharedValues) Delete(ctx context.Context, key string) error {
-	return v.c.Del(ctx, v.key(key)).Err()
+// sharedValues is the cluster's store of values its nodes share
+// (ingress.SharedStore), such as the Twitch login.
+func sharedValues(c goredis.UniversalClient) redisvalues.Store {
+	return redisvalues.Store{Client: c, Prefix: rj.DefaultPrefix + "shared:"}
 }
 
 // redisLog hands go-redis's log lines to slog at DEBUG.

@@ -32,9 +32,14 @@ func TestClusterSharesTheTwitchLogin(t *testing.T) {
 	}
 	dataA, dataB := t.TempDir(), t.TempDir()
 	fake.DevicePolls("ok:tok-1:tok-1-refresh")
-	if code, out, errOut := runHerald(t, "twitch", "login", "--rules", rules, "--data", dataA, "--redis", srv.URL()); code != exitOK {
+	if code, out, errOut := runHerald(t, "twitch", "login", "--rules", rules, "--redis", srv.URL()); code != exitOK {
 		t.Fatalf("herald twitch login --redis exited %d: %s%s", code, out, errOut)
 	}
+
+	a := startHerald(t, "--redis", srv.URL(), "--rules", rules, "--data", dataA)
+	c := fake.NextConn(t)
+	fake.WaitSubs(t, c.Session, 1)
+	// Node a keeps a copy of the cluster's login; b gets one by hand.
 	first, err := os.ReadFile(filepath.Join(dataA, auth.TokenFile))
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +47,6 @@ func TestClusterSharesTheTwitchLogin(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dataB, auth.TokenFile), first, 0o600); err != nil {
 		t.Fatal(err)
 	}
-
-	a := startHerald(t, "--redis", srv.URL(), "--rules", rules, "--data", dataA)
-	c := fake.NextConn(t)
-	fake.WaitSubs(t, c.Session, 1)
 	// Twitch stops taking tok-1: node a's next session renews the login
 	// (and Twitch forgets tok-1-refresh).
 	fake.Expire("tok-1")
@@ -70,8 +71,8 @@ func TestClusterSharesTheTwitchLogin(t *testing.T) {
 }
 
 // TestTwitchLoginWithRedis: `herald twitch login --redis` keeps the login
-// in the cluster's Redis, so a node with an empty --data has it: status
-// there shows it, and logout there removes the cluster's copy.
+// in the cluster's Redis, from any directory: status elsewhere shows it,
+// and logout there logs the cluster out.
 func TestTwitchLoginWithRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	fake := faketwitch.New(t)
@@ -81,22 +82,28 @@ func TestTwitchLoginWithRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.DevicePolls("ok:tok-1:tok-1-refresh")
-	code, out, errOut := runHerald(t, "twitch", "login", "--rules", rules, "--data", t.TempDir(), "--redis", srv.URL())
-	if code != exitOK || !strings.Contains(out, "and the cluster's Redis") {
+	code, out, errOut := runHerald(t, "twitch", "login", "--rules", rules, "--redis", srv.URL())
+	if code != exitOK || !strings.Contains(out, "saved to the cluster's Redis") {
 		t.Fatalf("herald twitch login --redis = exit %d: %s%s", code, out, errOut)
 	}
-	other := t.TempDir()
-	code, out, errOut = runHerald(t, "twitch", "status", "--rules", rules, "--data", other, "--redis", srv.URL())
+	code, out, errOut = runHerald(t, "twitch", "status", "--rules", rules, "--redis", srv.URL())
 	if code != exitOK || !strings.Contains(out, "logged in as ada") {
 		t.Fatalf("herald twitch status on another node = exit %d: %s%s", code, out, errOut)
 	}
-	if code, out, errOut = runHerald(t, "twitch", "logout", "--rules", rules, "--data", other, "--redis", srv.URL()); code != exitOK {
+	// herald check looks at the cluster's login too.
+	if code, out, errOut = runHerald(t, "check", "--data", t.TempDir(), "--redis", srv.URL(), rules); code != exitOK || strings.Contains(errOut, "no Twitch login") {
+		t.Errorf("herald check --redis = exit %d: %s%s; want the cluster's login found", code, out, errOut)
+	}
+	if _, _, errOut = runHerald(t, "check", "--data", t.TempDir(), rules); !strings.Contains(errOut, "no Twitch login in ") {
+		t.Errorf("herald check without --redis: %s; want it to say the data dir has no login", errOut)
+	}
+	if code, out, errOut = runHerald(t, "twitch", "logout", "--rules", rules, "--redis", srv.URL()); code != exitOK {
 		t.Fatalf("herald twitch logout --redis = exit %d: %s%s", code, out, errOut)
 	}
-	if n, err := srv.Client().Exists(t.Context(), "herald:shared:twitch-login").Result(); err != nil || n != 0 {
-		t.Errorf("the cluster's login is still in Redis after logout (exists %d, err %v)", n, err)
+	if v, err := srv.Client().HGet(t.Context(), "herald:shared:twitch-login", "value").Result(); err != nil || strings.Contains(v, "tok-1") {
+		t.Errorf("the cluster's login is still in Redis after logout (%q, err %v)", v, err)
 	}
-	code, _, errOut = runHerald(t, "twitch", "status", "--rules", rules, "--data", t.TempDir(), "--redis", srv.URL())
+	code, _, errOut = runHerald(t, "twitch", "status", "--rules", rules, "--redis", srv.URL())
 	if code != exitFailure || !strings.Contains(errOut, "no Twitch login") {
 		t.Errorf("status after logout = exit %d, %s; want no login", code, errOut)
 	}

@@ -288,9 +288,9 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--body-timeout DURATION] [--rate-requests RATE] [--rate-misses RATE]
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
               [--conns-total N] [--bodies-per-ip N] [--log-limit RATE]
-       herald check [--data DIR] [RULES]
+       herald check [--data DIR] [--redis URL] [RULES]
        herald route --rules RULES --event JSON
-       herald twitch login|status|logout [--rules RULES] [--data DIR]
+       herald twitch login|status|logout [--rules RULES] [--data DIR] [--redis URL]
        herald code new
 `
 

@@ -135,7 +135,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		s.journal, pages = s.cluster.journal, s.cluster.broker
 		// The Twitch login too: the node that takes the session over
 		// uses the one the last holder renewed.
-		s.router.ShareValues(sharedValues{s.cluster.client})
+		s.router.ShareValues(sharedValues(s.cluster.client))
 	} else if s.journal, err = openJournal(cfg.dataDir, log); err != nil {
 		return nil, fmt.Errorf("--data %s: %w", cfg.dataDir, err)
 	}

@@ -31,8 +31,8 @@ const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [-
   --rules RULES    the rules file (default: ./rules.yaml)
   --data DIR       where the login is kept (default: ./herald-data)
   --instance NAME  the twitch ingress to use, when the file declares several
-  --redis URL      cluster mode (env HERALD_REDIS): the login is kept in the
-                   cluster's Redis too, where every node takes it from
+  --redis URL      cluster mode (env HERALD_REDIS): the login is the cluster's,
+                   kept in its Redis, where every node takes it from (not in DIR)
 
 The login is kept in DIR/twitch-token.json (mode 0600). The client id and the
 subscriptions come from the rules file's twitch ingress (transport: websocket).
@@ -45,8 +45,11 @@ type twitchCmd struct {
 	cfg    *twitch.Config
 	name   string
 	store  auth.TokenStore
-	// where names the login's place for messages: the file, and the
-	// cluster's Redis with --redis.
+	// shared is the cluster's login (--redis), which store is then; nil
+	// on a single node.
+	shared *auth.Shared
+	// where names the login's place for messages: the file, or the
+	// cluster's Redis.
 	where string
 }
 
@@ -92,8 +95,8 @@ func runTwitch(ctx context.Context, args []string, getenv func(string) (string, 
 			return exitFailure
 		}
 		defer client.Close()
-		c.store = twitch.LoginStore(dataDir, sharedValues{client})
-		c.where += " and the cluster's Redis"
+		c.shared = twitch.ClusterLogin(sharedValues(client))
+		c.store, c.where = c.shared, "the cluster's Redis"
 	}
 	switch verb {
 	case "login":
@@ -187,7 +190,11 @@ func (c twitchCmd) login() error {
 	if v.ExpiresIn > 0 {
 		tok.Expires = time.Now().Add(time.Duration(v.ExpiresIn) * time.Second)
 	}
-	if err := c.store.Save(tok); err != nil {
+	save := c.store.Save
+	if c.shared != nil {
+		save = c.shared.Put // a new login replaces the cluster's, whatever it was
+	}
+	if err := save(tok); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Logged in as %s (user id %s). Login saved to %s.\n", tok.Login, tok.UserID, c.where)

@@ -137,12 +137,12 @@ func DecodeConfig(p ingress.Params) (*Config, error) {
 	return &cfg, nil
 }
 
-// Preflight is `herald check`'s look beyond the file, at the login in
-// p.DataDir of an instance that uses one. Every declared subscription
-// whose scope the login lacks is a positioned error. No login (or one
-// that cannot be read) is a warning only: the file is right, and herald
-// started without a login waits for one (a WebSocket instance) or says
-// what to do. It reads one local file and nothing else.
+// Preflight is `herald check`'s look beyond the file, at the login of an
+// instance that uses one: in p.DataDir, or in the cluster's store when
+// p.State has one. Every declared subscription whose scope the login
+// lacks is a positioned error. No login (or one that cannot be read) is
+// a warning only: the file is right, and herald started without a login
+// waits for one (a WebSocket instance) or says what to do. It only reads.
 func Preflight(p ingress.Params) (warning string, err error) {
 	cfg, err := DecodeConfig(p)
 	if err != nil {
@@ -152,12 +152,19 @@ func Preflight(p ingress.Params) (warning string, err error) {
 		return "", nil
 	}
 	dir := dataDirOr(p.DataDir)
-	tok, err := auth.Store{Dir: dir}.Load()
+	where, login := "in "+dir, "herald twitch login --rules "+p.File+" --data "+dir
+	var tok auth.Token
+	if shared := p.State.SharedStore(); shared != nil {
+		where, login = "in the cluster's Redis", "herald twitch login --rules "+p.File+" --redis URL"
+		tok, err = ClusterLogin(shared).Load()
+	} else {
+		tok, err = auth.Store{Dir: dir}.Load()
+	}
 	if errors.Is(err, auth.ErrNoLogin) {
-		return fmt.Sprintf("no Twitch login in %s yet: herald twitch login --rules %s --data %s", dir, p.File, dir), nil
+		return fmt.Sprintf("no Twitch login %s yet: %s", where, login), nil
 	}
 	if err != nil {
-		return fmt.Sprintf("the Twitch login in %s cannot be read (%v): herald twitch login --rules %s --data %s", dir, err, p.File, dir), nil
+		return fmt.Sprintf("the Twitch login %s cannot be read (%v): %s", where, err, login), nil
 	}
 	missing := map[string]eventsub.MissingScope{}
 	for _, m := range eventsub.Missing(cfg.Declared(), tok.Scopes) {

@@ -44,26 +44,37 @@ func (a *Adapter) source() *auth.Source {
 // as there is one login file per data directory.
 const loginKey = "twitch-login"
 
-// sharedLogin is the login's copy in a cluster's SharedStore.
+// sharedLogin is the login's place in a cluster's SharedStore.
 type sharedLogin struct{ ingress.SharedStore }
 
-func (l sharedLogin) Get(ctx context.Context) ([]byte, error) {
+func (l sharedLogin) Get(ctx context.Context) ([]byte, string, error) {
 	return l.SharedStore.Get(ctx, loginKey)
 }
-func (l sharedLogin) Set(ctx context.Context, v []byte) error {
-	return l.SharedStore.Set(ctx, loginKey, v)
-}
-func (l sharedLogin) Delete(ctx context.Context) error { return l.SharedStore.Delete(ctx, loginKey) }
 
-// LoginStore is where a User login is kept: the data directory's file,
-// and with a cluster's shared store (nil on a single node) a copy every
-// node shares (auth.Shared).
+func (l sharedLogin) Set(ctx context.Context, tag string, v []byte) error {
+	return l.SharedStore.Set(ctx, loginKey, tag, v)
+}
+
+func (l sharedLogin) Swap(ctx context.Context, oldTag, tag string, v []byte) (bool, error) {
+	return l.SharedStore.Swap(ctx, loginKey, oldTag, tag, v)
+}
+
+// LoginStore is where a User login is kept: the data directory's file
+// alone, or with a cluster's shared store (nil on a single node) the
+// cluster's copy, which every node shares, with the file as this node's
+// own copy (auth.Shared).
 func LoginStore(dataDir string, shared ingress.SharedStore) auth.TokenStore {
 	file := auth.Store{Dir: dataDirOr(dataDir)}
 	if shared == nil {
 		return file
 	}
-	return auth.Shared{File: file, Remote: sharedLogin{shared}}
+	return &auth.Shared{File: &file, Remote: sharedLogin{shared}}
+}
+
+// ClusterLogin is the cluster's copy of the login alone, with no file:
+// for the command line, which may run anywhere.
+func ClusterLogin(shared ingress.SharedStore) *auth.Shared {
+	return &auth.Shared{Remote: sharedLogin{shared}}
 }
 
 // NewSource builds the token source a declaration calls for; shared is

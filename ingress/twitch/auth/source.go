@@ -148,9 +148,11 @@ func (s *Source) Changed() bool {
 	if s.Kind != User {
 		return false
 	}
+	// Read before taking the lock: the store may be Redis (Shared), and
+	// a token request must not wait on it.
+	t, err := s.Store.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.Store.Load()
 	if err != nil || t.Access.Equal(s.tok.Access) {
 		return false
 	}

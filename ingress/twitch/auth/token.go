@@ -80,11 +80,16 @@ func (s Store) Load() (Token, error) {
 // Save writes t atomically (temporary file, then rename) with mode 0600,
 // creating the directory (0700) if needed.
 func (s Store) Save(t Token) error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("saving the Twitch login: %w", err)
-	}
 	b, err := encode(t)
 	if err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
+	return s.write(b)
+}
+
+// write is Save of an encoded login.
+func (s Store) write(b []byte) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
 	tmp, err := os.CreateTemp(s.Dir, TokenFile+".*")
