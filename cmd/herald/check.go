@@ -65,7 +65,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	if err == nil {
 		var shared ingress.SharedStore
 		if redisURL != "" {
-			client, cerr := clusterLoginClient(ctx, redisURL)
+			client, cerr := dialRedis(ctx, redisURL)
 			if cerr != nil {
 				fmt.Fprintf(stderr, "herald check: %v\n", cerr)
 				return exitFailure

@@ -137,7 +137,7 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	// journal); go-redis's own lines go to DEBUG. SetLogger is global: main
 	// is the one place allowed to set it.
 	goredis.SetLogger(redisLog{log.With("component", "go-redis")})
-	client, err := newRedisClient(raw)
+	client, err := dialRedis(context.Background(), raw)
 	if err != nil {
 		return nil, err
 	}
@@ -147,9 +147,6 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
 	defer cancel()
-	if err := client.Ping(sctx).Err(); err != nil {
-		return fail(fmt.Errorf("unreachable: %w", err))
-	}
 	node := nodeID()
 	// The append script publishes each delivery and counts its room's
 	// pages: with the broker's own (batched) work, a trigger costs one
@@ -197,6 +194,22 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 // (ingress.SharedStore), such as the Twitch login.
 func sharedValues(c goredis.UniversalClient) redisvalues.Store {
 	return redisvalues.Store{Client: c, Prefix: rj.DefaultPrefix + "shared:"}
+}
+
+// dialRedis connects to the Redis a --redis URL names and checks that it
+// answers, within redisStartTimeout.
+func dialRedis(ctx context.Context, raw string) (goredis.UniversalClient, error) {
+	client, err := newRedisClient(raw)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisStartTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("cluster mode: Redis at %s: unreachable: %w", redactedURL(raw), err)
+	}
+	return client, nil
 }
 
 // redisLog hands go-redis's log lines to slog at DEBUG.

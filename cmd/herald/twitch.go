@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/twitch"
 	"github.com/heraldhq/herald/ingress/twitch/auth"
@@ -89,7 +87,7 @@ func runTwitch(ctx context.Context, args []string, getenv func(string) (string, 
 	c := twitchCmd{ctx: ctx, stdout: stdout, cfg: cfg, name: name, store: auth.Store{Dir: dataDir},
 		where: auth.Store{Dir: dataDir}.Path()}
 	if redisURL != "" {
-		client, err := clusterLoginClient(ctx, redisURL)
+		client, err := dialRedis(ctx, redisURL)
 		if err != nil {
 			fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
 			return exitFailure
@@ -148,21 +146,6 @@ func twitchDeclaration(file, instance string, getenv func(string) (string, bool)
 		return nil, "", fmt.Errorf("ingress %q has no client_id: create an application at dev.twitch.tv (a public client) and put its client id there", spec.Name)
 	}
 	return cfg, spec.Name, nil
-}
-
-// clusterLoginClient connects to the cluster's Redis for the login.
-func clusterLoginClient(ctx context.Context, raw string) (goredis.UniversalClient, error) {
-	client, err := newRedisClient(raw)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, redisStartTimeout)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("cluster mode: Redis at %s: unreachable: %w", redactedURL(raw), err)
-	}
-	return client, nil
 }
 
 func (c twitchCmd) client() *auth.Client {
