@@ -248,9 +248,22 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // Handles reports whether the current rules file declares an ingress at path.
-func (r *Router) Handles(path string) bool {
-	_, pattern := r.cur.Load().mux.Handler(&http.Request{Method: http.MethodPost, URL: mustURL(path)})
-	return pattern != ""
+func (r *Router) Handles(path string) bool { return r.IngressType(path) != "" }
+
+// IngressType is the type of the ingress the current rules file declares
+// at path ("trigger", "kofi", …), "" when it declares none there.
+func (r *Router) IngressType(path string) string {
+	snap := r.cur.Load()
+	_, pattern := snap.mux.Handler(&http.Request{Method: http.MethodPost, URL: mustURL(path)})
+	if pattern == "" {
+		return ""
+	}
+	for _, spec := range snap.set.Ingress() {
+		if spec.Path == pattern {
+			return spec.Type
+		}
+	}
+	return ""
 }
 
 // State returns the reload-proof state of the ingress instance name; the

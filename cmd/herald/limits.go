@@ -54,11 +54,15 @@ func tooMany(w http.ResponseWriter, r *http.Request, status int, retry time.Dura
 	refuse(w, r, status, reason)
 }
 
+// triggerShaped marks (in a request's context) a request of a trigger
+// URL: the built-in /notify or one the rules file declares.
+type triggerShaped struct{}
+
 // refuse answers a request the limits turn away in the shape its sender
-// reads: the built-in /notify's (bots written for the seed service read
+// reads: a trigger URL's (bots written for the seed service read
 // success, count and msg), {"error": reason} anywhere else.
 func refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	if r.URL.Path == "/notify" {
+	if shaped, _ := r.Context().Value(triggerShaped{}).(bool); shaped {
 		ingress.WriteJSON(w, status, seedAnswer{Success: 0, Count: 0, Msg: reason})
 		return
 	}
@@ -72,7 +76,11 @@ func refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
 func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := limit.Key(r)
-		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, key))
+		ctx := context.WithValue(r.Context(), clientKey{}, key)
+		if path := r.URL.Path; path == "/notify" || !d.sinkProtocol(path) && d.router.IngressType(path) == "trigger" {
+			ctx = context.WithValue(ctx, triggerShaped{}, true)
+		}
+		r = r.WithContext(ctx)
 		switch path := r.URL.Path; {
 		case d.sinkProtocol(path):
 			var end func()

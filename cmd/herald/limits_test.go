@@ -36,3 +36,23 @@ func TestDeclaredLengthOverMaxBodyIsRefusedAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggerURLsAreRefusedInTheirShape: a body past --max-body is
+// refused in the answer shape of the path's sender: a trigger URL's
+// (built-in or declared in the rules file) {success, count, msg}, a
+// webhook's {"error": …}.
+func TestTriggerURLsAreRefusedInTheirShape(t *testing.T) {
+	path := writeRules(t, "version: 1\ningress:\n  alerts:\n    type: trigger\n    path: /alerts\n  kofi:\n    type: kofi\n    path: /kofi\n    verification_token: t0k3n\n")
+	base := startServer(t, func(c *config) { c.rulesFile, c.maxBody = path, 64 })
+	big := "code=a&event=b&pad=" + strings.Repeat("x", 100)
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, tc := range []struct{ path, want string }{
+		{"/notify", `{"success":0,"count":0,"msg":"body larger than 64 bytes"}`},
+		{"/alerts", `{"success":0,"count":0,"msg":"body larger than 64 bytes"}`},
+		{"/kofi", `{"error":"body larger than 64 bytes"}`},
+	} {
+		if a := do(t, "POST", base+tc.path, strings.NewReader(big), form); a.status != http.StatusRequestEntityTooLarge || a.body != tc.want {
+			t.Errorf("POST %s of 119 bytes = %d %s, want 413 %s", tc.path, a.status, a.body, tc.want)
+		}
+	}
+}
