@@ -17,6 +17,7 @@ import (
 	rb "github.com/heraldhq/herald/broker/redis"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/ingress/twitch/auth"
 	"github.com/heraldhq/herald/internal/lease"
 	"github.com/heraldhq/herald/internal/redisvalues"
 	"github.com/heraldhq/herald/internal/rediswire"
@@ -194,6 +195,26 @@ func openCluster(raw string, ss sinks, log *slog.Logger) (*cluster, error) {
 // (ingress.SharedStore), such as the Twitch login.
 func sharedValues(c goredis.UniversalClient) redisvalues.Store {
 	return redisvalues.Store{Client: c, Prefix: rj.DefaultPrefix + "shared:"}
+}
+
+// loginCopyEvery is how often a node brings its copy of the cluster's
+// Twitch login up to date (auth.Shared's Load), holding the Twitch
+// session or not: after a Redis that restarted empty any node's copy is
+// then current enough to be shared, and a logout deletes every copy.
+const loginCopyEvery = 30 * time.Second
+
+// keepLoginCopy runs Load on store every loginCopyEvery until ctx ends.
+func keepLoginCopy(ctx context.Context, store auth.TokenStore) {
+	t := time.NewTicker(loginCopyEvery)
+	defer t.Stop()
+	for {
+		_, _ = store.Load() // no login, or Redis away: nothing to copy now
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // dialRedis connects to the Redis a --redis URL names and checks that it

@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/trigger"
+	"github.com/heraldhq/herald/ingress/twitch"
 	"github.com/heraldhq/herald/internal/lease"
 	"github.com/heraldhq/herald/internal/limit"
 	"github.com/heraldhq/herald/internal/recent"
@@ -270,6 +271,10 @@ func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
 	s.wg.Go(func() { rl.onHangup(ctx, hup) })
 	if s.cluster != nil {
 		s.wg.Go(func() { s.cluster.lease.Run(ctx) })
+		if s.cfg.dataDir != memoryData {
+			login := twitch.LoginStore(s.cfg.dataDir, sharedValues(s.cluster.client))
+			s.wg.Go(func() { keepLoginCopy(ctx, login) })
+		}
 	}
 	if s.cfg.rulesFile != "" {
 		s.wg.Go(func() { rl.watch(ctx) })

@@ -231,6 +231,13 @@ func (c twitchCmd) status() error {
 func (c twitchCmd) logout() error {
 	tok, err := c.store.Load()
 	if errors.Is(err, auth.ErrNoLogin) {
+		if c.shared != nil {
+			// The cluster may have none while nodes keep copies (Redis
+			// restarted empty): the tombstone keeps them from sharing one.
+			if err := c.shared.Delete(); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintln(c.stdout, "Not logged in.")
 		return nil
 	}

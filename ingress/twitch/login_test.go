@@ -27,6 +27,15 @@ func node(t *testing.T, srv *redistest.Server) (auth.TokenStore, string) {
 	return twitch.LoginStore(dir, redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"}), dir
 }
 
+// loginKey is where the cluster's login is in Redis.
+const loginKey = "herald:shared:twitch-login"
+
+// cluster is the command line's view of the cluster's login.
+func cluster(t *testing.T, srv *redistest.Server) *auth.Shared {
+	t.Helper()
+	return twitch.ClusterLogin(redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+}
+
 func mustLoad(t *testing.T, s auth.TokenStore, want string) {
 	t.Helper()
 	got, err := s.Load()
@@ -50,7 +59,7 @@ func TestClusterLogin(t *testing.T) {
 	})
 	t.Run("a renewal reaches every node, and their files", func(t *testing.T) {
 		srv := redistest.Start(t)
-		cli := twitch.ClusterLogin(redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+		cli := cluster(t, srv)
 		if err := cli.Put(login("1")); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +77,7 @@ func TestClusterLogin(t *testing.T) {
 	})
 	t.Run("a renewal does not overwrite a newer login", func(t *testing.T) {
 		srv := redistest.Start(t)
-		cli := twitch.ClusterLogin(redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+		cli := cluster(t, srv)
 		_ = cli.Put(login("1"))
 		holder, _ := node(t, srv)
 		mustLoad(t, holder, "1")
@@ -93,7 +102,7 @@ func TestClusterLogin(t *testing.T) {
 		if err := (auth.Store{Dir: dirB}).Save(login("1")); err != nil { // a copy made by hand
 			t.Fatal(err)
 		}
-		cli := twitch.ClusterLogin(redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+		cli := cluster(t, srv)
 		if err := cli.Delete(); err != nil {
 			t.Fatal(err)
 		}
@@ -108,25 +117,97 @@ func TestClusterLogin(t *testing.T) {
 		_ = cli.Put(login("2"))
 		mustLoad(t, a, "2")
 	})
-	t.Run("while Redis does not answer, the node's copy; its renewal is shared after", func(t *testing.T) {
-		srv := redistest.Start(t)
-		cli := twitch.ClusterLogin(redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+	t.Run("a renewal made while Redis was away is shared once it is back, by a new store too", func(t *testing.T) {
+		srv := redistest.StartDurable(t)
+		cli := cluster(t, srv)
 		_ = cli.Put(login("1"))
-		holder, _ := node(t, srv)
+		holder, dir := node(t, srv)
 		mustLoad(t, holder, "1")
-		srv.Pause()
-		mustLoad(t, holder, "1")
-		if err := holder.Save(login("2")); err != nil { // renewed while Redis is away: kept on disk
+		srv.Stop()
+		mustLoad(t, holder, "1") // this node's copy serves
+		if err := holder.Save(login("2")); err != nil {
 			t.Fatal(err)
 		}
-		srv.Resume()
-		mustLoad(t, holder, "2")
+		srv.Restart() // with login 1: the renewal never reached it
+		// The session restarted meanwhile (a rules reload, the lease
+		// lost and won again): a new store over the same file.
+		fresh := twitch.LoginStore(dir, redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+		mustLoad(t, fresh, "2")
 		other, _ := node(t, srv)
 		mustLoad(t, other, "2")
 	})
+	t.Run("a Redis back from an older snapshot gets the renewals it lost", func(t *testing.T) {
+		srv := redistest.Start(t)
+		cli := cluster(t, srv)
+		_ = cli.Put(login("1"))
+		snapshot, err := srv.Client().HGetAll(t.Context(), loginKey).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		holder, _ := node(t, srv)
+		mustLoad(t, holder, "1")
+		for _, n := range []string{"2", "3"} {
+			if err := holder.Save(login(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := srv.Client().HSet(t.Context(), loginKey, snapshot).Err(); err != nil { // back to login 1
+			t.Fatal(err)
+		}
+		other, _ := node(t, srv)
+		mustLoad(t, other, "1") // what the cluster says, until a node knows better
+		mustLoad(t, holder, "3")
+		mustLoad(t, other, "3")
+	})
+	t.Run("after Redis restarted empty, the newest copy wins over a stale one", func(t *testing.T) {
+		srv := redistest.Start(t)
+		cli := cluster(t, srv)
+		_ = cli.Put(login("1"))
+		stale, _ := node(t, srv)
+		mustLoad(t, stale, "1") // then away for a while
+		holder, _ := node(t, srv)
+		mustLoad(t, holder, "1")
+		_ = holder.Save(login("2"))
+		srv.Restart()
+		mustLoad(t, stale, "1") // the first to ask shares its copy
+		mustLoad(t, holder, "2")
+		mustLoad(t, stale, "2")
+	})
+	t.Run("a logout reaches every copy, and a Redis restarted empty does not bring one back", func(t *testing.T) {
+		srv := redistest.Start(t)
+		cli := cluster(t, srv)
+		_ = cli.Put(login("1"))
+		a, dirA := node(t, srv)
+		b, dirB := node(t, srv)
+		mustLoad(t, a, "1")
+		mustLoad(t, b, "1")
+		if err := cli.Delete(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []auth.TokenStore{a, b} {
+			if _, err := s.Load(); !errors.Is(err, auth.ErrNoLogin) {
+				t.Errorf("Load after logout = %v, want ErrNoLogin", err)
+			}
+		}
+		srv.Restart()
+		for _, dir := range []string{dirA, dirB} {
+			s := twitch.LoginStore(dir, redisvalues.Store{Client: srv.Client(), Prefix: "herald:shared:"})
+			if _, err := s.Load(); !errors.Is(err, auth.ErrNoLogin) {
+				t.Errorf("Load after logout and an empty restart = %v, want ErrNoLogin", err)
+			}
+		}
+	})
+	t.Run("the command line says when Redis does not answer", func(t *testing.T) {
+		srv := redistest.Start(t)
+		cli := cluster(t, srv)
+		srv.Stop()
+		if _, err := cli.Load(); err == nil || errors.Is(err, auth.ErrNoLogin) {
+			t.Errorf("Load with Redis down = %v, want Redis's error, not no login", err)
+		}
+	})
 	t.Run("a damaged cluster login says so", func(t *testing.T) {
 		srv := redistest.Start(t)
-		if err := srv.Client().HSet(t.Context(), "herald:shared:twitch-login", "tag", "x", "value", "{").Err(); err != nil {
+		if err := srv.Client().HSet(t.Context(), loginKey, "tag", "x", "value", "{").Err(); err != nil {
 			t.Fatal(err)
 		}
 		a, _ := node(t, srv)

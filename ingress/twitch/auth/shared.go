@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -32,152 +33,144 @@ const remoteTimeout = 2 * time.Second
 // own copy is not shared again over it.
 const loggedOut = "logged-out"
 
+// maxRenewedFrom bounds the lineage a login keeps (renewedFrom): the
+// renewals a cluster's copy can have missed and still be recognised.
+const maxRenewedFrom = 16
+
 // tagOf names a login by its refresh token (hashed: the tag is no
 // secret). Twitch renews a public client's refresh token each time it is
 // used, so a renewal is a new tag, and a write conditional on the tag a
-// node holds cannot overwrite a login that changed since (a renewal, a
-// new login, a logout).
+// node holds cannot overwrite a login that changed since.
 func tagOf(t Token) string {
+	if t.Access.IsZero() {
+		return ""
+	}
 	h := sha256.Sum256([]byte("refresh:" + t.Refresh.Value()))
 	return hex.EncodeToString(h[:12])
 }
 
 // Shared keeps a User login in the cluster's Remote, which every node
-// reads, and a copy in this node's file, used while Remote does not
-// answer. The node that runs the session saves each renewal to Remote
-// (conditional on the login it renewed being still the cluster's), and
-// the node that takes over loads it from there. A node's own login file
-// is shared only when the cluster has never had a login; after a logout
-// the cluster has none until the next `herald twitch login --redis`.
-// Safe for concurrent use.
+// reads, and a copy in this node's file.
+//
+// Which copy is the login: the cluster's, unless it is one this node's
+// copy was renewed from (renewedFrom), which means the cluster's lost
+// renewals (made while Redis did not answer, or undone by a Redis that
+// came back from an older snapshot): then this node's copy is shared
+// over it. A renewal is saved only over the login it renewed (Swap on
+// the tag), so a new login made meanwhile stands. A node's own copy is
+// also shared with a cluster that has none (a Redis that restarted
+// empty); after a logout (a tombstone tag) it is deleted instead. While
+// Remote does not answer, this node's copy serves. Safe for concurrent
+// use; its state is only the login it holds, so a new Shared over the
+// same file and Remote (a rules reload) behaves the same.
 type Shared struct {
 	// File is this node's copy; nil keeps none (the command line, run
-	// from anywhere).
+	// from anywhere), and then a Remote that does not answer is an error.
 	File   *Store
 	Remote Remote
 
-	mu sync.Mutex
-	// held is the tag of the login this node holds (last loaded or
-	// saved), "" for none.
-	held string
-	// unsaved is a renewal Remote did not answer for: offered again at
-	// each Load until Remote takes it or the cluster's login changed.
-	unsaved *renewal
+	mu   sync.Mutex
+	held Token // the login this node holds: last loaded or saved
 }
 
-type renewal struct {
-	from, tag string
-	value     []byte
-}
-
-// Load returns the cluster's login; this node's file while Remote does
-// not answer; ErrNoLogin when there is none (or the cluster logged out).
+// Load returns the login (see Shared); ErrNoLogin when there is none or
+// the cluster logged out.
 func (s *Shared) Load() (Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.offerUnsaved(ctx)
+	return s.load(ctx, true)
+}
+
+func (s *Shared) load(ctx context.Context, retry bool) (Token, error) {
 	b, tag, err := s.Remote.Get(ctx)
-	switch {
-	case err != nil: // Redis away: what this node has
-		t, err := s.fileLoad()
+	if err != nil {
+		if s.File == nil {
+			return Token{}, fmt.Errorf("reading the cluster's Twitch login from Redis: %w", err)
+		}
+		t, err := s.File.Load() // Redis away: what this node has
 		if err == nil {
-			s.held = tagOf(t)
+			s.held = t
 		}
 		return t, err
-	case tag == "":
-		return s.adopt(ctx)
-	case tag == loggedOut:
-		s.held = ""
+	}
+	if tag == loggedOut {
+		s.held = Token{}
 		if s.File != nil {
-			_ = s.File.Delete() // not to be used while Redis is away
+			_ = s.File.Delete() // not to be shared again, nor used while Redis is away
 		}
 		return Token{}, ErrNoLogin
 	}
-	t, err := decode(b)
-	if err != nil {
+	local, localErr := s.fileLoad()
+	shared, err := decode(b)
+	switch {
+	case localErr == nil && (tag == "" || err != nil || slices.Contains(local.renewedFrom, tag)):
+		// The cluster has no login (or a damaged one), or one this
+		// node's was renewed from: this node's is the login.
+		return s.share(ctx, tag, local, retry)
+	case tag == "":
+		return Token{}, localErr
+	case err != nil:
 		return Token{}, errors.New("the cluster's Twitch login in Redis is damaged; run `herald twitch login --redis` again")
 	}
-	s.held = tag
+	s.held = shared
 	s.cache(b)
-	return t, nil
+	return shared, nil
 }
 
-// adopt shares this node's own login file with a cluster that has never
-// had a login (a node that ran alone before, or Redis restarted empty).
-// If another node shares one first, that one is taken.
-func (s *Shared) adopt(ctx context.Context) (Token, error) {
-	t, err := s.fileLoad()
-	if err != nil {
-		return Token{}, err
-	}
+// share makes t the cluster's login over the one tagged from, unless the
+// cluster's changed meanwhile: then that one is read instead (once).
+func (s *Shared) share(ctx context.Context, from string, t Token, retry bool) (Token, error) {
 	b, err := encode(t)
 	if err != nil {
 		return Token{}, err
 	}
-	tag := tagOf(t)
-	if ok, err := s.Remote.Swap(ctx, "", tag, b); err == nil && !ok {
-		theirs, theirTag, err := s.Remote.Get(ctx)
-		if t2, derr := decode(theirs); err == nil && derr == nil && theirTag != loggedOut {
-			s.held = theirTag
-			s.cache(theirs)
-			return t2, nil
-		}
+	ok, err := s.Remote.Swap(ctx, from, tagOf(t), b)
+	if err == nil && !ok && retry {
+		return s.load(ctx, false)
 	}
-	s.held = tag
+	s.held = t // shared, or Redis flickered: this node's copy serves
 	return t, nil
 }
 
-// Save stores a renewed (or newly validated) login: in Remote if the
-// cluster's login is still the one this node held, and in this node's
-// file. If the cluster's login changed meanwhile (a new login, a logout,
-// a renewal elsewhere) it stands, and the next Load takes it; this
-// node's token still works until then. While Remote does not answer the
-// renewal is kept and offered again at each Load. An error means neither
-// copy holds t.
+// Save stores a renewed (or newly validated) login in this node's file
+// and, if the cluster's login is still the one this node held, in
+// Remote. If the cluster's changed meanwhile (a new login, a logout) it
+// stands, and the next Load takes it; this node's token works until
+// then. While Remote does not answer, the file keeps the renewal and
+// its lineage, and the next Load shares it. An error means neither copy
+// holds t.
 func (s *Shared) Save(t Token) error {
-	b, err := encode(t)
-	if err != nil {
-		return fmt.Errorf("saving the Twitch login: %w", err)
-	}
-	tag := tagOf(t)
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	from := tagOf(s.held)
+	t.renewedFrom = s.held.renewedFrom
+	if tag := tagOf(t); tag != from && from != "" {
+		t.renewedFrom = append([]string{from}, t.renewedFrom...)
+		t.renewedFrom = t.renewedFrom[:min(len(t.renewedFrom), maxRenewedFrom)]
+	}
+	b, err := encode(t)
+	if err != nil {
+		return fmt.Errorf("saving the Twitch login: %w", err)
+	}
 	var fileErr error
 	if s.File != nil {
 		fileErr = s.File.write(b)
 	}
-	ok, err := s.Remote.Swap(ctx, s.held, tag, b)
-	switch {
-	case err != nil:
-		s.unsaved = &renewal{from: s.held, tag: tag, value: b}
-		s.held = tag
-		if s.File == nil || fileErr != nil {
-			return fmt.Errorf("saving the Twitch login in Redis: %w", err)
-		}
-	case ok:
-		s.held, s.unsaved = tag, nil
+	s.held = t
+	if _, err := s.Remote.Swap(ctx, from, tagOf(t), b); err != nil && (s.File == nil || fileErr != nil) {
+		return fmt.Errorf("saving the Twitch login in Redis: %w", err)
 	}
 	return nil
-}
-
-// offerUnsaved gives Remote a renewal it did not answer for, once it
-// answers; if the cluster's login changed meanwhile, that one stands.
-func (s *Shared) offerUnsaved(ctx context.Context) {
-	if s.unsaved == nil {
-		return
-	}
-	if _, err := s.Remote.Swap(ctx, s.unsaved.from, s.unsaved.tag, s.unsaved.value); err == nil {
-		s.unsaved = nil
-	}
 }
 
 // Put makes t the cluster's login, whatever it was: a new
 // `herald twitch login`.
 func (s *Shared) Put(t Token) error {
+	t.renewedFrom = nil
 	b, err := encode(t)
 	if err != nil {
 		return fmt.Errorf("saving the Twitch login: %w", err)
@@ -189,22 +182,22 @@ func (s *Shared) Put(t Token) error {
 	if err := s.Remote.Set(ctx, tagOf(t), b); err != nil {
 		return fmt.Errorf("saving the Twitch login in Redis: %w", err)
 	}
-	s.held, s.unsaved = tagOf(t), nil
+	s.held = t
 	s.cache(b)
 	return nil
 }
 
-// Delete logs the cluster out: no node takes a login from Redis, or
-// shares its own file, until the next Put.
+// Delete logs the cluster out: each node deletes its copy at its next
+// Load, and none is shared again until the next Put.
 func (s *Shared) Delete() error {
 	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.Remote.Set(ctx, loggedOut, []byte("{}")); err != nil {
-		return fmt.Errorf("removing the cluster's Twitch login: %w", err)
+		return fmt.Errorf("logging the cluster out of Twitch: %w", err)
 	}
-	s.held, s.unsaved = "", nil
+	s.held = Token{}
 	if s.File != nil {
 		return s.File.Delete()
 	}
@@ -219,7 +212,8 @@ func (s *Shared) fileLoad() (Token, error) {
 }
 
 // cache brings this node's file up to the cluster's login b. Best
-// effort: the file only serves while Redis is away.
+// effort: the file serves while Redis is away, and is shared with a
+// cluster whose Redis restarted empty.
 func (s *Shared) cache(b []byte) {
 	if s.File == nil {
 		return

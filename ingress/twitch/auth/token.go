@@ -25,6 +25,11 @@ type Token struct {
 	Login   string
 	// Expires is zero when unknown.
 	Expires time.Time
+
+	// renewedFrom are the tags (tagOf) of the logins this one was renewed
+	// from, newest first: how Shared tells a cluster's copy that lost
+	// renewals from a new login.
+	renewedFrom []string
 }
 
 // HasScope reports whether the token carries scope.
@@ -40,6 +45,7 @@ type file struct {
 	UserID       string    `json:"user_id,omitempty"`
 	Login        string    `json:"login,omitempty"`
 	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	RenewedFrom  []string  `json:"renewed_from,omitempty"`
 }
 
 // ErrNoLogin means the data directory holds no login.
@@ -117,7 +123,7 @@ func (s Store) write(b []byte) error {
 // encode is t as the login file holds it (and a cluster's copy, Shared).
 func encode(t Token) ([]byte, error) {
 	b, err := json.MarshalIndent(file{ClientID: t.ClientID, AccessToken: t.Access.Value(), RefreshToken: t.Refresh.Value(),
-		Scopes: t.Scopes, UserID: t.UserID, Login: t.Login, ExpiresAt: t.Expires.UTC()}, "", "  ")
+		Scopes: t.Scopes, UserID: t.UserID, Login: t.Login, ExpiresAt: t.Expires.UTC(), RenewedFrom: t.renewedFrom}, "", "  ")
 	return append(b, '\n'), err
 }
 
@@ -131,7 +137,7 @@ func decode(b []byte) (Token, error) {
 		return Token{}, errors.New("no access token")
 	}
 	return Token{ClientID: f.ClientID, Access: NewSecret(f.AccessToken), Refresh: NewSecret(f.RefreshToken),
-		Scopes: f.Scopes, UserID: f.UserID, Login: f.Login, Expires: f.ExpiresAt}, nil
+		Scopes: f.Scopes, UserID: f.UserID, Login: f.Login, Expires: f.ExpiresAt, renewedFrom: f.RenewedFrom}, nil
 }
 
 // Delete removes the login; no login is not an error.
