@@ -39,9 +39,13 @@ const DefaultDebounce = 250 * time.Millisecond
 // the file is back. reload runs on Watch's goroutine and should not block
 // for long; errors it meets are its own to log.
 //
+// loaded is the file as the caller read it (os.Stat before the read), so
+// a save between the caller's read and the start of the watch is not
+// missed; nil means unknown, and the first look reloads.
+//
 // Watch returns nil when ctx ends, or an error if the directory cannot be
 // watched.
-func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.Logger, reload func(data []byte)) error {
+func Watch(ctx context.Context, path string, loaded fs.FileInfo, debounce time.Duration, log *slog.Logger, reload func(data []byte)) error {
 	w, name, err := watchDir(path)
 	if err != nil {
 		return err
@@ -58,7 +62,7 @@ func Watch(ctx context.Context, path string, debounce time.Duration, log *slog.L
 		log:  log.With("component", "rules-watch", "file", name), reload: reload,
 		poll: poll.C, stat: func() (fs.FileInfo, error) { return os.Stat(name) },
 	}
-	l.loaded, _ = l.stat()
+	l.loaded = loaded
 	return l.run(ctx)
 }
 

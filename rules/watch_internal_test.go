@@ -252,8 +252,41 @@ func TestWatchSeesWhatTheDirectoryWatchCannot(t *testing.T) {
 	}
 }
 
+// TestWatchSeesASaveBeforeItStarted: a save between the caller's read of
+// the file and the start of the watch (a save right as herald starts) is
+// loaded, not taken for the file the caller read.
+func TestWatchSeesASaveBeforeItStarted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	save := func(content string) {
+		if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("version: 1\n")
+	read, err := os.Stat(path) // as the caller read it
+	if err != nil {
+		t.Fatal(err)
+	}
+	save("version: 1\n# saved as herald started\n")
+	got := make(chan string, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = Watch(ctx, path, read, 0, nil, func(b []byte) { got <- string(b) }) }()
+	select {
+	case b := <-got:
+		if b != "version: 1\n# saved as herald started\n" {
+			t.Errorf("reloaded %q, want the later save", b)
+		}
+	case <-time.After(4 * pollEvery):
+		t.Fatal("a save made before the watch started was never loaded")
+	}
+}
+
 func TestWatchMissingDirectory(t *testing.T) {
-	err := Watch(t.Context(), filepath.Join(t.TempDir(), "nope", "rules.yaml"), 0, nil, func([]byte) {})
+	err := Watch(t.Context(), filepath.Join(t.TempDir(), "nope", "rules.yaml"), nil, 0, nil, func([]byte) {})
 	if err == nil {
 		t.Fatal("Watch on a missing directory succeeded")
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,7 @@ type server struct {
 	heldBefore *recent.Set
 	cluster    *cluster // nil unless --redis
 	router     *router.Router
+	rulesRead  fs.FileInfo // the rules file as loaded at start, for its watch
 	http       *http.Server
 	ln         net.Listener
 	tls        *tls.Config
@@ -121,7 +123,7 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 	s.router = router.New(router.Options{Broker: toJournal, Log: log, Getenv: getenv,
 		MaxBody: cfg.maxBody, Reserved: s.sinks.reserved(), ReservedNames: reservedNames,
 		Observer: s.mon.observer(), DataDir: cfg.dataDir})
-	if err := loadRules(s.router, cfg.rulesFile); err != nil {
+	if s.rulesRead, err = loadRules(s.router, cfg.rulesFile); err != nil {
 		return nil, err
 	}
 	// Where deliveries go once journaled: this node's sinks (broker.Local),
@@ -267,7 +269,7 @@ const maxHeldBefore = 10_000
 // of the file until ctx ends. The channel receives Serve's error if it
 // stops on its own.
 func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
-	rl := reloader{rt: s.router, file: s.cfg.rulesFile, log: s.log.With("component", "rules"), loaded: s.applyJournalSettings}
+	rl := reloader{rt: s.router, file: s.cfg.rulesFile, read: s.rulesRead, log: s.log.With("component", "rules"), loaded: s.applyJournalSettings}
 	s.wg.Go(func() { rl.onHangup(ctx, hup) })
 	if s.cluster != nil {
 		s.wg.Go(func() { s.cluster.lease.Run(ctx) })

@@ -88,7 +88,7 @@ func TestReloadRestartsStoppedIngress(t *testing.T) {
 		logs := &syncBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, nil))
 		rt := router.New(router.Options{Log: log, DataDir: data})
-		if err := loadRules(rt, rules); err != nil {
+		if _, err := loadRules(rt, rules); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(t.Context())

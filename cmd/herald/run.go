@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -100,28 +101,32 @@ func rulesName(file string) string {
 
 // loadRules loads the starting rules. At start-up there is nothing to fall
 // back to, so a broken file stops the server with every positioned error.
-func loadRules(rt *router.Router, file string) error {
+// It returns the file as it was read (for the watch: a save after the read
+// is then not missed), nil for the embedded default.
+func loadRules(rt *router.Router, file string) (fs.FileInfo, error) {
 	if file == "" {
 		if err := rt.Reload(embeddedRulesName, examples.DefaultRules); err != nil {
-			return fmt.Errorf("embedded rules: %w", err)
+			return nil, fmt.Errorf("embedded rules: %w", err)
 		}
-		return nil
+		return nil, nil
 	}
+	read, _ := os.Stat(file) // before the read: a save after it shows as a change
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("rules: %w", err)
+		return nil, fmt.Errorf("rules: %w", err)
 	}
 	if err := rt.Reload(file, data); err != nil {
-		return fmt.Errorf("rules file has errors, not starting:\n%w", err)
+		return nil, fmt.Errorf("rules file has errors, not starting:\n%w", err)
 	}
-	return nil
+	return read, nil
 }
 
 // reloader re-reads the rules file into the router; a file that fails to
 // load is logged with its positioned errors and the running rules stay.
 type reloader struct {
 	rt     *router.Router
-	file   string // "" when running the embedded default
+	file   string      // "" when running the embedded default
+	read   fs.FileInfo // the file as loadRules read it
 	log    *slog.Logger
 	loaded func() // after a successful reload: settings outside the router follow
 }
@@ -174,7 +179,7 @@ func (r reloader) onHangup(ctx context.Context, hup <-chan os.Signal) {
 
 // watch reloads the rules on every save of the file.
 func (r reloader) watch(ctx context.Context) {
-	if err := rules.Watch(ctx, r.file, 0, r.log, func(b []byte) { r.load(b) }); err != nil {
+	if err := rules.Watch(ctx, r.file, r.read, 0, r.log, func(b []byte) { r.load(b) }); err != nil {
 		r.log.Error("watching the rules file failed; reload with SIGHUP", "file", r.file, "err", err)
 	}
 }
