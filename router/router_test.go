@@ -280,7 +280,7 @@ func (pageless) Close(context.Context) error                           { return 
 // TestReceiptSaysDroppedOrUnrouted: the receipt says why an event reached
 // no page, and so does the log, at INFO, whatever ingress it came from.
 func TestReceiptSaysDroppedOrUnrouted(t *testing.T) {
-	var logs syncBuilder
+	var logs lockedBuffer
 	r := router.New(router.Options{Sinks: []egress.Sink{pageless{}}, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: quiet\n    when: type == \"x\"\n    drop: true\n")); err != nil {
 		t.Fatal(err)
@@ -309,24 +309,6 @@ func TestReceiptSaysDroppedOrUnrouted(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuilder is a strings.Builder safe for concurrent writes.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRuleErrorsPerRule checks that a failing set field is counted under
