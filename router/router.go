@@ -200,18 +200,29 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 // ingress it came through; that is where a streamer looks when an alert
 // did not show. Codes are secrets, so rooms are not named.
 func (r *Router) logOutcome(ev herald.Event, res rules.Result, rc herald.Receipt) {
+	level, msg := slog.LevelInfo, ""
+	switch {
+	case rc.Dropped != "":
+		msg = "alert reached no page: dropped by a rule"
+	case rc.Unrouted:
+		msg = "alert reached no page: no rule routed it"
+	case rc.Pages == 0:
+		msg = "alert reached no page: none connected to its room"
+	default:
+		level, msg = slog.LevelDebug, "event routed"
+	}
+	ctx := context.Background()
+	if !r.log.Enabled(ctx, level) { // the common case: an alert that reached pages, at INFO
+		return
+	}
 	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("source", ev.Source), slog.String("event_type", ev.Type)}
 	switch {
 	case rc.Dropped != "":
-		r.log.LogAttrs(context.Background(), slog.LevelInfo, "alert reached no page: dropped by a rule", append(attrs, slog.String("rule", rc.Dropped))...)
-	case rc.Unrouted:
-		r.log.LogAttrs(context.Background(), slog.LevelInfo, "alert reached no page: no rule routed it", attrs...)
-	case rc.Pages == 0:
-		r.log.LogAttrs(context.Background(), slog.LevelInfo, "alert reached no page: none connected to its room", attrs...)
-	case r.log.Enabled(context.Background(), slog.LevelDebug):
-		r.log.LogAttrs(context.Background(), slog.LevelDebug, "event routed",
-			append(attrs, slog.Any("rules", res.Matched), slog.Int("deliveries", len(res.Deliveries)), slog.Int("pages", rc.Pages))...)
+		attrs = append(attrs, slog.String("rule", rc.Dropped))
+	case level == slog.LevelDebug:
+		attrs = append(attrs, slog.Any("rules", res.Matched), slog.Int("deliveries", len(res.Deliveries)), slog.Int("pages", rc.Pages))
 	}
+	r.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 func (r *Router) account(ev herald.Event, res rules.Result) {
