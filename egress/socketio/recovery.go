@@ -83,10 +83,9 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		pid = libraryPID(lc.sock) // the one the library answered with
 		// The client is recovered only if the library answered with its
 		// old pid; if it did not, greet it as the new page it thinks it
-		// is (what it missed is still sent).
+		// is (what it missed is still sent, as to a reloaded page).
 		if res.Recovered && pid != res.PID {
-			r := *res
-			r.Recovered = false
+			r := res.NotRecovered()
 			res = &r
 		}
 	}

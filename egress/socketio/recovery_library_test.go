@@ -1,10 +1,21 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/journal"
+	"github.com/heraldhq/herald/journal/mem"
+	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 )
 
@@ -73,4 +84,100 @@ func FuzzWithNoOffset(f *testing.F) {
 			t.Fatalf("auth changed: %v → %v", before, after)
 		}
 	})
+}
+
+// TestLibraryRecoveryNotRestoredIsANewPage: when the library does not
+// restore a session that herald's journal knows a moment later (the
+// library's lookup failed), the library answers with a new pid and the
+// client is a new page: it is greeted (WELCOME), and it takes what it
+// missed as a reloaded page does, the alerts no page had marked replayed.
+func TestLibraryRecoveryNotRestoredIsANewPage(t *testing.T) {
+	mj := mem.New()
+	defer mj.Close()
+	j := &failingSession{Journal: mj}
+	k := recovery.New(j, recovery.Options{})
+	s, srv := startSink(t, Options{Log: discardLog(), Recovery: k, Position: func(d herald.Delivery) string { return k.Position(d.Offset) }})
+
+	first := connectRaw(t, srv.URL, "polling", map[string]any{"code": "abc"})
+	waitFor(t, "session saved", func() bool { _, ok, _ := mj.Session(t.Context(), first.pid); return ok })
+	first.close()
+	waitFor(t, "the page gone", func() bool { return len(s.Clients()) == 0 })
+	s.writes.Wait()
+	d := delivery("abc", "DONATION", map[string]any{"n": 1})
+	d.Time = time.Now()
+	if _, err := mj.Append(t.Context(), d); err != nil { // it reached no page
+		t.Fatal(err)
+	}
+
+	j.failOnce(first.pid) // the library's lookup, before herald's
+	next := pollingPage(t, srv.URL, `40{"pid":"`+first.pid+`"}`)
+	answer := next()
+	var a struct{ PID string }
+	if !strings.HasPrefix(answer, "40{") || json.Unmarshal([]byte(answer[2:]), &a) != nil || a.PID == "" || a.PID == first.pid {
+		t.Fatalf("CONNECT answer = %q, want a new pid (the library did not restore the session)", answer)
+	}
+	if got := next(); !strings.HasPrefix(got, `42["WELCOME"`) {
+		t.Fatalf("first event = %q, want WELCOME: the client is a new page", got)
+	}
+	if name, n, replayed, _ := frame(t, next()); name != "DONATION" || n != "1" || !replayed {
+		t.Fatalf("got %s n=%s replayed=%v, want the pending DONATION n=1 marked replayed", name, n, replayed)
+	}
+}
+
+// failingSession is a journal whose next Session lookup of one pid fails.
+type failingSession struct {
+	journal.Journal
+	mu   sync.Mutex
+	fail string
+}
+
+func (j *failingSession) failOnce(pid string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.fail = pid
+}
+
+func (j *failingSession) Session(ctx context.Context, pid string) (journal.Session, bool, error) {
+	j.mu.Lock()
+	fail := pid != "" && pid == j.fail
+	if fail {
+		j.fail = ""
+	}
+	j.mu.Unlock()
+	if fail {
+		return journal.Session{}, false, errors.New("journal lookup failed")
+	}
+	return j.Journal.Session(ctx, pid)
+}
+
+// pollingPage opens a long-polling session, sends connect, and returns a
+// function that reads the server's Socket.IO packets one at a time.
+func pollingPage(t *testing.T, base, connect string) (next func() string) {
+	t.Helper()
+	u := base + "/socket.io/?EIO=4&transport=polling"
+	open := pollingDo(t, http.MethodGet, u, "")
+	var hs struct{ SID string }
+	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil {
+		t.Fatalf("polling handshake = %q", open)
+	}
+	u += "&sid=" + url.QueryEscape(hs.SID)
+	pollingDo(t, http.MethodPost, u, connect)
+	var queued []string
+	return func() string {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for len(queued) == 0 && time.Now().Before(deadline) {
+			for p := range strings.SplitSeq(pollingDo(t, http.MethodGet, u, ""), "\x1e") {
+				if strings.HasPrefix(p, "4") { // Socket.IO packets, not pings
+					queued = append(queued, p)
+				}
+			}
+		}
+		if len(queued) == 0 {
+			t.Fatal("no packet over polling")
+		}
+		p := queued[0]
+		queued = queued[1:]
+		return p
+	}
 }

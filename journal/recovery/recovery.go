@@ -232,23 +232,46 @@ func (k *Keeper) resumeAfter(ctx context.Context, code string, after uint64, ses
 		res.Missed = notLiveTo(es, session.PID, session.Formerly)
 	}
 	// What reached nobody live reaches this page now: no longer pending.
-	// A reloaded page is a page registering, and the pending alerts it
-	// takes are marked as the pending path marks them (replayed: late, no
-	// page had them); a recovered session gets what it missed unmarked,
-	// as Socket.IO's recovery sends it. An entry that went live before it
-	// was journaled (LiveTo) did reach pages, whose count may not be in
-	// yet: a page that reloads may have shown it, so it is not marked
-	// (notificationservice.js shows a replayed alert again).
-	for i, e := range res.Missed {
+	for _, e := range res.Missed {
 		if e.Reached == 0 {
 			if err := k.j.Mark(ctx, code, e.Offset, 1, 0); err != nil {
 				return res, true, fmt.Errorf("recovery: mark: %w", err)
 			}
 			res.Claimed = append(res.Claimed, e.Offset)
-			res.Missed[i].Delivery.Replayed = !res.Recovered && len(e.Delivery.LiveTo) == 0
 		}
 	}
+	if !res.Recovered {
+		res.markClaimedReplayed()
+	}
 	return res, true, nil
+}
+
+// NotRecovered is r for a page that was not given its session back after
+// all (the Socket.IO library answered it with a new pid): its client
+// greets the server as a new page, so it is one, and takes what it missed
+// as a reloaded page does.
+func (r Result) NotRecovered() Result {
+	r.Recovered = false
+	r.Missed = slices.Clone(r.Missed)
+	r.markClaimedReplayed()
+	return r
+}
+
+// markClaimedReplayed marks the missed alerts this page claimed (no page
+// had them) as replayed, for a page that is not a recovered session: a
+// reloaded page is a page registering, and takes the pending alerts as
+// the pending path gives them (replayed: late, no page had them). A
+// recovered session gets what it missed unmarked, as Socket.IO's recovery
+// sends it. An entry that went live before it was journaled (LiveTo) did
+// reach pages, whose count may not be in yet: a page that reloads may
+// have shown it, so it is not marked (notificationservice.js shows a
+// replayed alert again).
+func (r *Result) markClaimedReplayed() {
+	for i, e := range r.Missed {
+		if slices.Contains(r.Claimed, e.Offset) && len(e.Delivery.LiveTo) == 0 {
+			r.Missed[i].Delivery.Replayed = true
+		}
+	}
 }
 
 // Register is Connect for a page that named its code after connecting
