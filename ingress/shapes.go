@@ -42,3 +42,23 @@ var DefaultOpenTypes = NewOpenTypeRegistry()
 // RegisterOpenTypes declares the pattern of the unlisted event types
 // ingress type typ may send; call it from init() beside RegisterShapes.
 func RegisterOpenTypes(typ string, pattern *regexp.Regexp) { DefaultOpenTypes.Register(typ, pattern) }
+
+// CodelessRegistry maps ingress type names to whether their events carry
+// no code (herald.Event.Code): a rule about such events must say where
+// they go (to:), or it could never send one. The value is the option of
+// an instance that gives its events a code after all ("code" for a
+// webhook, whose code is an expression), "" when nothing does. A type
+// with no entry may send events with a code (the trigger's URL names it).
+type CodelessRegistry = registry.Of[string]
+
+// NewCodelessRegistry returns an empty registry, for tests.
+func NewCodelessRegistry() *CodelessRegistry { return registry.New[string]("codeless ingress") }
+
+// DefaultCodeless is where adapters declare that their events carry no
+// code; written only from init(), read-only afterwards.
+var DefaultCodeless = NewCodelessRegistry()
+
+// RegisterCodeless declares that the events of ingress type typ carry no
+// code unless the instance sets option unless ("" for never); call it
+// from init() beside RegisterShapes.
+func RegisterCodeless(typ, unless string) { DefaultCodeless.Register(typ, unless) }

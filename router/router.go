@@ -49,6 +49,9 @@ type Options struct {
 	// OpenTypes are the patterns of the types ingress may send beyond
 	// their shapes; nil means ingress.DefaultOpenTypes.
 	OpenTypes *ingress.OpenTypeRegistry
+	// Codeless are the ingress types whose events carry no code; nil
+	// means ingress.DefaultCodeless.
+	Codeless *ingress.CodelessRegistry
 	// Log is the parent logger; nil discards.
 	Log *slog.Logger
 	// Getenv resolves ${VAR} in the rules file; nil means the process env.
@@ -124,6 +127,9 @@ func New(opts Options) *Router {
 	}
 	if opts.OpenTypes == nil {
 		opts.OpenTypes = ingress.DefaultOpenTypes
+	}
+	if opts.Codeless == nil {
+		opts.Codeless = ingress.DefaultCodeless
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -362,6 +368,10 @@ func (r *Router) parseOptions() rules.Options {
 		OpenTypes: func(typ string) *regexp.Regexp {
 			open, _ := r.opts.OpenTypes.Lookup(typ)
 			return open
+		},
+		Codeless: func(typ string) (string, bool) {
+			unless, err := r.opts.Codeless.Lookup(typ)
+			return unless, err == nil
 		},
 	}
 }

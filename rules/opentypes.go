@@ -16,6 +16,8 @@ type instance struct {
 	// declared lists the event types the file subscribes it to: such a
 	// type arrives whether or not herald has a shape for it.
 	declared []string
+	// options is the instance's block (nil for a built-in one).
+	options *yaml.Node
 }
 
 // instances lists the file's ingress instances and the built-in ones by
@@ -26,7 +28,7 @@ func (p *parser) instances(builtin map[string]string) map[string]instance {
 		out[name] = instance{typ: typ}
 	}
 	for _, in := range p.set.ingress {
-		out[in.Name] = instance{typ: in.Type, declared: declaredTypes(in.Options)}
+		out[in.Name] = instance{typ: in.Type, declared: declaredTypes(in.Options), options: in.Options}
 	}
 	return out
 }

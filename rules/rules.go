@@ -23,6 +23,11 @@ type Options struct {
 	// and only a near miss of a listed type is warned about. nil means no
 	// ingress type has any.
 	OpenTypes func(ingressType string) *regexp.Regexp
+	// Codeless reports whether the events of an ingress type carry no code
+	// (herald.Event.Code) unless the instance sets the option unless (""
+	// for never): a rule about only such events that has no to could never
+	// send one, and is an error. nil checks nothing.
+	Codeless func(ingressType string) (unless string, codeless bool)
 	// Builtin lists the ingress instances the server runs without the
 	// file declaring them, by name: {"trigger": "trigger"} for /notify.
 	Builtin map[string]string

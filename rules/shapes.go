@@ -44,6 +44,7 @@ func (p *parser) checkShapes(opts Options) {
 			p.errs.Add(r.when.span.at(c.conflict.at), "rule %q: when can never be true: %s", r.name, c.conflict)
 			continue
 		}
+		p.checkRoom(r, c, instances, opts)
 		if opts.Shapes == nil || len(instances) == 0 {
 			continue // nothing known to check against
 		}
@@ -51,6 +52,86 @@ func (p *parser) checkShapes(opts Options) {
 			p.checkRule(r, sc)
 		}
 	}
+}
+
+// checkRoom finds a rule that would lose its alerts: it has no to (so it
+// sends each event to the event's own code), and its events come from
+// ingress whose events carry no code (Ko-fi, Twitch, a webhook with no
+// code: expression). Such a rule loads, matches, and sends nothing. When
+// the when names every source, that is certain: an error. When it names
+// only types, it is a warning if a source that sends them has no code:
+// another may (a trigger can send any type).
+func (p *parser) checkRoom(r *rule, c when, instances map[string]instance, opts Options) {
+	if opts.Codeless == nil || r.to != nil || r.drop {
+		return
+	}
+	codeless := func(name string) (option string, ok bool) {
+		in := instances[name]
+		unless, codeless := opts.Codeless(in.typ)
+		if !codeless || unless != "" && mappingValue(in.options, unless) != nil {
+			return "", false
+		}
+		if unless != "" {
+			option = fmt.Sprintf("%s: on ingress %q", unless, name)
+		}
+		return option, true
+	}
+	const hint = "add to: with the room the alerts go to (the code of the page that shows them)"
+	if c.sources == nil {
+		if c.types == nil || opts.Shapes == nil {
+			return
+		}
+		var from []string
+		for _, name := range instanceNames(instances) {
+			if _, ok := codeless(name); ok && p.sends(instances[name], c.types, opts) {
+				from = append(from, name)
+			}
+		}
+		if len(from) > 0 {
+			p.set.warnings.Add(r.pos, "warning: rule %q: no to, and %s sends %s events without a code: those go nowhere; %s",
+				r.name, describeSources(from, instances), quoteList(c.types), hint)
+		}
+		return
+	}
+	var options []string
+	for _, name := range c.sources {
+		if _, known := instances[name]; !known {
+			return // reported by scopeOf
+		}
+		option, ok := codeless(name)
+		if !ok {
+			return
+		}
+		if option != "" {
+			options = append(options, option)
+		}
+	}
+	msg := hint
+	if len(options) > 0 {
+		msg += ", or set " + strings.Join(options, " and ")
+	}
+	p.errs.Add(r.pos, "rule %q: no to, and %s sends events without a code, so this rule could never send one: %s",
+		r.name, describeSources(c.sources, instances), msg)
+}
+
+// sends reports whether in may send an event of one of types: a shape of
+// its lists it, or it sends types herald has no shape for (a webhook, a
+// Twitch subscription).
+func (p *parser) sends(in instance, types []string, opts Options) bool {
+	shapes, shaped := opts.Shapes(in.typ)
+	if !shaped {
+		return true
+	}
+	var open *regexp.Regexp
+	if opts.OpenTypes != nil {
+		open = opts.OpenTypes(in.typ)
+	}
+	for _, t := range types {
+		if in.maySend(t, open) || slices.ContainsFunc(shapes, func(sh herald.Shape) bool { return sh.Type == "" || sh.Type == t }) {
+			return true
+		}
+	}
+	return false
 }
 
 // report adds a finding as an error when certain, a warning otherwise.

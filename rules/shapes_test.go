@@ -40,6 +40,18 @@ func testOpenTypes(typ string) *regexp.Regexp {
 	return nil
 }
 
+// testCodeless stands in for the codeless registry: Twitch and Ko-fi
+// events never carry a code, a webhook's only from its code: option.
+func testCodeless(typ string) (string, bool) {
+	switch typ {
+	case "twitch", "kofi":
+		return "", true
+	case "webhook":
+		return "code", true
+	}
+	return "", false
+}
+
 const twitchIngress = "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: x}\n  hook: {type: webhook, path: /hook}\nrules:\n"
 
 // subscribedIngress declares Twitch subscriptions, one of them to a type
@@ -136,6 +148,32 @@ func TestShapeChecks(t *testing.T) {
 		{name: "field inside a closure",
 			rule:    "  - name: raid\n    when: source == \"twitch\" && type == \"channel.raid\" && all([1], data.viewer > 1)\n    to: a\n",
 			wantErr: `data.viewer: "channel.raid" events have no field "viewer"; did you mean viewers?`},
+		{name: "no to for events without a code: every alert lost",
+			head:    subscribedIngress,
+			rule:    "  - name: don\n    when: source == \"kofi\" && type == \"Donation\"\n    emit: DONATION\n",
+			wantErr: `rules.yaml:10:11: rule "don": no to, and ingress "kofi" (kofi) sends events without a code, so this rule could never send one: add to: with the room the alerts go to (the code of the page that shows them)`},
+		{name: "no to for Twitch or Ko-fi",
+			head:    subscribedIngress,
+			rule:    "  - name: r\n    when: source in [\"twitch\", \"kofi\"]\n",
+			wantErr: `rule "r": no to, and ingress "kofi" (kofi) or ingress "twitch" (twitch) sends events without a code`},
+		{name: "no to for a webhook without a code expression",
+			rule:    "  - name: r\n    when: source == \"hook\"\n",
+			wantErr: `rule "r": no to, and ingress "hook" (webhook) sends events without a code, so this rule could never send one: add to: with the room the alerts go to (the code of the page that shows them), or set code: on ingress "hook"`},
+		{name: "no to for a webhook with a code expression",
+			head: "version: 1\ningress:\n  hook: {type: webhook, path: /hook, code: data.room}\nrules:\n",
+			rule: "  - name: r\n    when: source == \"hook\"\n"},
+		{name: "no to for a trigger: the code is the URL's",
+			rule: "  - name: r\n    when: source == \"trigger\"\n"},
+		{name: "no to, one source with a code",
+			rule: "  - name: r\n    when: source in [\"trigger\", \"twitch\"]\n"},
+		{name: "no to in a drop rule",
+			rule: "  - name: r\n    when: source == \"twitch\" && type == \"channel.raid\"\n    drop: true\n"},
+		{name: "no to, types only: a warning",
+			rule:     "  - name: r\n    when: type == \"channel.raid\"\n",
+			wantWarn: `rules.yaml:6:11: warning: rule "r": no to, and ingress "hook" (webhook) or ingress "twitch" (twitch) sends "channel.raid" events without a code: those go nowhere; add to: with the room`},
+		{name: "no to, a type only a trigger sends",
+			head: subscribedIngress,
+			rule: "  - name: r\n    when: type == \"follow\"\n"},
 		{name: "type in a list",
 			rule:    "  - name: r\n    when: source == \"twitch\" && type in [\"channel.raid\", \"channel.cheer\"] && data.nope == \"x\"\n    to: a\n",
 			wantErr: `data.nope: "channel.cheer" or "channel.raid" events have no field "nope"`},
@@ -147,7 +185,7 @@ func TestShapeChecks(t *testing.T) {
 				head = twitchIngress
 			}
 			set, err := rules.Parse("rules.yaml", []byte(head+tc.rule), rules.Options{
-				Getenv: testEnv, Shapes: testShapes, OpenTypes: testOpenTypes, Builtin: map[string]string{"trigger": "trigger"}})
+				Getenv: testEnv, Shapes: testShapes, OpenTypes: testOpenTypes, Codeless: testCodeless, Builtin: map[string]string{"trigger": "trigger"}})
 			got := ""
 			if err != nil {
 				got = err.Error()

@@ -5,7 +5,10 @@ import (
 	"github.com/heraldhq/herald/ingress"
 )
 
-func init() { ingress.RegisterShapes("kofi", Shapes) }
+func init() {
+	ingress.RegisterShapes("kofi", Shapes)
+	ingress.RegisterCodeless("kofi", "") // rules say where a donation goes
+}
 
 // Shapes are Ko-fi's four event types, with the fields Ko-fi sends
 // (https://ko-fi.com/manage/webhooks). amount is a string ("3.00"):

@@ -11,6 +11,7 @@ import (
 func init() {
 	ingress.RegisterShapes("twitch", Shapes)
 	ingress.RegisterOpenTypes("twitch", OpenTypes)
+	ingress.RegisterCodeless("twitch", "") // rules say where a follow goes
 }
 
 // OpenTypes matches every EventSub subscription type (channel.chat.message,

@@ -21,7 +21,10 @@ import (
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
 
-func init() { ingress.Register("webhook", New) }
+func init() {
+	ingress.Register("webhook", New)
+	ingress.RegisterCodeless("webhook", "code") // its events have a code only from its code: expression
+}
 
 // DefaultType is the event type when the instance sets no event expression.
 const DefaultType = "webhook"
