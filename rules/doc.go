@@ -75,7 +75,9 @@
 // only `herald check` reports. A type an ingress may send with no shape
 // (Options.OpenTypes: any EventSub type for Twitch), or one the file
 // subscribes it to, leaves its rule unchecked; a near miss of a listed
-// type is warned about.
+// type is warned about. With Options.Codeless, a rule with no to about
+// events that carry no code (Ko-fi, Twitch) is found too: it would send
+// nothing.
 //
 // # Literals and expressions
 //
