@@ -94,6 +94,13 @@ func (x *Journaled) Journal() journal.Journal { return x.j }
 
 // Publish implements broker.Broker.
 func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error) {
+	n, _, err := x.PublishOffset(ctx, d)
+	return n, err
+}
+
+// PublishOffset implements OffsetPublisher: Publish, and the offset the
+// delivery went out with (0 when it was sent without one).
+func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages int, offset uint64, err error) {
 	d.Offset, d.Replayed, d.Late, d.LiveTo = 0, false, false, nil
 	// The append is the server's business, not the sender's: a sender that
 	// hangs up must not leave a half-journaled alert.
@@ -110,20 +117,23 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 		}
 		if err != nil {
 			defer x.out.unlock(q)
-			return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, err)
+			n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, err)
+			return n, 0, err
 		}
 		x.out.unlock(q)
 	} else if x.out.away(time.Now()) {
 		// Redis is away and the journal failed a moment ago: d goes to
 		// this node's pages at once instead of waiting for another
 		// failure.
-		return x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway)
+		n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway)
+		return n, 0, err
 	}
 	t := x.seq.enter(d.Room)
 	e, durable, err := x.stage(actx, d)
 	if err != nil {
 		x.out.failed(err)
-		return x.publishUnjournaled(ctx, t, d, err)
+		n, err := x.publishUnjournaled(ctx, t, d, err)
+		return n, 0, err
 	}
 	d.Offset = e.Offset
 	x.seq.wait(t, e.Offset)
@@ -133,7 +143,7 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 	// Stager the pages got it while the commit was under way.
 	if derr := durable(actx); derr != nil {
 		x.failedLive(d, derr, "journal commit failed; alert sent live without history")
-		return n, err
+		return n, e.Offset, err // the pages got it with its offset, and may ack it
 	}
 	x.outage.ok(x.log)
 	if _, volatile := x.j.(journal.Volatile); errors.Is(err, broker.ErrClosed) && !volatile {
@@ -144,12 +154,12 @@ func (x *Journaled) Publish(ctx context.Context, d herald.Delivery) (int, error)
 		// goes with herald: the sender is told to send it again.)
 		x.log.Info("alert journaled while shutting down; pages get it when they come back",
 			"event_id", d.EventID, "rule", d.Rule, "offset", e.Offset, "err", err)
-		return n, nil
+		return n, e.Offset, nil
 	}
 	if err == nil && n > 0 {
 		x.mark(d.Room, e.Offset, n)
 	}
-	return n, err
+	return n, e.Offset, err
 }
 
 // publishUnjournaled sends d live without an offset, after the

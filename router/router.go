@@ -185,7 +185,7 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 			failed = append(failed, fmt.Errorf("rule %q: %w", d.Rule, err))
 			continue
 		}
-		n, err := r.broker.Publish(ctx, d)
+		n, err := r.publish(ctx, &res.Deliveries[i])
 		rc.Pages += n
 		pages.Add(i, n)
 		if err != nil {
@@ -198,6 +198,26 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	}
 	r.logOutcome(ev, res, rc)
 	return rc, nil
+}
+
+// OffsetPublisher is a broker that tells the offset each delivery was
+// journaled at (Journaled). With it the router's observers know which
+// delivery a page's acknowledgement is for (the dashboard shows acks
+// beside each delivery).
+type OffsetPublisher interface {
+	PublishOffset(ctx context.Context, d herald.Delivery) (pages int, offset uint64, err error)
+}
+
+// publish hands d to the broker and records in it the offset it went out
+// with, when the broker tells.
+func (r *Router) publish(ctx context.Context, d *herald.Delivery) (int, error) {
+	op, ok := r.broker.(OffsetPublisher)
+	if !ok {
+		return r.broker.Publish(ctx, *d)
+	}
+	n, offset, err := op.PublishOffset(ctx, *d)
+	d.Offset = offset
+	return n, err
 }
 
 // logOutcome says at INFO why an event reached no page (a rule dropped

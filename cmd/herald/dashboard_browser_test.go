@@ -80,7 +80,7 @@ func TestDashboardInChromium(t *testing.T) {
 	rulesText := fmt.Sprintf(dashboardRules, fake.EventSubURL(), fake.HelixURL())
 	rulesFile := writeRules(t, rulesText)
 	base := startServer(t, func(c *config) { c.rulesFile = rulesFile })
-	page := pagetest.Start(t, base, pagetest.Options{Code: code})
+	page := pagetest.Start(t, base, pagetest.Options{Code: code, Acks: true}) // acks what it shows, as notificationservice.js does
 	page.WaitRegistered(t)
 	ctx, consoleLog := browsertest.Start(t, 90*time.Second, chromedp.Flag("hide-scrollbars", true))
 	defer func() {
@@ -121,6 +121,14 @@ func TestDashboardInChromium(t *testing.T) {
 	)
 	if !strings.Contains(row, "FOLLOW") || !strings.Contains(row, "1 page") || strings.Contains(row, code) {
 		t.Errorf("event row = %q, want FOLLOW, 1 page and the code masked", row)
+	}
+	var acks string
+	step(t, ctx, "see the page's acknowledgement beside the delivery",
+		chromedp.WaitVisible(`.ev[data-type="follow"] .acks`, chromedp.ByQuery),
+		chromedp.Text(`.ev[data-type="follow"] .acks`, &acks, chromedp.ByQuery),
+	)
+	if acks != "✓ 1 ack" {
+		t.Errorf("acks shown = %q, want %q", acks, "✓ 1 ack")
 	}
 
 	// The test-alert form reaches the overlay page.

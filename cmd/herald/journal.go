@@ -237,5 +237,14 @@ type deferredBroker struct{ b broker.Broker }
 func (d *deferredBroker) Publish(ctx context.Context, dl herald.Delivery) (int, error) {
 	return d.b.Publish(ctx, dl)
 }
+
+// PublishOffset implements router.OffsetPublisher when the broker does.
+func (d *deferredBroker) PublishOffset(ctx context.Context, dl herald.Delivery) (int, uint64, error) {
+	if op, ok := d.b.(router.OffsetPublisher); ok {
+		return op.PublishOffset(ctx, dl)
+	}
+	n, err := d.b.Publish(ctx, dl)
+	return n, 0, err
+}
 func (d *deferredBroker) Subscribe(s broker.Subscriber)   { d.b.Subscribe(s) }
 func (d *deferredBroker) Close(ctx context.Context) error { return d.b.Close(ctx) }
