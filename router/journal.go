@@ -117,7 +117,7 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 		}
 		if err != nil {
 			defer x.out.unlock(q)
-			n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, err)
+			n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, err, true)
 			return n, 0, err
 		}
 		x.out.unlock(q)
@@ -125,14 +125,14 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 		// Redis is away and the journal failed a moment ago: d goes to
 		// this node's pages at once instead of waiting for another
 		// failure.
-		n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway)
+		n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway, false)
 		return n, 0, err
 	}
 	t := x.seq.enter(d.Room)
 	e, durable, err := x.stage(actx, d)
 	if err != nil {
 		x.out.failed(err)
-		n, err := x.publishUnjournaled(ctx, t, d, err)
+		n, err := x.publishUnjournaled(ctx, t, d, err, false)
 		return n, 0, err
 	}
 	d.Offset = e.Offset
@@ -166,10 +166,12 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 // deliveries of its room that came first: when the journal goes away, one
 // append waits for its timeout while the next is refused at once. With
 // the outbox on and Redis away, d is kept to be journaled once it is back.
-func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.Delivery, cause error) (int, error) {
+// behind says that earlier deliveries of d's room wait in the outbox: d
+// waits behind them.
+func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.Delivery, cause error, behind bool) (int, error) {
 	x.seq.waitFailed(t)
 	defer x.seq.leave(t)
-	n, err := x.publishLive(ctx, d, cause)
+	n, err := x.publishLive(ctx, d, cause, behind)
 	if x.out != nil {
 		// Who got it, now that it went out: while Redis stalls a publish
 		// can take seconds, and pages come and go meanwhile.
@@ -200,14 +202,22 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 }
 
 // publishLive hands d, which the journal did not take, to the broker. In
-// cluster mode, when the journal did not answer in time (now, or on the
-// try that makes this node skip it for a moment), d goes to this node's
-// pages alone (broker.LocalPublisher): the broker would wait for the same
-// Redis, one more timeout before the pages get it. The outbox keeps it for
-// the other nodes, as while Redis is away.
-func (x *Journaled) publishLive(ctx context.Context, d herald.Delivery, cause error) (int, error) {
+// cluster mode d goes to this node's pages alone (broker.LocalPublisher),
+// and the outbox keeps it for the other nodes, as while Redis is away,
+// when:
+//   - the journal did not answer in time (now, or on the try that makes
+//     this node skip it for a moment): the broker would wait for the same
+//     Redis, one more timeout before the pages get it;
+//   - the journal could not reach Redis, though the broker can: Redis is
+//     back, and the journal's connections are not yet (go-redis waits
+//     between dials after a run of failed ones). Sent to every node now,
+//     d would have no history: a page that recovers, or the first page
+//     to register, would never get it;
+//   - earlier deliveries of its room wait in the outbox (behind): sent to
+//     every node now, d would pass them.
+func (x *Journaled) publishLive(ctx context.Context, d herald.Delivery, cause error, behind bool) (int, error) {
 	stalled := isTimeout(cause) || errors.Is(cause, errJournalAway) && x.out.stalled()
-	if lp, ok := x.next.(broker.LocalPublisher); ok && x.out != nil && stalled {
+	if lp, ok := x.next.(broker.LocalPublisher); ok && x.out != nil && (stalled || behind || unreachable(cause)) {
 		return lp.PublishLocal(ctx, d)
 	}
 	return x.next.Publish(ctx, d)

@@ -386,7 +386,7 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 		var appends atomic.Int64
 		j := mem.New()
 		defer j.Close()
-		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &stall, &appends},
+		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &stall, &appends, nil},
 			slog.New(slog.NewTextHandler(&logs, nil)))
 		publish := func(id string) {
 			t.Helper()

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -238,6 +239,14 @@ func (o *outbox) failed(err error) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// unreachable reports whether err is a store that could not be reached
+// (a refused, reset or closed connection, or no answer in time) rather
+// than one that answered with an error.
+func unreachable(err error) bool {
+	var ne net.Error
+	return isTimeout(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // stalled reports whether the journal's last failure was a timeout: the

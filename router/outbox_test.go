@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -23,8 +26,10 @@ import (
 	"github.com/heraldhq/herald/router"
 )
 
-// switchedJournal is a fake of our own journal seam that refuses appends
-// while down is set, as the Redis journal does while Redis is away.
+// switchedJournal is a fake of our own journal seam that fails appends
+// while down is set, with the error the Redis journal returns while Redis
+// is away (go-redis's refused dial). With refuse set, Redis answers them
+// with an error instead (it refuses writes, and still carries Pub/Sub).
 // With hang set, an append blocks until its deadline instead (a Redis
 // that stopped answering). With stall set, it blocks until its deadline
 // too, and then stores the entry all the same (a Redis that stalled, and
@@ -33,7 +38,12 @@ type switchedJournal struct {
 	journal.Journal
 	down, hang, stall *atomic.Bool
 	appends           *atomic.Int64
+	refuse            *atomic.Bool // nil: never
 }
+
+// errDialRefused is what go-redis returns for a Redis that is not there.
+var errDialRefused = fmt.Errorf("redis journal: append: %w",
+	&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)})
 
 func (s switchedJournal) Append(ctx context.Context, d herald.Delivery) (journal.Entry, error) {
 	s.appends.Add(1)
@@ -49,7 +59,10 @@ func (s switchedJournal) Append(ctx context.Context, d herald.Delivery) (journal
 		return journal.Entry{}, ctx.Err()
 	}
 	if s.down.Load() {
-		return journal.Entry{}, errors.New("dial tcp: connection refused")
+		return journal.Entry{}, errDialRefused
+	}
+	if s.refuse != nil && s.refuse.Load() {
+		return journal.Entry{}, errors.New("redis journal: append: OOM command not allowed when used memory > 'maxmemory'")
 	}
 	return s.Journal.Append(ctx, d)
 }
@@ -69,6 +82,7 @@ type outboxRig struct {
 	down      atomic.Bool
 	hang      atomic.Bool
 	stall     atomic.Bool
+	refuse    atomic.Bool
 	localOnly atomic.Bool
 	appends   atomic.Int64
 	logs      lockedBuffer
@@ -102,7 +116,7 @@ func newOutboxRigOn(t *testing.T, store router.OutboxStore, left []router.Unjour
 	r := &outboxRig{rb: &recordingBroker{pages: 1}, j: mem.New()}
 	t.Cleanup(func() { _ = r.j.Close() })
 	log := slog.New(slog.NewTextHandler(&r.logs, nil))
-	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.stall, &r.appends}, log)
+	r.x = router.NewJournaled(r.rb, switchedJournal{r.j, &r.down, &r.hang, &r.stall, &r.appends, &r.refuse}, log)
 	r.x.KeepUnjournaled(router.OutboxOptions{
 		LocalOnly: r.localOnly.Load,
 		SentLive:  func(herald.Delivery) []string { return []string{"pid-here"} },
@@ -308,7 +322,8 @@ func TestOutboxWaitsForTheNodeToHearRedis(t *testing.T) {
 // notices), the alert goes to this node's pages alone at once, instead of
 // waiting on the same Redis for the broker, and the outbox keeps it for
 // the other nodes; so do the alerts that skip the journal for a moment
-// after. A journal that refuses (not a timeout) leaves the broker to try.
+// after. A journal that Redis answers with an error leaves the broker to
+// try.
 func TestAStalledJournalSendsToThisNodesPagesAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newOutboxRig(t)
@@ -328,13 +343,13 @@ func TestAStalledJournalSendsToThisNodesPagesAlone(t *testing.T) {
 			t.Errorf("status once Redis answers = %+v, want none waiting", st.Outbox)
 		}
 
-		r.down.Store(true) // refused at once, not a timeout
+		r.refuse.Store(true) // refused at once, not a timeout
 		time.Sleep(2 * time.Second)
 		r.publish(t, "other", "c")
 		if n := r.rb.local.Load(); n != 2 {
 			t.Errorf("an alert the journal refused went to this node's pages alone (%d, want 2): the broker may still reach the others", n)
 		}
-		r.down.Store(false)
+		r.refuse.Store(false)
 		if err := r.x.Close(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -404,15 +419,51 @@ func TestOutboxKeepsWhatTheBrokerDeliveredLocally(t *testing.T) {
 	})
 }
 
-// TestOutboxKeepsOnlyLocalDeliveries: when the journal fails but the
-// broker still reaches every node (Redis refuses writes but carries
-// Pub/Sub), every page had the alert live: nothing is kept to send again.
+// TestOutboxKeepsWhatTheJournalCouldNotReach: Redis is back and the node
+// hears it again, but the journal's connections are not back yet
+// (go-redis waits between dials after a run of failed ones). An alert the
+// journal cannot take then goes to this node's pages alone and waits in
+// the outbox, as while Redis was away, and so does the next one of its
+// room, behind it: sent to every node at once, it would have no history
+// (no page that recovers, and not the first page to register, would get
+// it) and would pass what waits. Once the journal answers, both are
+// journaled and sent to every node, in order.
+func TestOutboxKeepsWhatTheJournalCouldNotReach(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newOutboxRig(t)
+		r.down.Store(true) // the journal cannot dial; the broker hears Redis
+		r.publish(t, "r", "a", "b")
+		if n := r.rb.local.Load(); n != 2 {
+			t.Errorf("%d alerts went to this node's pages alone, want 2", n)
+		}
+		if st := r.x.Status(); st.Outbox.Waiting != 2 {
+			t.Fatalf("status = %+v, want both kept", st.Outbox)
+		}
+		r.down.Store(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		r.publish(t, "r", "c")
+		if got, want := r.published("r"), []string{"a", "b", "a@1", "b@2", "c@3"}; !slices.Equal(got, want) {
+			t.Errorf("the broker got %v, want %v", got, want)
+		}
+		if ids, _ := r.journaled(t, "r"); !slices.Equal(ids, []string{"a", "b", "c"}) {
+			t.Errorf("journaled %v, want a, b, c", ids)
+		}
+		if err := r.x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestOutboxKeepsOnlyLocalDeliveries: when Redis refuses the journal's
+// writes but carries Pub/Sub, every page had the alert live: nothing is
+// kept to send again.
 func TestOutboxKeepsOnlyLocalDeliveries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newOutboxRig(t)
-		r.down.Store(true)
+		r.refuse.Store(true)
 		r.publish(t, "r", "a")
-		r.down.Store(false)
+		r.refuse.Store(false)
 		time.Sleep(2 * time.Second)
 		r.publish(t, "r", "b")
 		if got, want := r.published("r"), []string{"a", "b@1"}; !slices.Equal(got, want) {
