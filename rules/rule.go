@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -251,13 +252,28 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 		}
 		n := len(p.errs)
 		prog := p.compile(v, src, fw, false)
-		if prog == nil && len(p.errs) > n && (v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle) {
-			e := p.errs[len(p.errs)-1]
-			e.Msg += ` (set values are expressions or templates: write "text with {{ field }}" for text, or '"text"' for a fixed string)`
+		if prog == nil && len(p.errs) > n {
+			p.errs[len(p.errs)-1].Msg += textHint(v, src)
 		}
 		out = append(out, setField{key: k.Value, prog: prog})
 	}
 	return out
+}
+
+// textHint is what a set value that is no expression adds to its error
+// when it looks like text: set values are expressions or templates, and
+// text is the common mistake (text: Thanks for the follow).
+func textHint(v *yaml.Node, src string) string {
+	switch {
+	case v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle:
+		return ` (set values are expressions or templates: write "text with {{ field }}" for text, or '"text"' for a fixed string)`
+	case v.Style == yaml.LiteralStyle || v.Style == yaml.FoldedStyle || strings.ContainsAny(src, `"'`+"\n"):
+		return ""
+	case !strings.Contains(src, "data.") && !strings.ContainsAny(src, "()[]"):
+		// Prose, not a broken expression: the fix, spelt out.
+		return fmt.Sprintf(` (set values are expressions or templates: for this fixed text write '"%s"', for text with a field "… {{ field }} …")`, src)
+	}
+	return ""
 }
 
 // fieldName reports a set key that cannot name a payload field; an empty
