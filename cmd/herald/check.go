@@ -20,6 +20,28 @@ import (
 // maxShown caps how many errors check prints with their source line.
 const maxShown = 50
 
+// parseInterspersed parses args with fs, whether the flags come before or
+// after the positional arguments (herald check rules.yaml --data DIR, as
+// people type it; Go's flag package stops at the first positional one),
+// and returns the positional ones. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if ended := len(args) - len(rest) - 1; ended >= 0 && args[ended] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
 // runCheck implements `herald check [FILE]`: it loads FILE exactly as a
 // reload would (rules compiled, every ingress built by its real factory,
 // reserved paths refused), prints each error with its source line, runs
@@ -33,7 +55,8 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	fs.StringVar(&redisURL, "redis", redisURL, "")
 	const usage = "usage: herald check [--data DIR] [--redis URL] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR (default: ./herald-data), or in the cluster's Redis with\n--redis (env HERALD_REDIS), also check it has the scopes the subscriptions need."
 	fs.Usage = func() {} // printed below: on stdout when asked for
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, usage)
 			return exitOK
@@ -41,13 +64,13 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
-	if fs.NArg() > 1 {
-		fmt.Fprintln(stderr, usage)
+	if len(files) > 1 {
+		fmt.Fprintf(stderr, "herald check: one rules file at a time, got %d: %s\n\n%s\n", len(files), strings.Join(files, " "), usage)
 		return exitUsage
 	}
 	file := "rules.yaml"
-	if fs.NArg() == 1 {
-		file = fs.Arg(0)
+	if len(files) == 1 {
+		file = files[0]
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -73,8 +73,10 @@ func TestCheckCommand(t *testing.T) {
 				`rules.yaml:8:11: warning: rule "never" never fires: rule "all" (`, `rules.yaml:6:11) matches every event and has no continue: true`}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
-		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "b"} },
-			code: exitUsage, wantErr: []string{"usage: herald check"}},
+		{name: "flags after the file", args: func(t *testing.T) []string { return []string{writeRules(t, good), "--data", t.TempDir()} },
+			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed, 0 warnings)"},
+		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "--data", "d", "b"} },
+			code: exitUsage, wantErr: []string{"one rules file at a time, got 2: a b", "usage: herald check"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
