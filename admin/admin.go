@@ -60,6 +60,11 @@ type Options struct {
 	API http.Handler
 	// SecureCookie marks the session cookie Secure (herald serves HTTPS).
 	SecureCookie bool
+	// ClientKey names the client a request came from (its address; behind
+	// a trusted proxy, the client's), for the sign-in limit: each client
+	// may bring maxFailures wrong tokens a minute. nil, or "", means the
+	// request's remote IP.
+	ClientKey func(*http.Request) string
 	// SessionTTL is how long a sign-in lasts; 0 means 12 hours.
 	SessionTTL time.Duration
 	// Log is scoped already; nil discards.

@@ -20,24 +20,26 @@ func TestArrivedEventHidesSecretsAndPersonalData(t *testing.T) {
 		Data: map[string]any{"user": "ada", "token": "t0k", "Email": "ada@example.com",
 			"nested": map[string]any{"shipping": map[string]any{"street": "1 Loop"}, "amount": 5.0},
 			"list":   []any{map[string]any{"password": "p"}, "plain"},
-			"e_mail": "a@b", "userEmail": "a@b", "ip_address": "203.0.113.9", "user_ip": "203.0.113.9", "tip": 3.0},
+			"e_mail": "a@b", "userEmail": "a@b", "ip_address": "203.0.113.9", "user_ip": "203.0.113.9", "tip": 3.0,
+			"pass": "hunter2", "credit_card": "4111111111111111", "compass": "north"},
 		Headers: map[string]string{"User-Agent": "kofi", "Authorization": "Bearer x", "X-Hub-Signature-256": "sha256=…",
 			"X-Forwarded-For": "203.0.113.9", "Kofi-Private-Message": "hi", "Cookie": "a=b", "Content-Type": "application/json",
 			"Cf-Connecting-Ip": "203.0.113.9", "Cf-Connecting-Ipv6": "2001:db8::1", "X-Envoy-External-Address": "203.0.113.9",
-			"Fastly-Client-Ip": "203.0.113.9", "X-Zip": "shown"},
+			"Fastly-Client-Ip": "203.0.113.9", "X-Zip": "shown", "X-Auth": "sekrit"},
 	}
 	v := record{obs: router.Observation{Event: ev}}.view()
 	wantData := map[string]any{"user": "ada", "token": "(hidden)", "Email": "(hidden)",
 		"nested": map[string]any{"shipping": "(hidden)", "amount": 5.0},
 		"list":   []any{map[string]any{"password": "(hidden)"}, "plain"},
-		"e_mail": "(hidden)", "userEmail": "(hidden)", "ip_address": "(hidden)", "user_ip": "(hidden)", "tip": 3.0}
+		"e_mail": "(hidden)", "userEmail": "(hidden)", "ip_address": "(hidden)", "user_ip": "(hidden)", "tip": 3.0,
+		"pass": "(hidden)", "credit_card": "(hidden)", "compass": "north"}
 	if !reflect.DeepEqual(v.Arrived.Data, wantData) {
 		t.Errorf("arrived data = %v, want %v", v.Arrived.Data, wantData)
 	}
 	wantHeaders := map[string]string{"User-Agent": "kofi", "Authorization": "(hidden)", "X-Hub-Signature-256": "(hidden)",
 		"X-Forwarded-For": "(hidden)", "Kofi-Private-Message": "(hidden)", "Cookie": "(hidden)", "Content-Type": "application/json",
 		"Cf-Connecting-Ip": "(hidden)", "Cf-Connecting-Ipv6": "(hidden)", "X-Envoy-External-Address": "(hidden)",
-		"Fastly-Client-Ip": "(hidden)", "X-Zip": "shown"}
+		"Fastly-Client-Ip": "(hidden)", "X-Zip": "shown", "X-Auth": "(hidden)"}
 	if !reflect.DeepEqual(v.Arrived.Headers, wantHeaders) {
 		t.Errorf("arrived headers = %v, want %v", v.Arrived.Headers, wantHeaders)
 	}

@@ -122,12 +122,13 @@ func (r record) view() eventView {
 // already; a generic webhook may not). A key matches when the word is in
 // it, whatever its case and separators: "Email", "e_mail", "userEmail",
 // "ip_address", "access-token".
-var secretWords = []string{"token", "password", "passwd", "secret", "apikey", "signature", "authorization",
-	"email", "shipping", "phone", "address"}
+var secretWords = []string{"token", "password", "passwd", "passphrase", "secret", "apikey", "signature", "authorization",
+	"email", "shipping", "phone", "address", "creditcard", "cardnumber", "iban"}
 
 // secretParts are matched as a whole part of a key only ("ip", "user_ip",
-// "ipv6"): inside a word ("tip", "shipping") they mean nothing.
-var secretParts = []string{"ip", "ipv4", "ipv6"}
+// "ipv6", "pass", "credit_card", "X-Auth"): inside a word ("tip",
+// "shipping", "compass") they mean nothing.
+var secretParts = []string{"ip", "ipv4", "ipv6", "pass", "auth", "card", "cvv", "cvc"}
 
 func secretKey(k string) bool {
 	k = strings.ToLower(k)

@@ -5,8 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -34,34 +37,68 @@ type sessions struct {
 	mu  sync.Mutex
 	m   map[string]session
 
-	// Failed sign-ins in the current minute: past maxFailures the form is
-	// refused until the minute is over, which makes guessing the token
-	// over the network hopeless without locking anyone out for long.
-	failures    int
-	windowStart time.Time
+	// failures are each client's wrong tokens in its current minute:
+	// past maxFailures its sign-ins are refused, the right token too,
+	// until the minute is over. That makes guessing the token hopeless
+	// (a guesser who got an answer for every guess would learn the right
+	// one at full speed), and a guesser elsewhere cannot lock the streamer
+	// out.
+	failures map[string]*failWindow
 }
 
-// maxFailures is how many wrong tokens a minute may bring.
-const maxFailures = 10
+type failWindow struct {
+	start time.Time
+	n     int
+}
 
-// allow reports whether a sign-in may be tried now.
-func (s *sessions) allow() bool {
+// maxFailures is how many wrong tokens a minute one client may bring;
+// maxClients bounds the clients remembered at once (a minute's worth).
+const (
+	maxFailures = 10
+	maxClients  = 10_000
+)
+
+// allow reports whether client may try a sign-in now, and if not how
+// long until it may.
+func (s *sessions) allow(client string) (bool, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now := s.now(); now.Sub(s.windowStart) >= time.Minute {
-		s.windowStart, s.failures = now, 0
+	now := s.now()
+	w := s.failures[client]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		return true, 0
 	}
-	return s.failures < maxFailures
+	if w.n < maxFailures {
+		return true, 0
+	}
+	return false, w.start.Add(time.Minute).Sub(now)
 }
 
-func (s *sessions) failed() {
+// failed counts a wrong token from client.
+func (s *sessions) failed(client string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failures++
+	now := s.now()
+	w := s.failures[client]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		if w == nil && len(s.failures) >= maxClients {
+			for k, old := range s.failures {
+				if now.Sub(old.start) >= time.Minute {
+					delete(s.failures, k)
+				}
+			}
+			if len(s.failures) >= maxClients {
+				return // more guessers than that in a minute: each is still paced by its own requests
+			}
+		}
+		w = &failWindow{start: now}
+		s.failures[client] = w
+	}
+	w.n++
 }
 
 func newSessions(now func() time.Time, ttl time.Duration) *sessions {
-	return &sessions{now: now, ttl: ttl, m: map[string]session{}}
+	return &sessions{now: now, ttl: ttl, m: map[string]session{}, failures: map[string]*failWindow{}}
 }
 
 func randomHex(n int) string {
@@ -136,7 +173,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "the dashboard is off: start herald with --admin-token"})
 		return
 	}
-	if !sameOrigin(r) || r.Header.Get("Content-Type") != "application/json" {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); !sameOrigin(r) || mt != "application/json" {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "sign in from the dashboard page"})
 		return
 	}
@@ -147,12 +184,14 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "malformed sign-in"})
 		return
 	}
-	if !d.sessions.allow() {
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong tokens: wait a minute"})
+	client := d.clientKey(r)
+	if ok, retry := d.sessions.allow(client); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry.Round(time.Second)/time.Second)+1))
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong tokens from this address: wait a minute"})
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(body.Token), []byte(d.opts.Token)) != 1 {
-		d.sessions.failed()
+		d.sessions.failed(client)
 		d.opts.Log.Warn("dashboard sign-in refused", "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong token"})
 		return
@@ -164,6 +203,19 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	})
 	d.opts.Log.Info("dashboard signed in", "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]any{"signed_in": true, "csrf": sess.csrf, "expires": sess.expires})
+}
+
+// clientKey names the client r came from, for the sign-in limit.
+func (d *Dashboard) clientKey(r *http.Request) string {
+	if d.opts.ClientKey != nil {
+		if key := d.opts.ClientKey(r); key != "" {
+			return key
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {

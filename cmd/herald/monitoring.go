@@ -35,6 +35,10 @@ func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status fu
 	m := &monitoring{dash: admin.New(admin.Options{
 		Token: cfg.adminToken, Status: status, Journal: journalHealth, Pages: lister, Log: log.With("component", "dashboard"),
 		SecureCookie: cfg.tlsCert != "" || cfg.sslContext != "",
+		ClientKey: func(r *http.Request) string {
+			key, _ := r.Context().Value(clientKey{}).(string) // set by the limits, per --trusted-proxies
+			return key
+		},
 	})}
 	if cfg.metrics || cfg.metricsListen != "" {
 		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister, Journal: journalStats, Cluster: cluster,
