@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -386,10 +387,32 @@ func TestAbuseSmallFindings(t *testing.T) {
 	}
 }
 
+// getFrom GETs url with the admin token from local address ip (another
+// loopback address: another client to herald) and returns the status.
+func getFrom(t *testing.T, ip, url, token string) int {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // TestAbuseLogFlood: a client hammering the admin API with a wrong token
 // gets each refusal (401, then 429 once its refusals ran out), but the log
-// only the first lines of it per minute. Another client with the right
-// token is still served.
+// only the first lines of it per minute. Once limited, the guesser gets
+// 429 for the right token too (else every guess would still be answered,
+// and guessing would go on at full speed); another client with the right
+// token is still served, and so is a signed-in dashboard at the
+// guesser's address.
 func TestAbuseLogFlood(t *testing.T) {
 	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken, "--data", memoryData}, noEnv, nil)
 	if err != nil {
@@ -410,8 +433,22 @@ func TestAbuseLogFlood(t *testing.T) {
 	if burst := cfg.rateRequests.Burst; unauthorized == 0 || unauthorized > burst+10 || limited == 0 {
 		t.Errorf("500 wrong tokens: %d answered 401, %d 429; want guessing cut off after about %d", unauthorized, limited, burst)
 	}
-	if a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer " + testToken}); a.status != http.StatusOK {
-		t.Errorf("the right token from the guesser's address = %d, want 200: guessing must not lock the owner out", a.status)
+	if a := do(t, "GET", base+"/clients", nil, map[string]string{"Authorization": "Bearer " + testToken}); a.status != http.StatusTooManyRequests {
+		t.Errorf("the right token from the limited guesser's address = %d, want 429: an answer would tell the guess is right", a.status)
+	}
+	if status := getFrom(t, "127.0.0.2", base+"/clients", testToken); status != http.StatusOK {
+		t.Errorf("the right token from another address = %d, want 200: guessing must not lock the owner out", status)
+	}
+	a := doRaw(t, "POST", base+"/admin/login", `{"token":"`+testToken+`"}`, map[string]string{"Content-Type": "application/json"})
+	var signedIn struct{ CSRF string }
+	_ = json.Unmarshal([]byte(a.body), &signedIn)
+	if a.status != http.StatusOK || len(a.cookies) == 0 {
+		t.Fatalf("dashboard sign-in at the guesser's address = %d %s, want 200", a.status, a.body)
+	}
+	action := doRaw(t, "POST", base+"/admin/api/route?dry_run=1", `{"source":"x","type":"follow","code":"c1"}`, map[string]string{
+		"Cookie": cookieName + "=" + a.cookies[0].Value, "X-CSRF-Token": signedIn.CSRF, "Content-Type": "application/json"})
+	if action.status != http.StatusOK {
+		t.Errorf("a signed-in dashboard's action at the guesser's address = %d %s, want 200: it is no guess", action.status, action.body)
 	}
 	stop()
 	if n := strings.Count(logs.String(), "admin request refused"); n > defaultLogLimit.Burst {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/admin"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/router"
@@ -105,6 +106,9 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 				"error": "admin endpoints are disabled: start herald with --admin-token or HERALD_ADMIN_TOKEN"})
 			return
 		}
+		if d.guessing(w, r) {
+			return
+		}
 		got, ok := ingress.BearerToken(r.Header)
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.cfg.adminToken)) != 1 {
 			d.refuseAdmin(w, r)
@@ -114,18 +118,30 @@ func (d handlerDeps) admin(next http.Handler) http.Handler {
 	})
 }
 
-// refuseAdmin answers a missing or wrong admin token. The token may be a
-// weak one its owner chose: each wrong one costs the client a refusal, so
-// guessing runs at the --rate-requests pace (429 beyond), as the
-// dashboard's sign-in does. The right token is never refused for it, so a
-// guesser behind the streamer's own address cannot lock the streamer out.
+// guessing answers 429 to a client that sent too many wrong admin tokens
+// lately (its --rate-requests refusals ran out), whatever token it sends
+// now, the right one too, and reports whether it did. The token may be a
+// weak one its owner chose: a guesser answered for every guess would
+// learn the right one at full speed, 429 or not for the wrong ones. So
+// guessing runs at the --rate-requests pace. Only the guesser's address
+// waits; a signed-in dashboard's actions are no guesses and never wait.
+func (d handlerDeps) guessing(w http.ResponseWriter, r *http.Request) bool {
+	if d.limits == nil || admin.Forwarded(r.Context()) {
+		return false
+	}
+	key, _ := r.Context().Value(clientKey{}).(string)
+	ok, retry := d.limits.refusals.Peek(key)
+	if !ok {
+		tooMany(w, r, http.StatusTooManyRequests, retry, "too many wrong admin tokens from this address; retry later")
+	}
+	return !ok
+}
+
+// refuseAdmin answers a missing or wrong admin token; each costs the
+// client one of its refusals (guessing).
 func (d handlerDeps) refuseAdmin(w http.ResponseWriter, r *http.Request) {
 	if d.limits != nil {
 		key, _ := r.Context().Value(clientKey{}).(string)
-		if ok, retry := d.limits.refusals.Peek(key); !ok {
-			tooMany(w, r, http.StatusTooManyRequests, retry, "too many wrong admin tokens; retry later")
-			return
-		}
 		d.limits.refusals.Spend(key)
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
