@@ -53,6 +53,10 @@ type Options struct {
 	// (herald_journal_healthy); nil takes a store that reports no error
 	// as healthy.
 	JournalHealthy func() bool
+	// JournalLag reports how far the journal runs behind the alerts
+	// (herald_journal_commit_wait_seconds, herald_journal_marks_queued);
+	// nil leaves them out.
+	JournalLag func() router.JournalLag
 	// Cluster reports the node's link to Redis (cluster mode); nil leaves
 	// the herald_cluster_* series out.
 	Cluster func() Cluster

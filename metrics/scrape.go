@@ -45,6 +45,8 @@ var (
 	descCWaiting   = desc("herald_cluster_outbox_waiting", "Deliveries this node sent to its own pages only while Redis was away, waiting to be journaled (and sent to the other nodes).")
 	descCJournaled = desc("herald_cluster_outbox_journaled_total", "Deliveries journaled late, once Redis was back, and sent to every node.")
 	descCDropped   = desc("herald_cluster_outbox_dropped_total", "Deliveries the outbox gave up: older than recovery_window, or the outbox full.")
+	descJWait      = desc("herald_journal_commit_wait_seconds", "How long journaled deliveries waited for their entry to be on disk (a group commit): the journal's lag on the alert path; the sender is answered after it.")
+	descJMarks     = desc("herald_journal_marks_queued", "\"Pages reached\" records waiting to be written to the journal (an alert counts as pending until its record is in).")
 	descJCommitOps = desc("herald_journal_commit_operations_total", "Writes carried by the journal's group commits; divided by herald_journal_commits_total, the mean batch.")
 	descRuleErrs   = desc("herald_rule_errors_total", "Runtime failures of each rule since start (a skipped rule or a part left out), by rule name.", "rule")
 	descConnected  = desc("herald_ingress_session_connected", "1 while an ingress instance with a connection of its own (the Twitch EventSub WebSocket) has a session up, else 0.", "instance")
@@ -69,6 +71,10 @@ func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
 		for _, d := range []*prometheus.Desc{descJEntries, descJRooms, descJBytes, descJErrs, descJHealthy, descJCommits, descJCommitOps} {
 			ch <- d
 		}
+	}
+	if s.opts.JournalLag != nil {
+		ch <- descJWait
+		ch <- descJMarks
 	}
 	if s.opts.Cluster != nil {
 		for _, d := range []*prometheus.Desc{descCConnected, descCDisconn, descCLocalOnly, descCResynced, descCDups,
@@ -163,6 +169,11 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 		gauge(descJHealthy, map[bool]float64{false: 0, true: 1}[healthy])
 		counter(descJCommits, js.Commits)
 		counter(descJCommitOps, js.CommitOps)
+	}
+	if s.opts.JournalLag != nil {
+		lag := s.opts.JournalLag()
+		ch <- prometheus.MustNewConstSummary(descJWait, lag.Waits, lag.WaitSeconds, nil)
+		gauge(descJMarks, float64(lag.MarksQueued))
 	}
 	if s.opts.Cluster != nil {
 		c := s.opts.Cluster()

@@ -57,6 +57,10 @@ type Journaled struct {
 	outage   failLog       // paces the ERROR lines of a failing journal
 	dropped  atomic.Uint64 // marks dropped because the queue was full
 	lastFail atomic.Pointer[ErrorInfo]
+	// waited and waits sum up how long deliveries waited for their entry
+	// to be durable: the journal's lag on the alert path (JournalLag).
+	waited atomic.Int64 // nanoseconds
+	waits  atomic.Uint64
 
 	out      *outbox // nil unless KeepUnjournaled
 	stopOut  context.CancelFunc
@@ -128,6 +132,7 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 		n, err := x.publishUnjournaled(ctx, x.seq.enter(d.Room), d, errJournalAway, false)
 		return n, 0, err
 	}
+	start := time.Now()
 	t := x.seq.enter(d.Room)
 	e, durable, err := x.stage(actx, d)
 	if err != nil {
@@ -145,6 +150,8 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 		x.failedLive(d, derr, "journal commit failed; alert sent live without history")
 		return n, e.Offset, err // the pages got it with its offset, and may ack it
 	}
+	x.waited.Add(int64(time.Since(start)))
+	x.waits.Add(1)
 	x.outage.ok(x.log)
 	if _, volatile := x.j.(journal.Volatile); errors.Is(err, broker.ErrClosed) && !volatile {
 		// Shutting down: the pages here did not get it, but the journal
@@ -551,6 +558,8 @@ type JournalStatus struct {
 	MarksDropped uint64 `json:"marks_dropped"`
 	// Outbox is what waits for the journal (cluster mode, Redis away).
 	Outbox *OutboxStatus `json:"outbox,omitempty"`
+	// Lag is how far the journal runs behind the alerts.
+	Lag JournalLag `json:"lag"`
 	// Failing is set while alerts go out without history: an append
 	// failed within the last minute (a full disk may still take a small
 	// alert now and then), or (cluster mode) alerts wait in the outbox for
@@ -559,6 +568,19 @@ type JournalStatus struct {
 	// State sums the above up for people: one of the Journal* states. The
 	// dashboard's pill and the herald_journal_healthy metric both show it.
 	State string `json:"state"`
+}
+
+// JournalLag is how far the journal runs behind the alerts: how long
+// deliveries waited for their entry to be on disk (the sender is answered
+// after that), and the "pages reached" records not yet written (an alert
+// that reached a page counts as pending until its record is in).
+type JournalLag struct {
+	// WaitSeconds sums the waits of Waits journaled deliveries, from the
+	// append to the entry being durable (a group commit, an fsync).
+	WaitSeconds float64 `json:"wait_seconds"`
+	Waits       uint64  `json:"waits"`
+	// MarksQueued is the "pages reached" records waiting to be written.
+	MarksQueued int `json:"marks_queued"`
 }
 
 // The journal's states, from good to bad news.
@@ -582,7 +604,8 @@ const (
 // Status reports the store and the failures seen here.
 func (x *Journaled) Status() JournalStatus {
 	st := JournalStatus{Stats: x.j.Stats(), Failures: x.failures.Load(), LastFailure: x.lastFail.Load(),
-		MarksDropped: x.dropped.Load(), Outbox: x.out.status()}
+		MarksDropped: x.dropped.Load(), Outbox: x.out.status(),
+		Lag: JournalLag{WaitSeconds: time.Duration(x.waited.Load()).Seconds(), Waits: x.waits.Load(), MarksQueued: len(x.marks)}}
 	last := x.outage.lastAt.Load()
 	failedLately := last != 0 && time.Since(time.Unix(0, last)) < failLogEvery
 	waiting := st.Outbox != nil && st.Outbox.Waiting > 0

@@ -106,6 +106,8 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 		{name: "herald_journal_rooms", want: 2},
 		{name: "herald_journal_append_errors_total", want: 0},
 		{name: "herald_journal_healthy", want: 1},
+		{name: "herald_journal_commit_wait_seconds", want: 4}, // sample count: each journaled delivery
+		{name: "herald_journal_marks_queued", want: 0},
 		{name: "herald_rule_errors_total", labels: map[string]string{"rule": "api-big"}, want: 1},
 	}
 	// Either transport: the page may upgrade to WebSocket after it
@@ -129,6 +131,9 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 	ops, _ := value(families["herald_journal_commit_operations_total"], nil)
 	if commits < 1 || ops < 4 || ops < commits {
 		t.Errorf("herald_journal_commits_total = %v, herald_journal_commit_operations_total = %v; want at least one commit carrying the 4 appends", commits, ops)
+	}
+	if mf := families["herald_journal_commit_wait_seconds"]; mf == nil || len(mf.GetMetric()) != 1 || mf.GetMetric()[0].GetSummary().GetSampleSum() <= 0 {
+		t.Errorf("herald_journal_commit_wait_seconds = %v, want the time the 4 deliveries waited for their commits", mf)
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", a.body)
@@ -183,6 +188,8 @@ next:
 			return m.GetGauge().GetValue(), true
 		case m.Histogram != nil:
 			return float64(m.GetHistogram().GetSampleCount()), true
+		case m.Summary != nil:
+			return float64(m.GetSummary().GetSampleCount()), true
 		}
 	}
 	return 0, false

@@ -42,7 +42,8 @@ func newMonitoring(cfg config, log *slog.Logger, lister egress.Lister, status fu
 	})}
 	if cfg.metrics || cfg.metricsListen != "" {
 		m.metrics = metrics.New(metrics.Options{Status: status, Pages: lister, Journal: journalStats, Cluster: cluster,
-			JournalHealthy: func() bool { return journalHealth().State == router.JournalOK }})
+			JournalHealthy: func() bool { return journalHealth().State == router.JournalOK },
+			JournalLag:     func() router.JournalLag { return journalHealth().Lag }})
 	}
 	return m
 }
