@@ -293,6 +293,12 @@ func TestAbuseSocketConnections(t *testing.T) {
 // announced as 1000 bytes, then waits for the answer.
 func slowBody(t *testing.T, addr, path string) (status chan string) {
 	t.Helper()
+	return slowBodyWith(t, addr, path, "Host: "+addr)
+}
+
+// slowBodyWith is slowBody with the given header lines (Host among them).
+func slowBodyWith(t *testing.T, addr, path, headers string) (status chan string) {
+	t.Helper()
 	status = make(chan string, 1)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -300,7 +306,7 @@ func slowBody(t *testing.T, addr, path string) (status chan string) {
 		return status
 	}
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 1000\r\n\r\nx", path, addr)
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\n%s\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 1000\r\n\r\nx", path, headers)
 	go func() {
 		_ = c.SetReadDeadline(time.Now().Add(time.Minute)) // a safety net, not an assertion
 		line, err := bufio.NewReader(c).ReadString('\n')
@@ -342,6 +348,33 @@ func TestAbuseSlowBodies(t *testing.T) {
 	// may be, as the first ones time out and free their places.
 	if counts["HTTP/1.1 408 Request Timeout"] == 0 || counts["HTTP/1.1 503 Service Unavailable"] == 0 {
 		t.Errorf("want some bodies held until the deadline (408) and the rest refused at once (503)")
+	}
+}
+
+// TestAbuseSlowBodyRefusedUnread: a request refused before its body is
+// read (a foreign Origin or Host, a spent request budget) is answered at
+// once, however slowly its body comes: the server no longer waits for
+// the rest of it, with no deadline, before sending the refusal, holding
+// the connection past --body-timeout and --bodies-per-ip.
+func TestAbuseSlowBodyRefusedUnread(t *testing.T) {
+	base := startServer(t, func(c *config) {
+		c.bodyTimeout = 30 * time.Second // longer than the answer may take: the refusals must not wait for it
+		c.rateRequests = limit.Rate{Burst: 1, PerSecond: 1.0 / 60}
+	})
+	addr := hostOf(base)
+	if a := do(t, "GET", base+"/notify?code=spent&event=x", nil, nil); a.status != http.StatusOK {
+		t.Fatalf("the one /notify the budget allows = %d", a.status)
+	}
+	for _, tc := range []struct{ name, headers, want string }{
+		{"foreign origin", "Host: " + addr + "\r\nOrigin: https://evil.example", "HTTP/1.1 403 Forbidden"},
+		{"foreign host", "Host: evil.example", "HTTP/1.1 403 Forbidden"},
+		{"request budget spent", "Host: " + addr, "HTTP/1.1 429 Too Many Requests"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := <-slowBodyWith(t, addr, "/notify", tc.headers); got != tc.want {
+				t.Errorf("a slow body refused before it is read got %q, want %q at once", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -185,5 +185,6 @@ func staticPath(path string) bool {
 // per-message budget: see limit.LogHandler).
 func (d handlerDeps) refuse(w http.ResponseWriter, r *http.Request, status int, reason, logMsg string) {
 	d.log.Warn(logMsg, "path", r.URL.Path, "remote", r.RemoteAddr, "host", r.Host, "origin", r.Header.Get("Origin"))
+	closeUnread(w, r)
 	ingress.WriteJSON(w, status, map[string]string{"error": reason})
 }

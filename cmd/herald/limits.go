@@ -62,11 +62,25 @@ type triggerShaped struct{}
 // reads: a trigger URL's (bots written for the seed service read
 // success, count and msg), {"error": reason} anywhere else.
 func refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	closeUnread(w, r)
 	if shaped, _ := r.Context().Value(triggerShaped{}).(bool); shaped {
 		ingress.WriteJSON(w, status, seedAnswer{Success: 0, Count: 0, Msg: reason})
 		return
 	}
 	ingress.WriteJSON(w, status, map[string]string{"error": reason})
+}
+
+// closeUnread makes the server close the connection after it answers r,
+// when r has a body that may not have been read. Otherwise Go's server
+// reads what is left of the body before it sends the answer, so that the
+// connection can serve the next request, and with no deadline: a client
+// trickling a body would never get its refusal and would hold the
+// connection for as long as it liked, past --body-timeout and
+// --bodies-per-ip.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // apply puts the per-client limits in front of next: request rates on the
