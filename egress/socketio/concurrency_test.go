@@ -56,6 +56,10 @@ func TestDeliverWhilePagesComeAndGo(t *testing.T) {
 		for _, p := range pages {
 			p.conn.Close()
 		}
+		// A closed page leaves once the server reads the close: the next
+		// round's pages must not meet this round's, or a delivery could
+		// reach more than 7.
+		waitFor(t, "the round's pages to leave", func() bool { return len(s.Clients()) == 1 })
 	}
 	close(stop)
 	wg.Wait()
