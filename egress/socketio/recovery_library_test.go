@@ -110,7 +110,7 @@ func TestLibraryRecoveryNotRestoredIsANewPage(t *testing.T) {
 	}
 
 	j.failOnce(first.pid) // the library's lookup, before herald's
-	next := pollingPage(t, srv.URL, `40{"pid":"`+first.pid+`"}`)
+	next, _ := pollingPage(t, srv.URL, `40{"pid":"`+first.pid+`"}`)
 	answer := next()
 	var a struct{ PID string }
 	if !strings.HasPrefix(answer, "40{") || json.Unmarshal([]byte(answer[2:]), &a) != nil || a.PID == "" || a.PID == first.pid {
@@ -151,8 +151,9 @@ func (j *failingSession) Session(ctx context.Context, pid string) (journal.Sessi
 }
 
 // pollingPage opens a long-polling session, sends connect, and returns a
-// function that reads the server's Socket.IO packets one at a time.
-func pollingPage(t *testing.T, base, connect string) (next func() string) {
+// function that reads the server's Socket.IO packets one at a time, and
+// one that ends the session.
+func pollingPage(t *testing.T, base, connect string) (next func() string, closeFn func()) {
 	t.Helper()
 	u := base + "/socket.io/?EIO=4&transport=polling"
 	open := pollingDo(t, http.MethodGet, u, "")
@@ -163,6 +164,7 @@ func pollingPage(t *testing.T, base, connect string) (next func() string) {
 	u += "&sid=" + url.QueryEscape(hs.SID)
 	pollingDo(t, http.MethodPost, u, connect)
 	var queued []string
+	closeFn = func() { pollingDo(t, http.MethodPost, u, "1") }
 	return func() string {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
@@ -179,5 +181,5 @@ func pollingPage(t *testing.T, base, connect string) (next func() string) {
 		p := queued[0]
 		queued = queued[1:]
 		return p
-	}
+	}, closeFn
 }

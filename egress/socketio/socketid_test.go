@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/heraldhq/herald"
@@ -137,24 +135,12 @@ func connectRaw(t *testing.T, base, transport string, auth map[string]any) rawCo
 // the session.
 func pollingConnect(t *testing.T, base, connect string) (answer string, closeFn func()) {
 	t.Helper()
-	u := base + "/socket.io/?EIO=4&transport=polling"
-	open := pollingDo(t, http.MethodGet, u, "")
-	var hs struct{ SID string }
-	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &hs) != nil {
-		t.Fatalf("polling handshake = %q", open)
-	}
-	u += "&sid=" + url.QueryEscape(hs.SID)
-	pollingDo(t, http.MethodPost, u, connect)
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		for p := range strings.SplitSeq(pollingDo(t, http.MethodGet, u, ""), "\x1e") {
-			if strings.HasPrefix(p, "40") {
-				return p, func() { pollingDo(t, http.MethodPost, u, "1") }
-			}
+	next, closeFn := pollingPage(t, base, connect)
+	for {
+		if p := next(); strings.HasPrefix(p, "40") {
+			return p, closeFn
 		}
 	}
-	t.Fatal("no CONNECT answer over polling")
-	return "", nil
 }
 
 func pollingDo(t *testing.T, method, u, body string) string {
