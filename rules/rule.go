@@ -206,7 +206,7 @@ func (p *parser) target(n *yaml.Node, what string) target {
 }
 
 func (p *parser) targets(n *yaml.Node, what string) []target {
-	if n.Kind == yaml.ScalarNode {
+	if n.Kind == yaml.ScalarNode || unquotedTemplate(n) {
 		return []target{p.target(n, what)}
 	}
 	if n.Kind != yaml.SequenceNode {

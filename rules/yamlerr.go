@@ -76,15 +76,24 @@ func tabTrap(lines []string, ln int, _ string) (int, string, bool) {
 var valueStart = regexp.MustCompile(`^\s*(?:-\s+)?(?:[^\s:#'"][^:#]*:\s+)?`)
 
 // templateTrap: an unquoted value starting with {{, which YAML reads as a
-// flow mapping.
+// flow mapping; or an item of a […] list starting so (to: [a, {{ x }}]).
 func templateTrap(lines []string, ln int, _ string) (int, string, bool) {
 	l := lines[ln-1]
 	m := valueStart.FindString(l)
 	if strings.HasPrefix(l[len(m):], "{{") {
 		return runeCol(l, len(m)), `a value starting with {{ must be quoted, or YAML reads it as a mapping: write text: "{{ … }} …"`, true
 	}
+	if rest := l[len(m):]; strings.HasPrefix(rest, "[") {
+		if at := flowItemTemplate.FindStringSubmatchIndex(rest); at != nil {
+			return runeCol(l, len(m)+at[2]), `a list item starting with {{ must be quoted, or YAML reads it as a mapping: write to: ["{{ … }}", "{{ … }}-chat"]`, true
+		}
+	}
 	return 0, "", false
 }
+
+// flowItemTemplate finds an unquoted item starting with {{ in a […] list
+// written on one line (items before it quoted or plain).
+var flowItemTemplate = regexp.MustCompile(`^\[(?:\s*(?:"[^"]*"|'[^']*'|[^"'\[\],{]*)\s*,)*\s*(\{\{)`)
 
 // flowEnvTrap: ${VAR} inside […] or {…}, where the braces are YAML's own.
 func flowEnvTrap(lines []string, ln int, _ string) (int, string, bool) {
