@@ -377,7 +377,7 @@ func (p *parser) checkRule(r *rule, sc scope) {
 	for _, t := range r.templates() {
 		for _, ref := range t.fields() {
 			if _, found, _ := sc.lookup(ref.path); !found {
-				p.unknownField(r, sc, t.span.at(ref.off), ref.path)
+				p.unknownField(r, sc, t.span.at(ref.off), ref.path, true)
 			}
 		}
 	}
@@ -420,7 +420,9 @@ func (r *rule) templates() []*template {
 	return out
 }
 
-func (p *parser) unknownField(r *rule, sc scope, pos yamlpos.Pos, path string) {
+// unknownField reports a data field r reads that sc's events never have;
+// inTemplate says it is read by a template, where get() cannot be written.
+func (p *parser) unknownField(r *rule, sc scope, pos yamlpos.Pos, path string, inTemplate bool) {
 	var names []string
 	for _, sh := range sc.shapes {
 		for f := range sh.Fields {
@@ -437,6 +439,8 @@ func (p *parser) unknownField(r *rule, sc scope, pos yamlpos.Pos, path string) {
 	msg := fmt.Sprintf("rule %q: data.%s: %s have no field %q", r.name, path, what, path)
 	if near := closest(path, names); near != "" {
 		msg += fmt.Sprintf("; did you mean %s?", near)
+	} else if !strings.Contains(path, ".") && inTemplate {
+		msg += fmt.Sprintf(` (a field herald does not know of yet: write the value as an expression that reads it with get(), e.g. '"… " + string(get(data, %q))')`, path)
 	} else if !strings.Contains(path, ".") {
 		msg += fmt.Sprintf(` (a field herald does not know of yet: get(data, %q))`, path)
 	}
@@ -592,7 +596,7 @@ func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 			}
 			if _, found, _ := sc.lookup(path); !found {
 				unknown = append(unknown, path)
-				p.unknownField(r, sc, prog.span.at(n.Location().From), path)
+				p.unknownField(r, sc, prog.span.at(n.Location().From), path, false)
 			}
 		case *ast.BinaryNode:
 			p.checkOperator(prog, sc, n)
