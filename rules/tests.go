@@ -190,7 +190,9 @@ func (tc testCase) check(res Result) yamlpos.List {
 	var fails yamlpos.List
 	what := fmt.Sprintf("test %q", tc.name)
 	for _, e := range res.Errors {
-		fails.Add(tc.pos, "%s: rule %q failed: %v (at %s)", what, e.Rule, e.Err, e.Pos)
+		// An expression's message names its rule already.
+		msg := strings.TrimPrefix(e.Err.Error(), fmt.Sprintf("rule %q: ", e.Rule))
+		fails.Add(tc.pos, "%s: rule %q failed: %s (at %s)", what, e.Rule, msg, e.Pos)
 	}
 	if len(res.Deliveries) != len(tc.expect) {
 		fails.Add(tc.pos, "%s: got %d deliveries, want %d (got: %s)", what,

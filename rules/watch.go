@@ -59,7 +59,7 @@ func Watch(ctx context.Context, path string, loaded fs.FileInfo, debounce time.D
 	l := watchLoop{
 		name: name, events: w.Events, errors: w.Errors, debounce: debounce,
 		read: func() ([]byte, error) { return os.ReadFile(name) },
-		log:  log.With("component", "rules-watch", "file", name), reload: reload,
+		log:  log.With("file", name), reload: reload,
 		poll: poll.C, stat: func() (fs.FileInfo, error) { return os.Stat(name) },
 	}
 	l.loaded = loaded

@@ -73,6 +73,11 @@ func TestCheckCommand(t *testing.T) {
 				`rules.yaml:8:11: warning: rule "never" never fires: rule "all" (`, `rules.yaml:6:11) matches every event and has no continue: true`}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
+		{name: "a test failing on an expression names its rule once",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\nrules:\n  - name: dbl\n    set:\n      n: data.n * 2\ntests:\n  - name: t\n    event: {type: x, code: c, data: {n: \"3\"}}\n    expect: [{room: c, name: X}]\n")}
+			},
+			code: exitFailure, wantErr: []string{`test "t": rule "dbl" failed: set.n: invalid operation`}},
 		{name: "flags after the file", args: func(t *testing.T) []string { return []string{writeRules(t, good), "--data", t.TempDir()} },
 			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed, 0 warnings)"},
 		{name: "too many arguments", args: func(*testing.T) []string { return []string{"a", "--data", "d", "b"} },
