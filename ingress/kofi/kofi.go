@@ -129,7 +129,14 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 // is JSON (handy with curl).
 func Parse(contentType string, body []byte) (map[string]any, error) {
 	raw := body
-	if mt, _, _ := mime.ParseMediaType(contentType); mt != "application/json" {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch mt {
+	case "", "application/x-www-form-urlencoded", "application/json":
+	default:
+		return nil, ingress.Errorf(http.StatusUnsupportedMediaType,
+			"Ko-fi sends a form (application/x-www-form-urlencoded) with a data field; send its JSON as application/json, not %s", mt)
+	}
+	if mt != "application/json" {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, ingress.Errorf(http.StatusBadRequest, "malformed form body")
