@@ -1,11 +1,22 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
+
+// covers reports whether every event a when with constraints c matches
+// is matched by a when that asks only broad's sources and types: each of
+// the two lists is unbounded in broad, or holds all of c's.
+func covers(broad, c when) bool {
+	within := func(b, x []string) bool {
+		return b == nil || x != nil && !slices.ContainsFunc(x, func(v string) bool { return !slices.Contains(b, v) })
+	}
+	return within(broad.sources, c.sources) && within(broad.types, c.types)
+}
 
 // Lint lists what `herald check` warns about beyond Warnings: a rule no
 // test of the file covers, a rule that can never fire because an earlier
@@ -25,6 +36,7 @@ func (s *Set) Lint() yamlpos.List {
 	}
 	var catchAll *rule
 	whens := map[string]*rule{}
+	var broader []*rule // earlier rules without continue whose when names only sources and types
 	for _, r := range s.rules {
 		switch {
 		case catchAll != nil:
@@ -34,12 +46,23 @@ func (s *Set) Lint() yamlpos.List {
 			first := whens[r.when.src]
 			out.Add(r.pos, "warning: rule %q never fires: rule %q (%s) has the same when and no continue: true",
 				r.name, first.name, first.pos)
+		case r.when != nil:
+			c := constraints(r.when.prog.Node())
+			if i := slices.IndexFunc(broader, func(a *rule) bool { return covers(constraints(a.when.prog.Node()), c) }); i >= 0 {
+				out.Add(r.pos, "warning: rule %q never fires: rule %q (%s) matches every event it would and has no continue: true",
+					r.name, broader[i].name, broader[i].pos)
+			}
 		}
 		if !r.cont {
 			if r.when == nil && catchAll == nil {
 				catchAll = r
 			} else if r.when != nil && whens[r.when.src] == nil {
 				whens[r.when.src] = r
+			}
+			if r.when != nil {
+				if c := constraints(r.when.prog.Node()); !c.other && c.conflict == nil {
+					broader = append(broader, r)
+				}
 			}
 		}
 		if len(s.tests) > 0 && !covered[r.name] {

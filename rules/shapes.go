@@ -238,6 +238,9 @@ func quoteList(list []string) string {
 type when struct {
 	sources, types []string
 	conflict       *conflict
+	// other is set when the && chain has a term that is no source or
+	// type comparison: the when asks more than its sources and types.
+	other bool
 }
 
 // conflict is a when that asks source or type to be two things at once.
@@ -267,6 +270,7 @@ func constraints(n ast.Node) when {
 	walk = func(n ast.Node) {
 		b, ok := n.(*ast.BinaryNode)
 		if !ok {
+			c.other = true
 			return
 		}
 		switch b.Operator {
@@ -283,6 +287,7 @@ func constraints(n ast.Node) when {
 		case "type":
 			have = &c.types
 		default:
+			c.other = true
 			return
 		}
 		next := intersect(*have, vals)
