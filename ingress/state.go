@@ -28,6 +28,12 @@ type State struct {
 	// the instance name, which prefixes every id.
 	shared Deduper
 	key    string
+	// unshared are the ids the local set took while the shared store did
+	// not answer; they are shared once it answers again (shareLocal), so
+	// a retry that then lands on another node is still recognised.
+	// sharing is set while that runs.
+	unshared []string
+	sharing  bool
 	// values is the cluster's SharedStore (nil on a single node).
 	values SharedStore
 }
@@ -74,13 +80,17 @@ const maxSeen = 10000
 //
 // With a shared store (States.Share), the store decides; if it cannot
 // answer, the local set does, so a Redis outage never refuses webhooks.
+// What the local set took meanwhile still counts once the store answers
+// again, here at once and on every node once it is shared.
 func (s *State) Seen(id string, now time.Time, ttl time.Duration) bool {
-	if d, key := s.sharedStore(); d != nil {
+	d, key := s.sharedStore()
+	if d != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		dup, err := d.Seen(ctx, key+":"+id, ttl)
 		cancel()
 		if err == nil {
-			return dup
+			s.shareLocal(d, key, ttl)
+			return dup || s.seenLocally(id, now, ttl)
 		}
 	}
 	s.mu.Lock()
@@ -93,7 +103,57 @@ func (s *State) Seen(id string, now time.Time, ttl time.Duration) bool {
 		s.order = append(s.order, id)
 	}
 	s.seen[id] = now
+	if d != nil && len(s.unshared) < maxSeen {
+		s.unshared = append(s.unshared, id)
+	}
 	return false
+}
+
+// seenLocally reports whether the local set took id within ttl.
+func (s *State) seenLocally(id string, now time.Time, ttl time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.seen[id]
+	return ok && now.Sub(at) < ttl
+}
+
+// shareLocal records in the shared store, in the background, the ids the
+// local set took while it did not answer, each for what is left of its
+// ttl. One runs at a time; what a failing store leaves is tried again at
+// the next answer.
+func (s *State) shareLocal(d Deduper, key string, ttl time.Duration) {
+	s.mu.Lock()
+	if s.sharing || len(s.unshared) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	ids := s.unshared
+	s.unshared, s.sharing = nil, true
+	s.mu.Unlock()
+	go func() {
+		for i, id := range ids {
+			s.mu.Lock()
+			at, ok := s.seen[id]
+			s.mu.Unlock()
+			left := ttl - time.Since(at)
+			if !ok || left <= 0 {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+			_, err := d.Seen(ctx, key+":"+id, left)
+			cancel()
+			if err != nil {
+				s.mu.Lock()
+				s.unshared = append(ids[i:], s.unshared...)
+				s.sharing = false
+				s.mu.Unlock()
+				return
+			}
+		}
+		s.mu.Lock()
+		s.sharing = false
+		s.mu.Unlock()
+	}()
 }
 
 // Forget removes id, so a request that failed after Seen can be retried.

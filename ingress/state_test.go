@@ -3,17 +3,21 @@ package ingress
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
 
 // fakeDeduper is a fake of our own Deduper: a map, failing on demand.
 type fakeDeduper struct {
+	mu   sync.Mutex
 	keys map[string]bool
 	fail bool
 }
 
 func (f *fakeDeduper) Seen(_ context.Context, key string, _ time.Duration) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.fail {
 		return false, errors.New("store down")
 	}
@@ -23,8 +27,45 @@ func (f *fakeDeduper) Seen(_ context.Context, key string, _ time.Duration) (bool
 }
 
 func (f *fakeDeduper) Forget(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	delete(f.keys, key)
 	return nil
+}
+
+func (f *fakeDeduper) setFail(fail bool) { f.mu.Lock(); f.fail = fail; f.mu.Unlock() }
+
+func (f *fakeDeduper) has(key string) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.keys[key] }
+
+// TestSharedDedupeAcrossAnOutage: an id this node took while the shared
+// store was down is still a retry once the store is back: here at once,
+// and on another node once this node has shared it (it does so at the
+// store's first answer).
+func TestSharedDedupeAcrossAnOutage(t *testing.T) {
+	store := &fakeDeduper{keys: map[string]bool{}}
+	var node1, node2 States
+	node1.Share(store)
+	node2.Share(store)
+	here, there := node1.Get("twitch"), node2.Get("twitch")
+	now := time.Now()
+	store.setFail(true)
+	if here.Seen("m1", now, time.Hour) || here.Seen("m2", now, time.Hour) {
+		t.Fatal("first sight during the outage taken for a retry")
+	}
+	store.setFail(false)
+	if !here.Seen("m1", now, time.Hour) {
+		t.Error("a retry on the same node after the outage was taken as new")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !store.has("twitch:m2") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !there.Seen("m2", now, time.Hour) {
+		t.Error("a retry on another node after the outage was taken as new: the outage's ids were not shared")
+	}
+	if there.Seen("m3", now, time.Hour) {
+		t.Error("an id nobody took is a retry")
+	}
 }
 
 // TestSharedDedupe: with a shared store, it decides (keyed by instance
@@ -52,18 +93,18 @@ func TestSharedDedupe(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			store.fail = tc.fail
+			store.setFail(tc.fail)
 			if got := tc.st.Seen(tc.id, now, time.Minute); got != tc.want {
 				t.Errorf("Seen(%s) = %v, want %v", tc.id, got, tc.want)
 			}
 		})
 	}
-	store.fail = false
-	if !store.keys["twitch:m1"] {
+	store.setFail(false)
+	if !store.has("twitch:m1") {
 		t.Errorf("store keys = %v, want twitch:m1", store.keys)
 	}
 	before.Forget("m1")
-	if store.keys["twitch:m1"] {
+	if store.has("twitch:m1") {
 		t.Error("Forget did not reach the shared store")
 	}
 	if before.Seen("m1", now, time.Minute) {
