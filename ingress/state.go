@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type State struct {
 	// sharing is set while that runs.
 	unshared []string
 	sharing  bool
+	ttl      time.Duration // the window of the last Seen: the instance's own
 	// values is the cluster's SharedStore (nil on a single node).
 	values SharedStore
 }
@@ -84,12 +86,15 @@ const maxSeen = 10000
 // again, here at once and on every node once it is shared.
 func (s *State) Seen(id string, now time.Time, ttl time.Duration) bool {
 	d, key := s.sharedStore()
+	s.mu.Lock()
+	s.ttl = ttl
+	s.mu.Unlock()
 	if d != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		dup, err := d.Seen(ctx, key+":"+id, ttl)
 		cancel()
 		if err == nil {
-			s.shareLocal(d, key, ttl)
+			s.shareLocal(d, key)
 			return dup || s.seenLocally(id, now, ttl)
 		}
 	}
@@ -117,17 +122,26 @@ func (s *State) seenLocally(id string, now time.Time, ttl time.Duration) bool {
 	return ok && now.Sub(at) < ttl
 }
 
+// ShareUnshared records in the shared store the ids the local set took
+// while it did not answer (shareLocal); a node calls it now and then, so
+// they are shared even when no further request comes to this instance.
+func (s *State) ShareUnshared() {
+	if d, key := s.sharedStore(); d != nil {
+		s.shareLocal(d, key)
+	}
+}
+
 // shareLocal records in the shared store, in the background, the ids the
 // local set took while it did not answer, each for what is left of its
-// ttl. One runs at a time; what a failing store leaves is tried again at
-// the next answer.
-func (s *State) shareLocal(d Deduper, key string, ttl time.Duration) {
+// ttl. One runs at a time; what a failing store leaves is tried again
+// later.
+func (s *State) shareLocal(d Deduper, key string) {
 	s.mu.Lock()
 	if s.sharing || len(s.unshared) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	ids := s.unshared
+	ids, ttl := s.unshared, s.ttl
 	s.unshared, s.sharing = nil, true
 	s.mu.Unlock()
 	go func() {
@@ -262,6 +276,16 @@ func (ss *States) Share(d Deduper) {
 	ss.shared = d
 	for name, st := range ss.m {
 		st.Share(d, name)
+	}
+}
+
+// ShareUnshared runs State.ShareUnshared for every instance.
+func (ss *States) ShareUnshared() {
+	ss.mu.Lock()
+	states := slices.Collect(maps.Values(ss.m))
+	ss.mu.Unlock()
+	for _, st := range states {
+		st.ShareUnshared()
 	}
 }
 

@@ -66,6 +66,18 @@ func TestSharedDedupeAcrossAnOutage(t *testing.T) {
 	if there.Seen("m3", now, time.Hour) {
 		t.Error("an id nobody took is a retry")
 	}
+
+	// No further request comes to this node: its periodic pass shares.
+	store.setFail(true)
+	here.Seen("m4", now, time.Hour)
+	store.setFail(false)
+	node1.ShareUnshared()
+	for !store.has("twitch:m4") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !there.Seen("m4", now, time.Hour) {
+		t.Error("an id taken during the outage was not shared by the periodic pass")
+	}
 }
 
 // TestSharedDedupe: with a shared store, it decides (keyed by instance

@@ -316,6 +316,15 @@ func (r *Router) ShareDedupe(d ingress.Deduper) {
 	r.dedupe.Share(d, "sender")
 }
 
+// ShareUnshared records in the shared de-duplication store what the
+// instances took while it did not answer (ingress.States.ShareUnshared):
+// a cluster node calls it now and then, so a retry after a Redis outage is
+// recognised on every node.
+func (r *Router) ShareUnshared() {
+	r.states.ShareUnshared()
+	r.dedupe.ShareUnshared()
+}
+
 // ShareValues gives every ingress instance the cluster's store of shared
 // values (cluster mode), such as the Twitch login the nodes take turns to
 // use.

@@ -217,6 +217,25 @@ func keepLoginCopy(ctx context.Context, store auth.TokenStore) {
 	}
 }
 
+// shareUnsharedEvery is how often a node records in Redis the webhook ids
+// it took while Redis was away (router.ShareUnshared), so that a retry
+// sent to another node after the outage is recognised there too.
+const shareUnsharedEvery = 5 * time.Second
+
+// every runs fn every period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
 // dialRedis connects to the Redis a --redis URL names and checks that it
 // answers, within redisStartTimeout.
 func dialRedis(ctx context.Context, raw string) (goredis.UniversalClient, error) {

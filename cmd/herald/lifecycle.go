@@ -273,6 +273,7 @@ func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
 	s.wg.Go(func() { rl.onHangup(ctx, hup) })
 	if s.cluster != nil {
 		s.wg.Go(func() { s.cluster.lease.Run(ctx) })
+		s.wg.Go(func() { every(ctx, shareUnsharedEvery, s.router.ShareUnshared) })
 		if s.cfg.dataDir != memoryData {
 			login := twitch.LoginStore(s.cfg.dataDir, sharedValues(s.cluster.client))
 			s.wg.Go(func() { keepLoginCopy(ctx, login) })
