@@ -76,13 +76,20 @@ type twitchHarness struct {
 
 func startTwitch(t *testing.T, subs string, setup func(*faketwitch.Server)) *twitchHarness {
 	t.Helper()
+	return startTwitchLoggedInAs(t, subs, setup, "test-client")
+}
+
+// startTwitchLoggedInAs is startTwitch with a login made for clientID
+// (the rules file's client_id is test-client).
+func startTwitchLoggedInAs(t *testing.T, subs string, setup func(*faketwitch.Server), clientID string) *twitchHarness {
+	t.Helper()
 	h := &twitchHarness{fake: faketwitch.New(t), data: t.TempDir()}
 	h.fake.Keepalive = 1 // herald then gives up on a silent session after 2 s
 	if setup != nil {
 		setup(h.fake)
 	}
 	h.fake.Grant("access-1", "refresh-1", "access-2")
-	err := auth.Store{Dir: h.data}.Save(auth.Token{ClientID: "test-client", Access: auth.NewSecret("access-1"),
+	err := auth.Store{Dir: h.data}.Save(auth.Token{ClientID: clientID, Access: auth.NewSecret("access-1"),
 		Refresh: auth.NewSecret("refresh-1"), Scopes: h.fake.Scopes, UserID: "4242", Login: "ada", Expires: time.Now().Add(4 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -377,6 +384,18 @@ func TestTwitchWebSocketMissingScope(t *testing.T) {
 	}
 	c.Notify("channel.raid", raid("Hopper", 3))
 	wantAlerts(t, h.page, "RAID: Hopper is raiding with 3 viewers!")
+}
+
+// TestTwitchWebSocketLoginOfAnotherClient: a login made for another
+// client id than the rules file's is no network trouble to retry: herald
+// says so once, at ERROR, and waits for a new login.
+func TestTwitchWebSocketLoginOfAnotherClient(t *testing.T) {
+	h := startTwitchLoggedInAs(t, allSubs, nil, "another-client")
+	h.waitLog(t, `level=ERROR msg="Twitch ingress waiting for a login`)
+	h.waitLog(t, `belongs to another client id (another-client, not test-client)`)
+	if strings.Contains(h.logs.String(), "cannot reach Twitch to check the token; retrying") {
+		t.Error("a login for another client id was retried as if Twitch could not be reached")
+	}
 }
 
 // TestTwitchWebSocketStaticToken: access_token + broadcaster_user_id work

@@ -109,7 +109,7 @@ func (a *Adapter) validate(ctx context.Context) (auth.Token, error) {
 				"expires", tok.Expires.Format(time.RFC3339))
 			return tok, nil
 		}
-		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoLogin) || ctx.Err() != nil {
+		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoLogin) || errors.Is(err, auth.ErrOtherClient) || ctx.Err() != nil {
 			return auth.Token{}, fmt.Errorf("twitch login: %w", err)
 		}
 		if a.cfg.AccessToken.Value() != "" && a.cfg.BroadcasterUserID != "" {
@@ -201,7 +201,8 @@ func (a *Adapter) runWebSocket(ctx context.Context) error {
 // token given in the rules file is replaced by saving the file instead.
 func (a *Adapter) loginFixes(err error) bool {
 	return a.src != nil && a.src.Kind == auth.User &&
-		(errors.Is(err, auth.ErrNoLogin) || errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, errNoUsableSubscription))
+		(errors.Is(err, auth.ErrNoLogin) || errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrOtherClient) ||
+			errors.Is(err, errNoUsableSubscription))
 }
 
 // awaitLogin waits until the login file holds another token than the one

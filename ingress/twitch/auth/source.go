@@ -82,7 +82,7 @@ func (s *Source) load(ctx context.Context) error {
 			return err
 		}
 		if t.ClientID != "" && t.ClientID != s.Client.ClientID {
-			return fmt.Errorf("the Twitch login belongs to client id %s, not %s; run `herald twitch login` again", t.ClientID, s.Client.ClientID)
+			return fmt.Errorf("%w (%s, not %s); run `herald twitch login` again", ErrOtherClient, t.ClientID, s.Client.ClientID)
 		}
 		s.tok = t
 	case Static:

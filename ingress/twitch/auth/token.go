@@ -51,6 +51,11 @@ type file struct {
 // ErrNoLogin means the data directory holds no login.
 var ErrNoLogin = errors.New("no Twitch login: run `herald twitch login`")
 
+// ErrOtherClient means the login was made for another client id than the
+// one herald runs with: Twitch would refuse every call with it, and only
+// a new login cures it.
+var ErrOtherClient = errors.New("the Twitch login belongs to another client id")
+
 // TokenStore keeps a User login between runs: Store, a file, or Shared,
 // the file and a copy every node of a cluster shares.
 type TokenStore interface {
