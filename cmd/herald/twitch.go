@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -218,14 +217,34 @@ func (c twitchCmd) status() error {
 			state = "cannot subscribe: " + m.String() + "; run `herald twitch login` again"
 		} else if listErr != nil {
 			state = "unknown: " + listErr.Error()
-		} else if i := slices.IndexFunc(subs, func(s eventsub.Subscription) bool {
-			return s.Type == d.Type && s.Transport.Method == c.cfg.Transport
-		}); i >= 0 {
-			state = subs[i].Status
+		} else if s, ok := subscriptionOf(subs, d.Type, c.cfg.Transport); ok {
+			state = s.Status
 		}
 		fmt.Fprintf(c.stdout, "  %-52s %s\n", d.Type, state)
 	}
 	return nil
+}
+
+// subscriptionOf finds typ's subscription over transport in Twitch's
+// list, an enabled one first: the list keeps those of ended sessions too
+// (websocket_disconnected), beside the one herald's session holds.
+func subscriptionOf(subs []eventsub.Subscription, typ, transport string) (eventsub.Subscription, bool) {
+	var found *eventsub.Subscription
+	for i, s := range subs {
+		if s.Type != typ || s.Transport.Method != transport {
+			continue
+		}
+		if s.Status == "enabled" {
+			return s, true
+		}
+		if found == nil {
+			found = &subs[i]
+		}
+	}
+	if found == nil {
+		return eventsub.Subscription{}, false
+	}
+	return *found, true
 }
 
 func (c twitchCmd) logout() error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -61,17 +62,23 @@ func TestTwitchLoginStatusLogout(t *testing.T) {
 		t.Fatalf("saved login = %+v (err %v)", tok, err)
 	}
 
-	// herald subscribes one of them; status shows it and the others.
+	// herald subscribes one of them; status shows it and the others. An
+	// ended session's subscription of the same type (Twitch lists those
+	// too) does not hide the live one.
+	fake.AddSub(faketwitch.Sub{ID: "s0", Type: "channel.follow", Version: "2", Status: "websocket_disconnected", Method: "websocket", Session: "old"})
 	fake.AddSub(faketwitch.Sub{ID: "s1", Type: "channel.follow", Version: "2", Status: "enabled", Method: "websocket", Session: "x"})
 	code, out, errOut = runHerald(t, "twitch", "status", "--rules", rules, "--data", data)
 	if code != exitOK {
 		t.Fatalf("status exited %d: %s%s", code, out, errOut)
 	}
 	for _, want := range []string{"logged in as ada (user id 4242)", "moderator:read:followers",
-		"channel.follow", "enabled", "channel.raid", "not subscribed"} {
+		"channel.raid", "not subscribed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status printed:\n%s\nwant it to contain %q", out, want)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^  channel\.follow +enabled$`).MatchString(out) {
+		t.Errorf("status printed:\n%s\nwant channel.follow enabled", out)
 	}
 
 	code, out, errOut = runHerald(t, "twitch", "logout", "--rules", rules, "--data", data)
