@@ -15,7 +15,7 @@ import (
 // supporter is never named in data.
 func FuzzServe(f *testing.F) {
 	adaptertest.Seed(f)
-	allowed := []int{200, 400, 401, 403, 405, 413}
+	allowed := []int{200, 400, 401, 403, 405, 413, 415}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := adaptertest.ParseRequest(raw)
 		if err != nil {
