@@ -299,11 +299,13 @@ func sameRequests(a, b []eventsub.Request) bool {
 	})
 }
 
-// freshEvery is how often a running instance checks its token. A session
+// freshEvery is how often a running instance checks its token (a local
+// look at its expiry, a refresh only within auth's five minutes of it, so
+// the token is renewed four to five minutes before it expires). A session
 // needs no token once subscribed, but the login must stay refreshable (a
 // public client's refresh token lapses when unused) and the next
 // reconnect should not wait on a refresh.
-const freshEvery = 10 * time.Minute
+const freshEvery = time.Minute
 
 // keepFresh renews the token ahead of its expiry while the session runs.
 func (a *Adapter) keepFresh(ctx context.Context) {
