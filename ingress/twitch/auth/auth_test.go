@@ -106,6 +106,30 @@ func TestSourceRefreshesBeforeExpiry(t *testing.T) {
 	}
 }
 
+// TestSourceLoggedOutIsNotRenewed: a login deleted while herald runs
+// (`herald twitch logout`) is not renewed and saved again when its token
+// comes up for renewal: the logout sticks.
+func TestSourceLoggedOutIsNotRenewed(t *testing.T) {
+	fake := faketwitch.New(t)
+	fake.Grant("old", "r", "new")
+	store := auth.Store{Dir: t.TempDir()}
+	_ = store.Save(auth.Token{ClientID: "cid", Access: auth.NewSecret("old"), Refresh: auth.NewSecret("r"), Expires: time.Now().Add(time.Minute)})
+	src := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "cid"}, Kind: auth.User, Store: store}
+	tok, err := src.Token(t.Context()) // loaded (and renewed once), as by a running instance
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Renew(t.Context(), tok); !errors.Is(err, auth.ErrNoLogin) {
+		t.Errorf("Renew after logout = %v, want ErrNoLogin", err)
+	}
+	if _, err := store.Load(); !errors.Is(err, auth.ErrNoLogin) {
+		t.Errorf("the login is back after logout (Load: %v)", err)
+	}
+}
+
 // TestSecretNeverShows: every way a token could be printed shows
 // [redacted]; only the file holds it, mode 0600.
 func TestSecretNeverShows(t *testing.T) {

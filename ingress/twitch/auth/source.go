@@ -121,6 +121,12 @@ func (s *Source) renew(ctx context.Context) error {
 	if s.tok.Refresh.IsZero() {
 		return fmt.Errorf("%w; run `herald twitch login` again", ErrInvalidToken)
 	}
+	if _, err := s.Store.Load(); errors.Is(err, ErrNoLogin) {
+		// `herald twitch logout` ran meanwhile: the login is not renewed,
+		// nor saved again, or the logout would be undone.
+		s.tok, s.loaded = Token{}, false
+		return fmt.Errorf("logged out: %w", err)
+	}
 	t, err := s.Client.Refresh(ctx, s.tok.Refresh, Secret{})
 	if err != nil {
 		if errors.Is(err, ErrInvalidToken) {
