@@ -199,6 +199,11 @@ func scopeList(s []string) string {
 
 func (c twitchCmd) status() error {
 	src := &auth.Source{Client: c.client(), Kind: auth.User, Store: c.store}
+	if tok := c.cfg.AccessToken.Value(); tok != "" {
+		// The ingress runs on the rules file's token, not a login.
+		src = &auth.Source{Client: c.client(), Kind: auth.Static, Static: auth.NewSecret(tok)}
+		fmt.Fprintf(c.stdout, "ingress %q uses the access_token of the rules file\n", c.name)
+	}
 	tok, err := src.Validate(c.ctx)
 	if err != nil {
 		return err

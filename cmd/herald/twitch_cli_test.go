@@ -97,6 +97,29 @@ func TestTwitchLoginStatusLogout(t *testing.T) {
 	}
 }
 
+// TestTwitchStatusOfAStaticToken: an ingress that runs on the rules
+// file's access_token is reported on that token, not as "no login".
+func TestTwitchStatusOfAStaticToken(t *testing.T) {
+	fake := faketwitch.New(t)
+	fake.Grant("static-token", "", "")
+	rules := cliRules(t, fake, "channel.follow")
+	body, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = []byte(strings.Replace(string(body), "    client_id: test-client\n", "    client_id: test-client\n    access_token: static-token\n", 1))
+	if err := os.WriteFile(rules, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runHerald(t, "twitch", "status", "--rules", rules, "--data", t.TempDir())
+	if code != exitOK || !strings.Contains(out, "uses the access_token of the rules file") || !strings.Contains(out, "logged in as ada") {
+		t.Errorf("status exited %d:\n%s%s\nwant the rules file's token reported", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, "static-token") {
+		t.Error("status printed the token")
+	}
+}
+
 // TestTwitchLoginRefused: an expired code and a declined authorisation
 // are one clear line each, and nothing is saved.
 func TestTwitchLoginRefused(t *testing.T) {
