@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/spell"
 )
 
 // instance is an ingress instance as the shape checks see it.
@@ -98,7 +99,7 @@ func (p *parser) unshapedTypes(r *rule, name string, in instance, shapes []heral
 			continue
 		}
 		unshaped = true
-		if near := likelyTypo(t, known); near != "" && !slices.Contains(in.declared, t) {
+		if near := spell.Typo(t, known); near != "" && !slices.Contains(in.declared, t) {
 			p.set.warnings.Add(r.when.span.start, "warning: rule %q: when: ingress %q (%s) has no type %q that herald knows of; did you mean %q?",
 				r.name, name, in.typ, t, near)
 		}
@@ -106,12 +107,3 @@ func (p *parser) unshapedTypes(r *rule, name string, in instance, shapes []heral
 	return unshaped
 }
 
-// likelyTypo returns the known type s is one or two edits away from, or
-// "": further than that it is more likely a type herald does not list
-// (channel.ban is not a misspelt channel.raid).
-func likelyTypo(s string, known []string) string {
-	if near := closest(s, known); near != "" && editDistance(s, near) <= 2 {
-		return near
-	}
-	return ""
-}

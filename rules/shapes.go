@@ -11,6 +11,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/spell"
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
 
@@ -203,7 +204,7 @@ func (p *parser) scopeOf(r *rule, c when, instances map[string]instance, opts Op
 		msg := fmt.Sprintf("rule %q: when can never be true: %s never sends type %s (it sends: %s)",
 			r.name, describeSources(sources, instances), quoteList(types), strings.Join(sent, ", "))
 		if len(types) == 1 {
-			if near := closest(types[0], sent); near != "" {
+			if near := spell.Closest(types[0], sent); near != "" {
 				msg += fmt.Sprintf("; did you mean %q?", near)
 			}
 		}
@@ -442,7 +443,7 @@ func (p *parser) unknownField(r *rule, sc scope, pos yamlpos.Pos, path string, i
 		what = quoteList(sc.types) + " events"
 	}
 	msg := fmt.Sprintf("rule %q: data.%s: %s have no field %q", r.name, path, what, path)
-	if near := closest(path, names); near != "" {
+	if near := spell.Closest(path, names); near != "" {
 		msg += fmt.Sprintf("; did you mean %s?", near)
 	} else if !strings.Contains(path, ".") && inTemplate {
 		msg += fmt.Sprintf(` (a field herald does not know of yet: write the value as an expression that reads it with get(), e.g. '"… " + string(get(data, %q))')`, path)

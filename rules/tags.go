@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldhq/herald/internal/spell"
 )
 
 // knownTags are the tags a rules file may carry: YAML's own, which yaml.v3
@@ -56,7 +58,7 @@ func within(where, key string) string {
 func (p *parser) badTag(n *yaml.Node, where, rule string) {
 	if where != "when" && !strings.HasPrefix(where, "set.") || n.Kind != yaml.ScalarNode {
 		hint := ""
-		if editDistance(n.Tag, exprTag) <= 2 {
+		if spell.Distance(n.Tag, exprTag) <= 2 {
 			hint = " (did you mean " + exprTag + "?)"
 		}
 		p.errorf(n, "unknown YAML tag %q%s: herald knows only %s, before an emit, to or set expression; quote a value that starts with !", n.Tag, hint, exprTag)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/spell"
 	"github.com/heraldhq/herald/internal/yamlpos"
 )
 
@@ -180,7 +181,7 @@ func parseFilter(s string) (tmplFilter, error) {
 		return f, fmt.Errorf("empty filter after |")
 	default:
 		msg := fmt.Sprintf("unknown filter %q (known: %s)", name, strings.Join(tmplFilters, ", "))
-		if near := closest(name, tmplFilters); near != "" {
+		if near := spell.Closest(name, tmplFilters); near != "" {
 			msg += fmt.Sprintf("; did you mean %s?", near)
 		}
 		return f, fmt.Errorf("%s", msg)
@@ -448,35 +449,3 @@ func compileTemplate(src, what string, sp span) (*template, *yamlpos.Error) {
 	return t, nil
 }
 
-// closest is the candidate nearest to s by edit distance, or "" when none
-// is close enough to be a likely typo.
-func closest(s string, candidates []string) string {
-	best, bestD := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}

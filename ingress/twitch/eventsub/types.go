@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/spell"
 )
 
 // Known is a subscription type herald can fill in by itself: its version,
@@ -68,6 +70,9 @@ func (d Declared) Check() error {
 		return nil
 	}
 	if d.Version == "" || len(d.Condition) == 0 {
+		if near := spell.Typo(d.Type, KnownTypes()); near != "" {
+			return fmt.Errorf("subscription type %q is not built in; did you mean %q? (a type herald does not know needs its version and condition)", d.Type, near)
+		}
 		return fmt.Errorf("subscription type %q is not built in: give its version and condition (built in: %s)", d.Type, strings.Join(KnownTypes(), ", "))
 	}
 	return nil
