@@ -106,4 +106,3 @@ func (p *parser) unshapedTypes(r *rule, name string, in instance, shapes []heral
 	}
 	return unshaped
 }
-

@@ -448,4 +448,3 @@ func compileTemplate(src, what string, sp span) (*template, *yamlpos.Error) {
 	t.span = sp
 	return t, nil
 }
-
