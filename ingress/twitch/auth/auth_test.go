@@ -130,6 +130,29 @@ func TestSourceLoggedOutIsNotRenewed(t *testing.T) {
 	}
 }
 
+// TestSourceAsksOnceForARefusedRefresh: once Twitch refused to renew a
+// login, the callers that still hold its token (each pending Helix call)
+// get that answer without sending the dead refresh token again; a new
+// login is renewed as usual.
+func TestSourceAsksOnceForARefusedRefresh(t *testing.T) {
+	fake := faketwitch.New(t)
+	store := auth.Store{Dir: t.TempDir()}
+	_ = store.Save(auth.Token{ClientID: "cid", Access: auth.NewSecret("old"), Refresh: auth.NewSecret("dead"), Expires: time.Now().Add(time.Hour)})
+	src := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "cid"}, Kind: auth.User, Store: store}
+	tok, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := src.Renew(t.Context(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("Renew with a dead refresh token = %v, want ErrInvalidToken", err)
+		}
+	}
+	if n := strings.Count(strings.Join(fake.Requests(), "\n"), "POST /oauth2/token"); n != 1 {
+		t.Errorf("%d refresh requests for 4 callers holding the same token, want 1", n)
+	}
+}
+
 // TestSecretNeverShows: every way a token could be printed shows
 // [redacted]; only the file holds it, mode 0600.
 func TestSecretNeverShows(t *testing.T) {

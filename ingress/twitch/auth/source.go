@@ -41,6 +41,10 @@ type Source struct {
 	mu     sync.Mutex
 	tok    Token
 	loaded bool
+	// refused is why Twitch refused to renew tok (ErrInvalidToken): the
+	// same refresh token is not sent again, by every caller holding tok
+	// (each pending Helix call), until another login is loaded.
+	refused error
 }
 
 // Token returns the current token, loading or renewing it as needed.
@@ -68,7 +72,13 @@ func (s *Source) Renew(ctx context.Context, stale Token) (Token, error) {
 	if s.loaded && !s.tok.Access.Equal(stale.Access) {
 		return s.tok, nil
 	}
+	if s.loaded && s.refused != nil {
+		return Token{}, s.refused
+	}
 	if err := s.renew(ctx); err != nil {
+		if s.loaded && errors.Is(err, ErrInvalidToken) {
+			s.refused = err
+		}
 		return Token{}, err
 	}
 	return s.tok, nil
@@ -97,7 +107,7 @@ func (s *Source) load(ctx context.Context) error {
 		}
 		s.tok = t
 	}
-	s.loaded = true
+	s.loaded, s.refused = true, nil
 	return nil
 }
 
@@ -141,7 +151,7 @@ func (s *Source) renew(ctx context.Context) error {
 	if t.Refresh.IsZero() {
 		t.Refresh = s.tok.Refresh
 	}
-	s.tok = t
+	s.tok, s.refused = t, nil
 	return s.Store.Save(t)
 }
 
