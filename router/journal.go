@@ -223,8 +223,8 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 //   - earlier deliveries of its room wait in the outbox (behind): sent to
 //     every node now, d would pass them.
 func (x *Journaled) publishLive(ctx context.Context, d herald.Delivery, cause error, behind bool) (int, error) {
-	stalled := isTimeout(cause) || errors.Is(cause, errJournalAway) && x.out.stalled()
-	if lp, ok := x.next.(broker.LocalPublisher); ok && x.out != nil && (stalled || behind || unreachable(cause)) {
+	skipped := errors.Is(cause, errJournalAway) && x.out.stalled() // after a timeout, the try being spared
+	if lp, ok := x.next.(broker.LocalPublisher); ok && x.out != nil && (unreachable(cause) || skipped || behind) {
 		return lp.PublishLocal(ctx, d)
 	}
 	return x.next.Publish(ctx, d)
