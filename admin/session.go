@@ -54,9 +54,12 @@ type failWindow struct {
 
 // maxFailures is how many wrong tokens a minute one client may bring;
 // maxClients bounds the clients remembered at once (a minute's worth).
+// Beyond it the clients not remembered share one window (overflow):
+// guessing from more addresses than that is paced as one guesser.
 const (
 	maxFailures = 10
 	maxClients  = 10_000
+	overflow    = ""
 )
 
 // allow reports whether client may try a sign-in now, and if not how
@@ -66,6 +69,9 @@ func (s *sessions) allow(client string) (bool, time.Duration) {
 	defer s.mu.Unlock()
 	now := s.now()
 	w := s.failures[client]
+	if w == nil && len(s.failures) >= maxClients {
+		w = s.failures[overflow]
+	}
 	if w == nil || now.Sub(w.start) >= time.Minute {
 		return true, 0
 	}
@@ -89,11 +95,13 @@ func (s *sessions) failed(client string) {
 				}
 			}
 			if len(s.failures) >= maxClients {
-				return // more guessers than that in a minute: each is still paced by its own requests
+				client, w = overflow, s.failures[overflow]
 			}
 		}
-		w = &failWindow{start: now}
-		s.failures[client] = w
+		if w == nil || now.Sub(w.start) >= time.Minute {
+			w = &failWindow{start: now}
+			s.failures[client] = w
+		}
 	}
 	w.n++
 }

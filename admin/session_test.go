@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,5 +88,28 @@ func TestWrongTokensAreLimited(t *testing.T) {
 	c.Add(time.Minute)
 	if w := signInFrom(t, h, "tok", guesser); w.Code != 200 {
 		t.Errorf("sign-in a minute later = %d, want 200", w.Code)
+	}
+}
+
+// TestWrongTokensFromTooManyClients: beyond maxClients remembered at
+// once, the clients not remembered are paced together, not unpaced.
+func TestWrongTokensFromTooManyClients(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	s := newSessions(c.Now, time.Hour)
+	for i := range maxClients {
+		s.failed(strconv.Itoa(i))
+	}
+	for range maxFailures {
+		if ok, _ := s.allow("one-more"); !ok {
+			t.Fatal("a client not remembered was refused before the shared window was spent")
+		}
+		s.failed("one-more")
+	}
+	if ok, _ := s.allow("and-another"); ok {
+		t.Error("clients beyond maxClients are not paced: guessing from many addresses goes unlimited")
+	}
+	c.Add(time.Minute)
+	if ok, _ := s.allow("and-another"); !ok {
+		t.Error("a minute later the shared window still refuses")
 	}
 }
