@@ -203,18 +203,12 @@ func sharedValues(c goredis.UniversalClient) redisvalues.Store {
 // then current enough to be shared, and a logout deletes every copy.
 const loginCopyEvery = 30 * time.Second
 
-// keepLoginCopy runs Load on store every loginCopyEvery until ctx ends.
+// keepLoginCopy runs Load on store now and every loginCopyEvery until
+// ctx ends.
 func keepLoginCopy(ctx context.Context, store auth.TokenStore) {
-	t := time.NewTicker(loginCopyEvery)
-	defer t.Stop()
-	for {
-		_, _ = store.Load() // no login, or Redis away: nothing to copy now
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	load := func() { _, _ = store.Load() } // no login, or Redis away: nothing to copy now
+	load()
+	every(ctx, loginCopyEvery, load)
 }
 
 // shareUnsharedEvery is how often a node records in Redis the webhook ids
