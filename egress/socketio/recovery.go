@@ -50,7 +50,8 @@ func (s *Sink) lookup(h handshake) (recovery.Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
 	defer cancel()
-	res, err := s.recovery.Connect(ctx, recovery.Request{PID: pid, Offset: offset, Code: code})
+	ackedCode, acked := s.ackedFloor(pid)
+	res, err := s.recovery.Connect(ctx, recovery.Request{PID: pid, Offset: offset, Code: code, AckedCode: ackedCode, Acked: acked})
 	if err != nil {
 		s.log.Warn("recovery: journal unavailable; page treated as new", "err", err)
 	}
@@ -248,13 +249,48 @@ func (s *Sink) keepSession(p *page) {
 		return
 	}
 	if sess, ok := s.sessionOf(p); ok {
+		s.savingMu.Lock()
+		if s.saving == nil {
+			s.saving = map[string]journal.Session{}
+		}
+		s.saving[sess.PID] = sess
+		s.savingMu.Unlock()
 		s.journalWrite(func() {
 			if err := s.saveSession(sess); err != nil {
 				s.sessionsUnsaved.Store(true) // refreshSessions tries again
 				s.log.Warn("recovery: session not saved", "err", err)
 			}
+			s.savingMu.Lock()
+			if s.saving[sess.PID] == sess {
+				delete(s.saving, sess.PID)
+			}
+			s.savingMu.Unlock()
 		})
 	}
+}
+
+// ackedFloor is what this node knows session pid resumes after (the
+// page's acknowledgements move it: Sink.acked) that the journal may not
+// hold yet: from its page still connected here (its old connection, not
+// yet seen to close; the journal has its session as of its connect or
+// last refresh), or from one that left and whose session is being saved.
+// code is the room it is of; "" when nothing is known.
+func (s *Sink) ackedFloor(pid string) (code string, since uint64) {
+	if pid == "" {
+		return "", 0
+	}
+	s.rooms.mu.RLock()
+	if p := s.rooms.pids[pid]; p != nil {
+		code, since = p.code, p.since
+	}
+	s.rooms.mu.RUnlock()
+	if code != "" {
+		return code, since
+	}
+	s.savingMu.Lock()
+	defer s.savingMu.Unlock()
+	sess := s.saving[pid]
+	return sess.Code, sess.Since
 }
 
 // journalWrite runs write, a journal write a page caused, on its own

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/egress/socketio/internal/eio"
+	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/recovery"
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -101,6 +102,11 @@ type Sink struct {
 	// sessionsUnsaved is set when a page's session could not be saved:
 	// refreshSessions saves them all again, with backoff.
 	sessionsUnsaved atomic.Bool
+	// saving are the sessions being saved in the background (keepSession),
+	// by pid: until the journal has them, recovery reads the page's
+	// acknowledgements from here (ackedFloor).
+	savingMu sync.Mutex
+	saving   map[string]journal.Session
 	// live remembers the pages that got deliveries live without an
 	// offset (liveonly.go), so catch-up does not send them again.
 	live liveOnly

@@ -132,6 +132,14 @@ type Request struct {
 	// Code is the page's code from its handshake or auth, "" when it has
 	// none yet (it will REGISTER).
 	Code string
+	// Acked is what the page model knows the session of PID resumes
+	// after in room AckedCode, newer than the journal may hold yet: the
+	// page's acknowledgements move it, and the session is saved when the
+	// page leaves, in the background, or not at all while its old
+	// connection is still open. A session of that room resumes after it
+	// at the earliest. 0 and "" when nothing is known.
+	Acked     uint64
+	AckedCode string
 }
 
 // Result is what the page gets.
@@ -339,6 +347,9 @@ func (k *Keeper) resume(ctx context.Context, req Request) (code string, after *u
 			// Unknown or expired: a new page, whatever offset it sends;
 			// only a page without a pid (a reload) resumes from one.
 			return code, nil, nil, nil
+		}
+		if req.AckedCode == s.Code && req.Acked > s.Since {
+			s.Since = req.Acked // what it acknowledged was shown
 		}
 		if req.Offset == "" {
 			return s.Code, &s.Since, &s, nil
