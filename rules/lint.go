@@ -36,7 +36,11 @@ func (s *Set) Lint() yamlpos.List {
 	}
 	var catchAll *rule
 	whens := map[string]*rule{}
-	var broader []*rule // earlier rules without continue whose when names only sources and types
+	type catcher struct {
+		r *rule
+		c when
+	}
+	var broader []catcher // earlier rules without continue whose when names only sources and types
 	for _, r := range s.rules {
 		switch {
 		case catchAll != nil:
@@ -48,9 +52,9 @@ func (s *Set) Lint() yamlpos.List {
 				r.name, first.name, first.pos)
 		case r.when != nil:
 			c := constraints(r.when.prog.Node())
-			if i := slices.IndexFunc(broader, func(a *rule) bool { return covers(constraints(a.when.prog.Node()), c) }); i >= 0 {
+			if i := slices.IndexFunc(broader, func(a catcher) bool { return covers(a.c, c) }); i >= 0 {
 				out.Add(r.pos, "warning: rule %q never fires: rule %q (%s) matches every event it would and has no continue: true",
-					r.name, broader[i].name, broader[i].pos)
+					r.name, broader[i].r.name, broader[i].r.pos)
 			}
 		}
 		if !r.cont {
@@ -61,7 +65,7 @@ func (s *Set) Lint() yamlpos.List {
 			}
 			if r.when != nil {
 				if c := constraints(r.when.prog.Node()); !c.other && c.conflict == nil {
-					broader = append(broader, r)
+					broader = append(broader, catcher{r, c})
 				}
 			}
 		}
