@@ -143,17 +143,33 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := sig.CheckWindow(sent, a.p.Now(), maxAge, maxAhead); err != nil {
 		return sig.Refusal(err)
 	}
+	// The type decides what the body must hold, so a message of a type
+	// herald does not know is refused for that, not for its body.
+	typ := r.Header.Get(hdrType)
+	if err := knownType(typ); err != nil {
+		return err
+	}
 	msg, sub, err := parse(body)
 	if err != nil {
 		return err
 	}
-	switch typ := r.Header.Get(hdrType); typ {
-	case msgVerification:
+	if typ == msgVerification {
 		return a.verify(w, msg, sub)
-	case msgNotification, msgRevocation:
-		return a.publish(w, r, typ, id, msg, sub)
+	}
+	return a.publish(w, r, typ, id, msg, sub)
+}
+
+// knownType refuses a message whose type herald cannot handle, naming the
+// ones it can.
+func knownType(typ string) error {
+	switch typ {
+	case msgVerification, msgNotification, msgRevocation:
+		return nil
+	case "":
+		return ingress.Errorf(http.StatusBadRequest, "missing %s header", hdrType)
 	default:
-		return ingress.Errorf(http.StatusBadRequest, "unknown %s %q", hdrType, typ)
+		return ingress.Errorf(http.StatusBadRequest, "unknown %s %q (known: %s, %s, %s)",
+			hdrType, typ, msgNotification, msgVerification, msgRevocation)
 	}
 }
 
