@@ -423,7 +423,9 @@
     try { fields = parseFields($("test-fields").value); } catch (err) { result(out, false, "fields: " + err.message); return; }
     var code = $("test-code").value.trim(), name = $("test-event").value.trim();
     fields.code = code; fields.event = name;
-    api("POST", "/admin/api/route", { source: "dashboard", type: name, code: code, data: fields }).then(function (r) {
+    // The event /notify?code&event&fields would make, so the streamer's
+    // rules (source == "trigger") treat the test as the real thing.
+    api("POST", "/admin/api/route", { source: "trigger", type: name, code: code, data: fields }).then(function (r) {
       var d = (r.deliveries || []).map(function (x) { return x.name; }).join(", ");
       result(out, r.pages > 0, r.unrouted ? "unrouted" : r.dropped ? "dropped by " + r.matched.join(", ") : "sent " + (d || "nothing") + " to " + plural(r.pages, "page"));
     }).catch(function (err) { result(out, false, err.message); });

@@ -56,6 +56,11 @@ rules:
     emit: SUBSCRIBE
     set:
       months: int(data.months) + 1
+  - name: trigger-cheer
+    when: source == "trigger" && type == "cheer"
+    emit: CHEER
+    set:
+      text: "{{ user }} cheered {{ bits }} bits"
   - name: test-flag
     when: source == "trigger" && data.test == 1
     drop: true
@@ -141,11 +146,13 @@ func TestDashboardInChromium(t *testing.T) {
 	)
 	cheer := page.Expect(t, "CHEER", 10*time.Second)
 	var data map[string]any
-	if err := cheer.Decode(0, &data); err != nil || data["user"] != "bob" || data["bits"] != "100" {
-		t.Errorf("overlay got CHEER %v (%v), want user bob and bits 100", data, err)
+	// It went through the rules as the same /notify call would, so
+	// trigger-cheer (source == "trigger") wrote its text.
+	if err := cheer.Decode(0, &data); err != nil || data["user"] != "bob" || data["bits"] != "100" || data["text"] != "bob cheered 100 bits" {
+		t.Errorf("overlay got CHEER %v (%v), want user bob, bits 100 and trigger-cheer's text", data, err)
 	}
 	step(t, ctx, "see the test alert in the list",
-		chromedp.WaitVisible(`.ev[data-type="cheer"][data-outcome="default"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.ev[data-type="cheer"][data-outcome="rule"]`, chromedp.ByQuery),
 	)
 
 	// Traffic for the other panels: a drop, an unrouted event, a refused
