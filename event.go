@@ -91,6 +91,12 @@ var reservedNames = map[string]bool{
 // 400, where any other error means "retry later".
 var ErrInvalidEvent = errors.New("invalid event")
 
+// ErrNotKept wraps a Publisher's error for an event that reached no page
+// and that the journal could not take (a full or failing disk): nothing
+// holds it, so the sender must send it again later (503), where a 2xx
+// would tell it the alert was kept for the next page.
+var ErrNotKept = errors.New("no page is connected to its room and the journal cannot keep it")
+
 // CheckName reports why name cannot be sent to pages as an event name, or
 // nil when it can.
 func CheckName(name string) error {

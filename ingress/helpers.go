@@ -96,7 +96,7 @@ func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Log
 		return false
 	}
 	if err != nil {
-		c.Refuse(w, log, Errorf(http.StatusServiceUnavailable, "not accepting events"))
+		c.Refuse(w, log, NotDelivered(err))
 		return false
 	}
 	c.published.Add(1)
@@ -111,6 +111,16 @@ func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Log
 	}
 	WriteJSON(w, http.StatusOK, answer)
 	return true
+}
+
+// NotDelivered is the 503 for a Publisher's error: the event was not
+// kept for its page (see herald.ErrNotKept), or herald is not accepting
+// events. Either way the sender should send it again later.
+func NotDelivered(err error) *Error {
+	if errors.Is(err, herald.ErrNotKept) {
+		return Errorf(http.StatusServiceUnavailable, "not delivered: %v; send it again later", herald.ErrNotKept)
+	}
+	return Errorf(http.StatusServiceUnavailable, "not accepting events")
 }
 
 // ReadPost is the prologue every webhook shares: a 405 unless r is a POST,

@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/egress/socketio"
+	"github.com/heraldhq/herald/journal/mem"
 	"github.com/heraldhq/herald/router"
 )
 
@@ -76,5 +78,48 @@ func TestClosedSinkIsNotDelivered(t *testing.T) {
 	_, err := r.Publish(t.Context(), herald.Event{Source: "trigger", Type: "FOLLOW", Code: "x"})
 	if !errors.Is(err, router.ErrNotDelivered) || !errors.Is(err, socketio.ErrClosed) {
 		t.Fatalf("Publish after Close = %v, want ErrNotDelivered wrapping socketio.ErrClosed", err)
+	}
+}
+
+// roomsBroker reaches the pages its map gives each room.
+type roomsBroker struct{ pages map[string]int }
+
+func (b roomsBroker) Publish(_ context.Context, d herald.Delivery) (int, error) {
+	return b.pages[d.Room], nil
+}
+func (roomsBroker) Subscribe(broker.Subscriber) {}
+func (roomsBroker) Close(context.Context) error { return nil }
+
+// TestAlertNobodyKeepsIsNotDelivered: with the journal failing (a full
+// disk), an event that reached no page is held nowhere, so Publish says
+// so (ErrNotKept: the ingress answers 503 and the sender sends it again).
+// One whose other delivery reached a page is answered as delivered: a
+// second copy would show that part twice.
+func TestAlertNobodyKeepsIsNotDelivered(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		pages   map[string]int
+		notKept bool
+	}{
+		{"no page in any room", map[string]int{}, true},
+		{"a page in one room", map[string]int{"b": 1}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			j := mem.New()
+			_ = j.Close() // every append fails, as on a full disk
+			x := router.NewJournaled(roomsBroker{tt.pages}, j, nil)
+			defer x.Close(t.Context())
+			r := router.New(router.Options{Broker: x})
+			if err := r.Reload("rules.yaml", []byte(threeRooms)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := r.Publish(t.Context(), herald.Event{Source: "trigger", Type: "FOLLOW", Code: "x"})
+			if got := errors.Is(err, herald.ErrNotKept) && errors.Is(err, router.ErrNotDelivered); got != tt.notKept {
+				t.Errorf("Publish = %v; want ErrNotKept %v", err, tt.notKept)
+			}
+			if !tt.notKept && err != nil {
+				t.Errorf("Publish = %v, want nil", err)
+			}
+		})
 	}
 }

@@ -148,6 +148,9 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 	// Stager the pages got it while the commit was under way.
 	if derr := durable(actx); derr != nil {
 		x.failedLive(d, derr, "journal commit failed; alert sent live without history")
+		if err == nil && n == 0 {
+			err = herald.ErrNotKept
+		}
 		return n, e.Offset, err // the pages got it with its offset, and may ack it
 	}
 	x.waited.Add(int64(time.Since(start)))
@@ -195,6 +198,10 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 	// send again: keeping it too would show it twice.
 	if x.out == nil || err != nil || (!localOnly && !x.out.keeps()) {
 		x.failedLive(d, cause, "journal append failed; alert sent live without history")
+		if err == nil && n == 0 {
+			// No page got it and nothing keeps it for the next one.
+			err = herald.ErrNotKept
+		}
 		return n, err
 	}
 	// An outage is logged once, by its first alert (the broker has said

@@ -179,6 +179,7 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 	}
 	var pages PageCounts
 	var failed []error
+	notKept := 0
 	for i, d := range res.Deliveries {
 		if err := herald.CheckName(d.Name); err != nil {
 			// The rules never yield one; kept out of the journal in case.
@@ -188,11 +189,20 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 		n, err := r.publish(ctx, &res.Deliveries[i])
 		rc.Pages += n
 		pages.Add(i, n)
-		if err != nil {
+		switch {
+		case errors.Is(err, herald.ErrNotKept):
+			notKept++ // the journal logged it
+		case err != nil:
 			failed = append(failed, fmt.Errorf("rule %q, event %s: %w", d.Rule, d.Name, err))
 		}
 	}
 	r.observe(snap, ev, res, pages)
+	if notKept > 0 && notKept == len(res.Deliveries) {
+		// Nothing of the event reached a page or the journal: the sender
+		// sends it again. Had any part of it, a second copy would show
+		// that part twice, so the rest is lost with an ERROR line.
+		failed = append(failed, herald.ErrNotKept)
+	}
 	if failed != nil {
 		return rc, fmt.Errorf("%w: %w", ErrNotDelivered, errors.Join(failed...))
 	}

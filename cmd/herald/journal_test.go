@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/heraldbin"
+	"github.com/heraldhq/herald/internal/needs"
 	"github.com/heraldhq/herald/internal/pagetest"
 )
 
@@ -303,6 +304,45 @@ func TestStatusAnswer(t *testing.T) {
 		st.Journal.Store != "bolt" || st.Journal.Entries != 1 || st.Journal.Bytes <= 0 || st.Cluster != nil {
 		t.Errorf("GET /api/status = %s; want a version, 1 page, rules generation 1 without error, the bolt journal with 1 entry and its size, no cluster", a.body)
 	}
+}
+
+// TestFullDiskAnswersWhatItCannotKeep: herald on a disk that fills up (a
+// file size limit fails writes as a full disk does). An alert for a page
+// that is there still reaches it, answered 200. One for a code with no
+// page, which the journal can no longer keep for the next page, is
+// answered 503 with the reason, so the sender sends it again: a 200 would
+// tell it the alert waits for the page, and it would be lost unseen.
+func TestFullDiskAnswersWhatItCannotKeep(t *testing.T) {
+	prlimit := needs.Program(t, "apt-get install util-linux", "prlimit")
+	h := startHeraldUnder(t, []string{prlimit, "--fsize=131072"}, "--data", t.TempDir(), "--rate-misses", "off")
+	const code = "full-disk-page"
+	p := pagetest.Start(t, h.base, pagetest.Options{Code: code, Handshake: true, Transports: []string{"websocket"}})
+	p.WaitRegistered(t)
+
+	// Alerts of 2 KB for codes with no page are kept as pending, until
+	// the 128 KiB the journal's files may take are full.
+	big := url.QueryEscape(strings.Repeat("x", 2000))
+	var refused answer
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatalf("1000 alerts for codes with no page were answered 200 on a 128 KiB disk:\n%s", h.logs.String())
+		}
+		a := do(t, "GET", fmt.Sprintf("%s/notify?event=donation&text=%s&code=away-%d", h.base, big, i%20), nil, nil)
+		if a.status != http.StatusOK {
+			refused = a
+			break
+		}
+	}
+	if refused.status != http.StatusServiceUnavailable || !strings.Contains(refused.body, "the journal cannot keep it") ||
+		!strings.Contains(refused.body, `"success":0`) {
+		t.Errorf("an alert for a code with no page on a full disk = %d %s, want 503, success 0 and the reason", refused.status, refused.body)
+	}
+	// The page's alerts still go out, live, and are answered as delivered.
+	a := do(t, "GET", h.base+"/notify?event=donation&n=1&code="+code, nil, nil)
+	if a.status != http.StatusOK || !strings.Contains(a.body, `"count":1`) {
+		t.Errorf("an alert for the connected page on a full disk = %d %s, want 200 and count 1", a.status, a.body)
+	}
+	expectAlerts(t, p, 1, 1, false)
 }
 
 // TestJournalDiskUnavailableKeepsAlertsLive: --data names a place no

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -279,7 +280,10 @@ type missCounter struct {
 
 func (m missCounter) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, error) {
 	rc, err := m.next.Publish(ctx, ev)
-	if err == nil && rc.Pages == 0 && !(ev.Code != "" && m.held(ev.Code)) {
+	// An alert not kept (no page, and a failing journal) is answered 503,
+	// as telling as a count of 0: it costs the same.
+	reachedNone := err == nil || errors.Is(err, herald.ErrNotKept)
+	if reachedNone && rc.Pages == 0 && !(ev.Code != "" && m.held(ev.Code)) {
 		if key, ok := ctx.Value(clientKey{}).(string); ok {
 			m.misses.Spend(key)
 		}

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/limit"
 )
 
 // TestDeclaredLengthOverMaxBodyIsRefusedAtOnce: a request whose
@@ -54,5 +59,40 @@ func TestTriggerURLsAreRefusedInTheirShape(t *testing.T) {
 		if a := do(t, "POST", base+tc.path, strings.NewReader(big), form); a.status != http.StatusRequestEntityTooLarge || a.body != tc.want {
 			t.Errorf("POST %s of 119 bytes = %d %s, want 413 %s", tc.path, a.status, a.body, tc.want)
 		}
+	}
+}
+
+// answering is a publisher with a fixed outcome.
+type answering struct {
+	rc  herald.Receipt
+	err error
+}
+
+func (a answering) Publish(context.Context, herald.Event) (herald.Receipt, error) { return a.rc, a.err }
+
+// TestMissesOfAnAlertNotKept: on a full disk an alert for a code with no
+// page is answered 503 (not kept) where one for a page's code is answered
+// 200. That difference must cost a guesser its miss as a count of 0 does,
+// or a failing journal would make /notify an oracle for codes.
+func TestMissesOfAnAlertNotKept(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		out   answering
+		spent bool
+	}{
+		{"reached no page", answering{}, true},
+		{"not kept: no page, and the journal failing", answering{err: herald.ErrNotKept}, true},
+		{"reached a page", answering{rc: herald.Receipt{Pages: 1}}, false},
+		{"refused while shutting down", answering{err: errors.New("not delivered")}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			misses := limit.NewBuckets(limit.Rate{PerSecond: 1e-9, Burst: 1}, nil)
+			m := missCounter{next: tt.out, misses: misses, held: func(string) bool { return false }}
+			ctx := context.WithValue(t.Context(), clientKey{}, "203.0.113.9")
+			_, _ = m.Publish(ctx, herald.Event{Type: "follow", Code: "guess"})
+			if ok, _ := misses.Peek("203.0.113.9"); ok == tt.spent {
+				t.Errorf("miss spent = %v, want %v", !ok, tt.spent)
+			}
+		})
 	}
 }

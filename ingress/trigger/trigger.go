@@ -103,7 +103,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Headers: ingress.Headers(r.Header), Received: a.now(),
 	})
 	if err != nil {
-		a.refuse(w, r, ingress.Errorf(http.StatusServiceUnavailable, "not delivered: %v", err))
+		a.refuse(w, r, ingress.NotDelivered(err))
 		return
 	}
 	a.Count(true)
