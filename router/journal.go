@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/broker"
+	"github.com/heraldhq/herald/internal/outage"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/rules"
 )
@@ -373,55 +374,39 @@ func (x *Journaled) failedLive(d herald.Delivery, err error, msg string) {
 	x.failed(d, err, level, msg, more...)
 }
 
-// failLogEvery is how often a journal that keeps failing says so again.
-const failLogEvery = time.Minute
+// failLogEvery is how long a journal that failed counts as failing
+// (Status), and how often one that keeps failing says so again.
+const failLogEvery = outage.Every
 
-// failLog paces the log of a failing journal: its first failure is an
-// ERROR line at once, later ones one ERROR line a minute that counts them
-// (DEBUG lines between), and the first success after them an INFO line
-// that says how many alerts went live without history.
+// failLog paces the log of a failing journal (outage.Pacer): its first
+// failure is an ERROR line at once, later ones one ERROR line a minute
+// that counts them (DEBUG lines between), and the first success after an
+// ERROR line an INFO line that says how many alerts went live without
+// history. A disk that fails every other write costs two lines a minute.
 type failLog struct {
-	failing atomic.Bool  // read on every successful append: no lock then
-	lastAt  atomic.Int64 // unix nanos of the last failure, for Status
-	mu      sync.Mutex
-	last    time.Time // of the last ERROR line
-	since   int       // failures since that line
-	total   int       // failures since the journal began failing
+	outage.Pacer
+	lastAt atomic.Int64 // unix nanos of the last failure, for Status
 }
 
 // fail records a failure at now and returns the level to log it at and,
-// for an ERROR line after the first, how many failed since the last one.
+// for an ERROR line after untold failures, how many failed since the
+// last one.
 func (f *failLog) fail(now time.Time) (slog.Level, int) {
 	f.lastAt.Store(now.UnixNano())
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.total++
-	f.since++
-	if f.failing.Load() && now.Sub(f.last) < failLogEvery {
-		return slog.LevelDebug, 0
+	if tell, since := f.Fail(now); tell {
+		return slog.LevelError, since
 	}
-	since := f.since
-	if !f.failing.Load() {
-		since = 0 // the first line of an outage is its own
-	}
-	f.failing.Store(true)
-	f.last, f.since = now, 0
-	return slog.LevelError, since
+	return slog.LevelDebug, 0
 }
 
 // ok records a successful append and logs the end of an outage.
 func (f *failLog) ok(log *slog.Logger) {
-	if !f.failing.Load() {
+	if !f.Failing() { // every append: no lock, no clock
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.failing.Load() {
-		return
+	if tell, failed := f.Recover(time.Now()); tell {
+		log.Info("journal appends work again", "alerts_sent_without_history", failed)
 	}
-	log.Info("journal appends work again", "alerts_sent_without_history", f.total)
-	f.failing.Store(false)
-	f.total, f.since = 0, 0
 }
 
 // Replay publishes journaled entries again, marked replayed and without an

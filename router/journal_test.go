@@ -437,6 +437,44 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 	})
 }
 
+// TestJournaledFlappingDiskLogsPaced: a journal that fails every other
+// append (a disk that fills and is trimmed, a Redis at its memory limit)
+// is logged as one that keeps failing: an ERROR line and its INFO end at
+// once, then nothing more for a minute however often it flips.
+func TestJournaledFlappingDiskLogsPaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs lockedBuffer
+		var down, hang, stall atomic.Bool
+		var appends atomic.Int64
+		j := mem.New()
+		defer j.Close()
+		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &stall, &appends, nil},
+			slog.New(slog.NewTextHandler(&logs, nil)))
+		for i := range 100 {
+			down.Store(i%2 == 0)
+			if n, err := x.Publish(t.Context(), alert("r", fmt.Sprint(i))); err != nil || n != 1 {
+				t.Fatalf("Publish %d = %d, %v; want it live to the page", i, n, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if e, i := logs.count("level=ERROR"), logs.count("journal appends work again"); e != 1 || i != 1 {
+			t.Fatalf("50 failures, each followed by a success, within a minute: %d ERROR and %d INFO lines, want 1 and 1:\n%s", e, i, logs.String())
+		}
+		time.Sleep(15 * time.Second)
+		down.Store(true)
+		x.Publish(t.Context(), alert("r", "later"))
+		down.Store(false)
+		x.Publish(t.Context(), alert("r", "after"))
+		if logs.count("level=ERROR") != 2 || logs.count("failed_since_last_line=50") != 1 ||
+			logs.count("alerts_sent_without_history=50") != 1 {
+			t.Errorf("a minute on: want a second ERROR line counting the 50 failures since the first, and an INFO line counting the 50 since the first INFO:\n%s", logs.String())
+		}
+		if err := x.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // storeStats is a journal whose Stats say what the test needs.
 type storeStats struct {
 	journal.Journal

@@ -340,19 +340,21 @@ func (s *Store) checkpoint() {
 	s.tail.mu.Unlock()
 	if err != nil {
 		s.noteError(err)
-		if !s.checkpointFailing {
-			s.log.Error("journal checkpoint failed; the write-ahead log keeps every answered write until one succeeds", "err", err)
+		if tell, since := s.checkpoints.Fail(time.Now()); tell {
+			args := []any{"err", err}
+			if since > 0 {
+				args = append(args, "failed_since_last_line", since)
+			}
+			s.log.Error("journal checkpoint failed; the write-ahead log keeps every answered write until one succeeds", args...)
 		}
-		s.checkpointFailing = true
 		s.broken = true
 		if errors.Is(err, berrors.ErrMaxSizeReached) {
 			s.trimAlone()
 		}
 		return
 	}
-	if s.checkpointFailing {
+	if tell, _ := s.checkpoints.Recover(time.Now()); tell {
 		s.log.Info("journal checkpoint succeeded again")
-		s.checkpointFailing = false
 	}
 	s.wal.restart(gen)
 	s.pending = 0

@@ -19,6 +19,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/heraldhq/herald/internal/outage"
 	"github.com/heraldhq/herald/journal"
 )
 
@@ -94,16 +95,16 @@ type Store struct {
 
 	// idx, nextSeq and tx belong to the committer (see index), and so do
 	// the write-ahead log and the transaction it stands in front of.
-	idx               *index
-	nextSeq           uint64
-	tx                txState
-	stager            *stager
-	wal               *wal
-	pending           int64       // record bytes in open and not yet checkpointed
-	open              *bbolt.Tx   // the transaction groups write into until the checkpoint
-	checkpointDue     *time.Timer // fires checkpointEvery after open was begun
-	broken            bool        // open was dropped: begin the next from the log
-	checkpointFailing bool        // logged once per run of failures
+	idx           *index
+	nextSeq       uint64
+	tx            txState
+	stager        *stager
+	wal           *wal
+	pending       int64        // record bytes in open and not yet checkpointed
+	open          *bbolt.Tx    // the transaction groups write into until the checkpoint
+	checkpointDue *time.Timer  // fires checkpointEvery after open was begun
+	broken        bool         // open was dropped: begin the next from the log
+	checkpoints   outage.Pacer // paces the log of failing checkpoints
 
 	retention    atomic.Pointer[journal.Retention]
 	appendErrors atomic.Uint64

@@ -137,7 +137,7 @@ var ErrFull = errors.New("full: the file is at its size bound (max bytes) until 
 func (s *Store) roomFor(tx *bbolt.Tx, st *txState, n int) error {
 	// While checkpoints fail, the log is all that holds new writes: it
 	// stops at twice its bound rather than fill the disk.
-	if s.checkpointFailing && s.wal.end >= 2*s.walLimit {
+	if s.checkpoints.Failing() && s.wal.end >= 2*s.walLimit {
 		return ErrFull
 	}
 	need := 2 * (s.pending + st.bytes + int64(n))

@@ -19,6 +19,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/outage"
 	"github.com/heraldhq/herald/internal/rediswire"
 	"github.com/heraldhq/herald/journal"
 )
@@ -74,7 +75,7 @@ type Store struct {
 	interval     time.Duration
 	dirty        atomic.Bool // written since the last stats scan
 	scanMu       sync.Mutex
-	down         atomic.Bool
+	outage       outage.Pacer // paces the log of a failing store
 
 	counts  *rediswire.Counts
 	appends *batcher // appends share round trips
@@ -469,19 +470,28 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 	return nil
 }
 
-// fail records a store failure for Stats and logs the first of a run.
+// fail records a store failure for Stats and logs it, paced: a Redis at
+// its memory limit fails every other write as trimming frees a little.
 func (s *Store) fail(err error) {
 	msg := err.Error()
 	s.lastErr.Store(&msg)
-	if !s.down.Swap(true) {
-		s.log.Error("redis journal: store failing; live delivery goes on without history", "err", err)
+	if tell, since := s.outage.Fail(s.now()); tell {
+		args := []any{"err", err}
+		if since > 0 {
+			args = append(args, "failed_since_last_line", since)
+		}
+		s.log.Error("redis journal: store failing; live delivery goes on without history", args...)
 	}
 }
 
-// ok clears the failure state after a success, logging the recovery once.
+// ok clears the failure state after a success, logging the recovery of a
+// failure it told.
 func (s *Store) ok() {
-	if s.down.Load() && s.down.Swap(false) {
-		s.lastErr.Store(nil)
+	if !s.outage.Failing() {
+		return
+	}
+	s.lastErr.Store(nil)
+	if tell, _ := s.outage.Recover(s.now()); tell {
 		s.log.Info("redis journal: store reachable again")
 	}
 }
