@@ -20,8 +20,9 @@ import (
 // when says which events it is about (source == "twitch" && type ==
 // "channel.raid"). Every data field the rule reads is then looked up in
 // those shapes, and every + and comparison is checked for text meeting a
-// number. A finding is an error when the when names both the source and
-// the type (certain), a warning when only one of them (probable).
+// number, every other arithmetic operator and minus sign for text. A
+// finding is an error when the when names both the source and the type
+// (certain), a warning when only one of them (probable).
 
 // scope is the set of event shapes a rule can see.
 type scope struct {
@@ -606,6 +607,8 @@ func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 			}
 		case *ast.BinaryNode:
 			p.checkOperator(prog, sc, n)
+		case *ast.UnaryNode:
+			p.checkNegation(prog, sc, n)
 		}
 	}
 	// expr's own walk reaches every kind of node (closures, predicates,
@@ -619,13 +622,21 @@ type visitor func(ast.Node)
 
 func (v visitor) Visit(n *ast.Node) { v(*n) }
 
+// arithmetic are the operators that fail on text whatever the other
+// side is (+ joins two texts).
+var arithmetic = []string{"-", "*", "/", "%", "**", "^"}
+
 func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 	l, lf, lp := sc.kindOf(b.Left)
 	rk, rf, rp := sc.kindOf(b.Right)
+	pos := prog.span.at(b.Location().From)
+	if slices.Contains(arithmetic, b.Operator) {
+		p.checkArithmetic(prog, sc, b, pos)
+		return
+	}
 	if l == "" || rk == "" || l == rk {
 		return
 	}
-	pos := prog.span.at(b.Location().From)
 	certain := sc.certain && lp && rp
 	field, fk, other := lf, l, rk
 	if field == "" {
@@ -640,8 +651,13 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		if field == "" {
 			return
 		}
+		ordering := b.Operator != "==" && b.Operator != "!="
 		fix := ""
 		switch {
+		case fk == herald.KindString && other == herald.KindNumber && ordering:
+			// Quoting the number would compare texts letter by letter
+			// ("10.00" < "5"): only a conversion orders them.
+			fix = "write " + withNumbers(b, sc, "", false)
 		case fk == herald.KindString && other == herald.KindNumber:
 			fix = fmt.Sprintf("compare float(data.%s) with the number, or data.%s with a quoted text", field, field)
 		case fk == herald.KindNumber && other == herald.KindString:
@@ -658,6 +674,91 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		p.report(certain, pos, "%s: data.%s is a %s, so %s with a %s %s: %s",
 			prog.what, field, fk, b.Operator, other, effect, fix)
 	}
+}
+
+// checkArithmetic finds arithmetic on a text field (Ko-fi's amount is
+// "3.00", a trigger parameter "5"): - * / % ** fail on text whatever the
+// other side is, so the fix converts the field.
+func (p *parser) checkArithmetic(prog *program, sc scope, b *ast.BinaryNode, pos yamlpos.Pos) {
+	l, lf, lp := sc.kindOf(b.Left)
+	rk, rf, rp := sc.kindOf(b.Right)
+	left, right := l == herald.KindString && lf != "", rk == herald.KindString && rf != ""
+	if !left && !right {
+		return
+	}
+	// Either text side is enough to fail: name a promised one if any.
+	field, promised, other := lf, lp, rk
+	if !left || !lp && right && rp {
+		field, promised, other = rf, rp, l
+	}
+	with := ""
+	if other == herald.KindNumber {
+		with = " with a number"
+	}
+	p.report(sc.certain && promised, pos, "%s: data.%s is a %s, so %s%s fails on every event: write %s",
+		prog.what, field, herald.KindString, b.Operator, with, withNumbers(b, sc, b.Operator, !promised))
+}
+
+// checkNegation finds a minus sign before a text field: -data.amount fails
+// on every event.
+func (p *parser) checkNegation(prog *program, sc scope, u *ast.UnaryNode) {
+	if u.Operator != "-" {
+		return
+	}
+	k, field, promised := sc.kindOf(u.Node)
+	if k != herald.KindString || field == "" {
+		return
+	}
+	p.report(sc.certain && promised, prog.span.at(u.Location().From), "%s: data.%s is a %s, so a minus sign before it fails on every event: write -%s",
+		prog.what, field, herald.KindString, toNumber(u.Node, "", promised))
+}
+
+// withNumbers writes the fix for binary b with every text field converted
+// to a number (see toNumber). wholeToo adds the same with int, for a field
+// the shape only probably has as text (a trigger parameter, "5": int may
+// be what was meant).
+func withNumbers(b *ast.BinaryNode, sc scope, op string, wholeToo bool) string {
+	write := func(conv func(n ast.Node, promised bool) string) string {
+		side := func(n ast.Node) string {
+			if k, field, promised := sc.kindOf(n); k == herald.KindString && field != "" {
+				return conv(n, promised)
+			}
+			return operandText(n)
+		}
+		return side(b.Left) + " " + b.Operator + " " + side(b.Right)
+	}
+	fix := write(func(n ast.Node, promised bool) string { return toNumber(n, op, promised) })
+	if wholeToo && op != "%" {
+		fix += " (or " + write(func(n ast.Node, _ bool) string { return "int(" + n.String() + ")" }) + " for whole numbers)"
+	}
+	return fix
+}
+
+// toNumber converts a text field for arithmetic or an ordering: float
+// reads "3.00" and "5" alike. % takes whole numbers only: int, of the
+// float when the text may have decimals (a promised text field such as
+// Ko-fi's amount; int("3.00") fails).
+func toNumber(n ast.Node, op string, promised bool) string {
+	switch {
+	case op == "%" && promised:
+		return "int(float(" + n.String() + "))"
+	case op == "%":
+		return "int(" + n.String() + ")"
+	}
+	return "float(" + n.String() + ")"
+}
+
+// operandText prints the other side of a fix: a literal or a field as
+// written, anything longer as "…".
+func operandText(n ast.Node) string {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode, *ast.IdentifierNode:
+		return n.String()
+	}
+	if _, ok := dataPath(n); ok {
+		return n.String()
+	}
+	return "…"
 }
 
 // plusHint is the fix for text + number. Where the expression makes text
