@@ -20,8 +20,8 @@ import (
 // when says which events it is about (source == "twitch" && type ==
 // "channel.raid"). Every data field the rule reads is then looked up in
 // those shapes, and every + and comparison is checked for text meeting a
-// number, every other arithmetic operator and minus sign for text. A
-// finding is an error when the when names both the source and the type
+// number (or a boolean: is_public == "false" is never true), every other
+// arithmetic operator and minus sign for text. A finding is an error when the when names both the source and the type
 // (certain), a warning when only one of them (probable).
 
 // scope is the set of event shapes a rule can see.
@@ -662,8 +662,21 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 			fix = fmt.Sprintf("compare float(data.%s) with the number, or data.%s with a quoted text", field, field)
 		case fk == herald.KindNumber && other == herald.KindString:
 			fix = fmt.Sprintf("compare data.%s with a number, without quotes", field)
+		case ordering:
+			return // a boolean ordered: rare, and no rewrite to offer
+		case fk == herald.KindBool && other == herald.KindString:
+			fix = fmt.Sprintf("compare data.%s with true or false, without quotes", field)
+		case fk == herald.KindBool && other == herald.KindNumber:
+			fix = fmt.Sprintf("compare data.%s with true or false", field)
+		case fk == herald.KindString && other == herald.KindBool:
+			fix = fmt.Sprintf("compare data.%s with a quoted text", field)
+		case fk == herald.KindNumber && other == herald.KindBool:
+			fix = fmt.Sprintf("compare data.%s with a number", field)
 		default:
 			return
+		}
+		if lit, ok := retyped(b, lf == "", fk); ok {
+			fix = "write " + lit
 		}
 		effect := "is never true"
 		if b.Operator == "!=" {
@@ -674,6 +687,41 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		p.report(certain, pos, "%s: data.%s is a %s, so %s with a %s %s: %s",
 			prog.what, field, fk, b.Operator, other, effect, fix)
 	}
+}
+
+// wholeDecimal is a number as a quoted literal may spell it ("10", "2.50").
+var wholeDecimal = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// retyped writes comparison b with its literal side in the kind of the
+// field on the other side (fieldRight says which side that is): "10"
+// against a number field reads 10, "false" against a boolean false, true
+// against a text field "true". false when the literal has no such form.
+func retyped(b *ast.BinaryNode, fieldRight bool, fk herald.Kind) (string, bool) {
+	fieldSide, litSide := b.Left, b.Right
+	if fieldRight {
+		fieldSide, litSide = b.Right, b.Left
+	}
+	lit := ""
+	switch n := litSide.(type) {
+	case *ast.StringNode:
+		switch {
+		case fk == herald.KindNumber && wholeDecimal.MatchString(n.Value):
+			lit = n.Value
+		case fk == herald.KindBool && (n.Value == "true" || n.Value == "false"):
+			lit = n.Value
+		}
+	case *ast.BoolNode:
+		if fk == herald.KindString {
+			lit = strconv.Quote(strconv.FormatBool(n.Value))
+		}
+	}
+	if lit == "" {
+		return "", false
+	}
+	if fieldRight {
+		return lit + " " + b.Operator + " " + fieldSide.String(), true
+	}
+	return fieldSide.String() + " " + b.Operator + " " + lit, true
 }
 
 // checkArithmetic finds arithmetic on a text field (Ko-fi's amount is

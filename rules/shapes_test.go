@@ -10,7 +10,7 @@ import (
 )
 
 // testShapes stands in for the ingress registry: twitch with three of its
-// types, Ko-fi with one, an open trigger whose fields are strings, and a
+// types, Ko-fi with one (a text amount and a boolean), an open trigger whose fields are strings, and a
 // dynamic webhook.
 func testShapes(typ string) ([]herald.Shape, bool) {
 	switch typ {
@@ -24,7 +24,7 @@ func testShapes(typ string) ([]herald.Shape, bool) {
 				"reward": herald.KindObject, "reward.title": herald.KindString, "reward.cost": herald.KindNumber}},
 		}, true
 	case "kofi":
-		return []herald.Shape{{Type: "Donation", Fields: map[string]herald.Kind{"amount": herald.KindString}}}, true
+		return []herald.Shape{{Type: "Donation", Fields: map[string]herald.Kind{"amount": herald.KindString, "is_public": herald.KindBool}}}, true
 	case "trigger":
 		return []herald.Shape{{Rest: herald.KindString}}, true
 	}
@@ -138,6 +138,34 @@ func TestShapeChecks(t *testing.T) {
 			head: subscribedIngress,
 			rule: "  - name: r\n    when: source == \"kofi\" && type == \"Donation\" && float(data.amount) >= 10 && int(float(data.amount)) % 2 == 0\n    to: a\n" +
 				"    set:\n      twice: float(data.amount) * 2\n      refund: -float(data.amount)\n      sq: float(data.amount) ** 2\n"},
+		{name: "a boolean field compared with quoted text: never true",
+			head:    subscribedIngress,
+			rule:    "  - name: double\n    when: source == \"kofi\" && type == \"Donation\"\n    to: a\n    set:\n      flag: data.is_public == \"false\"\n",
+			wantErr: `rules.yaml:14:28: rule "double": set.flag: data.is_public is a boolean, so == with a string is never true: write data.is_public == false`},
+		{name: "a boolean field unequal to quoted text: always true",
+			head:    subscribedIngress,
+			rule:    "  - name: r\n    when: source == \"kofi\" && type == \"Donation\" && \"true\" != data.is_public\n    to: a\n",
+			wantErr: `rules.yaml:11:60: rule "r": when: data.is_public is a boolean, so != with a string is always true: write true != data.is_public`},
+		{name: "a boolean field compared with other text",
+			head:    subscribedIngress,
+			rule:    "  - name: r\n    when: source == \"kofi\" && type == \"Donation\" && data.is_public == \"yes\"\n    to: a\n",
+			wantErr: `rules.yaml:11:68: rule "r": when: data.is_public is a boolean, so == with a string is never true: compare data.is_public with true or false, without quotes`},
+		{name: "a boolean field compared with a number",
+			head:    subscribedIngress,
+			rule:    "  - name: r\n    when: source == \"kofi\" && type == \"Donation\" && data.is_public == 1\n    to: a\n",
+			wantErr: `rules.yaml:11:68: rule "r": when: data.is_public is a boolean, so == with a number is never true: compare data.is_public with true or false`},
+		{name: "a number field compared with quoted digits: the number without quotes",
+			rule:    "  - name: raid\n    when: source == \"twitch\" && type == \"channel.raid\" && data.viewers == \"10\"\n    to: a\n",
+			wantErr: `rules.yaml:7:72: rule "raid": when: data.viewers is a number, so == with a string is never true: write data.viewers == 10`},
+		{name: "a number field compared with a boolean",
+			rule:    "  - name: raid\n    when: source == \"twitch\" && type == \"channel.raid\" && data.viewers != false\n    to: a\n",
+			wantErr: `rules.yaml:7:72: rule "raid": when: data.viewers is a number, so != with a boolean is always true: compare data.viewers with a number`},
+		{name: "a trigger parameter compared with a boolean: probable",
+			rule:     "  - name: t\n    when: source == \"trigger\" && data.test == true\n    drop: true\n",
+			wantWarn: `rules.yaml:7:44: warning: rule "t": when: data.test is a string, so == with a boolean is never true: write data.test == "true"`},
+		{name: "a boolean field compared with a boolean is fine",
+			head: subscribedIngress,
+			rule: "  - name: r\n    when: source == \"kofi\" && type == \"Donation\" && data.is_public == false && data.is_public != true\n    to: a\n"},
 		{name: "a near miss of a Twitch type is a warning: Twitch may send it",
 			rule:     "  - name: r\n    when: source == \"twitch\" && type == \"channel.raids\"\n    to: a\n",
 			wantWarn: `rules.yaml:7:11: warning: rule "r": when: ingress "twitch" (twitch) has no type "channel.raids" that herald knows of; did you mean "channel.raid"?`},

@@ -61,6 +61,18 @@ func TestCheckCommand(t *testing.T) {
 			},
 			code: exitFailure, wantErr: []string{`rules.yaml:6:64: rule "raid": data.viewer: "channel.raid" events have no field "viewer"; did you mean viewers?`,
 				`rules.yaml:9:67: rule "raid": set.text: text + number fails on every event: write the text as a template ("… {{ viewers }} …") or use string(data.viewers)`}},
+		{name: "Ko-fi's text amount doubled, its boolean compared with text, against Ko-fi's real shape",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  kofi:\n    type: kofi\n    path: /kofi\n    verification_token: abc\nrules:\n"+
+					"  - name: double\n    when: source == \"kofi\" && type == \"Donation\"\n    to: \"main\"\n    emit: DONATION\n    set:\n"+
+					"      twice: data.amount * 2\n      flag: data.is_public == \"false\"\n")}
+			},
+			code: exitFailure, wantErr: []string{
+				"rules.yaml:13:26: rule \"double\": set.twice: data.amount is a string, so * with a number fails on every event: write float(data.amount) * 2\n" +
+					"          twice: data.amount * 2\n                             ^\n",
+				"rules.yaml:14:28: rule \"double\": set.flag: data.is_public is a boolean, so == with a string is never true: write data.is_public == false\n" +
+					"          flag: data.is_public == \"false\"\n                               ^\n",
+				"2 error(s)"}},
 		{name: "warnings: no test, shadowed, odd emit name, trigger field vs number",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\nrules:\n  - name: tests\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n  - name: all\n    emit: new follower\n"+
