@@ -438,7 +438,8 @@ func runTests(set *rules.Set) TestSummary {
 }
 
 // Check builds a snapshot from data exactly as Reload would, without
-// swapping it in: `herald check` uses it.
+// swapping it in: `herald check` uses it. Its error is a
+// *rules.LoadError, carrying the warnings found along with the errors.
 func (r *Router) Check(file string, data []byte) (*rules.Set, error) {
 	snap, err := r.build(file, data)
 	if err != nil {
@@ -484,8 +485,8 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 			paths = append(paths, spec.Path)
 		}
 	}
-	if err := errs.Err(); err != nil {
-		return nil, err
+	if len(errs) > 0 { // the file's warnings go along, as Parse's do
+		return nil, &rules.LoadError{Errors: errs.Sort(), Warnings: set.Warnings()}
 	}
 	return &snapshot{set: set, mux: mux, paths: paths, runners: runners, loaded: r.opts.Now(), file: file}, nil
 }

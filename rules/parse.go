@@ -20,7 +20,8 @@ const Version = 1
 
 // Parse loads and compiles a rules file: every expression is compiled
 // once here, every ${VAR} expanded, every name checked. Every error is a
-// yamlpos.List holding all the problems found, sorted by position.
+// *LoadError holding all the problems found, sorted by position (errors.As
+// reads it as a yamlpos.List), and the warnings found with them.
 func Parse(file string, data []byte, opts Options) (*Set, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -33,7 +34,7 @@ func Parse(file string, data []byte, opts Options) (*Set, error) {
 	}
 	if len(p.errs) > 0 {
 		p.clamp()
-		return nil, p.errs.Sort()
+		return nil, &LoadError{Errors: p.errs.Sort(), Warnings: p.set.warnings.Sort()}
 	}
 	return p.set, nil
 }

@@ -107,6 +107,20 @@ func (e RuntimeError) Skipped() bool { return e.Field == "" }
 // Empty returns a Set with no rules: only the default route applies.
 func Empty() *Set { return &Set{} }
 
+// LoadError is Parse's error for a file that does not load: the errors,
+// sorted by position, and the warnings found along with them (what
+// Set.Warnings would have listed), so `herald check` can show both. It
+// reads as the errors alone, and errors.As finds them as a yamlpos.List.
+type LoadError struct {
+	Errors   yamlpos.List
+	Warnings yamlpos.List
+}
+
+func (e *LoadError) Error() string { return e.Errors.Error() }
+
+// Unwrap returns the errors.
+func (e *LoadError) Unwrap() error { return e.Errors }
+
 // Warnings lists what loading found suspicious but not certainly wrong
 // (a field the event type probably never has, say), sorted by position.
 func (s *Set) Warnings() yamlpos.List { return s.warnings.Sort() }

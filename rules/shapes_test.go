@@ -1,11 +1,13 @@
 package rules_test
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/yamlpos"
 	"github.com/heraldhq/herald/rules"
 )
 
@@ -276,5 +278,29 @@ func TestShapeChecks(t *testing.T) {
 				t.Errorf("Parse warnings = %q, want %q", warns, tc.wantWarn)
 			}
 		})
+	}
+}
+
+// TestParseErrorKeepsWarnings: a file that does not load still says what
+// it warned about, for herald check to show beside the errors; the
+// error's text is the errors alone, as reload logs and golden files read.
+func TestParseErrorKeepsWarnings(t *testing.T) {
+	file := subscribedIngress +
+		"  - name: public\n    when: type == \"Donation\" && data.is_public == \"true\"\n    to: a\n" +
+		"  - name: double\n    when: source == \"kofi\" && type == \"Donation\"\n    to: a\n    set:\n      twice: data.amount * 2\n"
+	_, err := rules.Parse("rules.yaml", []byte(file), rules.Options{Getenv: testEnv, Shapes: testShapes, OpenTypes: testOpenTypes})
+	var le *rules.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("Parse error = %#v, want a *rules.LoadError", err)
+	}
+	if got, want := err.Error(), `rules.yaml:17:26: rule "double": set.twice: data.amount is a string, so * with a number fails on every event: write float(data.amount) * 2`; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+	if got, want := le.Warnings.Error(), `rules.yaml:11:48: warning: rule "public": when: data.is_public is a boolean, so == with a string is never true: write data.is_public == true`; got != want {
+		t.Errorf("warnings = %q, want %q", got, want)
+	}
+	var list yamlpos.List
+	if !errors.As(err, &list) || len(list) != 1 {
+		t.Errorf("errors.As(yamlpos.List) = %v", list)
 	}
 }

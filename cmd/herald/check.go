@@ -84,7 +84,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	}
 	r := router.New(router.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler), Reserved: reserved, ReservedNames: reservedNames, DataDir: dataDir})
 	set, err := r.Check(file, data)
-	var loginWarnings yamlpos.List
+	var warnings, loginWarnings yamlpos.List
 	if err == nil {
 		var shared ingress.SharedStore
 		if redisURL != "" {
@@ -97,13 +97,20 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 			shared = sharedValues(client)
 		}
 		loginWarnings, err = preflight(set, file, dataDir, shared)
+		warnings = append(append(set.Warnings(), set.Lint()...), loginWarnings...).Sort()
+	} else if le := (*rules.LoadError)(nil); errors.As(err, &le) {
+		warnings = le.Warnings // what loading found before it stopped
 	}
 	if err != nil {
+		// The errors first, as a refused reload logs them; then the
+		// warnings, which a fix of the errors would still leave.
 		n := printErrors(stderr, data, err)
-		fmt.Fprintf(stderr, "%s: %d error(s); the running rules would stay in place\n", file, n)
+		if len(warnings) > 0 {
+			printErrors(stderr, data, warnings)
+		}
+		fmt.Fprintf(stderr, "%s: %d error(s), %d warning(s); the running rules would stay in place\n", file, n, len(warnings))
 		return exitFailure
 	}
-	warnings := append(append(set.Warnings(), set.Lint()...), loginWarnings...).Sort()
 	if len(warnings) > 0 {
 		printErrors(stderr, data, warnings)
 	}

@@ -33,6 +33,7 @@ func TestCheckCommand(t *testing.T) {
 		code    int
 		wantOut string
 		wantErr []string
+		ordered bool // wantErr appear in this order
 	}{
 		{name: "the default example", args: func(*testing.T) []string { return []string{"../../examples/rules.yaml"} },
 			code: exitOK, wantOut: "../../examples/rules.yaml: ok (6 rules, 0 ingress, 8 tests passed, 0 warnings)\n"},
@@ -83,6 +84,27 @@ func TestCheckCommand(t *testing.T) {
 				`rules.yaml:3:11: warning: rule "tests": no test of this file routes an event through it`,
 				`rules.yaml:7:11: warning: rule "all": emit name "new follower" has spaces or lower case; pages match names exactly, so write NEW_FOLLOWER`,
 				`rules.yaml:8:11: warning: rule "never" never fires: rule "all" (`, `rules.yaml:6:11) matches every event and has no continue: true`}},
+		{name: "errors and warnings: both shown, errors first, both counted",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  kofi: {type: kofi, path: /kofi, verification_token: abc}\nrules:\n"+
+					"  - name: public\n    when: type == \"Donation\" && data.is_public == \"true\"\n    to: main\n"+
+					"  - name: double\n    when: source == \"kofi\" && type == \"Donation\"\n    to: main\n    set:\n      twice: data.amount * 2\n")}
+			},
+			code: exitFailure, ordered: true, wantErr: []string{
+				"rules.yaml:12:26: rule \"double\": set.twice: data.amount is a string, so * with a number fails on every event: write float(data.amount) * 2\n" +
+					"          twice: data.amount * 2\n                             ^\n",
+				"rules.yaml:6:48: warning: rule \"public\": when: data.is_public is a boolean, so == with a string is never true: write data.is_public == true\n" +
+					"        when: type == \"Donation\" && data.is_public == \"true\"\n                                                   ^\n",
+				"rules.yaml: 1 error(s), 1 warning(s); the running rules would stay in place\n"}},
+		{name: "an ingress error and a warning: both shown",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  kofi: {type: kofi, path: /kofi, verification_token: abc}\n  x: {type: nope, path: /x}\nrules:\n"+
+					"  - name: public\n    when: type == \"Donation\" && data.is_public == \"true\"\n    to: main\n")}
+			},
+			code: exitFailure, wantErr: []string{
+				"rules.yaml:4:3: ingress \"x\": unknown ingress type \"nope\"",
+				"rules.yaml:7:48: warning: rule \"public\": when: data.is_public is a boolean",
+				"rules.yaml: 1 error(s), 1 warning(s); the running rules would stay in place\n"}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
 		{name: "a test failing on an expression names its rule once",
@@ -105,9 +127,13 @@ func TestCheckCommand(t *testing.T) {
 			if !strings.Contains(out.String(), tc.wantOut) {
 				t.Errorf("stdout = %q, want it to contain %q", out.String(), tc.wantOut)
 			}
+			rest := errb.String()
 			for _, w := range tc.wantErr {
-				if !strings.Contains(errb.String(), w) {
+				i := strings.Index(rest, w)
+				if i < 0 {
 					t.Errorf("stderr = %q, want it to contain %q", errb.String(), w)
+				} else if tc.ordered {
+					rest = rest[i+len(w):]
 				}
 			}
 		})
