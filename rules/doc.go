@@ -70,9 +70,11 @@
 //
 // With Options.Shapes, every rule is checked against the shapes of the
 // events its when names (see shapes.go): unknown fields, text + number,
-// strings compared with numbers, a when that can never be true. Certain
-// findings are errors, probable ones Set.Warnings; Set.Lint adds what
-// only `herald check` reports. A type an ingress may send with no shape
+// arithmetic or a minus sign on text, a string, number or boolean field
+// compared with a value of another of those kinds, a when that can never
+// be true. Certain findings are errors, probable ones Set.Warnings (a
+// file that does not load keeps them in its *LoadError); Set.Lint adds
+// what only `herald check` reports. A type an ingress may send with no shape
 // (Options.OpenTypes: any EventSub type for Twitch), or one the file
 // subscribes it to, leaves its rule unchecked; a near miss of a listed
 // type is warned about. With Options.Codeless, a rule with no to about
