@@ -20,9 +20,10 @@ import (
 // when says which events it is about (source == "twitch" && type ==
 // "channel.raid"). Every data field the rule reads is then looked up in
 // those shapes, and every + and comparison is checked for text meeting a
-// number (or a boolean: is_public == "false" is never true), every other
-// arithmetic operator and minus sign for text. A finding is an error when the when names both the source and the type
-// (certain), a warning when only one of them (probable).
+// number (or a boolean: is_public == "false" is never true), and every
+// other arithmetic operator and minus sign for text. A finding is an error
+// when the when names both the source and the type (certain), a warning
+// when only one of them (probable).
 
 // scope is the set of event shapes a rule can see.
 type scope struct {
