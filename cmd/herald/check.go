@@ -68,7 +68,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprintf(stderr, "herald check: one rules file at a time, got %d: %s\n\n%s\n", len(files), strings.Join(files, " "), usage)
 		return exitUsage
 	}
-	file := "rules.yaml"
+	file := localRules
 	if len(files) == 1 {
 		file = files[0]
 	}

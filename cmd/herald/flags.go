@@ -311,8 +311,8 @@ options:
                         serve HTTPS with this certificate and key
   -r RULES, --rules RULES
                         rules file, hot-reloaded on save (and on SIGHUP where
-                        there is one)
-                        (default: the embedded examples/default.yaml)
+                        there is one) (default: ./rules.yaml if there is one,
+                        else the embedded examples/default.yaml)
   --sources DIR         serve /sources/ from DIR, falling back to the embedded files
   --admin-token TOKEN   bearer token for /clients and /api/* (env HERALD_ADMIN_TOKEN);
                         without one those endpoints are disabled

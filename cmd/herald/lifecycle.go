@@ -68,6 +68,7 @@ type server struct {
 // broker, router with the starting rules, the built-in /notify, the HTTP
 // handler, and the listener. On error, what was built is released.
 func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer) (_ *server, err error) {
+	cfg.rulesFile = rulesFileOrLocal(cfg.rulesFile)
 	s := &server{cfg: cfg}
 	defer func() {
 		if err != nil {

@@ -103,3 +103,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRulesBesideHerald: with no --rules, herald and `herald route` run
+// the rules.yaml beside them, the file `herald check` checks by default
+// (a streamer who wrote one there and saw check say ok expects herald to
+// run it); with none there, the embedded default, like the original
+// service.
+func TestRulesBesideHerald(t *testing.T) {
+	t.Chdir(t.TempDir())
+	rulesText := "version: 1\nrules:\n  - name: rename\n    when: type == \"follow\"\n    emit: FOLLOWED\n"
+	event := `{"source":"trigger","type":"follow","code":"x"}`
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+
+	base := startServer(t, nil)
+	if a := do(t, "POST", base+"/api/route?dry_run=1", strings.NewReader(event), auth); strings.Contains(a.body, "FOLLOWED") {
+		t.Fatalf("with no rules.yaml here the embedded default should run, but a follow became FOLLOWED: %s", a.body)
+	}
+
+	if err := os.WriteFile("rules.yaml", []byte(rulesText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base = startServer(t, nil)
+	if a := do(t, "POST", base+"/api/route?dry_run=1", strings.NewReader(event), auth); !strings.Contains(a.body, "FOLLOWED") {
+		t.Errorf("herald without --rules beside a rules.yaml: a follow routed as %s, want the file's FOLLOWED", a.body)
+	}
+	var out, errs strings.Builder
+	if code := runRoute(t.Context(), []string{"--event", event}, noEnv, &out, &errs); code != exitOK || !strings.Contains(out.String(), "FOLLOWED") {
+		t.Errorf("herald route without --rules beside a rules.yaml = %d %s %s, want the file's FOLLOWED", code, out.String(), errs.String())
+	}
+}

@@ -24,7 +24,7 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 	fs := flag.NewFlagSet("herald route", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var file, event, sample string
-	fs.StringVar(&file, "rules", "", "rules file (default: the embedded examples/default.yaml)")
+	fs.StringVar(&file, "rules", "", "rules file (default: ./rules.yaml if there is one, else the embedded examples/default.yaml)")
 	fs.StringVar(&file, "r", "", "shorthand for --rules")
 	fs.StringVar(&event, "event", "", `the event as JSON, e.g. {"source":"kofi","type":"Donation","data":{"amount":"12"}}, or @FILE`)
 	fs.StringVar(&event, "e", "", "shorthand for --event")
@@ -38,6 +38,7 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 		fmt.Fprint(stderr, routeUsage)
 		return exitUsage
 	}
+	file = rulesFileOrLocal(file)
 	if sample != "" && event == "" && fs.NArg() == 0 {
 		out, err := sampleEvent(ingress.DefaultShapes, sample)
 		if err != nil {
@@ -106,7 +107,8 @@ Nothing is delivered. Exits 1 when a rule failed on the event.
 options:
   -h, --help            show this help message and exit
   -r RULES, --rules RULES
-                        rules file (default: the embedded examples/default.yaml)
+                        rules file (default: ./rules.yaml if there is one,
+                        else the embedded examples/default.yaml)
   -e JSON, --event JSON the event as JSON, or @FILE to read it from a file, e.g.
                         {"source":"kofi","type":"Donation","data":{"amount":"12"}}
                         keys: source, type, code, data, headers, id, time

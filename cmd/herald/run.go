@@ -27,7 +27,7 @@ const (
 )
 
 // embeddedRulesName names the built-in rules file in logs and errors.
-const embeddedRulesName = "rules.yaml (embedded default)"
+const embeddedRulesName = "embedded default (examples/default.yaml)"
 
 // run is the whole program with its environment injected, so tests can run
 // the real server in-process.
@@ -90,6 +90,24 @@ func serve(ctx context.Context, stopSignals func(), cfg config, getenv func(stri
 		stopSignals()
 	}
 	return srv.shutdown()
+}
+
+// localRules is the rules file herald, `herald route`, `herald check`
+// and `herald twitch` read when none is named.
+const localRules = "rules.yaml"
+
+// rulesFileOrLocal is file, or ./rules.yaml when none is named and there
+// is one: a streamer who wrote it beside herald, and checked it with
+// `herald check`, expects herald to run it. With neither it is "": the
+// embedded default, which behaves like the original service.
+func rulesFileOrLocal(file string) string {
+	if file != "" {
+		return file
+	}
+	if st, err := os.Stat(localRules); err == nil && st.Mode().IsRegular() {
+		return localRules
+	}
+	return ""
 }
 
 func rulesName(file string) string {

@@ -63,7 +63,7 @@ func runTwitch(ctx context.Context, args []string, getenv func(string) (string, 
 	verb := args[0]
 	fs := flag.NewFlagSet("herald twitch "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	file, dataDir, instance := "rules.yaml", defaultDataDir, ""
+	file, dataDir, instance := localRules, defaultDataDir, ""
 	redisURL, _ := getenv("HERALD_REDIS")
 	fs.StringVar(&file, "rules", file, "")
 	fs.StringVar(&file, "r", file, "")
