@@ -67,11 +67,13 @@
     return o;
   }
 
-  // The last journal position (herald's "<epoch>-<offset>", the last
-  // argument of every alert) is kept per code in sessionStorage, so a page
-  // that is reloaded asks herald for what it missed in between. Storage may
-  // be missing or refused (private modes, file:// pages): then a reload
-  // simply starts fresh.
+  // The journal position (herald's "<epoch>-<offset>", the last argument of
+  // every alert) of the last alert shown is kept per code in
+  // sessionStorage, so a page that is reloaded asks herald for what it did
+  // not show: what fired while it was away, and what it had received but
+  // not yet shown (an alert box queues them). Storage may be missing or
+  // refused (private modes, file:// pages): then a reload simply starts
+  // fresh.
   var OFFSET_KEY = 'herald.offset.';
 
   function loadOffset(code) {
@@ -91,7 +93,8 @@
   // The alerts shown lately (event id and name) are kept in sessionStorage
   // too, so a reloaded page does not show again one it showed before the
   // reload (a retried webhook, or an alert its server sent it while it
-  // could not journal it and then, journaled, again).
+  // could not journal it and then, journaled, again). One received but not
+  // yet shown is kept only in memory, so a reload shows it.
   var SEEN_KEY = 'herald.seen';
 
   function loadSeen() {
@@ -108,6 +111,15 @@
     try {
       if (root.sessionStorage) root.sessionStorage.setItem(SEEN_KEY, JSON.stringify(keys));
     } catch (e) { /* storage full or refused: a reload forgets, nothing else */ }
+  }
+
+  // positionBefore is the position just before "<epoch>-<offset>" (herald
+  // sends what comes after a position; offsets only grow), or null.
+  function positionBefore(pos) {
+    var i = pos.lastIndexOf('-');
+    var n = Number(pos.slice(i + 1));
+    if (i <= 0 || !(n >= 1) || Math.floor(n) !== n) return null;
+    return pos.slice(0, i + 1) + String(n - 1);
   }
 
   // mask shows enough of a code to recognise it in a console, not to use it.
@@ -138,6 +150,8 @@
     // recent alerts, "<meta.id>\u0000<event>", oldest first
     this._seenOrder = this.options.dedupe > 0 ? loadSeen().slice(-this.options.dedupe) : [];
     this._seen = new Set(this._seenOrder);
+    this._showing = new Map(); // key -> Promise settled once it is shown
+    this._positions = [];      // alerts not yet shown, oldest first: {code, offset, shown}
     this._registeredWaiters = [];
     if (this.options.autoConnect) this.connect();
   }
@@ -230,7 +244,7 @@
     return this;
   };
 
-  // _auth is the CONNECT auth: the code and, when this tab has seen an
+  // _auth is the CONNECT auth: the code and, when this tab has shown an
   // alert for it before, the last position. The object stays the socket's
   // auth, and _track keeps its offset current for every reconnection.
   proto._auth = function () {
@@ -242,20 +256,45 @@
     return auth;
   };
 
-  // _track remembers an alert's position: its last string argument (an
-  // acknowledgement callback, when herald asked for one, comes after it).
+  // _track notes an alert's position (its last string argument; an
+  // acknowledgement callback, when herald asked for one, comes after it)
+  // and returns the function to call once it is shown. The kept position
+  // moves only past alerts shown, in the order they came: one still queued
+  // behind another is sent again after a reload.
   proto._track = function (args) {
     var last = args[args.length - 1];
     if (typeof last === 'function') last = args[args.length - 2];
-    if (typeof last !== 'string' || !this.code) return;
-    saveOffset(this.code, last);
-    if (this.socket && this.socket.auth) this.socket.auth.offset = last;
+    if (typeof last !== 'string' || !this.code) return function () {};
+    var pos = { code: this.code, offset: last, shown: false };
+    this._positions.push(pos);
+    if (!loadOffset(this.code)) {
+      // The first alert this tab got for the code: until it is shown, the
+      // position kept is the one just before it, so a reload asks for it.
+      var before = positionBefore(last);
+      if (before) this._keepPosition(this.code, before);
+    }
+    var self = this;
+    return function () {
+      pos.shown = true;
+      while (self._positions.length && self._positions[0].shown) {
+        var p = self._positions.shift();
+        self._keepPosition(p.code, p.offset);
+      }
+    };
+  };
+
+  proto._keepPosition = function (code, offset) {
+    saveOffset(code, offset);
+    if (code === this.code && this.socket && this.socket.auth) this.socket.auth.offset = offset;
   };
 
   proto._wire = function (socket) {
     var self = this;
     socket.on('connect', function () {
       self._setStatus('connected', socket.io && socket.io.engine ? socket.io.engine.transport.name : null);
+      // A connection herald recovered (a network drop, a herald restart)
+      // keeps its room and gets no WELCOME: it is registered as it was.
+      if (socket.recovered) self._registered(self.code);
     });
     socket.on('disconnect', function (reason) {
       self._setStatus('disconnected', reason);
@@ -277,8 +316,7 @@
       if (PROTOCOL_EVENTS[event]) return;
       var args = Array.prototype.slice.call(arguments, 1);
       var ack = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : null;
-      self._track(args);
-      self._dispatch(event, data, meta, ack);
+      self._dispatch(event, data, meta, ack, self._track(args));
     });
   };
 
@@ -293,35 +331,44 @@
         return;
       }
       if (code !== self.code) return; // superseded by setCode()
-      self._setStatus('registered', mask(code));
-      var waiters = self._registeredWaiters;
-      self._registeredWaiters = [];
-      waiters.forEach(function (resolve) { resolve(code); });
+      self._registered(code);
     });
   };
 
-  // _dispatch hands an alert to the handlers. When herald asked for an
-  // acknowledgement, it is sent once every handler returned and every
-  // promise a handler returned settled: "acked" means "shown".
-  proto._dispatch = function (event, data, meta, ack) {
+  proto._registered = function (code) {
+    this._setStatus('registered', mask(code));
+    var waiters = this._registeredWaiters;
+    this._registeredWaiters = [];
+    waiters.forEach(function (resolve) { resolve(code); });
+  };
+
+  // _dispatch hands an alert to the handlers. It counts as shown once every
+  // handler returned and every promise a handler returned settled (an
+  // alert box that queues alerts resolves its promise when the alert was
+  // on screen): then herald gets the acknowledgement it asked for
+  // ("acked" means "shown"), and shown() moves the kept position.
+  proto._dispatch = function (event, data, meta, ack, shown) {
+    var key = null;
     if (meta && meta.id !== undefined && this.options.dedupe > 0) {
       // A repeat is the same event under the same name (a retried
-      // webhook): it shows once. One event may become several alerts of
-      // different names, and a replay (meta.replayed: the dashboard's, or
-      // an alert that waited for a page) is sent again on purpose: those
-      // show.
-      var key = meta.id + '\u0000' + event;
+      // webhook): it shows once, and is acknowledged once the first copy
+      // was shown. One event may become several alerts of different
+      // names, and a replay (meta.replayed: the dashboard's, or an alert
+      // that waited for a page) is sent again on purpose: those show.
+      key = meta.id + '\u0000' + event;
       if (this._seen.has(key)) {
         if (!meta.replayed) {
           this._log('duplicate dropped', event, meta.id);
-          if (ack) ack();
+          (this._showing.get(key) || Promise.resolve()).then(function () {
+            shown();
+            if (ack) ack();
+          });
           return;
         }
       } else {
         this._seen.add(key);
         this._seenOrder.push(key);
         while (this._seenOrder.length > this.options.dedupe) this._seen.delete(this._seenOrder.shift());
-        saveSeen(this._seenOrder);
       }
     }
     this._log('alert', event, data, meta);
@@ -329,10 +376,23 @@
     var results = [];
     (this._handlers[event] || []).slice().forEach(function (fn) { results.push(self._call(fn, [data, meta, event])); });
     this._any.slice().forEach(function (fn) { results.push(self._call(fn, [event, data, meta])); });
-    if (ack) {
-      Promise.all(results.map(function (r) { return Promise.resolve(r).catch(function () {}); }))
-        .then(function () { ack(); });
-    }
+    var done = Promise.all(results.map(function (r) { return Promise.resolve(r).catch(function () {}); }));
+    if (key) this._showing.set(key, done);
+    done.then(function () {
+      if (key) {
+        self._showing.delete(key);
+        self._saveShown();
+      }
+      shown();
+      if (ack) ack();
+    });
+  };
+
+  // _saveShown keeps the recent alerts that were shown, not those still
+  // waiting for their turn: after a reload those must show.
+  proto._saveShown = function () {
+    var showing = this._showing;
+    saveSeen(this._seenOrder.filter(function (k) { return !showing.has(k); }));
   };
 
   proto._setStatus = function (status, detail) {

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/browsertest"
+)
+
+// examplePage opens sources/example.html for code in real Chromium, with
+// the back/forward cache off so that a page left is unloaded and its
+// connection closed, as in OBS.
+func examplePage(t *testing.T, base, code, options string) (ctx contextRunner, open chromedp.Action) {
+	t.Helper()
+	bctx, consoleLog := browsertest.Start(t, 90*time.Second, chromedp.Flag("disable-features", "BackForwardCache"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("browser console:\n%s", consoleLog())
+		}
+	})
+	url := base + "/sources/example.html?debug=1&code=" + code + options
+	// Poll does not survive a navigation: wait for the new document first.
+	open = chromedp.Tasks{chromedp.Navigate(url), chromedp.WaitReady("body", chromedp.ByQuery),
+		pollJS(`herald.status === 'registered'`)}
+	return contextRunner{t, bctx}, open
+}
+
+func pollJS(expr string) chromedp.Action {
+	return chromedp.Poll(expr, nil, chromedp.WithPollingTimeout(30*time.Second))
+}
+
+// TestExamplePageShowsQueuedAlertsAfterAReload: example.html shows one
+// alert at a time and queues the rest. OBS reloads the page (a scene
+// switch with "refresh browser when scene becomes active") while alerts
+// wait their turn: after the reload they are shown. They had reached the
+// page, so herald alone cannot know; the page must not count them as shown
+// (acknowledge them, keep its position past them) before they were on
+// screen.
+func TestExamplePageShowsQueuedAlertsAfterAReload(t *testing.T) {
+	browsertest.Need(t)
+	const code = "queued-reload-8"
+	base := startServer(t, nil)
+	b, open := examplePage(t, base, code, "&duration=1")
+	b.run("open the page", open)
+	for i := 1; i <= 4; i++ {
+		do(t, "GET", fmt.Sprintf("%s/notify?code=%s&event=q%d&text=alert%%20%d", base, code, i, i), nil, nil)
+	}
+	b.run("see the first alert on screen", chromedp.WaitVisible(`.alert[data-event="Q1"]`, chromedp.ByQuery))
+	b.run("reload while the other three wait their turn", open)
+	var shown []string
+	deadline := time.Now().Add(20 * time.Second)
+	for !(slices.Contains(shown, "Q2") && slices.Contains(shown, "Q3") && slices.Contains(shown, "Q4")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reload the page showed %v; want Q2, Q3 and Q4, which were still queued", shown)
+		}
+		var now []string
+		b.run("read the screen", chromedp.Evaluate(`Array.from(document.querySelectorAll('.alert')).map(b => b.dataset.event)`, &now))
+		for _, e := range now {
+			if !slices.Contains(shown, e) {
+				shown = append(shown, e)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if i := slices.Index(shown, "Q2"); shown[len(shown)-1] != "Q4" || i > slices.Index(shown, "Q3") {
+		t.Errorf("after the reload the page showed %v; want Q2, Q3, Q4 in order", shown)
+	}
+}
+
+// TestExamplePageBadgeHidesAfterARecovery: herald is killed and restarted
+// on the same data; the page reconnects and herald recovers its session
+// (no WELCOME, its room restored). The page must say registered again, so
+// its status badge leaves the stream, and alerts still show.
+func TestExamplePageBadgeHidesAfterARecovery(t *testing.T) {
+	browsertest.Need(t)
+	data, port := t.TempDir(), freePort(t)
+	h := startHerald(t, "--data", data, "-p", port)
+	const code = "badge-recovery-3"
+	b, open := examplePage(t, h.base, code, "&duration=1")
+	b.run("open the page: the badge hides once registered", open,
+		chromedp.WaitNotVisible(`#status`, chromedp.ByID))
+	h.kill9(t)
+	b.run("see the page notice", pollJS(`herald.status === 'disconnected'`))
+	h2 := startHerald(t, "--data", data, "-p", port)
+	b.run("see it recovered, registered, and the badge gone",
+		pollJS(`herald.socket.recovered === true && herald.status === 'registered'`),
+		chromedp.WaitNotVisible(`#status`, chromedp.ByID))
+	do(t, "GET", h2.base+"/notify?code="+code+"&event=back&text=after%20the%20restart", nil, nil)
+	b.run("see an alert after the restart", chromedp.WaitVisible(`.alert[data-event="BACK"]`, chromedp.ByQuery))
+}
+
+type contextRunner struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (c contextRunner) run(what string, actions ...chromedp.Action) {
+	c.t.Helper()
+	if err := chromedp.Run(c.ctx, actions...); err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+}
