@@ -20,10 +20,11 @@ import (
 // when says which events it is about (source == "twitch" && type ==
 // "channel.raid"). Every data field the rule reads is then looked up in
 // those shapes, and every + and comparison is checked for text meeting a
-// number (or a boolean: is_public == "false" is never true), and every
-// other arithmetic operator and minus sign for text. A finding is an error
-// when the when names both the source and the type (certain), a warning
-// when only one of them (probable).
+// number (or a boolean: is_public == "false" is never true), every other
+// arithmetic operator and minus sign for text, and % for a number field
+// (a float, which % does not take). A finding is an error when the when
+// names both the source and the type (certain), a warning when only one of
+// them (probable).
 
 // scope is the set of event shapes a rule can see.
 type scope struct {
@@ -733,6 +734,9 @@ func (p *parser) checkArithmetic(prog *program, sc scope, b *ast.BinaryNode, pos
 	rk, rf, rp := sc.kindOf(b.Right)
 	left, right := l == herald.KindString && lf != "", rk == herald.KindString && rf != ""
 	if !left && !right {
+		if b.Operator == "%" {
+			p.checkRemainder(prog, sc, b, pos)
+		}
 		return
 	}
 	// Either text side is enough to fail: name a promised one if any.
@@ -746,6 +750,25 @@ func (p *parser) checkArithmetic(prog *program, sc scope, b *ast.BinaryNode, pos
 	}
 	p.report(sc.certain && promised, pos, "%s: data.%s is a %s, so %s%s fails on every event: write %s",
 		prog.what, field, herald.KindString, b.Operator, with, withNumbers(b, sc, b.Operator, !promised))
+}
+
+// checkRemainder finds % on a number field: JSON numbers reach
+// expressions as floats (24 is 24.0) and % takes integers only, so
+// data.cumulative_months % 12 fails on every event. The fix converts the
+// field with int; len(…), int(…) and literals are integers already.
+func (p *parser) checkRemainder(prog *program, sc scope, b *ast.BinaryNode, pos yamlpos.Pos) {
+	l, lf, lp := sc.kindOf(b.Left)
+	rk, rf, rp := sc.kindOf(b.Right)
+	left, right := l == herald.KindNumber && lf != "", rk == herald.KindNumber && rf != ""
+	if !left && !right {
+		return
+	}
+	field, promised := lf, lp
+	if !left || !lp && right && rp {
+		field, promised = rf, rp
+	}
+	p.report(sc.certain && promised, pos, "%s: data.%s is a %s, which expressions read as a float, and %% takes integers only, so it fails on every event: write %s",
+		prog.what, field, herald.KindNumber, withNumbers(b, sc, b.Operator, false))
 }
 
 // checkNegation finds a minus sign before a text field: -data.amount fails
@@ -763,14 +786,19 @@ func (p *parser) checkNegation(prog *program, sc scope, u *ast.UnaryNode) {
 }
 
 // withNumbers writes the fix for binary b with every text field converted
-// to a number (see toNumber). wholeToo adds the same with int, for a field
+// to a number (see toNumber), and for % every number field to an integer.
+// wholeToo adds the same with int, for a field
 // the shape only probably has as text (a trigger parameter, "5": int may
 // be what was meant).
 func withNumbers(b *ast.BinaryNode, sc scope, op string, wholeToo bool) string {
 	write := func(conv func(n ast.Node, promised bool) string) string {
 		side := func(n ast.Node) string {
-			if k, field, promised := sc.kindOf(n); k == herald.KindString && field != "" {
+			k, field, promised := sc.kindOf(n)
+			switch {
+			case k == herald.KindString && field != "":
 				return conv(n, promised)
+			case k == herald.KindNumber && field != "" && op == "%":
+				return "int(" + n.String() + ")" // a float to %: see checkRemainder
 			}
 			return operandText(n)
 		}

@@ -74,6 +74,16 @@ func TestCheckCommand(t *testing.T) {
 				"rules.yaml:14:28: rule \"double\": set.flag: data.is_public is a boolean, so == with a string is never true: write data.is_public == false\n" +
 					"          flag: data.is_public == \"false\"\n                               ^\n",
 				"2 error(s)"}},
+		{name: "a resub's months by %, against Twitch's real shape (a float to %)",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: 0123456789}\nrules:\n"+
+					"  - name: anniversary\n    when: source == \"twitch\" && type == \"channel.subscription.message\" && data.cumulative_months % 12 == 0\n    to: main\n    emit: RESUB\n")}
+			},
+			code: exitFailure, wantErr: []string{
+				"rules.yaml:6:98: rule \"anniversary\": when: data.cumulative_months is a number, which expressions read as a float, and % takes integers only, so it fails on every event: write int(data.cumulative_months) % 12\n" +
+					"        when: source == \"twitch\" && type == \"channel.subscription.message\" && data.cumulative_months % 12 == 0\n" +
+					"                                                                                                     ^\n",
+				"1 error(s)"}},
 		{name: "warnings: no test, shadowed, odd emit name, trigger field vs number",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\nrules:\n  - name: tests\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n  - name: all\n    emit: new follower\n"+
