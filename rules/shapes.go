@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
+	exprparser "github.com/expr-lang/expr/parser"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/spell"
@@ -20,7 +22,8 @@ import (
 // when says which events it is about (source == "twitch" && type ==
 // "channel.raid"). Every data field the rule reads is then looked up in
 // those shapes, and every + and comparison is checked for text meeting a
-// number (or a boolean: is_public == "false" is never true), every other
+// number (or a boolean: is_public == "false" is never true), every in for
+// a list of another kind (viewers in ["10"] fails), every other
 // arithmetic operator and minus sign for text, and % for a number field
 // (a float, which % does not take). A finding is an error when the when
 // names both the source and the type (certain), a warning when only one of
@@ -591,6 +594,10 @@ func dataPath(n ast.Node) (string, bool) {
 func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 	root := prog.prog.Node()
 	var unknown []string
+	// in tests are checked after the walk, which reaches the not of a
+	// not in after the in itself.
+	var ins []*ast.BinaryNode
+	var notIn map[*ast.BinaryNode]bool
 	visit := func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.MemberNode:
@@ -608,8 +615,19 @@ func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 				p.unknownField(r, sc, prog.span.at(n.Location().From), path, false)
 			}
 		case *ast.BinaryNode:
+			if n.Operator == "in" {
+				ins = append(ins, n)
+				return
+			}
 			p.checkOperator(prog, sc, n)
 		case *ast.UnaryNode:
+			// x not in y is a not around an in, both at the in.
+			if in, ok := n.Node.(*ast.BinaryNode); ok && n.Operator == "not" && in.Operator == "in" && n.Location() == in.Location() {
+				if notIn == nil {
+					notIn = map[*ast.BinaryNode]bool{}
+				}
+				notIn[in] = true
+			}
 			p.checkNegation(prog, sc, n)
 		}
 	}
@@ -617,6 +635,9 @@ func (p *parser) checkProgram(r *rule, prog *program, sc scope) {
 	// slices, let); it visits children first, so of a chain of unknown
 	// fields (data.a.b) the first unknown one is reported.
 	ast.Walk(&root, visitor(visit))
+	for _, in := range ins {
+		p.checkIn(prog, sc, in, notIn[in])
+	}
 }
 
 // visitor adapts a function to expr's ast.Visitor.
@@ -724,6 +745,164 @@ func retyped(b *ast.BinaryNode, fieldRight bool, fk herald.Kind) (string, bool) 
 		return lit + " " + b.Operator + " " + fieldSide.String(), true
 	}
 	return fieldSide.String() + " " + b.Operator + " " + lit, true
+}
+
+// checkIn finds a field tested against a list of literals all of another
+// kind. expr turns a list written as texts into a set of texts, and
+// looking a number or a boolean up in it fails: data.viewers in ["10",
+// "20"] fails on every event. Other lists are compared item by item:
+// data.amount in [5, 10] is never true, and not in always true. A list mixing kinds, or
+// one that is not written out, is not judged.
+func (p *parser) checkIn(prog *program, sc scope, b *ast.BinaryNode, negated bool) {
+	fk, field, promised := sc.kindOf(b.Left)
+	if fk == "" || field == "" {
+		return
+	}
+	items, other, set := listItems(prog, b)
+	if other == "" || other == fk {
+		return
+	}
+	op := "in"
+	if negated {
+		op = "not in"
+	}
+	effect := "is never true"
+	switch {
+	case set:
+		effect = "fails on every event"
+	case negated:
+		effect = "is always true"
+	}
+	var fix string
+	switch {
+	case fk == herald.KindString && other == herald.KindNumber:
+		fix = fmt.Sprintf("compare float(data.%s) with the numbers, or data.%s with quoted texts", field, field)
+	case fk == herald.KindNumber && other == herald.KindString:
+		fix = fmt.Sprintf("compare data.%s with numbers, without quotes", field)
+	case fk == herald.KindBool && other == herald.KindString:
+		fix = fmt.Sprintf("compare data.%s with true or false, without quotes", field)
+	case fk == herald.KindBool && other == herald.KindNumber:
+		fix = fmt.Sprintf("compare data.%s with true or false", field)
+	case fk == herald.KindNumber && other == herald.KindBool:
+		fix = fmt.Sprintf("compare data.%s with numbers", field)
+	case fk == herald.KindString && other == herald.KindBool:
+		fix = fmt.Sprintf("compare data.%s with quoted texts", field)
+	default:
+		return
+	}
+	if list, ok := retypedList(items, fk); ok {
+		fix = "write " + b.Left.String() + " " + op + " " + list
+	}
+	p.report(sc.certain && promised, prog.span.at(b.Location().From), "%s: data.%s is a %s, so %s with a list of %ss %s: %s",
+		prog.what, field, fk, op, other, effect, fix)
+}
+
+// listItems reads the literal list on the right of in, in the order
+// written: the items and their one kind, "" when the list is not written
+// out, is empty or mixes kinds. expr's optimiser has made a list of
+// literals a constant: a set when every item is written as a text (set
+// is true; its order is the parser's), a list otherwise.
+func listItems(prog *program, b *ast.BinaryNode) (items []any, kind herald.Kind, set bool) {
+	switch r := b.Right.(type) {
+	case *ast.ConstantNode:
+		switch v := r.Value.(type) {
+		case []any:
+			items = v
+		case map[string]struct{}:
+			set = true
+			items = writtenList(prog.src, b)
+			if items == nil { // not found as written: any order says the same
+				for _, k := range slices.Sorted(maps.Keys(v)) {
+					items = append(items, k)
+				}
+			}
+		}
+	case *ast.ArrayNode:
+		items = literals(r.Nodes)
+	}
+	for _, it := range items {
+		var k herald.Kind
+		switch it.(type) {
+		case string:
+			k = herald.KindString
+		case int, float64:
+			k = herald.KindNumber
+		case bool:
+			k = herald.KindBool
+		}
+		if k == "" || kind != "" && k != kind {
+			return nil, "", false
+		}
+		kind = k
+	}
+	return items, kind, set
+}
+
+// writtenList finds the list of the in at b's place in src as parsed,
+// before the optimiser made a set of it.
+func writtenList(src string, b *ast.BinaryNode) []any {
+	tree, err := exprparser.Parse(src)
+	if err != nil {
+		return nil
+	}
+	var items []any
+	ast.Walk(&tree.Node, visitor(func(n ast.Node) {
+		if in, ok := n.(*ast.BinaryNode); ok && in.Operator == "in" && in.Location() == b.Location() {
+			if list, ok := in.Right.(*ast.ArrayNode); ok {
+				items = literals(list.Nodes)
+			}
+		}
+	}))
+	return items
+}
+
+// literals reads a list of literal nodes; nil if any item is not one.
+func literals(nodes []ast.Node) []any {
+	items := make([]any, 0, len(nodes))
+	for _, n := range nodes {
+		switch n := n.(type) {
+		case *ast.StringNode:
+			items = append(items, n.Value)
+		case *ast.IntegerNode:
+			items = append(items, n.Value)
+		case *ast.FloatNode:
+			items = append(items, n.Value)
+		case *ast.BoolNode:
+			items = append(items, n.Value)
+		default:
+			return nil
+		}
+	}
+	return items
+}
+
+// retypedList writes a list of texts in the kind of the field tested
+// against it, as retyped does a literal: ["10", "20"] for a number field
+// reads [10, 20], ["true"] for a boolean [true], and [true] for a text
+// field ["true"]. false when an item has no such form.
+func retypedList(items []any, fk herald.Kind) (string, bool) {
+	out := make([]string, len(items))
+	for i, it := range items {
+		switch v := it.(type) {
+		case string:
+			switch {
+			case fk == herald.KindNumber && wholeDecimal.MatchString(v):
+				out[i] = v
+			case fk == herald.KindBool && (v == "true" || v == "false"):
+				out[i] = v
+			default:
+				return "", false
+			}
+		case bool:
+			if fk != herald.KindString {
+				return "", false
+			}
+			out[i] = strconv.Quote(strconv.FormatBool(v))
+		default:
+			return "", false
+		}
+	}
+	return "[" + strings.Join(out, ", ") + "]", true
 }
 
 // checkArithmetic finds arithmetic on a text field (Ko-fi's amount is

@@ -84,6 +84,23 @@ func TestCheckCommand(t *testing.T) {
 					"        when: source == \"twitch\" && type == \"channel.subscription.message\" && data.cumulative_months % 12 == 0\n" +
 					"                                                                                                     ^\n",
 				"1 error(s)"}},
+		{name: "in lists of the wrong kind, against Twitch's and Ko-fi's real shapes",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: 0123456789}\n  kofi: {type: kofi, path: /kofi, verification_token: abc}\nrules:\n"+
+					"  - name: raid\n    when: source == \"twitch\" && type == \"channel.raid\" && data.viewers in [\"10\", \"20\"]\n    to: main\n"+
+					"  - name: public\n    when: source == \"kofi\" && type == \"Donation\" && data.is_public in [\"true\"]\n    to: main\n    set:\n      round: data.amount in [5, 10]\n")}
+			},
+			code: exitFailure, wantErr: []string{
+				"rules.yaml:7:72: rule \"raid\": when: data.viewers is a number, so in with a list of strings fails on every event: write data.viewers in [10, 20]\n" +
+					"        when: source == \"twitch\" && type == \"channel.raid\" && data.viewers in [\"10\", \"20\"]\n" +
+					"                                                                           ^\n",
+				"rules.yaml:10:68: rule \"public\": when: data.is_public is a boolean, so in with a list of strings fails on every event: write data.is_public in [true]\n" +
+					"        when: source == \"kofi\" && type == \"Donation\" && data.is_public in [\"true\"]\n" +
+					"                                                                       ^\n",
+				"rules.yaml:13:26: rule \"public\": set.round: data.amount is a string, so in with a list of numbers is never true: compare float(data.amount) with the numbers, or data.amount with quoted texts\n" +
+					"          round: data.amount in [5, 10]\n" +
+					"                             ^\n",
+				"3 error(s)"}},
 		{name: "warnings: no test, shadowed, odd emit name, trigger field vs number",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\nrules:\n  - name: tests\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n  - name: all\n    emit: new follower\n"+
