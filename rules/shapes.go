@@ -24,10 +24,11 @@ import (
 // those shapes, and every + and comparison is checked for text meeting a
 // number (or a boolean: is_public == "false" is never true), every in for
 // a list of another kind (viewers in ["10"] fails), every other
-// arithmetic operator and minus sign for text, and % for a number field
-// (a float, which % does not take). A finding is an error when the when
-// names both the source and the type (certain), a warning when only one of
-// them (probable).
+// arithmetic operator and minus sign for text or a boolean (and an
+// ordering for a boolean), and % for a number field (a float, which %
+// does not take). A finding is an error when the when names both the
+// source and the type (certain), a warning when only one of them
+// (probable).
 
 // scope is the set of event shapes a rule can see.
 type scope struct {
@@ -657,6 +658,9 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		p.checkArithmetic(prog, sc, b, pos)
 		return
 	}
+	if p.checkBoolean(prog, sc, b, pos) {
+		return
+	}
 	if l == "" || rk == "" || l == rk {
 		return
 	}
@@ -686,7 +690,7 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		case fk == herald.KindNumber && other == herald.KindString:
 			fix = fmt.Sprintf("compare data.%s with a number, without quotes", field)
 		case ordering:
-			return // a boolean ordered: rare, and no rewrite to offer
+			return // a boolean ordered: a field is checkBoolean's, a literal expr refuses
 		case fk == herald.KindBool && other == herald.KindString:
 			fix = fmt.Sprintf("compare data.%s with true or false, without quotes", field)
 		case fk == herald.KindBool && other == herald.KindNumber:
@@ -913,7 +917,7 @@ func (p *parser) checkArithmetic(prog *program, sc scope, b *ast.BinaryNode, pos
 	rk, rf, rp := sc.kindOf(b.Right)
 	left, right := l == herald.KindString && lf != "", rk == herald.KindString && rf != ""
 	if !left && !right {
-		if b.Operator == "%" {
+		if !p.checkBoolean(prog, sc, b, pos) && b.Operator == "%" {
 			p.checkRemainder(prog, sc, b, pos)
 		}
 		return
@@ -929,6 +933,41 @@ func (p *parser) checkArithmetic(prog *program, sc scope, b *ast.BinaryNode, pos
 	}
 	p.report(sc.certain && promised, pos, "%s: data.%s is a %s, so %s%s fails on every event: write %s",
 		prog.what, field, herald.KindString, b.Operator, with, withNumbers(b, sc, b.Operator, !promised))
+}
+
+// checkBoolean finds a boolean field in arithmetic or an ordering:
+// data.is_public * 2 and data.is_public < 1 fail on every event whatever
+// the other side is. There is no rewrite to offer, but for + with text
+// (string(…), as for a number). It reports whether it found one.
+func (p *parser) checkBoolean(prog *program, sc scope, b *ast.BinaryNode, pos yamlpos.Pos) bool {
+	switch b.Operator {
+	case "+", "-", "*", "/", "%", "**", "^", "<", "<=", ">", ">=":
+	default:
+		return false
+	}
+	l, lf, lp := sc.kindOf(b.Left)
+	rk, rf, rp := sc.kindOf(b.Right)
+	left, right := l == herald.KindBool && lf != "", rk == herald.KindBool && rf != ""
+	if !left && !right {
+		return false
+	}
+	field, promised, other := lf, lp, rk
+	if !left || !lp && right && rp {
+		field, promised, other = rf, rp, l
+	}
+	with, fix := "", ""
+	if other != "" {
+		with = " with a " + string(other)
+	}
+	switch {
+	case b.Operator == "+" && other == herald.KindString && prog.cond:
+		fix = fmt.Sprintf(": use string(data.%s)", field)
+	case b.Operator == "+" && other == herald.KindString:
+		fix = fmt.Sprintf(`: write the text as a template ("… {{ %s }} …") or use string(data.%s)`, field, field)
+	}
+	p.report(sc.certain && promised, pos, "%s: data.%s is a %s, so %s%s fails on every event%s",
+		prog.what, field, herald.KindBool, b.Operator, with, fix)
+	return true
 }
 
 // checkRemainder finds % on a number field: JSON numbers reach
@@ -950,13 +989,18 @@ func (p *parser) checkRemainder(prog *program, sc scope, b *ast.BinaryNode, pos 
 		prog.what, field, herald.KindNumber, withNumbers(b, sc, b.Operator, false))
 }
 
-// checkNegation finds a minus sign before a text field: -data.amount fails
-// on every event.
+// checkNegation finds a minus sign before a text or boolean field:
+// -data.amount fails on every event.
 func (p *parser) checkNegation(prog *program, sc scope, u *ast.UnaryNode) {
 	if u.Operator != "-" {
 		return
 	}
 	k, field, promised := sc.kindOf(u.Node)
+	if k == herald.KindBool && field != "" {
+		p.report(sc.certain && promised, prog.span.at(u.Location().From), "%s: data.%s is a %s, so a minus sign before it fails on every event",
+			prog.what, field, herald.KindBool)
+		return
+	}
 	if k != herald.KindString || field == "" {
 		return
 	}

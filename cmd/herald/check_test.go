@@ -101,6 +101,19 @@ func TestCheckCommand(t *testing.T) {
 					"          round: data.amount in [5, 10]\n" +
 					"                             ^\n",
 				"3 error(s)"}},
+		{name: "Ko-fi's boolean in arithmetic and ordered against a number, against Ko-fi's real shape",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\ningress:\n  kofi: {type: kofi, path: /kofi, verification_token: abc}\nrules:\n"+
+					"  - name: private\n    when: source == \"kofi\" && type == \"Donation\" && data.is_public < 1\n    to: main\n    set:\n      twice: data.is_public * 2\n")}
+			},
+			code: exitFailure, wantErr: []string{
+				"rules.yaml:6:68: rule \"private\": when: data.is_public is a boolean, so < with a number fails on every event\n" +
+					"        when: source == \"kofi\" && type == \"Donation\" && data.is_public < 1\n" +
+					"                                                                       ^\n",
+				"rules.yaml:9:29: rule \"private\": set.twice: data.is_public is a boolean, so * with a number fails on every event\n" +
+					"          twice: data.is_public * 2\n" +
+					"                                ^\n",
+				"2 error(s)"}},
 		{name: "warnings: no test, shadowed, odd emit name, trigger field vs number",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\nrules:\n  - name: tests\n    when: source == \"trigger\" && data.test == 1\n    drop: true\n  - name: all\n    emit: new follower\n"+
