@@ -762,9 +762,14 @@ func (p *parser) checkIn(prog *program, sc scope, b *ast.BinaryNode, negated boo
 	if fk == "" || field == "" {
 		return
 	}
-	items, other, set := listItems(prog, b)
+	items, other, set := listItems(b)
 	if other == "" || other == fk {
 		return
+	}
+	if set { // the set has no order: read the list as written
+		if written := writtenList(prog.src, b); len(written) > 0 {
+			items = written
+		}
 	}
 	op := "in"
 	if negated {
@@ -801,12 +806,12 @@ func (p *parser) checkIn(prog *program, sc scope, b *ast.BinaryNode, negated boo
 		prog.what, field, fk, op, other, effect, fix)
 }
 
-// listItems reads the literal list on the right of in, in the order
-// written: the items and their one kind, "" when the list is not written
-// out, is empty or mixes kinds. expr's optimiser has made a list of
-// literals a constant: a set when every item is written as a text (set
-// is true; its order is the parser's), a list otherwise.
-func listItems(prog *program, b *ast.BinaryNode) (items []any, kind herald.Kind, set bool) {
+// listItems reads the literal list on the right of in: the items and
+// their one kind, "" when the list is not written out, is empty or mixes
+// kinds. expr's optimiser has made a list of literals a constant: a set
+// when every item is written as a text (set is true; its items come
+// sorted), a list in the order written otherwise.
+func listItems(b *ast.BinaryNode) (items []any, kind herald.Kind, set bool) {
 	switch r := b.Right.(type) {
 	case *ast.ConstantNode:
 		switch v := r.Value.(type) {
@@ -814,11 +819,8 @@ func listItems(prog *program, b *ast.BinaryNode) (items []any, kind herald.Kind,
 			items = v
 		case map[string]struct{}:
 			set = true
-			items = writtenList(prog.src, b)
-			if items == nil { // not found as written: any order says the same
-				for _, k := range slices.Sorted(maps.Keys(v)) {
-					items = append(items, k)
-				}
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				items = append(items, k)
 			}
 		}
 	case *ast.ArrayNode:
