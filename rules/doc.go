@@ -70,9 +70,10 @@
 //
 // With Options.Shapes, every rule is checked against the shapes of the
 // events its when names (see shapes.go): unknown fields, text + number,
-// arithmetic or a minus sign on text, a string, number or boolean field
-// compared with a value of another of those kinds, a when that can never
-// be true. Certain findings are errors, probable ones Set.Warnings (a
+// arithmetic or a minus sign on text or a boolean, % on a number (a
+// float to expr), a string, number or boolean field compared with a value
+// or tested with in against a list of another of those kinds, a boolean
+// ordered, a when that can never be true. Certain findings are errors, probable ones Set.Warnings (a
 // file that does not load keeps them in its *LoadError); Set.Lint adds
 // what only `herald check` reports. A type an ingress may send with no shape
 // (Options.OpenTypes: any EventSub type for Twitch), or one the file
