@@ -755,8 +755,8 @@ func retyped(b *ast.BinaryNode, fieldRight bool, fk herald.Kind) (string, bool) 
 // kind. expr turns a list written as texts into a set of texts, and
 // looking a number or a boolean up in it fails: data.viewers in ["10",
 // "20"] fails on every event. Other lists are compared item by item:
-// data.amount in [5, 10] is never true, and not in always true. A list mixing kinds, or
-// one that is not written out, is not judged.
+// data.amount in [5, 10] is never true, and not in always true. A list
+// mixing kinds, or one that is not written out, is not judged.
 func (p *parser) checkIn(prog *program, sc scope, b *ast.BinaryNode, negated bool) {
 	fk, field, promised := sc.kindOf(b.Left)
 	if fk == "" || field == "" {
