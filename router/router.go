@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/broker"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/ingress"
+	"github.com/heraldhq/herald/internal/recent"
 	"github.com/heraldhq/herald/internal/yamlpos"
 	"github.com/heraldhq/herald/rules"
 )
@@ -94,6 +95,9 @@ type Router struct {
 	ruleErrs ruleErrors
 
 	failedReloads atomic.Uint64
+	// strays paces the log of webhooks sent to a path no ingress
+	// declares: one line per path a minute.
+	strays *recent.Set
 }
 
 type snapshot struct {
@@ -137,7 +141,8 @@ func New(opts Options) *Router {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Router{opts: opts, log: opts.Log.With("component", "router"), broker: opts.Broker, dedupe: ingress.NewState()}
+	r := &Router{opts: opts, log: opts.Log.With("component", "router"), broker: opts.Broker, dedupe: ingress.NewState(),
+		strays: recent.New(time.Minute, 256)}
 	if r.broker == nil {
 		local := broker.NewLocal()
 		for _, s := range opts.Sinks {
@@ -291,7 +296,30 @@ func (r *Router) Route(ev herald.Event) rules.Result {
 // ServeHTTP dispatches to the ingress instances the current rules file
 // declares; paths it does not know get 404.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.cur.Load().mux.ServeHTTP(w, req)
+	snap := r.cur.Load()
+	if req.Method == http.MethodPost {
+		if _, pattern := snap.mux.Handler(req); pattern == "" {
+			r.stray(snap, req.URL.Path)
+		}
+	}
+	snap.mux.ServeHTTP(w, req)
+}
+
+// stray logs a POST to a path no ingress declares: a webhook set up with
+// another path than the rules file's (/kofi for /webhooks/kofi) is
+// otherwise a 404 on the sender's side only, and its alerts never come.
+// Once a minute per path, so a scanner cannot flood the log.
+func (r *Router) stray(snap *snapshot, path string) {
+	now := r.opts.Now()
+	if len(path) > 200 {
+		path = path[:200] + "…"
+	}
+	if r.strays.Within(path, now) {
+		return
+	}
+	r.strays.Note(path, now)
+	r.log.Warn("POST to a path no ingress declares, answered 404: is the sender set up with the rules file's path?",
+		"path", path, "declared", snap.paths)
 }
 
 // Handles reports whether the current rules file declares an ingress at path.

@@ -180,6 +180,28 @@ ingress:
 	}
 }
 
+// TestPostToAnUndeclaredPathIsLogged: a webhook set up with another path
+// than the rules file's gets 404 on the sender's side; herald says so in
+// its log, naming the paths it has, once a minute per path.
+func TestPostToAnUndeclaredPathIsLogged(t *testing.T) {
+	var logs strings.Builder
+	r := router.New(router.Options{Registry: echoRegistry(), Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := r.Reload("rules.yaml", []byte("version: 1\ningress:\n  kofi:\n    type: echo\n    path: /webhooks/kofi\n")); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/kofi", nil))
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("POST /kofi = %d, want 404", rec.Code)
+		}
+	}
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/favicon.png", nil))
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "path=/kofi declared=[/webhooks/kofi]") {
+		t.Errorf("three POSTs to /kofi and a GET logged %d WARN lines, want 1 naming /kofi and the declared /webhooks/kofi:\n%s", n, logs.String())
+	}
+}
+
 func TestCheckDoesNotSwap(t *testing.T) {
 	r, _ := newRouter(t)
 	set, err := r.Check("rules.yaml", []byte("version: 1\nrules:\n  - name: r\n    to: x\n"))

@@ -9,7 +9,7 @@
 //	ingress:                      # optional: instance name -> block
 //	  kofi:                       # name: [a-z0-9_-]+, becomes Event.Source
 //	    type: kofi                # required: registered ingress type
-//	    path: /kofi               # required: URL path, starts with /
+//	    path: /webhooks/kofi      # required: URL path, starts with /
 //	    verification_token: ${KOFI_TOKEN}   # adapter's own keys
 //	rules:                        # optional: tried in order
 //	  - name: big-donation        # required, unique
