@@ -1,7 +1,9 @@
 package router_test
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,4 +136,29 @@ func TestConcurrentReload(t *testing.T) {
 		}
 	}
 	t.Logf("%d events, %d generations seen", len(byEvent), len(gens))
+}
+
+// TestUndoneBrokenSaveIsLogged: a save refused with errors, then the file
+// saved back as it runs (the mistake undone): nothing is loaded, but the
+// log says the errors no longer apply, or its last word would be the
+// refused save's ERROR while everything works.
+func TestUndoneBrokenSaveIsLogged(t *testing.T) {
+	var logs strings.Builder
+	r := router.New(router.Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := r.Reload("rules.yaml", version(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload("rules.yaml", invalid[0]); err == nil {
+		t.Fatal("the broken save loaded")
+	}
+	if err := r.Reload("rules.yaml", version(1)); !errors.Is(err, router.ErrUnchanged) {
+		t.Fatalf("saving the running file back = %v, want ErrUnchanged", err)
+	}
+	if !strings.Contains(logs.String(), "rules file back to the running rules") {
+		t.Errorf("undoing a broken save logged nothing:\n%s", logs.String())
+	}
+	if err := r.Reload("rules.yaml", version(1)); !errors.Is(err, router.ErrUnchanged) ||
+		strings.Count(logs.String(), "back to the running rules") != 1 {
+		t.Errorf("a save of the unchanged file with no error before it logged it again:\n%s", logs.String())
+	}
 }

@@ -387,8 +387,11 @@ func (r *Router) Reload(file string, data []byte) error {
 	hash := sha256.Sum256(data)
 	if old.file == file && old.hash == hash && old.gen > 0 {
 		// Back to the running file (a broken save undone): nothing to
-		// load, and the error of the attempt in between is history.
-		r.lastErr.Store(nil)
+		// load, and the error of the attempt in between is history. Say
+		// so, or the log's last word is the refused save's ERROR.
+		if r.lastErr.Swap(nil) != nil {
+			r.log.Info("rules file back to the running rules; the refused save's errors no longer apply", "file", file, "gen", old.gen)
+		}
 		return ErrUnchanged
 	}
 	start := time.Now()
