@@ -3,9 +3,12 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/heraldhq/herald/journal"
 )
 
 // deletesPerTx bounds one trimming transaction, so appends queued behind
@@ -29,7 +32,11 @@ func (s *Store) trimLoop(every time.Duration) {
 		case <-tick.C:
 		case <-s.kick:
 		}
-		if err := s.trim(time.Now()); err != nil {
+		err := s.trim(time.Now())
+		if errors.Is(err, journal.ErrClosed) {
+			return // Close marks the store closed before it stops the trimmer
+		}
+		if err != nil {
 			s.noteError(err)
 			s.log.Error("journal trimming failed", "err", err)
 		}
