@@ -415,6 +415,17 @@
     return out;
   }
 
+  // sent says what a test alert became: "sent FOLLOW to 1 page", or for
+  // several codes "sent RAID to 2 codes: 1 page in all" (the event list
+  // has each code's count).
+  function sent(ds, pages) {
+    if (!ds.length) return "sent nothing";
+    var names = ds.map(function (x) { return x.name; }).filter(function (n, i, a) { return a.indexOf(n) === i; }).join(", ");
+    var rooms = ds.map(function (x) { return x.room; }).filter(function (n, i, a) { return a.indexOf(n) === i; }).length;
+    if (rooms < 2) return "sent " + names + " to " + plural(pages, "page");
+    return "sent " + names + " to " + rooms + " codes: " + plural(pages, "page") + " in all (each code's in the event list)";
+  }
+
   function result(el, ok, text) { el.className = "result " + (ok ? "ok" : "bad"); el.textContent = text; }
 
   $("form-test").addEventListener("submit", function (e) {
@@ -426,8 +437,7 @@
     // The event /notify?code&event&fields would make, so the streamer's
     // rules (source == "trigger") treat the test as the real thing.
     api("POST", "/admin/api/route", { source: "trigger", type: name, code: code, data: fields }).then(function (r) {
-      var d = (r.deliveries || []).map(function (x) { return x.name; }).join(", ");
-      result(out, r.pages > 0, r.unrouted ? "unrouted" : r.dropped ? "dropped by " + r.matched.join(", ") : "sent " + (d || "nothing") + " to " + plural(r.pages, "page"));
+      result(out, r.pages > 0, r.unrouted ? "unrouted" : r.dropped ? "dropped by " + r.matched.join(", ") : sent(r.deliveries || [], r.pages));
     }).catch(function (err) { result(out, false, err.message); });
   });
 

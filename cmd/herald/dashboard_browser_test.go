@@ -143,7 +143,11 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.SetValue(`#test-fields`, "user=bob\nbits=100", chromedp.ByID),
 		chromedp.Click(`#test-fire`, chromedp.ByID),
 		chromedp.WaitVisible(`#test-result.ok`, chromedp.ByQuery),
+		chromedp.Text(`#test-result`, &msg, chromedp.ByID),
 	)
+	if msg != "sent CHEER to 1 page" {
+		t.Errorf("test alert result = %q, want %q", msg, "sent CHEER to 1 page")
+	}
 	cheer := page.Expect(t, "CHEER", 10*time.Second)
 	var data map[string]any
 	// It went through the rules as the same /notify call would, so
