@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -84,6 +85,34 @@ func FuzzTemplate(f *testing.F) {
 			if lead, _, _ := strings.Cut(tmpl, "{{"); !strings.HasPrefix(text, lead) {
 				t.Fatalf("template %q rendered as %q, lost its leading text %q", tmpl, text, lead)
 			}
+		}
+	})
+}
+
+// FuzzSetText loads a rule setting text to the fuzzed string in double
+// quotes. Without {{ (a template) or ${ (the environment) it is text, so
+// it loads whatever expression it would also make ("5", "type",
+// "float(data.amount)") and comes through to the page exactly as written.
+func FuzzSetText(f *testing.F) {
+	for _, s := range []string{"Thanks for the donation!", "thanks", "type", "code", "5", "-2.5", "true", "nil", "float(data.amount)",
+		"'hello'", `"hi"`, "", " padded ", `back\slash`, "tab\there", "emoji 🎉", "}} only", "{ not a template }", "$5 tip"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if !utf8.ValidString(text) || strings.Contains(text, "{{") || strings.Contains(text, "${") {
+			return
+		}
+		src := "version: 1\nrules:\n  - name: r\n    to: a\n    set:\n      text: " + strconv.Quote(text) + "\n"
+		set, err := rules.Parse("rules.yaml", []byte(src), rules.Options{Getenv: testEnv})
+		if err != nil {
+			t.Fatalf("text %q in double quotes refused:\n%v", text, err)
+		}
+		res := set.Route(event("twitch", "channel.raid", "abc", map[string]any{"amount": "3.00"}))
+		if len(res.Errors) > 0 || len(res.Deliveries) != 1 {
+			t.Fatalf("text %q failed on an event: %+v", text, res)
+		}
+		if got := res.Deliveries[0].Payload["text"]; got != text {
+			t.Fatalf("text %q came through as %#v", text, got)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -37,7 +36,8 @@ type target struct {
 	prog *program
 }
 
-// setField is one payload field: a template or an expression.
+// setField is one payload field: a template (any double-quoted value, or
+// one with {{) or an expression.
 type setField struct {
 	key  string
 	tmpl *template
@@ -246,34 +246,19 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 		if !ok {
 			continue
 		}
-		if v.Tag != exprTag && isTemplate(src) {
+		if isText(v, src) {
+			p.wasExpression(v, k.Value, src, fw)
 			out = append(out, setField{key: k.Value, tmpl: p.template(v, src, fw)})
 			continue
 		}
 		n := len(p.errs)
 		prog := p.compile(v, src, fw, false)
 		if prog == nil && len(p.errs) > n {
-			p.errs[len(p.errs)-1].Msg += textHint(v, src)
+			p.errs[len(p.errs)-1].Msg += proseHint(v, k.Value, src)
 		}
 		out = append(out, setField{key: k.Value, prog: prog})
 	}
 	return out
-}
-
-// textHint is what a set value that is no expression adds to its error
-// when it looks like text: set values are expressions or templates, and
-// text is the common mistake (text: Thanks for the follow).
-func textHint(v *yaml.Node, src string) string {
-	switch {
-	case v.Style == yaml.DoubleQuotedStyle || v.Style == yaml.SingleQuotedStyle:
-		return ` (set values are expressions or templates: write "text with {{ field }}" for text, or '"text"' for a fixed string)`
-	case v.Style == yaml.LiteralStyle || v.Style == yaml.FoldedStyle || strings.ContainsAny(src, `"'`+"\n"):
-		return ""
-	case !strings.Contains(src, "data.") && !strings.ContainsAny(src, "()[]"):
-		// Prose, not a broken expression: the fix, spelt out.
-		return fmt.Sprintf(` (set values are expressions or templates: for this fixed text write '"%s"', for text with a field "… {{ field }} …")`, src)
-	}
-	return ""
 }
 
 // fieldName reports a set key that cannot name a payload field; an empty

@@ -57,7 +57,8 @@ var tmplFilters = []string{"upper", "lower", "default", "number"}
 // eventFields are the event fields a placeholder may name as event.<name>.
 var eventFields = []string{"source", "type", "code", "id"}
 
-// isTemplate reports whether a value is written as a template.
+// isTemplate reports whether a value is written as a template. In set, a
+// double-quoted value is one even without {{ (see isText): plain text.
 func isTemplate(s string) bool { return strings.Contains(s, "{{") }
 
 // tmplError is a template syntax error at rune offset off of the text.
