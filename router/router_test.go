@@ -376,3 +376,28 @@ func TestStatusShowsWarnings(t *testing.T) {
 		t.Errorf("Status().Warnings = %q, want the positioned warning about data.test == 1", w)
 	}
 }
+
+// TestReloadWarnsAboutDoubleQuotedExpression: a double-quoted set value
+// is text, so one that used to be a number or an expression loads as text
+// with a positioned warning, logged on the reload and shown in Status.
+func TestReloadWarnsAboutDoubleQuotedExpression(t *testing.T) {
+	var logs strings.Builder
+	sink := &recorder{}
+	r := router.New(router.Options{Sinks: []egress.Sink{sink}, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := r.Reload("rules.yaml", []byte("version: 1\nrules:\n  - name: tip\n    to: alerts\n    set:\n      text: \"Thanks for the donation!\"\n      count: \"5\"\n")); err != nil {
+		t.Fatal(err)
+	}
+	const want = `rules.yaml:7:14: warning: rule "tip": set.count: "5" is the text "5" now (double quotes make text); for the number write count: 5`
+	if w := r.Status().Warnings; len(w) != 1 || w[0] != want {
+		t.Errorf("Status().Warnings = %q, want [%q]", w, want)
+	}
+	if !strings.Contains(logs.String(), `msg="rules warning"`) || !strings.Contains(logs.String(), `set.count: \"5\" is the text`) {
+		t.Errorf("log = %q, want the warning logged on the reload", logs.String())
+	}
+	if rc, err := r.Publish(t.Context(), herald.Event{Source: "trigger", Type: "tip"}); err != nil || rc.Deliveries != 1 {
+		t.Fatalf("Publish = %+v, %v", rc, err)
+	}
+	if p := sink.all()[0].Payload; p["text"] != "Thanks for the donation!" || p["count"] != "5" {
+		t.Errorf("payload = %v, want the text as written", p)
+	}
+}

@@ -145,6 +145,18 @@ func TestCheckCommand(t *testing.T) {
 				"rules.yaml:4:3: ingress \"x\": unknown ingress type \"nope\"",
 				"rules.yaml:7:48: warning: rule \"public\": when: data.is_public is a boolean",
 				"rules.yaml: 1 error(s), 1 warning(s); the running rules would stay in place\n"}},
+		{name: "double quotes make text: a number or an expression in them warns, with the fix",
+			args: func(t *testing.T) []string {
+				return []string{writeRules(t, "version: 1\nrules:\n  - name: tip\n    set:\n"+
+					"      text: \"Thanks for the donation!\"\n      count: \"5\"\n      amount: \"float(data.amount)\"\n"+
+					"tests:\n  - name: t\n    event: {type: tip, code: abc, data: {amount: \"3\"}}\n"+
+					"    expect: [{room: abc, name: TIP, payload: {text: Thanks for the donation!, count: \"5\", amount: float(data.amount)}}]\n")}
+			},
+			code: exitOK, wantOut: "ok (1 rules, 0 ingress, 1 tests passed, 2 warnings)", ordered: true, wantErr: []string{
+				"rules.yaml:6:14: warning: rule \"tip\": set.count: \"5\" is the text \"5\" now (double quotes make text); for the number write count: 5\n" +
+					"          count: \"5\"\n                 ^\n",
+				"rules.yaml:7:15: warning: rule \"tip\": set.amount: \"float(data.amount)\" is text now (double quotes make text); for the expression, drop the quotes: amount: float(data.amount)\n" +
+					"          amount: \"float(data.amount)\"\n                  ^\n"}},
 		{name: "missing file", args: func(t *testing.T) []string { return []string{filepath.Join(t.TempDir(), "none.yaml")} },
 			code: exitFailure, wantErr: []string{"no such file"}},
 		{name: "a test failing on an expression names its rule once",
@@ -212,6 +224,7 @@ func TestRouteCommand(t *testing.T) {
 		}
 	}
 
+	quoted := writeRules(t, "version: 1\nrules:\n  - name: tip\n    set:\n      text: \"Thanks for the donation!\"\n      title: \"type\"\n")
 	tests := []struct {
 		name string
 		args []string
@@ -224,6 +237,10 @@ func TestRouteCommand(t *testing.T) {
 		{name: "help in herald -h style", args: []string{"-h"}, code: exitOK, want: "options:\n  -h, --help            show this help message and exit\n  -r RULES, --rules RULES"},
 		{name: "a rule error exits 1", args: []string{"--rules", writeRules(t, "version: 1\nrules:\n  - name: raid\n    to: a\n    set:\n      text: data.from + data.viewers\n"),
 			"--event", `{"source":"twitch","type":"channel.raid","data":{"from":"ann","viewers":5}}`}, code: exitFailure, want: `"field": "set.text"`},
+		{name: "double quotes make text", args: []string{"--rules", quoted, "--event", `{"source":"trigger","type":"tip","code":"abc"}`},
+			code: exitOK, want: `"text": "Thanks for the donation!"`},
+		{name: "a double-quoted field name is the word", args: []string{"--rules", quoted, "--event", `{"source":"trigger","type":"tip","code":"abc"}`},
+			code: exitOK, want: `"title": "type"`},
 		{name: "broken rules", args: []string{"--rules", writeRules(t, "version: 1\nrules: [\n"), "--event", `{}`}, code: exitFailure, want: "rules.yaml:2"},
 	}
 	for _, tc := range tests {
