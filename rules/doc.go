@@ -16,8 +16,9 @@
 //	    when: type == "Donation" && data.amount >= 10   # expr, boolean
 //	    emit: BIG_DONATION        # event name; literal, or !expr <expr>
 //	    to: [alerts, chat]        # room(s); literals and/or !expr items
-//	    set:                      # payload fields: templates or exprs
+//	    set:                      # payload fields: "text", or exprs
 //	      text: "{{ from_name }} sent {{ amount }}"
+//	      thanks: "Thank you!"    # double quotes: text, {{ }} or not
 //	      pounds: float(data.amount)
 //	    continue: true            # let later rules act too
 //	    pending_window: 1h        # its alerts' pending window; 0: none
@@ -64,7 +65,18 @@
 // A string value containing {{ in emit, to or set is a template (see
 // template.go): text with {{ field | filter }} placeholders that cannot
 // fail on an event. Numbers print without .0 or exponent, a missing
-// field prints as nothing. Everything else in set is an expression.
+// field prints as nothing.
+//
+// In set, a double-quoted value is a template too, {{ or not: YAML makes
+// it a string and a streamer means words by it, so text: "Thanks!" is
+// that text and title: "type" the word, not the event's type. Every
+// other set value is an expression: unquoted (amount: float(data.amount)),
+// single-quoted (text: '"Hi " + data.user') or tagged !expr, which makes
+// even a double-quoted value one. A double-quoted value without {{ that
+// would compile as a number, a boolean, nil, a quoted string, an event
+// field or an expression that reads the event or calls a function was
+// that expression before double quotes made text: it loads as text, with
+// a warning in Set.Warnings saying what to write for the expression.
 //
 // # Checks at load
 //
@@ -84,7 +96,8 @@
 //
 // # Literals and expressions
 //
-// when values are expressions; set values are templates or expressions.
+// when values are expressions, however quoted; set values are text in
+// double quotes (templates), expressions otherwise (see Templates).
 // emit and to are literals (or templates) unless tagged !expr, so the
 // common case needs no quoting:
 //
