@@ -18,6 +18,11 @@ type Shape struct {
 	// Doc says in a few words what the event is, for READMEs and
 	// `herald route --sample`.
 	Doc string
+	// Example is the data of one real event of this type, exactly as the
+	// ingress publishes it with its default options (a recording where
+	// the ingress has one): what `herald route --sample` prints, so it
+	// holds nothing the ingress would drop. Read-only; nil for none.
+	Example map[string]any
 }
 
 // Kind is a JSON value kind.

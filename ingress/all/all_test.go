@@ -130,3 +130,23 @@ func TestOpenTypesReachTheRules(t *testing.T) {
 		t.Errorf("with no open types registered, a rule about an unlisted Twitch type: %v, want it refused", err)
 	}
 }
+
+// TestExamplesFitTheirShapes: every shape carries an example event (what
+// `herald route --sample` prints), and the example passes the shape's own
+// check: a field the shape does not declare, or of another kind, means
+// the shape or the example drifted from what the ingress publishes.
+func TestExamplesFitTheirShapes(t *testing.T) {
+	for _, typ := range ingress.DefaultShapes.Types() {
+		shapes, _ := ingress.DefaultShapes.Lookup(typ)
+		for _, sh := range shapes {
+			t.Run(typ+"/"+sh.Type, func(t *testing.T) {
+				if len(sh.Example) == 0 {
+					t.Fatalf("ingress %s declares no example of %q events", typ, sh.Type)
+				}
+				if err := ingress.CheckData(sh, sh.Example); err != nil {
+					t.Errorf("the example does not fit its shape:\n%v", err)
+				}
+			})
+		}
+	}
+}

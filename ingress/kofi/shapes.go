@@ -1,6 +1,8 @@
 package kofi
 
 import (
+	"embed"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/ingress"
 )
@@ -14,12 +16,24 @@ func init() {
 // (https://ko-fi.com/manage/webhooks). amount is a string ("3.00"):
 // compare it with float(data.amount). email and shipping only arrive
 // with forward_personal_data: true.
-var Shapes = []herald.Shape{
+//
+// Each one's Example is the event its test case (testdata/) sees the
+// adapter publish for Ko-fi's documented payload, with the default
+// options: a public supporter, no email or shipping.
+var Shapes = ingress.MustExamples([]herald.Shape{
 	kofiShape("Donation", "a one-off donation"),
 	kofiShape("Subscription", "a monthly membership payment"),
 	kofiShape("Commission", "a commission was paid"),
 	kofiShape("Shop Order", "a shop order; shop_items lists what was bought"),
-}
+}, recordings, "testdata/*/want.json")
+
+// recordings are the test cases whose events are the examples, one per
+// type (the private and forward_personal_data cases are not examples of
+// what an overlay gets by default).
+//
+//go:embed testdata/donation/want.json testdata/subscription-first/want.json
+//go:embed testdata/commission/want.json testdata/shop-order/want.json
+var recordings embed.FS
 
 func kofiShape(typ, doc string) herald.Shape {
 	f := map[string]herald.Kind{

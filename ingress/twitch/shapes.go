@@ -1,6 +1,7 @@
 package twitch
 
 import (
+	"embed"
 	"maps"
 	"regexp"
 
@@ -25,7 +26,12 @@ var OpenTypes = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
 // (https://dev.twitch.tv/docs/eventsub/eventsub-reference/). Where a type
 // has had two versions the fields of both are listed. A subscription type
 // missing here still works; its rules are just not checked.
-var Shapes = []herald.Shape{
+//
+// Each one's Example is the event a recording in testdata/ (a Twitch CLI
+// notification, replayed by the tests) sees the adapter publish, or, for a
+// type with no recording, samples/TYPE.json: an event object written after
+// Twitch's reference, of the version herald subscribes to.
+var Shapes = ingress.MustExamples([]herald.Shape{
 	shape("channel.follow", "someone followed the channel", user, fields{"followed_at": tStr}),
 	shape("channel.subscribe", "a first subscription (not a resub)", user, fields{"tier": tStr, "is_gift": tBool}),
 	shape("channel.subscription.gift", "someone gifted subscriptions", user, fields{
@@ -77,7 +83,13 @@ var Shapes = []herald.Shape{
 		"title": tStr, "language": tStr, "category_id": tStr, "category_name": tStr, "content_classification_labels": tAny}),
 	shape(TypeRevocation, "Twitch revoked a subscription (data is the subscription)", noBroadcaster, fields{
 		"id": tStr, "status": tStr, "type": tStr, "version": tStr, "cost": tNum, "condition": tObj, "transport": tObj, "created_at": tStr}),
-}
+}, examples, "testdata/*/want.json", "samples/*.json")
+
+// examples are the recorded notifications and revocation, and the samples
+// of the types with none.
+//
+//go:embed testdata/*.notification/want.json testdata/*.revocation/want.json samples/*.json
+var examples embed.FS
 
 // fields maps a data field to its kind.
 type fields map[string]herald.Kind
