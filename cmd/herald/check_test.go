@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -285,6 +286,75 @@ func TestRouteSample(t *testing.T) {
 				out.Reset()
 				if code := run(t.Context(), []string{"route", "-r", rulesFile, "-e", "@" + writeEvent(t, ev)}, env, &out, &errb); code != exitOK {
 					t.Errorf("routing the %s sample through %s = %d\n%s%s", typ, rulesFile, code, out.String(), errb.String())
+				}
+			})
+		}
+	}
+}
+
+// TestRouteSampleIsWhatTheIngressPublishes: every sample is an event its
+// ingress could publish with its default options. Its data passes the
+// ingress's own shape check; a Ko-fi sample names its own type and carries
+// none of the personal data Ko-fi's ingress drops (a private supporter
+// would be "Anonymous" with no message); a Twitch sample of a recorded
+// type is the recording's event.
+func TestRouteSampleIsWhatTheIngressPublishes(t *testing.T) {
+	recorded := map[string]map[string]any{}
+	wants, _ := filepath.Glob("../../ingress/twitch/testdata/*/want.json")
+	for _, f := range wants {
+		var want struct {
+			Events []struct {
+				Type string         `json:"type"`
+				Data map[string]any `json:"data"`
+			} `json:"events"`
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || json.Unmarshal(b, &want) != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, ev := range want.Events {
+			recorded[ev.Type] = ev.Data
+		}
+	}
+	if len(recorded) == 0 {
+		t.Fatal("no Twitch recordings")
+	}
+	for _, in := range ingress.DefaultShapes.Types() {
+		shapes, _ := ingress.DefaultShapes.Lookup(in)
+		for _, sh := range shapes {
+			typ := sh.Type
+			if typ == "" {
+				typ = "follow"
+			}
+			t.Run(in+"/"+typ, func(t *testing.T) {
+				var out, errb bytes.Buffer
+				if code := run(t.Context(), []string{"route", "--sample", typ}, emptyEnv, &out, &errb); code != exitOK {
+					t.Fatalf("herald route --sample %s = %d: %s", typ, code, errb.String())
+				}
+				ev, err := rules.DecodeEvent(out.Bytes())
+				if err != nil || ev.Source != in || ev.Type != typ {
+					t.Fatalf("sample of %s is not a %s event of its type: %v\n%s", typ, in, err, out.String())
+				}
+				if err := ingress.CheckData(sh, ev.Data); err != nil {
+					t.Errorf("the sample does not pass ingress %s's shape check:\n%v\n%s", in, err, out.String())
+				}
+				switch in {
+				case "kofi":
+					for k := range ev.Data {
+						if k := strings.ToLower(k); k == "email" || k == "shipping" {
+							t.Errorf("the sample carries %s, which Ko-fi's ingress drops unless forward_personal_data is set:\n%s", k, out.String())
+						}
+					}
+					if ev.Data["type"] != typ {
+						t.Errorf("data.type = %v, want %q, as Ko-fi sends it", ev.Data["type"], typ)
+					}
+					if ev.Data["is_public"] == false && (ev.Data["from_name"] != "Anonymous" || ev.Data["message"] != nil) {
+						t.Errorf("a private supporter's sample shows from_name %v, message %v; the ingress publishes \"Anonymous\" and no message", ev.Data["from_name"], ev.Data["message"])
+					}
+				case "twitch":
+					if want, ok := recorded[typ]; ok && !reflect.DeepEqual(ev.Data, want) {
+						t.Errorf("sample data:\n%v\nwant the recorded event (ingress/twitch/testdata):\n%v", ev.Data, want)
+					}
 				}
 			})
 		}
