@@ -42,32 +42,54 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// checkUsage and checkHelp are `herald check -h`, in herald -h's layout.
+const checkUsage = `usage: herald check [-h] [--data DIR] [--redis URL] [RULES]
+`
+
+const checkHelp = `
+herald check: load a rules file (default: ./rules.yaml) exactly as a reload would, every
+ingress built as the server builds it, print each error and warning with its source line,
+and run the file's tests. Exits 0 when all is well, 1 when the file would be refused or a
+test fails. With a Twitch login in DIR, or in the cluster's Redis with --redis, it also
+checks the login has the scopes the file's subscriptions need.
+
+options:
+  -h, --help            show this help message and exit
+  --data DIR            where herald keeps its files, the Twitch login among them
+                        (default: ./herald-data)
+  --redis URL           cluster mode (env HERALD_REDIS): check the cluster's Twitch login,
+                        kept in its Redis, instead of the one in DIR
+`
+
+// checkOptions are herald check's flags.
+type checkOptions struct {
+	dataDir, redisURL string
+}
+
+// checkFlags registers herald check's flags on o, whose values are the
+// defaults.
+func checkFlags(o *checkOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald check", flag.ContinueOnError)
+	fs.StringVar(&o.dataDir, "data", o.dataDir, "")
+	fs.StringVar(&o.redisURL, "redis", o.redisURL, "")
+	return fs
+}
+
 // runCheck implements `herald check [FILE]`: it loads FILE exactly as a
 // reload would (rules compiled, every ingress built by its real factory,
 // reserved paths refused), prints each error with its source line, runs
 // the file's tests, and exits 0 only if all is well.
 func runCheck(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("herald check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := defaultDataDir
-	redisURL, _ := getenv("HERALD_REDIS")
-	fs.StringVar(&dataDir, "data", dataDir, "")
-	fs.StringVar(&redisURL, "redis", redisURL, "")
-	const usage = "usage: herald check [--data DIR] [--redis URL] [RULES]\n\nValidate a rules file (default: ./rules.yaml) as a reload would, and run its tests.\nWith a Twitch login in DIR (default: ./herald-data), or in the cluster's Redis with\n--redis (env HERALD_REDIS), also check it has the scopes the subscriptions need."
-	fs.Usage = func() {} // printed below: on stdout when asked for
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, usage)
-			return exitOK
-		}
-		fmt.Fprintln(stderr, usage)
-		return exitUsage
+	o := checkOptions{dataDir: defaultDataDir}
+	o.redisURL, _ = getenv("HERALD_REDIS")
+	files, code, done := parseCommand("check", checkFlags(&o), args, checkUsage, checkHelp, stdout, stderr)
+	if done {
+		return code
 	}
 	if len(files) > 1 {
-		fmt.Fprintf(stderr, "herald check: one rules file at a time, got %d: %s\n\n%s\n", len(files), strings.Join(files, " "), usage)
-		return exitUsage
+		return usageError(stderr, "check", checkUsage, "one rules file at a time, got %d: %s", len(files), strings.Join(files, " "))
 	}
+	dataDir, redisURL := o.dataDir, o.redisURL
 	file := localRules
 	if len(files) == 1 {
 		file = files[0]

@@ -3,24 +3,42 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"io"
-	"slices"
 )
+
+// codeUsage and codeHelp are `herald code -h`, in herald -h's layout.
+const codeUsage = `usage: herald code new [-h]
+`
+
+const codeHelp = `
+herald code new: print a new random code for an overlay page, 26 characters (128 bits)
+that are safe in a URL: the page's ?code= and the rules' to:. Whoever holds a code reads
+that room's alerts and can fire alerts into it, so give each overlay its own.
+
+options:
+  -h, --help            show this help message and exit
+`
+
+// codeFlags is herald code's FlagSet: it has no flags but -h.
+func codeFlags() *flag.FlagSet { return flag.NewFlagSet("herald code", flag.ContinueOnError) }
 
 // runCode is `herald code new`: it prints a fresh code for an overlay.
 // Codes are bearer secrets (whoever holds one reads that room's alerts and
 // can fire alerts into it), so a new one carries 128 random bits, in a
 // form that is safe in a URL and easy to copy: 26 characters of base32.
 func runCode(_ context.Context, args []string, _ func(string) (string, bool), stdout, stderr io.Writer) int {
-	const usage = "usage: herald code new\n\nPrint a new random code for an overlay page (26 characters, 128 bits)."
-	if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
-		fmt.Fprintln(stdout, usage)
-		return exitOK
-	}
-	if len(args) != 1 || args[0] != "new" {
-		fmt.Fprintln(stderr, usage)
-		return exitUsage
+	verbs, code, done := parseCommand("code", codeFlags(), args, codeUsage, codeHelp, stdout, stderr)
+	switch {
+	case done:
+		return code
+	case len(verbs) == 0:
+		return usageError(stderr, "code", codeUsage, "the command is missing (new)")
+	case verbs[0] != "new":
+		return usageError(stderr, "code", codeUsage, "unknown command %q (new)", verbs[0])
+	case len(verbs) > 1:
+		return usageError(stderr, "code", codeUsage, "unexpected argument %q", verbs[1])
 	}
 	fmt.Fprintln(stdout, newCode())
 	return exitOK

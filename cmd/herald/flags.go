@@ -289,8 +289,9 @@ const shortUsage = `usage: herald [-h] [-H HOST] [-p PORT] [-l {DEBUG,INFO,WARNI
               [--rate-handshakes RATE] [--rate-handshakes-total RATE] [--conns-per-ip N]
               [--conns-total N] [--bodies-per-ip N] [--log-limit RATE]
        herald check [--data DIR] [--redis URL] [RULES]
-       herald route --rules RULES --event JSON
-       herald twitch login|status|logout [--rules RULES] [--data DIR] [--redis URL]
+       herald route [-r RULES] -e JSON|@FILE
+       herald route --sample TYPE
+       herald twitch login|status|logout [-r RULES] [--data DIR] [--instance NAME] [--redis URL]
        herald code new
 `
 
@@ -367,11 +368,13 @@ hardening (see SECURITY.md; RATE is COUNT/PERIOD per client address, or off):
 
 The dashboard is at /admin/ once --admin-token (or HERALD_ADMIN_TOKEN) is set.
 
-commands:
-  check [RULES]         validate a rules file and run its tests (default: ./rules.yaml)
-  route --rules RULES --event JSON
+commands (herald COMMAND -h shows each one's options):
+  check [--data DIR] [--redis URL] [RULES]
+                        validate a rules file and run its tests (default: ./rules.yaml)
+  route [-r RULES] -e JSON|@FILE
                         show which rules match an event and what they would deliver
-  twitch login|status|logout [--rules RULES] [--data DIR]
+  route --sample TYPE   print an event of TYPE as its ingress publishes it, to start from
+  twitch login|status|logout [-r RULES] [--data DIR] [--instance NAME] [--redis URL]
                         log in to Twitch (device code; scopes from the subscriptions the
                         rules declare), show the login and each subscription, or log out
   code new              print a new random code for an overlay (128 bits)

@@ -8,6 +8,12 @@
 //	herald check [FILE]            validate a rules file and run its tests
 //	herald route --rules FILE --event JSON
 //	                               show which rules match an event
+//	herald route --sample TYPE     print an event of TYPE as its ingress publishes it
+//	herald twitch login|status|logout
+//	                               log in to Twitch, show the login, log out
+//	herald code new                print a new random code for an overlay
+//
+// herald -h, and herald COMMAND -h, list every flag.
 package main
 
 import (

@@ -10,9 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"flag"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,21 +203,124 @@ func waitForText(t *testing.T, w *syncBuffer, text string) {
 	}
 }
 
-// TestUsageNamesEveryFlag: the usage text (and so help.golden) is written
-// by hand; every registered flag must appear in its option list, so the
-// golden cannot drift from the flags.
-func TestUsageNamesEveryFlag(t *testing.T) {
-	var cfg config
-	newFlagSet(&cfg).VisitAll(func(f *flag.Flag) {
-		spelled := "--" + f.Name
-		if len(f.Name) == 1 {
-			spelled = "-" + f.Name
+// TestHelpListsEveryFlag: the helps are written by hand, in one layout
+// (herald -h's), and this holds each to the FlagSet its command parses, so
+// neither can drift: every flag (both spellings of an alias) is described
+// in the options, the usage line names it, each description starts at
+// column 24, and herald -h's usage lines and command list show each
+// command's usage line as the command's own help does.
+func TestHelpListsEveryFlag(t *testing.T) {
+	top := helpOf(t, "-h")
+	topUsage, _, _ := strings.Cut(top, "\n\n")
+	topCommands := top[strings.Index(top, "\ncommands"):]
+	for _, c := range []struct {
+		args []string
+		fs   *flag.FlagSet
+	}{
+		{nil, newFlagSet(&config{})},
+		{[]string{"check"}, checkFlags(&checkOptions{})},
+		{[]string{"route"}, routeFlags(&routeOptions{})},
+		{[]string{"twitch"}, twitchFlags(&twitchOptions{})},
+		{[]string{"code"}, codeFlags()},
+	} {
+		name := strings.Join(append([]string{"herald"}, c.args...), " ")
+		t.Run(name, func(t *testing.T) {
+			help := helpOf(t, append(c.args, "--help")...)
+			if short := helpOf(t, append(c.args, "-h")...); short != help {
+				t.Errorf("%s -h and --help differ", name)
+			}
+			usage, rest, _ := strings.Cut(help, "\n\n")
+			if first, _, _ := strings.Cut(rest, "\n"); !strings.HasPrefix(usage, "usage: "+name) || !strings.HasPrefix(first, name) || !strings.Contains(first, ": ") {
+				t.Errorf("%s -h does not start with its usage line, a blank line and \"%s…: what it does\":\n%s", name, name, help)
+			}
+			i := strings.Index(help, "\noptions:\n  -h, --help            show this help message and exit\n")
+			if i < 0 {
+				t.Fatalf("%s -h has no options section listing -h, --help:\n%s", name, help)
+			}
+			options := help[i:]
+			if j := strings.Index(options, "\ncommands"); j >= 0 {
+				options = options[:j]
+			}
+			aliases := map[string][]string{}
+			c.fs.VisitAll(func(f *flag.Flag) {
+				spelled := "--" + f.Name
+				if len(f.Name) == 1 {
+					spelled = "-" + f.Name
+				}
+				if !namesFlag(options, spelled) {
+					t.Errorf("flag %s is registered but %s -h's options do not describe it", spelled, name)
+				}
+				key := f.Name // flags sharing a variable are spellings of one option
+				if v := reflect.ValueOf(f.Value); v.Kind() == reflect.Pointer {
+					key = fmt.Sprint(v.Pointer())
+				}
+				aliases[key] = append(aliases[key], spelled)
+			})
+			for _, spellings := range aliases {
+				if !slices.ContainsFunc(spellings, func(s string) bool { return namesFlag(usage, s) }) {
+					t.Errorf("%s -h's usage line does not name %s", name, strings.Join(spellings, " or "))
+				}
+			}
+			checkHelpLayout(t, name, help)
+			if c.args == nil {
+				return
+			}
+			for _, line := range strings.Split(usage, "\n") {
+				line = strings.Replace(strings.TrimSpace(strings.TrimPrefix(line, "usage: ")), " [-h]", "", 1)
+				if !slices.Contains(strings.Split(topUsage, "\n"), "       "+line) {
+					t.Errorf("herald -h's usage does not show %q", line)
+				}
+				if !strings.Contains(topCommands, "\n  "+strings.TrimPrefix(line, "herald ")+"\n") &&
+					!strings.Contains(topCommands, "\n  "+strings.TrimPrefix(line, "herald ")+" ") {
+					t.Errorf("herald -h's command list does not show %q", strings.TrimPrefix(line, "herald "))
+				}
+			}
+		})
+	}
+}
+
+// helpOf runs herald with args, which ask for a help: it must exit 0 and
+// print on stdout only.
+func helpOf(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if rc := run(t.Context(), args, noEnv, &out, &errOut); rc != exitOK || errOut.Len() > 0 {
+		t.Fatalf("herald %s = exit %d, stderr %q; want exit 0 and the help on stdout", strings.Join(args, " "), rc, errOut.String())
+	}
+	return out.String()
+}
+
+// namesFlag reports whether text names flag spelled as a word of its own:
+// "-r RULES", "[--version]", "--io-uring=false", "-h, --help".
+func namesFlag(text, spelled string) bool {
+	return regexp.MustCompile(`(^|[\s\[|])` + regexp.QuoteMeta(spelled) + `($|[\s\]=,|])`).MatchString(text)
+}
+
+// checkHelpLayout checks the sections of a help (a line ending in ":"
+// up to the next blank line): each entry starts at column 2 and its
+// description, on its line or the next ones, at column 24.
+func checkHelpLayout(t *testing.T, name, help string) {
+	t.Helper()
+	in := false
+	for n, line := range strings.Split(help, "\n") {
+		switch {
+		case line == "":
+			in = false
+		case !strings.HasPrefix(line, " ") && strings.HasSuffix(line, ":") && !strings.HasPrefix(line, "usage:"):
+			in = true
+		case !in:
+		case strings.HasPrefix(line, strings.Repeat(" ", 24)):
+			if line[24] == ' ' {
+				t.Errorf("%s -h line %d: a description goes on at column 24:\n%s", name, n+1, line)
+			}
+		case !strings.HasPrefix(line, "  ") || line[2] == ' ':
+			t.Errorf("%s -h line %d: an option starts at column 2:\n%s", name, n+1, line)
+		case len(line) > 24 && line[23] == ' ' && line[24] != ' ':
+			// the flag, and its description at column 24
+		case strings.Contains(line[2:], "  "):
+			t.Errorf("%s -h line %d: the description does not start at column 24:\n%s", name, n+1, line)
 		}
-		options := usage[len(shortUsage):]
-		if !strings.Contains(options, " "+spelled+" ") && !strings.Contains(options, " "+spelled+",") && !strings.Contains(options, " "+spelled+"\n") {
-			t.Errorf("flag %s is registered but the usage's option list does not describe %q", f.Name, spelled)
-		}
-	})
+	}
 }
 
 // TestSubcommandHelp: every subcommand's -h prints its usage on stdout and

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,29 +16,37 @@ import (
 	"github.com/heraldhq/herald/rules"
 )
 
+// routeOptions are herald route's flags.
+type routeOptions struct {
+	file, event, sample string
+}
+
+// routeFlags registers herald route's flags on o, whose values are the
+// defaults.
+func routeFlags(o *routeOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald route", flag.ContinueOnError)
+	fs.StringVar(&o.file, "rules", o.file, "")
+	fs.StringVar(&o.file, "r", o.file, "")
+	fs.StringVar(&o.event, "event", o.event, "")
+	fs.StringVar(&o.event, "e", o.event, "")
+	fs.StringVar(&o.sample, "sample", o.sample, "")
+	return fs
+}
+
 // runRoute implements `herald route [--rules FILE] --event JSON`: a dry
 // run that prints, as JSON, which rules match the event and the
 // deliveries they would make. Nothing is delivered.
 func runRoute(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("herald route", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var file, event, sample string
-	fs.StringVar(&file, "rules", "", "rules file (default: ./rules.yaml if there is one, else the embedded examples/default.yaml)")
-	fs.StringVar(&file, "r", "", "shorthand for --rules")
-	fs.StringVar(&event, "event", "", `the event as JSON, e.g. {"source":"kofi","type":"Donation","data":{"amount":"12"}}, or @FILE`)
-	fs.StringVar(&event, "e", "", "shorthand for --event")
-	fs.StringVar(&sample, "sample", "", "print a sample event of this type")
-	fs.Usage = func() {} // printed below: help to stdout, mistakes to stderr
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, routeUsage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, routeUsage)
-		return exitUsage
+	var o routeOptions
+	rest, code, done := parseCommand("route", routeFlags(&o), args, routeUsage, routeHelp, stdout, stderr)
+	if done {
+		return code
 	}
-	file = rulesFileOrLocal(file)
-	if sample != "" && event == "" && fs.NArg() == 0 {
+	file, event, sample := rulesFileOrLocal(o.file), o.event, o.sample
+	switch {
+	case len(rest) > 0:
+		return usageError(stderr, "route", routeUsage, "unexpected argument %q (the event goes in -e JSON or -e @FILE)", rest[0])
+	case sample != "" && event == "":
 		out, err := sampleEvent(ingress.DefaultShapes, sample)
 		if err != nil {
 			fmt.Fprintf(stderr, "herald route: %v\n", err)
@@ -47,10 +54,8 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 		}
 		fmt.Fprintf(stdout, "%s\n", out)
 		return exitOK
-	}
-	if event == "" || fs.NArg() > 0 {
-		fmt.Fprint(stderr, routeUsage)
-		return exitUsage
+	case event == "":
+		return usageError(stderr, "route", routeUsage, "no event: give -e JSON or -e @FILE, or --sample TYPE to print one")
 	}
 	evJSON := []byte(event)
 	if name, ok := strings.CutPrefix(event, "@"); ok {
@@ -98,11 +103,15 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 	return exitOK
 }
 
+// routeUsage and routeHelp are `herald route -h`, in herald -h's layout.
 const routeUsage = `usage: herald route [-h] [-r RULES] -e JSON|@FILE
        herald route --sample TYPE
+`
 
+const routeHelp = `
 herald route: show which rules match an event and what they would deliver, as JSON.
-Nothing is delivered. Exits 1 when a rule failed on the event.
+Nothing is delivered. Exits 1 when a rule failed on the event. --sample prints an event
+of TYPE as its ingress publishes it, to start from.
 
 options:
   -h, --help            show this help message and exit
@@ -112,6 +121,6 @@ options:
   -e JSON, --event JSON the event as JSON, or @FILE to read it from a file, e.g.
                         {"source":"kofi","type":"Donation","data":{"amount":"12"}}
                         keys: source, type, code, data, headers, id, time
-  --sample TYPE         print a sample event of TYPE (channel.raid, Donation, …)
-                        to start from: herald route --sample channel.raid > raid.json
+  --sample TYPE         print an event of TYPE (channel.raid, Donation, …) as its ingress
+                        publishes it: herald route --sample channel.raid > raid.json
 `

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,23 +18,53 @@ import (
 	"github.com/heraldhq/herald/rules"
 )
 
-const twitchUsage = `usage: herald twitch login|status|logout [--rules RULES] [--data DIR] [--instance NAME] [--redis URL]
-
-  login    log in to Twitch with a device code: open the printed URL, enter the
-           code; the scopes are those the rules file's subscriptions need
-  status   who is logged in, the scopes, the expiry, and each declared
-           subscription's state at Twitch
-  logout   revoke the login at Twitch and delete it
-
-  --rules RULES    the rules file (default: ./rules.yaml)
-  --data DIR       where the login is kept (default: ./herald-data)
-  --instance NAME  the twitch ingress to use, when the file declares several
-  --redis URL      cluster mode (env HERALD_REDIS): the login is the cluster's,
-                   kept in its Redis, where every node takes it from (not in DIR)
-
-The login is kept in DIR/twitch-token.json (mode 0600). The client id and the
-subscriptions come from the rules file's twitch ingress (transport: websocket).
+// twitchUsage and twitchHelp are `herald twitch -h`, in herald -h's
+// layout.
+const twitchUsage = `usage: herald twitch login|status|logout [-h] [-r RULES] [--data DIR] [--instance NAME] [--redis URL]
 `
+
+const twitchHelp = `
+herald twitch: log in to Twitch with a device code, show the login and the state of each
+subscription at Twitch, or log out. The client id and the subscriptions come from the rules
+file's twitch ingress (transport: websocket); the login is kept in DIR/twitch-token.json
+(mode 0600), or in the cluster's Redis with --redis.
+
+commands:
+  login                 log in with a device code: open the printed URL, enter the code;
+                        the scopes are those the rules file's subscriptions need
+  status                who is logged in, the scopes, the expiry, and each declared
+                        subscription's state at Twitch
+  logout                revoke the login at Twitch and delete it
+
+options:
+  -h, --help            show this help message and exit
+  -r RULES, --rules RULES
+                        the rules file (default: ./rules.yaml)
+  --data DIR            where the login is kept (default: ./herald-data)
+  --instance NAME       the twitch ingress to use, when the file declares several
+  --redis URL           cluster mode (env HERALD_REDIS): the login is the cluster's, kept
+                        in its Redis, where every node takes it from (not in DIR)
+`
+
+// twitchVerbs are the commands of herald twitch.
+var twitchVerbs = []string{"login", "status", "logout"}
+
+// twitchOptions are herald twitch's flags.
+type twitchOptions struct {
+	file, dataDir, instance, redisURL string
+}
+
+// twitchFlags registers herald twitch's flags on o, whose values are the
+// defaults.
+func twitchFlags(o *twitchOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald twitch", flag.ContinueOnError)
+	fs.StringVar(&o.file, "rules", o.file, "")
+	fs.StringVar(&o.file, "r", o.file, "")
+	fs.StringVar(&o.dataDir, "data", o.dataDir, "")
+	fs.StringVar(&o.instance, "instance", o.instance, "")
+	fs.StringVar(&o.redisURL, "redis", o.redisURL, "")
+	return fs
+}
 
 // twitchCmd is what the three subcommands share.
 type twitchCmd struct {
@@ -53,31 +84,28 @@ type twitchCmd struct {
 // runTwitch implements `herald twitch login|status|logout`.
 func runTwitch(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stdout, twitchUsage)
+		fmt.Fprint(stdout, twitchUsage+twitchHelp)
 		return exitOK
 	}
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, twitchUsage)
-		return exitUsage
+	if len(args) == 0 {
+		return usageError(stderr, "twitch", twitchUsage, "the command is missing: login, status or logout")
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return usageError(stderr, "twitch", twitchUsage, "the command (login, status or logout) comes before %s", args[0])
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("herald twitch "+verb, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	file, dataDir, instance := localRules, defaultDataDir, ""
-	redisURL, _ := getenv("HERALD_REDIS")
-	fs.StringVar(&file, "rules", file, "")
-	fs.StringVar(&file, "r", file, "")
-	fs.StringVar(&dataDir, "data", dataDir, "")
-	fs.StringVar(&instance, "instance", "", "")
-	fs.StringVar(&redisURL, "redis", redisURL, "")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, twitchUsage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, twitchUsage)
-		return exitUsage
+	o := twitchOptions{file: localRules, dataDir: defaultDataDir}
+	o.redisURL, _ = getenv("HERALD_REDIS")
+	rest, code, done := parseCommand("twitch "+verb, twitchFlags(&o), args[1:], twitchUsage, twitchHelp, stdout, stderr)
+	switch {
+	case done:
+		return code
+	case !slices.Contains(twitchVerbs, verb):
+		return usageError(stderr, "twitch", twitchUsage, "unknown command %q (login, status or logout)", verb)
+	case len(rest) > 0:
+		return usageError(stderr, "twitch "+verb, twitchUsage, "unexpected argument %q", rest[0])
 	}
+	file, dataDir, instance, redisURL := o.file, o.dataDir, o.instance, o.redisURL
 	cfg, name, err := twitchDeclaration(file, instance, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
@@ -102,9 +130,6 @@ func runTwitch(ctx context.Context, args []string, getenv func(string) (string, 
 		err = c.status()
 	case "logout":
 		err = c.logout()
-	default:
-		fmt.Fprint(stderr, twitchUsage)
-		return exitUsage
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "herald twitch %s: %v\n", verb, err)
