@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image/png"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -26,5 +29,29 @@ func TestFaviconIsAnIcon(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != 32 || b.Dy() != 32 || ico[6] != 32 || ico[7] != 32 {
 		t.Errorf("icon is %v (entry %d×%d), want 32×32", b, ico[6], ico[7])
+	}
+}
+
+// TestLandingLinksTheReadmesStart: the landing page's example overlay
+// uses the code of the README's 30-second start, so the curl a new user
+// copies from the README fires an alert into the page the landing page
+// opened.
+func TestLandingLinksTheReadmesStart(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, start, _ := strings.Cut(string(readme), "## 30-second start")
+	start, _, _ = strings.Cut(start, "\n## ")
+	m := regexp.MustCompile(`/sources/example\.html\?code=([A-Za-z0-9_-]+)`).FindStringSubmatch(start)
+	if m == nil {
+		t.Fatal("the README's 30-second start opens no example.html?code=…")
+	}
+	if !strings.Contains(start, "/notify?code="+m[1]+"&") {
+		t.Errorf("the README's 30-second start opens code %s but fires its alert elsewhere", m[1])
+	}
+	link := `href="/sources/example.html?code=` + m[1] + `"`
+	if !bytes.Contains(landingHTML, []byte(link)) {
+		t.Errorf("landing.html does not link %s, the README's 30-second start", link)
 	}
 }

@@ -148,7 +148,7 @@ func TestHTTPSurface(t *testing.T) {
 		{name: "traversal", method: "GET", path: "/sources/../go.mod", wantStatus: 404},
 		{name: "encoded traversal", method: "GET", path: "/sources/%2e%2e/%2e%2e/go.mod", wantStatus: 404},
 		{name: "unknown path", method: "GET", path: "/webhooks/nothing", wantStatus: 404},
-		{name: "landing page", method: "GET", path: "/", wantStatus: 200, wantType: "text/html", wantIn: `href="/sources/example.html?code=alerts"`},
+		{name: "landing page", method: "GET", path: "/", wantStatus: 200, wantType: "text/html", wantIn: `href="/sources/example.html?code=demo"`},
 		{name: "landing page links the dashboard and the docs", method: "GET", path: "/", wantStatus: 200, wantIn: `href="/admin/"`},
 		{name: "favicon", method: "GET", path: "/favicon.ico", wantStatus: 200, wantType: "image/x-icon", wantIn: "\x89PNG"},
 		{name: "CORS preflight from a local file", method: "OPTIONS", path: "/notify", header: map[string]string{"Origin": "null", "Access-Control-Request-Method": "GET"},
