@@ -33,8 +33,10 @@ type liveRunner struct {
 }
 
 // runners starts and stops the snapshot's Runners: a reload keeps an
-// instance whose block did not change (its connection survives), stops
-// one whose block changed or went away, and starts the new ones.
+// instance whose block did not change (its connection survives), hands a
+// changed block to a running Updater that can take it over (its
+// connection survives too), stops one whose block changed otherwise or
+// went away, and starts the new ones.
 type runners struct {
 	mu   sync.Mutex
 	ctx  context.Context // nil until RunIngress: check and route start nothing
@@ -123,6 +125,10 @@ func (r *Router) applyRunners(s *snapshot) {
 			delete(want, name) // unchanged: keep the running one
 			continue
 		}
+		if rs, ok := want[name]; ok && !lr.failed && r.update(name, lr, rs) {
+			delete(want, name) // changed, taken over by the running one
+			continue
+		}
 		lr.cancel()
 		delete(r.run.live, name)
 		if rs, ok := want[name]; ok {
@@ -133,6 +139,19 @@ func (r *Router) applyRunners(s *snapshot) {
 	for _, rs := range want {
 		r.start(rs, nil)
 	}
+}
+
+// update offers rs, the changed block of the running lr, to lr's Updater
+// (ingress.Updater): true when lr took it over and goes on running, now
+// as rs's block; r.run.mu is held.
+func (r *Router) update(name string, lr *liveRunner, rs runnerSpec) bool {
+	u, ok := lr.run.(ingress.Updater)
+	if !ok || !u.Update(rs.run) {
+		return false
+	}
+	lr.key = rs.key
+	r.opts.Log.Info("ingress block changed; the running instance took the change over", "ingress", name)
+	return true
 }
 
 // start runs rs once after (the replaced runner has returned); r.run.mu is held.

@@ -313,3 +313,102 @@ func TestRunIngressAgain(t *testing.T) {
 		t.Errorf("sessions = %s\nwant       %s (nothing started between terms)", got, want)
 	}
 }
+
+// updAdapter is a runner that takes a changed block over while it runs
+// (ingress.Updater), unless the new one says "restart" or "fail".
+type updAdapter struct {
+	*connAdapter
+	build int
+}
+
+func (a updAdapter) Update(next ingress.Runner) bool {
+	n := next.(updAdapter)
+	if n.opt == "restart" || n.opt == "fail" {
+		return false
+	}
+	a.log.add(fmt.Sprintf("update %s %s to %s", a.name, a.opt, n.opt))
+	a.opt = n.opt
+	return true
+}
+
+func (a updAdapter) RunStatus() ingress.RunStatus {
+	return ingress.RunStatus{State: ingress.StateConnected, Session: fmt.Sprintf("build-%d", a.build)}
+}
+
+// TestUpdaterTakesTheChangeOver: a changed block is offered to the
+// running Updater, which keeps running (no stop, no start; its status is
+// still the one reported) and is from then on the block's: saving the
+// block it took over again changes nothing. A change it refuses stops
+// it and starts the new adapter, as for any Runner, and so does a
+// change to an instance whose Run gave up (it is not offered).
+func TestUpdaterTakesTheChangeOver(t *testing.T) {
+	log := &sessionLog{change: make(chan struct{}, 100)}
+	reg := connRegistry(log)
+	var mu sync.Mutex
+	builds := 0
+	reg.Register("upd", func(p ingress.Params) (ingress.Adapter, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		builds++
+		opt := p.Options.Content[1].Value
+		return updAdapter{connAdapter: &connAdapter{name: p.Name, opt: opt, log: log, fail: opt == "fail"}, build: builds}, nil
+	})
+	r := router.New(router.Options{Registry: reg})
+	file := func(opt, extra string) []byte {
+		return []byte("version: 1\ningress:\n  live:\n    type: upd\n    opt: " + opt + "\n" + extra + "rules: []\n")
+	}
+	session := func() string {
+		for _, in := range r.Status().Instances {
+			if in.Name == "live" && in.Connection != nil {
+				return in.Connection.Session + " " + in.Connection.State
+			}
+		}
+		return ""
+	}
+	if err := r.Reload("rules.yaml", file("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { r.RunIngress(ctx); close(done) }()
+	log.wait(t, 1)
+
+	if err := r.Reload("rules.yaml", file("b", "")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 2)
+	if got := session(); got != "build-1 connected" {
+		t.Errorf("after the update the status is of %q, want the running build-1", got)
+	}
+	// The same block again, beside another instance: nothing to do.
+	if err := r.Reload("rules.yaml", file("b", "  hook:\n    type: echo\n    path: /hook\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload("rules.yaml", file("restart", "")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 4)
+	if err := r.Reload("rules.yaml", file("fail", "")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 6)
+	// Wait until the router has seen the failure, then change the block.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(session(), "stopped") {
+		if time.Now().After(deadline) {
+			t.Fatalf("status = %q, want stopped", session())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := r.Reload("rules.yaml", file("c", "")); err != nil {
+		t.Fatal(err)
+	}
+	log.wait(t, 7)
+	cancel()
+	<-done
+	got := strings.Join(log.wait(t, 8), "; ")
+	want := "start live a; update live a to b; stop live a; start live restart; stop live restart; start live fail; start live c; stop live c"
+	if got != want {
+		t.Errorf("sessions = %s\nwant       %s", got, want)
+	}
+}
