@@ -53,7 +53,8 @@ type Client struct {
 	URL string
 	// Helix creates the subscriptions for each new session.
 	Helix *Helix
-	// Subs are the subscriptions to create on every new session.
+	// Subs are the subscriptions to create on every new session. Set it
+	// before Run; once Run may be running, change it with Declare only.
 	Subs []Request
 	// Handle receives every notification and revocation once: messages
 	// whose id Seen reports are skipped. It is called from Run's goroutine.
@@ -72,11 +73,49 @@ type Client struct {
 	// Helix refused n+1 times in a row; nil means DefaultRefusedRetry.
 	RefusedRetry func(n int) time.Duration
 
-	mu sync.Mutex
+	mu sync.Mutex   // guards st, and Subs once Run runs
 	st sessionState // what Status reports; revoked and refused types
-	// poke wakes Run after AskAgain; buffered, so a poke is never lost.
+	// poke wakes Run after AskAgain or Declare; buffered, so a poke is
+	// never lost.
 	poke chan struct{}
 	once sync.Once
+}
+
+// Declare replaces Subs, before or while Run runs: the running session
+// stays open, and Run deletes from it the subscriptions no longer
+// declared and creates the new ones on it at once, so the types both
+// lists hold go on delivering without a gap. A type whose version or
+// condition changed is deleted and then created again (never both at
+// once, which would deliver its events twice). As the declaration
+// changed, every declared type not enabled on the session (refused,
+// revoked, failed) is asked for again, as a new session would. A
+// session_reconnect keeps the session, so the list moves with it; a new
+// session subscribes to the list as it is. Safe to call from any
+// goroutine.
+func (c *Client) Declare(subs []Request) {
+	subs = slices.Clone(subs)
+	c.update(func(s *sessionState) {
+		c.Subs = subs
+		declared := map[string]bool{}
+		for _, r := range subs {
+			declared[r.Type] = true
+		}
+		for typ, ss := range s.subs {
+			if !declared[typ] {
+				delete(s.subs, typ)
+			} else if ss.status != ingress.SubEnabled {
+				*ss = subState{status: ingress.SubPending}
+			}
+		}
+		for _, r := range subs {
+			// Enabled, but not with this version or condition: the new
+			// one is still to be created.
+			if ss := s.subs[r.Type]; ss != nil && s.created[reqKey(r)] == nil {
+				*ss = subState{status: ingress.SubPending}
+			}
+		}
+	})
+	c.nudge()
 }
 
 // AskAgain forgets every refusal (403) and asks Twitch for the refused
@@ -85,6 +124,11 @@ type Client struct {
 // from any goroutine, before or during Run.
 func (c *Client) AskAgain() {
 	c.forgetRefusals()
+	c.nudge()
+}
+
+// nudge wakes Run to bring the session in line with the declaration.
+func (c *Client) nudge() {
 	select {
 	case c.wake() <- struct{}{}:
 	default: // a poke is already waiting
@@ -325,7 +369,7 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 	startSubscribe := func(retrying bool) {
 		subscribing = true
 		go func(id string) {
-			n, err := c.subscribe(ctx, id, retrying)
+			n, err := c.sync(ctx, id, retrying)
 			select {
 			case subscribed <- subscribeResult{n, err}:
 			case <-ctx.Done():
@@ -446,6 +490,7 @@ func (c *Client) welcomed(id string) {
 	now := time.Now()
 	c.update(func(s *sessionState) {
 		s.state, s.session, s.since, s.keepalive = ingress.StateConnected, id, now, now
+		clear(s.created)
 		for _, ss := range s.subs {
 			if ss.status != ingress.SubRevoked && ss.status != ingress.SubRefused {
 				ss.status, ss.detail = ingress.SubPending, ""
@@ -490,6 +535,13 @@ func (c *Client) deliver(ctx context.Context, m Message) {
 		c.update(func(s *sessionState) {
 			ss := s.sub(m.SubscriptionType)
 			ss.status, ss.detail = ingress.SubRevoked, fmt.Sprint(m.Subscription["status"])
+			// Twitch ended it: there is nothing to delete when it is no
+			// longer declared.
+			for k, cs := range s.created {
+				if cs.req.Type == m.SubscriptionType && (cs.id == m.SubscriptionID || cs.id == "") {
+					delete(s.created, k)
+				}
+			}
 		})
 		c.Log.Error("subscription revoked; herald will not resubscribe until the rules change or it restarts",
 			"subscription_type", m.SubscriptionType, "subscription_id", m.SubscriptionID, "status", m.Subscription["status"])

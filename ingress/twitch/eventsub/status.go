@@ -27,6 +27,9 @@ type sessionState struct {
 	lastErr   string
 	lastErrAt time.Time
 	subs      map[string]*subState // by type
+	// created are the subscriptions created on session, by reqKey, so
+	// that those Declare leaves out can be deleted from it.
+	created map[string]*createdSub
 }
 
 type subState struct {
@@ -68,6 +71,9 @@ func (c *Client) update(f func(*sessionState)) {
 	defer c.mu.Unlock()
 	if c.st.subs == nil {
 		c.st.subs = map[string]*subState{}
+	}
+	if c.st.created == nil {
+		c.st.created = map[string]*createdSub{}
 	}
 	f(&c.st)
 }

@@ -3,6 +3,7 @@ package eventsub_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -71,6 +72,7 @@ type fakeTwitch struct {
 	stop     chan struct{} // closed when the test ends: handlers return
 	handlers sync.WaitGroup
 	handle   func(context.Context, eventsub.Message) // the client's Handle, if set before run
+	log      *slog.Logger                            // the client's Log, if set before run
 }
 
 func newFakeTwitch() *fakeTwitch {
@@ -107,6 +109,7 @@ func (f *fakeTwitch) run(subs ...eventsub.Request) (c *eventsub.Client, cancel c
 		Helix:  &eventsub.Helix{BaseURL: "http://herald.test/helix", ClientID: "c", Tokens: staticTokens{}, HTTP: hc},
 		Subs:   subs,
 		Handle: f.handle,
+		Log:    f.log,
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- c.Run(ctx) }()
