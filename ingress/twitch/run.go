@@ -22,10 +22,11 @@ import (
 // subscriptions match the file once, then returns. An unmanaged webhook
 // (subscriptions created by hand) returns at once.
 func (a *Adapter) Run(ctx context.Context) error {
-	if !a.cfg.Managed() {
+	cfg := a.config()
+	if !cfg.Managed() {
 		return nil
 	}
-	if a.cfg.Transport == WebSocket {
+	if cfg.Transport == WebSocket {
 		return a.runWebSocket(ctx)
 	}
 	if _, err := a.validate(ctx); err != nil || ctx.Err() != nil {
@@ -34,10 +35,49 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return a.syncWebhooks(ctx)
 }
 
+// Update implements ingress.Updater. A websocket instance takes over a
+// changed block that its session can follow as it is: other
+// subscriptions (types, versions, conditions, scopes), another
+// broadcaster_user_id (which changes only their conditions: the session
+// and the login stay those of the same user), a path (the instance
+// serves none) or an option only the webhook transport reads. The
+// session then creates the new subscriptions and deletes the removed
+// ones without closing, so the types that did not change deliver without
+// a gap (eventsub.Client.Declare). What the session or its token depends
+// on needs a new instance, as before: another transport, client_id (the
+// login and the session are the application's), access_token (another
+// token, perhaps another user's, which only the start validates) or
+// endpoint URL (another server). So does any change to a webhook
+// instance, whose Run is one synchronisation with the file (it serves
+// its path from the new snapshot either way).
+func (a *Adapter) Update(next ingress.Runner) bool {
+	n, ok := next.(*Adapter)
+	if !ok {
+		return false
+	}
+	cur, cfg := a.config(), n.config()
+	if cur.Transport != WebSocket || !cur.sameSession(cfg) {
+		return false
+	}
+	a.cfg.Store(cfg)
+	select {
+	case a.redeclared <- struct{}{}:
+	default: // a change is already waiting to be read, which reads this one
+	}
+	return true
+}
+
+// sameSession reports whether a session held for c can serve d: the
+// same transport, application, token and servers.
+func (c *Config) sameSession(d *Config) bool {
+	return c.Transport == d.Transport && c.ClientID == d.ClientID && c.AccessToken.Value() == d.AccessToken.Value() &&
+		c.EventSubURL == d.EventSubURL && c.HelixURL == d.HelixURL && c.AuthURL == d.AuthURL
+}
+
 // Source returns the token source the declaration calls for: the login in
 // the data directory, a static access_token, or an app token.
 func (a *Adapter) source() *auth.Source {
-	return NewSource(a.cfg, a.p.DataDir, a.p.State.SharedStore(), nil)
+	return NewSource(a.config(), a.p.DataDir, a.p.State.SharedStore(), nil)
 }
 
 // loginKey names the login in a cluster's SharedStore: one per cluster,
@@ -112,7 +152,7 @@ func (a *Adapter) validate(ctx context.Context) (auth.Token, error) {
 		if errors.Is(err, auth.ErrInvalidToken) || errors.Is(err, auth.ErrNoLogin) || errors.Is(err, auth.ErrOtherClient) || ctx.Err() != nil {
 			return auth.Token{}, fmt.Errorf("twitch login: %w", err)
 		}
-		if a.cfg.AccessToken.Value() != "" && a.cfg.BroadcasterUserID != "" {
+		if cfg := a.config(); cfg.AccessToken.Value() != "" && cfg.BroadcasterUserID != "" {
 			// Everything validation would tell is in the file; a mock
 			// server (the Twitch CLI's) has no /validate at all. Twitch
 			// will still refuse a bad token, with a 401 we report.
@@ -130,7 +170,7 @@ func (a *Adapter) validate(ctx context.Context) (auth.Token, error) {
 // requests resolves the declaration for the broadcaster, leaving out (and
 // logging) every subscription whose scope the token lacks.
 func (a *Adapter) requests(userID string, scopes []string, checkScopes bool) []eventsub.Request {
-	decl := a.cfg.Declared()
+	decl := a.config().Declared()
 	skip := map[string]bool{}
 	if checkScopes {
 		missing := eventsub.Missing(decl, scopes)
@@ -151,14 +191,15 @@ func (a *Adapter) requests(userID string, scopes []string, checkScopes bool) []e
 }
 
 func (a *Adapter) broadcaster(tokUserID string) string {
-	if a.cfg.BroadcasterUserID != "" {
-		return a.cfg.BroadcasterUserID
+	if id := a.config().BroadcasterUserID; id != "" {
+		return id
 	}
 	return tokUserID
 }
 
 func (a *Adapter) helix() *eventsub.Helix {
-	return &eventsub.Helix{BaseURL: a.cfg.HelixURL, ClientID: a.cfg.ClientID, Tokens: a.src}
+	cfg := a.config()
+	return &eventsub.Helix{BaseURL: cfg.HelixURL, ClientID: cfg.ClientID, Tokens: a.src}
 }
 
 // loginPoll is how often the login file is read for a new `herald twitch
@@ -193,7 +234,6 @@ func (a *Adapter) runWebSocket(ctx context.Context) error {
 		if !a.awaitLogin(ctx) {
 			return nil
 		}
-		a.p.Log.Info("new Twitch login found")
 	}
 }
 
@@ -206,7 +246,8 @@ func (a *Adapter) loginFixes(err error) bool {
 }
 
 // awaitLogin waits until the login file holds another token than the one
-// that failed; false when ctx ended first.
+// that failed, or the block changed (it may ask for less than the login
+// grants); false when ctx ended first.
 func (a *Adapter) awaitLogin(ctx context.Context) bool {
 	t := time.NewTicker(loginPoll)
 	defer t.Stop()
@@ -214,8 +255,12 @@ func (a *Adapter) awaitLogin(ctx context.Context) bool {
 		select {
 		case <-ctx.Done():
 			return false
+		case <-a.redeclared:
+			a.p.Log.Info("Twitch subscriptions changed; trying the login again")
+			return true
 		case <-t.C:
 			if a.src.Changed() {
+				a.p.Log.Info("new Twitch login found")
 				return true
 			}
 		}
@@ -223,18 +268,24 @@ func (a *Adapter) awaitLogin(ctx context.Context) bool {
 }
 
 // withLogin holds EventSub sessions with the login as it is until ctx
-// ends, the login fails, or a new login needs another session
-// (errNewLogin).
+// ends, the login fails, a new login needs another session (errNewLogin),
+// or a changed block leaves nothing the login can create
+// (errNoUsableSubscription).
 func (a *Adapter) withLogin(ctx context.Context) error {
 	tok, err := a.validate(ctx)
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
+	// The block is read below: a change stored until now is in it.
+	select {
+	case <-a.redeclared:
+	default:
+	}
 	subs := a.wanted(tok)
 	if len(subs) == 0 {
 		return errNoUsableSubscription
 	}
-	c := &eventsub.Client{URL: a.cfg.EventSubURL, Helix: a.helix(), Subs: subs, Log: a.p.Log,
+	c := &eventsub.Client{URL: a.config().EventSubURL, Helix: a.helix(), Subs: subs, Log: a.p.Log,
 		Handle: a.publishMessage, Seen: a.seen}
 	a.run.setClient(c)
 	// The next login's validate replaces a.src: nothing of this one may
@@ -244,12 +295,10 @@ func (a *Adapter) withLogin(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	wg.Go(func() { a.keepFresh(ctx) })
-	if a.src.Kind == auth.User {
-		wg.Go(func() { a.watchLogin(ctx, c, subs, cancel) })
-	}
+	wg.Go(func() { a.steer(ctx, c, tok, subs, cancel) })
 	err = c.Run(ctx)
-	if errors.Is(context.Cause(ctx), errNewLogin) {
-		return errNewLogin
+	if cause := context.Cause(ctx); errors.Is(cause, errNewLogin) || errors.Is(cause, errNoUsableSubscription) {
+		return cause
 	}
 	return err
 }
@@ -260,37 +309,71 @@ func (a *Adapter) wanted(tok auth.Token) []eventsub.Request {
 	return a.requests(a.broadcaster(tok.UserID), tok.Scopes, tok.Scopes != nil)
 }
 
-// watchLogin notices a new `herald twitch login` while sessions run. The
-// refusals of the old login say nothing about the new one: if it can
+// steer is the one goroutine that changes what the sessions of c ask
+// for while they run, so that a changed block and a new login are never
+// applied over each other: running is always what tok can create of the
+// block.
+//
+// A changed block (Update) is resolved for tok as at the start (a type
+// whose scope the login lacks is left out and logged) and handed to c,
+// whose session creates and deletes subscriptions without closing
+// (eventsub.Client.Declare); a block that leaves nothing tok can create
+// ends the sessions (errNoUsableSubscription), as it would at the start.
+//
+// A new `herald twitch login` (User logins only, read every loginPoll):
+// the refusals of the old login say nothing about the new one. If it can
 // create the same subscriptions, c asks again at once for the refused
 // ones on its session; if it can create others (new scopes, another
 // user), restart ends the session for one with the new list.
-func (a *Adapter) watchLogin(ctx context.Context, c *eventsub.Client, running []eventsub.Request, restart context.CancelCauseFunc) {
-	t := time.NewTicker(loginPoll)
-	defer t.Stop()
+func (a *Adapter) steer(ctx context.Context, c *eventsub.Client, tok auth.Token, running []eventsub.Request, restart context.CancelCauseFunc) {
+	var poll <-chan time.Time
+	if a.src.Kind == auth.User {
+		t := time.NewTicker(loginPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-a.redeclared:
+			want := a.wanted(tok)
+			if len(want) == 0 {
+				restart(errNoUsableSubscription)
+				return
+			}
+			a.p.Log.Info("Twitch subscriptions changed; the running session follows without closing", "subscriptions", types(want))
+			c.Declare(want)
+			running = want
+			continue
+		case <-poll:
 		}
 		if !a.src.Changed() {
 			continue
 		}
-		tok, err := a.src.Validate(ctx)
+		next, err := a.src.Validate(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.p.Log.Warn("the new Twitch login was not accepted; the running session is unaffected", "err", err)
 			}
 			continue
 		}
-		if !sameRequests(a.wanted(tok), running) {
+		if !sameRequests(a.wanted(next), running) {
 			restart(errNewLogin)
 			return
 		}
+		tok = next
 		a.p.Log.Info("new Twitch login saved; asking Twitch again for every refused subscription", "login", tok.Login)
 		c.AskAgain()
 	}
+}
+
+func types(reqs []eventsub.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Type
+	}
+	return out
 }
 
 func sameRequests(a, b []eventsub.Request) bool {
@@ -361,7 +444,7 @@ func (a *Adapter) publishMessage(ctx context.Context, m eventsub.Message) {
 // syncWebhooks makes Twitch's webhook subscriptions for the callback
 // match the file, retrying while Twitch cannot be reached.
 func (a *Adapter) syncWebhooks(ctx context.Context) error {
-	userID, scopes, haveLogin := a.cfg.BroadcasterUserID, []string(nil), false
+	userID, scopes, haveLogin := a.config().BroadcasterUserID, []string(nil), false
 	if login, err := LoginStore(a.p.DataDir, a.p.State.SharedStore()).Load(); err == nil {
 		haveLogin, scopes = true, login.Scopes
 		if userID == "" {
@@ -373,9 +456,9 @@ func (a *Adapter) syncWebhooks(ctx context.Context) error {
 	}
 	want := a.requests(userID, scopes, haveLogin)
 	for attempt := 0; ; attempt++ {
-		rep, err := eventsub.Sync(ctx, a.helix(), want, a.cfg.Callback, auth.NewSecret(a.cfg.Secret.Value()))
+		rep, err := eventsub.Sync(ctx, a.helix(), want, a.config().Callback, auth.NewSecret(a.config().Secret.Value()))
 		if err == nil {
-			a.p.Log.Info("webhook subscriptions in step", "callback", a.cfg.Callback,
+			a.p.Log.Info("webhook subscriptions in step", "callback", a.config().Callback,
 				"kept", rep.Kept, "created", rep.Created, "deleted", rep.Deleted)
 			for typ, err := range rep.Failed {
 				a.p.Log.Error("webhook subscription not created", "subscription_type", typ, "err", err)

@@ -45,7 +45,7 @@ func (r *runState) setMissing(m []eventsub.MissingScope) {
 // nothing (its state is the requests it serves, in the traffic counters).
 // No token is ever part of it.
 func (a *Adapter) RunStatus() ingress.RunStatus {
-	if a.cfg.Transport != WebSocket {
+	if a.config().Transport != WebSocket {
 		return ingress.RunStatus{}
 	}
 	a.run.mu.Lock()
@@ -58,7 +58,7 @@ func (a *Adapter) RunStatus() ingress.RunStatus {
 	if c != nil {
 		st = c.Status()
 	} else if missing == nil { // still checking the login: all declared are to come
-		for _, d := range a.cfg.Declared() {
+		for _, d := range a.config().Declared() {
 			st.Subscriptions = append(st.Subscriptions, ingress.SubscriptionStatus{Type: d.Type, Status: ingress.SubPending})
 		}
 	}

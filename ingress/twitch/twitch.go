@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -67,10 +68,16 @@ const (
 // and serves their callback.
 type Adapter struct {
 	*ingress.Counters
-	p   ingress.Params
-	cfg *Config
+	p ingress.Params
+	// cfg is the block; a running websocket instance takes a changed one
+	// over (Update), so it is read with config().
+	cfg atomic.Pointer[Config]
 	mac sig.HMAC
 	src *auth.Source // set by Run
+
+	// redeclared tells a running websocket instance that Update stored a
+	// new block; buffered, so a change is never missed.
+	redeclared chan struct{}
 
 	// run is what RunStatus reports (status.go).
 	run runState
@@ -80,8 +87,12 @@ var (
 	_ ingress.Adapter       = (*Adapter)(nil)
 	_ ingress.StatsReporter = (*Adapter)(nil)
 	_ ingress.Runner        = (*Adapter)(nil)
+	_ ingress.Updater       = (*Adapter)(nil)
 	_ ingress.Statuser      = (*Adapter)(nil)
 )
+
+// config is the block the instance follows.
+func (a *Adapter) config() *Config { return a.cfg.Load() }
 
 // New builds an adapter from p.Options; it is the registered Factory.
 func New(p ingress.Params) (ingress.Adapter, error) {
@@ -95,12 +106,15 @@ func New(p ingress.Params) (ingress.Adapter, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Adapter{Counters: p.Counters(), p: p, cfg: cfg, mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}, nil
+	a := &Adapter{Counters: p.Counters(), p: p, redeclared: make(chan struct{}, 1),
+		mac: sig.HMAC{Algorithm: sig.SHA256, Encoding: sig.Hex, Prefix: "sha256=", Key: cfg.Secret}}
+	a.cfg.Store(cfg)
+	return a, nil
 }
 
 // ServeHTTP handles one EventSub request.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if a.cfg.Transport != Webhook {
+	if a.config().Transport != Webhook {
 		a.Refuse(w, a.p.Log, ingress.Errorf(http.StatusNotFound, "this instance receives Twitch over the websocket transport"))
 		return
 	}

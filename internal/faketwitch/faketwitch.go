@@ -132,6 +132,14 @@ func (s *Server) Requests() []string {
 	return append([]string(nil), s.requests...)
 }
 
+// Sessions counts the sessions opened so far: WebSocket connections
+// that did not follow a session_reconnect.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
 // Revoked lists the tokens /revoke received.
 func (s *Server) Revoked() []string {
 	s.mu.Lock()
