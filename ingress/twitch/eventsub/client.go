@@ -317,26 +317,26 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 	var session string
 	subscribing := false
 	again := false   // AskAgain came while subscribing: ask once that ends
-	dialing := false // a session_reconnect's dial has not reported yet
+	dialing := false // a session_reconnect's dial is under way
+	// redialAt fires when a failed dial of reconnect_url is due again;
+	// waiting says it is armed.
+	redialAt := time.NewTimer(time.Hour)
+	redialAt.Stop()
+	defer redialAt.Stop()
+	waiting := false
 	// The move a session_reconnect asked for: where to, since when, how
-	// long the next failed dial waits before trying again, and whether the
-	// old connection has ended meanwhile (then a failed dial is final).
+	// long the next failed dial waits before trying again, and how the
+	// old connection ended meanwhile, if it did (then a failed dial is
+	// final).
 	var move struct {
-		url     string
-		asked   time.Time
-		wait    time.Duration
-		oldGone bool
+		url    string
+		asked  time.Time
+		wait   time.Duration
+		oldErr error
 	}
-	redial := func(after time.Duration) {
+	redial := func() {
 		dialing = true
 		go func(u string) {
-			if after > 0 {
-				select {
-				case <-time.After(after):
-				case <-ctx.Done():
-					return
-				}
-			}
 			l, err := c.dial(ctx, u, frames)
 			select {
 			case redialed <- dialResult{l, err}:
@@ -357,12 +357,16 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 		// The old connection delivers until Twitch closes it, so a move
 		// that failed once is not a lost session yet: starting over would
 		// drop a working connection and its subscriptions.
-		if move.oldGone || time.Since(move.asked) >= moveGrace {
+		if move.oldErr != nil {
+			return fmt.Errorf("following session_reconnect: %w; the old connection had ended: %w", r.err, move.oldErr)
+		}
+		if time.Since(move.asked) >= moveGrace {
 			return fmt.Errorf("following session_reconnect: %w", r.err)
 		}
 		c.Log.Warn("EventSub reconnect_url not reached; the current connection still delivers, trying again",
 			"err", r.err, "retry_in", move.wait)
-		redial(move.wait)
+		waiting = true
+		resetTimer(redialAt, move.wait)
 		move.wait = min(2*move.wait, maxRedial)
 		return nil
 	}
@@ -413,6 +417,9 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 			default:
 				startSubscribe(true)
 			}
+		case <-redialAt.C:
+			waiting = false
+			redial()
 		case r := <-redialed:
 			if err := follow(r); err != nil {
 				return healthy, err
@@ -436,10 +443,11 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 				if f.from != cur {
 					continue // an old connection ending after the move
 				}
-				if next != nil || dialing {
-					// Twitch closes the old connection once the new one
-					// is up; wait for the new welcome.
-					move.oldGone = true
+				if next != nil || dialing || waiting {
+					if err := c.oldEnded(f.err, next != nil, dialing); err != nil {
+						return healthy, err
+					}
+					move.oldErr = f.err
 					continue
 				}
 				return healthy, f.err
@@ -467,8 +475,14 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 			case TypeKeepalive:
 			case TypeReconnect:
 				c.Log.Info("EventSub asked to reconnect; moving the session")
-				move.url, move.asked, move.wait, move.oldGone = f.msg.Session.ReconnectURL, time.Now(), firstRedial, false
-				redial(0)
+				move.url, move.asked, move.wait, move.oldErr = f.msg.Session.ReconnectURL, time.Now(), firstRedial, nil
+				if waiting { // asked again while a retry waited: dial the new URL now
+					waiting = false
+					redialAt.Stop()
+				}
+				if !dialing {
+					redial()
+				}
 			case TypeNotification, TypeRevocation:
 				c.deliver(ctx, f.msg)
 			default:
@@ -476,6 +490,33 @@ func (c *Client) session(ctx context.Context, url string) (healthy bool, err err
 			}
 		}
 	}
+}
+
+// oldEnded judges the end (err) of the old connection of a move: nil to
+// go on with the move, or why the session is over. Twitch closes the old
+// connection once the new one is welcomed (connected: it is dialled,
+// its welcome on its way), or with 4004 once its 30 s grace for the move
+// is over. After a 4004 with no dial under way (the last one failed, the
+// next waits) reconnect_url is no longer valid and the session is gone:
+// a new one starts now rather than after that wait. Otherwise the move
+// goes on: a dial under way may have made it, and a connection that only
+// dropped leaves the session to reconnect_url until the grace ends.
+func (c *Client) oldEnded(err error, connected, dialing bool) error {
+	var ce *ClosedError
+	graceOver := errors.As(err, &ce) && ce.Code == CloseReconnectGraceExpired
+	switch {
+	case connected:
+		c.Log.Debug("EventSub closed the old connection of the move", "err", err)
+		return nil
+	case graceOver && !dialing:
+		return fmt.Errorf("following session_reconnect: reconnect_url was not reached in time: %w", err)
+	}
+	attrs := []any{"err", err}
+	if ce != nil {
+		attrs = append(attrs, "close_code", ce.Code, "meaning", CloseMeaning(ce.Code))
+	}
+	c.Log.Warn("EventSub old connection ended before the move completed; still trying reconnect_url", attrs...)
+	return nil
 }
 
 type subscribeResult struct {

@@ -7,6 +7,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// CloseReconnectGraceExpired is the close code of the old connection of
+// a session_reconnect the client did not follow within 30 s.
+const CloseReconnectGraceExpired = 4004
+
 // closeMeanings are Twitch's documented close codes.
 var closeMeanings = map[int]string{
 	4000: "internal server error",

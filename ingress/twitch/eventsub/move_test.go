@@ -1,8 +1,12 @@
 package eventsub_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -25,11 +29,14 @@ type moveFake struct {
 	sessionsStarted   atomic.Int32
 	handled           chan string
 	welcomedElsewhere chan struct{}
+	// grace is how long the old connection is kept for the move (Twitch:
+	// 30 s) before it is closed with 4004.
+	grace time.Duration
 }
 
 func newMoveFake(refuse func(int32) bool) *moveFake {
 	f := &moveFake{fakeTwitch: newFakeTwitch(), refuse: refuse, handled: make(chan string, 64),
-		welcomedElsewhere: make(chan struct{})}
+		welcomedElsewhere: make(chan struct{}), grace: 30 * time.Second}
 	f.handle = func(_ context.Context, m eventsub.Message) { f.handled <- m.ID }
 	var up websocket.Upgrader
 	f.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +67,7 @@ func newMoveFake(refuse func(int32) bool) *moveFake {
 			return
 		}
 		_ = conn.WriteMessage(websocket.TextMessage, reconnectMsg("ws://herald.test/ws?moved"))
-		grace := time.After(30 * time.Second)
+		grace := time.After(f.grace)
 		for i := 0; ; i++ {
 			select {
 			case <-f.welcomedElsewhere:
@@ -159,6 +166,47 @@ func TestMoveGivenUpWhenTheGraceEnds(t *testing.T) {
 		synctest.Wait()
 		if s, c := f.sessionsStarted.Load(), f.creates.Load(); s != 2 || c != 2 {
 			t.Errorf("%d sessions and %d creates after the move failed, want 2 and 2 (a new session, subscribed again)", s, c)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	})
+}
+
+// TestMoveGivenUpAtOnceOn4004: reconnect_url refuses every dial, and
+// Twitch ends the old connection with 4004 (reconnect grace time
+// expired) while the next dial is still waiting its turn. The session is
+// gone: a new one starts at once (after the first backoff step, 0.5 to
+// 1 s), not when that dial would have failed too, and the close is
+// logged with its code and meaning.
+func TestMoveGivenUpAtOnceOn4004(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newMoveFake(func(int32) bool { return true })
+		// Dials fail at 0, 1, 3, 7, … 23 and 27 s; the next would be at 31 s.
+		f.grace = 28 * time.Second
+		var logs bytes.Buffer
+		var mu sync.Mutex
+		f.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+		_, cancel, done, end := f.run(sub("stream.online"))
+		defer end()
+
+		time.Sleep(27*time.Second + 900*time.Millisecond)
+		synctest.Wait()
+		if s := f.sessionsStarted.Load(); s != 1 {
+			t.Fatalf("%d sessions before the 4004, want 1", s)
+		}
+		time.Sleep(1100 * time.Millisecond) // 4004 at 28 s, then at most 1 s of backoff
+		synctest.Wait()
+		if s, c := f.sessionsStarted.Load(), f.creates.Load(); s != 2 || c != 2 {
+			t.Errorf("%d sessions and %d creates 1 s after the 4004, want 2 and 2 (a new session at once, subscribed again)", s, c)
+		}
+		mu.Lock()
+		logged := logs.String()
+		mu.Unlock()
+		if !strings.Contains(logged, `msg="EventSub connection lost; reconnecting"`) ||
+			!strings.Contains(logged, `close_code=4004 meaning="reconnect grace time expired"`) {
+			t.Errorf("the 4004 was not logged with its meaning:\n%s", logged)
 		}
 		cancel()
 		if err := <-done; err != nil {
