@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/registry"
+	"github.com/heraldhq/herald/internal/yamlpos"
 )
 
 // Adapter serves the path its instance is mounted at: it decodes and
@@ -49,6 +50,11 @@ type Params struct {
 	// DataDir is where instances keep files across restarts (a login);
 	// "" means the current directory.
 	DataDir string
+	// Warnings, when not nil, takes what the factory finds suspicious but
+	// not wrong, positioned (an option its transport does not use): herald
+	// check prints them, every reload logs them, /api/rules shows them.
+	// Each message starts with "warning: ".
+	Warnings *yamlpos.List
 }
 
 // Factory decodes and validates an instance's options and builds its

@@ -503,7 +503,9 @@ func (r *Router) build(file string, data []byte) (*snapshot, error) {
 			continue
 		}
 		seen[spec.Path] = spec.Pos
-		a, err := r.buildAdapter(file, spec)
+		var warnings yamlpos.List
+		a, err := r.buildAdapter(file, spec, &warnings)
+		set.Warn(warnings)
 		if err != nil {
 			errs.Append(spec.Pos, err)
 			continue
@@ -539,7 +541,7 @@ func (r *Router) reserved(mounted string) (string, bool) {
 	return "", false
 }
 
-func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adapter, error) {
+func (r *Router) buildAdapter(file string, spec rules.IngressSpec, warnings *yamlpos.List) (ingress.Adapter, error) {
 	factory, err := r.opts.Registry.Lookup(spec.Type)
 	if err != nil {
 		return nil, yamlpos.List{yamlpos.Errorf(spec.Pos, "ingress %q: %v", spec.Name, err)}
@@ -548,6 +550,7 @@ func (r *Router) buildAdapter(file string, spec rules.IngressSpec) (ingress.Adap
 		Name: spec.Name, Type: spec.Type, Path: spec.Path, Options: spec.Options, File: file,
 		Publish: r, Log: r.opts.Log.With("ingress", spec.Name, "type", spec.Type),
 		State: r.states.Get(spec.Name), Dedupe: r.dedupe, Now: r.opts.Now, MaxBody: r.opts.MaxBody, DataDir: r.opts.DataDir,
+		Warnings: warnings,
 	})
 }
 

@@ -125,6 +125,11 @@ func (e *LoadError) Unwrap() error { return e.Errors }
 // (a field the event type probably never has, say), sorted by position.
 func (s *Set) Warnings() yamlpos.List { return s.warnings.Sort() }
 
+// Warn adds warnings found beyond the rules themselves (an ingress
+// factory's, see ingress.Params.Warnings) while the set is being built,
+// before anything reads it.
+func (s *Set) Warn(l yamlpos.List) { s.warnings = append(s.warnings, l...) }
+
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }
 

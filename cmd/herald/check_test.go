@@ -55,6 +55,12 @@ func TestCheckCommand(t *testing.T) {
 				return []string{writeRules(t, "version: 1\ningress:\n  x:\n    type: nope\n    path: /x\n  y:\n    type: trigger\n    path: /notify\n")}
 			},
 			code: exitFailure, wantErr: []string{`rules.yaml:3:3: ingress "x": unknown ingress type "nope" (known: `, `rules.yaml:6:3: ingress "y": path /notify is herald's own`}},
+		{name: "an option the Twitch transport does not use, a warning from the factory",
+			args: func(t *testing.T) []string {
+				return []string{"--data", t.TempDir(), writeRules(t, "version: 1\ningress:\n  twitch:\n    type: twitch\n    transport: websocket\n    client_id: abc\n    access_token: tok\n    secret: 0123456789abc\n    subscriptions: [channel.follow]\n")}
+			},
+			code: exitOK, wantErr: []string{`rules.yaml:8:13: warning: ingress "twitch": secret is for transport: webhook`, "        secret: 0123456789abc\n                ^\n"},
+			wantOut: "ok (0 rules, 1 ingress, 0 tests passed, 1 warnings)"},
 		{name: "the issue's raid line, against Twitch's real shape",
 			args: func(t *testing.T) []string {
 				return []string{writeRules(t, "version: 1\ningress:\n  twitch: {type: twitch, path: /twitch, secret: 0123456789}\nrules:\n"+

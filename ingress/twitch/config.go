@@ -119,6 +119,9 @@ func DecodeConfig(p ingress.Params) (*Config, error) {
 			errs.Add(at("subscriptions"), "ingress %q: the websocket transport needs subscriptions (e.g. [channel.follow, channel.cheer])", p.Name)
 		}
 	}
+	if p.Warnings != nil {
+		unused(p, &cfg, at)
+	}
 	seen := map[string]bool{}
 	for _, s := range cfg.Subscriptions {
 		pos := yamlpos.At(p.File, s.pos)
@@ -135,6 +138,42 @@ func DecodeConfig(p ingress.Params) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// unused warns about options the transport does not use: left from the
+// other transport (a file moved from webhooks to the WebSocket keeps its
+// secret), they read as if they did something.
+func unused(p ingress.Params, cfg *Config, at func(string) yamlpos.Pos) {
+	warn := func(key, why string) {
+		p.Warnings.Add(at(key), "warning: ingress %q: %s is for transport: %s; %s, so it is not used", p.Name, key, otherTransport(cfg.Transport), why)
+	}
+	switch cfg.Transport {
+	case WebSocket:
+		why := "with transport: websocket herald connects to Twitch itself with the login of `herald twitch login`"
+		if cfg.Secret.Value() != "" {
+			warn("secret", why)
+		}
+		if cfg.Callback != "" {
+			warn("callback", why)
+		}
+		if cfg.ClientSecret.Value() != "" {
+			warn("client_secret", why)
+		}
+		if p.Path != "" {
+			p.Warnings.Add(yamlpos.ValueAt(p.File, p.Options, "path"), "warning: ingress %q: path is for transport: webhook; with transport: websocket Twitch calls no URL of herald's, so nothing is served there", p.Name)
+		}
+	case Webhook:
+		if cfg.EventSubURL != "" {
+			warn("eventsub_url", "with transport: webhook Twitch calls herald's path")
+		}
+	}
+}
+
+func otherTransport(t string) string {
+	if t == WebSocket {
+		return Webhook
+	}
+	return WebSocket
 }
 
 // Preflight is `herald check`'s look beyond the file, at the login of an

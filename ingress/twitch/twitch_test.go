@@ -165,6 +165,48 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestOptionsTheTransportDoesNotUse: a file moved from webhooks to the
+// WebSocket (or back) keeps options the other transport needed; each is a
+// positioned warning, not silently ignored, and not an error (the file
+// worked before).
+func TestOptionsTheTransportDoesNotUse(t *testing.T) {
+	tests := []struct {
+		name, options, path string
+		want                []string
+	}{
+		{name: "websocket, clean", options: "transport: websocket\nclient_id: abc\nsubscriptions: [channel.follow]"},
+		{name: "webhook, clean", options: "secret: " + secret, path: "/webhooks/twitch"},
+		{name: "websocket with the webhook's options", path: "/webhooks/twitch",
+			options: "transport: websocket\nclient_id: abc\nsecret: " + secret + "\ncallback: https://x.example/webhooks/twitch\nclient_secret: s\nsubscriptions: [channel.follow]",
+			want: []string{
+				`rules.yaml:1:1: warning: ingress "twitch": path is for transport: webhook; with transport: websocket Twitch calls no URL of herald's, so nothing is served there`,
+				`rules.yaml:3:9: warning: ingress "twitch": secret is for transport: webhook; with transport: websocket herald connects to Twitch itself with the login of ` + "`herald twitch login`" + `, so it is not used`,
+				`rules.yaml:4:11: warning: ingress "twitch": callback is for transport: webhook; with transport: websocket herald connects to Twitch itself with the login of ` + "`herald twitch login`" + `, so it is not used`,
+				`rules.yaml:5:16: warning: ingress "twitch": client_secret is for transport: webhook; with transport: websocket herald connects to Twitch itself with the login of ` + "`herald twitch login`" + `, so it is not used`,
+			}},
+		{name: "webhook with the websocket's endpoint", path: "/webhooks/twitch", options: "secret: " + secret + "\neventsub_url: ws://127.0.0.1:1/ws",
+			want: []string{`rules.yaml:2:15: warning: ingress "twitch": eventsub_url is for transport: websocket; with transport: webhook Twitch calls herald's path, so it is not used`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := adaptertest.Params(t, "twitch", tc.options, time.Now(), nil)
+			p.Path = tc.path
+			var warnings yamlpos.List
+			p.Warnings = &warnings
+			if _, err := twitch.New(p); err != nil {
+				t.Fatalf("New = %v, want it built (warnings only)", err)
+			}
+			var got []string
+			for _, w := range warnings.Sort() {
+				got = append(got, w.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
 // TestSecretNeverLogged drives every log path (refusals, verification,
 // revocation) and checks the secret never appears, while the revocation is
 // logged at ERROR.
