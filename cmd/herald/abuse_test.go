@@ -447,7 +447,10 @@ func getFrom(t *testing.T, ip, url, token string) int {
 // token is still served, and so is a signed-in dashboard at the
 // guesser's address.
 func TestAbuseLogFlood(t *testing.T) {
-	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken, "--data", memoryData}, noEnv, nil)
+	// A budget that refills one refusal every 12 s: with the default (one
+	// every 83 ms) a loaded machine could refill one between the last
+	// wrong token and the right one, which then is rightly served.
+	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken, "--data", memoryData, "--rate-requests", "50/10m"}, noEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
