@@ -293,8 +293,11 @@
     socket.on('connect', function () {
       self._setStatus('connected', socket.io && socket.io.engine ? socket.io.engine.transport.name : null);
       // A connection herald recovered (a network drop, a herald restart)
-      // keeps its room and gets no WELCOME: it is registered as it was.
-      if (socket.recovered) self._registered(self.code);
+      // keeps its room and gets no WELCOME: it is registered as it was,
+      // unless setCode() named another code meanwhile.
+      if (!socket.recovered) return;
+      if (self._joined === self.code) self._registered(self.code);
+      else self._register();
     });
     socket.on('disconnect', function (reason) {
       self._setStatus('disconnected', reason);
@@ -336,6 +339,7 @@
   };
 
   proto._registered = function (code) {
+    this._joined = code; // the room herald keeps this connection in
     this._setStatus('registered', mask(code));
     var waiters = this._registeredWaiters;
     this._registeredWaiters = [];

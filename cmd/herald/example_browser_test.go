@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,28 @@ func (c contextRunner) run(what string, actions ...chromedp.Action) {
 	if err := chromedp.Run(c.ctx, actions...); err != nil {
 		c.t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// TestPageMovedWhileHeraldWasDownRegistersItsNewCode: setCode() while
+// herald is down, then herald comes back and recovers the connection in
+// its old room. The helper must register the new code, not say
+// registered while its alerts go to the old room.
+func TestPageMovedWhileHeraldWasDownRegistersItsNewCode(t *testing.T) {
+	browsertest.Need(t)
+	data, port := t.TempDir(), freePort(t)
+	h := startHerald(t, "--data", data, "-p", port)
+	const code, moved = "before-move-4", "after-move-4"
+	b, open := examplePage(t, h.base, code, "&duration=1")
+	b.run("open the page", open)
+	h.kill9(t)
+	b.run("see the page notice, and move it to another code",
+		pollJS(`herald.status === 'disconnected'`),
+		chromedp.Evaluate(`herald.setCode('`+moved+`'); 0`, nil))
+	h2 := startHerald(t, "--data", data, "-p", port)
+	b.run("see it recovered and registered", pollJS(`herald.socket.recovered === true && herald.status === 'registered'`))
+	a := do(t, "GET", h2.base+"/notify?code="+moved+"&event=moved&text=here", nil, nil)
+	if !strings.Contains(a.body, `"count":1`) {
+		t.Errorf("an alert for the page's new code = %d %s, want it to reach the page", a.status, a.body)
+	}
+	b.run("see the alert for the new code", chromedp.WaitVisible(`.alert[data-event="MOVED"]`, chromedp.ByQuery))
 }
