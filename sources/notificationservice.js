@@ -353,6 +353,16 @@
   // ("acked" means "shown"), and shown() moves the kept position.
   proto._dispatch = function (event, data, meta, ack, shown) {
     var key = null;
+    var code = this.code;
+    // herald knows an acknowledgement by its offset in the page's room of
+    // the moment: one for an alert of a code the page has left since
+    // (setCode) would count on the new room's alert of that offset. It is
+    // not sent; the old room's history shows that alert unacknowledged.
+    var self = this;
+    if (ack) {
+      var sendAck = ack;
+      ack = function () { if (code === self.code) sendAck(); };
+    }
     if (meta && meta.id !== undefined && this.options.dedupe > 0) {
       // A repeat is the same event under the same name (a retried
       // webhook): it shows once, and is acknowledged once the first copy
@@ -376,7 +386,6 @@
       }
     }
     this._log('alert', event, data, meta);
-    var self = this;
     var results = [];
     (this._handlers[event] || []).slice().forEach(function (fn) { results.push(self._call(fn, [data, meta, event])); });
     this._any.slice().forEach(function (fn) { results.push(self._call(fn, [event, data, meta])); });

@@ -130,3 +130,36 @@ func TestPageMovedWhileHeraldWasDownRegistersItsNewCode(t *testing.T) {
 	}
 	b.run("see the alert for the new code", chromedp.WaitVisible(`.alert[data-event="MOVED"]`, chromedp.ByQuery))
 }
+
+// TestAcksOfAPageThatMovedStayWithTheirRoom: a page acknowledges an alert
+// once it was on screen, seconds after it came. A page moved to another
+// code (setCode) meanwhile must not have those acks counted on the new
+// code's alerts of the same offsets: herald knows an ack only by its
+// offset, in the page's current room.
+func TestAcksOfAPageThatMovedStayWithTheirRoom(t *testing.T) {
+	browsertest.Need(t)
+	const first, second = "ack-first-6", "ack-second-6"
+	base := startServer(t, nil)
+	// second's alerts 1 and 2 wait for a page; first's 1 to 3 go to the
+	// page, which queues them.
+	for i := 1; i <= 2; i++ {
+		do(t, "GET", fmt.Sprintf("%s/notify?code=%s&event=s%d", base, second, i), nil, nil)
+	}
+	b, open := examplePage(t, base, first, "&duration=1")
+	b.run("open the page", open)
+	for i := 1; i <= 3; i++ {
+		do(t, "GET", fmt.Sprintf("%s/notify?code=%s&event=f%d", base, first, i), nil, nil)
+	}
+	b.run("move the page while its alerts wait their turn",
+		chromedp.WaitVisible(`.alert[data-event="F1"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`herald.setCode('`+second+`'); 0`, nil),
+		pollJS(`herald.status === 'registered'`))
+	b.run("see the second code's alerts, after the first's", chromedp.WaitVisible(`.alert[data-event="S2"]`, chromedp.ByQuery))
+	b.run("let the last one go", chromedp.WaitNotPresent(`.alert`, chromedp.ByQuery))
+	time.Sleep(500 * time.Millisecond) // the last ack is on its way
+	for _, e := range history(t, base, second, 10).Entries {
+		if e.Acked != 1 {
+			t.Errorf("%s's alert %s (offset %d) counts %d acks, want 1: its own", second, e.Name, e.Offset, e.Acked)
+		}
+	}
+}
