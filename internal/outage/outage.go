@@ -6,8 +6,10 @@
 // The rule: an outage's first failure is told at once, later ones at most
 // once per Every (with how many failed since the last line), and the
 // first success after a told failure is told with how many failed since
-// the last success that was told. So the log's last word about a store
-// is always true, and a flapping store costs two lines per Every.
+// the last success that was told. A flapping store costs two lines per
+// Every; in between, the last line may be a recovery while it fails
+// again: the next failure line, at most Every later, counts those, and
+// the store's status (herald's /api/journal "failing") is live.
 package outage
 
 import (
