@@ -148,9 +148,11 @@ func (x *Journaled) PublishOffset(ctx context.Context, d herald.Delivery) (pages
 	// The sender is answered only once the entry is on disk; with a
 	// Stager the pages got it while the commit was under way.
 	if derr := durable(actx); derr != nil {
-		x.failedLive(d, derr, "journal commit failed; alert sent live without history")
 		if err == nil && n == 0 {
+			x.failedLive(d, derr, "journal commit failed; the alert reached no page and is not kept")
 			err = herald.ErrNotKept
+		} else {
+			x.failedLive(d, derr, "journal commit failed; alert sent live without history")
 		}
 		return n, e.Offset, err // the pages got it with its offset, and may ack it
 	}
@@ -198,10 +200,12 @@ func (x *Journaled) publishUnjournaled(ctx context.Context, t *ticket, d herald.
 	// A refused delivery (herald is shutting down) is the sender's to
 	// send again: keeping it too would show it twice.
 	if x.out == nil || err != nil || (!localOnly && !x.out.keeps()) {
-		x.failedLive(d, cause, "journal append failed; alert sent live without history")
 		if err == nil && n == 0 {
 			// No page got it and nothing keeps it for the next one.
+			x.failedLive(d, cause, "journal append failed; the alert reached no page and is not kept")
 			err = herald.ErrNotKept
+		} else {
+			x.failedLive(d, cause, "journal append failed; alert sent live without history")
 		}
 		return n, err
 	}
