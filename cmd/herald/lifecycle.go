@@ -68,6 +68,7 @@ type server struct {
 // broker, router with the starting rules, the built-in /notify, the HTTP
 // handler, and the listener. On error, what was built is released.
 func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer) (_ *server, err error) {
+	named := cfg.rulesFile != ""
 	cfg.rulesFile = rulesFileOrLocal(cfg.rulesFile)
 	s := &server{cfg: cfg}
 	defer func() {
@@ -125,6 +126,9 @@ func newServer(cfg config, getenv func(string) (string, bool), stderr io.Writer)
 		MaxBody: cfg.maxBody, Reserved: s.sinks.reserved(), ReservedNames: reservedNames,
 		Observer: s.mon.observer(), DataDir: cfg.dataDir})
 	if s.rulesRead, err = loadRules(s.router, cfg.rulesFile); err != nil {
+		if se := (*startRulesError)(nil); errors.As(err, &se) {
+			se.implicit = !named
+		}
 		return nil, err
 	}
 	// Where deliveries go once journaled: this node's sinks (broker.Local),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,20 @@ func TestRulesBesideHerald(t *testing.T) {
 	var out, errs strings.Builder
 	if code := runRoute(t.Context(), []string{"--event", event}, noEnv, &out, &errs); code != exitOK || !strings.Contains(out.String(), "FOLLOWED") {
 		t.Errorf("herald route without --rules beside a rules.yaml = %d %s %s, want the file's FOLLOWED", code, out.String(), errs.String())
+	}
+
+	// A broken one stops the start, as a named one does; the error shows
+	// where, and says herald read it because it lies there.
+	if err := os.WriteFile("rules.yaml", []byte("version: 1\nrules:\n  - name: x\n    when: dta.amount > 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseFlags([]string{"-p", "0", "--data", memoryData}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newServer(cfg, noEnv, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "        when: dta.amount > 1\n              ^") ||
+		!strings.Contains(err.Error(), "reads the rules.yaml in its working directory when --rules names no file") {
+		t.Errorf("start beside a broken rules.yaml = %v, want its errors with carets and why herald read it", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	_ "github.com/heraldhq/herald/egress/all" // every egress plugin
@@ -134,10 +135,32 @@ func loadRules(rt *router.Router, file string) (fs.FileInfo, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	if err := rt.Reload(file, data); err != nil {
-		return nil, fmt.Errorf("rules file has errors, not starting:\n%w", err)
+		return nil, &startRulesError{file: file, data: data, err: err}
 	}
 	return read, nil
 }
+
+// startRulesError is a rules file that stops the start: each error with
+// its line and a caret, as `herald check` shows them. One herald found
+// beside it (no --rules) says so, since the user may not know it reads it.
+type startRulesError struct {
+	file     string
+	data     []byte
+	err      error
+	implicit bool
+}
+
+func (e *startRulesError) Error() string {
+	var b strings.Builder
+	b.WriteString("rules file has errors, not starting:\n")
+	printErrors(&b, e.data, e.err)
+	if e.implicit {
+		fmt.Fprintf(&b, "(herald reads the %s in its working directory when --rules names no file: fix it, move it away, or name another with --rules)", e.file)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func (e *startRulesError) Unwrap() error { return e.err }
 
 // reloader re-reads the rules file into the router; a file that fails to
 // load is logged with its positioned errors and the running rules stay.
