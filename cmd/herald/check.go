@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -97,6 +98,9 @@ func runCheck(ctx context.Context, args []string, getenv func(string) (string, b
 	data, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "herald check: %v\n", err)
+		if len(files) == 0 && errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stderr, "herald check: without it herald runs its embedded default rules (examples/default.yaml, the original service's behaviour); name another file with herald check FILE\n")
+		}
 		return exitFailure
 	}
 	reserved, err := defaultReserved(config{})

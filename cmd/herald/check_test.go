@@ -380,3 +380,15 @@ func writeEvent(t *testing.T, ev herald.Event) string {
 	}
 	return path
 }
+
+// TestCheckWithNoRulesFileHere: `herald check` in a directory with no
+// rules.yaml says what herald would run there, not only that the file is
+// missing.
+func TestCheckWithNoRulesFileHere(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var out, errs strings.Builder
+	code := runCheck(t.Context(), nil, noEnv, &out, &errs)
+	if code != exitFailure || !strings.Contains(errs.String(), "herald runs its embedded default rules") {
+		t.Errorf("herald check with no rules.yaml here = %d, %q; want a failure that says herald runs its embedded default", code, errs.String())
+	}
+}
