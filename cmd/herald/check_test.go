@@ -392,3 +392,16 @@ func TestCheckWithNoRulesFileHere(t *testing.T) {
 		t.Errorf("herald check with no rules.yaml here = %d, %q; want a failure that says herald runs its embedded default", code, errs.String())
 	}
 }
+
+// TestRouteSampleInAnotherCase: `--sample donation` is a trigger URL's
+// event=donation, which is right, but the streamer may have meant Ko-fi's
+// Donation: the command says which to write for that.
+func TestRouteSampleInAnotherCase(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"route", "--sample", "donation"}, emptyEnv, &out, &errb); code != exitOK {
+		t.Fatalf("herald route --sample donation = %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), `"source": "trigger"`) || !strings.Contains(errb.String(), `for kofi's "Donation" write --sample "Donation"`) {
+		t.Errorf("herald route --sample donation printed %s with %q on stderr; want the trigger event and a note naming Ko-fi's Donation", out.String(), errb.String())
+	}
+}

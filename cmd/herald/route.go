@@ -47,10 +47,13 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 	case len(rest) > 0:
 		return usageError(stderr, "route", routeUsage, "unexpected argument %q (the event goes in -e JSON or -e @FILE)", rest[0])
 	case sample != "" && event == "":
-		out, err := sampleEvent(ingress.DefaultShapes, sample)
+		out, note, err := sampleEvent(ingress.DefaultShapes, sample)
 		if err != nil {
 			fmt.Fprintf(stderr, "herald route: %v\n", err)
 			return exitUsage
+		}
+		if note != "" {
+			fmt.Fprintf(stderr, "herald route: %s\n", note)
 		}
 		fmt.Fprintf(stdout, "%s\n", out)
 		return exitOK
