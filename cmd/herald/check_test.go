@@ -269,6 +269,22 @@ func TestRouteSample(t *testing.T) {
 		v, ok := map[string]string{"TWITCH_SECRET": "0123456789ab", "KOFI_TOKEN": "tok"}[k]
 		return v, ok
 	}
+	eachSample(t, env, func(t *testing.T, in string, _ herald.Shape, ev herald.Event, _ string) {
+		var out, errb bytes.Buffer
+		rulesFile := "../../examples/rules.yaml"
+		if _, err := os.Stat("../../examples/" + in + "/rules.yaml"); err == nil {
+			rulesFile = "../../examples/" + in + "/rules.yaml"
+		}
+		if code := run(t.Context(), []string{"route", "-r", rulesFile, "-e", "@" + writeEvent(t, ev)}, env, &out, &errb); code != exitOK {
+			t.Errorf("routing the %s sample through %s = %d\n%s%s", ev.Type, rulesFile, code, out.String(), errb.String())
+		}
+	})
+}
+
+// eachSample runs check, as a subtest, on `herald route --sample` of every
+// event type an ingress declares (a trigger's as follow), decoded, after
+// checking it is an event of that ingress and type.
+func eachSample(t *testing.T, env func(string) (string, bool), check func(t *testing.T, in string, sh herald.Shape, ev herald.Event, printed string)) {
 	for _, in := range ingress.DefaultShapes.Types() {
 		shapes, _ := ingress.DefaultShapes.Lookup(in)
 		for _, sh := range shapes {
@@ -282,17 +298,10 @@ func TestRouteSample(t *testing.T) {
 					t.Fatalf("herald route --sample %s = %d: %s", typ, code, errb.String())
 				}
 				ev, err := rules.DecodeEvent(out.Bytes())
-				if err != nil || ev.Type != typ {
-					t.Fatalf("sample %s does not decode as an event of its type: %v\n%s", typ, err, out.String())
+				if err != nil || ev.Source != in || ev.Type != typ {
+					t.Fatalf("sample of %s is not a %s event of its type: %v\n%s", typ, in, err, out.String())
 				}
-				rulesFile := "../../examples/rules.yaml"
-				if _, err := os.Stat("../../examples/" + in + "/rules.yaml"); err == nil {
-					rulesFile = "../../examples/" + in + "/rules.yaml"
-				}
-				out.Reset()
-				if code := run(t.Context(), []string{"route", "-r", rulesFile, "-e", "@" + writeEvent(t, ev)}, env, &out, &errb); code != exitOK {
-					t.Errorf("routing the %s sample through %s = %d\n%s%s", typ, rulesFile, code, out.String(), errb.String())
-				}
+				check(t, in, sh, ev, out.String())
 			})
 		}
 	}
@@ -325,46 +334,29 @@ func TestRouteSampleIsWhatTheIngressPublishes(t *testing.T) {
 	if len(recorded) == 0 {
 		t.Fatal("no Twitch recordings")
 	}
-	for _, in := range ingress.DefaultShapes.Types() {
-		shapes, _ := ingress.DefaultShapes.Lookup(in)
-		for _, sh := range shapes {
-			typ := sh.Type
-			if typ == "" {
-				typ = "follow"
-			}
-			t.Run(in+"/"+typ, func(t *testing.T) {
-				var out, errb bytes.Buffer
-				if code := run(t.Context(), []string{"route", "--sample", typ}, emptyEnv, &out, &errb); code != exitOK {
-					t.Fatalf("herald route --sample %s = %d: %s", typ, code, errb.String())
-				}
-				ev, err := rules.DecodeEvent(out.Bytes())
-				if err != nil || ev.Source != in || ev.Type != typ {
-					t.Fatalf("sample of %s is not a %s event of its type: %v\n%s", typ, in, err, out.String())
-				}
-				if err := ingress.CheckData(sh, ev.Data); err != nil {
-					t.Errorf("the sample does not pass ingress %s's shape check:\n%v\n%s", in, err, out.String())
-				}
-				switch in {
-				case "kofi":
-					for k := range ev.Data {
-						if k := strings.ToLower(k); k == "email" || k == "shipping" {
-							t.Errorf("the sample carries %s, which Ko-fi's ingress drops unless forward_personal_data is set:\n%s", k, out.String())
-						}
-					}
-					if ev.Data["type"] != typ {
-						t.Errorf("data.type = %v, want %q, as Ko-fi sends it", ev.Data["type"], typ)
-					}
-					if ev.Data["is_public"] == false && (ev.Data["from_name"] != "Anonymous" || ev.Data["message"] != nil) {
-						t.Errorf("a private supporter's sample shows from_name %v, message %v; the ingress publishes \"Anonymous\" and no message", ev.Data["from_name"], ev.Data["message"])
-					}
-				case "twitch":
-					if want, ok := recorded[typ]; ok && !reflect.DeepEqual(ev.Data, want) {
-						t.Errorf("sample data:\n%v\nwant the recorded event (ingress/twitch/testdata):\n%v", ev.Data, want)
-					}
-				}
-			})
+	eachSample(t, emptyEnv, func(t *testing.T, in string, sh herald.Shape, ev herald.Event, printed string) {
+		if err := ingress.CheckData(sh, ev.Data); err != nil {
+			t.Errorf("the sample does not pass ingress %s's shape check:\n%v\n%s", in, err, printed)
 		}
-	}
+		switch in {
+		case "kofi":
+			for k := range ev.Data {
+				if k := strings.ToLower(k); k == "email" || k == "shipping" {
+					t.Errorf("the sample carries %s, which Ko-fi's ingress drops unless forward_personal_data is set:\n%s", k, printed)
+				}
+			}
+			if ev.Data["type"] != ev.Type {
+				t.Errorf("data.type = %v, want %q, as Ko-fi sends it", ev.Data["type"], ev.Type)
+			}
+			if ev.Data["is_public"] == false && (ev.Data["from_name"] != "Anonymous" || ev.Data["message"] != nil) {
+				t.Errorf("a private supporter's sample shows from_name %v, message %v; the ingress publishes \"Anonymous\" and no message", ev.Data["from_name"], ev.Data["message"])
+			}
+		case "twitch":
+			if want, ok := recorded[ev.Type]; ok && !reflect.DeepEqual(ev.Data, want) {
+				t.Errorf("sample data:\n%v\nwant the recorded event (ingress/twitch/testdata):\n%v", ev.Data, want)
+			}
+		}
+	})
 }
 
 // writeEvent writes ev as JSON to a temporary file and returns its name.
