@@ -679,28 +679,18 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 			return
 		}
 		ordering := b.Operator != "==" && b.Operator != "!="
-		fix := ""
+		var fix string
 		switch {
 		case fk == herald.KindString && other == herald.KindNumber && ordering:
 			// Quoting the number would compare texts letter by letter
 			// ("10.00" < "5"): only a conversion orders them.
 			fix = "write " + withNumbers(b, sc, "", false)
-		case fk == herald.KindString && other == herald.KindNumber:
-			fix = fmt.Sprintf("compare float(data.%s) with the number, or data.%s with a quoted text", field, field)
-		case fk == herald.KindNumber && other == herald.KindString:
-			fix = fmt.Sprintf("compare data.%s with a number, without quotes", field)
-		case ordering:
+		case ordering && !(fk == herald.KindNumber && other == herald.KindString):
 			return // a boolean ordered: a field is checkBoolean's, a literal expr refuses
-		case fk == herald.KindBool && other == herald.KindString:
-			fix = fmt.Sprintf("compare data.%s with true or false, without quotes", field)
-		case fk == herald.KindBool && other == herald.KindNumber:
-			fix = fmt.Sprintf("compare data.%s with true or false", field)
-		case fk == herald.KindString && other == herald.KindBool:
-			fix = fmt.Sprintf("compare data.%s with a quoted text", field)
-		case fk == herald.KindNumber && other == herald.KindBool:
-			fix = fmt.Sprintf("compare data.%s with a number", field)
 		default:
-			return
+			if fix = compareFix(field, fk, other, false); fix == "" {
+				return
+			}
 		}
 		if lit, ok := retyped(b, lf == "", fk); ok {
 			fix = "write " + lit
@@ -714,6 +704,33 @@ func (p *parser) checkOperator(prog *program, sc scope, b *ast.BinaryNode) {
 		p.report(certain, pos, "%s: data.%s is a %s, so %s with a %s %s: %s",
 			prog.what, field, fk, b.Operator, other, effect, fix)
 	}
+}
+
+// compareFix is the hint for field, of kind fk, compared with a value of
+// kind other (or, many, with the items of a list of them); "" for kinds it
+// has no hint for.
+func compareFix(field string, fk, other herald.Kind, many bool) string {
+	a := func(one, several string) string {
+		if many {
+			return several
+		}
+		return one
+	}
+	switch {
+	case fk == herald.KindString && other == herald.KindNumber:
+		return fmt.Sprintf("compare float(data.%s) with %s, or data.%s with %s", field, a("the number", "the numbers"), field, a("a quoted text", "quoted texts"))
+	case fk == herald.KindNumber && other == herald.KindString:
+		return fmt.Sprintf("compare data.%s with %s, without quotes", field, a("a number", "numbers"))
+	case fk == herald.KindBool && other == herald.KindString:
+		return fmt.Sprintf("compare data.%s with true or false, without quotes", field)
+	case fk == herald.KindBool && other == herald.KindNumber:
+		return fmt.Sprintf("compare data.%s with true or false", field)
+	case fk == herald.KindString && other == herald.KindBool:
+		return fmt.Sprintf("compare data.%s with %s", field, a("a quoted text", "quoted texts"))
+	case fk == herald.KindNumber && other == herald.KindBool:
+		return fmt.Sprintf("compare data.%s with %s", field, a("a number", "numbers"))
+	}
+	return ""
 }
 
 // wholeDecimal is a number as a quoted literal may spell it ("10", "2.50").
@@ -782,21 +799,8 @@ func (p *parser) checkIn(prog *program, sc scope, b *ast.BinaryNode, negated boo
 	case negated:
 		effect = "is always true"
 	}
-	var fix string
-	switch {
-	case fk == herald.KindString && other == herald.KindNumber:
-		fix = fmt.Sprintf("compare float(data.%s) with the numbers, or data.%s with quoted texts", field, field)
-	case fk == herald.KindNumber && other == herald.KindString:
-		fix = fmt.Sprintf("compare data.%s with numbers, without quotes", field)
-	case fk == herald.KindBool && other == herald.KindString:
-		fix = fmt.Sprintf("compare data.%s with true or false, without quotes", field)
-	case fk == herald.KindBool && other == herald.KindNumber:
-		fix = fmt.Sprintf("compare data.%s with true or false", field)
-	case fk == herald.KindNumber && other == herald.KindBool:
-		fix = fmt.Sprintf("compare data.%s with numbers", field)
-	case fk == herald.KindString && other == herald.KindBool:
-		fix = fmt.Sprintf("compare data.%s with quoted texts", field)
-	default:
+	fix := compareFix(field, fk, other, true)
+	if fix == "" {
 		return
 	}
 	if list, ok := retypedList(items, fk); ok {
