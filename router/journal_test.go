@@ -374,6 +374,19 @@ func TestJournaledMixedOutcomesNeverDeadlock(t *testing.T) {
 	}
 }
 
+// failingJournaled is a Journaled over a journal in memory that fails
+// every append while down is true, reaching one page, logging to logs.
+func failingJournaled(t *testing.T) (x *router.Journaled, logs *lockedBuffer, down *atomic.Bool) {
+	var hang, stall atomic.Bool
+	var appends atomic.Int64
+	logs, down = &lockedBuffer{}, &atomic.Bool{}
+	j := mem.New()
+	t.Cleanup(func() { j.Close() })
+	x = router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, down, &hang, &stall, &appends, nil},
+		slog.New(slog.NewTextHandler(logs, nil)))
+	return x, logs, down
+}
+
 // TestJournaledFailingDiskLogsPaced: a journal that fails every append (a
 // failing disk) is logged at ERROR at once, then once a minute with how
 // many failed since, not once per alert; the first append that works again
@@ -381,13 +394,7 @@ func TestJournaledMixedOutcomesNeverDeadlock(t *testing.T) {
 // after that is a new ERROR at once.
 func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs lockedBuffer
-		var down, hang, stall atomic.Bool
-		var appends atomic.Int64
-		j := mem.New()
-		defer j.Close()
-		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &stall, &appends, nil},
-			slog.New(slog.NewTextHandler(&logs, nil)))
+		x, logs, down := failingJournaled(t)
 		publish := func(id string) {
 			t.Helper()
 			if n, err := x.Publish(t.Context(), alert("r", id)); err != nil || n != 1 {
@@ -443,13 +450,7 @@ func TestJournaledFailingDiskLogsPaced(t *testing.T) {
 // once, then nothing more for a minute however often it flips.
 func TestJournaledFlappingDiskLogsPaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs lockedBuffer
-		var down, hang, stall atomic.Bool
-		var appends atomic.Int64
-		j := mem.New()
-		defer j.Close()
-		x := router.NewJournaled(&recordingBroker{pages: 1}, switchedJournal{j, &down, &hang, &stall, &appends, nil},
-			slog.New(slog.NewTextHandler(&logs, nil)))
+		x, logs, down := failingJournaled(t)
 		for i := range 100 {
 			down.Store(i%2 == 0)
 			if n, err := x.Publish(t.Context(), alert("r", fmt.Sprint(i))); err != nil || n != 1 {
