@@ -101,7 +101,7 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		cfg.redisURL = u
 	}
 	fs := newFlagSet(&cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(argparseForms(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage) // argparse prints help to stdout
 			return cfg, errHelp
@@ -116,6 +116,64 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		return cfg, fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), shortUsage)
 	}
 	return cfg, cfg.validate()
+}
+
+// argparseForms rewrites the two ways the original service's argparse
+// took a flag that Go's flag package does not, so its unit files and
+// scripts start herald as they are: a value stuck to a short flag
+// (-p8080, -Hlocalhost, -lDEBUG) and a long flag shortened to a prefix
+// only it has (--sslcon, --logf FILE). An ambiguous prefix (--log: loglevel,
+// logfile, log-limit) is left for the flag package to refuse, as argparse
+// refused it. Nothing after "--" is touched.
+func argparseForms(fs *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		switch {
+		case len(a) > 2 && a[0] == '-' && a[1] != '-' && !strings.Contains(a, "="):
+			if f := fs.Lookup(a[1:2]); f != nil && !isBool(f) && fs.Lookup(a[1:]) == nil {
+				out = append(out, a[:2], a[2:])
+				continue
+			}
+		case strings.HasPrefix(a, "--") && len(a) > 3:
+			name, value, hasValue := strings.Cut(a[2:], "=")
+			if fs.Lookup(name) == nil {
+				if full := uniquePrefix(fs, name); full != "" {
+					a = "--" + full
+					if hasValue {
+						a += "=" + value
+					}
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// uniquePrefix is the one long flag whose name starts with prefix, or "".
+func uniquePrefix(fs *flag.FlagSet, prefix string) string {
+	found := ""
+	fs.VisitAll(func(f *flag.Flag) {
+		if len(f.Name) > 1 && strings.HasPrefix(f.Name, prefix) {
+			if found != "" {
+				found = "\x00" // more than one
+				return
+			}
+			found = f.Name
+		}
+	})
+	if found == "\x00" {
+		return ""
+	}
+	return found
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // newFlagSet registers the server's flags on cfg. The usage text is written

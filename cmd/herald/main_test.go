@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -334,6 +335,48 @@ func TestSubcommandHelp(t *testing.T) {
 			rc := run(t.Context(), args, noEnv, &out, &errOut)
 			if rc != exitOK || !strings.HasPrefix(out.String(), "usage: herald "+args[0]) || errOut.Len() > 0 {
 				t.Errorf("herald %s = exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout only", strings.Join(args, " "), rc, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+// TestPythonServiceFlagForms: the original service parsed its flags with
+// argparse, which also took a value stuck to a short flag and a long flag
+// shortened to a prefix only it has; unit files and scripts written for
+// it start herald unchanged. An ambiguous prefix is refused, as argparse
+// refused it.
+func TestPythonServiceFlagForms(t *testing.T) {
+	tests := []struct {
+		args      []string
+		host      string
+		port      int
+		level     string
+		logFile   string
+		ssl       string
+		wantError bool
+	}{
+		{args: []string{"-Hlocalhost", "-p8081", "-lDEBUG", "-fherald.log"}, host: "localhost", port: 8081, level: "DEBUG", logFile: "herald.log"},
+		{args: []string{"--ho", "0.0.0.0", "--po=8082", "--loglev", "WARNING", "--logf", "x.log", "--sslcon", "ssl.json"},
+			host: "0.0.0.0", port: 8082, level: "WARNING", logFile: "x.log", ssl: "ssl.json"},
+		{args: []string{"-p", "8083", "--port=8084"}, host: "127.0.0.1", port: 8084, level: "INFO"},
+		{args: []string{"--log", "DEBUG"}, wantError: true}, // loglevel, logfile or log-limit
+		{args: []string{"-p8080x"}, wantError: true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cfg, err := parseFlags(tc.args, noEnv, io.Discard)
+			if tc.wantError {
+				if err == nil {
+					t.Errorf("parseFlags(%q) = nil error, want a refusal", tc.args)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags(%q) = %v", tc.args, err)
+			}
+			if cfg.host != tc.host || cfg.port != tc.port || cfg.logLevel != tc.level || cfg.logFile != tc.logFile || cfg.sslContext != tc.ssl {
+				t.Errorf("parseFlags(%q) = host %q port %d level %q logfile %q sslcontext %q; want %q %d %q %q %q",
+					tc.args, cfg.host, cfg.port, cfg.logLevel, cfg.logFile, cfg.sslContext, tc.host, tc.port, tc.level, tc.logFile, tc.ssl)
 			}
 		})
 	}
