@@ -261,6 +261,23 @@
     }
   }
 
+  // suggestDryRun fills the dry run's event, until the streamer edits it,
+  // with one the running rules file can receive: of its first Twitch or
+  // Ko-fi instance, else what the trigger URL sends. A Twitch follow on a
+  // file with no Twitch instance only ever says "unrouted".
+  var dryRunEdited = false;
+  function suggestDryRun(instances) {
+    var box = $("dryrun-event");
+    if (dryRunEdited || !box) return;
+    var ev = { source: "trigger", type: "follow", code: "demo", data: { user: "ada" } };
+    for (var i = 0; i < instances.length; i++) {
+      var x = instances[i];
+      if (x.type === "twitch") { ev = { source: x.name, type: "channel.follow", data: { user_name: "ada" } }; break; }
+      if (x.type === "kofi") { ev = { source: x.name, type: "Donation", data: { from_name: "Ada", amount: "5.00", currency: "USD", is_public: true, message: "Keep it up!" } }; break; }
+    }
+    box.value = JSON.stringify(ev);
+  }
+
   function renderStatus() {
     if (!status) return;
     var st = status.rules || {};
@@ -287,6 +304,8 @@
           tr, p.code ? h("button", { class: "small ghost", type: "button", title: "use this code in the actions", onclick: function () { useCode(p.code); } }, "use") : null),
         h("div", { class: "sub", text: "connected since " + clock(p.since) + " (" + ago(p.since) + ")" }));
     }) : [h("div", { class: "empty", text: "No page connected. Open your overlay in OBS." })]);
+
+    suggestDryRun(st.instances || []);
 
     // ingress: the declared instances plus the built-in trigger URL
     var inst = (st.instances || []).slice();
@@ -448,6 +467,8 @@
       result(out, true, replayed(r));
     }).catch(function (err) { result(out, false, err.message); });
   });
+
+  $("dryrun-event").addEventListener("input", function () { dryRunEdited = true; });
 
   $("form-dryrun").addEventListener("submit", function (e) {
     e.preventDefault();

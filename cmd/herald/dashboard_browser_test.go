@@ -170,9 +170,10 @@ func TestDashboardInChromium(t *testing.T) {
 	do(t, "POST", base+"/api/route", strings.NewReader(`{"source":"twitch","type":"channel.ad_break.begin"}`),
 		map[string]string{"Authorization": "Bearer " + testToken})
 	do(t, "POST", base+"/webhooks/kofi", strings.NewReader("data=%7B%7D"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	var summary string
+	var summary, suggested string
 	step(t, ctx, "dry-run an event",
 		chromedp.Click(`.tabs button[data-tab="dryrun"]`, chromedp.ByQuery),
+		chromedp.Value(`#dryrun-event`, &suggested, chromedp.ByID),
 		chromedp.Click(`#dryrun-run`, chromedp.ByID),
 		chromedp.WaitVisible(`#dryrun-summary`, chromedp.ByID),
 		chromedp.Text(`#dryrun-summary`, &summary, chromedp.ByID),
@@ -225,8 +226,13 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.Evaluate(`document.getElementById("ingress").closest(".panel").scrollIntoView({block: "start"})`, nil))
 	screenshot(t, ctx, "dashboard-twitch.png")
 	step(t, ctx, "scroll the side panels back", chromedp.Evaluate(`document.querySelector(".side").scrollTop = 0`, nil))
+	// The suggested event is one the file can receive: of its first
+	// Twitch or Ko-fi instance (Ko-fi here), not a fixed Twitch follow.
+	if !strings.Contains(suggested, `"source":"kofi","type":"Donation"`) {
+		t.Errorf("the dry run suggests %s, want a donation of the file's Ko-fi instance", suggested)
+	}
 	if summary != "unrouted: no rule acts and no code" {
-		t.Errorf("dry run of a Twitch follow = %q, want unrouted", summary)
+		t.Errorf("dry run of a Ko-fi donation (no rule for Ko-fi) = %q, want unrouted", summary)
 	}
 
 	// Replay: one alert from its details, then the code's last two.
