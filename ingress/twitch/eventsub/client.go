@@ -505,7 +505,9 @@ func (c *Client) oldEnded(err error, connected, dialing bool) error {
 	var ce *ClosedError
 	graceOver := errors.As(err, &ce) && ce.Code == CloseReconnectGraceExpired
 	switch {
-	case connected:
+	case connected, dialing && !graceOver:
+		// With a dial under way the new connection may be welcomed
+		// already, its result not yet taken: the routine end of a move.
 		c.Log.Debug("EventSub closed the old connection of the move", "err", err)
 		return nil
 	case graceOver && !dialing:
