@@ -118,10 +118,11 @@ func (c *Client) Declare(subs []Request) {
 	c.nudge()
 }
 
-// AskAgain forgets every refusal (403) and asks Twitch for the refused
-// types at once: on the running session, or by opening one if none is
-// held because nothing was due. Call it after a new login. Safe to call
-// from any goroutine, before or during Run.
+// AskAgain forgets every refusal (403), and every revocation a new login
+// cures (authorization_revoked), and asks Twitch for those types at once:
+// on the running session, or by opening one if none is held because
+// nothing was due. Call it after a new login. Safe to call from any
+// goroutine, before or during Run.
 func (c *Client) AskAgain() {
 	c.forgetRefusals()
 	c.nudge()
@@ -586,7 +587,7 @@ func (c *Client) deliver(ctx context.Context, m Message) {
 				}
 			}
 		})
-		c.Log.Error("subscription revoked; herald will not resubscribe until the rules change or it restarts",
+		c.Log.Error("subscription revoked; herald asks for it again when the twitch: block changes, herald restarts, or (authorization_revoked) after `herald twitch login`",
 			"subscription_type", m.SubscriptionType, "subscription_id", m.SubscriptionID, "status", m.Subscription["status"])
 	}
 	if c.Handle != nil {

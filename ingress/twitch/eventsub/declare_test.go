@@ -293,10 +293,57 @@ func TestDeclareWhileSubscribing(t *testing.T) {
 	})
 }
 
-// TestDeclareAsksAgainForRevoked runs in fake time: a revoked type is not
-// asked for again (not by the refused retries, not by AskAgain) until
-// the declaration changes; then it is, on the running session.
+// TestDeclareAsksAgainForRevoked runs in fake time: a type Twitch revoked
+// for a reason no login cures (version_removed) is not asked for again
+// (not by the refused retries, not by AskAgain after a new login) until
+// the declaration changes; then it is, on the running session. One
+// revoked because the streamer took the authorization back is asked for
+// again after a new login (AskAgain), on the running session.
 func TestDeclareAsksAgainForRevoked(t *testing.T) {
+	t.Run("authorization_revoked, then a new login", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tw := newFakeTwitch()
+			h := newHelixFake(tw)
+			revoke := make(chan struct{})
+			tw.sessions(func(conn *websocket.Conn) {
+				go func() { <-tw.stop; conn.Close() }()
+				_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
+				for {
+					select {
+					case <-tw.stop:
+						return
+					case <-revoke:
+						h.drop("stream.online")
+						_ = conn.WriteMessage(websocket.TextMessage, revocationFor("stream.online", "authorization_revoked"))
+					case <-time.After(5 * time.Second):
+						if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
+							return
+						}
+					}
+				}
+			})
+			c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
+			defer end()
+			synctest.Wait()
+			h.took()
+			revoke <- struct{}{}
+			synctest.Wait()
+			c.AskAgain()
+			synctest.Wait()
+			wantOps(t, h, "create stream.online")
+			if got := statuses(c); got != "stream.online=enabled channel.cheer=enabled" {
+				t.Errorf("status after a new login: %s", got)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run returned %v after cancel, want nil", err)
+			}
+		})
+	})
+	t.Run("version_removed", testRevokedUntilDeclared)
+}
+
+func testRevokedUntilDeclared(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tw := newFakeTwitch()
 		h := newHelixFake(tw)
@@ -312,7 +359,7 @@ func TestDeclareAsksAgainForRevoked(t *testing.T) {
 					return
 				case <-revoke:
 					h.drop("stream.online") // Twitch no longer holds it as enabled
-					_ = conn.WriteMessage(websocket.TextMessage, revocationMsg("stream.online"))
+					_ = conn.WriteMessage(websocket.TextMessage, revocationFor("stream.online", "version_removed"))
 				case <-time.After(5 * time.Second):
 					if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
 						return

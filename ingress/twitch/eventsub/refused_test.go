@@ -221,9 +221,12 @@ func TestNoSessionWhenEverythingIsRevoked(t *testing.T) {
 	})
 }
 
-func revocationMsg(typ string) []byte {
-	return []byte(fmt.Sprintf(`{"metadata":{"message_id":"r%s","message_type":"revocation","subscription_type":%q,"subscription_version":"1"},"payload":{"subscription":{"id":"x","status":"authorization_revoked","type":%q,"version":"1"}}}`,
-		time.Now(), typ, typ))
+func revocationMsg(typ string) []byte { return revocationFor(typ, "authorization_revoked") }
+
+// revocationFor is Twitch's revocation of typ, for status.
+func revocationFor(typ, status string) []byte {
+	return []byte(fmt.Sprintf(`{"metadata":{"message_id":"r%s","message_type":"revocation","subscription_type":%q,"subscription_version":"1"},"payload":{"subscription":{"id":"x","status":%q,"type":%q,"version":"1"}}}`,
+		time.Now(), typ, status, typ))
 }
 
 // TestAskAgainAfterNewLogin runs in fake time: after a new login,

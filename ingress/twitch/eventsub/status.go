@@ -130,13 +130,24 @@ func (c *Client) nextAsk(now time.Time) (at time.Time, ok bool) {
 	return at, ok
 }
 
-// forgetRefusals makes every refused subscription pending again, due now.
+// forgetRefusals makes every refused subscription pending again, due now,
+// and every one revoked for a reason a new login cures.
 func (c *Client) forgetRefusals() {
 	c.update(func(s *sessionState) {
 		for _, ss := range s.subs {
-			if ss.status == ingress.SubRefused {
+			if ss.status == ingress.SubRefused || ss.status == ingress.SubRevoked && loginCures(ss.detail) {
 				ss.status, ss.detail, ss.refusals, ss.retryAt = ingress.SubPending, "", 0, time.Time{}
 			}
 		}
 	})
+}
+
+// loginCures reports whether a new login can undo a revocation of this
+// status: the streamer took herald's authorization back (and gave it
+// again), or the moderator whose login it was lost the role (another
+// moderator's login may hold it). Twitch's other reasons (the user is
+// gone, the version retired, notifications failing) need another
+// declaration.
+func loginCures(status string) bool {
+	return status == "authorization_revoked" || status == "moderator_removed"
 }
