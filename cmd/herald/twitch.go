@@ -247,7 +247,7 @@ func (c twitchCmd) status() error {
 			state = "cannot subscribe: " + m.String() + "; run `herald twitch login` again"
 		} else if listErr != nil {
 			state = "unknown: " + listErr.Error()
-		} else if s, ok := subscriptionOf(subs, d.Type, c.cfg.Transport); ok {
+		} else if s, ok := subscriptionOf(subs, d.Type, c.cfg.Transport, c.cfg.Callback); ok {
 			state = s.Status
 		}
 		fmt.Fprintf(c.stdout, "  %-52s %s\n", d.Type, state)
@@ -257,11 +257,13 @@ func (c twitchCmd) status() error {
 
 // subscriptionOf finds typ's subscription over transport in Twitch's
 // list, an enabled one first: the list keeps those of ended sessions too
-// (websocket_disconnected), beside the one herald's session holds.
-func subscriptionOf(subs []eventsub.Subscription, typ, transport string) (eventsub.Subscription, bool) {
+// (websocket_disconnected), beside the one herald's session holds. With a
+// callback (managed webhooks) only that callback's count: another tool's,
+// or an old tunnel URL's, is not herald's.
+func subscriptionOf(subs []eventsub.Subscription, typ, transport, callback string) (eventsub.Subscription, bool) {
 	var found *eventsub.Subscription
 	for i, s := range subs {
-		if s.Type != typ || s.Transport.Method != transport {
+		if s.Type != typ || s.Transport.Method != transport || callback != "" && s.Transport.Callback != callback {
 			continue
 		}
 		if s.Status == "enabled" {
