@@ -175,9 +175,15 @@ func (a *Adapter) requests(userID string, scopes []string, checkScopes bool) []e
 	if checkScopes {
 		missing := eventsub.Missing(decl, scopes)
 		a.run.setMissing(missing)
+		// The WebSocket instance reads the login file every loginPoll: a
+		// new login is enough there.
+		fix := "run `herald twitch login` again"
+		if a.config().Transport == Webhook {
+			fix += ", then restart herald (a managed webhook synchronises at start and when the twitch: block changes)"
+		}
 		for _, m := range missing {
 			skip[m.Type] = true
-			a.p.Log.Error("subscription skipped: the login lacks its scope; run `herald twitch login` again",
+			a.p.Log.Error("subscription skipped: the login lacks its scope; "+fix,
 				"subscription_type", m.Type, "needs", m.String())
 		}
 	}
