@@ -115,16 +115,19 @@ func TestTwitchWebSocketNewLoginAsksAgain(t *testing.T) {
 
 // TestTwitchWebSocketNewLoginNewScopes: subscriptions left out for a
 // missing scope are created once a new `herald twitch login` grants it,
-// on a new session with the whole list.
+// on the running session: the types it held deliver with no gap (a new
+// session would leave a moment with none).
 func TestTwitchWebSocketNewLoginNewScopes(t *testing.T) {
 	h := startTwitch(t, allSubs, func(f *faketwitch.Server) { f.Scopes = []string{"moderator:read:followers"} })
 	c1 := h.fake.NextConn(t)
 	h.fake.WaitSubs(t, c1.Session, 2) // follow and raid: cheer and subscribe lack their scope
 
-	h.login(t, "device-access") // asks for every scope the file needs
-	c2 := h.fake.NextConn(t)
-	h.fake.WaitSubs(t, c2.Session, 4)
-	c2.Notify("channel.cheer", cheer("Linus", 5))
+	h.login(t, "device-access") // asks for every scope the file needs, for the same user
+	h.fake.WaitSubs(t, c1.Session, 4)
+	c1.Notify("channel.cheer", cheer("Linus", 5))
 	wantAlerts(t, h.page, "CHEER: Linus cheered 5 bits!")
-	h.waitLog(t, "new Twitch login saved; starting a session with it")
+	h.waitLog(t, "new Twitch login saved with other scopes; the running session follows without closing")
+	if strings.Contains(h.logs.String(), "starting a session with it") {
+		t.Errorf("a new login of the same user started another session:\n%s", h.logs.String())
+	}
 }

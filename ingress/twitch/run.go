@@ -327,10 +327,12 @@ func (a *Adapter) wanted(tok auth.Token) []eventsub.Request {
 // ends the sessions (errNoUsableSubscription), as it would at the start.
 //
 // A new `herald twitch login` (User logins only, read every loginPoll):
-// the refusals of the old login say nothing about the new one. If it can
-// create the same subscriptions, c asks again at once for the refused
-// ones on its session; if it can create others (new scopes, another
-// user), restart ends the session for one with the new list.
+// the refusals of the old login say nothing about the new one, so c asks
+// again at once for the refused ones on its session. A login of the same
+// user that can create other subscriptions (new scopes) hands them to the
+// running session as a changed block does (no gap for the types it
+// already held); another user's login (or one that can create nothing)
+// ends the session, as a session is the user's.
 func (a *Adapter) steer(ctx context.Context, c *eventsub.Client, tok auth.Token, running []eventsub.Request, restart context.CancelCauseFunc) {
 	var poll <-chan time.Time
 	if a.src.Kind == auth.User {
@@ -364,11 +366,18 @@ func (a *Adapter) steer(ctx context.Context, c *eventsub.Client, tok auth.Token,
 			}
 			continue
 		}
-		if !sameRequests(a.wanted(next), running) {
-			restart(errNewLogin)
+		want := a.wanted(next)
+		if next.UserID != tok.UserID || len(want) == 0 {
+			restart(errNewLogin) // another user's session, or nothing to ask for
 			return
 		}
 		tok = next
+		if !sameRequests(want, running) {
+			a.p.Log.Info("new Twitch login saved with other scopes; the running session follows without closing",
+				"login", tok.Login, "subscriptions", types(want))
+			c.Declare(want)
+			running = want
+		}
 		a.p.Log.Info("new Twitch login saved; asking Twitch again for every refused subscription", "login", tok.Login)
 		c.AskAgain()
 	}
