@@ -304,24 +304,7 @@ func TestDeclareAsksAgainForRevoked(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			tw := newFakeTwitch()
 			h := newHelixFake(tw)
-			revoke := make(chan struct{})
-			tw.sessions(func(conn *websocket.Conn) {
-				go func() { <-tw.stop; conn.Close() }()
-				_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
-				for {
-					select {
-					case <-tw.stop:
-						return
-					case <-revoke:
-						h.drop("stream.online")
-						_ = conn.WriteMessage(websocket.TextMessage, revocationFor("stream.online", "authorization_revoked"))
-					case <-time.After(5 * time.Second):
-						if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-							return
-						}
-					}
-				}
-			})
+			revoke, _ := revokingSession(tw, h, "authorization_revoked")
 			c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
 			defer end()
 			synctest.Wait()
@@ -343,30 +326,37 @@ func TestDeclareAsksAgainForRevoked(t *testing.T) {
 	t.Run("version_removed", testRevokedUntilDeclared)
 }
 
+// revokingSession makes tw's sessions welcome as s1 and keep alive; a send
+// on revoke has Twitch revoke stream.online for status. dials counts the
+// sessions opened.
+func revokingSession(tw *fakeTwitch, h *helixFake, status string) (revoke chan struct{}, dials *atomic.Int32) {
+	revoke, dials = make(chan struct{}), &atomic.Int32{}
+	tw.sessions(func(conn *websocket.Conn) {
+		go func() { <-tw.stop; conn.Close() }()
+		dials.Add(1)
+		_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
+		for {
+			select {
+			case <-tw.stop:
+				return
+			case <-revoke:
+				h.drop("stream.online") // Twitch no longer holds it as enabled
+				_ = conn.WriteMessage(websocket.TextMessage, revocationFor("stream.online", status))
+			case <-time.After(5 * time.Second):
+				if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
+					return
+				}
+			}
+		}
+	})
+	return revoke, dials
+}
+
 func testRevokedUntilDeclared(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tw := newFakeTwitch()
 		h := newHelixFake(tw)
-		var dials atomic.Int32
-		revoke := make(chan struct{})
-		tw.sessions(func(conn *websocket.Conn) {
-			go func() { <-tw.stop; conn.Close() }()
-			dials.Add(1)
-			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
-			for {
-				select {
-				case <-tw.stop:
-					return
-				case <-revoke:
-					h.drop("stream.online") // Twitch no longer holds it as enabled
-					_ = conn.WriteMessage(websocket.TextMessage, revocationFor("stream.online", "version_removed"))
-				case <-time.After(5 * time.Second):
-					if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-						return
-					}
-				}
-			}
-		})
+		revoke, dials := revokingSession(tw, h, "version_removed")
 		c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
 		defer end()
 		synctest.Wait()
