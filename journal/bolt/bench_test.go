@@ -82,3 +82,31 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPending is what a page registering costs the journal: finding
+// the alerts of its room that reached no page, in a room whose last 200
+// alerts (the default retention) all reached one, save every twentieth.
+// After a restart every page of a busy room pays it once.
+func BenchmarkPending(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	payload := strings.Repeat("x", 150)
+	for i := range 200 {
+		e, err := s.Append(ctx, delivery("room", fmt.Sprint("e", i), payload))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i%20 != 0 {
+			if err := s.Mark(ctx, "room", e.Offset, 1, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for b.Loop() {
+		got, err := s.Pending(ctx, "room", time.Time{})
+		if err != nil || len(got) != 10 {
+			b.Fatalf("Pending = %d entries, %v; want 10", len(got), err)
+		}
+	}
+}

@@ -15,26 +15,30 @@ import (
 
 // After implements journal.Journal.
 func (s *Store) After(ctx context.Context, room string, after uint64, limit int) ([]journal.Entry, error) {
-	return s.records(ctx, room, func() []slot { return s.idx.after(room, after, limit) }, nil)
+	return s.records(ctx, room, func() []slot { return s.idx.after(room, after, limit) })
 }
 
 // Last implements journal.Journal.
 func (s *Store) Last(ctx context.Context, room string, n int) ([]journal.Entry, error) {
-	return s.records(ctx, room, func() []slot { return s.idx.last(room, n) }, nil)
+	return s.records(ctx, room, func() []slot { return s.idx.last(room, n) })
 }
 
-// Pending implements journal.Journal.
+// Pending implements journal.Journal. The index has every entry's
+// counters, so only the entries that reached no page are read and
+// decoded: after a restart every page of a busy room asks once.
 func (s *Store) Pending(ctx context.Context, room string, since time.Time) ([]journal.Entry, error) {
-	return s.records(ctx, room, func() []slot { return s.idx.since(room, since) }, func(e journal.Entry) bool { return e.Reached == 0 })
+	unreached := func() []slot {
+		return slices.DeleteFunc(s.idx.since(room, since), func(sl slot) bool { return sl.reached > 0 })
+	}
+	return s.records(ctx, room, unreached)
 }
 
 // records reads the entries of room at the slots pick chooses, oldest
-// first, keeping those keep accepts (all when keep is nil). It first
-// waits for the entries staged before it (see Stager): their deliveries
-// may already be on pages, so a page recovering now must find them (at
-// most the commit in progress and the next). A slot trimmed since the
-// index gave it out is skipped.
-func (s *Store) records(ctx context.Context, room string, pick func() []slot, keep func(journal.Entry) bool) ([]journal.Entry, error) {
+// first. It first waits for the entries staged before it (see Stager):
+// their deliveries may already be on pages, so a page recovering now must
+// find them (at most the commit in progress and the next). A slot trimmed
+// since the index gave it out is skipped.
+func (s *Store) records(ctx context.Context, room string, pick func() []slot) ([]journal.Entry, error) {
 	if err := s.stager.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -56,9 +60,7 @@ func (s *Store) records(ctx context.Context, room string, pick func() []slot, ke
 			}
 			// The index has the counters; the record may not have them yet.
 			e.Reached, e.Acked = int(sl.reached), int(sl.acked)
-			if keep == nil || keep(e) {
-				out = append(out, e)
-			}
+			out = append(out, e)
 		}
 		return nil
 	})
