@@ -241,6 +241,7 @@ func TestRouteCommand(t *testing.T) {
 		{name: "default rules, unrouted", args: []string{"--event", `{"source":"kofi","type":"Donation"}`}, code: exitOK, want: `"unrouted": true`},
 		{name: "bad event JSON", args: []string{"--event", `{"sorce":"x"}`}, code: exitUsage, want: `unknown field "sorce"`},
 		{name: "no event", args: nil, code: exitUsage, want: "usage: herald route"},
+		{name: "an event and a sample", args: []string{"--sample", "channel.raid", "-e", `{}`}, code: exitUsage, want: "not both"},
 		{name: "help in herald -h style", args: []string{"-h"}, code: exitOK, want: "options:\n  -h, --help            show this help message and exit\n  -r RULES, --rules RULES"},
 		{name: "a rule error exits 1", args: []string{"--rules", writeRules(t, "version: 1\nrules:\n  - name: raid\n    to: a\n    set:\n      text: data.from + data.viewers\n"),
 			"--event", `{"source":"twitch","type":"channel.raid","data":{"from":"ann","viewers":5}}`}, code: exitFailure, want: `"field": "set.text"`},

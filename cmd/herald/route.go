@@ -46,7 +46,9 @@ func runRoute(ctx context.Context, args []string, getenv func(string) (string, b
 	switch {
 	case len(rest) > 0:
 		return usageError(stderr, "route", routeUsage, "unexpected argument %q (the event goes in -e JSON or -e @FILE)", rest[0])
-	case sample != "" && event == "":
+	case sample != "" && event != "":
+		return usageError(stderr, "route", routeUsage, "give -e to route an event or --sample to print one, not both (herald route --sample TYPE > ev.json, then -e @ev.json)")
+	case sample != "":
 		out, note, err := sampleEvent(ingress.DefaultShapes, sample)
 		if err != nil {
 			fmt.Fprintf(stderr, "herald route: %v\n", err)
