@@ -149,19 +149,9 @@ func (h *helixFake) held(session string) []string {
 // oneSession serves one welcome ("s1"), then keepalives, counting dials.
 func oneSession(tw *fakeTwitch, dials *atomic.Int32) {
 	tw.sessions(func(conn *websocket.Conn) {
-		go func() { <-tw.stop; conn.Close() }()
 		dials.Add(1)
 		_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
-		for {
-			select {
-			case <-tw.stop:
-				return
-			case <-time.After(5 * time.Second):
-			}
-			if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-				return
-			}
-		}
+		tw.keepAlive(conn, 5*time.Second)
 	})
 }
 
@@ -256,10 +246,7 @@ func TestDeclareOnTheRunningSession(t *testing.T) {
 		if n := dials.Load(); n != 1 || st.State != ingress.StateConnected || st.Session != "s1" {
 			t.Errorf("%d connections, state %s, session %q; want the one session kept throughout", n, st.State, st.Session)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 
@@ -286,10 +273,7 @@ func TestDeclareWhileSubscribing(t *testing.T) {
 		if got := statuses(c); got != "channel.cheer=enabled" {
 			t.Errorf("status: %s", got)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 
@@ -302,45 +286,43 @@ func TestDeclareWhileSubscribing(t *testing.T) {
 func TestDeclareAsksAgainForRevoked(t *testing.T) {
 	t.Run("authorization_revoked, then a new login", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			tw := newFakeTwitch()
-			h := newHelixFake(tw)
-			revoke, _ := revokingSession(tw, h, "authorization_revoked")
-			c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
+			f := newRevokingFake("authorization_revoked")
+			c, cancel, done, end := f.run(sub("stream.online"), sub("channel.cheer"))
 			defer end()
-			synctest.Wait()
-			h.took()
-			revoke <- struct{}{}
-			synctest.Wait()
+			f.revoke()
 			c.AskAgain()
 			synctest.Wait()
-			wantOps(t, h, "create stream.online")
+			wantOps(t, f.h, "create stream.online")
 			if got := statuses(c); got != "stream.online=enabled channel.cheer=enabled" {
 				t.Errorf("status after a new login: %s", got)
 			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("Run returned %v after cancel, want nil", err)
-			}
+			stopRun(t, cancel, done)
 		})
 	})
 	t.Run("version_removed", testRevokedUntilDeclared)
 }
 
-// revokingSession makes tw's sessions welcome as s1 and keep alive; a send
-// on revoke has Twitch revoke stream.online for status. dials counts the
-// sessions opened.
-func revokingSession(tw *fakeTwitch, h *helixFake, status string) (revoke chan struct{}, dials *atomic.Int32) {
-	revoke, dials = make(chan struct{}), &atomic.Int32{}
-	tw.sessions(func(conn *websocket.Conn) {
-		go func() { <-tw.stop; conn.Close() }()
-		dials.Add(1)
+// revokingFake is Twitch, with Helix faked, whose sessions welcome as s1
+// and keep alive, and which revokes stream.online for status on demand.
+type revokingFake struct {
+	*fakeTwitch
+	h       *helixFake
+	dials   atomic.Int32 // sessions opened
+	revokes chan struct{}
+}
+
+func newRevokingFake(status string) *revokingFake {
+	f := &revokingFake{fakeTwitch: newFakeTwitch(), revokes: make(chan struct{})}
+	f.h = newHelixFake(f.fakeTwitch)
+	f.sessions(func(conn *websocket.Conn) {
+		f.dials.Add(1)
 		_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
 		for {
 			select {
-			case <-tw.stop:
+			case <-f.stop:
 				return
-			case <-revoke:
-				h.drop("stream.online") // Twitch no longer holds it as enabled
+			case <-f.revokes:
+				f.h.drop("stream.online") // Twitch no longer holds it as enabled
 				_ = conn.WriteMessage(websocket.TextMessage, revocationFor("stream.online", status))
 			case <-time.After(5 * time.Second):
 				if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
@@ -349,41 +331,43 @@ func revokingSession(tw *fakeTwitch, h *helixFake, status string) (revoke chan s
 			}
 		}
 	})
-	return revoke, dials
+	return f
+}
+
+// revoke lets the client's start settle and forgets the Helix calls it
+// made, then has Twitch revoke stream.online and waits until the client
+// has taken that in.
+func (f *revokingFake) revoke() {
+	synctest.Wait()
+	f.h.took()
+	f.revokes <- struct{}{}
+	synctest.Wait()
 }
 
 func testRevokedUntilDeclared(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tw := newFakeTwitch()
-		h := newHelixFake(tw)
-		revoke, dials := revokingSession(tw, h, "version_removed")
-		c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
+		f := newRevokingFake("version_removed")
+		c, cancel, done, end := f.run(sub("stream.online"), sub("channel.cheer"))
 		defer end()
-		synctest.Wait()
-		h.took()
-		revoke <- struct{}{}
-		synctest.Wait()
+		f.revoke()
 		c.AskAgain()
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		wantOps(t, h) // nothing asked for
+		wantOps(t, f.h) // nothing asked for
 		if got := statuses(c); got != "stream.online=revoked channel.cheer=enabled" {
 			t.Fatalf("status after the revocation: %s", got)
 		}
 		c.Declare([]eventsub.Request{sub("stream.online"), sub("channel.cheer"), sub("channel.follow")})
 		synctest.Wait()
-		ops := h.took()
+		ops := f.h.took()
 		slices.Sort(ops)
 		if want := []string{"create channel.follow", "create stream.online"}; !slices.Equal(ops, want) {
 			t.Errorf("Helix calls after the declaration changed = %q, want %q", ops, want)
 		}
-		if n := dials.Load(); n != 1 {
+		if n := f.dials.Load(); n != 1 {
 			t.Errorf("%d connections, want one", n)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 

@@ -38,50 +38,43 @@ func newMoveFake(refuse func(int32) bool) *moveFake {
 	f := &moveFake{fakeTwitch: newFakeTwitch(), refuse: refuse, handled: make(chan string, 64),
 		welcomedElsewhere: make(chan struct{}), grace: 30 * time.Second}
 	f.handle = func(_ context.Context, m eventsub.Message) { f.handled <- m.ID }
-	var up websocket.Upgrader
 	f.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 		moved := r.URL.Query().Has("moved")
 		if moved && f.refuse(f.moves.Add(1)) {
 			http.Error(w, "edge restarting", http.StatusServiceUnavailable)
 			return
 		}
-		conn, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		f.handlers.Add(1)
-		defer f.handlers.Done()
-		defer conn.Close()
-		go func() { <-f.stop; conn.Close() }()
-		if moved {
-			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
-			close(f.welcomedElsewhere)
-			_ = conn.WriteMessage(websocket.TextMessage, notificationMsg("on-the-new-connection"))
-			f.keepAlive(conn)
-			return
-		}
-		n := f.sessionsStarted.Add(1)
-		_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
-		if n > 1 {
-			f.keepAlive(conn) // a session started over: nothing more to say
-			return
-		}
-		_ = conn.WriteMessage(websocket.TextMessage, reconnectMsg("ws://herald.test/ws?moved"))
-		grace := time.After(f.grace)
-		for i := 0; ; i++ {
-			select {
-			case <-f.welcomedElsewhere:
-				_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "reconnect grace time expired"))
-				return
-			case <-grace:
-				_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "reconnect grace time expired"))
-				return
-			case <-time.After(5 * time.Second):
-				_ = conn.WriteMessage(websocket.TextMessage, notificationMsg("on-the-old-connection-"+string(rune('a'+i))))
-			case <-f.stop:
+		f.serveSession(w, r, func(conn *websocket.Conn) {
+			if moved {
+				_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
+				close(f.welcomedElsewhere)
+				_ = conn.WriteMessage(websocket.TextMessage, notificationMsg("on-the-new-connection"))
+				f.keepAlive(conn, 5*time.Second)
 				return
 			}
-		}
+			n := f.sessionsStarted.Add(1)
+			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
+			if n > 1 {
+				f.keepAlive(conn, 5*time.Second) // a session started over: nothing more to say
+				return
+			}
+			_ = conn.WriteMessage(websocket.TextMessage, reconnectMsg("ws://herald.test/ws?moved"))
+			grace := time.After(f.grace)
+			for i := 0; ; i++ {
+				select {
+				case <-f.welcomedElsewhere:
+					_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "reconnect grace time expired"))
+					return
+				case <-grace:
+					_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "reconnect grace time expired"))
+					return
+				case <-time.After(5 * time.Second):
+					_ = conn.WriteMessage(websocket.TextMessage, notificationMsg("on-the-old-connection-"+string(rune('a'+i))))
+				case <-f.stop:
+					return
+				}
+			}
+		})
 	})
 	f.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 		f.creates.Add(1)
@@ -89,20 +82,6 @@ func newMoveFake(refuse func(int32) bool) *moveFake {
 		_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"stream.online","version":"1"}]}`))
 	})
 	return f
-}
-
-// keepAlive sends keepalives on conn until the test ends.
-func (f *moveFake) keepAlive(conn *websocket.Conn) {
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-time.After(5 * time.Second):
-			if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-				return
-			}
-		}
-	}
 }
 
 // drain returns what was handled so far.
@@ -137,10 +116,7 @@ func TestMoveRetriedWhileTheOldConnectionDelivers(t *testing.T) {
 		if m, s, c := f.moves.Load(), f.sessionsStarted.Load(), f.creates.Load(); m != 4 || s != 1 || c != 1 {
 			t.Errorf("%d dials of reconnect_url, %d sessions, %d subscription creates; want 4, 1 and 1 (the move retried, the session kept)", m, s, c)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 
@@ -167,10 +143,7 @@ func TestMoveGivenUpWhenTheGraceEnds(t *testing.T) {
 		if s, c := f.sessionsStarted.Load(), f.creates.Load(); s != 2 || c != 2 {
 			t.Errorf("%d sessions and %d creates after the move failed, want 2 and 2 (a new session, subscribed again)", s, c)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 
@@ -208,9 +181,6 @@ func TestMoveGivenUpAtOnceOn4004(t *testing.T) {
 			!strings.Contains(logged, `close_code=4004 meaning="reconnect grace time expired"`) {
 			t.Errorf("the 4004 was not logged with its meaning:\n%s", logged)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }

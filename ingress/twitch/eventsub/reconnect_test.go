@@ -34,7 +34,6 @@ func TestReconnectWhileHandling(t *testing.T) {
 		}
 		welcomed := make(chan struct{}) // the new connection's welcome went out
 		tw.sessions(func(conn *websocket.Conn) {
-			go func() { <-tw.stop; conn.Close() }()
 			n := dials.Add(1)
 			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
 			if n > 1 {
@@ -80,10 +79,7 @@ func TestReconnectWhileHandling(t *testing.T) {
 		if n, c := dials.Load(), creates.Load(); n != rounds+1 || c != 1 {
 			t.Fatalf("%d connections and %d subscription creates, want %d and 1 (every move followed, one session)", n, c, rounds+1)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 

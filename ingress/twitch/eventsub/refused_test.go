@@ -24,36 +24,13 @@ import (
 func TestRefusedSubscriptionRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tw := newFakeTwitch()
-		var dials, cheerCreates atomic.Int32
-		var refusing atomic.Bool
-		refusing.Store(true)
+		var dials atomic.Int32
 		tw.sessions(func(conn *websocket.Conn) {
 			dials.Add(1)
 			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s1", 10))
-			for {
-				select {
-				case <-tw.stop:
-					return
-				case <-time.After(9 * time.Second):
-				}
-				if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-					return
-				}
-			}
+			tw.keepAlive(conn, 9*time.Second)
 		})
-		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			if bytes.Contains(body, []byte(`"channel.cheer"`)) {
-				cheerCreates.Add(1)
-				if refusing.Load() {
-					w.WriteHeader(403)
-					_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
-					return
-				}
-			}
-			w.WriteHeader(202)
-			_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"t","version":"1"}]}`))
-		})
+		h := newCheerRefuser(tw)
 		c, cancel, done, end := tw.run(sub("stream.online"), sub("channel.cheer"))
 		defer end()
 		status := func() map[string]ingress.SubscriptionStatus {
@@ -66,7 +43,7 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 
 		synctest.Wait()
 		start := time.Now()
-		if n := cheerCreates.Load(); n != 1 {
+		if n := h.cheerAsks.Load(); n != 1 {
 			t.Fatalf("after the welcome channel.cheer was asked for %d times, want 1", n)
 		}
 		st := status()
@@ -90,7 +67,7 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 		for _, w := range wantBy {
 			time.Sleep(start.Add(w.at).Sub(time.Now()))
 			synctest.Wait()
-			if n := cheerCreates.Load(); n != w.asks {
+			if n := h.cheerAsks.Load(); n != w.asks {
 				t.Fatalf("at +%v channel.cheer was asked for %d times, want %d", w.at, n, w.asks)
 			}
 		}
@@ -98,25 +75,22 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 			t.Fatalf("next retry %v away, want at most %v", st.RetryAt.Sub(time.Now()), eventsub.MaxRefusedRetry)
 		}
 
-		refusing.Store(false) // the streamer logged in again with the scope
+		h.refusing.Store(false) // the streamer logged in again with the scope
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		if st := status()["channel.cheer"]; st.Status != ingress.SubEnabled || !st.RetryAt.IsZero() {
 			t.Fatalf("after Helix accepted it cheer = %+v, want enabled", st)
 		}
-		asked := cheerCreates.Load()
+		asked := h.cheerAsks.Load()
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		if n := cheerCreates.Load(); n != asked {
+		if n := h.cheerAsks.Load(); n != asked {
 			t.Fatalf("an enabled subscription was asked for %d more times", n-asked)
 		}
 		if n := dials.Load(); n != 1 {
 			t.Fatalf("%d connections, want the one session kept throughout", n)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 		if st := c.Status(); st.State != ingress.StateStopped {
 			t.Fatalf("after Run returned the state is %q, want stopped", st.State)
 		}
@@ -144,8 +118,7 @@ func TestNoSessionWhileNothingIsDue(t *testing.T) {
 		})
 		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 			asks.Add(1)
-			w.WriteHeader(403)
-			_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
+			forbidden(w)
 		})
 		c, cancel, done, end := tw.run(sub("channel.cheer"))
 		defer end()
@@ -178,10 +151,7 @@ func TestNoSessionWhileNothingIsDue(t *testing.T) {
 		if n := asks.Load(); n != 5 {
 			t.Errorf("the refused subscription was asked for %d times, want once per session (5)", n)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 
@@ -214,11 +184,40 @@ func TestNoSessionWhenEverythingIsRevoked(t *testing.T) {
 		if st := c.Status(); st.State != ingress.StateWaiting {
 			t.Errorf("state = %q, want %q", st.State, ingress.StateWaiting)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
+}
+
+// cheerRefuser is Helix's subscription endpoint for a login that may lack
+// channel.cheer's scope: while refusing is set (from the start) it refuses
+// channel.cheer with 403, and it accepts everything else.
+type cheerRefuser struct {
+	refusing  atomic.Bool
+	cheerAsks atomic.Int32 // creations of channel.cheer asked for, refused or not
+}
+
+func newCheerRefuser(tw *fakeTwitch) *cheerRefuser {
+	h := &cheerRefuser{}
+	h.refusing.Store(true)
+	tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"channel.cheer"`)) {
+			h.cheerAsks.Add(1)
+			if h.refusing.Load() {
+				forbidden(w)
+				return
+			}
+		}
+		w.WriteHeader(202)
+		_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"t","version":"1"}]}`))
+	})
+	return h
+}
+
+// forbidden is Helix's answer to a creation the login has no scope for.
+func forbidden(w http.ResponseWriter) {
+	w.WriteHeader(403)
+	_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
 }
 
 func revocationMsg(typ string) []byte { return revocationFor(typ, "authorization_revoked") }
@@ -246,41 +245,18 @@ func TestAskAgainAfterNewLogin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tw := newFakeTwitch()
-				var dials, cheerAsks atomic.Int32
-				var refusing atomic.Bool
-				refusing.Store(true)
+				var dials atomic.Int32
+				h := newCheerRefuser(tw)
 				tw.sessions(func(conn *websocket.Conn) {
 					dials.Add(1)
 					_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg(fmt.Sprint("s", dials.Load()), 10))
-					if len(tc.subs) == 1 && refusing.Load() {
+					if len(tc.subs) == 1 && h.refusing.Load() {
 						// Nothing subscribed: Twitch ends the session after 10 s.
 						time.Sleep(10 * time.Second)
 						_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4003, ""), time.Now().Add(time.Second))
 						return
 					}
-					for {
-						select {
-						case <-tw.stop:
-							return
-						case <-time.After(9 * time.Second):
-						}
-						if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-							return
-						}
-					}
-				})
-				tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
-					body, _ := io.ReadAll(r.Body)
-					if bytes.Contains(body, []byte(`"channel.cheer"`)) {
-						cheerAsks.Add(1)
-						if refusing.Load() {
-							w.WriteHeader(403)
-							_, _ = w.Write([]byte(`{"error":"Forbidden","status":403,"message":"subscription missing proper authorization"}`))
-							return
-						}
-					}
-					w.WriteHeader(202)
-					_, _ = w.Write([]byte(`{"data":[{"id":"x","status":"enabled","type":"t","version":"1"}]}`))
+					tw.keepAlive(conn, 9*time.Second)
 				})
 				c, cancel, done, end := tw.run(tc.subs...)
 				defer end()
@@ -293,10 +269,10 @@ func TestAskAgainAfterNewLogin(t *testing.T) {
 					}
 				}
 
-				refusing.Store(false) // the streamer logged in again with the scope
+				h.refusing.Store(false) // the streamer logged in again with the scope
 				c.AskAgain()
 				synctest.Wait()
-				if n := cheerAsks.Load(); n != 2 {
+				if n := h.cheerAsks.Load(); n != 2 {
 					t.Fatalf("channel.cheer was asked for %d times, want twice (at start, at once after AskAgain)", n)
 				}
 				for _, s := range c.Status().Subscriptions {
@@ -307,10 +283,7 @@ func TestAskAgainAfterNewLogin(t *testing.T) {
 				if n := dials.Load(); n != tc.wantDials {
 					t.Errorf("%d sessions, want %d", n, tc.wantDials)
 				}
-				cancel()
-				if err := <-done; err != nil {
-					t.Fatalf("Run returned %v after cancel, want nil", err)
-				}
+				stopRun(t, cancel, done)
 			})
 		})
 	}

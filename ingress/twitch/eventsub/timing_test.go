@@ -80,19 +80,45 @@ func newFakeTwitch() *fakeTwitch {
 }
 
 // sessions serves the EventSub WebSocket: handle runs for each connection,
-// which is closed when it returns.
+// as serveSession says.
 func (f *fakeTwitch) sessions(handle func(conn *websocket.Conn)) {
+	f.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) { f.serveSession(w, r, handle) })
+}
+
+// serveSession upgrades r to a WebSocket and runs handle on it, tracked for
+// end; the connection is closed when handle returns or when the test ends.
+func (f *fakeTwitch) serveSession(w http.ResponseWriter, r *http.Request, handle func(conn *websocket.Conn)) {
 	var up websocket.Upgrader
-	f.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		conn, err := up.Upgrade(w, r, nil)
-		if err != nil {
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	f.handlers.Add(1)
+	defer f.handlers.Done()
+	defer conn.Close()
+	go func() { <-f.stop; conn.Close() }()
+	handle(conn)
+}
+
+// keepAlive sends a keepalive on conn every d until the test ends or a send
+// fails.
+func (f *fakeTwitch) keepAlive(conn *websocket.Conn, d time.Duration) {
+	f.keepAliveWhile(conn, d, func() bool { return true })
+}
+
+// keepAliveWhile is keepAlive for a session that falls silent: it returns
+// at the first tick that finds alive() false.
+func (f *fakeTwitch) keepAliveWhile(conn *websocket.Conn, d time.Duration, alive func() bool) {
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-time.After(d):
+		}
+		if !alive() || conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
 			return
 		}
-		f.handlers.Add(1)
-		defer f.handlers.Done()
-		defer conn.Close()
-		handle(conn)
-	})
+	}
 }
 
 // run starts a client of f that declares subs. end stops the client, the
@@ -119,6 +145,16 @@ func (f *fakeTwitch) run(subs ...eventsub.Request) (c *eventsub.Client, cancel c
 		srv.Close()
 		f.ln.Close()
 		f.handlers.Wait()
+	}
+}
+
+// stopRun cancels a client started by run and fails t unless its Run then
+// returns nil.
+func stopRun(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v after cancel, want nil", err)
 	}
 }
 
@@ -149,23 +185,10 @@ func TestKeepaliveTimeoutAndBackoff(t *testing.T) {
 		var dials atomic.Int32
 		var sendKeepalives atomic.Bool
 		tw.sessions(func(conn *websocket.Conn) {
-			go func() { <-tw.stop; conn.Close() }()
 			dials.Add(1)
 			_ = conn.WriteMessage(websocket.TextMessage, welcomeMsg("s", 10))
-			for {
-				select {
-				case <-tw.stop:
-					return
-				case <-time.After(9 * time.Second):
-				}
-				if sendKeepalives.Load() {
-					if conn.WriteMessage(websocket.TextMessage, keepaliveMsg()) != nil {
-						return
-					}
-				} else if _, _, err := conn.ReadMessage(); err != nil {
-					return // the client gave up on us
-				}
-			}
+			tw.keepAliveWhile(conn, 9*time.Second, sendKeepalives.Load)
+			_, _, _ = conn.ReadMessage() // silent until the client gives up on us
 		})
 		tw.mux.HandleFunc("/helix/eventsub/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(202)
@@ -191,10 +214,7 @@ func TestKeepaliveTimeoutAndBackoff(t *testing.T) {
 		if n := dials.Load(); n > 3 {
 			t.Fatalf("%d connections while keepalives kept coming, want the session kept", n)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run returned %v after cancel, want nil", err)
-		}
+		stopRun(t, cancel, done)
 	})
 }
 
