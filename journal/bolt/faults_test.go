@@ -17,6 +17,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/boltfile/bolttest"
 	"github.com/heraldhq/herald/journal"
 	"github.com/heraldhq/herald/journal/bolt"
 )
@@ -130,6 +131,9 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// bbolt panics inside Open on a freelist page of another type; the
+		// file stayed open and mapped, and Windows refused to move it.
+		{name: "freelist page scribbled over", spoil: func(t *testing.T, path string) { bolttest.SpoilFreelistPages(t, path) }},
 		// A file cut short names pages past its end: reading one at open
 		// was a memory fault that crashed herald before it listened.
 		{name: "cut short after its header pages", spoil: func(t *testing.T, path string) {
@@ -170,6 +174,9 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			aside, _ := filepath.Glob(filepath.Join(dir, bolt.FileName+".corrupt-*"))
 			if len(aside) != 1 {
 				t.Fatalf("files moved aside: %v, want one herald.db.corrupt-<time>", aside)
+			}
+			if held := bolttest.HeldOpen(t, aside[0]); len(held) > 0 {
+				t.Errorf("the file moved aside is still open (%v): where files cannot be moved while open (Windows), it would not have been", held)
 			}
 			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), aside[0]) {
 				t.Errorf("log = %q, want an ERROR naming %s", logs.String(), aside[0])

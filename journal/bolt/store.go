@@ -19,6 +19,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/heraldhq/herald/internal/boltfile"
 	"github.com/heraldhq/herald/internal/outage"
 	"github.com/heraldhq/herald/journal"
 )
@@ -286,8 +287,11 @@ func openFile(path, walPath string, opts Options, log *slog.Logger) (o opened, e
 			o = opened{}
 		}
 	}()
-	if err := checkExtent(path); err != nil {
-		return o, err
+	// Damage bbolt would panic or fault on while it opens the file is
+	// found first: a panic inside bbolt.Open leaves the file open and
+	// mapped, which Windows will not let be moved aside.
+	if err := boltfile.Check(path); err != nil {
+		return o, &corruptError{err}
 	}
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:      2 * time.Second,

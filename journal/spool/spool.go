@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/boltfile"
 )
 
 var bucket = []byte("outbox")
@@ -79,6 +81,9 @@ func (e *corruptError) Error() string { return "corrupt outbox file: " + e.err.E
 func (e *corruptError) Unwrap() error { return e.err }
 
 func open(path string) (db *bbolt.DB, err error) {
+	// A damaged page can send bbolt's reads outside its map; this
+	// goroutine's fault then panics, and the recover below sees it.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil { // bbolt panics on some damaged pages
 			if db != nil {
@@ -87,6 +92,12 @@ func open(path string) (db *bbolt.DB, err error) {
 			db, err = nil, &corruptError{fmt.Errorf("bbolt panicked: %v", p)}
 		}
 	}()
+	// What bbolt would panic or fault on while it opens the file is found
+	// first: a panic inside bbolt.Open leaves the file open and mapped,
+	// which Windows will not let be moved aside.
+	if err := boltfile.Check(path); err != nil {
+		return nil, &corruptError{err}
+	}
 	// A lock held by another node is not waited for: that node is alive.
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 100 * time.Millisecond})
 	switch {

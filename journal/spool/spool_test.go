@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/boltfile/bolttest"
 )
 
 func delivery(room, id string) herald.Delivery {
@@ -120,26 +121,62 @@ func TestOpenInUse(t *testing.T) {
 	}
 }
 
-// TestOpenMovesADamagedFileAside: a file that is not a spool is moved
-// aside and a new one started; alerts must not stop for it.
+// TestOpenMovesADamagedFileAside: a damaged file is moved aside, whole
+// and no longer held open, and a new one started; alerts must not stop for
+// it. bbolt panics while it opens some damage and faults on a file cut
+// short.
 func TestOpenMovesADamagedFileAside(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	if err := os.WriteFile(path, []byte("not a bbolt file at all, but long enough to be read as one......"), 0o600); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		spoil func(t *testing.T, path string)
+	}{
+		{name: "not a bbolt file", spoil: func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte("not a bbolt file at all, but long enough to be read as one......"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "freelist page scribbled over", spoil: func(t *testing.T, path string) { bolttest.SpoilFreelistPages(t, path) }},
+		{name: "cut short after its header pages", spoil: func(t *testing.T, path string) {
+			if err := os.Truncate(path, 3*int64(os.Getpagesize())); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
-	s, aside, err := Open(path)
-	if err != nil {
-		t.Fatalf("Open of a damaged file: %v", err)
-	}
-	defer s.Close()
-	if aside == "" {
-		t.Fatal("the damaged file was not moved aside")
-	}
-	if b, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(b), "not a bbolt") {
-		t.Errorf("aside %s: %q, %v: want the damaged file's bytes", aside, b, err)
-	}
-	if _, err := s.Keep(delivery("r", "x"), time.Now(), 1); err != nil {
-		t.Errorf("the new file cannot keep: %v", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "outbox.db")
+			s := mustOpen(t, path)
+			for i := range 300 { // pages enough that a cut leaves some named past the end
+				if _, err := s.Keep(delivery("r", fmt.Sprint(i)), time.Now(), 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tc.spoil(t, path)
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, aside, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open of a damaged file: %v", err)
+			}
+			defer s.Close()
+			if aside == "" {
+				t.Fatal("the damaged file was not moved aside")
+			}
+			if b, err := os.ReadFile(aside); err != nil || !bytes.Equal(b, want) {
+				t.Errorf("aside %s: %d bytes, %v: want the damaged file's %d bytes", aside, len(b), err, len(want))
+			}
+			if held := bolttest.HeldOpen(t, aside); len(held) > 0 {
+				t.Errorf("the file moved aside is still open (%v): where files cannot be moved while open (Windows), it would not have been", held)
+			}
+			if _, err := s.Keep(delivery("r", "x"), time.Now(), 1); err != nil {
+				t.Errorf("the new file cannot keep: %v", err)
+			}
+		})
 	}
 }
 
