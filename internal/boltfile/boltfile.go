@@ -109,7 +109,7 @@ func check(r io.ReaderAt, size int64) error {
 	cur, ok := currentMeta(r)
 	if !ok {
 		if size < 2*int64(os.Getpagesize()) {
-			return damaged("file of %d bytes holds no journal header", size)
+			return damaged("file of %d bytes holds no bbolt header", size)
 		}
 		return nil
 	}
