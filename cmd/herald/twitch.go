@@ -233,6 +233,10 @@ func (c twitchCmd) status() error {
 	if err != nil {
 		return err
 	}
+	if err := src.Unsaved(); err != nil {
+		// Twitch took the old refresh token: the login in the file is spent.
+		return fmt.Errorf("the Twitch login was renewed but could not be saved (%w); run `herald twitch login` again", err)
+	}
 	fmt.Fprintf(c.stdout, "logged in as %s (user id %s)\nscopes:  %s\nexpires: %s\n", tok.Login, tok.UserID, scopeList(tok.Scopes), tok.Expires.Local().Format(time.RFC1123))
 	helix := &eventsub.Helix{BaseURL: c.cfg.HelixURL, ClientID: c.cfg.ClientID, Tokens: src}
 	subs, listErr := helix.List(c.ctx)

@@ -405,10 +405,12 @@ func sameRequests(a, b []eventsub.Request) bool {
 // reconnect should not wait on a refresh.
 const freshEvery = time.Minute
 
-// keepFresh renews the token ahead of its expiry while the session runs.
+// keepFresh renews the token ahead of its expiry while the session runs,
+// and says, once a minute, while a renewed login is not saved.
 func (a *Adapter) keepFresh(ctx context.Context) {
 	t := time.NewTicker(freshEvery)
 	defer t.Stop()
+	told := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -417,8 +419,24 @@ func (a *Adapter) keepFresh(ctx context.Context) {
 			if _, err := a.src.Token(ctx); err != nil && ctx.Err() == nil {
 				a.p.Log.Warn("Twitch token not refreshed; the running session is unaffected", "err", err)
 			}
+			told = a.tellUnsaved(told)
 		}
 	}
+}
+
+// tellUnsaved logs a renewed login that is not saved yet at ERROR (a
+// restart would need a new login; the login poll saves it again), and at
+// INFO once it is, after told. It returns whether the failure stands.
+func (a *Adapter) tellUnsaved(told bool) bool {
+	err := a.src.Unsaved()
+	switch {
+	case err != nil:
+		a.p.Log.Error("the renewed Twitch login could not be saved; herald goes on with it and tries again, but a restart before then needs `herald twitch login`", "err", err)
+		return true
+	case told:
+		a.p.Log.Info("the renewed Twitch login is saved")
+	}
+	return false
 }
 
 func (a *Adapter) seen(id string) bool {

@@ -222,3 +222,139 @@ func TestSourceChanged(t *testing.T) {
 		t.Errorf("after Changed, Token = %v; want the new login's token", err)
 	}
 }
+
+// flakyStore is the login file with faults on call: the next saves fail
+// (a full disk; on Windows a rename over a file another program holds
+// open), or the next load returns a copy read before the last save.
+type flakyStore struct {
+	auth.Store
+	failSaves int
+	stale     *auth.Token
+}
+
+func (f *flakyStore) Save(t auth.Token) error {
+	if f.failSaves > 0 {
+		f.failSaves--
+		return errors.New("saving the Twitch login: rename: Access is denied.")
+	}
+	return f.Store.Save(t)
+}
+
+func (f *flakyStore) Load() (auth.Token, error) {
+	if t := f.stale; t != nil {
+		f.stale = nil
+		return *t, nil
+	}
+	return f.Store.Load()
+}
+
+// TestSourceKeepsARenewalItCouldNotSave: Twitch takes the old refresh
+// token when it renews a login, so a renewed token whose save failed is
+// the login now. It stays in use, is reported unsaved, and is saved again
+// by the next login poll (Changed), which does not take the file's spent
+// token for a new login; nor does a poll that read the file just before
+// a renewal was saved. A logout meanwhile is not undone.
+func TestSourceKeepsARenewalItCouldNotSave(t *testing.T) {
+	setup := func(t *testing.T) (*faketwitch.Server, *flakyStore, *auth.Source) {
+		fake := faketwitch.New(t)
+		fake.Grant("old", "r", "new")
+		store := &flakyStore{Store: auth.Store{Dir: t.TempDir()}}
+		old := auth.Token{ClientID: "cid", Access: auth.NewSecret("old"), Refresh: auth.NewSecret("r"), Expires: time.Now().Add(time.Minute)}
+		if err := store.Store.Save(old); err != nil {
+			t.Fatal(err)
+		}
+		src := &auth.Source{Client: &auth.Client{BaseURL: fake.AuthURL(), ClientID: "cid"}, Kind: auth.User, Store: store}
+		return fake, store, src
+	}
+	access := func(t *testing.T, src *auth.Source) string {
+		t.Helper()
+		tok, err := src.Token(t.Context())
+		if err != nil {
+			t.Fatalf("Token = %v; want the renewed login in use", err)
+		}
+		return tok.Access.Value()
+	}
+	t.Run("save failed", func(t *testing.T) {
+		_, store, src := setup(t)
+		store.failSaves = 2
+		if got := access(t, src); got != "new" { // renewed: within 5 minutes of expiry
+			t.Fatalf("Token = %q, want the renewed token", got)
+		}
+		if src.Unsaved() == nil {
+			t.Error("Unsaved = nil after a failed save")
+		}
+		if src.Changed() {
+			t.Fatal("the file's spent token counted as a new login")
+		}
+		if src.Unsaved() == nil { // the second save failed too
+			t.Error("Unsaved = nil while saves fail")
+		}
+		if src.Changed() || src.Unsaved() != nil {
+			t.Fatalf("after a poll with the store working: Unsaved = %v, want the login saved", src.Unsaved())
+		}
+		if saved, err := store.Load(); err != nil || saved.Access.Value() != "new" {
+			t.Errorf("store holds %q, %v; want the renewed token", saved.Access.Value(), err)
+		}
+		if got := access(t, src); got != "new" {
+			t.Errorf("Token = %q after the save, want the renewed token", got)
+		}
+	})
+	t.Run("poll read the file before the renewal was saved", func(t *testing.T) {
+		_, store, src := setup(t)
+		before, _ := store.Load()
+		if got := access(t, src); got != "new" {
+			t.Fatalf("Token = %q, want the renewed token", got)
+		}
+		store.stale = &before
+		if src.Changed() {
+			t.Error("a read from before the renewal counted as a new login")
+		}
+		if got := access(t, src); got != "new" {
+			t.Errorf("Token = %q, want the renewed token", got)
+		}
+	})
+	t.Run("logout while unsaved", func(t *testing.T) {
+		_, store, src := setup(t)
+		store.failSaves = 1
+		access(t, src)
+		if err := store.Delete(); err != nil {
+			t.Fatal(err)
+		}
+		if src.Changed() {
+			t.Error("Changed = true after a logout")
+		}
+		if _, err := store.Load(); !errors.Is(err, auth.ErrNoLogin) {
+			t.Errorf("the login is back after logout (Load: %v)", err)
+		}
+	})
+}
+
+// TestSaveWhileAnotherProgramReadsTheFile: Windows refuses to replace a
+// file another handle has open (herald's own login poll, a backup tool);
+// a save waits for it to let go, as it does for a moment. (Elsewhere the
+// rename never waits.)
+func TestSaveWhileAnotherProgramReadsTheFile(t *testing.T) {
+	store := auth.Store{Dir: t.TempDir()}
+	tok := auth.Token{ClientID: "cid", Access: auth.NewSecret("a1"), Refresh: auth.NewSecret("r1")}
+	if err := store.Save(tok); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		held.Close()
+		close(done)
+	}()
+	tok.Access = auth.NewSecret("a2")
+	if err := store.Save(tok); err != nil {
+		t.Fatalf("Save while the file was held for 100 ms = %v", err)
+	}
+	<-done
+	if got, err := store.Load(); err != nil || got.Access.Value() != "a2" {
+		t.Errorf("Load = %q, %v; want the saved a2", got.Access.Value(), err)
+	}
+}

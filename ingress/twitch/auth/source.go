@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -45,7 +46,21 @@ type Source struct {
 	// same refresh token is not sent again, by every caller holding tok
 	// (each pending Helix call), until another login is loaded.
 	refused error
+	// renewedAway are the access tokens this Source renewed away from
+	// since it loaded tok's login (the newest last, a few at most). The
+	// store may still hold one: read before the renewal was saved, or
+	// because the save failed. That is no new login (Changed): its
+	// refresh token is used up, and taking it would lose the login.
+	renewedAway []Secret
+	// unsaved is why tok, renewed, is not in the store yet; Changed
+	// saves it again. Twitch took the old refresh token, so until it is
+	// saved a restart needs a new login.
+	unsaved error
 }
+
+// keepRenewedAway bounds renewedAway: a save that keeps failing for days
+// still leaves the store with one of the last few.
+const keepRenewedAway = 8
 
 // Token returns the current token, loading or renewing it as needed.
 func (s *Source) Token(ctx context.Context) (Token, error) {
@@ -94,7 +109,7 @@ func (s *Source) load(ctx context.Context) error {
 		if t.ClientID != "" && t.ClientID != s.Client.ClientID {
 			return fmt.Errorf("%w (%s, not %s); run `herald twitch login` again", ErrOtherClient, t.ClientID, s.Client.ClientID)
 		}
-		s.tok = t
+		s.tok, s.renewedAway, s.unsaved = t, nil, nil
 	case Static:
 		if s.Static.IsZero() {
 			return errors.New("access_token is empty")
@@ -151,15 +166,38 @@ func (s *Source) renew(ctx context.Context) error {
 	if t.Refresh.IsZero() {
 		t.Refresh = s.tok.Refresh
 	}
+	s.renewedAway = append(s.renewedAway, s.tok.Access)
+	s.renewedAway = s.renewedAway[max(0, len(s.renewedAway)-keepRenewedAway):]
 	s.tok, s.refused = t, nil
-	return s.Store.Save(t)
+	// The renewal stands even when the save fails (a full disk, or on
+	// Windows another program holding the file open): Twitch has taken
+	// the old refresh token, so the new token is the login now.
+	s.save()
+	return nil
+}
+
+// save writes tok to the store, keeping a failure in unsaved for Changed
+// to try again and Unsaved to report.
+func (s *Source) save() {
+	s.unsaved = s.Store.Save(s.tok)
+}
+
+// Unsaved reports why the token in use, renewed, could not be saved to
+// the store (nil once it was). herald goes on with it, and Changed saves
+// it again; a restart before then needs a new login.
+func (s *Source) Unsaved() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unsaved
 }
 
 // Changed reports whether the Store holds another token than the one in
 // use (or than none): a new `herald twitch login`, or a refresh another
 // process saved. The next Token call then uses the stored one. What this
-// Source saves itself is the token in use, so it never counts. Only a
-// User source has a Store.
+// Source saves itself is the token in use, so it never counts, nor does a
+// token it renewed away from (read before its renewal was saved, or left
+// by a save that failed, which Changed then makes again). Only a User
+// source has a Store.
 func (s *Source) Changed() bool {
 	if s.Kind != User {
 		return false
@@ -169,7 +207,14 @@ func (s *Source) Changed() bool {
 	t, err := s.Store.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil || t.Access.Equal(s.tok.Access) {
+	if err != nil {
+		return false // no login (a logout is not undone), or unreadable
+	}
+	ours := t.Access.Equal(s.tok.Access) || slices.ContainsFunc(s.renewedAway, t.Access.Equal)
+	if ours {
+		if s.loaded && s.unsaved != nil {
+			s.save()
+		}
 		return false
 	}
 	// Loaded again (and checked) by the next Token call.
@@ -204,9 +249,7 @@ func (s *Source) Validate(ctx context.Context) (Token, error) {
 		s.tok.Expires = s.Client.now().Add(time.Duration(v.ExpiresIn) * time.Second)
 	}
 	if s.Kind == User {
-		if err := s.Store.Save(s.tok); err != nil {
-			return Token{}, err
-		}
+		s.save() // what Twitch said of it; kept and tried again on failure, as a renewal is
 	}
 	return s.tok, nil
 }

@@ -119,10 +119,23 @@ func (s Store) write(b []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
+	if err := whileHeld(func() error { return os.Rename(tmp.Name(), s.Path()) }); err != nil {
 		return fmt.Errorf("saving the Twitch login: %w", err)
 	}
 	return nil
+}
+
+// whileHeld runs op again for a moment while it fails because another
+// program has the file open: Windows refuses to replace or remove such a
+// file (herald's own login poll reads it every 2 s, and a backup or sync
+// tool or a virus scanner may hold it). Elsewhere op runs once.
+func whileHeld(op func() error) error {
+	err := op()
+	for wait := 10 * time.Millisecond; err != nil && heldOpen(err) && wait <= 640*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		err = op()
+	}
+	return err
 }
 
 // encode is t as the login file holds it (and a cluster's copy, Shared).
@@ -147,7 +160,7 @@ func decode(b []byte) (Token, error) {
 
 // Delete removes the login; no login is not an error.
 func (s Store) Delete() error {
-	if err := os.Remove(s.Path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := whileHeld(func() error { return os.Remove(s.Path()) }); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing the Twitch login: %w", err)
 	}
 	return nil
