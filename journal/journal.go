@@ -66,6 +66,12 @@ type Journal interface {
 	// Pending returns the entries of room that have reached no page and
 	// were appended at or after since, oldest first.
 	Pending(ctx context.Context, room string, since time.Time) ([]Entry, error)
+	// Claim marks each of room's entries at offsets as reached by one
+	// page, if no page has reached it yet, and returns the offsets it
+	// marked, in the order given. Of pages that claim the same pending
+	// entries at once, from one process or several sharing the store,
+	// each entry goes to one. Entries retention removed are not claimed.
+	Claim(ctx context.Context, room string, offsets []uint64) ([]uint64, error)
 
 	// SaveSession remembers a page's private session id until s.Expires.
 	SaveSession(ctx context.Context, s Session) error

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/pagetest"
 	"github.com/heraldhq/herald/internal/redistest"
@@ -69,6 +70,54 @@ func TestClusterPendingForAPageThatRegisteredDuringAnOutage(t *testing.T) {
 	fire(t, nodes[0].base, code, 4)
 	expectDonation(t, page, 4, false, true)
 	expectDonation(t, next, 4, false, true)
+}
+
+// TestClusterPendingGoesToOnePageOfTwoNodes: a pending alert, and two
+// pages of its code that register on two nodes while Redis is away. Once
+// it is back both nodes claim it for their page within the same second;
+// one page gets it, the other does not get it too. (Each node claimed
+// the alerts no page had reached, and then marked them, in two steps:
+// both pages got it.)
+func TestClusterPendingGoesToOnePageOfTwoNodes(t *testing.T) {
+	srv := redistest.StartDurable(t)
+	nodes := startNodes(t, srv, 2)
+	const code = "pending-twice"
+	fire(t, nodes[0].base, code, 1)
+
+	srv.Stop()
+	waitLink(t, false, nodes...)
+	var pages []*pagetest.Page
+	for _, n := range nodes { // at the same moment: the nodes then retry their owed page together
+		pages = append(pages, pagetest.Start(t, n.base, pagetest.Options{Code: code, Transports: []string{"websocket"}}))
+	}
+	for _, p := range pages {
+		p.Connected(t, pageWait)
+		p.WaitRegistered(t)
+	}
+	srv.Restart()
+	waitLink(t, true, nodes...)
+	// Both nodes try their owed page every second: give both the time to.
+	time.Sleep(3 * time.Second)
+	fire(t, nodes[0].base, code, 2)
+	got := 0
+	for _, p := range pages {
+		m := p.Next(t, pageWait)
+		var payload struct {
+			N string `json:"n"`
+		}
+		if m.Event != "DONATION" || m.Decode(0, &payload) != nil {
+			t.Fatalf("page got %s %s, want a DONATION", m.Event, m.Args)
+		}
+		if payload.N == "1" {
+			got++
+			expectDonation(t, p, 2, false, true)
+		} else if payload.N != "2" {
+			t.Fatalf("page got DONATION n=%s, want 1 (pending) or 2 (live)", payload.N)
+		}
+	}
+	if got != 1 {
+		t.Errorf("%d pages got the pending alert, want exactly one", got)
+	}
 }
 
 // TestClusterSessionsSavedAgainAfterRedisLostThem: Redis restarts empty

@@ -93,6 +93,20 @@ func (x *index) mark(room string, offset uint64, reached, acked int) bool {
 	return true
 }
 
+// claim marks room's entry at offset reached by one page if no page has
+// reached it, and reports whether it did.
+func (x *index) claim(room string, offset uint64) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	sl := x.slotOf(room, offset)
+	if sl == nil || sl.reached > 0 {
+		return false
+	}
+	sl.reached = 1
+	x.dirty[entryKey{room, offset}] = struct{}{}
+	return true
+}
+
 // countsWrite is a changed entry's counters on their way to its record.
 type countsWrite struct {
 	key            entryKey

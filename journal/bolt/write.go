@@ -37,6 +37,34 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 	return err
 }
 
+// Claim implements journal.Journal. Pending entries are committed (Pending
+// waits for those staged before it), so none is still on its way to the
+// index.
+func (s *Store) Claim(ctx context.Context, room string, offsets []uint64) ([]uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Held across the claims so Close, which waits for it, commits them.
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, journal.ErrClosed
+	}
+	var won []uint64
+	for _, off := range offsets {
+		if s.idx.claim(room, off) {
+			won = append(won, off)
+		}
+	}
+	if len(won) > 0 {
+		select {
+		case s.markKick <- struct{}{}:
+		default:
+		}
+	}
+	return won, nil
+}
+
 // mark changes the counters of room's entry at offset, if the index has
 // it, and asks for their commit.
 func (s *Store) mark(room string, offset uint64, reached, acked int) (found bool, err error) {

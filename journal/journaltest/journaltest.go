@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ type Option func(*config)
 
 type config struct {
 	reopen func(t *testing.T, old journal.Journal) journal.Journal
+	peer   func(t *testing.T, j journal.Journal) journal.Journal
 }
 
 // Reopen tells the suite how to close old and open the same store again
@@ -39,6 +41,14 @@ type config struct {
 // out and the persistence cases are skipped for them.
 func Reopen(f func(t *testing.T, old journal.Journal) journal.Journal) Option {
 	return func(c *config) { c.reopen = f }
+}
+
+// Peer tells the suite how to open a second store on the same data as j,
+// as another process would (a second node on the same Redis), for the
+// cases about processes sharing a store. Stores one process holds alone
+// leave it out, and those cases run within the one store.
+func Peer(f func(t *testing.T, j journal.Journal) journal.Journal) Option {
+	return func(c *config) { c.peer = f }
 }
 
 // eventually is how long the suite waits for background work (trimming)
@@ -57,7 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) journal.Journal, opts ...Option) 
 		j := open(t)
 		t.Cleanup(func() { _ = j.Close() })
 		return j
-	}, reopen: c.reopen}
+	}, reopen: c.reopen, peer: c.peer}
 	tests := []struct {
 		name string
 		run  func(t *testing.T)
@@ -67,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) journal.Journal, opts ...Option) 
 		{name: "AfterAndLast", run: s.afterAndLast},
 		{name: "Find", run: s.find},
 		{name: "MarkAndPending", run: s.markAndPending},
+		{name: "ClaimOnce", run: s.claimOnce},
 		{name: "MarkLive", run: s.markLive},
 		{name: "Sessions", run: s.sessions},
 		{name: "SeenAndForget", run: s.seenAndForget},
@@ -87,6 +98,7 @@ func Run(t *testing.T, open func(t *testing.T) journal.Journal, opts ...Option) 
 type suite struct {
 	open   func(t *testing.T) journal.Journal
 	reopen func(t *testing.T, old journal.Journal) journal.Journal
+	peer   func(t *testing.T, j journal.Journal) journal.Journal
 }
 
 // delivery builds a delivery with a payload that exercises every JSON
@@ -411,6 +423,72 @@ func (s suite) markAndPending(t *testing.T) {
 	}
 	if want := []string{"ev-0", "ev-2"}; !reflect.DeepEqual(eventIDs(got), want) {
 		t.Errorf("Pending after reaching ev-3 again = %v, want %v (its counter went below zero)", eventIDs(got), want)
+	}
+}
+
+// claimOnce: pages claiming a room's pending entries at once, through
+// one store or through two processes sharing it (Peer), get each entry
+// once between them; a claimed entry is no longer pending; an entry that
+// reached a page, or that is not there, is not claimed; a claim taken back
+// (a negative mark) can be claimed again.
+func (s suite) claimOnce(t *testing.T) {
+	j := s.open(t)
+	stores := []journal.Journal{j}
+	if s.peer != nil {
+		p := s.peer(t, j)
+		t.Cleanup(func() { _ = p.Close() })
+		stores = append(stores, p)
+	}
+	ctx := t.Context()
+	var offs []uint64
+	for i := range 20 {
+		offs = append(offs, mustAppend(t, j, delivery("r", fmt.Sprint("ev-", i), i)).Offset)
+	}
+	if err := j.Mark(ctx, "r", offs[0], 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	ask := append(slices.Clone(offs), offs[len(offs)-1]+100) // and one that is not there
+	wins := make(chan []uint64, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			won, err := stores[i%len(stores)].Claim(ctx, "r", ask)
+			if err != nil {
+				t.Errorf("Claim: %v", err)
+			}
+			wins <- won
+		})
+	}
+	wg.Wait()
+	close(wins)
+	count := map[uint64]int{}
+	for won := range wins {
+		if !slices.IsSorted(won) {
+			t.Errorf("Claim = %v, want the offsets in the order given", won)
+		}
+		for _, off := range won {
+			count[off]++
+		}
+	}
+	for _, off := range offs[1:] {
+		if count[off] != 1 {
+			t.Errorf("entry %d claimed %d times by pages claiming at once, want once", off, count[off])
+		}
+	}
+	if count[offs[0]] != 0 || count[offs[len(offs)-1]+100] != 0 {
+		t.Errorf("claimed an entry that reached a page (%d times) or is not there (%d times)", count[offs[0]], count[offs[len(offs)-1]+100])
+	}
+	if got, err := j.Pending(ctx, "r", time.Time{}); err != nil || len(got) != 0 {
+		t.Errorf("Pending after the claims = %v, %v; want none", eventIDs(got), err)
+	}
+	if err := j.Mark(ctx, "r", offs[5], -1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if won, err := stores[len(stores)-1].Claim(ctx, "r", offs); err != nil || !slices.Equal(won, offs[5:6]) {
+		t.Errorf("Claim after taking one claim back = %v, %v; want [%d]", won, err, offs[5])
+	}
+	if won, err := j.Claim(ctx, "nobody", offs); err != nil || len(won) != 0 {
+		t.Errorf("Claim(empty room) = %v, %v; want nothing", won, err)
 	}
 }
 

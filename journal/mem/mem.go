@@ -177,6 +177,23 @@ func (s *Store) Mark(ctx context.Context, roomName string, offset uint64, reache
 	return nil
 }
 
+// Claim implements journal.Journal.
+func (s *Store) Claim(ctx context.Context, roomName string, offsets []uint64) ([]uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.live(ctx); err != nil {
+		return nil, err
+	}
+	var won []uint64
+	for _, off := range offsets {
+		if e := s.entry(roomName, off); e != nil && e.Reached == 0 {
+			e.Reached = 1
+			won = append(won, off)
+		}
+	}
+	return won, nil
+}
+
 // entry is room's entry at offset, nil when there is none; callers hold
 // s.mu.
 func (s *Store) entry(roomName string, offset uint64) *journal.Entry {

@@ -431,23 +431,32 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	if len(es) > o.MaxMissed {
 		es = es[len(es)-o.MaxMissed:]
 	}
-	res.Since = min(res.Since, es[0].Offset-1)
-	for _, e := range es {
-		if err := k.j.Mark(ctx, res.Code, e.Offset, 1, 0); err != nil {
-			// The page is owed them and claims them again later: what
-			// this call marked is given back, so it finds them pending.
-			// Best effort: the journal that failed may fail this too.
-			_ = k.Unclaim(ctx, res.Code, res.Claimed)
-			res.Claimed = nil
-			return res, fmt.Errorf("recovery: mark pending: %w", err)
-		}
-		res.Claimed = append(res.Claimed, e.Offset)
+	// Another node's page may be claiming them at this moment: each
+	// entry goes to the page whose claim marks it first.
+	won, err := k.j.Claim(ctx, res.Code, offsetsOf(es))
+	if err != nil {
+		// The page is owed them and claims them again later.
+		return res, fmt.Errorf("recovery: claim pending: %w", err)
 	}
+	es = slices.DeleteFunc(es, func(e journal.Entry) bool { return !slices.Contains(won, e.Offset) })
+	if len(es) == 0 {
+		return res, nil
+	}
+	res.Since = min(res.Since, es[0].Offset-1)
+	res.Claimed = won
 	for i := range es {
 		es[i].Delivery.Replayed = true
 	}
 	res.Missed, res.Pending = es, true
 	return res, nil
+}
+
+func offsetsOf(es []journal.Entry) []uint64 {
+	out := make([]uint64, len(es))
+	for i, e := range es {
+		out[i] = e.Offset
+	}
+	return out
 }
 
 func (k *Keeper) claim(room string) *claim {

@@ -194,6 +194,26 @@ if marked > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
 return marked
 `)
 
+// claimScript marks each of the room's entries at the offsets given
+// reached by one page, if it is still in the log and no page has reached
+// it: one script, so of nodes claiming the same pending entries at once
+// each entry goes to one. It returns the offsets it marked.
+//
+//	ARGV[1] max age ms, then the offsets
+var claimScript = goredis.NewScript(`
+local won = {}
+for i = 2, #ARGV do
+  local off = ARGV[i]
+  if #redis.call('XRANGE', KEYS[2], off .. '-0', off .. '-0') == 1
+    and tonumber(redis.call('HGET', KEYS[3], 'r:' .. off) or '0') <= 0 then
+    redis.call('HSET', KEYS[3], 'r:' .. off, 1)
+    won[#won + 1] = off
+  end
+end
+if #won > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
+return won
+`)
+
 // liveScript adds pages to the LiveTo of one of the room's entries, if
 // the entry is still in the log: a JSON array of pids in the counters
 // hash (l:<offset>), which reads add to the delivery's own. It returns 1

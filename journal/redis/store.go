@@ -470,6 +470,36 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 	return nil
 }
 
+// Claim implements journal.Journal, in one script call.
+func (s *Store) Claim(ctx context.Context, room string, offsets []uint64) ([]uint64, error) {
+	if s.closed.Load() {
+		return nil, journal.ErrClosed
+	}
+	if len(offsets) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 1+len(offsets))
+	args = append(args, s.ret().MaxAge.Milliseconds())
+	for _, off := range offsets {
+		args = append(args, off)
+	}
+	res, err := claimScript.Run(ctx, s.c, s.roomKeys(room), args...).StringSlice()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		s.fail(err)
+		return nil, fmt.Errorf("redis journal: claim pending entries: %w", err)
+	}
+	s.ok()
+	won := make([]uint64, 0, len(res))
+	for _, r := range res {
+		off, err := strconv.ParseUint(r, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis journal: claim pending entries: offset %q: %w", r, err)
+		}
+		won = append(won, off)
+	}
+	return won, nil
+}
+
 // fail records a store failure for Stats and logs it, paced: a Redis at
 // its memory limit fails every other write as trimming frees a little.
 func (s *Store) fail(err error) {

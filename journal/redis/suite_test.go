@@ -16,7 +16,7 @@ import (
 // TestSuite runs the behavioural suite every store passes against a
 // real redis-server: each store gets a server of its own (empty), and
 // reopening is a new Store on a new client of the same server (a herald
-// restart: Redis kept everything).
+// restart: Redis kept everything), as is a peer (another node).
 func TestSuite(t *testing.T) {
 	servers := map[journal.Journal]*redistest.Server{}
 	open := func(t *testing.T, srv *redistest.Server) journal.Journal {
@@ -34,7 +34,8 @@ func TestSuite(t *testing.T) {
 		journaltest.Reopen(func(t *testing.T, old journal.Journal) journal.Journal {
 			_ = old.Close()
 			return open(t, servers[old])
-		}))
+		}),
+		journaltest.Peer(func(t *testing.T, j journal.Journal) journal.Journal { return open(t, servers[j]) }))
 }
 
 // TestSuiteOnRedisCluster runs the same suite on a Redis Cluster of three
@@ -61,5 +62,6 @@ func TestSuiteOnRedisCluster(t *testing.T) {
 		journaltest.Reopen(func(t *testing.T, old journal.Journal) journal.Journal {
 			_ = old.Close()
 			return open(t, prefixes[old])
-		}))
+		}),
+		journaltest.Peer(func(t *testing.T, j journal.Journal) journal.Journal { return open(t, prefixes[j]) }))
 }
