@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -363,6 +364,52 @@ func testPresence(t *testing.T, o nodeOpts) {
 		lists, err := a.b.Listings(t.Context())
 		return err == nil && len(lists) == 1
 	})
+}
+
+// TestPresenceRewrittenAfterAFailedRewrite: Redis restarts empty, and
+// the node's rewrite of its presence fails once (on Windows go-redis
+// hands out a pooled connection Redis dropped, and its first command
+// fails). The next poll writes it again: /notify on the other node counts
+// its pages within a poll, not a third of the TTL (here minutes) later.
+func TestPresenceRewrittenAfterAFailedRewrite(t *testing.T) {
+	srv := redistest.Start(t) // no persistence: presence is lost with the restart
+	o := func(pages int) nodeOpts { return nodeOpts{pages: map[string]int{"room": pages}, ttl: 10 * time.Minute} }
+	a := startNode(t, srv, "a", o(2))
+	b := startNode(t, srv, "b", o(3))
+	count := func() int {
+		pages, err := b.publish(t.Context(), delivery("room", 0))
+		if err != nil {
+			return -1
+		}
+		return pages
+	}
+	waitFor(t, "both nodes' pages to count", func() bool { return count() == 5 })
+	fail := &failPresenceWrite{}
+	a.c.AddHook(fail)
+	srv.Stop()
+	waitFor(t, "a to notice", func() bool { return !a.b.State().Connected })
+	fail.armed.Store(true)
+	srv.Restart()
+	waitFor(t, "the rewrite after the restart to fail", func() bool { return !fail.armed.Load() })
+	waitFor(t, "a's pages to count again", func() bool { return count() == 5 })
+}
+
+// failPresenceWrite fails, once armed, the next pipeline that writes
+// presence (EVAL of the presence script), as a dropped connection would.
+type failPresenceWrite struct{ armed atomic.Bool }
+
+func (*failPresenceWrite) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (*failPresenceWrite) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+func (f *failPresenceWrite) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "eval" && f.armed.CompareAndSwap(true, false) {
+			for _, c := range cmds {
+				c.SetErr(io.EOF)
+			}
+			return io.EOF
+		}
+		return next(ctx, cmds)
+	}
 }
 
 // TestLocalPagesExact: with LocalPages, a page that just arrived on the

@@ -41,6 +41,9 @@ type presence struct {
 	renewed   time.Time
 	listing   string
 	disconnAt time.Time
+	// fullOwed: a full write failed (the rewrite after a reconnect), so
+	// what written says Redis holds may be gone; the next sync is full.
+	fullOwed bool
 }
 
 func newPresence(b *Broker) *presence {
@@ -102,9 +105,15 @@ func (b *Broker) RoomsChanged() {
 // sync writes the rooms whose page count changed since the last write (all
 // of them when full, or when a third of the TTL passed), removes the rooms
 // this node left, and renews the node's listing.
-func (p *presence) sync(ctx context.Context, full bool) error {
+func (p *presence) sync(ctx context.Context, full bool) (err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// The first command on a connection Redis dropped can fail after it is
+	// back (go-redis checks idle connections on Unix only): a full write
+	// that failed is made again at the next poll, not a third of the TTL
+	// later, when the rooms' counts have not changed meanwhile.
+	full = full || p.fullOwed
+	defer func() { p.fullOwed = full && err != nil }()
 	// The listing (admin /clients) is taken before the room counts and
 	// written after them, so once /clients shows a page, /notify's count
 	// includes it. (On a Redis Cluster one pipeline runs on every shard
