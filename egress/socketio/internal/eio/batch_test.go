@@ -129,6 +129,9 @@ func testBatchLargeFrame(t *testing.T, plain bool) {
 // page's descriptor, which the new socket could have been given, stays
 // the closed page's until the batch is done with it.
 func testBatchClosedPage(t *testing.T, plain bool) {
+	if runtime.GOOS == "windows" {
+		t.Skip("on Windows every frame goes through the page's writer goroutine: a batch holds no page to cut off")
+	}
 	s, h, url := batchServer(t, plain)
 	gone := connectPage(t, h, dial(t, url), "gone")
 	ws := dial(t, url)
