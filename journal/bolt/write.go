@@ -57,12 +57,17 @@ func (s *Store) Claim(ctx context.Context, room string, offsets []uint64) ([]uin
 		}
 	}
 	if len(won) > 0 {
-		select {
-		case s.markKick <- struct{}{}:
-		default:
-		}
+		s.kickMarks()
 	}
 	return won, nil
+}
+
+// kickMarks asks the committer for a commit of the changed counters.
+func (s *Store) kickMarks() {
+	select {
+	case s.markKick <- struct{}{}:
+	default:
+	}
 }
 
 // mark changes the counters of room's entry at offset, if the index has
@@ -77,10 +82,7 @@ func (s *Store) mark(room string, offset uint64, reached, acked int) (found bool
 	if !s.idx.mark(room, offset, reached, acked) {
 		return false, nil
 	}
-	select {
-	case s.markKick <- struct{}{}:
-	default:
-	}
+	s.kickMarks()
 	return true, nil
 }
 

@@ -389,9 +389,9 @@ func (k *Keeper) ours(offset string) bool {
 	return err == nil && pos.Epoch == k.j.Epoch()
 }
 
-// pending hands the room's unreached alerts to this page and marks them
-// reached, under the room's claim, so a second page registering at the
-// same moment does not get them again. An alert is pending for its rule's
+// pending hands the room's unreached alerts to this page, claimed in the
+// journal (journal.Claim), so a second page registering at the same
+// moment, on this node or another, does not get them again. An alert is pending for its rule's
 // pending window (Options.RulePending), else the global one: the journal
 // is read back to the longest window in force, and each entry kept only
 // if its own window covers its age.
