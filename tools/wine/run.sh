@@ -7,7 +7,7 @@
 # path (egress/socketio/internal/eio).
 #
 # Needs: wine64 and a MinGW compiler (apt-get install wine64
-# gcc-mingw-w64-x86-64), Go. Exits 1 when a test fails for a reason other
+# gcc-mingw-w64-x86-64), Go and jq. Exits 1 when a test fails for a reason other
 # than Wine's own: Wine 8 cannot remove a test's temporary directory
 # ("TempDir RemoveAll cleanup: … Invalid function."), which the script
 # ignores. herald itself runs under Wine as it is (see README, "Tests").
@@ -16,6 +16,7 @@ cd "$(dirname "$0")/../.."
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 [[ -x $wine ]] || { echo "tools/wine: wine64 not found (apt-get install wine64)" >&2; exit 2; }
 command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "tools/wine: x86_64-w64-mingw32-gcc not found (apt-get install gcc-mingw-w64-x86-64)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "tools/wine: jq not found (apt-get install jq)" >&2; exit 2; }
 pkgs=("$@")
 ((${#pkgs[@]})) || pkgs=(./journal/bolt ./journal/spool ./ingress/twitch/auth ./egress/socketio/internal/eio)
 
