@@ -98,7 +98,21 @@ func Check(path string) error {
 	if err != nil {
 		return nil
 	}
-	return check(f, st.Size())
+	before, _ := currentMeta(f)
+	if err := check(f, st.Size()); err != nil && !changing(f, st.Size(), before) {
+		return err
+	}
+	return nil
+}
+
+// changing reports whether the file moved on while Check read it: another
+// process holds it and commits (Check reads without bbolt's lock). What
+// looked damaged then was a page read between two of its commits, and
+// bbolt's open, which waits for the lock, says the file is in use.
+func changing(f *os.File, size int64, before meta) bool {
+	st, err := f.Stat()
+	after, _ := currentMeta(f)
+	return err != nil || st.Size() != size || after != before
 }
 
 // check is Check of a file of size bytes read through r.

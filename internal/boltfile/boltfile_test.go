@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -120,4 +121,48 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("passed a freelist page of flags %#x", binary.NativeEndian.Uint16(head[8:]))
 		}
 	})
+}
+
+// TestCheckOfAFileAnotherProcessWrites: Check reads without bbolt's lock,
+// so a file another herald holds and commits to is read between commits;
+// it must never be called damaged (it would be moved aside under the
+// other process). The writer here skips fsync to commit often.
+func TestCheckOfAFileAnotherProcessWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "live.db")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{FreelistType: bbolt.FreelistMapType, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k := make([]byte, 8)
+		for i := uint64(1); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = db.Update(func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists([]byte("b"))
+				if err != nil {
+					return err
+				}
+				binary.BigEndian.PutUint64(k, i)
+				if err := b.Put(bytes.Clone(k), make([]byte, 300)); err != nil {
+					return err
+				}
+				binary.BigEndian.PutUint64(k, i-min(i, 500)) // churn the freelist
+				return b.Delete(k)
+			})
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if err := Check(path); err != nil {
+			t.Fatalf("Check of a healthy file another process writes = %v", err)
+		}
+	}
 }
