@@ -71,7 +71,11 @@ type Journal interface {
 	// marked, in the order given. Of pages that claim the same pending
 	// entries at once, from one process or several sharing the store,
 	// each entry goes to one. Entries retention removed are not claimed.
-	Claim(ctx context.Context, room string, offsets []uint64) ([]uint64, error)
+	// token names the claim: one made again with the token of an earlier
+	// one also gets what that one marked, for a claim whose answer was
+	// lost (a Redis that stalled past the caller's deadline ran it
+	// later). A store whose failed claims mark nothing may ignore it.
+	Claim(ctx context.Context, room, token string, offsets []uint64) ([]uint64, error)
 
 	// SaveSession remembers a page's private session id until s.Expires.
 	SaveSession(ctx context.Context, s Session) error

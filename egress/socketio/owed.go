@@ -44,8 +44,11 @@ type owing struct {
 }
 
 // owePending remembers p, in room code, as owed its room's pending
-// alerts, and starts the retry if it is not running.
-func (s *Sink) owePending(p *page, code string) {
+// alerts, and starts the retry if it is not running. token is the claim
+// the failed call made (recovery.Result.ClaimToken): the retries claim
+// with it, so what that claim marked, if Redis ran it after all, still
+// reaches p.
+func (s *Sink) owePending(p *page, code, token string) {
 	if s.recovery == nil || code == "" {
 		return
 	}
@@ -60,11 +63,13 @@ func (s *Sink) owePending(p *page, code string) {
 		s.owed = map[*page]owing{}
 	}
 	s.rooms.mu.RLock()
-	req := recovery.Request{PID: p.claimedPID, Offset: p.cameOffset, Code: p.cameCode}
+	req := recovery.Request{PID: p.claimedPID, Offset: p.cameOffset, Code: p.cameCode, ClaimToken: token}
 	s.rooms.mu.RUnlock()
 	if !ok || prev.code != code {
 		s.owedSeq++
 		prev.seq = s.owedSeq
+	} else if prev.req.ClaimToken != "" {
+		req.ClaimToken = prev.req.ClaimToken // the first failed claim's, which may yet run
 	}
 	s.owed[p] = owing{code: code, req: req, seq: prev.seq}
 	if !s.owedRetrying {

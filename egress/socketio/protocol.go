@@ -146,7 +146,7 @@ func (s *Sink) register(p *page, data any) map[string]any {
 		s.unclaim(code, pending.Claimed)
 	}
 	if err != nil {
-		s.owePending(p, code)
+		s.owePending(p, code, pending.ClaimToken)
 	} else {
 		s.forgetOwed(p, "")
 	}

@@ -128,7 +128,7 @@ func (s *Sink) recover(p *page, h handshake) bool {
 		s.catchUp(p, res)
 	}
 	if failed {
-		s.owePending(p, res.Code)
+		s.owePending(p, res.Code, res.ClaimToken)
 	}
 	s.keepSession(p)
 	s.log.Debug("page connected", "sid", p.id, "transport", p.c.transport(), "recovered", res.Recovered, "missed", len(res.Missed))

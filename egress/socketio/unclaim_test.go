@@ -13,7 +13,7 @@ import (
 	"github.com/heraldhq/herald/journal/recovery"
 )
 
-// leaving is a journal during whose Pending a test's page leaves: the
+// leaving is a journal right after whose Claim a test's page leaves: the
 // moment between a room's pending alerts being claimed for a page and
 // their being sent to it. It counts the marks that take a claim back.
 type leaving struct {
@@ -22,14 +22,14 @@ type leaving struct {
 	givenBack atomic.Int64
 }
 
-func (j *leaving) Pending(ctx context.Context, room string, since time.Time) ([]journal.Entry, error) {
-	es, err := j.Journal.Pending(ctx, room, since)
+func (j *leaving) Claim(ctx context.Context, room, token string, offsets []uint64) ([]uint64, error) {
+	won, err := j.Journal.Claim(ctx, room, token, offsets)
 	if err == nil {
 		if f := j.during.Swap(nil); f != nil {
 			(*f)()
 		}
 	}
-	return es, err
+	return won, err
 }
 
 func (j *leaving) Mark(ctx context.Context, room string, offset uint64, reached, acked int) error {

@@ -39,8 +39,8 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 
 // Claim implements journal.Journal. Pending entries are committed (Pending
 // waits for those staged before it), so none is still on its way to the
-// index.
-func (s *Store) Claim(ctx context.Context, room string, offsets []uint64) ([]uint64, error) {
+// index; a failed claim marks nothing, so its token is not kept.
+func (s *Store) Claim(ctx context.Context, room, _ string, offsets []uint64) ([]uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -452,7 +452,7 @@ func (s suite) claimOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			won, err := stores[i%len(stores)].Claim(ctx, "r", ask)
+			won, err := stores[i%len(stores)].Claim(ctx, "r", fmt.Sprint("page-", i), ask)
 			if err != nil {
 				t.Errorf("Claim: %v", err)
 			}
@@ -484,10 +484,10 @@ func (s suite) claimOnce(t *testing.T) {
 	if err := j.Mark(ctx, "r", offs[5], -1, 0); err != nil {
 		t.Fatal(err)
 	}
-	if won, err := stores[len(stores)-1].Claim(ctx, "r", offs); err != nil || !slices.Equal(won, offs[5:6]) {
+	if won, err := stores[len(stores)-1].Claim(ctx, "r", "another", offs); err != nil || !slices.Equal(won, offs[5:6]) {
 		t.Errorf("Claim after taking one claim back = %v, %v; want [%d]", won, err, offs[5])
 	}
-	if won, err := j.Claim(ctx, "nobody", offs); err != nil || len(won) != 0 {
+	if won, err := j.Claim(ctx, "nobody", "page-0", offs); err != nil || len(won) != 0 {
 		t.Errorf("Claim(empty room) = %v, %v; want nothing", won, err)
 	}
 }

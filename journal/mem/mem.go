@@ -177,8 +177,9 @@ func (s *Store) Mark(ctx context.Context, roomName string, offset uint64, reache
 	return nil
 }
 
-// Claim implements journal.Journal.
-func (s *Store) Claim(ctx context.Context, roomName string, offsets []uint64) ([]uint64, error) {
+// Claim implements journal.Journal. A failed claim marks nothing here, so
+// its token is not kept.
+func (s *Store) Claim(ctx context.Context, roomName, _ string, offsets []uint64) ([]uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.live(ctx); err != nil {

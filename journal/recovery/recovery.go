@@ -140,6 +140,11 @@ type Request struct {
 	// at the earliest. 0 and "" when nothing is known.
 	Acked     uint64
 	AckedCode string
+	// ClaimToken is the token of the claim an earlier call made of the
+	// room's pending alerts for this page and did not finish
+	// (Result.ClaimToken): Owed claims with it again, so what that claim
+	// marked reaches the page even when its answer was lost.
+	ClaimToken string
 }
 
 // Result is what the page gets.
@@ -164,6 +169,10 @@ type Result struct {
 	// it. The page model counts no other page for them, and gives back
 	// (Unclaim) those it could not send, so they stay pending.
 	Claimed []uint64
+	// ClaimToken names the claim this call made, or tried to make, of the
+	// room's pending alerts (journal.Claim): a page owed them after an
+	// error gives it back to Owed in Request.ClaimToken.
+	ClaimToken string
 	// From is the offset the page resumed after, when Resumed: with
 	// Missed, where the page model's catch-up read starts.
 	From    uint64
@@ -315,7 +324,7 @@ func (k *Keeper) Owed(ctx context.Context, code string, req Request) (Result, er
 			held = pos.Offset
 		}
 	}
-	res, err := k.pending(ctx, Result{Code: code})
+	res, err := k.pending(ctx, Result{Code: code, ClaimToken: req.ClaimToken})
 	res.Since = held
 	res.Missed = notLiveTo(res.Missed, req.PID)
 	if held > 0 {
@@ -403,6 +412,10 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	if res.Code == "" {
 		return res, nil
 	}
+	again := res.ClaimToken != "" // an earlier claim of this page failed
+	if !again {
+		res.ClaimToken = newPID()
+	}
 	c := k.claim(res.Code)
 	defer k.release(res.Code, c)
 	last, err := k.j.Last(ctx, res.Code, 1)
@@ -417,7 +430,16 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 		return res, nil
 	}
 	now := o.Now()
-	es, err := k.j.Pending(ctx, res.Code, now.Add(-o.longestPending))
+	var es []journal.Entry
+	if again {
+		// What the earlier claim marked, if it ran after all, is no longer
+		// pending: the window is read whole, and Claim takes what is
+		// nobody's or that claim's.
+		es, err = k.j.Last(ctx, res.Code, o.MaxMissed)
+		es = slices.DeleteFunc(es, func(e journal.Entry) bool { return e.At.Before(now.Add(-o.longestPending)) })
+	} else {
+		es, err = k.j.Pending(ctx, res.Code, now.Add(-o.longestPending))
+	}
 	if err != nil {
 		return res, err
 	}
@@ -433,7 +455,7 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	}
 	// Another node's page may be claiming them at this moment: each
 	// entry goes to the page whose claim marks it first.
-	won, err := k.j.Claim(ctx, res.Code, offsetsOf(es))
+	won, err := k.j.Claim(ctx, res.Code, res.ClaimToken, offsetsOf(es))
 	if err != nil {
 		// The page is owed them and claims them again later.
 		return res, fmt.Errorf("recovery: claim pending: %w", err)

@@ -63,9 +63,9 @@ while not keep do
   if not keep then redis.call('XTRIM', KEYS[2], 'MINID', id(offset(head[#head][1]) + 1)) end
 end
 redis.call('PEXPIRE', KEYS[2], maxAge)
--- Counters of trimmed entries: at most three per entry, cleaned when the
--- hash outgrows the log by a margin (amortised).
-if redis.call('HLEN', KEYS[3]) > 3 * maxEntries + 64 then
+-- Counters of trimmed entries (r:, a:, l: and c:, at most four per entry)
+-- are cleaned when the hash outgrows the log by a margin (amortised).
+if redis.call('HLEN', KEYS[3]) > 4 * maxEntries + 64 then
   local min = offset(keep)
   for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do
     if (tonumber(string.sub(f, 3)) or 0) < min then redis.call('HDEL', KEYS[3], f) end
@@ -197,17 +197,23 @@ return marked
 // claimScript marks each of the room's entries at the offsets given
 // reached by one page, if it is still in the log and no page has reached
 // it: one script, so of nodes claiming the same pending entries at once
-// each entry goes to one. It returns the offsets it marked.
+// each entry goes to one. It keeps the claim's token (c:<offset>), and
+// an entry already marked under the same token is the claim's too: its
+// caller gave up on an earlier run whose answer was lost. It returns the
+// offsets it marked.
 //
-//	ARGV[1] max age ms, then the offsets
+//	ARGV[1] max age ms   ARGV[2] token   then the offsets
 var claimScript = goredis.NewScript(`
 local won = {}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local off = ARGV[i]
-  if #redis.call('XRANGE', KEYS[2], off .. '-0', off .. '-0') == 1
-    and tonumber(redis.call('HGET', KEYS[3], 'r:' .. off) or '0') <= 0 then
-    redis.call('HSET', KEYS[3], 'r:' .. off, 1)
-    won[#won + 1] = off
+  if #redis.call('XRANGE', KEYS[2], off .. '-0', off .. '-0') == 1 then
+    if tonumber(redis.call('HGET', KEYS[3], 'r:' .. off) or '0') <= 0 then
+      redis.call('HSET', KEYS[3], 'r:' .. off, 1, 'c:' .. off, ARGV[2])
+      won[#won + 1] = off
+    elseif redis.call('HGET', KEYS[3], 'c:' .. off) == ARGV[2] then
+      won[#won + 1] = off
+    end
   end
 end
 if #won > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end

@@ -470,16 +470,17 @@ func (s *Store) Mark(ctx context.Context, room string, offset uint64, reached, a
 	return nil
 }
 
-// Claim implements journal.Journal, in one script call.
-func (s *Store) Claim(ctx context.Context, room string, offsets []uint64) ([]uint64, error) {
+// Claim implements journal.Journal, in one script call, which keeps the
+// token beside each entry it marks (c:<offset>).
+func (s *Store) Claim(ctx context.Context, room, token string, offsets []uint64) ([]uint64, error) {
 	if s.closed.Load() {
 		return nil, journal.ErrClosed
 	}
 	if len(offsets) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 1+len(offsets))
-	args = append(args, s.ret().MaxAge.Milliseconds())
+	args := make([]any, 0, 2+len(offsets))
+	args = append(args, s.ret().MaxAge.Milliseconds(), token)
 	for _, off := range offsets {
 		args = append(args, off)
 	}
