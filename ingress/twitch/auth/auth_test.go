@@ -232,6 +232,7 @@ type flakyStore struct {
 	auth.Store
 	failSaves int
 	stale     *auth.Token
+	afterLoad func() // once, after the next load: another program's write
 }
 
 func (f *flakyStore) Save(t auth.Token) error {
@@ -247,7 +248,12 @@ func (f *flakyStore) Load() (auth.Token, error) {
 		f.stale = nil
 		return *t, nil
 	}
-	return f.Store.Load()
+	t, err := f.Store.Load()
+	if after := f.afterLoad; after != nil {
+		f.afterLoad = nil
+		after()
+	}
+	return t, err
 }
 
 // TestSourceKeepsARenewalItCouldNotSave: Twitch takes the old refresh
@@ -313,6 +319,38 @@ func TestSourceKeepsARenewalItCouldNotSave(t *testing.T) {
 		}
 		if got := access(t, src); got != "new" {
 			t.Errorf("Token = %q, want the renewed token", got)
+		}
+	})
+	t.Run("a new login saved while the poll reads", func(t *testing.T) {
+		_, store, src := setup(t)
+		store.failSaves = 1
+		access(t, src)
+		newLogin := auth.Token{ClientID: "cid", Access: auth.NewSecret("other"), Refresh: auth.NewSecret("r2"), Expires: time.Now().Add(time.Hour)}
+		store.afterLoad = func() {
+			if err := store.Store.Save(newLogin); err != nil {
+				t.Error(err)
+			}
+		}
+		src.Changed() // read the spent token, then `herald twitch login` saved another
+		if saved, err := store.Load(); err != nil || saved.Access.Value() != "other" {
+			t.Fatalf("store holds %q, %v; want the new login, not the renewal saved over it", saved.Access.Value(), err)
+		}
+		if !src.Changed() {
+			t.Error("the new login was not noticed")
+		}
+	})
+	t.Run("a validate's failed save is no renewal's", func(t *testing.T) {
+		fake, store, src := setup(t)
+		fake.Grant("old", "r", "new")
+		if err := store.Store.Save(auth.Token{ClientID: "cid", Access: auth.NewSecret("old"), Refresh: auth.NewSecret("r"), Expires: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		store.failSaves = 1
+		if _, err := src.Validate(t.Context()); err != nil {
+			t.Fatalf("Validate = %v", err)
+		}
+		if err := src.Unsaved(); err != nil {
+			t.Errorf("Unsaved = %v after a validate (nothing was renewed); want nil", err)
 		}
 	})
 	t.Run("logout while unsaved", func(t *testing.T) {

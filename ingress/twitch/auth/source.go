@@ -149,7 +149,7 @@ func (s *Source) renew(ctx context.Context) error {
 	if _, err := s.Store.Load(); errors.Is(err, ErrNoLogin) {
 		// `herald twitch logout` ran meanwhile: the login is not renewed,
 		// nor saved again, or the logout would be undone.
-		s.tok, s.loaded = Token{}, false
+		s.tok, s.loaded, s.renewedAway, s.unsaved = Token{}, false, nil, nil
 		return fmt.Errorf("logged out: %w", err)
 	}
 	t, err := s.Client.Refresh(ctx, s.tok.Refresh, Secret{})
@@ -171,15 +171,10 @@ func (s *Source) renew(ctx context.Context) error {
 	s.tok, s.refused = t, nil
 	// The renewal stands even when the save fails (a full disk, or on
 	// Windows another program holding the file open): Twitch has taken
-	// the old refresh token, so the new token is the login now.
-	s.save()
+	// the old refresh token, so the new token is the login now. unsaved
+	// keeps the failure for Changed to try again and Unsaved to report.
+	s.unsaved = s.Store.Save(t)
 	return nil
-}
-
-// save writes tok to the store, keeping a failure in unsaved for Changed
-// to try again and Unsaved to report.
-func (s *Source) save() {
-	s.unsaved = s.Store.Save(s.tok)
 }
 
 // Unsaved reports why the token in use, renewed, could not be saved to
@@ -206,20 +201,47 @@ func (s *Source) Changed() bool {
 	// a token request must not wait on it.
 	t, err := s.Store.Load()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err != nil {
+		s.mu.Unlock()
 		return false // no login (a logout is not undone), or unreadable
 	}
-	ours := t.Access.Equal(s.tok.Access) || slices.ContainsFunc(s.renewedAway, t.Access.Equal)
-	if ours {
-		if s.loaded && s.unsaved != nil {
-			s.save()
-		}
-		return false
+	if !s.ours(t) {
+		// Loaded again (and checked) by the next Token call.
+		s.tok, s.loaded, s.renewedAway, s.unsaved = t, false, nil, nil
+		s.mu.Unlock()
+		return true
 	}
-	// Loaded again (and checked) by the next Token call.
-	s.tok, s.loaded = t, false
-	return true
+	again, tok := s.loaded && s.unsaved != nil, s.tok
+	s.mu.Unlock()
+	if again {
+		s.saveAgain(tok)
+	}
+	return false
+}
+
+// ours reports whether t, read from the store, is the token in use or one
+// this Source renewed away from. Callers hold s.mu.
+func (s *Source) ours(t Token) bool {
+	return t.Access.Equal(s.tok.Access) || slices.ContainsFunc(s.renewedAway, t.Access.Equal)
+}
+
+// saveAgain saves tok, a renewal whose save failed, unless the store took
+// another login or lost it meanwhile (a `herald twitch login` or logout
+// just now must not be undone): it is read once more right before.
+func (s *Source) saveAgain(tok Token) {
+	t, err := s.Store.Load()
+	s.mu.Lock()
+	still := err == nil && s.ours(t) && s.tok.Access.Equal(tok.Access)
+	s.mu.Unlock()
+	if !still {
+		return
+	}
+	err = s.Store.Save(tok)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok.Access.Equal(tok.Access) {
+		s.unsaved = err
+	}
 }
 
 // Validate checks the token with Twitch (renewing it once on a 401) and
@@ -249,7 +271,11 @@ func (s *Source) Validate(ctx context.Context) (Token, error) {
 		s.tok.Expires = s.Client.now().Add(time.Duration(v.ExpiresIn) * time.Second)
 	}
 	if s.Kind == User {
-		s.save() // what Twitch said of it; kept and tried again on failure, as a renewal is
+		// What Twitch said of it. The file holds the same token either
+		// way, so a failure matters only as the retry of a renewal's.
+		if err := s.Store.Save(s.tok); s.unsaved != nil {
+			s.unsaved = err
+		}
 	}
 	return s.tok, nil
 }
