@@ -164,6 +164,15 @@ type Entry struct {
 	Acked int `json:"acked"`
 }
 
+// Offsets returns the offsets of es, in their order (nil for none).
+func Offsets(es []Entry) []uint64 {
+	var out []uint64
+	for _, e := range es {
+		out = append(out, e.Offset)
+	}
+	return out
+}
+
 // Session is what a page's private session id (Socket.IO's pid) stands for.
 type Session struct {
 	PID     string    `json:"pid"`

@@ -151,7 +151,7 @@ func (s *Sink) claimLate(p *page, o owing) bool {
 	s.forgetOwed(p, code)
 	r, ok := s.sendLate(p, code, res.Since, res.Missed)
 	if !ok { // it left: every alert claimed for it and not sent
-		r.refused = offsetsOf(res.Missed)
+		r.refused = journal.Offsets(res.Missed)
 	}
 	// Claimed also names what the page held already (res.Since, LiveTo):
 	// those reached it, and only the refused are given back.
@@ -164,14 +164,6 @@ func (s *Sink) claimLate(p *page, o owing) bool {
 		s.keepSession(p)
 	}
 	return true
-}
-
-func offsetsOf(es []journal.Entry) []uint64 {
-	out := make([]uint64, len(es))
-	for i, e := range es {
-		out[i] = e.Offset
-	}
-	return out
 }
 
 func (s *Sink) inRoom(p *page, code string) bool {

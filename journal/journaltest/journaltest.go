@@ -146,14 +146,6 @@ func sameDelivery(got, want herald.Delivery) error {
 	return nil
 }
 
-func offsets(es []journal.Entry) []uint64 {
-	out := make([]uint64, len(es))
-	for i, e := range es {
-		out[i] = e.Offset
-	}
-	return out
-}
-
 func eventIDs(es []journal.Entry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
@@ -269,8 +261,8 @@ func (s suite) afterAndLast(t *testing.T) {
 			if err != nil {
 				t.Fatalf("After: %v", err)
 			}
-			if !reflect.DeepEqual(eventIDs(got), eventIDs(tc.want)) || !reflect.DeepEqual(offsets(got), offsets(tc.want)) {
-				t.Errorf("After(r, %d, %d) = %v %v, want %v %v", tc.after, tc.limit, eventIDs(got), offsets(got), eventIDs(tc.want), offsets(tc.want))
+			if !reflect.DeepEqual(eventIDs(got), eventIDs(tc.want)) || !reflect.DeepEqual(journal.Offsets(got), journal.Offsets(tc.want)) {
+				t.Errorf("After(r, %d, %d) = %v %v, want %v %v", tc.after, tc.limit, eventIDs(got), journal.Offsets(got), eventIDs(tc.want), journal.Offsets(tc.want))
 			}
 		})
 	}
@@ -291,8 +283,8 @@ func (s suite) afterAndLast(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Last(%d): %v", tc.n, err)
 		}
-		if !reflect.DeepEqual(offsets(got), offsets(tc.want)) {
-			t.Errorf("Last(r, %d) = %v, want %v (oldest first)", tc.n, offsets(got), offsets(tc.want))
+		if !reflect.DeepEqual(journal.Offsets(got), journal.Offsets(tc.want)) {
+			t.Errorf("Last(r, %d) = %v, want %v (oldest first)", tc.n, journal.Offsets(got), journal.Offsets(tc.want))
 		}
 	}
 	if got, err := j.Last(ctx, "nobody", 5); err != nil || len(got) != 0 {
@@ -668,13 +660,13 @@ func (s suite) retentionByCount(t *testing.T) {
 		es = append(es, mustAppend(t, j, delivery("r", fmt.Sprint("ev-", i), i)))
 	}
 	mustAppend(t, j, delivery("small", "small", 0))
-	want := offsets(es[7:])
+	want := journal.Offsets(es[7:])
 	waitFor(t, "trim to the last 5", func() (bool, string) {
 		got, err := j.After(ctx, "r", 0, 100)
 		if err != nil {
 			t.Fatalf("After: %v", err)
 		}
-		return reflect.DeepEqual(offsets(got), want), fmt.Sprint(offsets(got))
+		return reflect.DeepEqual(journal.Offsets(got), want), fmt.Sprint(journal.Offsets(got))
 	})
 	if got, _ := j.Find(ctx, "ev-0"); len(got) != 0 {
 		t.Errorf("Find(ev-0) after trimming = %d entries, want none", len(got))
@@ -684,13 +676,13 @@ func (s suite) retentionByCount(t *testing.T) {
 	}
 	// Lowering the limit trims rooms that receive nothing new.
 	j.SetRetention(journal.Retention{MaxEntries: 2, MaxAge: time.Hour})
-	want = offsets(es[10:])
+	want = journal.Offsets(es[10:])
 	waitFor(t, "trim to the last 2 after SetRetention", func() (bool, string) {
 		got, err := j.After(ctx, "r", 0, 100)
 		if err != nil {
 			t.Fatalf("After: %v", err)
 		}
-		return reflect.DeepEqual(offsets(got), want), fmt.Sprint(offsets(got))
+		return reflect.DeepEqual(journal.Offsets(got), want), fmt.Sprint(journal.Offsets(got))
 	})
 	// Offsets continue after trimming.
 	if e := mustAppend(t, j, delivery("r", "next", 13)); e.Offset <= es[11].Offset {
@@ -941,7 +933,7 @@ func (s suite) reopenNeverReuses(t *testing.T) {
 		if err != nil {
 			t.Fatalf("After: %v", err)
 		}
-		return len(got) == 0, fmt.Sprint(offsets(got))
+		return len(got) == 0, fmt.Sprint(journal.Offsets(got))
 	})
 	j = s.reopen(t, j)
 	t.Cleanup(func() { _ = j.Close() })

@@ -455,7 +455,7 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	}
 	// Another node's page may be claiming them at this moment: each
 	// entry goes to the page whose claim marks it first.
-	won, err := k.j.Claim(ctx, res.Code, res.ClaimToken, offsetsOf(es))
+	won, err := k.j.Claim(ctx, res.Code, res.ClaimToken, journal.Offsets(es))
 	if err != nil {
 		// The page is owed them and claims them again later.
 		return res, fmt.Errorf("recovery: claim pending: %w", err)
@@ -471,14 +471,6 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	}
 	res.Missed, res.Pending = es, true
 	return res, nil
-}
-
-func offsetsOf(es []journal.Entry) []uint64 {
-	out := make([]uint64, len(es))
-	for i, e := range es {
-		out[i] = e.Offset
-	}
-	return out
 }
 
 func (k *Keeper) claim(room string) *claim {

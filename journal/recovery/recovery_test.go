@@ -62,7 +62,7 @@ func TestCatchupLeavesOutLiveAlerts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := offsets(es); !reflect.DeepEqual(got, tc.want) {
+		if got := journal.Offsets(es); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Catchup after 1 for %q = %v, want %v", tc.pids, got, tc.want)
 		}
 	}
@@ -82,18 +82,10 @@ func TestCatchupReadsEverythingAfterTheOffset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := offsets(es), offsets(all[after:]); !reflect.DeepEqual(got, want) {
+		if got, want := journal.Offsets(es), journal.Offsets(all[after:]); !reflect.DeepEqual(got, want) {
 			t.Errorf("Catchup after %d = %v, want %v", after, got, want)
 		}
 	}
-}
-
-func offsets(es []journal.Entry) []uint64 {
-	var out []uint64
-	for _, e := range es {
-		out = append(out, e.Offset)
-	}
-	return out
 }
 
 func TestConnect(t *testing.T) {
@@ -379,7 +371,7 @@ func TestConnect(t *testing.T) {
 			if res.Recovered != tc.wantRecovered || res.Code != tc.wantCode || res.Pending != tc.wantPending {
 				t.Errorf("Connect(%+v) = recovered %v code %q pending %v, want %v %q %v", req, res.Recovered, res.Code, res.Pending, tc.wantRecovered, tc.wantCode, tc.wantPending)
 			}
-			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) {
+			if got := journal.Offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) {
 				t.Errorf("missed = %v, want %v", got, tc.wantMissed)
 			}
 			if res.Formerly != tc.wantFormerly {
@@ -432,7 +424,7 @@ func TestPendingGoesToOnePage(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			got = append(got, offsets(res.Missed))
+			got = append(got, journal.Offsets(res.Missed))
 			mu.Unlock()
 		})
 	}
@@ -461,24 +453,24 @@ func TestUnclaimMakesPendingAgain(t *testing.T) {
 	k := recovery.New(j, recovery.Options{})
 	first, err := k.Register(t.Context(), "abc")
 	if err != nil || len(first.Missed) != 3 {
-		t.Fatalf("first Register = %v, %v; want 3 pending alerts", offsets(first.Missed), err)
+		t.Fatalf("first Register = %v, %v; want 3 pending alerts", journal.Offsets(first.Missed), err)
 	}
 	// The page got the first one; the other two were never sent.
-	if err := k.Unclaim(t.Context(), "abc", offsets(first.Missed[1:])); err != nil {
+	if err := k.Unclaim(t.Context(), "abc", journal.Offsets(first.Missed[1:])); err != nil {
 		t.Fatal(err)
 	}
 	second, err := k.Register(t.Context(), "abc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := offsets(second.Missed), offsets(first.Missed[1:]); !reflect.DeepEqual(got, want) {
+	if got, want := journal.Offsets(second.Missed), journal.Offsets(first.Missed[1:]); !reflect.DeepEqual(got, want) {
 		t.Errorf("next page got %v, want %v (what the first page never got)", got, want)
 	}
 	if !second.Pending || second.Since != first.Missed[1].Offset-1 {
 		t.Errorf("next page: pending %v since %d, want true, %d", second.Pending, second.Since, first.Missed[1].Offset-1)
 	}
 	if third, _ := k.Register(t.Context(), "abc"); len(third.Missed) != 0 {
-		t.Errorf("a third page got %v again", offsets(third.Missed))
+		t.Errorf("a third page got %v again", journal.Offsets(third.Missed))
 	}
 }
 
@@ -603,7 +595,7 @@ func TestPendingWindowPerRule(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.want) || res.Pending != (len(tc.want) > 0) {
+			if got := journal.Offsets(res.Missed); !reflect.DeepEqual(got, tc.want) || res.Pending != (len(tc.want) > 0) {
 				t.Errorf("pending = %v (%v), want %v", got, res.Pending, tc.want)
 			}
 			// What the page did not get stays unreached: still there for
@@ -626,11 +618,11 @@ func TestPendingWindowPerRuleFollowsSetOptions(t *testing.T) {
 	}
 	k := recovery.New(j, recovery.Options{RulePending: map[string]time.Duration{"raid": 0}})
 	if res, err := k.Register(t.Context(), "abc"); err != nil || len(res.Missed) != 0 {
-		t.Fatalf("with raid's window 0: Register = %v, %v; want nothing pending", offsets(res.Missed), err)
+		t.Fatalf("with raid's window 0: Register = %v, %v; want nothing pending", journal.Offsets(res.Missed), err)
 	}
 	k.SetOptions(recovery.Options{PendingOff: true, RulePending: map[string]time.Duration{"raid": time.Minute}})
-	if res, err := k.Register(t.Context(), "abc"); err != nil || !reflect.DeepEqual(offsets(res.Missed), []uint64{1}) {
-		t.Fatalf("with raid's window 1m: Register = %v, %v; want [1]", offsets(res.Missed), err)
+	if res, err := k.Register(t.Context(), "abc"); err != nil || !reflect.DeepEqual(journal.Offsets(res.Missed), []uint64{1}) {
+		t.Fatalf("with raid's window 1m: Register = %v, %v; want [1]", journal.Offsets(res.Missed), err)
 	}
 }
 
@@ -691,7 +683,7 @@ func TestOwed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) || res.Since != tc.wantSince {
+			if got := journal.Offsets(res.Missed); !reflect.DeepEqual(got, tc.wantMissed) || res.Since != tc.wantSince {
 				t.Errorf("Owed = missed %v since %d, want %v since %d", got, res.Since, tc.wantMissed, tc.wantSince)
 			}
 			for _, m := range res.Missed {
@@ -700,7 +692,7 @@ func TestOwed(t *testing.T) {
 				}
 			}
 			if left, _ := j.Pending(t.Context(), "abc", time.Time{}); len(left) != 0 {
-				t.Errorf("still pending: %v", offsets(left))
+				t.Errorf("still pending: %v", journal.Offsets(left))
 			}
 		})
 	}

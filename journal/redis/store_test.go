@@ -46,14 +46,6 @@ func mustAppend(t *testing.T, s *rj.Store, d herald.Delivery) journal.Entry {
 	return e
 }
 
-func offsets(es []journal.Entry) []uint64 {
-	out := make([]uint64, len(es))
-	for i, e := range es {
-		out[i] = e.Offset
-	}
-	return out
-}
-
 // TestOffsetsPerRoom: offsets start at 1 in each room and go up by one;
 // the stored delivery comes back as it went in, with its offset.
 func TestOffsetsPerRoom(t *testing.T) {
@@ -69,8 +61,8 @@ func TestOffsetsPerRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(offsets(got), []uint64{2, 3}) {
-		t.Fatalf("After(alpha, 1) offsets = %v, want [2 3]", offsets(got))
+	if !slices.Equal(journal.Offsets(got), []uint64{2, 3}) {
+		t.Fatalf("After(alpha, 1) offsets = %v, want [2 3]", journal.Offsets(got))
 	}
 	want := delivery("alpha", 2)
 	want.Offset = 2
@@ -166,8 +158,8 @@ func TestReads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(offsets(got), tc.want) {
-				t.Errorf("offsets = %v, want %v", offsets(got), tc.want)
+			if !slices.Equal(journal.Offsets(got), tc.want) {
+				t.Errorf("offsets = %v, want %v", journal.Offsets(got), tc.want)
 			}
 		})
 	}
@@ -232,7 +224,7 @@ func TestMarksShareRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(es) != 20 || es[0].Offset != 6 {
-			t.Fatalf("%s: offsets %v, want 6..25", room, offsets(es))
+			t.Fatalf("%s: offsets %v, want 6..25", room, journal.Offsets(es))
 		}
 		for _, e := range es {
 			want := journal.Entry{Reached: 2, Acked: 1}
@@ -324,8 +316,8 @@ func TestRetentionCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(offsets(got), []uint64{8, 9, 10}) {
-		t.Fatalf("after trimming, offsets = %v, want [8 9 10]", offsets(got))
+	if !slices.Equal(journal.Offsets(got), []uint64{8, 9, 10}) {
+		t.Fatalf("after trimming, offsets = %v, want [8 9 10]", journal.Offsets(got))
 	}
 	if err := s.Mark(t.Context(), "r", 2, 1, 1); err != nil {
 		t.Fatalf("Mark of a trimmed entry: %v", err)
@@ -333,8 +325,8 @@ func TestRetentionCount(t *testing.T) {
 	// Retention shrinks at run time (a rules reload): the next append trims.
 	s.SetRetention(journal.Retention{MaxEntries: 1})
 	mustAppend(t, s, delivery("r", 11))
-	if got, _ := s.Last(t.Context(), "r", 100); !slices.Equal(offsets(got), []uint64{11}) {
-		t.Fatalf("after SetRetention(1), offsets = %v, want [11]", offsets(got))
+	if got, _ := s.Last(t.Context(), "r", 100); !slices.Equal(journal.Offsets(got), []uint64{11}) {
+		t.Fatalf("after SetRetention(1), offsets = %v, want [11]", journal.Offsets(got))
 	}
 }
 
@@ -350,11 +342,11 @@ func TestRetentionAge(t *testing.T) {
 	}
 	time.Sleep(maxAge + 100*time.Millisecond) // let the entries age
 	if got, _ := s.After(t.Context(), "r", 0, 10); len(got) != 0 {
-		t.Errorf("entries older than MaxAge returned: %v", offsets(got))
+		t.Errorf("entries older than MaxAge returned: %v", journal.Offsets(got))
 	}
 	mustAppend(t, s, delivery("r", 4))
-	if got, _ := s.After(t.Context(), "r", 0, 10); !slices.Equal(offsets(got), []uint64{4}) {
-		t.Errorf("after an append, offsets = %v, want [4]", offsets(got))
+	if got, _ := s.After(t.Context(), "r", 0, 10); !slices.Equal(journal.Offsets(got), []uint64{4}) {
+		t.Errorf("after an append, offsets = %v, want [4]", journal.Offsets(got))
 	}
 	if n := streamLen(t, raw); n != 1 {
 		t.Errorf("the log holds %d entries in Redis, want 1 (the old ones trimmed)", n)
@@ -513,7 +505,7 @@ func TestEpochAfterDataLoss(t *testing.T) {
 	// A room last written in the old epoch reads as empty, and a new append
 	// in another room starts at 1 too.
 	if got, _ := a.After(t.Context(), "other", 0, 10); len(got) != 0 {
-		t.Errorf("room of the lost epoch has entries %v", offsets(got))
+		t.Errorf("room of the lost epoch has entries %v", journal.Offsets(got))
 	}
 	if e := mustAppend(t, a, delivery("other", 1)); e.Offset <= 5 {
 		t.Errorf("new room offset = %d, want above the lost epoch's", e.Offset)
