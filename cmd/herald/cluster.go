@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/ingress"
 	"github.com/heraldhq/herald/ingress/twitch/auth"
 	"github.com/heraldhq/herald/internal/lease"
+	"github.com/heraldhq/herald/internal/redisconn"
 	"github.com/heraldhq/herald/internal/redisvalues"
 	"github.com/heraldhq/herald/internal/rediswire"
 	rj "github.com/heraldhq/herald/journal/redis"
@@ -61,7 +62,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
 		opts.ContextTimeoutEnabled, opts.MaxRetries = true, noRetries
-		return goredis.NewFailoverClient(opts), nil
+		return guarded(goredis.NewFailoverClient(opts)), nil
 	case q.Has("addr") || q.Get("cluster") == "true":
 		q.Del("cluster")
 		u.RawQuery = q.Encode()
@@ -71,7 +72,7 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
 		opts.ContextTimeoutEnabled, opts.MaxRetries = true, noRetries
-		return goredis.NewClusterClient(opts), nil
+		return guarded(goredis.NewClusterClient(opts)), nil
 	default:
 		opts, err := goredis.ParseURL(raw)
 		if err != nil {
@@ -79,8 +80,17 @@ func newRedisClient(raw string) (goredis.UniversalClient, error) {
 		}
 		boundTimeouts(q, &opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout)
 		opts.ContextTimeoutEnabled, opts.MaxRetries = true, noRetries
-		return goredis.NewClient(opts), nil
+		return guarded(goredis.NewClient(opts)), nil
 	}
+}
+
+// guarded keeps c off pooled connections Redis closed while they were
+// idle (redisconn): go-redis checks for those itself on Unix over plain
+// TCP only, so on Windows, or over TLS, each one failed its first command
+// after a Redis restart.
+func guarded(c goredis.UniversalClient) goredis.UniversalClient {
+	redisconn.Guard(c)
+	return c
 }
 
 // noRetries turns go-redis's own retries off (MaxRetries -1), whatever
