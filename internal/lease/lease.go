@@ -11,7 +11,8 @@
 // that cannot reach Redis keeps the lease only while it would still be
 // valid in Redis (its last renewal plus TTL, minus a try), then steps
 // down, so two nodes never both believe they hold it for longer than
-// clocks drift.
+// clocks drift. A holder whose key Redis lost (restarted empty) takes it
+// back at its next renewal, unless another node took it first.
 package lease
 
 import (
@@ -67,10 +68,18 @@ type Lease struct {
 
 var _ Holder = (*Lease)(nil)
 
-// renewScript extends the key only while it still names the caller.
+// renewScript extends the key only while it still names the caller, and
+// takes it back when it is gone (2): Redis lost it (restarted empty, a
+// failover to a replica that had not got it), and nobody else took it
+// meanwhile, so the holder never stopped being the only one.
 var renewScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
 end
 return 0
 `)
@@ -182,7 +191,12 @@ func (l *Lease) renew(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("lease %s: renew: %w", l.key, err)
 	}
-	return n == 1, nil
+	if n == 2 {
+		// Stepping down here would stop the singleton for a moment for
+		// nothing: Twitch's WebSocket session, say, and its events then.
+		l.log.Info("lease kept: its key was gone from Redis (restarted empty?) and nobody else had taken it", "lease", l.key, "owner", l.owner)
+	}
+	return n >= 1, nil
 }
 
 // release gives the lease up if held, so another node need not wait for

@@ -19,6 +19,11 @@ const ttl = 600 * time.Millisecond
 // no release, no renewals).
 func node(t *testing.T, srv *redistest.Server, owner string) (l *lease.Lease, stop func(), kill func()) {
 	t.Helper()
+	return nodeWithTTL(t, srv, owner, ttl)
+}
+
+func nodeWithTTL(t *testing.T, srv *redistest.Server, owner string, ttl time.Duration) (l *lease.Lease, stop func(), kill func()) {
+	t.Helper()
 	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1})
 	ctx, cancel := context.WithCancel(t.Context())
 	l = lease.New(c, "herald:lease:twitch", lease.Options{Owner: owner, TTL: ttl})
@@ -121,6 +126,31 @@ func TestRedisLost(t *testing.T) {
 	waitFor(t, "a to step down", func() bool { return !a.Held() })
 	srv.Restart()
 	waitFor(t, "a to hold again", a.Held)
+}
+
+// TestHolderKeepsItOverARedisThatCameBackEmpty: Redis restarted without
+// its data forgets the key; the holder, still within its lease, takes it
+// back at its next renewal instead of stepping down (which stopped the
+// singleton, Twitch's session with it, until the next try).
+func TestHolderKeepsItOverARedisThatCameBackEmpty(t *testing.T) {
+	srv := redistest.Start(t)
+	const long = 3 * time.Second // renewals every second: the restart fits between two
+	a, _, _ := nodeWithTTL(t, srv, "a", long)
+	waitFor(t, "a to hold", a.Held)
+	changed := a.Changed()
+
+	srv.Restart()
+	waitFor(t, "the key back in Redis", func() bool {
+		return srv.Client().Get(t.Context(), "herald:lease:twitch").Val() == "a"
+	})
+	select {
+	case <-changed:
+		t.Fatal("a stepped down when Redis came back empty")
+	default:
+	}
+	if !a.Held() {
+		t.Fatal("a does not hold the lease")
+	}
 }
 
 // TestRunWhileHeld: the singleton runs only on the holder, and moves to
