@@ -135,3 +135,34 @@ func TestRedisCommandsKeepToTheCallersDeadline(t *testing.T) {
 		t.Errorf("PING gave up after %v, want about its deadline (%v), not the read timeout (%v)", took.Round(time.Millisecond), deadline, redisTimeout)
 	}
 }
+
+// TestRedisClientKeepsOffConnectionsRedisClosedOverTLS: go-redis cannot
+// check an idle TLS connection before it reuses it (nor any on Windows),
+// so without the guard (redisconn) each connection pooled before Redis
+// restarted failed the first command sent on it.
+func TestRedisClientKeepsOffConnectionsRedisClosedOverTLS(t *testing.T) {
+	s := redistest.StartTLS(t)
+	c, err := newRedisClient(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	redistest.FillPool(t, c, 8)
+
+	s.Restart()
+
+	// Nothing saw the restart before the first command: that one may
+	// fail (it may have run), and no other.
+	failed := 0
+	for i := range 16 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := c.Set(ctx, "k", i, 0).Err(); err != nil {
+			failed++
+			t.Logf("command %d: %v", i, err)
+		}
+		cancel()
+	}
+	if failed > 1 {
+		t.Fatalf("%d of 16 commands failed after Redis restarted, want at most 1", failed)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -45,23 +44,6 @@ func newClient(t *testing.T, s *redistest.Server, windowsLike, guarded bool) *go
 		Guard(c)
 	}
 	return c
-}
-
-// fillPool opens n connections at once and leaves them idle in the pool.
-func fillPool(t *testing.T, c *goredis.Client, n int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			if err := c.BLPop(context.Background(), 100*time.Millisecond, fmt.Sprintf("nothing-%d", i)).Err(); !errors.Is(err, goredis.Nil) {
-				t.Errorf("BLPOP: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if got := c.PoolStats().IdleConns; got < uint32(n) {
-		t.Fatalf("pool holds %d idle connections, want %d", got, n)
-	}
 }
 
 // subscribe starts a subscription that reads all the time, as herald's
@@ -117,7 +99,7 @@ func commands(c *goredis.Client, n int) []error {
 func TestCommandsAfterARestartOnConnectionsThatLookHealthy(t *testing.T) {
 	s := redistest.Start(t)
 	c := newClient(t, s, true, true)
-	fillPool(t, c, 8)
+	redistest.FillPool(t, c, 8)
 	waitBack := subscribe(t, c, s)
 
 	s.Restart()
@@ -140,7 +122,7 @@ func TestCommandsAfterARestartOnConnectionsThatLookHealthy(t *testing.T) {
 func TestWithoutASubscriptionOneCommandFails(t *testing.T) {
 	s := redistest.Start(t)
 	c := newClient(t, s, true, true)
-	fillPool(t, c, 8)
+	redistest.FillPool(t, c, 8)
 
 	s.Restart()
 
@@ -158,7 +140,7 @@ func TestTheClientStillChecksTheSocket(t *testing.T) {
 	}
 	s := redistest.Start(t)
 	c := newClient(t, s, false, true)
-	fillPool(t, c, 8)
+	redistest.FillPool(t, c, 8)
 
 	s.Restart()
 	time.Sleep(50 * time.Millisecond) // the kernel has the resets in by then

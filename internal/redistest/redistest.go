@@ -11,6 +11,7 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,8 +38,9 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
-	conf string   // a config file to start from ("" for none)
-	args []string // more redis-server options (cluster, Sentinel mode)
+	conf string      // a config file to start from ("" for none)
+	args []string    // more redis-server options (cluster, Sentinel mode)
+	tls  *tls.Config // the client side when the server speaks TLS only (StartTLS)
 
 	mu     sync.Mutex
 	proc   *os.Process // nil when stopped
@@ -64,6 +66,21 @@ func Start(t testing.TB) *Server {
 func StartDurable(t testing.TB) *Server {
 	t.Helper()
 	return startWith(t, "--appendonly", "yes", "--appendfsync", "always")
+}
+
+// StartTLS runs a fresh redis-server for t that speaks TLS only, with a
+// certificate made for the test: URL is a rediss:// URL that skips
+// verifying it, Client trusts it.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
+	cert, key, pool, err := selfSigned(s.dir)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	s.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	s.args = []string{"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"}
+	return launch(t, s)
 }
 
 func startWith(t testing.TB, args ...string) *Server {
@@ -95,12 +112,18 @@ func launch(t testing.TB, s *Server) *Server {
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
-// URL is the server's redis:// URL, database 0.
-func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+// URL is the server's redis:// URL, database 0 (rediss:// for StartTLS,
+// not verifying the test's certificate).
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "rediss://" + s.Addr() + "/0?skip_verify=true"
+	}
+	return "redis://" + s.Addr() + "/0"
+}
 
 // Client returns a new client of the server, closed when the test ends.
 func (s *Server) Client() *goredis.Client {
-	c := goredis.NewClient(&goredis.Options{Addr: s.Addr()})
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), TLSConfig: s.tls})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -184,8 +207,12 @@ func (s *Server) start() error {
 	if s.conf != "" {
 		first = []string{s.conf}
 	}
-	cmd := exec.Command(s.bin, append(append(first,
-		"--port", strconv.Itoa(s.port),
+	ports := []string{"--port", strconv.Itoa(s.port)}
+	if s.tls != nil {
+		ports = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
+	}
+	cmd := exec.Command(s.bin, append(append(append(first, ports...),
+
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
@@ -205,7 +232,7 @@ func (s *Server) start() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second, TLSConfig: s.tls})
 	defer c.Close()
 	for {
 		select {
@@ -246,3 +273,22 @@ func Main(m *testing.M) {
 type quietLog struct{}
 
 func (quietLog) Printf(context.Context, string, ...any) {}
+
+// FillPool has c open n connections at once (n blocking reads, each
+// waiting a moment on a key of its own) and leaves them idle in its pool,
+// as a busy node's client holds them.
+func FillPool(t testing.TB, c goredis.UniversalClient, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := c.BLPop(context.Background(), 100*time.Millisecond, fmt.Sprintf("redistest:nothing-%d", i)).Err(); !errors.Is(err, goredis.Nil) {
+				t.Errorf("redistest: BLPOP: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.PoolStats().IdleConns; got < uint32(n) {
+		t.Fatalf("redistest: the pool holds %d idle connections, want %d", got, n)
+	}
+}
