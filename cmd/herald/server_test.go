@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/pagetest"
+	"github.com/heraldhq/herald/internal/testcert"
 )
 
 const testToken = "admin-token-for-tests"
@@ -289,7 +290,7 @@ func TestNotifyReachesPages(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key, _ := testcert.Write(t, dir)
 	ctxFile := filepath.Join(dir, "ssl.json")
 	if err := os.WriteFile(ctxFile, []byte(`{"cert":"cert.pem","key":"key.pem"}`), 0o600); err != nil {
 		t.Fatal(err)

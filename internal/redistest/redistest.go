@@ -26,6 +26,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald/internal/needs"
+	"github.com/heraldhq/herald/internal/testcert"
 )
 
 // startTimeout bounds the wait for redis-server to answer PING. It only
@@ -74,10 +75,7 @@ func StartDurable(t testing.TB) *Server {
 func StartTLS(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
-	cert, key, pool, err := selfSigned(s.dir)
-	if err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
+	cert, key, pool := testcert.Write(t, s.dir)
 	s.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	s.args = []string{"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"}
 	return launch(t, s)

@@ -1,4 +1,6 @@
-package redistest
+// Package testcert makes throwaway TLS certificates for tests: herald's
+// own --ssl listener, a TLS-only redis-server.
+package testcert
 
 import (
 	"crypto/ecdsa"
@@ -7,24 +9,27 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
-// selfSigned writes a certificate for 127.0.0.1, its own authority, and
-// its key to dir, and returns their paths and a pool that trusts it.
-func selfSigned(dir string) (certFile, keyFile string, pool *x509.CertPool, err error) {
+// Write writes a certificate for localhost and 127.0.0.1, its own
+// authority, and its key to dir (PEM, mode 0600), and returns their
+// paths and a pool that trusts the certificate.
+func Write(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("TLS key: %w", err)
+		t.Fatalf("testcert: %v", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "redistest"},
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		DNSNames:              []string{"localhost"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
@@ -35,24 +40,24 @@ func selfSigned(dir string) (certFile, keyFile string, pool *x509.CertPool, err 
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("TLS certificate: %w", err)
+		t.Fatalf("testcert: %v", err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("TLS key: %w", err)
+		t.Fatalf("testcert: %v", err)
 	}
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", nil, err
+		t.Fatalf("testcert: %v", err)
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return "", "", nil, err
+		t.Fatalf("testcert: %v", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return "", "", nil, err
+		t.Fatalf("testcert: %v", err)
 	}
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
-	return certFile, keyFile, pool, nil
+	return certFile, keyFile, pool
 }
