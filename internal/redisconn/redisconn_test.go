@@ -105,14 +105,16 @@ func TestCommandsAfterARestartOnConnectionsThatLookHealthy(t *testing.T) {
 	s.Restart()
 	waitBack()
 
-	if errs := commands(c, 16); len(errs) > 0 {
-		t.Fatalf("%d of 16 commands failed after the restart: %v", len(errs), errs)
-	}
+	// A pipeline first, then single commands, each meeting retired
+	// connections (every one the pool held is).
 	pipe := c.Pipeline()
 	set := pipe.Set(context.Background(), "p", "v", 0)
 	get := pipe.Get(context.Background(), "p")
 	if _, err := pipe.Exec(context.Background()); err != nil || set.Err() != nil || get.Val() != "v" {
 		t.Fatalf("pipeline after the restart: %v, set %v, get %q %v", err, set.Err(), get.Val(), get.Err())
+	}
+	if errs := commands(c, 16); len(errs) > 0 {
+		t.Fatalf("%d of 16 commands failed after the restart: %v", len(errs), errs)
 	}
 }
 

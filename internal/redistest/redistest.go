@@ -210,7 +210,6 @@ func (s *Server) start() error {
 		ports = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}
 	}
 	cmd := exec.Command(s.bin, append(append(append(first, ports...),
-
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
@@ -272,21 +271,35 @@ type quietLog struct{}
 
 func (quietLog) Printf(context.Context, string, ...any) {}
 
-// FillPool has c open n connections at once (n blocking reads, each
-// waiting a moment on a key of its own) and leaves them idle in its pool,
-// as a busy node's client holds them.
+// FillPool has c open n connections at once in each of its pools (go-redis
+// keeps pipelines apart from single commands) and leaves them idle, as a
+// busy node's client holds them: each holds a blocking read, waiting a
+// moment on a key of its own.
 func FillPool(t testing.TB, c goredis.UniversalClient, n int) {
 	t.Helper()
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := range n {
+		wait := func(p goredis.Cmdable) error {
+			return p.BLPop(ctx, 100*time.Millisecond, fmt.Sprintf("redistest:nothing-%d", i)).Err()
+		}
 		wg.Go(func() {
-			if err := c.BLPop(context.Background(), 100*time.Millisecond, fmt.Sprintf("redistest:nothing-%d", i)).Err(); !errors.Is(err, goredis.Nil) {
+			if err := wait(c); !errors.Is(err, goredis.Nil) {
 				t.Errorf("redistest: BLPOP: %v", err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error { return wait(p) }); !errors.Is(err, goredis.Nil) {
+				t.Errorf("redistest: BLPOP in a pipeline: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	if got := c.PoolStats().IdleConns; got < uint32(n) {
-		t.Fatalf("redistest: the pool holds %d idle connections, want %d", got, n)
+	st := c.PoolStats()
+	if st.IdleConns < uint32(n) {
+		t.Fatalf("redistest: the pool holds %d idle connections, want %d", st.IdleConns, n)
+	}
+	if st.PipelineStats != nil && st.PipelineStats.IdleConns < uint32(n) {
+		t.Fatalf("redistest: the pipelines' pool holds %d idle connections, want %d", st.PipelineStats.IdleConns, n)
 	}
 }
