@@ -71,6 +71,6 @@ chaos: ## three nodes on Redis; a node killed, Redis killed and restarted (needs
 	$(GO) build -o bench/.herald-chaos ./cmd/herald
 	HERALD=bench/.herald-chaos node bench/chaos.js && HERALD=bench/.herald-chaos CHAOS_REDIS_KEEP=1 node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s
 
-chaos-stall: ## the same with Redis frozen instead (known exceptions: README, Cluster mode)
+chaos-stall: ## the same with Redis frozen instead
 	$(GO) build -o bench/.herald-chaos ./cmd/herald
 	HERALD=bench/.herald-chaos CHAOS_REDIS_STALL=1 node bench/chaos.js; s=$$?; rm -f bench/.herald-chaos; exit $$s

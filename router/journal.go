@@ -253,8 +253,11 @@ var errJournalAway = errors.New("journal unavailable (tried again every second)"
 //
 // A delivery the journal already holds is neither journaled nor published
 // again: its append failed on a timeout, but reached the journal all the
-// same (a Redis that stalled, rather than went away, runs the script it
-// was sent once it resumes, and that script published it to every node).
+// same. A Redis that stalled, rather than went away, runs what it was
+// sent once it resumes; journal/redis has it refuse an append past its
+// caller's deadline, but one it runs within a moment of that deadline
+// (or before the node knew Redis's clock) is journaled and was published
+// to every node.
 func (x *Journaled) storeLate(ctx context.Context, k kept) error {
 	ctx, cancel := context.WithTimeout(ctx, x.timeout)
 	defer cancel()

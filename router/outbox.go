@@ -90,8 +90,8 @@ type OutboxStatus struct {
 // (and so published to every node) once the journal is back: by the next
 // delivery of its room, which waits for them so a room's alerts keep
 // their order, or by a retry loop for rooms that stay quiet. One the
-// journal turns out to hold already (an append that timed out but reached
-// a stalled Redis, which ran it on resuming, and so published it) is not
+// journal turns out to hold already (an append that timed out but that a
+// stalled Redis ran on resuming, just in time, and so published) is not
 // journaled or published again (Journaled.storeLate).
 type outbox struct {
 	opts  OutboxOptions

@@ -78,7 +78,9 @@
 // journaled once Redis is back (the router's outbox,
 // router.Journaled.KeepUnjournaled) and so reaches the other nodes' pages
 // late. When its append timed out on a Redis that stalled rather than
-// went away, Redis runs the append script on resuming, which journals and
+// went away, Redis refuses to run it on resuming (journal/redis: each
+// append carries its caller's deadline), unless it resumes within a moment
+// of that deadline: then it runs the append script, which journals and
 // publishes it; the outbox then finds it in the journal and does not
 // journal or publish it again. A page never receives a delivery twice: every
 // node remembers what it handed its pages (by event, room, name and

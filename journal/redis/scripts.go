@@ -25,19 +25,25 @@ local function id(n) return string.format('%d-0', n) end
 // the room belongs to another epoch than ARGV[1], else {"ok", offset, ms,
 // others, own}: with ARGV[6] set, others and own are the pages in the
 // room's presence hash (live fields of other nodes, and node ARGV[6]'s),
-// so the broker needs no second round trip to count them.
+// so the broker needs no second round trip to count them. It answers
+// {"late", ms} and does nothing when Redis runs it past ARGV[7], its
+// caller's deadline in Redis's clock (0: none).
 //
 //	ARGV[1] epoch   ARGV[2] max entries   ARGV[3] max age ms   ARGV[4] delivery JSON
 //	ARGV[5] channel to publish "<epoch>-<offset>\n<delivery JSON>" on ("" for
 //	        none; rediswire.Encode's framing)
 //	ARGV[6] this node's id in presence records ("" counts nothing)
+//	ARGV[7] the caller's deadline, Unix ms in Redis's clock (0 for none)
 var appendScript = goredis.NewScript(luaField + `
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {'init'} end
 if e ~= ARGV[1] then return {'epoch', e} end
-local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Run late (Redis stalled), the append's caller has given up: see clock.go.
+local deadline = tonumber(ARGV[7]) or 0
+if deadline > 0 and now > deadline then return {'late', now} end
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 local maxEntries = tonumber(ARGV[2])
 local maxAge = tonumber(ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', maxEntries, id(n), 'd', ARGV[4], 't', now)

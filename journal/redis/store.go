@@ -78,8 +78,9 @@ type Store struct {
 	outage       outage.Pacer // paces the log of a failing store
 
 	counts  *rediswire.Counts
-	appends *batcher // appends share round trips
-	marks   *batcher // marks share round trips, one script call per room
+	clock   lateClock // Redis's clock, for the appends' deadlines
+	appends *batcher  // appends share round trips
+	marks   *batcher  // marks share round trips, one script call per room
 	halt    chan struct{}
 
 	closed atomic.Bool
@@ -240,10 +241,12 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 	if s.counts != nil {
 		node = s.counts.Node()
 	}
-	// Three tries cover: create the room, adopt a new epoch, append.
-	for range 3 {
+	// Three tries cover: create the room, adopt a new epoch, append (and a
+	// fourth, a clock estimate Redis said was wrong).
+	for range 4 {
 		epoch := s.Epoch()
-		args := []any{epoch, r.MaxEntries, maxAge, data, s.channel, node}
+		sent := time.Now()
+		args := []any{epoch, r.MaxEntries, maxAge, data, s.channel, node, s.clock.deadline(ctx)}
 		var script *goredis.Cmd
 		err := s.appends.do(ctx, s.halt, &call{queue: func(pipe goredis.Pipeliner) {
 			script = appendScript.EvalSha(ctx, pipe, keys, args...)
@@ -268,6 +271,7 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 				return journal.Entry{}, fmt.Errorf("append script answered %v", res)
 			}
 			off, at := res[1].(int64), res[2].(int64)
+			s.clock.sample(sent, time.Now(), at, false)
 			d.Offset = uint64(off)
 			if s.counts != nil {
 				others, _ := res[3].(int64)
@@ -288,6 +292,15 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 			}
 			if err := initScript.Run(ctx, s.c, keys, current, s.base.Load()).Err(); err != nil {
 				return journal.Entry{}, fmt.Errorf("create room: %w", err)
+			}
+		case "late":
+			// Answered, so in time: the clock estimate was wrong (a
+			// clock stepped, a failover to another machine). Redis's
+			// clock as it answered corrects it; the append goes again.
+			now, _ := res[1].(int64)
+			s.clock.sample(sent, time.Now(), now, true)
+			if err := ctx.Err(); err != nil {
+				return journal.Entry{}, err
 			}
 		default:
 			return journal.Entry{}, fmt.Errorf("append script answered %v", res)
