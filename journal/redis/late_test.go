@@ -65,4 +65,31 @@ func TestAnAppendRunAfterItsCallerGaveUpDoesNothing(t *testing.T) {
 	if e := mustAppend(t, s, delivery("room", 3)); e.Offset != 2 {
 		t.Errorf("the next append got offset %d, want 2 (the late one took none)", e.Offset)
 	}
+
+	// A node's first append is held to its deadline too: Open reads
+	// Redis's clock.
+	c2 := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c2.Close() })
+	s2, err := rj.Open(t.Context(), c2, rj.Options{Publish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	// Appends go out in pipelines, on connections of their own: one is
+	// open, as on a node that has done anything.
+	if _, err := c2.Pipelined(t.Context(), func(p goredis.Pipeliner) error { return p.Ping(t.Context()).Err() }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
+	_, err = s2.Append(ctx, delivery("room", 4))
+	cancel()
+	time.Sleep(2 * 100 * time.Millisecond)
+	srv.Resume()
+	if err == nil {
+		t.Fatal("a new node's first Append while Redis was frozen succeeded; want the caller's deadline")
+	}
+	if es, err := s.Last(t.Context(), "room", 10); err != nil || len(es) != 2 {
+		t.Errorf("the room holds %d entries after a new node's late first append, %v; want 2", len(es), err)
+	}
 }

@@ -120,6 +120,11 @@ func Open(ctx context.Context, c goredis.UniversalClient, opts Options) (*Store,
 	if _, err := s.refreshEpoch(ctx); err != nil {
 		return nil, fmt.Errorf("redis journal: %w", err)
 	}
+	// Redis's clock, so the first append already carries a deadline.
+	sent := time.Now()
+	if t, err := c.Time(ctx).Result(); err == nil {
+		s.clock.sample(sent, time.Now(), t.UnixMilli(), false)
+	}
 	s.appends, s.marks = newBatcher(c), s.markBatcher()
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
