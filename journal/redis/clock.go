@@ -16,7 +16,10 @@ import (
 //
 // So each append carries its caller's deadline, in Redis's clock (the
 // script reads TIME), and the script refuses to run past it. The node
-// knows Redis's clock from what earlier appends answered (lateClock).
+// knows Redis's clock from what earlier appends answered (lateClock). One
+// estimate serves every server: on a Redis Cluster whose machines' clocks
+// are further apart than an append's timeout, an append to the one ahead
+// is answered "late" in time, corrects the estimate and goes again.
 
 // lateMargin is how far past its caller's deadline an append still runs:
 // it absorbs the error of the clock estimate (half a round trip of the
