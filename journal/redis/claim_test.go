@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/heraldhq/herald/internal/redistest"
 	"github.com/heraldhq/herald/journal/recovery"
 	rj "github.com/heraldhq/herald/journal/redis"
@@ -21,14 +19,7 @@ import (
 // no page ever got it.)
 func TestClaimAnsweredAfterItsCallerGaveUp(t *testing.T) {
 	srv := redistest.Start(t)
-	// As cmd/herald's client: a command keeps to its caller's deadline.
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = c.Close() })
-	s, err := rj.Open(t.Context(), c, rj.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, _ := stallNode(t, srv, rj.Options{})
 	e := mustAppend(t, s, delivery("room", 1))
 	k := recovery.New(s, recovery.Options{})
 	// Redis knows the script from an earlier claim, as it does under

@@ -21,14 +21,7 @@ import (
 // refuse to run it: nothing is journaled, nothing published.
 func TestAnAppendRunAfterItsCallerGaveUpDoesNothing(t *testing.T) {
 	srv := redistest.Start(t)
-	// As cmd/herald's client: a command keeps to its caller's deadline.
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = c.Close() })
-	s, err := rj.Open(t.Context(), c, rj.Options{Publish: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s, _ := stallNode(t, srv, rj.Options{Publish: true})
 	sub := srv.Client().Subscribe(t.Context(), rediswire.Channel(rj.DefaultPrefix))
 	if _, err := sub.Receive(t.Context()); err != nil {
 		t.Fatal(err)
@@ -40,7 +33,7 @@ func TestAnAppendRunAfterItsCallerGaveUpDoesNothing(t *testing.T) {
 
 	srv.Pause()
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	_, err = s.Append(ctx, delivery("room", 2))
+	_, err := s.Append(ctx, delivery("room", 2))
 	cancel()
 	time.Sleep(2 * 100 * time.Millisecond) // well past the deadline and its margin
 	srv.Resume()
@@ -68,13 +61,7 @@ func TestAnAppendRunAfterItsCallerGaveUpDoesNothing(t *testing.T) {
 
 	// A node's first append is held to its deadline too: Open reads
 	// Redis's clock.
-	c2 := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = c2.Close() })
-	s2, err := rj.Open(t.Context(), c2, rj.Options{Publish: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s2.Close() })
+	s2, c2 := stallNode(t, srv, rj.Options{Publish: true})
 	// Appends go out in pipelines, on connections of their own: one is
 	// open, as on a node that has done anything.
 	if _, err := c2.Pipelined(t.Context(), func(p goredis.Pipeliner) error { return p.Ping(t.Context()).Err() }); err != nil {

@@ -32,6 +32,21 @@ func node(t *testing.T, srv *redistest.Server, opts rj.Options) *rj.Store {
 	return s
 }
 
+// stallNode opens a Store on srv with a client as cmd/herald builds it
+// for fault tests: a command keeps to its caller's deadline and is never
+// retried (a Redis that stalls keeps what it was sent).
+func stallNode(t *testing.T, srv *redistest.Server, opts rj.Options) (*rj.Store, *goredis.Client) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	s, err := rj.Open(t.Context(), c, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, c
+}
+
 func delivery(room string, i int) herald.Delivery {
 	return herald.Delivery{EventID: fmt.Sprintf("ev-%s-%d", room, i), Source: "trigger", Room: room, Name: "FOLLOW",
 		Payload: map[string]any{"user": "ada", "n": float64(i)}, Time: time.UnixMilli(1700000000000 + int64(i)).UTC(), Rule: "follow"}
