@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -76,7 +77,7 @@ func subscribe(t *testing.T, c *goredis.Client, s *redistest.Server) (waitBack f
 
 // commands runs n commands one after the other, writes and reads, and
 // returns the errors they met.
-func commands(c *goredis.Client, n int) []error {
+func commands(c goredis.UniversalClient, n int) []error {
 	var errs []error
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -204,3 +205,53 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// On a Redis Cluster the connections belong to each node's client: the
+// guard goes there (Guard on a ClusterClient).
+func TestARedisClusterNodeRestarted(t *testing.T) {
+	cluster := redistest.StartCluster(t, 1)
+	node := cluster.Nodes[0]
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{node.Addr()},
+		MaxRetries: -1, ContextTimeoutEnabled: true, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return opaque{c}, nil
+		}})
+	t.Cleanup(func() { _ = c.Close() })
+	Guard(c)
+	redistest.FillPool(t, c, 8)
+	ps := c.Subscribe(context.Background(), "herald-test")
+	t.Cleanup(func() { _ = ps.Close() })
+	if _, err := ps.Receive(context.Background()); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	got := ps.Channel()
+
+	node.Restart()
+	plain := node.Client()
+	deadline := time.After(15 * time.Second)
+	for back := false; !back; {
+		_ = plain.Publish(context.Background(), "herald-test", "ping").Err()
+		select {
+		case <-got:
+			back = true
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the subscription did not come back after the node restarted")
+		}
+	}
+	for info := ""; !strings.Contains(info, "cluster_state:ok"); info, _ = plain.ClusterInfo(context.Background()).Result() {
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("the node's cluster is not ok after its restart: %s", info)
+		}
+	}
+
+	if errs := commands(c, 16); len(errs) > 0 {
+		t.Fatalf("%d of 16 commands failed after the node restarted: %v", len(errs), errs)
+	}
+}
