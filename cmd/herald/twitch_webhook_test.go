@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/ingress/twitch/auth"
 	"github.com/heraldhq/herald/internal/faketwitch"
 )
 
@@ -85,5 +86,79 @@ ingress:
 	}
 	if !slices.Contains(fake.Requests(), "POST /oauth2/token") {
 		t.Error("herald did not get an app access token")
+	}
+}
+
+// TestTwitchManagedWebhooksFollowANewLogin: a subscription the login
+// lacks the scope for is left out (and logged, saying to log in again);
+// a new `herald twitch login` that grants it is enough, without a
+// restart: the running instance reads the login and synchronises again.
+// A renewed token of the same login does not.
+func TestTwitchManagedWebhooksFollowANewLogin(t *testing.T) {
+	fake := faketwitch.New(t)
+	const callback = "https://alerts.example.org/webhooks/twitch"
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	body := fmt.Sprintf(`version: 1
+ingress:
+  twitch:
+    type: twitch
+    path: /webhooks/twitch
+    secret: a-webhook-secret-123
+    client_id: test-client
+    client_secret: an-app-secret
+    callback: %s
+    helix_url: %s
+    auth_url: %s
+    subscriptions: [channel.cheer, channel.subscribe]
+`, callback, fake.HelixURL(), fake.AuthURL())
+	if err := os.WriteFile(rules, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	login := func(access string, scopes ...string) {
+		t.Helper()
+		err := auth.Store{Dir: data}.Save(auth.Token{ClientID: "test-client", Access: auth.NewSecret(access),
+			Refresh: auth.NewSecret("refresh-" + access), UserID: "4242", Login: "ada", Scopes: scopes,
+			Expires: time.Now().Add(4 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	types := func() []string {
+		var got []string
+		for _, s := range fake.Subs() {
+			got = append(got, s.Type)
+		}
+		slices.Sort(got)
+		return got
+	}
+	login("access-1", "bits:read")
+	cfg, err := parseFlags([]string{"-p", "0", "--data", data, "--rules", rules}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logs, _ := serveInTest(t, cfg, noEnv)
+	waitForText(t, logs, "webhook subscriptions in step")
+	if got := types(); !slices.Equal(got, []string{"channel.cheer"}) {
+		t.Fatalf("Twitch holds %v, want channel.cheer alone (the login lacks channel.subscribe's scope)", got)
+	}
+	if !strings.Contains(logs.String(), "the login lacks its scope; run `herald twitch login` again") {
+		t.Errorf("the skipped subscription's line does not say what fixes it:\n%s", logs.String())
+	}
+
+	login("access-2", "bits:read") // a renewal: same user, same scopes
+	time.Sleep(3 * time.Second)    // more than a poll
+	if strings.Contains(logs.String(), "new Twitch login found") {
+		t.Error("a renewed token of the same login was taken for a new login")
+	}
+
+	login("access-3", "bits:read", "channel:read:subscriptions")
+	waitForText(t, logs, "new Twitch login found; synchronising the webhook subscriptions again")
+	deadline := time.Now().Add(15 * time.Second)
+	for !slices.Equal(types(), []string{"channel.cheer", "channel.subscribe"}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Twitch holds %v after the new login, want channel.cheer and channel.subscribe", types())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

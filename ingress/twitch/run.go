@@ -19,8 +19,9 @@ import (
 
 // Run implements ingress.Runner: for the websocket transport it holds the
 // EventSub session until ctx ends; for a managed webhook it makes Twitch's
-// subscriptions match the file once, then returns. An unmanaged webhook
-// (subscriptions created by hand) returns at once.
+// subscriptions match the file, and again after a new `herald twitch
+// login`, until ctx ends. An unmanaged webhook (subscriptions created by
+// hand) returns at once.
 func (a *Adapter) Run(ctx context.Context) error {
 	cfg := a.config()
 	if !cfg.Managed() {
@@ -32,7 +33,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if _, err := a.validate(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
-	return a.syncWebhooks(ctx)
+	return a.keepWebhooksInStep(ctx)
 }
 
 // Update implements ingress.Updater. A websocket instance takes over a
@@ -175,15 +176,11 @@ func (a *Adapter) requests(userID string, scopes []string, checkScopes bool) []e
 	if checkScopes {
 		missing := eventsub.Missing(decl, scopes)
 		a.run.setMissing(missing)
-		// The WebSocket instance reads the login file every loginPoll: a
-		// new login is enough there.
-		fix := "run `herald twitch login` again"
-		if a.config().Transport == Webhook {
-			fix += ", then restart herald (a managed webhook synchronises at start and when the twitch: block changes)"
-		}
+		// Both transports read the login every loginPoll: a new login is
+		// enough.
 		for _, m := range missing {
 			skip[m.Type] = true
-			a.p.Log.Error("subscription skipped: the login lacks its scope; "+fix,
+			a.p.Log.Error("subscription skipped: the login lacks its scope; run `herald twitch login` again",
 				"subscription_type", m.Type, "needs", m.String())
 		}
 	}
@@ -474,20 +471,54 @@ func (a *Adapter) publishMessage(ctx context.Context, m eventsub.Message) {
 	a.Count(true)
 }
 
-// syncWebhooks makes Twitch's webhook subscriptions for the callback
-// match the file, retrying while Twitch cannot be reached.
-func (a *Adapter) syncWebhooks(ctx context.Context) error {
-	userID, scopes, haveLogin := a.config().BroadcasterUserID, []string(nil), false
-	if login, err := LoginStore(a.p.DataDir, a.p.State.SharedStore()).Load(); err == nil {
-		haveLogin, scopes = true, login.Scopes
-		if userID == "" {
-			userID = login.UserID
+// keepWebhooksInStep synchronises the webhook subscriptions, then again
+// each time the login they were resolved for changes its user or its
+// scopes (a new `herald twitch login` granting a scope the last
+// synchronisation had to leave out), read every loginPoll, until ctx
+// ends. A renewed token of the same login changes neither.
+func (a *Adapter) keepWebhooksInStep(ctx context.Context) error {
+	t := time.NewTicker(loginPoll)
+	defer t.Stop()
+	for {
+		used := a.webhookLogin()
+		if err := a.syncWebhooks(ctx, used); err != nil || ctx.Err() != nil {
+			return err
 		}
+		for changed := false; !changed; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			now := a.webhookLogin()
+			changed = now.UserID != used.UserID || !slices.Equal(now.Scopes, used.Scopes)
+		}
+		a.p.Log.Info("new Twitch login found; synchronising the webhook subscriptions again")
+	}
+}
+
+// webhookLogin is what of the login a managed webhook's subscriptions
+// depend on: its user and scopes (sorted); zero without a login.
+func (a *Adapter) webhookLogin() auth.Token {
+	login, err := LoginStore(a.p.DataDir, a.p.State.SharedStore()).Load()
+	if err != nil {
+		return auth.Token{}
+	}
+	return auth.Token{UserID: login.UserID, Scopes: slices.Sorted(slices.Values(login.Scopes))}
+}
+
+// syncWebhooks makes Twitch's webhook subscriptions for the callback
+// match the file for login (webhookLogin), retrying while Twitch cannot
+// be reached.
+func (a *Adapter) syncWebhooks(ctx context.Context, login auth.Token) error {
+	userID, haveLogin := a.config().BroadcasterUserID, login.UserID != ""
+	if userID == "" {
+		userID = login.UserID
 	}
 	if userID == "" {
 		return errors.New("managed webhook subscriptions need the broadcaster: set broadcaster_user_id, or run `herald twitch login` (which also grants the scopes)")
 	}
-	want := a.requests(userID, scopes, haveLogin)
+	want := a.requests(userID, login.Scopes, haveLogin)
 	for attempt := 0; ; attempt++ {
 		rep, err := eventsub.Sync(ctx, a.helix(), want, a.config().Callback, auth.NewSecret(a.config().Secret.Value()))
 		if err == nil {
