@@ -21,6 +21,14 @@ import (
 // comes from the login: without one, its instance stops.
 func webhookNeedingLogin(t *testing.T, fake *faketwitch.Server) string {
 	t.Helper()
+	return managedWebhook(t, fake, "", "channel.raid")
+}
+
+// managedWebhook writes a rules file declaring a managed Twitch webhook
+// on fake, for callback https://alerts.example.org/webhooks/twitch, with
+// broadcaster_user_id when it is not "", and returns its path.
+func managedWebhook(t *testing.T, fake *faketwitch.Server, broadcaster string, subscriptions ...string) string {
+	t.Helper()
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	body := fmt.Sprintf(`version: 1
 ingress:
@@ -33,8 +41,11 @@ ingress:
     callback: https://alerts.example.org/webhooks/twitch
     helix_url: %s
     auth_url: %s
-    subscriptions: [channel.raid]
-`, fake.HelixURL(), fake.AuthURL())
+    subscriptions: [%s]
+`, fake.HelixURL(), fake.AuthURL(), strings.Join(subscriptions, ", "))
+	if broadcaster != "" {
+		body += fmt.Sprintf("    broadcaster_user_id: %q\n", broadcaster)
+	}
 	if err := os.WriteFile(rules, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,24 +26,7 @@ func TestTwitchManagedWebhooks(t *testing.T) {
 	fake.AddSub(faketwitch.Sub{ID: "undeclared", Type: "stream.offline", Version: "1", Status: "enabled", Condition: cond, Method: "webhook", Callback: callback})
 	fake.AddSub(faketwitch.Sub{ID: "other", Type: "stream.offline", Version: "1", Status: "enabled", Condition: cond, Method: "webhook", Callback: "https://elsewhere.example.org/cb"})
 
-	rules := filepath.Join(t.TempDir(), "rules.yaml")
-	body := fmt.Sprintf(`version: 1
-ingress:
-  twitch:
-    type: twitch
-    path: /webhooks/twitch
-    secret: a-webhook-secret-123
-    client_id: test-client
-    client_secret: an-app-secret
-    callback: %s
-    broadcaster_user_id: "4242"
-    helix_url: %s
-    auth_url: %s
-    subscriptions: [channel.cheer, channel.subscribe, channel.raid]
-`, callback, fake.HelixURL(), fake.AuthURL())
-	if err := os.WriteFile(rules, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rules := managedWebhook(t, fake, "4242", "channel.cheer", "channel.subscribe", "channel.raid")
 	cfg, err := parseFlags([]string{"-p", "0", "--data", t.TempDir(), "--rules", rules}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -96,24 +77,7 @@ ingress:
 // A renewed token of the same login does not.
 func TestTwitchManagedWebhooksFollowANewLogin(t *testing.T) {
 	fake := faketwitch.New(t)
-	const callback = "https://alerts.example.org/webhooks/twitch"
-	rules := filepath.Join(t.TempDir(), "rules.yaml")
-	body := fmt.Sprintf(`version: 1
-ingress:
-  twitch:
-    type: twitch
-    path: /webhooks/twitch
-    secret: a-webhook-secret-123
-    client_id: test-client
-    client_secret: an-app-secret
-    callback: %s
-    helix_url: %s
-    auth_url: %s
-    subscriptions: [channel.cheer, channel.subscribe]
-`, callback, fake.HelixURL(), fake.AuthURL())
-	if err := os.WriteFile(rules, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rules := managedWebhook(t, fake, "", "channel.cheer", "channel.subscribe")
 	data := t.TempDir()
 	login := func(access string, scopes ...string) {
 		t.Helper()
