@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -110,10 +111,19 @@ func TestTwitchManagedWebhooksFollowANewLogin(t *testing.T) {
 		t.Errorf("the skipped subscription's line does not say what fixes it:\n%s", logs.String())
 	}
 
-	login("access-2", "bits:read") // a renewal: same user, same scopes
-	time.Sleep(3 * time.Second)    // more than a poll
+	login("access-2", "bits:read")      // a renewal: same user, same scopes
+	time.Sleep(2500 * time.Millisecond) // more than a poll
 	if strings.Contains(logs.String(), "new Twitch login found") {
 		t.Error("a renewed token of the same login was taken for a new login")
+	}
+	// A login that cannot be read for a moment (a write under way, the
+	// cluster's Redis away) has not changed either.
+	if err := os.WriteFile(auth.Store{Dir: data}.Path(), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if strings.Contains(logs.String(), "new Twitch login found") {
+		t.Error("an unreadable login was taken for a new login")
 	}
 
 	login("access-3", "bits:read", "channel:read:subscriptions")

@@ -480,7 +480,7 @@ func (a *Adapter) keepWebhooksInStep(ctx context.Context) error {
 	t := time.NewTicker(loginPoll)
 	defer t.Stop()
 	for {
-		used := a.webhookLogin()
+		used, _ := a.webhookLogin() // an unreadable login counts as none, as at start
 		if err := a.syncWebhooks(ctx, used); err != nil || ctx.Err() != nil {
 			return err
 		}
@@ -490,21 +490,27 @@ func (a *Adapter) keepWebhooksInStep(ctx context.Context) error {
 				return nil
 			case <-t.C:
 			}
-			now := a.webhookLogin()
-			changed = now.UserID != used.UserID || !slices.Equal(now.Scopes, used.Scopes)
+			// A login that cannot be read now (the cluster's Redis away)
+			// has not changed.
+			now, err := a.webhookLogin()
+			changed = err == nil && (now.UserID != used.UserID || !slices.Equal(now.Scopes, used.Scopes))
 		}
 		a.p.Log.Info("new Twitch login found; synchronising the webhook subscriptions again")
 	}
 }
 
 // webhookLogin is what of the login a managed webhook's subscriptions
-// depend on: its user and scopes (sorted); zero without a login.
-func (a *Adapter) webhookLogin() auth.Token {
+// depend on: its user and scopes (sorted); zero without a login, and an
+// error when it cannot be read.
+func (a *Adapter) webhookLogin() (auth.Token, error) {
 	login, err := LoginStore(a.p.DataDir, a.p.State.SharedStore()).Load()
-	if err != nil {
-		return auth.Token{}
+	if errors.Is(err, auth.ErrNoLogin) {
+		return auth.Token{}, nil
 	}
-	return auth.Token{UserID: login.UserID, Scopes: slices.Sorted(slices.Values(login.Scopes))}
+	if err != nil {
+		return auth.Token{}, err
+	}
+	return auth.Token{UserID: login.UserID, Scopes: slices.Sorted(slices.Values(login.Scopes))}, nil
 }
 
 // syncWebhooks makes Twitch's webhook subscriptions for the callback
