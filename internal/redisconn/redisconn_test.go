@@ -24,6 +24,15 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // its pool then cannot tell a connection the server closed from a live one.
 type opaque struct{ net.Conn }
 
+// dialOpaque dials a connection go-redis's pool cannot check (opaque).
+func dialOpaque(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return opaque{c}, nil
+}
+
 // newClient is a client of s as herald builds one (no retries of its own,
 // the caller's deadlines), its connections opaque when windowsLike.
 func newClient(t *testing.T, s *redistest.Server, windowsLike, guarded bool) *goredis.Client {
@@ -31,13 +40,7 @@ func newClient(t *testing.T, s *redistest.Server, windowsLike, guarded bool) *go
 	opts := &goredis.Options{Addr: s.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true,
 		DialTimeout: time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second}
 	if windowsLike {
-		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return opaque{c}, nil
-		}
+		opts.Dialer = dialOpaque
 	}
 	c := goredis.NewClient(opts)
 	t.Cleanup(func() { _ = c.Close() })
@@ -213,13 +216,7 @@ func TestARedisClusterNodeRestarted(t *testing.T) {
 	node := cluster.Nodes[0]
 	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{node.Addr()},
 		MaxRetries: -1, ContextTimeoutEnabled: true, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return opaque{c}, nil
-		}})
+		Dialer: dialOpaque})
 	t.Cleanup(func() { _ = c.Close() })
 	Guard(c)
 	redistest.FillPool(t, c, 8)
