@@ -6,10 +6,13 @@
 #
 #   bench/compare.sh                 scenarios A, B, C on both servers (~1 min)
 #   bench/compare.sh --full          also D: 10,000 pages idle for 60 s (~3 min more)
-#   bench/compare.sh --only node     some servers only: herald, node, egress
-#                                    (comma list; egress is bench/profile, the
-#                                    Socket.IO sink without router: see
-#                                    BENCHMARKS.md)
+#   bench/compare.sh --only node     some servers only: herald, node, egress,
+#                                    herald-memory (comma list; egress is
+#                                    bench/profile, the Socket.IO sink without
+#                                    router: see BENCHMARKS.md; herald-memory is
+#                                    herald with its journal in memory, for the
+#                                    journal's cost: the table then adds a
+#                                    herald/herald-memory row)
 #   bench/compare.sh --scenarios A,C a subset
 #   bench/compare.sh --repeat 3      each scenario 3 times per server,
 #                                    alternating; the table shows medians
@@ -60,7 +63,7 @@ while (($#)); do
 	--repeat) repeat="$2"; shift ;;
 	--pin) pin=1 ;;
 	--no-pin) pin=0 ;;
-	-h | --help) sed -n '2,44p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,47p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -134,7 +137,7 @@ trap 'exit 130' INT TERM
 echo "building herald and herald-load…"
 if [[ -n "${HERALD_BIN:-}" ]]; then
 	cp "$HERALD_BIN" "$bin/herald"
-elif [[ " $servers " == *" herald "* ]]; then
+elif [[ " $servers " == *" herald "* || " $servers " == *" herald-memory "* ]]; then
 	go build -o "$bin/herald" ./cmd/herald
 fi
 [[ " $servers " == *" egress "* ]] && go build -o "$bin/egress" ./bench/profile
@@ -143,7 +146,7 @@ go build -o "$bin/herald-load" ./cmd/herald-load
 # start_server NAME: starts a fresh server, sets server_pid and port.
 start_server() {
 	local want_port
-	case "$1" in herald) want_port=$HERALD_PORT ;; node) want_port=$NODE_PORT ;; *) want_port=$EGRESS_PORT ;; esac
+	case "$1" in herald | herald-memory) want_port=$HERALD_PORT ;; node) want_port=$NODE_PORT ;; *) want_port=$EGRESS_PORT ;; esac
 	# A leftover server on the port would answer the readiness probe and be
 	# measured in place of the fresh one.
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$want_port/"; then
@@ -158,6 +161,13 @@ start_server() {
 		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
 		"${on_server[@]}" "$bin/herald" -p "$port" --data "$(mktemp -d -p "$bin")" "${no_limits[@]}" ${HERALD_ARGS:-} >>"$results/herald.log" 2>&1 &
 		;;
+	herald-memory)
+		# The same binary with the journal off the disk: what the journal's
+		# fsync'd group commits cost (issue 10: A keeps >= 80 % of this).
+		port=$HERALD_PORT
+		# shellcheck disable=SC2086 # HERALD_ARGS is a list of flags
+		"${on_server[@]}" "$bin/herald" -p "$port" "${no_limits[@]}" ${HERALD_ARGS:-} --data :memory: >>"$results/herald-memory.log" 2>&1 &
+		;;
 	node)
 		port=$NODE_PORT
 		"${on_server[@]}" node bench/reference/server.js "$port" >>"$results/node.log" 2>&1 &
@@ -166,7 +176,7 @@ start_server() {
 		port=$EGRESS_PORT
 		"${on_server[@]}" "$bin/egress" -p "$port" >>"$results/egress.log" 2>&1 &
 		;;
-	*) echo "compare.sh: unknown server $1 (herald, node, egress)" >&2; exit 2 ;;
+	*) echo "compare.sh: unknown server $1 (herald, node, egress, herald-memory)" >&2; exit 2 ;;
 	esac
 	server_pid=$!
 	for _ in $(seq 100); do

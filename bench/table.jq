@@ -1,6 +1,8 @@
 # Summarises herald-load JSON lines (labels "SCENARIO/SERVER") as a
 # tab-separated table: one row per scenario and server (medians over
-# repeated runs), then one herald/node ratio row per scenario.
+# repeated runs), then one herald/node ratio row per scenario, and a
+# herald/herald-memory row (the journal on disk against in memory) where
+# both ran.
 def med(f): map(f) | map(select(. != null)) | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
 def fmt(x): if x == null then "-" else (x | tostring) end;
 def ratio(a; b): if a != null and b != null and b != 0 then ((a / b * 100 | round) / 100 | tostring) + "x" else "-" end;
@@ -27,4 +29,10 @@ def summary: {
      ratio($by.herald.deliveries_per_s; $by.node.deliveries_per_s), ratio($by.herald.triggers_per_s; $by.node.triggers_per_s),
      ratio($by.herald.p50; $by.node.p50), ratio($by.herald.p99; $by.node.p99), "",
      ratio($by.herald.cpu; $by.node.cpu), ratio($by.herald.lcpu; $by.node.lcpu), ratio($by.herald.kb; $by.node.kb), "", "", ""] | @tsv
+   else empty end),
+  (if $by.herald != null and $by["herald-memory"] != null then
+    [$s, "herald/herald-memory", "",
+     ratio($by.herald.deliveries_per_s; $by["herald-memory"].deliveries_per_s), ratio($by.herald.triggers_per_s; $by["herald-memory"].triggers_per_s),
+     ratio($by.herald.p50; $by["herald-memory"].p50), ratio($by.herald.p99; $by["herald-memory"].p99), "",
+     ratio($by.herald.cpu; $by["herald-memory"].cpu), ratio($by.herald.lcpu; $by["herald-memory"].lcpu), ratio($by.herald.kb; $by["herald-memory"].kb), "", "", ""] | @tsv
    else empty end))
