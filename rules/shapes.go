@@ -535,6 +535,19 @@ func (sc scope) kindOf(n ast.Node) (kind herald.Kind, field string, promised boo
 		if n.Operator == "+" {
 			l, _, lp := sc.kindOf(n.Left)
 			r, _, rp := sc.kindOf(n.Right)
+			// expr joins only two texts and adds only two numbers, so a
+			// side that is surely text (or surely a number) makes the sum
+			// that or an error, whatever the other side turns out to be:
+			// data.user + " followed" is text on every event it does not
+			// fail on.
+			for _, side := range [...]struct {
+				kind     herald.Kind
+				promised bool
+			}{{l, lp}, {r, rp}} {
+				if side.promised && (side.kind == herald.KindString || side.kind == herald.KindNumber) {
+					return side.kind, "", true
+				}
+			}
 			if l == r && l != "" {
 				return l, "", lp && rp
 			}
