@@ -11,7 +11,7 @@ import (
 // safe as a metrics label (the full reason can carry request data and goes
 // only to the last error).
 var reasons = [...]string{"bad_request", "unauthorized", "forbidden", "method", "too_large",
-	"media_type", "unavailable", "server_error", "other"}
+	"media_type", "too_many", "unavailable", "server_error", "other"}
 
 // ReasonOf names the refusal an error stands for, from its status.
 func ReasonOf(err error) string {
@@ -32,6 +32,8 @@ func ReasonOf(err error) string {
 		return "too_large"
 	case http.StatusUnsupportedMediaType:
 		return "media_type"
+	case http.StatusTooManyRequests:
+		return "too_many"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
 	}

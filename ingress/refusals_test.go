@@ -19,6 +19,7 @@ func TestRefusalsByReason(t *testing.T) {
 		{name: "no token", err: Errorf(http.StatusUnauthorized, "missing token"), reason: "unauthorized"},
 		{name: "bad body", err: Errorf(http.StatusBadRequest, "malformed JSON body"), reason: "bad_request"},
 		{name: "too large", err: Errorf(http.StatusRequestEntityTooLarge, "body larger than 1 bytes"), reason: "too_large"},
+		{name: "rate limited", err: Errorf(http.StatusTooManyRequests, "too many requests"), reason: "too_many"},
 		{name: "teapot", err: Errorf(http.StatusTeapot, "short and stout"), reason: "other"},
 		{name: "plain error", err: errors.New("disk on fire"), reason: "server_error"},
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -107,6 +108,7 @@ func (d handlerDeps) apply(l *limits, next http.Handler) http.Handler {
 		case path == "/notify":
 			if ok, retry := l.requests.Allow(key); !ok {
 				d.log.Warn("request refused: too many", "path", path, "remote", r.RemoteAddr)
+				d.triggerRefused(ingress.Errorf(http.StatusTooManyRequests, "too many requests"))
 				tooMany(w, r, http.StatusTooManyRequests, retry, "too many requests; retry later")
 				return
 			}
@@ -241,10 +243,18 @@ func (l *limits) readBody(w http.ResponseWriter, r *http.Request, key string) bo
 // anything is published, so guessing codes runs at the --rate-misses pace
 // whatever the guesser does. Unused with --trigger-key, where only key
 // holders get that far.
-func missLimited(l *limits, next http.Handler) http.Handler {
+//
+// A refusal is logged and counted as the trigger's: a bot firing at a
+// mistyped code, or at one whose page was never opened, is refused for
+// its live codes too until its misses come back, and the streamer must be
+// able to see why.
+func missLimited(l *limits, log *slog.Logger, refused func(error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, _ := r.Context().Value(clientKey{}).(string)
 		if ok, retry := l.misses.Peek(key); !ok {
+			log.Warn("trigger refused: too many for codes with no page (--rate-misses)", "remote", r.RemoteAddr,
+				"retry_after", retry.Round(time.Second).String())
+			refused(ingress.Errorf(http.StatusTooManyRequests, "too many triggers for codes with no page"))
 			tooMany(w, r, http.StatusTooManyRequests, retry, "too many triggers for codes with no page; retry later")
 			return
 		}

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -94,5 +96,49 @@ func TestMissesOfAnAlertNotKept(t *testing.T) {
 				t.Errorf("miss spent = %v, want %v", !ok, tt.spent)
 			}
 		})
+	}
+}
+
+// TestMissLimitRefusalsAreSeen: a bot out of misses (triggers for codes
+// no page ever held) is refused on every /notify until they come back,
+// its live codes too. That must not be silent: the refusal is logged and
+// counted as the trigger's, where /api/rules, the dashboard and the
+// metrics show it.
+func TestMissLimitRefusalsAreSeen(t *testing.T) {
+	cfg, err := parseFlags([]string{"-p", "0", "--admin-token", testToken, "--data", memoryData, "--metrics",
+		"--rate-misses", "2/1m"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, logs, stop := serveInTest(t, cfg, noEnv)
+	for i, want := range []int{200, 200, 429} {
+		if a := do(t, "GET", base+"/notify?code=nobody&event=follow", nil, nil); a.status != want {
+			t.Fatalf("trigger %d = %d %s, want %d", i+1, a.status, a.body, want)
+		}
+	}
+	var st struct {
+		Traffic  map[string]struct{ Refused uint64 }
+		Refusals map[string]struct {
+			By   map[string]uint64
+			Last struct{ Reason string }
+		}
+	}
+	a := do(t, "GET", base+"/api/rules", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	if err := json.Unmarshal([]byte(a.body), &st); err != nil {
+		t.Fatalf("/api/rules: %v: %s", err, a.body)
+	}
+	if got := st.Traffic["trigger"].Refused; got != 1 {
+		t.Errorf("/api/rules traffic.trigger.refused = %d, want 1", got)
+	}
+	if r := st.Refusals["trigger"]; r.By["too_many"] != 1 || !strings.Contains(r.Last.Reason, "too many triggers for codes with no page") {
+		t.Errorf("/api/rules refusals.trigger = %+v, want one too_many with its reason", r)
+	}
+	m := do(t, "GET", base+"/metrics", nil, map[string]string{"Authorization": "Bearer " + testToken})
+	if want := `herald_ingress_refused_total{instance="trigger",reason="too_many"} 1`; !strings.Contains(m.body, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	stop()
+	if !strings.Contains(logs.String(), "trigger refused: too many for codes with no page") {
+		t.Errorf("log lacks the refusal:\n%s", logs.String())
 	}
 }

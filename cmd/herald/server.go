@@ -40,7 +40,7 @@ func newHandler(d handlerDeps) http.Handler {
 	mux := http.NewServeMux()
 	notify := http.Handler(d.trigger)
 	if d.cfg.triggerKey == "" {
-		notify = missLimited(d.limits, notify)
+		notify = missLimited(d.limits, d.log, d.triggerRefused, notify)
 	}
 	mux.Handle("/notify", notify)
 	mux.Handle("/heartbeat", only("GET", http.HandlerFunc(heartbeat)))
@@ -88,6 +88,14 @@ func only(method string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// triggerRefused counts a refusal the limits answered for /notify as the
+// built-in trigger's, so /api/rules, the dashboard and the metrics show it.
+func (d handlerDeps) triggerRefused(err error) {
+	if c, ok := d.trigger.(interface{ Refused(error) }); ok {
+		c.Refused(err)
+	}
 }
 
 // sinkProtocol reports whether path is a sink's own protocol endpoint
