@@ -86,6 +86,13 @@ var reservedNames = map[string]bool{
 	"disconnecting": true, "newListener": true, "removeListener": true,
 }
 
+// protocolNames are the events of the page protocol that pages take for
+// something other than an alert, with what a page does with one.
+var protocolNames = map[string]string{
+	"WELCOME": "pages take it for the server's greeting and register again",
+	"ERROR":   "pages take it for a refusal of their code and log it",
+}
+
 // ErrInvalidEvent wraps a Publisher's refusal of an event no rule could
 // make an alert of (it has no type, say): the sender's mistake, answered
 // 400, where any other error means "retry later".
@@ -105,6 +112,8 @@ func CheckName(name string) error {
 		return errors.New("an event name cannot be empty")
 	case reservedNames[name]:
 		return fmt.Errorf("%q is an event name Socket.IO keeps for itself: pages would drop their connection instead of showing the alert", name)
+	case protocolNames[name] != "":
+		return fmt.Errorf("%q is an event of the page protocol (%s), not an alert: name the alert otherwise", name, protocolNames[name])
 	}
 	return nil
 }

@@ -113,10 +113,15 @@ func (c *Counters) Publish(w http.ResponseWriter, r *http.Request, log *slog.Log
 	return true
 }
 
-// NotDelivered is the 503 for a Publisher's error: the event was not
-// kept for its page (see herald.ErrNotKept), or herald is not accepting
-// events. Either way the sender should send it again later.
+// NotDelivered is the answer to a Publisher's error: a 400 for an event
+// no rule could make an alert of (herald.ErrInvalidEvent: sending it
+// again changes nothing), else a 503: the event was not kept for its page
+// (see herald.ErrNotKept), or herald is not accepting events, and the
+// sender should send it again later.
 func NotDelivered(err error) *Error {
+	if errors.Is(err, herald.ErrInvalidEvent) {
+		return Errorf(http.StatusBadRequest, "%v", err)
+	}
 	if errors.Is(err, herald.ErrNotKept) {
 		return Errorf(http.StatusServiceUnavailable, "not delivered: %v; send it again later", herald.ErrNotKept)
 	}

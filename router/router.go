@@ -183,12 +183,14 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 		rc.Dropped = res.Matched[len(res.Matched)-1]
 	}
 	var pages PageCounts
-	var failed []error
+	var failed, invalid []error
 	notKept := 0
 	for i, d := range res.Deliveries {
 		if err := herald.CheckName(d.Name); err != nil {
-			// The rules never yield one; kept out of the journal in case.
-			failed = append(failed, fmt.Errorf("rule %q: %w", d.Rule, err))
+			// An emit never yields one (the rules fall back to the event's
+			// own name), but the event's own name can be one: a trigger's
+			// event=welcome. It reaches no page and no journal.
+			invalid = append(invalid, fmt.Errorf("event %q: %w", ev.Type, err))
 			continue
 		}
 		n, err := r.publish(ctx, &res.Deliveries[i])
@@ -209,7 +211,15 @@ func (r *Router) Publish(ctx context.Context, ev herald.Event) (herald.Receipt, 
 		failed = append(failed, herald.ErrNotKept)
 	}
 	if failed != nil {
-		return rc, fmt.Errorf("%w: %w", ErrNotDelivered, errors.Join(failed...))
+		return rc, fmt.Errorf("%w: %w", ErrNotDelivered, errors.Join(append(invalid, failed...)...))
+	}
+	if invalid != nil {
+		if len(invalid) == len(res.Deliveries) {
+			// Sending it again would change nothing: the sender is told
+			// why (400), not to retry.
+			return rc, fmt.Errorf("%w: %w", herald.ErrInvalidEvent, invalid[0])
+		}
+		r.log.Error("part of an alert not sent", "event_id", ev.ID, "err", errors.Join(invalid...))
 	}
 	r.logOutcome(ev, res, rc)
 	return rc, nil

@@ -142,3 +142,26 @@ func TestMissLimitRefusalsAreSeen(t *testing.T) {
 		t.Errorf("log lacks the refusal:\n%s", logs.String())
 	}
 }
+
+// TestTriggerNamedAfterTheProtocolIsRefused: /notify?event=welcome would
+// reach pages as WELCOME, which every page takes for the server's
+// greeting: it registers again and shows nothing, while the sender was
+// told the alert went out. The sender gets a 400 with the reason instead,
+// and nothing is journaled.
+func TestTriggerNamedAfterTheProtocolIsRefused(t *testing.T) {
+	base := startServer(t, nil)
+	bearer := map[string]string{"Authorization": "Bearer " + testToken}
+	for _, event := range []string{"welcome", "ERROR"} {
+		a := do(t, "GET", base+"/notify?code=c1&event="+event, nil, nil)
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, "an event of the page protocol") || !strings.Contains(a.body, `"success":0`) {
+			t.Errorf("/notify event=%s = %d %s, want 400 naming the page protocol", event, a.status, a.body)
+		}
+	}
+	if a := do(t, "GET", base+"/notify?code=c1&event=welcome_back", nil, nil); a.status != http.StatusOK {
+		t.Errorf("/notify event=welcome_back = %d %s, want 200", a.status, a.body)
+	}
+	h := do(t, "GET", base+"/api/history?room=c1", nil, bearer)
+	if strings.Contains(h.body, `"WELCOME"`) || strings.Contains(h.body, `"ERROR"`) || !strings.Contains(h.body, `"WELCOME_BACK"`) {
+		t.Errorf("/api/history = %s, want WELCOME_BACK only", h.body)
+	}
+}
