@@ -101,7 +101,11 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 		cfg.redisURL = u
 	}
 	fs := newFlagSet(&cfg)
-	if err := fs.Parse(argparseForms(fs, args)); err != nil {
+	forms, err := argparseForms(fs, args)
+	if err != nil {
+		return cfg, fmt.Errorf("%w\n%s", err, shortUsage)
+	}
+	if err := fs.Parse(forms); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage) // argparse prints help to stdout
 			return cfg, errHelp
@@ -123,13 +127,13 @@ func parseFlags(args []string, getenv func(string) (string, bool), stdout io.Wri
 // scripts start herald as they are: a value stuck to a short flag
 // (-p8080, -Hlocalhost, -lDEBUG) and a long flag shortened to a prefix
 // only it has (--sslcon, --logf FILE). An ambiguous prefix (--log: loglevel,
-// logfile, log-limit) is left for the flag package to refuse, as argparse
+// logfile, log-limit) is refused with the flags it could mean, as argparse
 // refused it. Nothing after "--" is touched.
-func argparseForms(fs *flag.FlagSet, args []string) []string {
+func argparseForms(fs *flag.FlagSet, args []string) ([]string, error) {
 	out := make([]string, 0, len(args)+1)
 	for i, a := range args {
 		if a == "--" {
-			return append(out, args[i:]...)
+			return append(out, args[i:]...), nil
 		}
 		switch {
 		case len(a) > 2 && a[0] == '-' && a[1] != '-' && !strings.Contains(a, "="):
@@ -140,34 +144,32 @@ func argparseForms(fs *flag.FlagSet, args []string) []string {
 		case strings.HasPrefix(a, "--") && len(a) > 3:
 			name, value, hasValue := strings.Cut(a[2:], "=")
 			if fs.Lookup(name) == nil {
-				if full := uniquePrefix(fs, name); full != "" {
-					a = "--" + full
+				switch full := longFlagsStarting(fs, name); len(full) {
+				case 0: // unknown: the flag package says so
+				case 1:
+					a = "--" + full[0]
 					if hasValue {
 						a += "=" + value
 					}
+				default:
+					return nil, fmt.Errorf("ambiguous option: --%s could match --%s", name, strings.Join(full, ", --"))
 				}
 			}
 		}
 		out = append(out, a)
 	}
-	return out
+	return out, nil
 }
 
-// uniquePrefix is the one long flag whose name starts with prefix, or "".
-func uniquePrefix(fs *flag.FlagSet, prefix string) string {
-	found := ""
+// longFlagsStarting lists the long flags whose names start with prefix,
+// sorted.
+func longFlagsStarting(fs *flag.FlagSet, prefix string) []string {
+	var found []string
 	fs.VisitAll(func(f *flag.Flag) {
 		if len(f.Name) > 1 && strings.HasPrefix(f.Name, prefix) {
-			if found != "" {
-				found = "\x00" // more than one
-				return
-			}
-			found = f.Name
+			found = append(found, f.Name)
 		}
 	})
-	if found == "\x00" {
-		return ""
-	}
 	return found
 }
 
