@@ -100,9 +100,7 @@ type limits struct {
 const (
 	defaultQueueBytes   = 4 << 20
 	defaultWriteTimeout = 10 * time.Second
-	// maxCodeBytes bounds a page's code: codes are room names kept in
-	// memory per page, and no real code comes near it.
-	maxCodeBytes = 256
+	maxCodeBytes        = herald.MaxCodeBytes
 )
 
 // deliver sends e to p, under the slow-page policy of p's connection

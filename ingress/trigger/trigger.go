@@ -91,8 +91,18 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	code, event := text(params["code"]), text(params["event"])
 	switch {
+	case code == "" && given(params, "code"):
+		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, `parameter "code" must be text or a whole number`))
+		return
 	case code == "":
 		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, `missing required parameter "code"`))
+		return
+	case len(code) > herald.MaxCodeBytes:
+		// No page can register it: the alert would wait for nobody.
+		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, "code too long: at most %d bytes", herald.MaxCodeBytes))
+		return
+	case event == "" && given(params, "event"):
+		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, `parameter "event" must be text or a whole number`))
 		return
 	case event == "":
 		a.refuse(w, r, ingress.Errorf(http.StatusBadRequest, `missing required parameter "event"`))
@@ -219,6 +229,14 @@ func (a *Adapter) now() time.Time {
 // text is a parameter as a string (herald.CodeText: a JSON body may carry
 // a number, {"code": 1234}, taken as its decimal text like REGISTER does).
 func text(v any) string { return herald.CodeText(v) }
+
+// given reports whether params has key with something other than an
+// empty text: a value text cannot read (a JSON true, null or fraction) is
+// the wrong type, not missing.
+func given(params map[string]any, key string) bool {
+	v, ok := params[key]
+	return ok && v != ""
+}
 
 // flatten keeps the first value of each parameter, as the seed's handler did.
 func flatten(v url.Values) map[string]any {

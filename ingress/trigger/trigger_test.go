@@ -224,3 +224,49 @@ func FuzzTrigger(f *testing.F) {
 		}
 	})
 }
+
+// TestTriggerCodesNoPageCanHave: a code no page could register (longer
+// than herald.MaxCodeBytes), or one that is not text (a JSON true, null or
+// fraction), is refused with its reason, not published to wait for nobody
+// nor called missing.
+func TestTriggerCodesNoPageCanHave(t *testing.T) {
+	long := strings.Repeat("c", herald.MaxCodeBytes+1)
+	tests := []struct {
+		name, body, want string
+	}{
+		{"a code past the limit", `{"code":"` + long + `","event":"x"}`, `code too long: at most 256 bytes`},
+		{"a boolean code", `{"code":true,"event":"x"}`, `parameter \"code\" must be text or a whole number`},
+		{"a fraction for a code", `{"code":1.5,"event":"x"}`, `parameter \"code\" must be text or a whole number`},
+		{"a null code", `{"code":null,"event":"x"}`, `parameter \"code\" must be text or a whole number`},
+		{"an object for an event", `{"code":"a","event":{}}`, `parameter \"event\" must be text or a whole number`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{pages: 1}
+			p := paramsFor(rec)
+			p.MaxBody = 4096
+			a := Builtin(p, "", nil)
+			req := httptest.NewRequest("POST", "/notify", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			a.ServeHTTP(w, req)
+			if want := `{"success":0,"count":0,"msg":"` + tc.want + `"}`; w.Code != 400 || strings.TrimSpace(w.Body.String()) != want {
+				t.Errorf("POST %.60s = %d %s, want 400 %s", tc.body, w.Code, w.Body, want)
+			}
+			if len(rec.events) != 0 {
+				t.Errorf("published %d events, want none", len(rec.events))
+			}
+		})
+	}
+	// The longest code a page can have still goes out.
+	rec := &recorder{pages: 1}
+	p := paramsFor(rec)
+	p.MaxBody = 4096
+	req := httptest.NewRequest("POST", "/notify", strings.NewReader(`{"code":"`+long[1:]+`","event":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	Builtin(p, "", nil).ServeHTTP(w, req)
+	if w.Code != 200 || len(rec.events) != 1 {
+		t.Errorf("a code of %d bytes = %d %s, want 200 and one event", len(long)-1, w.Code, w.Body)
+	}
+}
