@@ -8,6 +8,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraldhq/herald"
+	rb "github.com/heraldhq/herald/broker/redis"
 	"github.com/heraldhq/herald/internal/redistest"
 	rj "github.com/heraldhq/herald/journal/redis"
 )
@@ -166,3 +167,49 @@ func TestRedisClientKeepsOffConnectionsRedisClosedOverTLS(t *testing.T) {
 		t.Fatalf("%d of 16 commands failed after Redis restarted, want at most 1", failed)
 	}
 }
+
+// TestAnIdleTimeoutIsNoRestart: Redis closing idle connections (its
+// timeout setting, which hosted services turn on; CLIENT KILL; a load
+// balancer's idle reset) while it stays up is no restart. Over TLS the
+// first command on such a connection still fails, as without the guard,
+// but the guard must not retire the live subscription with the pooled
+// connections: its broker would declare Redis lost, and this node's
+// alerts would stop reaching other nodes' pages until it subscribed
+// again.
+func TestAnIdleTimeoutIsNoRestart(t *testing.T) {
+	s := redistest.StartTLS(t)
+	c, err := newRedisClient(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	b := rb.New(c, rb.Options{NodeID: "a"})
+	b.Subscribe(noPage{})
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	redistest.FillPool(t, c, 4)
+
+	// Redis reaps clients idle for a second; Pub/Sub clients are exempt.
+	if err := s.Client().ConfigSet(t.Context(), "timeout", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	for i := range 4 {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		if err := c.Set(ctx, "k", i, 0).Err(); err != nil {
+			t.Logf("command %d: %v", i, err) // the first may meet a reaped connection
+		}
+		cancel()
+	}
+	time.Sleep(5 * time.Second) // two of the broker's health pings on its subscription
+	if st := b.State(); st.Disconnects != 0 || !st.Connected {
+		t.Fatalf("Redis never went away, but the broker lost its subscription: %+v", st)
+	}
+}
+
+// noPage is a sink with no page.
+type noPage struct{}
+
+func (noPage) Deliver(context.Context, herald.Delivery) (int, error) { return 0, nil }

@@ -34,9 +34,10 @@ import (
 // behind it went away since it was dialed, and nothing was sent.
 var ErrRetired = errors.New("redis connection retired: the server went away since it was dialed; nothing was sent")
 
-// maxResends bounds how often one command is sent again: each retry
-// drops one retired connection from the pool, and a pool holds at most
-// PoolSize of them (10 per CPU by default).
+// maxResends is the least bound on how often one command is sent again:
+// each retry drops one retired connection from the pool, so a client is
+// allowed one per connection its pools may hold (forClient), which is 10
+// per CPU by default, and at least this many.
 const maxResends = 256
 
 // Guard adds the guard to c: to c itself, or for a Redis Cluster client
@@ -45,10 +46,25 @@ func Guard(c goredis.UniversalClient) {
 	g := &guard{servers: map[string]*atomic.Uint64{}}
 	switch c := c.(type) {
 	case *goredis.ClusterClient:
-		c.OnNewNode(func(node *goredis.Client) { node.AddHook(g) })
+		c.OnNewNode(func(node *goredis.Client) { node.AddHook(g.forClient(node)) })
+	case *goredis.Client:
+		c.AddHook(g.forClient(c))
 	default:
-		c.AddHook(g)
+		c.AddHook(&hook{guard: g, resends: maxResends})
 	}
+}
+
+// forClient is g's hook for c, allowed a resend per connection c's pools
+// may hold (each retry drops one retired connection).
+func (g *guard) forClient(c *goredis.Client) *hook {
+	o := c.Options()
+	return &hook{guard: g, resends: max(maxResends, o.PoolSize+o.PipelinePoolSize+1)}
+}
+
+// hook is the guard as one client's hook.
+type hook struct {
+	*guard
+	resends int
 }
 
 // guard is a go-redis hook: it wraps each connection as it is dialed and
@@ -60,7 +76,7 @@ type guard struct {
 	servers map[string]*atomic.Uint64
 }
 
-var _ goredis.Hook = (*guard)(nil)
+var _ goredis.Hook = (*hook)(nil)
 
 func (g *guard) generation(addr string) *atomic.Uint64 {
 	g.mu.Lock()
@@ -73,14 +89,15 @@ func (g *guard) generation(addr string) *atomic.Uint64 {
 	return gen
 }
 
-func (g *guard) DialHook(next goredis.DialHook) goredis.DialHook {
+func (g *hook) DialHook(next goredis.DialHook) goredis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := next(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		server := g.generation(addr)
-		c := &conn{Conn: nc, server: server, gen: server.Load()}
+		c := &conn{Conn: nc, server: server}
+		c.gen.Store(server.Load())
 		// Where go-redis can check the socket itself (plain TCP on Unix)
 		// it must still be able to: the wrapper keeps the raw socket
 		// reachable then, and only then.
@@ -91,20 +108,20 @@ func (g *guard) DialHook(next goredis.DialHook) goredis.DialHook {
 	}
 }
 
-func (g *guard) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+func (g *hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		err := next(ctx, cmd)
-		for i := 0; i < maxResends && errors.Is(err, ErrRetired) && ctx.Err() == nil; i++ {
+		for i := 0; i < g.resends && errors.Is(err, ErrRetired) && ctx.Err() == nil; i++ {
 			err = next(ctx, cmd)
 		}
 		return err
 	}
 }
 
-func (g *guard) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+func (g *hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		err := next(ctx, cmds)
-		for i := 0; i < maxResends && errors.Is(err, ErrRetired) && ctx.Err() == nil; i++ {
+		for i := 0; i < g.resends && errors.Is(err, ErrRetired) && ctx.Err() == nil; i++ {
 			err = next(ctx, cmds)
 		}
 		return err
@@ -115,7 +132,7 @@ func (g *guard) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Pr
 type conn struct {
 	net.Conn
 	server *atomic.Uint64 // the server's current generation
-	gen    uint64         // this connection's
+	gen    atomic.Uint64  // this connection's (a read may move it on)
 	// sending is set by a write and cleared by a read: go-redis writes a
 	// command (or a pipeline) whole, then reads its replies, so a write
 	// with sending clear starts a command, and only such a write may be
@@ -124,7 +141,7 @@ type conn struct {
 }
 
 func (c *conn) Write(b []byte) (int, error) {
-	if !c.sending.Load() && c.server.Load() != c.gen {
+	if !c.sending.Load() && c.server.Load() != c.gen.Load() {
 		return 0, ErrRetired
 	}
 	c.sending.Store(true)
@@ -137,7 +154,15 @@ func (c *conn) Read(b []byte) (int, error) {
 	if err != nil && serverGone(err) {
 		// Only news moves the generation: connections dialed since are
 		// to the server as it is now.
-		c.server.CompareAndSwap(c.gen, c.gen+1)
+		gen := c.gen.Load()
+		c.server.CompareAndSwap(gen, gen+1)
+	} else if err != nil && timedOut(err) {
+		// A read that waited its whole deadline without the server
+		// closing the connection (the Pub/Sub subscription, between
+		// messages) shows the connection outlived what moved the
+		// generation: one connection the server closed (an idle timeout,
+		// CLIENT KILL) is no restart.
+		c.gen.Store(c.server.Load())
 	}
 	return n, err
 }
@@ -154,6 +179,12 @@ func serverGone(err error) bool {
 		return false
 	}
 	return true
+}
+
+// timedOut reports whether a read error is a deadline that passed.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // sysConn is a conn whose socket go-redis may inspect (syscall.Conn).

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -164,7 +165,8 @@ func TestARetiredConnectionFinishesTheCommandItStarted(t *testing.T) {
 	defer server.Close()
 	go func() { _, _ = io.Copy(io.Discard, server) }()
 	gen := new(atomic.Uint64)
-	c := &conn{Conn: client, server: gen, gen: gen.Load()}
+	c := &conn{Conn: client, server: gen}
+	c.gen.Store(gen.Load())
 
 	if _, err := c.Write([]byte("*1\r\n")); err != nil {
 		t.Fatal(err)
@@ -250,5 +252,37 @@ func TestARedisClusterNodeRestarted(t *testing.T) {
 
 	if errs := commands(c, 16); len(errs) > 0 {
 		t.Fatalf("%d of 16 commands failed after the node restarted: %v", len(errs), errs)
+	}
+}
+
+// TestAPoolOfDefaultSizeOnABigMachine: go-redis pools 10 connections per
+// CPU by default, 300 on a 30-CPU machine. After a restart the
+// subscription saw, every one of them is retired, and a command meets
+// one after another: it must be allowed a resend per pooled connection,
+// or it gives up with ErrRetired with a fresh connection one dial away.
+func TestAPoolOfDefaultSizeOnABigMachine(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(30))
+	s := redistest.Start(t)
+	c := newClient(t, s, true, true)
+	if got := c.Options().PoolSize; got != 300 {
+		t.Fatalf("pool size %d, want go-redis's default for 30 CPUs, 300", got)
+	}
+	// 300 connections busy at once, then idle in the pool.
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Go(func() { _ = c.BLPop(context.Background(), time.Second, fmt.Sprintf("nothing-%d", i)).Err() })
+	}
+	wg.Wait()
+	if st := c.PoolStats(); st.IdleConns < 300 {
+		t.Fatalf("%d idle connections, want 300", st.IdleConns)
+	}
+	waitBack := subscribe(t, c, s)
+	s.Restart()
+	waitBack()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("the first command after the restart: %v (ErrRetired: %v)", err, errors.Is(err, ErrRetired))
 	}
 }
