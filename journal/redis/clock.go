@@ -48,7 +48,10 @@ func (c *lateClock) sample(sent, got time.Time, redisMs int64, force bool) {
 	offset := time.UnixMilli(redisMs).Sub(sent.Add(rtt / 2))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if force || c.at.IsZero() || rtt <= c.rtt || got.Sub(c.at) > clockWindow {
+	// Past clockWindow a slower sample replaces the best one only while
+	// its error (half its round trip) stays within lateMargin: a sample
+	// taken across a stall would put Redis ahead by half the stall.
+	if force || c.at.IsZero() || rtt <= c.rtt || (got.Sub(c.at) > clockWindow && rtt <= 2*lateMargin) {
 		c.offset, c.rtt, c.at = offset, rtt, got
 	}
 }

@@ -46,3 +46,28 @@ func TestAWrongClockEstimateHeals(t *testing.T) {
 		t.Errorf("the estimate was not corrected: deadline %d is in the past", got)
 	}
 }
+
+// TestASampleAcrossAStallKeepsOutOfTheEstimate: after a quiet minute the
+// best sample is old, but one whose round trip spans a stall must not
+// replace it: it puts Redis ahead by half the stall, so the next append
+// to meet a stall would run that far past its caller's deadline. A sample
+// as good as the margin does replace it (clocks drift).
+func TestASampleAcrossAStallKeepsOutOfTheEstimate(t *testing.T) {
+	var c lateClock
+	t0 := time.Unix(1_700_000_000, 0)
+	c.sample(t0, t0.Add(2*time.Millisecond), t0.Add(time.Millisecond).UnixMilli(), false)
+	want := c.offset
+
+	later := t0.Add(2 * clockWindow)
+	stall := 1800 * time.Millisecond
+	// Redis read its clock just before the stall ended.
+	c.sample(later, later.Add(stall), later.Add(stall-time.Millisecond).UnixMilli(), false)
+	if c.offset != want {
+		t.Fatalf("a sample across a %v stall moved the estimate by %v", stall, c.offset-want)
+	}
+	drifted := 20 * time.Millisecond
+	c.sample(later, later.Add(4*time.Millisecond), later.Add(2*time.Millisecond+drifted).UnixMilli(), false)
+	if got := c.offset - want; got < drifted-time.Millisecond || got > drifted+time.Millisecond {
+		t.Fatalf("a fast sample after a quiet minute moved the estimate by %v, want about %v", got, drifted)
+	}
+}

@@ -302,11 +302,14 @@ func (s *Store) append(ctx context.Context, d herald.Delivery) (journal.Entry, e
 			// Answered, so in time: the clock estimate was wrong (a
 			// clock stepped, a failover to another machine). Redis's
 			// clock as it answered corrects it; the append goes again.
-			now, _ := res[1].(int64)
-			s.clock.sample(sent, time.Now(), now, true)
+			// An answer after the caller's deadline says nothing about
+			// the estimate: Redis ran it late (it stalled), and the round
+			// trip spans the stall.
 			if err := ctx.Err(); err != nil {
 				return journal.Entry{}, err
 			}
+			now, _ := res[1].(int64)
+			s.clock.sample(sent, time.Now(), now, true)
 		default:
 			return journal.Entry{}, fmt.Errorf("append script answered %v", res)
 		}
