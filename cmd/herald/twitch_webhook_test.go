@@ -80,23 +80,8 @@ func TestTwitchManagedWebhooksFollowANewLogin(t *testing.T) {
 	fake := faketwitch.New(t)
 	rules := managedWebhook(t, fake, "", "channel.cheer", "channel.subscribe")
 	data := t.TempDir()
-	login := func(access string, scopes ...string) {
-		t.Helper()
-		err := auth.Store{Dir: data}.Save(auth.Token{ClientID: "test-client", Access: auth.NewSecret(access),
-			Refresh: auth.NewSecret("refresh-" + access), UserID: "4242", Login: "ada", Scopes: scopes,
-			Expires: time.Now().Add(4 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	types := func() []string {
-		var got []string
-		for _, s := range fake.Subs() {
-			got = append(got, s.Type)
-		}
-		slices.Sort(got)
-		return got
-	}
+	login := func(access string, scopes ...string) { t.Helper(); saveLoginWith(t, data, access, scopes...) }
+	types := func() []string { return subTypes(fake) }
 	login("access-1", "bits:read")
 	cfg, err := parseFlags([]string{"-p", "0", "--data", data, "--rules", rules}, noEnv, io.Discard)
 	if err != nil {
@@ -135,4 +120,62 @@ func TestTwitchManagedWebhooksFollowANewLogin(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestTwitchManagedWebhookFollowsALoginAfterALogout: `herald twitch
+// logout`, then `herald twitch login` (another account, or to grant a
+// scope). A managed webhook that takes the broadcaster from the login
+// has none in between: it leaves its subscriptions as they are and
+// waits, where it used to stop until a reload, never following the new
+// login.
+func TestTwitchManagedWebhookFollowsALoginAfterALogout(t *testing.T) {
+	fake := faketwitch.New(t)
+	rules := managedWebhook(t, fake, "", "channel.cheer", "channel.subscribe")
+	data := t.TempDir()
+	saveLoginWith(t, data, "access-1", "bits:read")
+	cfg, err := parseFlags([]string{"-p", "0", "--data", data, "--rules", rules}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logs, _ := serveInTest(t, cfg, noEnv)
+	waitForText(t, logs, "webhook subscriptions in step")
+
+	if err := (auth.Store{Dir: data}).Delete(); err != nil { // herald twitch logout
+		t.Fatal(err)
+	}
+	waitForText(t, logs, "webhook subscriptions left as they are; waiting for a login")
+	saveLoginWith(t, data, "access-2", "bits:read", "channel:read:subscriptions")
+	deadline := time.Now().Add(15 * time.Second)
+	for !slices.Equal(subTypes(fake), []string{"channel.cheer", "channel.subscribe"}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Twitch holds %v after the new login, want channel.cheer and channel.subscribe\n%s", subTypes(fake), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "ingress stopped") {
+		t.Errorf("the instance stopped on the logout:\n%s", logs.String())
+	}
+}
+
+// saveLoginWith saves a login of user 4242 (ada) with scopes to data, as
+// `herald twitch login` does.
+func saveLoginWith(t *testing.T, data, access string, scopes ...string) {
+	t.Helper()
+	err := auth.Store{Dir: data}.Save(auth.Token{ClientID: "test-client", Access: auth.NewSecret(access),
+		Refresh: auth.NewSecret("refresh-" + access), UserID: "4242", Login: "ada", Scopes: scopes,
+		Expires: time.Now().Add(4 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// subTypes lists the types of the subscriptions the fake Twitch holds,
+// sorted.
+func subTypes(fake *faketwitch.Server) []string {
+	var got []string
+	for _, s := range fake.Subs() {
+		got = append(got, s.Type)
+	}
+	slices.Sort(got)
+	return got
 }

@@ -475,14 +475,20 @@ func (a *Adapter) publishMessage(ctx context.Context, m eventsub.Message) {
 // each time the login they were resolved for changes its user or its
 // scopes (a new `herald twitch login` granting a scope the last
 // synchronisation had to leave out), read every loginPoll, until ctx
-// ends. A renewed token of the same login changes neither.
+// ends. A renewed token of the same login changes neither. A logout
+// leaves the subscriptions as they are, until the next login.
 func (a *Adapter) keepWebhooksInStep(ctx context.Context) error {
 	t := time.NewTicker(loginPoll)
 	defer t.Stop()
-	for {
+	for synced := false; ; synced = true {
 		used, _ := a.webhookLogin() // an unreadable login counts as none, as at start
 		if err := a.syncWebhooks(ctx, used); err != nil || ctx.Err() != nil {
-			return err
+			if !synced || !errors.Is(err, errNoBroadcaster) {
+				return err
+			}
+			// Logged out after a synchronisation: the subscriptions stay
+			// as they are, and the next login is followed.
+			a.p.Log.Warn("webhook subscriptions left as they are; waiting for a login", "err", err)
 		}
 		for changed := false; !changed; {
 			select {
@@ -522,7 +528,7 @@ func (a *Adapter) syncWebhooks(ctx context.Context, login auth.Token) error {
 		userID = login.UserID
 	}
 	if userID == "" {
-		return errors.New("managed webhook subscriptions need the broadcaster: set broadcaster_user_id, or run `herald twitch login` (which also grants the scopes)")
+		return errNoBroadcaster
 	}
 	want := a.requests(userID, login.Scopes, haveLogin)
 	for attempt := 0; ; attempt++ {
@@ -545,6 +551,10 @@ func (a *Adapter) syncWebhooks(ctx context.Context, login auth.Token) error {
 		}
 	}
 }
+
+// errNoBroadcaster: a managed webhook has neither broadcaster_user_id
+// nor a login to take the broadcaster from.
+var errNoBroadcaster = errors.New("managed webhook subscriptions need the broadcaster: set broadcaster_user_id, or run `herald twitch login` (which also grants the scopes)")
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
