@@ -269,6 +269,69 @@ func TestPendingAlertsGoToTheFirstPage(t *testing.T) {
 	expectAlerts(t, first, 6, 6, false)
 }
 
+// TestAlertsAPageNeverShowedGoToTheNextPage: OBS shuts a browser source
+// down (a scene switch with "Shutdown source when not visible", an OBS
+// restart) while alerts wait their turn in its queue, and starts a new
+// one: a new browser context, with nothing to resume from. A page that
+// acks (notificationservice.js acks once it showed an alert) and left
+// without acking them did not show them: the next page of its code gets
+// them, marked replayed, and no page after it. A page that does not ack
+// (the seed's) counts as having shown what it got.
+func TestAlertsAPageNeverShowedGoToTheNextPage(t *testing.T) {
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			h := startHerald(t, "--data", t.TempDir())
+			const code = "never-shown"
+			old := pagetest.Start(t, h.base, pagetest.Options{Code: code, Acks: true, AckFirst: 1, Transports: []string{transport}})
+			old.WaitRegistered(t)
+			for n := 1; n <= 4; n++ {
+				fire(t, h.base, code, n)
+			}
+			expectAlerts(t, old, 1, 4, false) // it shows the first; 2 to 4 wait
+			waitFor(t, "the first alert acked", func() bool {
+				es := history(t, h.base, code, 10).Entries
+				return len(es) == 4 && es[0].Acked == 1
+			})
+			old.Close()
+
+			next := pagetest.Start(t, h.base, pagetest.Options{Code: code, Acks: true, Transports: []string{transport}})
+			next.WaitRegistered(t)
+			expectAlerts(t, next, 2, 4, true)
+			fire(t, h.base, code, 5)
+			expectAlerts(t, next, 5, 5, false)
+			waitFor(t, "every alert acked once", func() bool {
+				for _, e := range history(t, h.base, code, 10).Entries {
+					if e.Acked != 1 || e.Reached != 1 {
+						return false
+					}
+				}
+				return true
+			})
+
+			// A page after it gets none of them again.
+			third := pagetest.Start(t, h.base, pagetest.Options{Code: code, Acks: true, Transports: []string{transport}})
+			third.WaitRegistered(t)
+			fire(t, h.base, code, 6)
+			expectAlerts(t, third, 6, 6, false)
+		})
+	}
+	t.Run("a page that does not ack", func(t *testing.T) {
+		h := startHerald(t, "--data", t.TempDir())
+		const code = "shown-by-a-seed-page"
+		seed := pagetest.Start(t, h.base, pagetest.Options{Code: code})
+		seed.WaitRegistered(t)
+		for n := 1; n <= 2; n++ {
+			fire(t, h.base, code, n)
+		}
+		expectAlerts(t, seed, 1, 2, false)
+		seed.Close()
+		next := pagetest.Start(t, h.base, pagetest.Options{Code: code, Acks: true})
+		next.WaitRegistered(t)
+		fire(t, h.base, code, 3)
+		expectAlerts(t, next, 3, 3, false) // nothing pending came before it
+	})
+}
+
 // pendingRules routes alerts n=1 and n=3 by rule "odd", the others by rule
 // "even", each with the pending_window given ("" for none).
 func pendingRules(odd, even string) string {

@@ -81,14 +81,24 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 				pages[it.i]++
 				continue
 			}
-			f, err := it.e.native.frameFor(it.e, p.asksAck(it.e))
+			ack := p.asksAck(it.e)
+			f, err := it.e.native.frameFor(it.e, ack)
 			if err != nil {
 				continue
+			}
+			if ack && !it.e.d.Late { // as page.send: noted before the page can ack it
+				p.unacked.expect(it.e.d.Room, it.e.d.Offset)
 			}
 			frames = append(frames, f)
 			sent = append(sent, k)
 		}
-		if len(frames) == 0 || !batch.SendMany(nc.c, frames) {
+		if len(frames) == 0 {
+			continue
+		}
+		if !batch.SendMany(nc.c, frames) {
+			for _, k := range sent {
+				p.notSent(items[k].e)
+			}
 			continue
 		}
 		for _, k := range sent {
@@ -103,6 +113,7 @@ func (s *Sink) DeliverAll(ctx context.Context, ds []herald.Delivery) (pages []in
 		for _, it := range byPage[p] {
 			if it.counted {
 				pages[it.i]--
+				p.notSent(it.e)
 			}
 		}
 	}

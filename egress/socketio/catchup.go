@@ -83,7 +83,7 @@ func (s *Sink) catchUp(p *page, res *recovery.Result) {
 			continue // it comes back with its recovery, after the gap
 		}
 		o := outgoing{d: d, pos: s.position(d), liveOnly: s.live.pidsOf(d)}
-		if !p.alreadySent(&o) && p.c.send(&o, p.asksAck(&o)) && d.Offset != 0 {
+		if !p.alreadySent(&o) && p.send(&o) && d.Offset != 0 {
 			r.sent = append(r.sent, d.Offset)
 		}
 	}

@@ -62,6 +62,11 @@ func (s *Sink) Deliver(ctx context.Context, d herald.Delivery) (int, error) {
 	}
 	failed := e.batch.Flush(nil)
 	n -= len(failed)
+	for _, c := range failed {
+		if p := pageOf(c); p != nil {
+			p.notSent(e)
+		}
+	}
 	s.batches.Put(e.batch)
 	if remember {
 		s.noteSentLive(d, sent, failed)

@@ -213,7 +213,7 @@ func (s *Sink) sendLate(p *page, code string, held uint64, es []journal.Entry) (
 		e.Delivery.Replayed = true
 		o := outgoing{d: e.Delivery} // no position
 		p.noteLate(off)
-		if p.c.send(&o, p.asksAck(&o)) {
+		if p.send(&o) {
 			r.sent = append(r.sent, off)
 			p.since = max(p.since, off)
 		} else {

@@ -56,6 +56,9 @@ type page struct {
 	// acks is set for a page that asked (auth {acks: true}) to acknowledge
 	// journaled alerts once shown; set before the page joins a room.
 	acks bool
+	// unacked is what the page was sent with an ack id and has not
+	// acknowledged: given back when it goes (unacked.go).
+	unacked unacked
 	// held is set while a recovering page catches up (Sink.catchUp): live
 	// deliveries wait in it.
 	held atomic.Pointer[held]
@@ -113,7 +116,7 @@ func (p *page) deliver(e *outgoing) bool {
 	if p.alreadySent(e) {
 		return true
 	}
-	return p.c.send(e, p.asksAck(e))
+	return p.send(e)
 }
 
 // alreadySent reports whether p already got journaled delivery e while

@@ -88,6 +88,7 @@ func (s *Sink) acked(p *page, id uint64, _ []any) {
 	if s.recovery == nil || id == 0 {
 		return
 	}
+	room, sent := p.unacked.acked(id)
 	s.rooms.mu.Lock()
 	code := p.code
 	// An acknowledged alert was shown: the page's session resumes after
@@ -97,10 +98,13 @@ func (s *Sink) acked(p *page, id uint64, _ []any) {
 	// comes back with its pid and no offset, or an old one; without this
 	// it would get every alert of its session again. Only an offset this
 	// page was sent in its current room counts.
-	if code != "" && id <= p.offset.Load() && id > p.since {
+	if code != "" && (!sent || room == code) && id <= p.offset.Load() && id > p.since {
 		p.since = id
 	}
 	s.rooms.mu.Unlock()
+	if sent {
+		code = room // an alert of its old room, acked after the page changed codes
+	}
 	if code == "" {
 		return
 	}
@@ -120,6 +124,7 @@ func (s *Sink) disconnected(p *page, reason string) {
 	if s.rooms.remove(p) {
 		s.roomsChanged()
 	}
+	s.giveBack(p)
 	s.log.Debug("page disconnected", "sid", p.id, "reason", reason)
 }
 

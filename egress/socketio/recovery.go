@@ -166,7 +166,7 @@ func (s *Sink) send(p *page, es []journal.Entry) (r sendResult) {
 		if p.alreadySent(&o) {
 			continue // it has it (liveOnly: live, before the entry could say so)
 		}
-		if p.c.send(&o, p.asksAck(&o)) {
+		if p.send(&o) {
 			r.sent = append(r.sent, e.Offset)
 		} else {
 			r.refused = append(r.refused, e.Offset)

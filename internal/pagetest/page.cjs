@@ -3,7 +3,9 @@
 //
 // Configuration comes in PAGETEST_CONFIG (JSON): url, path, transports,
 // code, handshake, query, acks (ask herald for ack ids, auth.acks, and
-// acknowledge every event that carries one once it is reported),
+// acknowledge every event that carries one once it is reported), ackFirst
+// (with acks, acknowledge only the first N of them: the rest wait, as
+// alerts waiting their turn in a page's queue; 0 for all),
 // localAddress (the address to connect from). The client module is loaded from
 // PAGETEST_NODE_MODULES, the repository's node_modules.
 //
@@ -43,6 +45,7 @@ if (cfg.acks) opts.auth = Object.assign(opts.auth || {}, { acks: true });
 // handshake. A later register command changes the code and re-registers.
 let code = cfg.handshake ? '' : (cfg.code || '');
 let seq = 0;
+let acks = 0; // acknowledgements sent (ackFirst)
 
 const socket = io(cfg.url, opts);
 
@@ -58,7 +61,7 @@ socket.onAny((event, ...args) => {
   // An event with an ack id ends with the client's ack function.
   const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
   out({ type: 'event', event, args, acked: ack !== null });
-  if (ack && cfg.acks) ack();
+  if (ack && cfg.acks && (!cfg.ackFirst || acks++ < cfg.ackFirst)) ack();
   if (event === 'WELCOME' && code) register();
 });
 

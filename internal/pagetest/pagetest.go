@@ -67,6 +67,10 @@ type Options struct {
 	// Acks asks herald for ack ids (auth.acks, as notificationservice.js
 	// does) and acknowledges every event that carries one.
 	Acks bool
+	// AckFirst, with Acks, acknowledges only the first AckFirst events
+	// that carry an ack id: the rest wait unacknowledged, as alerts
+	// waiting their turn in a page's queue. 0 acknowledges every one.
+	AckFirst int
 	// LocalAddress is the address the page connects from, e.g.
 	// "127.0.0.7", so that pages on one machine are different clients to
 	// a proxy (the client honours it on the WebSocket transport only).
@@ -138,7 +142,7 @@ func Start(t testing.TB, baseURL string, opts Options) *Page {
 		t.Fatalf("pagetest: write script: %v", err)
 	}
 	cfg, err := json.Marshal(map[string]any{
-		"url": baseURL, "path": opts.Path, "transports": opts.Transports, "acks": opts.Acks,
+		"url": baseURL, "path": opts.Path, "transports": opts.Transports, "acks": opts.Acks, "ackFirst": opts.AckFirst,
 		"code": opts.Code, "handshake": opts.Handshake, "query": opts.Query, "localAddress": opts.LocalAddress,
 	})
 	if err != nil {
