@@ -445,7 +445,10 @@ func (k *Keeper) pending(ctx context.Context, res Result) (Result, error) {
 	}
 	es = slices.DeleteFunc(es, func(e journal.Entry) bool {
 		w := o.pendingWindow(e.Delivery.Rule)
-		return w <= 0 || e.At.Before(now.Add(-w))
+		// An acknowledged alert was shown, though its reach may have been
+		// given back (a page that left without acking others, whose give
+		// back landed after its recovery counted them again).
+		return w <= 0 || e.At.Before(now.Add(-w)) || e.Acked > 0
 	})
 	if len(es) == 0 {
 		return res, nil

@@ -474,6 +474,34 @@ func TestUnclaimMakesPendingAgain(t *testing.T) {
 	}
 }
 
+// TestAnAckedAlertIsNeverPending: an alert a page acknowledged was shown,
+// even when every reach of it was given back (a page that left without
+// acking the others, whose give-back landed after its recovery had
+// counted them again): the next page does not get it.
+func TestAnAckedAlertIsNeverPending(t *testing.T) {
+	j := mem.New()
+	defer j.Close()
+	appendN(t, j, "abc", 2)
+	k := recovery.New(j, recovery.Options{})
+	first, err := k.Register(t.Context(), "abc")
+	if err != nil || len(first.Missed) != 2 {
+		t.Fatalf("first Register = %v, %v; want 2 pending alerts", journal.Offsets(first.Missed), err)
+	}
+	if err := k.Acked(t.Context(), "abc", first.Missed[0].Offset); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Unclaim(t.Context(), "abc", journal.Offsets(first.Missed)); err != nil {
+		t.Fatal(err)
+	}
+	second, err := k.Register(t.Context(), "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := journal.Offsets(second.Missed), journal.Offsets(first.Missed[1:]); !reflect.DeepEqual(got, want) {
+		t.Errorf("next page got %v, want %v (the alert no page acknowledged)", got, want)
+	}
+}
+
 // TestAckedIsJournaledAndTold: a page's ack is counted on the entry (what
 // /api/history shows) and handed to the OnAck listener (the dashboard).
 func TestAckedIsJournaledAndTold(t *testing.T) {
