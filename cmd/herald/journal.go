@@ -172,7 +172,11 @@ func replayHandler(x *router.Journaled) http.HandlerFunc {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+			why := "body: " + err.Error()
+			if errors.Is(err, io.EOF) {
+				why = fmt.Sprintf(`body: empty; want {"room": CODE, "last": 1..%d} or {"id": EVENT_ID}`, maxHistory)
+			}
+			ingress.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": why})
 			return
 		}
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -51,7 +51,12 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("/api/journal", only("GET", d.admin(journalStatusHandler(d.journal))))
 	if d.cluster != nil {
 		mux.Handle("/api/cluster", only("GET", d.admin(d.cluster.statusHandler())))
+	} else {
+		mux.Handle("/api/cluster", apiMissing("cluster mode is off: herald runs it with --redis"))
 	}
+	// The rest of /api/ is herald's too (no ingress may take it): a
+	// mistyped path is told so in JSON, like every other /api/ answer.
+	mux.Handle("/api/", apiMissing("no such API; herald has /api/rules, /api/status, /api/route, /api/journal, /api/history, /api/replay and, in cluster mode, /api/cluster"))
 	mux.Handle("/api/history", only("GET", d.admin(historyHandler(d.journal))))
 	mux.Handle("/api/replay", only("POST", d.admin(replayHandler(d.journal))))
 	mux.Handle("/sources/", only("GET", http.StripPrefix("/sources/", http.FileServerFS(noDirs{d.sources}))))
@@ -67,6 +72,13 @@ func newHandler(d handlerDeps) http.Handler {
 	// Behind a trusted proxy every handler below, the limits first, sees
 	// the client's address instead of the proxy's.
 	return d.cfg.trustedProxies.Middleware(d.guard(d.apply(d.limits, mux)))
+}
+
+// apiMissing answers 404 with why, in JSON.
+func apiMissing(why string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		ingress.WriteJSON(w, http.StatusNotFound, map[string]string{"error": why})
+	})
 }
 
 func heartbeat(w http.ResponseWriter, _ *http.Request) {
