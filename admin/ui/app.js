@@ -321,7 +321,7 @@
           h("span", { class: "grow mono dim", text: i.path ? i.path + (i.builtin ? " (built in)" : "") : (conn ? "EventSub WebSocket" : "") }),
           conn ? h("span", { class: "chip state " + stateClass(conn.state), text: conn.state }) : null),
         conn ? connectionLines(conn) : null,
-        h("div", { class: "line" },
+        h("div", { class: "line wrap" },
           h("span", { class: "chip ok", text: (t.published || 0) + " accepted" }),
           t.duplicates ? h("span", { class: "chip", text: t.duplicates + " duplicates" }) : null,
           reasons.length ? reasons : (t.refused ? h("span", { class: "chip bad", text: t.refused + " refused" }) : h("span", { class: "chip", text: "0 refused" }))),

@@ -182,6 +182,20 @@ func TestDashboardInChromium(t *testing.T) {
 	step(t, ctx, "see the unrouted event", chromedp.WaitVisible(`.ev[data-outcome="unrouted"]`, chromedp.ByQuery))
 	step(t, ctx, "see the second page", chromedp.WaitVisible(`.item.page:nth-child(2)`, chromedp.ByQuery))
 	step(t, ctx, "see the Ko-fi refusal", chromedp.WaitVisible(`.item.ingress[data-name="kofi"] .lasterr`, chromedp.ByQuery))
+	// Refusals of four more kinds: each is a chip, and they wrap inside
+	// the side column instead of widening it past the window.
+	do(t, "GET", base+"/webhooks/kofi", nil, nil)
+	do(t, "POST", base+"/webhooks/kofi", strings.NewReader("{}"), map[string]string{"Content-Type": "text/plain"})
+	do(t, "POST", base+"/webhooks/kofi", strings.NewReader(`data={"verification_token":"wrong"}`), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	do(t, "POST", base+"/webhooks/kofi", strings.NewReader(strings.Repeat("x", 2<<20)), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	var overflow int
+	step(t, ctx, "see every refusal kind within the side column",
+		chromedp.Poll(`document.querySelectorAll('.item.ingress[data-name="kofi"] .chip.bad').length >= 4`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate(`(function () { var s = document.querySelector('.side'); return s.scrollWidth - s.clientWidth; })()`, &overflow),
+	)
+	if overflow > 0 {
+		t.Errorf("the side column is %d px wider than the window leaves it at 1280 px: its chips do not wrap", overflow)
+	}
 	// The Twitch instance: connected, with each subscription's state.
 	conn := fake.NextConn(t)
 	fake.WaitSubs(t, conn.Session, 2)
