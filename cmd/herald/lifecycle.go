@@ -270,6 +270,11 @@ func heldBeforeStart(j journal.Journal, window time.Duration, log *slog.Logger) 
 // sinks bound theirs.
 const maxHeldBefore = 10_000
 
+// minAdminToken is the admin token length below which herald warns at
+// start: the token opens every alert and code, and the guessing limit
+// only slows a guesser down.
+const minAdminToken = 16
+
 // start serves until shutdown, reloading the rules on hup and on every save
 // of the file until ctx ends. The channel receives Serve's error if it
 // stops on its own.
@@ -300,6 +305,9 @@ func (s *server) start(ctx context.Context, hup <-chan os.Signal) <-chan error {
 		"rules", rulesName(s.cfg.rulesFile), "egress", s.cfg.egress)
 	if !s.cfg.trustedProxies.Empty() {
 		s.log.Info("clients behind these proxies are known by X-Forwarded-For", "trusted_proxies", s.cfg.trustedProxies.String())
+	}
+	if n := len(s.cfg.adminToken); n > 0 && n < minAdminToken {
+		s.log.Warn("the admin token is short: whoever guesses it reads every alert and code; use 16 random characters or more (openssl rand -hex 24)", "length", n)
 	}
 	// Adapters with a connection of their own (Twitch over WebSocket,
 	// managed webhook subscriptions) start once herald answers requests,

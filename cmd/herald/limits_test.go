@@ -165,3 +165,23 @@ func TestTriggerNamedAfterTheProtocolIsRefused(t *testing.T) {
 		t.Errorf("/api/history = %s, want WELCOME_BACK only", h.body)
 	}
 }
+
+// TestAShortAdminTokenIsWarnedOf: the admin token opens every alert and
+// code; one a person could guess is accepted (an operator's choice) but
+// warned of at start, with how to make a good one.
+func TestAShortAdminTokenIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		token string
+		warn  bool
+	}{{"abc", true}, {testToken, false}} {
+		cfg, err := parseFlags([]string{"-p", "0", "--admin-token", tc.token, "--data", memoryData}, noEnv, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, logs, stop := serveInTest(t, cfg, noEnv)
+		stop()
+		if got := strings.Contains(logs.String(), "the admin token is short"); got != tc.warn {
+			t.Errorf("admin token of %d characters: warned %v, want %v\n%s", len(tc.token), got, tc.warn, logs.String())
+		}
+	}
+}
