@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -253,7 +254,9 @@ func (p *parser) setFields(n *yaml.Node, what string) []setField {
 		}
 		n := len(p.errs)
 		prog := p.compile(v, src, fw, false)
-		if prog == nil && len(p.errs) > n {
+		if prog == nil && len(p.errs) > n && !strings.Contains(p.errs[len(p.errs)-1].Msg, "mismatched types") {
+			// A type error is an expression that parsed: what it meant
+			// to be was an expression, not words.
 			p.errs[len(p.errs)-1].Msg += proseHint(v, k.Value, src)
 		}
 		out = append(out, setField{key: k.Value, prog: prog})

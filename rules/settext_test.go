@@ -96,6 +96,8 @@ func TestSetTextHints(t *testing.T) {
 			want: `rules.yaml:7:18: rule "r": set.x: unexpected token Identifier("for") (in single quotes, a set value is an expression; for text write it in double quotes: x: "Thanks for the donation!")`},
 		{name: "a broken expression: no hint", value: `'data.a +'`,
 			want: `rules.yaml:7:18: rule "r": set.x: unexpected token EOF`},
+		{name: "an expression of the wrong types: no hint", value: `type + 1`,
+			want: `rules.yaml:7:15: rule "r": set.x: invalid operation: + (mismatched types string and int)`},
 		{name: "!expr on words: no hint", value: `!expr "Thanks for"`,
 			want: `rules.yaml:7:16: rule "r": set.x: unexpected token Identifier("for")`},
 	}
